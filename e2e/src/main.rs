@@ -1,0 +1,101 @@
+//! `e2e`: runs the scenario files in `fixtures/scenarios/` against the real
+//! binaries. With no subcommand it behaves as `e2e run`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "e2e",
+    about = "Runs the provisioning server, the LLM gateway mock and the wizard against each other from scenario files.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of `run`, accepted without the subcommand too.
+    #[command(flatten)]
+    run: RunArgs,
+    /// The fixtures directory (default: `fixtures/` found walking up from
+    /// the current directory, then the workspace's own).
+    #[arg(long, global = true, value_name = "DIR", env = "E2E_FIXTURES")]
+    fixtures: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lists every scenario with its one-line description.
+    List,
+    /// Runs the scenarios whose name contains FILTER (all by default).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct RunArgs {
+    /// Substring of the scenario names to run.
+    filter: Option<String>,
+    /// Scenarios run at the same time.
+    #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
+    jobs: usize,
+    /// Keep each scenario's scratch directory and print the commands that
+    /// rerun each program by hand.
+    #[arg(long)]
+    keep: bool,
+    /// Run `cargo build --workspace --bins` first, so binaries found beside
+    /// the harness are not older than their sources. The default under
+    /// `cargo run` (which rebuilds only the harness itself).
+    #[arg(long, overrides_with = "no_build")]
+    build: bool,
+    /// Never build: use the binaries as found (CI swapping in other builds
+    /// sets E2E_*_BIN instead).
+    #[arg(long)]
+    no_build: bool,
+    /// Where to write the JSON report (default: target/e2e/report.json).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    std::process::exit(match real_main(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("e2e: {error:#}");
+            e2e::suite::EXIT_USAGE
+        }
+    });
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<i32> {
+    let fixtures = match cli.fixtures {
+        Some(dir) => dir,
+        None => e2e::suite::find_fixtures(&std::env::current_dir()?)?,
+    };
+    let run = match cli.command {
+        Some(Command::List) => {
+            let listing = e2e::suite::list(&fixtures)?;
+            // A closed pipe (`e2e list | head`) is not an error.
+            let _ = writeln!(std::io::stdout(), "{listing}");
+            return Ok(e2e::suite::EXIT_PASSED);
+        }
+        Some(Command::Run(run)) => run,
+        None => cli.run,
+    };
+    let options = e2e::suite::RunOptions {
+        fixtures,
+        filter: run.filter,
+        jobs: run.jobs,
+        keep: run.keep,
+        // `cargo run` sets CARGO for its child: building then costs well
+        // under a second when nothing changed, and a stale wizard or server
+        // would otherwise make the scenarios lie.
+        build: !run.no_build && (run.build || std::env::var_os("CARGO").is_some()),
+        report_path: run.report.unwrap_or_else(e2e::report::default_report_path),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(e2e::suite::run(options))
+}

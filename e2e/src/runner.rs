@@ -1,0 +1,508 @@
+//! One scenario: set up a scratch directory, start the server and the
+//! gateway, run the wizard, collect what happened, check it.
+//!
+//! Layout of the scratch directory:
+//! `server.sqlite`, `home/` (the wizard's empty HOME), `logs/`
+//! (`POSTHOG_WIZARD_LOG_DIR`), `project/` (a copy of `fixtures/apps/<app>`),
+//! `{server,gateway,wizard}.{stdout,stderr}`, and after the run
+//! `server-state.json`, `server-journal.json`, `gateway-journal.json`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use protocol::admin::{Journal, StateSummary};
+use protocol::paths;
+use serde::de::DeserializeOwned;
+
+use crate::binaries::Binaries;
+use crate::expect::{self, Observation};
+use crate::process::{self, Ending, Invocation, Service};
+use crate::project::{self, Difference};
+use crate::scenario::{Placeholders, ProjectExpectation, Scenario};
+use crate::secrets;
+
+/// What every scenario of one run shares.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub fixtures: PathBuf,
+    pub binaries: Binaries,
+    /// Keep the scratch directory and print how to rerun each program.
+    pub keep: bool,
+    /// Unique per harness run; goes into e-mail addresses.
+    pub run_id: String,
+}
+
+/// The outcome of one scenario, ready for the report.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub expected: String,
+    pub observed: String,
+    pub mismatches: Vec<String>,
+    pub duration: Duration,
+    /// Tails of every program's output, shown when the scenario failed.
+    pub diagnostics: String,
+    /// With `--keep`: the directory and the commands to rerun by hand.
+    pub kept: Option<String>,
+}
+
+impl ScenarioResult {
+    pub fn passed(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// A run id: the harness's pid and the time, short and unique enough.
+pub fn new_run_id() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    format!("{}-{}", std::process::id(), millis % 100_000_000)
+}
+
+/// An e-mail address unique per scenario and run. The scenario name is cut
+/// so the local part stays well under the 64 characters of RFC 5321.
+pub fn unique_email(scenario_name: &str, run_id: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name: String = scenario_name.chars().take(24).collect();
+    let sequence = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("e2e-{name}-{run_id}-{sequence}@example.com")
+}
+
+/// Runs one scenario to its result. Set-up failures (a program that does
+/// not start, a missing app) are mismatches too, never a panic.
+pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioResult {
+    let started = Instant::now();
+    let expected = describe_expectation(scenario);
+    let scratch = match tempfile::Builder::new()
+        .prefix(&format!("e2e-{}-", scenario.name))
+        .tempdir()
+    {
+        Ok(scratch) => scratch,
+        Err(error) => {
+            return ScenarioResult {
+                name: scenario.name.clone(),
+                expected,
+                observed: "set-up failed".to_owned(),
+                mismatches: vec![format!("cannot create a scratch directory: {error}")],
+                duration: started.elapsed(),
+                diagnostics: String::new(),
+                kept: None,
+            }
+        }
+    };
+    let dir = scratch.path().to_path_buf();
+    let outcome = run_in(scenario, settings, &dir).await;
+    let (observed, mut mismatches, invocations) = match outcome {
+        Ok(done) => (done.observed, done.mismatches, done.invocations),
+        Err(error) => (
+            "set-up failed".to_owned(),
+            vec![format!("{error:#}")],
+            Vec::new(),
+        ),
+    };
+    let diagnostics = if mismatches.is_empty() {
+        String::new()
+    } else {
+        diagnostics(&dir)
+    };
+    let kept = if settings.keep {
+        let kept_dir = scratch.keep();
+        Some(rerun_instructions(
+            scenario,
+            settings,
+            &kept_dir,
+            &invocations,
+        ))
+    } else {
+        if let Err(error) = scratch.close() {
+            mismatches.push(format!("cannot remove the scratch directory: {error}"));
+        }
+        None
+    };
+    ScenarioResult {
+        name: scenario.name.clone(),
+        expected,
+        observed,
+        mismatches,
+        duration: started.elapsed(),
+        diagnostics,
+        kept,
+    }
+}
+
+struct Done {
+    observed: String,
+    mismatches: Vec<String>,
+    invocations: Vec<(String, Invocation)>,
+}
+
+async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<Done> {
+    let home = dir.join("home");
+    let logs = dir.join("logs");
+    let project_dir = dir.join("project");
+    std::fs::create_dir_all(&home)?;
+    std::fs::create_dir_all(&logs)?;
+    let app = settings.fixtures.join("apps").join(&scenario.wizard.app);
+    if !app.is_dir() {
+        bail!("the sample app {} does not exist", app.display());
+    }
+    project::copy_dir(&app, &project_dir)?;
+    let project_before = project::manifest(&project_dir)?;
+    if let Some(seed) = scenario.seed_path(&settings.fixtures) {
+        if !seed.is_file() {
+            bail!("the seed file {} does not exist", seed.display());
+        }
+    }
+
+    let admin_token = format!("e2e-admin-{}", settings.run_id);
+    let base_env = process::base_environment(&home, &logs);
+    let mut invocations = Vec::new();
+
+    let database = dir.join("server.sqlite");
+    let mut server_args = vec![
+        "--bind".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--database-url".to_owned(),
+        format!("sqlite://{}?mode=rwc", database.display()),
+        "--region".to_owned(),
+        scenario.server.region.clone(),
+        "--profile".to_owned(),
+        scenario.profile_argument(&settings.fixtures),
+        "--admin-token".to_owned(),
+        admin_token.clone(),
+    ];
+    if let Some(seed) = scenario.seed_path(&settings.fixtures) {
+        server_args.push("--seed".to_owned());
+        server_args.push(seed.display().to_string());
+    }
+    let server_invocation = Invocation {
+        program: settings.binaries.server.path.clone(),
+        args: server_args,
+        env: base_env.clone(),
+        current_dir: dir.to_path_buf(),
+    };
+    let server = process::start_service(
+        "provisioning-server",
+        server_invocation,
+        &dir.join("server.stdout"),
+        &dir.join("server.stderr"),
+    )
+    .await?;
+    invocations.push(("provisioning-server".to_owned(), bound_here(&server)));
+
+    let gateway_invocation = Invocation {
+        program: settings.binaries.gateway.path.clone(),
+        args: vec![
+            "--bind".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--region".to_owned(),
+            scenario.gateway.region.clone(),
+            "--introspection-url".to_owned(),
+            format!("{}{}", server.url, paths::INTROSPECT),
+            "--admin-token".to_owned(),
+            admin_token.clone(),
+        ],
+        env: base_env.clone(),
+        current_dir: dir.to_path_buf(),
+    };
+    let gateway = match process::start_service(
+        "llm-gateway-mock",
+        gateway_invocation,
+        &dir.join("gateway.stdout"),
+        &dir.join("gateway.stderr"),
+    )
+    .await
+    {
+        Ok(gateway) => gateway,
+        Err(error) => {
+            server.process.kill().await;
+            return Err(error);
+        }
+    };
+    invocations.push(("llm-gateway-mock".to_owned(), bound_here(&gateway)));
+
+    let values = Placeholders {
+        email: unique_email(&scenario.name, &settings.run_id),
+        server: server.url.clone(),
+        gateway: gateway.url.clone(),
+        project: project_dir.display().to_string(),
+    };
+    let mut wizard_env = base_env.clone();
+    wizard_env.extend(scenario.wizard_env(&values));
+    let wizard_invocation = Invocation {
+        program: settings.binaries.wizard.path.clone(),
+        args: scenario.wizard_args(&values),
+        env: wizard_env,
+        current_dir: dir.to_path_buf(),
+    };
+    invocations.push(("wizard".to_owned(), wizard_invocation.clone()));
+    let ending = process::run_to_completion(
+        "wizard",
+        &wizard_invocation,
+        &dir.join("wizard.stdout"),
+        &dir.join("wizard.stderr"),
+        Duration::from_secs(scenario.wizard.timeout_seconds),
+    )
+    .await;
+
+    // Collect while both services still run, then stop them.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .context("cannot build an HTTP client")?;
+    let server_state: Result<StateSummary, String> =
+        fetch_admin(&client, &server.url, paths::ADMIN_STATE, &admin_token).await;
+    let server_journal: Result<Journal, String> =
+        fetch_admin(&client, &server.url, paths::ADMIN_JOURNAL, &admin_token).await;
+    let gateway_journal: Result<Journal, String> =
+        fetch_admin(&client, &gateway.url, paths::ADMIN_JOURNAL, &admin_token).await;
+    server.process.kill().await;
+    gateway.process.kill().await;
+    let ending = ending?;
+
+    write_json(&dir.join("server-state.json"), &server_state);
+    write_json(&dir.join("server-journal.json"), &server_journal);
+    write_json(&dir.join("gateway-journal.json"), &gateway_journal);
+
+    let output = format!(
+        "{}{}",
+        read_lossy(&dir.join("wizard.stdout")),
+        read_lossy(&dir.join("wizard.stderr"))
+    );
+    let project_after = project::manifest(&project_dir)?;
+    let observed_summary =
+        describe_observation(ending, &project_before, &project_after, &gateway_journal);
+    let observation = Observation {
+        ending,
+        output,
+        project_before,
+        project_after,
+        server_state,
+        gateway_journal: gateway_journal.clone(),
+    };
+    let mut mismatches = expect::check(&scenario.expect, &observation);
+
+    // Journals are always required: they are part of the leak scan.
+    let mut sources = Vec::new();
+    for (label, journal) in [
+        ("server journal (GET /_admin/journal)", &server_journal),
+        ("gateway journal (GET /_admin/journal)", &gateway_journal),
+    ] {
+        match journal {
+            Ok(journal) => sources.push(secrets::Source {
+                label: label.to_owned(),
+                text: serde_json::to_string(journal).unwrap_or_default(),
+            }),
+            Err(error) => mismatches.push(format!("{label} unreadable: {error}")),
+        }
+    }
+    for file in [
+        "wizard.stdout",
+        "wizard.stderr",
+        "logs/posthog-wizard.log",
+        "server.stdout",
+        "server.stderr",
+        "gateway.stdout",
+        "gateway.stderr",
+    ] {
+        sources.push(secrets::Source {
+            label: file.to_owned(),
+            text: read_lossy(&dir.join(file)),
+        });
+    }
+    for (path, bytes) in &observation.project_after {
+        sources.push(secrets::Source {
+            label: format!("project/{path}"),
+            text: String::from_utf8_lossy(bytes).into_owned(),
+        });
+    }
+    mismatches.extend(secrets::scan(&sources));
+
+    Ok(Done {
+        observed: observed_summary,
+        mismatches,
+        invocations,
+    })
+}
+
+/// A service's invocation with `--bind` set to the address it really got,
+/// so the printed rerun commands agree with each other.
+fn bound_here(service: &Service) -> Invocation {
+    let mut invocation = service.invocation.clone();
+    let address = service
+        .url
+        .strip_prefix("http://")
+        .unwrap_or(&service.url)
+        .to_owned();
+    if let Some(position) = invocation.args.iter().position(|arg| arg == "--bind") {
+        if let Some(value) = invocation.args.get_mut(position + 1) {
+            *value = address;
+        }
+    }
+    invocation
+}
+
+async fn fetch_admin<T: DeserializeOwned>(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+) -> Result<T, String> {
+    let url = format!("{base}{path}");
+    let response = client
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|error| format!("GET {url}: {error}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(format!(
+            "GET {url}: {status}: {}",
+            protocol::credential::redact_secrets(&body)
+        ));
+    }
+    response
+        .json::<T>()
+        .await
+        .map_err(|error| format!("GET {url}: unexpected body: {error}"))
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &Result<T, String>) {
+    let text = match value {
+        Ok(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
+        Err(error) => serde_json::json!({ "error": error }).to_string(),
+    };
+    let _ = std::fs::write(path, text);
+}
+
+fn read_lossy(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+/// A short summary of the expectation for the table.
+pub fn describe_expectation(scenario: &Scenario) -> String {
+    let expect = &scenario.expect;
+    let mut parts = Vec::new();
+    if let Some(code) = expect.exit_code {
+        parts.push(format!("exit {code}"));
+    }
+    match expect.project {
+        Some(ProjectExpectation::Untouched) => parts.push("untouched".to_owned()),
+        Some(ProjectExpectation::Integrated) => parts.push("integrated".to_owned()),
+        None => {}
+    }
+    if let Some(gateway) = &expect.gateway {
+        if let Some(verdicts) = &gateway.verdicts {
+            parts.push(format!("gw [{}]", verdicts.join(",")));
+        }
+        if let Some(only) = &gateway.verdicts_all {
+            parts.push(format!("gw all {only}"));
+        }
+        if !gateway.verdicts_include.is_empty() {
+            parts.push(format!("gw ⊇ [{}]", gateway.verdicts_include.join(",")));
+        }
+    }
+    if parts.is_empty() {
+        "(no leaks)".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn describe_observation(
+    ending: Ending,
+    before: &project::Manifest,
+    after: &project::Manifest,
+    gateway_journal: &Result<Journal, String>,
+) -> String {
+    let mut parts = vec![match ending {
+        Ending::Exited(code) => format!("exit {code}"),
+        Ending::Signalled(signal) => format!("signal {signal}"),
+        Ending::TimedOut => "timed out".to_owned(),
+    }];
+    let integrated_probe = crate::scenario::Expect {
+        project: Some(ProjectExpectation::Integrated),
+        ..Default::default()
+    };
+    if Difference::between(before, after).is_empty() {
+        parts.push("untouched".to_owned());
+    } else if expect::check_project(&integrated_probe, before, after).is_empty() {
+        parts.push("integrated".to_owned());
+    } else {
+        parts.push("changed".to_owned());
+    }
+    match gateway_journal {
+        Ok(journal) => parts.push(format!("gw [{}]", expect::verdicts(journal).join(","))),
+        Err(_) => parts.push("gw ?".to_owned()),
+    }
+    parts.join(", ")
+}
+
+fn diagnostics(dir: &Path) -> String {
+    [
+        ("wizard stdout", "wizard.stdout"),
+        ("wizard stderr", "wizard.stderr"),
+        ("wizard verbose log", "logs/posthog-wizard.log"),
+        ("provisioning-server stderr", "server.stderr"),
+        ("llm-gateway-mock stderr", "gateway.stderr"),
+    ]
+    .iter()
+    .filter(|(_, file)| dir.join(file).exists())
+    .map(|(title, file)| process::tail_section(title, &dir.join(file)))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+fn rerun_instructions(
+    scenario: &Scenario,
+    settings: &Settings,
+    dir: &Path,
+    invocations: &[(String, Invocation)],
+) -> String {
+    let mut lines = vec![
+        format!("kept {} for {}", dir.display(), scenario.name),
+        "# To start from a clean slate first:".to_owned(),
+        format!(
+            "rm -rf {dir}/server.sqlite* {dir}/project && cp -R {app} {dir}/project",
+            dir = process::shell_quote(&dir.to_string_lossy()),
+            app = process::shell_quote(
+                &settings
+                    .fixtures
+                    .join("apps")
+                    .join(&scenario.wizard.app)
+                    .to_string_lossy()
+            )
+        ),
+    ];
+    for (name, invocation) in invocations {
+        lines.push(format!("# {name}:"));
+        lines.push(invocation.shell_line());
+    }
+    if invocations.is_empty() {
+        lines.push("# (set-up failed before any program started)".to_owned());
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_unique_and_short() {
+        let name = "scope-fix-client-current-wizard-legacy-server";
+        let first = unique_email(name, "12345-67890123");
+        let second = unique_email(name, "12345-67890123");
+        assert_ne!(first, second);
+        let local = first.split('@').next().unwrap();
+        assert!(local.len() <= 64, "{local}");
+        assert!(first.starts_with("e2e-scope-fix-client-current-"));
+    }
+}

@@ -1,0 +1,436 @@
+//! The scenario file format (`fixtures/scenarios/*.toml`).
+//!
+//! A scenario starts a provisioning server with a behaviour profile (and
+//! optionally a seed), a gateway pointed at it, runs the wizard once against
+//! a fresh copy of a sample app, and states what should be observed.
+//! Every table denies unknown keys, so a typo is an error that names the key
+//! and the file instead of an expectation silently not checked.
+//!
+//! The format is meant to grow: raw HTTP steps (signed or not) and browser
+//! steps will come as a `[[steps]]` array run before or after the wizard;
+//! `[wizard]` and `[expect]` stay as they are.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// One scenario file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Must equal the file name without `.toml`.
+    pub name: String,
+    /// One line, shown by `e2e list`.
+    pub description: String,
+    pub server: ServerSetup,
+    #[serde(default)]
+    pub gateway: GatewaySetup,
+    pub wizard: WizardRun,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// How the provisioning server is started.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSetup {
+    /// `legacy`, `current`, or a profile file relative to the fixtures directory.
+    pub profile: String,
+    /// A seed file relative to the fixtures directory.
+    #[serde(default)]
+    pub seed: Option<String>,
+    /// `us` (default) or `eu`.
+    #[serde(default = "default_region")]
+    pub region: String,
+}
+
+/// How the gateway is started. Empty today; the table exists so fault
+/// settings can be added without changing the shape.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySetup {
+    #[serde(default = "default_region")]
+    pub region: String,
+}
+
+impl Default for GatewaySetup {
+    fn default() -> Self {
+        GatewaySetup {
+            region: default_region(),
+        }
+    }
+}
+
+/// The wizard run.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WizardRun {
+    /// A directory under `fixtures/apps/`, copied as the project.
+    pub app: String,
+    /// Arguments; placeholders `{email}`, `{server}`, `{gateway}`,
+    /// `{project}` are replaced. The harness adds `--install-dir`,
+    /// `--base-url` and `--gateway-url` unless the arguments already hold them.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment variables (values take placeholders too).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Seconds before the wizard is killed and the scenario fails.
+    #[serde(default = "default_wizard_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// What should be observed. Only what is written is checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub exit_code: Option<i32>,
+    /// Substrings of the wizard's stdout and stderr together.
+    #[serde(default)]
+    pub output_contains: Vec<String>,
+    #[serde(default)]
+    pub output_lacks: Vec<String>,
+    pub project: Option<ProjectExpectation>,
+    /// Paths relative to the project that did not exist before the run.
+    #[serde(default)]
+    pub files_created: Vec<String>,
+    /// Paths relative to the project that existed and now differ.
+    #[serde(default)]
+    pub files_changed: Vec<String>,
+    /// Path relative to the project → substrings it must contain.
+    #[serde(default)]
+    pub file_contains: BTreeMap<String, Vec<String>>,
+    pub server: Option<ServerExpect>,
+    pub gateway: Option<GatewayExpect>,
+}
+
+/// The state of the project directory after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectExpectation {
+    /// Byte-identical to the copy taken before the run.
+    Untouched,
+    /// `posthog-js` in `package.json`, a `phc_` key in `.env.local`,
+    /// `instrumentation-client.ts` present.
+    Integrated,
+}
+
+/// Fields compared with the server's `GET /_admin/state`; the names are
+/// those of `protocol::admin::StateSummary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerExpect {
+    pub users: Option<i64>,
+    pub organizations: Option<i64>,
+    pub teams: Option<i64>,
+    pub authorization_codes: Option<i64>,
+    pub access_tokens: Option<i64>,
+    pub refresh_tokens: Option<i64>,
+    pub personal_api_keys: Option<i64>,
+    pub personal_api_key_scopes: Option<Vec<String>>,
+    pub access_token_scopes: Option<Vec<String>>,
+}
+
+/// Checks on the gateway's journal verdicts (entries without a verdict,
+/// such as health checks, are ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayExpect {
+    /// The exact sequence of verdicts.
+    pub verdicts: Option<Vec<String>>,
+    /// Verdicts that must each appear at least once.
+    #[serde(default)]
+    pub verdicts_include: Vec<String>,
+    /// At least one verdict, and every verdict equal to this one.
+    pub verdicts_all: Option<String>,
+}
+
+/// Values substituted into wizard arguments and environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholders {
+    pub email: String,
+    pub server: String,
+    pub gateway: String,
+    pub project: String,
+}
+
+impl Placeholders {
+    /// Replaces every `{email}`, `{server}`, `{gateway}` and `{project}`.
+    pub fn apply(&self, text: &str) -> String {
+        text.replace("{email}", &self.email)
+            .replace("{server}", &self.server)
+            .replace("{gateway}", &self.gateway)
+            .replace("{project}", &self.project)
+    }
+}
+
+impl Scenario {
+    /// Parses scenario text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Scenario> {
+        let scenario: Scenario = toml::from_str(text)
+            .with_context(|| format!("invalid scenario file {}", origin.display()))?;
+        let stem = origin.file_stem().and_then(|stem| stem.to_str());
+        if let Some(stem) = stem {
+            if stem != scenario.name {
+                bail!(
+                    "scenario file {} declares name {:?}; the name must equal the file name",
+                    origin.display(),
+                    scenario.name
+                );
+            }
+        }
+        if scenario.description.contains('\n') {
+            bail!(
+                "scenario file {}: description must be one line",
+                origin.display()
+            );
+        }
+        Ok(scenario)
+    }
+
+    /// Reads and parses one file.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read scenario file {}", path.display()))?;
+        Scenario::parse(&text, path)
+    }
+
+    /// The wizard's final argument list: the scenario's, with placeholders
+    /// replaced, then the harness's wiring flags the scenario did not give.
+    pub fn wizard_args(&self, values: &Placeholders) -> Vec<String> {
+        let mut args: Vec<String> = self
+            .wizard
+            .args
+            .iter()
+            .map(|arg| values.apply(arg))
+            .collect();
+        let wiring = [
+            ("--install-dir", values.project.clone()),
+            ("--base-url", values.server.clone()),
+            ("--gateway-url", format!("{}/wizard", values.gateway)),
+        ];
+        for (flag, value) in wiring {
+            let given = args
+                .iter()
+                .any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")));
+            if !given {
+                args.push(flag.to_owned());
+                args.push(value);
+            }
+        }
+        args
+    }
+
+    /// The wizard's extra environment, placeholders replaced.
+    pub fn wizard_env(&self, values: &Placeholders) -> BTreeMap<String, String> {
+        self.wizard
+            .env
+            .iter()
+            .map(|(key, value)| (key.clone(), values.apply(value)))
+            .collect()
+    }
+
+    /// The `--profile` value for the server: a built-in name as is, a file
+    /// resolved against the fixtures directory.
+    pub fn profile_argument(&self, fixtures: &Path) -> String {
+        match self.server.profile.as_str() {
+            "legacy" | "current" => self.server.profile.clone(),
+            file => fixtures.join(file).display().to_string(),
+        }
+    }
+
+    /// The seed file, resolved against the fixtures directory.
+    pub fn seed_path(&self, fixtures: &Path) -> Option<PathBuf> {
+        self.server.seed.as_ref().map(|seed| fixtures.join(seed))
+    }
+}
+
+/// Every `*.toml` under `dir`, parsed, sorted by name. Fails on the first
+/// file that does not parse.
+pub fn load_all(dir: &Path) -> Result<Vec<Scenario>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read scenario directory {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    let mut scenarios = Vec::with_capacity(paths.len());
+    for path in paths {
+        scenarios.push(Scenario::load(&path)?);
+    }
+    scenarios.sort_by(|left, right| left.name.cmp(&right.name));
+    Ok(scenarios)
+}
+
+fn default_region() -> String {
+    "us".to_owned()
+}
+
+fn default_wizard_timeout() -> u64 {
+    60
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "good"
+description = "A scenario that parses."
+
+[server]
+profile = "legacy"
+
+[wizard]
+app = "next-js"
+args = ["--signup", "--email", "{email}", "--scopes", "none"]
+env = { POSTHOG_WIZARD_DEBUG = "1", EXTRA = "{server}/x" }
+
+[expect]
+exit_code = 3
+output_contains = ["Authentication failed (401)"]
+project = "untouched"
+
+[expect.server]
+users = 1
+access_token_scopes = [""]
+
+[expect.gateway]
+verdicts = ["insufficient_scope"]
+"#;
+
+    fn values() -> Placeholders {
+        Placeholders {
+            email: "e2e-good@example.com".to_owned(),
+            server: "http://127.0.0.1:1".to_owned(),
+            gateway: "http://127.0.0.1:2".to_owned(),
+            project: "/tmp/p".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_good_file_parses_with_defaults() {
+        let scenario = Scenario::parse(GOOD, Path::new("scenarios/good.toml")).unwrap();
+        assert_eq!(scenario.server.profile, "legacy");
+        assert_eq!(scenario.server.region, "us");
+        assert_eq!(scenario.server.seed, None);
+        assert_eq!(scenario.wizard.timeout_seconds, 60);
+        assert_eq!(scenario.expect.exit_code, Some(3));
+        assert_eq!(scenario.expect.project, Some(ProjectExpectation::Untouched));
+        let server = scenario.expect.server.unwrap();
+        assert_eq!(server.users, Some(1));
+        assert_eq!(server.access_token_scopes, Some(vec![String::new()]));
+        assert_eq!(server.personal_api_keys, None);
+        assert_eq!(
+            scenario.expect.gateway.unwrap().verdicts,
+            Some(vec!["insufficient_scope".to_owned()])
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_naming_the_key_and_the_file() {
+        let cases = [
+            (
+                "name = \"good\"\n",
+                "name = \"good\"\nnmae = \"x\"\n",
+                "nmae",
+            ),
+            ("[server]\n", "[server]\nprofle = \"x\"\n", "profle"),
+            ("[expect]\n", "[expect]\nexit = 1\n", "exit"),
+            ("[expect.server]\n", "[expect.server]\nuser = 1\n", "user"),
+            (
+                "[expect.gateway]\n",
+                "[expect.gateway]\nverdict = []\n",
+                "verdict",
+            ),
+            ("[wizard]\n", "[wizard]\nargz = []\n", "argz"),
+        ];
+        for (anchor, replacement, key) in cases {
+            let text = GOOD.replacen(anchor, replacement, 1);
+            assert_ne!(text, GOOD, "anchor {anchor:?} not found");
+            let error =
+                Scenario::parse(&text, Path::new("fixtures/scenarios/good.toml")).expect_err(key);
+            let message = format!("{error:#}");
+            assert!(message.contains(key), "{message}");
+            assert!(
+                message.contains("fixtures/scenarios/good.toml"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_project_expectation_is_rejected() {
+        let text = GOOD.replace("project = \"untouched\"", "project = \"pristine\"");
+        let message = format!(
+            "{:#}",
+            Scenario::parse(&text, Path::new("good.toml")).unwrap_err()
+        );
+        assert!(message.contains("pristine"), "{message}");
+    }
+
+    #[test]
+    fn the_name_must_match_the_file() {
+        let message = format!(
+            "{:#}",
+            Scenario::parse(GOOD, Path::new("other.toml")).unwrap_err()
+        );
+        assert!(message.contains("other.toml"), "{message}");
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_wiring_flags_added() {
+        let scenario = Scenario::parse(GOOD, Path::new("good.toml")).unwrap();
+        let args = scenario.wizard_args(&values());
+        assert_eq!(
+            args,
+            [
+                "--signup",
+                "--email",
+                "e2e-good@example.com",
+                "--scopes",
+                "none",
+                "--install-dir",
+                "/tmp/p",
+                "--base-url",
+                "http://127.0.0.1:1",
+                "--gateway-url",
+                "http://127.0.0.1:2/wizard",
+            ]
+        );
+        let env = scenario.wizard_env(&values());
+        assert_eq!(env["EXTRA"], "http://127.0.0.1:1/x");
+        assert_eq!(env["POSTHOG_WIZARD_DEBUG"], "1");
+    }
+
+    #[test]
+    fn wiring_flags_the_scenario_gives_are_not_added_twice() {
+        let text = GOOD.replace(
+            "\"--scopes\", \"none\"]",
+            "\"--scopes\", \"none\", \"--gateway-url={server}/nowhere\"]",
+        );
+        let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
+        let args = scenario.wizard_args(&values());
+        assert!(args.contains(&"--gateway-url=http://127.0.0.1:1/nowhere".to_owned()));
+        assert_eq!(
+            args.iter()
+                .filter(|arg| arg.starts_with("--gateway-url"))
+                .count(),
+            1
+        );
+        assert!(args.contains(&"--base-url".to_owned()));
+    }
+
+    #[test]
+    fn profile_files_resolve_against_fixtures() {
+        let mut scenario = Scenario::parse(GOOD, Path::new("good.toml")).unwrap();
+        assert_eq!(scenario.profile_argument(Path::new("/f")), "legacy");
+        scenario.server.profile = "profiles/odd.toml".to_owned();
+        assert_eq!(
+            scenario.profile_argument(Path::new("/f")),
+            "/f/profiles/odd.toml"
+        );
+    }
+}

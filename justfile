@@ -1,0 +1,54 @@
+# The simulator's recipes. `just` alone lists them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the e2e scenarios: the three real programs against each other.
+e2e *ARGS:
+    cargo build --locked --workspace --bins
+    cargo run --locked -q -p e2e -- run {{ARGS}}
+
+# List the e2e scenarios.
+e2e-list:
+    cargo run --locked -q -p e2e -- list
+
+# Run every test (unit, integration, schema snapshots).
+test:
+    cargo test --workspace --locked
+
+# Format, lint, test and run the scenarios: what CI runs.
+check:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    just test
+    just e2e
+
+# Accept changed snapshots (JSON Schemas, CLI texts) after reviewing them.
+bless:
+    INSTA_UPDATE=always cargo test --workspace --locked
+
+# Start US and EU servers and gateways on the default ports (8010/8011, 3308/3309).
+serve:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --locked --workspace --bins
+    mkdir -p target/serve
+    bin=target/debug
+    pids=()
+    trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
+    $bin/provisioning-server --bind 127.0.0.1:8010 --region us --public-url http://localhost:8010 \
+        --database-url "sqlite://target/serve/us.db?mode=rwc" --admin-token dev-admin & pids+=($!)
+    $bin/provisioning-server --bind 127.0.0.1:8011 --region eu --public-url http://localhost:8011 \
+        --database-url "sqlite://target/serve/eu.db?mode=rwc" --admin-token dev-admin & pids+=($!)
+    $bin/llm-gateway-mock --bind 127.0.0.1:3308 --region us \
+        --introspection-url http://localhost:8010/oauth/introspect --admin-token dev-admin & pids+=($!)
+    $bin/llm-gateway-mock --bind 127.0.0.1:3309 --region eu \
+        --introspection-url http://localhost:8011/oauth/introspect --admin-token dev-admin & pids+=($!)
+    echo "US: server http://localhost:8010, gateway http://localhost:3308/wizard"
+    echo "EU: server http://localhost:8011, gateway http://localhost:3309/wizard"
+    echo "Try: target/debug/wizard --signup --email you@example.com --install-dir <a Next.js app>"
+    echo "Ctrl-C stops all four."
+    wait

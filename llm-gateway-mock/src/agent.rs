@@ -1,0 +1,497 @@
+//! The scripted agent: deterministic, stateless, one TOML script per
+//! framework.
+//!
+//! A script is a list of turns; each turn is assistant text plus Claude
+//! Code's file tools (`Write`, `Edit`). The turn to play is the number of
+//! assistant messages already in the conversation, so the agent keeps no
+//! state between requests: the wizard's transcript is the state.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use protocol::gateway::{
+    ContentBlock, EditInput, Message, MessagesRequest, MessagesResponse, Usage, WriteInput,
+    TOOL_EDIT, TOOL_WRITE,
+};
+use serde::Deserialize;
+
+/// The scripts embedded in the binary: (file name, TOML text).
+pub const EMBEDDED_SCRIPTS: &[(&str, &str)] = &[(
+    "next-js.toml",
+    include_str!("../../fixtures/agent/next-js.toml"),
+)];
+
+/// One framework's play, as written in `fixtures/agent/<framework>.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    /// The id the wizard names in its `framework: <id>` line; equal to the
+    /// file's stem.
+    pub framework: String,
+    /// What a person calls the framework.
+    pub name: String,
+    pub turns: Vec<Turn>,
+    /// The text of the last answer, sent with `stop_reason: "end_turn"`.
+    pub final_text: String,
+}
+
+/// One assistant answer that asks for tool calls.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Turn {
+    pub text: String,
+    pub tools: Vec<ScriptTool>,
+}
+
+/// A tool call of a turn; its fields are the tool's input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "tool")]
+pub enum ScriptTool {
+    Write(WriteInput),
+    Edit(EditInput),
+}
+
+impl ScriptTool {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScriptTool::Write(_) => TOOL_WRITE,
+            ScriptTool::Edit(_) => TOOL_EDIT,
+        }
+    }
+
+    pub fn file_path(&self) -> &str {
+        match self {
+            ScriptTool::Write(input) => &input.file_path,
+            ScriptTool::Edit(input) => &input.file_path,
+        }
+    }
+
+    pub fn input(&self) -> serde_json::Value {
+        let value = match self {
+            ScriptTool::Write(input) => serde_json::to_value(input),
+            ScriptTool::Edit(input) => serde_json::to_value(input),
+        };
+        value.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Every loaded script, by framework id.
+#[derive(Debug, Clone, Default)]
+pub struct Scripts {
+    by_framework: BTreeMap<String, Script>,
+}
+
+impl Scripts {
+    /// The scripts compiled into the binary.
+    pub fn embedded() -> anyhow::Result<Scripts> {
+        Scripts::from_files(
+            EMBEDDED_SCRIPTS
+                .iter()
+                .map(|(name, text)| (name.to_string(), text.to_string())),
+        )
+    }
+
+    /// Every `*.toml` file of `dir`.
+    pub fn from_dir(dir: &Path) -> anyhow::Result<Scripts> {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the agent directory {}", dir.display()))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("cannot read the agent directory {}", dir.display()))?
+                .path();
+            if path.extension().and_then(|ext| ext.to_str()) != Some("toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read agent script {}", path.display()))?;
+            let name = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            files.push((name, text));
+        }
+        files.sort();
+        let scripts = Scripts::from_files(files)?;
+        if scripts.by_framework.is_empty() {
+            bail!(
+                "the agent directory {} holds no *.toml script",
+                dir.display()
+            );
+        }
+        Ok(scripts)
+    }
+
+    /// Parses and checks `(file name, text)` pairs; an error names the file.
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Scripts> {
+        let mut by_framework = BTreeMap::new();
+        for (file_name, text) in files {
+            let script = parse_script(&file_name, &text)
+                .with_context(|| format!("bad agent script {file_name}"))?;
+            by_framework.insert(script.framework.clone(), script);
+        }
+        Ok(Scripts { by_framework })
+    }
+
+    pub fn get(&self, framework: &str) -> Option<&Script> {
+        self.by_framework.get(framework)
+    }
+
+    /// The known framework ids, sorted.
+    pub fn frameworks(&self) -> Vec<&str> {
+        self.by_framework.keys().map(String::as_str).collect()
+    }
+}
+
+fn parse_script(file_name: &str, text: &str) -> anyhow::Result<Script> {
+    let script: Script = toml::from_str(text)?;
+    let stem = file_name.strip_suffix(".toml").unwrap_or(file_name);
+    if script.framework != stem {
+        bail!(
+            "framework {:?} does not match the file name (expected {stem:?})",
+            script.framework
+        );
+    }
+    if script.turns.is_empty() {
+        bail!("the script has no turns");
+    }
+    for (index, turn) in script.turns.iter().enumerate() {
+        if turn.tools.is_empty() {
+            bail!("turn {} has no tools", index + 1);
+        }
+        for tool in &turn.tools {
+            let path = tool.file_path();
+            if path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..")
+            {
+                bail!(
+                    "turn {}: file_path {path:?} must be relative to the project root",
+                    index + 1
+                );
+            }
+        }
+    }
+    Ok(script)
+}
+
+/// The framework id named by a `framework: <id>` line of `text`, if any.
+pub fn framework_line(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let line = line.trim().trim_start_matches(['-', '*']).trim_start();
+        let (key, value) = line.split_once(':')?;
+        if !key.trim().eq_ignore_ascii_case("framework") {
+            return None;
+        }
+        let id = value
+            .split_whitespace()
+            .next()?
+            .trim_matches(|c: char| c == '`' || c == '"' || c == '\'');
+        match id.is_empty() {
+            true => None,
+            false => Some(id.to_ascii_lowercase()),
+        }
+    })
+}
+
+/// The framework named in the conversation's first user message.
+pub fn framework_of(messages: &[Message]) -> Option<String> {
+    let first_user = messages.iter().find(|message| message.role == "user")?;
+    framework_line(&first_user.content.text())
+}
+
+/// What the agent says next, before the response envelope is built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// Deterministic message id.
+    pub id: String,
+    pub content: Vec<ContentBlock>,
+    /// `tool_use` or `end_turn`.
+    pub stop_reason: &'static str,
+}
+
+/// Plays the next turn of the conversation in `request`.
+pub fn reply(scripts: &Scripts, request: &MessagesRequest) -> Reply {
+    let played = request
+        .messages
+        .iter()
+        .filter(|message| message.role == "assistant")
+        .count();
+    let known = scripts.frameworks().join(", ");
+    let framework = match framework_of(&request.messages) {
+        Some(framework) => framework,
+        None => {
+            return end_turn(
+                "msg_unknown_framework".to_owned(),
+                format!(
+                    "I could not find a `framework: <id>` line in the first user message, so I \
+                     do not know which integration to write. Frameworks I know: {known}."
+                ),
+            )
+        }
+    };
+    let script = match scripts.get(&framework) {
+        Some(script) => script,
+        None => {
+            return end_turn(
+                "msg_unknown_framework".to_owned(),
+                format!(
+                    "I have no script for the framework {framework:?}. Frameworks I know: {known}."
+                ),
+            )
+        }
+    };
+    let turn_number = played + 1;
+    let Some(turn) = script.turns.get(played) else {
+        return end_turn(
+            format!("msg_{}_{turn_number}", script.framework),
+            script.final_text.clone(),
+        );
+    };
+    let mut content = vec![ContentBlock::Text {
+        text: turn.text.clone(),
+    }];
+    for (index, tool) in turn.tools.iter().enumerate() {
+        content.push(ContentBlock::ToolUse {
+            id: format!("toolu_{turn_number}_{}", index + 1),
+            name: tool.name().to_owned(),
+            input: tool.input(),
+        });
+    }
+    Reply {
+        id: format!("msg_{}_{turn_number}", script.framework),
+        content,
+        stop_reason: "tool_use",
+    }
+}
+
+fn end_turn(id: String, text: String) -> Reply {
+    Reply {
+        id,
+        content: vec![ContentBlock::Text { text }],
+        stop_reason: "end_turn",
+    }
+}
+
+/// Wraps a reply in the Messages API envelope. Token counts are characters
+/// of the conversation (system, messages, tools, serialised) and of the
+/// answer divided by four: deterministic, independent of the request's
+/// formatting and of `stream`, and roughly the right size.
+pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
+    let request_chars = [
+        serde_json::to_string(&request.system),
+        serde_json::to_string(&request.messages),
+        serde_json::to_string(&request.tools),
+    ]
+    .iter()
+    .map(|part| part.as_ref().map(String::len).unwrap_or_default())
+    .sum::<usize>();
+    let output_chars = serde_json::to_string(&reply.content)
+        .map(|text| text.len())
+        .unwrap_or_default();
+    MessagesResponse {
+        id: reply.id,
+        kind: "message".to_owned(),
+        role: "assistant".to_owned(),
+        model: request.model.clone(),
+        content: reply.content,
+        stop_reason: reply.stop_reason.to_owned(),
+        stop_sequence: None,
+        usage: Usage {
+            input_tokens: u32::try_from(request_chars / 4).unwrap_or(u32::MAX),
+            output_tokens: u32::try_from(output_chars / 4).unwrap_or(u32::MAX),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::gateway::MessageContent;
+
+    fn request(messages: Vec<Message>) -> MessagesRequest {
+        MessagesRequest {
+            model: "claude-test".to_owned(),
+            max_tokens: 1024,
+            system: None,
+            messages,
+            tools: Vec::new(),
+            stream: None,
+        }
+    }
+
+    fn user(text: &str) -> Message {
+        Message {
+            role: "user".to_owned(),
+            content: MessageContent::Text(text.to_owned()),
+        }
+    }
+
+    fn assistant() -> Message {
+        Message {
+            role: "assistant".to_owned(),
+            content: MessageContent::Text("ok".to_owned()),
+        }
+    }
+
+    #[test]
+    fn framework_line_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("framework: next-js", Some("next-js")),
+            (
+                "Set up PostHog.\nframework: next-js\nregion: us",
+                Some("next-js"),
+            ),
+            ("  Framework:   react-vite  ", Some("react-vite")),
+            ("- framework: `django`", Some("django")),
+            ("framework: Next-JS (app router)", Some("next-js")),
+            ("framework:", None),
+            ("frameworks: next-js", None),
+            ("the framework is next-js", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                framework_line(text).as_deref(),
+                *expected,
+                "text {text:?}: the wizard's framework line would be misread"
+            );
+        }
+    }
+
+    #[test]
+    fn embedded_scripts_load() {
+        let scripts = Scripts::embedded().expect("the embedded scripts must parse");
+        assert_eq!(scripts.frameworks(), vec!["next-js"]);
+        assert!(scripts.get("next-js").unwrap().turns.len() >= 2);
+    }
+
+    #[test]
+    fn bad_scripts_are_refused_with_the_file_name() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("broken.toml", "framework = ", "bad agent script broken.toml"),
+            (
+                "flask.toml",
+                "framework = \"django\"\nname = \"x\"\nfinal_text = \"x\"\n[[turns]]\ntext = \"t\"\n[[turns.tools]]\ntool = \"Write\"\nfile_path = \"a\"\ncontent = \"b\"\n",
+                "does not match the file name",
+            ),
+            (
+                "flask.toml",
+                "framework = \"flask\"\nname = \"x\"\nfinal_text = \"x\"\nturns = []\n",
+                "no turns",
+            ),
+            (
+                "flask.toml",
+                "framework = \"flask\"\nname = \"x\"\nfinal_text = \"x\"\n[[turns]]\ntext = \"t\"\n[[turns.tools]]\ntool = \"Write\"\nfile_path = \"../etc/passwd\"\ncontent = \"b\"\n",
+                "relative to the project root",
+            ),
+            (
+                "flask.toml",
+                "framework = \"flask\"\nname = \"x\"\nfinal_text = \"x\"\n[[turns]]\ntext = \"t\"\n[[turns.tools]]\ntool = \"Bash\"\ncommand = \"rm -rf /\"\n",
+                "bad agent script flask.toml",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            let error = Scripts::from_files([(name.to_string(), text.to_string())])
+                .expect_err("a bad script must be a startup error");
+            let message = format!("{error:#}");
+            assert!(message.contains(expected), "{name}: {message}");
+        }
+    }
+
+    #[test]
+    fn turn_selection_counts_assistant_messages() {
+        let scripts = Scripts::embedded().unwrap();
+        let script = scripts.get("next-js").unwrap();
+        let mut messages = vec![user("Integrate PostHog.\nframework: next-js")];
+        for turn in 0..script.turns.len() {
+            let reply = reply(&scripts, &request(messages.clone()));
+            assert_eq!(reply.stop_reason, "tool_use", "turn {turn}");
+            assert_eq!(reply.id, format!("msg_next-js_{}", turn + 1));
+            let tool_ids: Vec<_> = reply
+                .content
+                .iter()
+                .filter_map(|block| match block {
+                    ContentBlock::ToolUse { id, .. } => Some(id.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(tool_ids.len(), script.turns[turn].tools.len());
+            assert_eq!(tool_ids[0], format!("toolu_{}_1", turn + 1));
+            messages.push(assistant());
+            messages.push(user("tool results"));
+        }
+        let last = reply(&scripts, &request(messages));
+        assert_eq!(last.stop_reason, "end_turn");
+        assert_eq!(
+            last.content,
+            vec![ContentBlock::Text {
+                text: script.final_text.clone()
+            }]
+        );
+    }
+
+    #[test]
+    fn unknown_or_missing_framework_ends_the_turn_naming_the_known_ones() {
+        let scripts = Scripts::embedded().unwrap();
+        for text in ["framework: cobol-on-cogs", "Please integrate PostHog."] {
+            let reply = reply(&scripts, &request(vec![user(text)]));
+            assert_eq!(reply.stop_reason, "end_turn");
+            let said = match &reply.content[..] {
+                [ContentBlock::Text { text }] => text.clone(),
+                other => panic!("expected one text block, got {other:?}"),
+            };
+            assert!(said.contains("next-js"), "{said}");
+        }
+    }
+
+    /// Applies the whole next-js script to the fixture app in memory: every
+    /// `Edit` must find its `old_string` exactly once, or the wizard would
+    /// refuse the edit and the e2e run would fail.
+    #[test]
+    fn next_js_script_applies_cleanly_to_the_fixture_app() {
+        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps/next-js");
+        let scripts = Scripts::embedded().unwrap();
+        let script = scripts.get("next-js").unwrap();
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        for turn in &script.turns {
+            for tool in &turn.tools {
+                match tool {
+                    ScriptTool::Write(input) => {
+                        assert!(
+                            !app.join(&input.file_path).exists(),
+                            "Write would overwrite {}",
+                            input.file_path
+                        );
+                        files.insert(input.file_path.clone(), input.content.clone());
+                    }
+                    ScriptTool::Edit(input) => {
+                        let current = match files.get(&input.file_path) {
+                            Some(text) => text.clone(),
+                            None => std::fs::read_to_string(app.join(&input.file_path))
+                                .unwrap_or_else(|error| panic!("{}: {error}", input.file_path)),
+                        };
+                        assert_eq!(
+                            current.matches(&input.old_string).count(),
+                            1,
+                            "old_string of the edit to {} must match exactly once",
+                            input.file_path
+                        );
+                        files.insert(
+                            input.file_path.clone(),
+                            current.replacen(&input.old_string, &input.new_string, 1),
+                        );
+                    }
+                }
+            }
+        }
+        let package: serde_json::Value = serde_json::from_str(&files["package.json"]).unwrap();
+        assert_eq!(package["dependencies"]["posthog-js"], "^1.200.0");
+        let init = &files["instrumentation-client.ts"];
+        assert!(init.contains("posthog.init(process.env.NEXT_PUBLIC_POSTHOG_KEY!"));
+        assert!(init.contains("defaults: '2025-05-24'"));
+        assert!(files["app/page.tsx"].contains("posthog.capture('get_started_clicked'"));
+    }
+}

@@ -1,0 +1,93 @@
+//! The request journal behind `GET /_admin/journal`: one entry per messages
+//! request, credentials masked.
+
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use protocol::admin::{Journal, JournalEntry};
+use protocol::credential::{mask, redact_secrets};
+
+/// A shared, append-only (until reset) list of entries.
+#[derive(Debug, Clone, Default)]
+pub struct RequestJournal {
+    entries: Arc<Mutex<Vec<JournalEntry>>>,
+}
+
+/// What the messages handler knows about a request when it answers.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    /// The full presented credential; only its mask is stored.
+    pub credential: Option<&'a str>,
+    pub verdict: &'a str,
+    pub reason: Option<String>,
+}
+
+impl RequestJournal {
+    pub fn record(&self, record: Record<'_>) {
+        let entry = JournalEntry {
+            at: unix_seconds(),
+            request_id: redact_secrets(record.request_id),
+            method: record.method.to_owned(),
+            path: redact_secrets(record.path),
+            status: record.status,
+            credential: record.credential.map(mask),
+            verdict: Some(record.verdict.to_owned()),
+            reason: record.reason.map(|reason| redact_secrets(&reason)),
+        };
+        self.lock().push(entry);
+    }
+
+    pub fn snapshot(&self) -> Journal {
+        Journal {
+            entries: self.lock().clone(),
+        }
+    }
+
+    pub fn reset(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<JournalEntry>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn unix_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_hold_only_masked_credentials() {
+        let journal = RequestJournal::default();
+        journal.record(Record {
+            request_id: "req-1",
+            method: "POST",
+            path: "/wizard/v1/messages",
+            status: 401,
+            credential: Some("phx_test_fake_0123456789abcdef"),
+            verdict: "invalid_token",
+            reason: Some("echo of phx_test_fake_0123456789abcdef".to_owned()),
+        });
+        let text = serde_json::to_string(&journal.snapshot()).unwrap();
+        assert!(
+            protocol::credential::find_full_secrets(&text).is_empty(),
+            "{text}"
+        );
+        assert!(text.contains("phx_***"));
+        journal.reset();
+        assert!(journal.snapshot().entries.is_empty());
+    }
+}

@@ -1,0 +1,79 @@
+//! `llm-gateway-mock`: flags to a [`gateway::Config`], then [`gateway::run`].
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use gateway::{Config, Region};
+
+/// A mock of PostHog's LLM gateway for the wizard: introspection-backed
+/// auth and a scripted agent.
+#[derive(Debug, Parser)]
+#[command(name = "llm-gateway-mock", version)]
+struct Flags {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "LLM_GATEWAY_BIND", default_value = gateway::DEFAULT_BIND)]
+    bind: SocketAddr,
+    /// The region this gateway serves; credentials of the other are refused.
+    #[arg(long, env = "LLM_GATEWAY_REGION", value_enum, default_value = "us")]
+    region: Region,
+    /// Full URL of the provisioning server's introspection endpoint.
+    #[arg(long, env = "LLM_GATEWAY_INTROSPECTION_URL", default_value = gateway::DEFAULT_INTROSPECTION_URL)]
+    introspection_url: String,
+    #[arg(long, env = "LLM_GATEWAY_INTROSPECTION_CLIENT_ID", default_value = protocol::oauth::DEV_INTROSPECTION_CLIENT_ID)]
+    introspection_client_id: String,
+    #[arg(long, env = "LLM_GATEWAY_INTROSPECTION_CLIENT_SECRET", default_value = protocol::oauth::DEV_INTROSPECTION_CLIENT_SECRET, hide_env_values = true)]
+    introspection_client_secret: String,
+    /// Comma-separated client ids whose `pha_` tokens may use the wizard
+    /// product (default: the four wizard applications).
+    #[arg(long, env = "LLM_GATEWAY_WIZARD_CLIENT_IDS", value_delimiter = ',')]
+    wizard_client_ids: Option<Vec<String>>,
+    /// Enables `/_admin/*`, guarded by `Authorization: Bearer <token>`.
+    #[arg(long, env = "LLM_GATEWAY_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Load agent scripts (`<framework>.toml`) from this directory instead
+    /// of the embedded ones.
+    #[arg(long, env = "LLM_GATEWAY_AGENT_DIR")]
+    agent_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let flags = Flags::parse();
+    let defaults = Config::default();
+    let config = Config {
+        bind: flags.bind,
+        region: flags.region,
+        introspection_url: flags.introspection_url,
+        introspection_client_id: flags.introspection_client_id,
+        introspection_client_secret: flags.introspection_client_secret,
+        wizard_client_ids: flags
+            .wizard_client_ids
+            .map(|ids| {
+                ids.into_iter()
+                    .map(|id| id.trim().to_owned())
+                    .filter(|id| !id.is_empty())
+                    .collect()
+            })
+            .unwrap_or(defaults.wizard_client_ids),
+        admin_token: flags.admin_token.filter(|token| !token.is_empty()),
+        agent_dir: flags.agent_dir,
+    };
+    match gateway::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("llm-gateway-mock: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `x-request-id`: the caller's, or a new one. Every answer carries it, and
+//! the messages handler passes it on to introspection.
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use protocol::REQUEST_ID_HEADER;
+
+use crate::AppState;
+
+/// The request's id, stored in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// Ids longer than this are replaced: they end up in logs and the journal.
+const MAX_REQUEST_ID_CHARS: usize = 200;
+
+pub async fn layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty() && value.len() <= MAX_REQUEST_ID_CHARS)
+        .map(str::to_owned);
+    let id = match presented {
+        Some(id) => id,
+        None => format!("req_{}", state.random.uuid()),
+    };
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}

@@ -1,0 +1,320 @@
+//! `POST /wizard/v1/messages`: authenticate through introspection, then
+//! let the scripted agent answer, as JSON or as server-sent events.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use protocol::credential::mask;
+use protocol::gateway::{Message, MessageContent, MessagesRequest, Tool};
+use serde_json::{Map, Value};
+
+use crate::auth::{decide, presented_credential, screen, Verdict};
+use crate::error::GatewayError;
+use crate::journal::Record;
+use crate::request_id::RequestId;
+use crate::{agent, stream, AppState};
+
+/// Agent conversations grow with every turn, so the gateway accepts far
+/// more than the provisioning API's 64 KiB.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+pub async fn messages(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let credential = presented_credential(&headers);
+    let outcome = answer(&state, &request_id, credential.as_deref(), &headers, body).await;
+    let (response, verdict, reason) = match outcome {
+        Ok(response) => (response, Verdict::Granted.name(), None),
+        Err(error) => {
+            tracing::info!(
+                request_id,
+                credential = credential.as_deref().map(mask).unwrap_or_default(),
+                verdict = error.verdict_name(),
+                reason = error.reason(),
+                "refused a messages request"
+            );
+            let verdict = error.verdict_name();
+            let reason = Some(error.reason());
+            (error.into_response(), verdict, reason)
+        }
+    };
+    state.journal.record(Record {
+        request_id: &request_id,
+        method: method.as_str(),
+        path: uri.path(),
+        status: response.status().as_u16(),
+        credential: credential.as_deref(),
+        verdict,
+        reason,
+    });
+    response
+}
+
+async fn answer(
+    state: &AppState,
+    request_id: &str,
+    credential: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, GatewayError> {
+    let kind = screen(credential).map_err(GatewayError::Refused)?;
+    let credential = credential.unwrap_or_default();
+    let introspection = state
+        .introspection
+        .introspect(credential, request_id)
+        .await
+        .map_err(|error| {
+            GatewayError::Refused(Verdict::IntrospectionUnavailable {
+                cause: error.to_string(),
+            })
+        })?;
+    match decide(kind, &introspection, &state.policy) {
+        Verdict::Granted => {}
+        refusal => return Err(GatewayError::Refused(refusal)),
+    }
+
+    check_content_type(headers)?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| GatewayError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        })?;
+    let request = parse_request(&bytes).map_err(|message| {
+        GatewayError::BadRequest(protocol::credential::redact_secrets(&message))
+    })?;
+
+    let reply = agent::reply(&state.scripts, &request);
+    let response = agent::response(reply, &request);
+    tracing::info!(
+        request_id,
+        credential = mask(credential),
+        message_id = response.id,
+        stop_reason = response.stop_reason,
+        "agent answered"
+    );
+    if request.stream == Some(true) {
+        let body = stream::encode(&stream::events(&response));
+        return Ok((
+            StatusCode::OK,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    Ok(Json(response).into_response())
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), GatewayError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence == "application/json" {
+        true => Ok(()),
+        false => Err(GatewayError::BadRequest(
+            "Content-Type must be application/json".to_owned(),
+        )),
+    }
+}
+
+/// Parses a Messages API request leniently (unknown fields are ignored),
+/// naming the field when one is missing or mistyped.
+pub fn parse_request(bytes: &[u8]) -> Result<MessagesRequest, String> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|error| format!("Request body is not valid JSON: {error}"))?;
+    let Value::Object(object) = value else {
+        return Err("Request body must be a JSON object".to_owned());
+    };
+    let model = match object.get("model") {
+        Some(Value::String(model)) => model.clone(),
+        Some(_) => return Err("Field 'model' must be a string".to_owned()),
+        None => return Err("Field 'model' is required".to_owned()),
+    };
+    let max_tokens = match object.get("max_tokens") {
+        Some(value) => value
+            .as_u64()
+            .and_then(|number| u32::try_from(number).ok())
+            .ok_or("Field 'max_tokens' must be a non-negative integer")?,
+        None => return Err("Field 'max_tokens' is required".to_owned()),
+    };
+    let messages = match object.get("messages") {
+        Some(Value::Array(messages)) => messages
+            .iter()
+            .enumerate()
+            .map(|(index, message)| parse_message(index, message))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err("Field 'messages' must be an array".to_owned()),
+        None => return Err("Field 'messages' is required".to_owned()),
+    };
+    let system = match object.get("system") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(parse_content(value).map_err(|_| {
+            "Field 'system' must be a string or a list of content blocks".to_owned()
+        })?),
+    };
+    let tools = match object.get("tools") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(tools)) => tools
+            .iter()
+            .enumerate()
+            .map(|(index, tool)| {
+                serde_json::from_value::<Tool>(tool.clone())
+                    .map_err(|error| format!("Field 'tools[{index}]' is invalid: {error}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err("Field 'tools' must be an array".to_owned()),
+    };
+    let stream = match object.get("stream") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(stream)) => Some(*stream),
+        Some(_) => return Err("Field 'stream' must be a boolean".to_owned()),
+    };
+    Ok(MessagesRequest {
+        model,
+        max_tokens,
+        system,
+        messages,
+        tools,
+        stream,
+    })
+}
+
+fn parse_message(index: usize, value: &Value) -> Result<Message, String> {
+    let empty = Map::new();
+    let object = value.as_object().unwrap_or(&empty);
+    if !value.is_object() {
+        return Err(format!("Field 'messages[{index}]' must be an object"));
+    }
+    let role = match object.get("role") {
+        Some(Value::String(role)) if role == "user" || role == "assistant" => role.clone(),
+        Some(_) => {
+            return Err(format!(
+                "Field 'messages[{index}].role' must be \"user\" or \"assistant\""
+            ))
+        }
+        None => return Err(format!("Field 'messages[{index}].role' is required")),
+    };
+    let content = match object.get("content") {
+        Some(content) => parse_content(content).map_err(|error| {
+            format!(
+                "Field 'messages[{index}].content' must be a string or a list of content blocks: {error}"
+            )
+        })?,
+        None => return Err(format!("Field 'messages[{index}].content' is required")),
+    };
+    Ok(Message { role, content })
+}
+
+fn parse_content(value: &Value) -> Result<MessageContent, String> {
+    match value {
+        Value::String(text) => Ok(MessageContent::Text(text.clone())),
+        Value::Array(blocks) => blocks
+            .iter()
+            .enumerate()
+            .map(|(index, block)| {
+                serde_json::from_value(block.clone())
+                    .map_err(|error| format!("block {index}: {error}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(MessageContent::Blocks),
+        _ => Err("neither a string nor an array".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_bodies_name_the_field() {
+        let cases: &[(&str, &str)] = &[
+            ("", "not valid JSON"),
+            ("{", "not valid JSON"),
+            ("[]", "must be a JSON object"),
+            ("{}", "'model' is required"),
+            (r#"{"model":1}"#, "'model' must be a string"),
+            (r#"{"model":"m"}"#, "'max_tokens' is required"),
+            (r#"{"model":"m","max_tokens":-1}"#, "'max_tokens' must be"),
+            (r#"{"model":"m","max_tokens":"10"}"#, "'max_tokens' must be"),
+            (r#"{"model":"m","max_tokens":10}"#, "'messages' is required"),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":{}}"#,
+                "'messages' must be an array",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[1]}"#,
+                "'messages[0]' must be an object",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[{"content":"x"}]}"#,
+                "'messages[0].role' is required",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[{"role":"system","content":"x"}]}"#,
+                "'messages[0].role' must be",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[{"role":"user"}]}"#,
+                "'messages[0].content' is required",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":5}]}"#,
+                "'messages[0].content' must be",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":[{"type":"text"}]}]}"#,
+                "'messages[0].content' must be",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[],"stream":"yes"}"#,
+                "'stream' must be a boolean",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[],"tools":[{"name":"Write"}]}"#,
+                "'tools[0]' is invalid",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[],"system":7}"#,
+                "'system' must be",
+            ),
+        ];
+        for (body, expected) in cases {
+            let error = parse_request(body.as_bytes()).expect_err(body);
+            assert!(error.contains(expected), "body {body}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_blocks_are_accepted() {
+        let body = r#"{"model":"claude-x","max_tokens":10,"metadata":{"user_id":"u"},"temperature":0,
+            "system":[{"type":"text","text":"be nice","cache_control":{"type":"ephemeral"}}],
+            "messages":[{"role":"user","content":[{"type":"text","text":"framework: next-js"},{"type":"image","source":{}}]},
+                        {"role":"assistant","content":[{"type":"tool_use","id":"toolu_1_1","name":"Write","input":{}}]},
+                        {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1_1","content":"denied","is_error":true}]}],
+            "tools":[{"name":"Write","input_schema":{"type":"object"},"extra":1}],"stream":null}"#;
+        let request = parse_request(body.as_bytes()).unwrap();
+        assert_eq!(request.model, "claude-x");
+        assert_eq!(request.messages.len(), 3);
+        assert_eq!(request.tools.len(), 1);
+        assert_eq!(request.stream, None);
+    }
+}

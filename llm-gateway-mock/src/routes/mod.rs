@@ -1,0 +1,5 @@
+//! One file per endpoint family.
+
+pub mod admin;
+pub mod health;
+pub mod messages;

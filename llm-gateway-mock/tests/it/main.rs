@@ -1,0 +1,9 @@
+//! The gateway over real loopback HTTP, with an in-process stand-in for the
+//! provisioning server's introspection endpoint.
+
+mod admin;
+mod agent;
+mod auth;
+mod binary;
+mod health;
+mod support;

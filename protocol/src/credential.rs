@@ -1,0 +1,291 @@
+//! Credential formats (protocol section 1).
+//!
+//! A [`Credential`] owns the full secret string, but its `Display` and
+//! `Debug` print only the masked form (`phx_***`), so that no ordinary
+//! formatting path (a log line, an error message, `{:?}` in a panic) can leak
+//! it. The full string is reachable only through [`Credential::expose`],
+//! which reads as what it is at every call site.
+
+use std::fmt;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::random::RandomSource;
+
+/// Bytes of OS randomness in every generated credential (section 1: at least 32).
+pub const RANDOM_BYTES: usize = 32;
+
+/// The four kinds of credential, told apart by their prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    /// `pha_`: an OAuth access token.
+    AccessToken,
+    /// `phr_`: an OAuth refresh token.
+    RefreshToken,
+    /// `phx_`: a personal API key.
+    PersonalApiKey,
+    /// `phc_`: a project API key, public by design.
+    ProjectApiKey,
+}
+
+impl CredentialKind {
+    pub const ALL: [CredentialKind; 4] = [
+        CredentialKind::AccessToken,
+        CredentialKind::RefreshToken,
+        CredentialKind::PersonalApiKey,
+        CredentialKind::ProjectApiKey,
+    ];
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            CredentialKind::AccessToken => "pha_",
+            CredentialKind::RefreshToken => "phr_",
+            CredentialKind::PersonalApiKey => "phx_",
+            CredentialKind::ProjectApiKey => "phc_",
+        }
+    }
+
+    /// Whether the credential is a secret: stored hashed, never printed.
+    pub fn is_secret(self) -> bool {
+        !matches!(self, CredentialKind::ProjectApiKey)
+    }
+
+    /// What a person should call it, for messages.
+    pub fn description(self) -> &'static str {
+        match self {
+            CredentialKind::AccessToken => "an OAuth access token",
+            CredentialKind::RefreshToken => "an OAuth refresh token",
+            CredentialKind::PersonalApiKey => "a personal API key",
+            CredentialKind::ProjectApiKey => "a project API key (public ingestion key)",
+        }
+    }
+
+    /// The kind whose prefix starts `presented`, if any.
+    pub fn of(presented: &str) -> Option<CredentialKind> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| presented.starts_with(kind.prefix()))
+    }
+}
+
+/// Why a presented string is not a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    #[error("the credential has no known prefix (pha_, phr_, phx_ or phc_)")]
+    UnknownPrefix,
+    #[error("the credential has an empty or malformed random part")]
+    Malformed,
+}
+
+/// A full credential. Formatting it prints only the masked form.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    kind: CredentialKind,
+    full: String,
+}
+
+impl Credential {
+    /// Draws a new credential of `kind` from `random`.
+    pub fn generate(kind: CredentialKind, random: &dyn RandomSource) -> Credential {
+        let body = URL_SAFE_NO_PAD.encode(random.bytes(RANDOM_BYTES));
+        Credential {
+            kind,
+            full: format!("{}{body}", kind.prefix()),
+        }
+    }
+
+    /// Parses a presented string: a known prefix followed by a non-empty
+    /// URL-safe random part. Surrounding whitespace is not trimmed: a
+    /// credential with a stray newline is not the credential.
+    pub fn parse(presented: &str) -> Result<Credential, CredentialError> {
+        let kind = CredentialKind::of(presented).ok_or(CredentialError::UnknownPrefix)?;
+        let body = &presented[kind.prefix().len()..];
+        let url_safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if body.is_empty() || body.len() > 512 || !body.chars().all(url_safe) {
+            return Err(CredentialError::Malformed);
+        }
+        Ok(Credential {
+            kind,
+            full: presented.to_owned(),
+        })
+    }
+
+    pub fn kind(&self) -> CredentialKind {
+        self.kind
+    }
+
+    /// The full secret. Call it only where the credential leaves the
+    /// program on purpose: an HTTP header or body, or one of the two places
+    /// of protocol section 1 that hand a credential to a person.
+    pub fn expose(&self) -> &str {
+        &self.full
+    }
+
+    /// The stored form: lowercase hex SHA-256 of the full string.
+    pub fn hash(&self) -> String {
+        hash_secret(&self.full)
+    }
+
+    /// The masked form, `phx_***`.
+    pub fn masked(&self) -> String {
+        mask(&self.full)
+    }
+}
+
+impl fmt::Display for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({:?}, {})", self.kind, self.masked())
+    }
+}
+
+/// SHA-256 of a secret, as stored in the database.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Compares two stored hashes (or any two secrets) in constant time.
+pub fn constant_time_eq(left: &str, right: &str) -> bool {
+    left.as_bytes().ct_eq(right.as_bytes()).into()
+}
+
+/// Masks any presented string: its first 4 characters, then `***`. Strings
+/// of 4 characters or fewer are masked whole, so nothing short leaks either.
+pub fn mask(presented: &str) -> String {
+    let head: String = presented.chars().take(4).collect();
+    if presented.chars().count() <= 4 {
+        return "***".to_owned();
+    }
+    format!("{head}***")
+}
+
+/// Replaces every full `pha_`, `phr_` or `phx_` credential inside `text` by
+/// its masked form. Used on anything that may echo a request (journals,
+/// error messages built from input) before it is stored or printed.
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = find_secret_start(rest) {
+        out.push_str(&rest[..position]);
+        let candidate = &rest[position..];
+        let body_len = candidate[4..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(candidate.len() - 4);
+        if body_len == 0 {
+            out.push_str(&candidate[..4]);
+        } else {
+            out.push_str(&candidate[..4]);
+            out.push_str("***");
+        }
+        rest = &candidate[4 + body_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn find_secret_start(text: &str) -> Option<usize> {
+    ["pha_", "phr_", "phx_"]
+        .iter()
+        .filter_map(|prefix| text.find(prefix))
+        .min()
+}
+
+/// Finds full secrets (a secret prefix followed by at least 16 URL-safe
+/// characters) in `text`. Tests use it to scan logs and outputs.
+pub fn find_full_secrets(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(position) = find_secret_start(rest) {
+        let candidate = &rest[position..];
+        let body_len = candidate[4..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(candidate.len() - 4);
+        if body_len >= 16 {
+            found.push(candidate[..4 + body_len].to_owned());
+        }
+        rest = &candidate[4 + body_len..];
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    #[test]
+    fn generated_credentials_carry_prefix_and_enough_randomness() {
+        let random = SeededRandom::new(1);
+        for kind in CredentialKind::ALL {
+            let credential = Credential::generate(kind, &random);
+            assert!(credential.expose().starts_with(kind.prefix()));
+            // 32 bytes in unpadded base64 are 43 characters.
+            assert_eq!(credential.expose().len(), 4 + 43);
+            assert_eq!(Credential::parse(credential.expose()).unwrap(), credential);
+        }
+    }
+
+    #[test]
+    fn formatting_never_prints_the_secret() {
+        let credential =
+            Credential::generate(CredentialKind::PersonalApiKey, &SeededRandom::new(2));
+        assert_eq!(format!("{credential}"), "phx_***");
+        let debug = format!("{credential:?}");
+        assert!(!debug.contains(&credential.expose()[4..]), "{debug}");
+        assert!(debug.contains("phx_***"));
+    }
+
+    #[test]
+    fn parse_table() {
+        let cases: &[(&str, Result<CredentialKind, CredentialError>)] = &[
+            ("pha_abc", Ok(CredentialKind::AccessToken)),
+            ("phr_abc-_9", Ok(CredentialKind::RefreshToken)),
+            ("phx_abc", Ok(CredentialKind::PersonalApiKey)),
+            ("phc_abc", Ok(CredentialKind::ProjectApiKey)),
+            ("phx_", Err(CredentialError::Malformed)),
+            ("phx_ab cd", Err(CredentialError::Malformed)),
+            ("phx_abc\n", Err(CredentialError::Malformed)),
+            ("sk-ant-123", Err(CredentialError::UnknownPrefix)),
+            ("", Err(CredentialError::UnknownPrefix)),
+            ("PHX_abc", Err(CredentialError::UnknownPrefix)),
+        ];
+        for (input, expected) in cases {
+            let got = Credential::parse(input).map(|credential| credential.kind());
+            assert_eq!(&got, expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn hash_is_sha256_hex_and_compares_in_constant_time() {
+        assert_eq!(
+            hash_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(constant_time_eq(&hash_secret("a"), &hash_secret("a")));
+        assert!(!constant_time_eq(&hash_secret("a"), &hash_secret("b")));
+        assert!(!constant_time_eq("short", "longer"));
+    }
+
+    #[test]
+    fn mask_table() {
+        assert_eq!(mask("phx_secretsecret"), "phx_***");
+        assert_eq!(mask("abcd"), "***");
+        assert_eq!(mask(""), "***");
+    }
+
+    #[test]
+    fn redaction_masks_every_secret_in_text() {
+        let text = "Bearer pha_AAAAAAAAAAAAAAAAAAAA and phx_BBBB-BBBB_BBBBBBBBBB, phc_CCCC stays";
+        let redacted = redact_secrets(text);
+        assert_eq!(redacted, "Bearer pha_*** and phx_***, phc_CCCC stays");
+        assert!(find_full_secrets(&redacted).is_empty());
+        assert_eq!(find_full_secrets(text).len(), 2);
+    }
+}

@@ -1,0 +1,91 @@
+//! The error envelopes of protocol section 2, one per endpoint family.
+//!
+//! Each family of endpoints answers errors in its own shape, because the real
+//! system grew that way and clients parse each shape. Servers pick the
+//! envelope by family; nobody builds an error body by hand.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `{"code","message"}`, nested in several envelopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Health, services, deep links, API-Version and signature failures:
+/// `{"error":{"code","message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlainError {
+    pub error: ErrorBody,
+}
+
+/// Account requests: `{"id","type":"error","error":{"code","message"}}`.
+/// (The success answers share the `type` tag; see
+/// [`crate::provisioning::AccountRequestAnswer`].)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccountRequestError {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub error: ErrorBody,
+}
+
+/// Resources, read-back, rotate and remove:
+/// `{"status":"error","id"?,"error":{"code","message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceError {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub error: ErrorBody,
+}
+
+/// Both token endpoints and introspection: RFC 6749 section 5.2,
+/// `{"error","error_description"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OAuthError {
+    pub error: String,
+    pub error_description: String,
+}
+
+/// The PostHog API subset and the gateway: `{"detail","code"?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DetailError {
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// Error codes used across envelopes, written once.
+pub mod codes {
+    pub const INVALID_API_VERSION: &str = "invalid_api_version";
+    pub const INVALID_REQUEST: &str = "invalid_request";
+    pub const INVALID_SCOPE: &str = "invalid_scope";
+    pub const INVALID_GRANT: &str = "invalid_grant";
+    pub const INVALID_CLIENT: &str = "invalid_client";
+    pub const UNSUPPORTED_GRANT_TYPE: &str = "unsupported_grant_type";
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const TEAM_RESOLUTION_FAILED: &str = "team_resolution_failed";
+    pub const IDEMPOTENCY_CONFLICT: &str = "idempotency_conflict";
+    pub const EXPIRED: &str = "expired";
+    pub const UNKNOWN_SERVICE: &str = "unknown_service";
+    pub const INVALID_RESOURCE_ID: &str = "invalid_resource_id";
+    pub const INVALID_SIGNATURE: &str = "invalid_signature";
+    pub const PERMISSION_DENIED: &str = "permission_denied";
+    pub const PRODUCT_ACCESS_DENIED: &str = "product_access_denied";
+}

@@ -1,0 +1,64 @@
+//! The wire contract of the simulated stack, and nothing else.
+//!
+//! Every type that crosses a process boundary (HTTP bodies between the
+//! wizard, the provisioning server and the LLM gateway mock, the admin
+//! routes, the wizard's JSON output) is declared here, once. The programs
+//! never redeclare a request or response struct: they import it from here,
+//! so a change to the wire is a change to this crate, and the JSON Schema
+//! snapshots in `tests/it/schema.rs` show it in review.
+//!
+//! Besides the messages, the crate holds the pieces of the contract that are
+//! rules rather than shapes: credential formats ([`credential`]), the scope
+//! catalogue ([`scope`]), PKCE ([`pkce`]) and the `Stripe-Signature` HMAC
+//! scheme ([`signature`]).
+
+pub mod admin;
+pub mod credential;
+pub mod error;
+pub mod gateway;
+pub mod oauth;
+pub mod pkce;
+pub mod posthog;
+pub mod provisioning;
+pub mod random;
+pub mod schema;
+pub mod scope;
+pub mod signature;
+pub mod wizard;
+
+/// The only `API-Version` the provisioning API accepts (protocol section 2).
+pub const API_VERSION: &str = "0.1d";
+
+/// The header that carries [`API_VERSION`].
+pub const API_VERSION_HEADER: &str = "API-Version";
+
+/// The header that follows one request across programs.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Bodies larger than this are refused with `413` (protocol section 2).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Well-known paths, written once so that clients and servers agree.
+pub mod paths {
+    pub const ACCOUNT_REQUESTS: &str = "/api/agentic/provisioning/account_requests";
+    pub const HEALTH: &str = "/api/agentic/provisioning/health";
+    pub const SERVICES: &str = "/api/agentic/provisioning/services";
+    pub const RESOURCES: &str = "/api/agentic/provisioning/resources";
+    pub const DEEP_LINKS: &str = "/api/agentic/provisioning/deep_links";
+    pub const AGENTIC_TOKEN: &str = "/api/agentic/oauth/token";
+    pub const OAUTH_TOKEN: &str = "/oauth/token";
+    pub const OAUTH_AUTHORIZE: &str = "/oauth/authorize";
+    pub const INTROSPECT: &str = "/oauth/introspect";
+    pub const AUTHORIZATION_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
+    pub const USERS_ME: &str = "/api/users/@me/";
+    pub const GATEWAY_MESSAGES: &str = "/wizard/v1/messages";
+    pub const ADMIN_JOURNAL: &str = "/_admin/journal";
+    pub const ADMIN_CLOCK: &str = "/_admin/clock";
+    pub const ADMIN_RESET: &str = "/_admin/reset";
+    pub const ADMIN_STATE: &str = "/_admin/state";
+
+    /// `GET /api/projects/{id}/`.
+    pub fn project(id: i64) -> String {
+        format!("/api/projects/{id}/")
+    }
+}

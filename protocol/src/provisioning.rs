@@ -1,0 +1,224 @@
+//! The agentic provisioning API (protocol section 4): account requests,
+//! resources, deep links, health and services.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ErrorBody;
+
+/// `POST /api/agentic/provisioning/account_requests`. Unknown fields are
+/// ignored; `email` is the only required field.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct AccountRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Absent means empty. The first signup client omitted it: that is the
+    /// bug of protocol section 8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_secret: Option<String>,
+    /// ISO 8601; a time in the past is `400 expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<AccountConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator: Option<Orchestrator>,
+}
+
+/// `configuration` of an account request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct AccountConfiguration {
+    /// `US` or `EU` (upper case on the wire); recorded, never refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// An integer or a string of digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = team_id_schema)]
+    pub team_id: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_name: Option<String>,
+}
+
+/// `orchestrator` of an account request (`{"type":"stripe","stripe":{…}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct Orchestrator {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe: Option<StripeOrchestrator>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct StripeOrchestrator {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// The answer to an account request, tagged by `type`. `id` is always a
+/// string: the published wizard refuses an answer without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AccountRequestAnswer {
+    Oauth {
+        id: String,
+        oauth: OAuthCode,
+    },
+    RequiresAuth {
+        id: String,
+        requires_auth: RequiresAuth,
+    },
+    Error {
+        id: String,
+        error: ErrorBody,
+    },
+}
+
+impl AccountRequestAnswer {
+    pub fn id(&self) -> &str {
+        match self {
+            AccountRequestAnswer::Oauth { id, .. }
+            | AccountRequestAnswer::RequiresAuth { id, .. }
+            | AccountRequestAnswer::Error { id, .. } => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OAuthCode {
+    pub code: String,
+}
+
+/// `{"type":"redirect","redirect":{"url"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RequiresAuth {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub redirect: Redirect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Redirect {
+    pub url: String,
+}
+
+/// `POST /api/agentic/provisioning/resources`: `{}` or a configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ResourceRequest {
+    /// Older clients send it: `analytics` (default), `free`, `pay_as_you_go`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<ResourceConfiguration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ResourceConfiguration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_name: Option<String>,
+    /// One of the token's `available_teams`: provisions that existing team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = team_id_schema)]
+    pub team_id: Option<serde_json::Value>,
+}
+
+/// A provisioned resource: `{"status":"complete","id","service_id","complete":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceAnswer {
+    pub status: String,
+    /// The team id, as a string.
+    pub id: String,
+    pub service_id: String,
+    pub complete: ResourceComplete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceComplete {
+    pub access_configuration: AccessConfiguration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccessConfiguration {
+    /// The project's `phc_` key (public).
+    pub api_key: String,
+    /// The server's public URL.
+    pub host: String,
+    /// A fresh `phx_`, only in the answers that mint one (create, rotate),
+    /// never in a read-back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_api_key: Option<String>,
+}
+
+/// `POST …/resources/{id}/remove`: `{"status":"removed","id"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RemovedAnswer {
+    pub status: String,
+    pub id: String,
+}
+
+/// `POST /api/agentic/provisioning/deep_links`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeepLinkRequest {
+    pub purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeepLinkAnswer {
+    pub purpose: String,
+    pub url: String,
+    pub expires_at: String,
+}
+
+/// `GET /api/agentic/provisioning/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthAnswer {
+    pub status: String,
+    pub supported_versions: Vec<String>,
+}
+
+/// `GET /api/agentic/provisioning/services`. `next_cursor` is omitted when
+/// there is no next page; never an empty string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServicesAnswer {
+    pub data: Vec<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Service {
+    pub id: String,
+    /// `deployable` or `plan`.
+    pub kind: String,
+    pub name: String,
+}
+
+/// `team_id` is lenient on input (an integer or a string of digits), and is
+/// kept as raw JSON so that anything else gets the contract's own message
+/// ("configuration.team_id must be an integer") instead of a serde error.
+fn team_id_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]+$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some("An integer or a string of digits."))
+        .build()
+        .into()
+}

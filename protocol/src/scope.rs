@@ -1,0 +1,242 @@
+//! The scope catalogue of protocol section 8.
+//!
+//! Scope lists are kept in the exact order the real programs send them: the
+//! published wizard's tests compare arrays exactly, and so do ours.
+
+use std::fmt;
+
+/// A single OAuth scope, such as `llm_gateway:read`, or the wildcard `*`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope(String);
+
+/// Why a string is not a scope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a scope (expected `resource:read`, `resource:write` or `*`)")]
+pub struct ScopeError(pub String);
+
+impl Scope {
+    /// Parses `resource:action` where resource is lowercase letters, digits
+    /// and underscores and action is `read` or `write`; also `*`. Anything
+    /// else (including `introspection`, which is an endpoint, not a scope)
+    /// is not a well-formed scope.
+    pub fn parse(text: &str) -> Result<Scope, ScopeError> {
+        if text == "*" {
+            return Ok(Scope(text.to_owned()));
+        }
+        let well_formed = match text.split_once(':') {
+            Some((resource, action)) => {
+                !resource.is_empty()
+                    && resource.len() <= 64
+                    && resource
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    && matches!(action, "read" | "write")
+            }
+            None => false,
+        };
+        if !well_formed {
+            return Err(ScopeError(text.to_owned()));
+        }
+        Ok(Scope(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether holding `self` grants `needed`: equal, or the wildcard.
+    pub fn grants(&self, needed: &str) -> bool {
+        self.0 == "*" || self.0 == needed
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Joins scopes with single spaces, the RFC 6749 `scope` form.
+pub fn join(scopes: &[String]) -> String {
+    scopes.join(" ")
+}
+
+/// Splits a space-separated `scope` value, dropping empty parts.
+pub fn split(scope: &str) -> Vec<String> {
+    scope.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Whether a space-separated grant includes `needed` (directly or by `*`).
+pub fn grant_includes(granted: &str, needed: &str) -> bool {
+    granted
+        .split_whitespace()
+        .any(|scope| scope == "*" || scope == needed)
+}
+
+/// The scope the LLM gateway requires.
+pub const LLM_GATEWAY_READ: &str = "llm_gateway:read";
+
+/// What the wizard's account request asks for on the signup path, in order.
+pub const WIZARD_SIGNUP_SCOPES: [&str; 8] = [
+    "user:read",
+    "project:read",
+    "llm_gateway:read",
+    "dashboard:write",
+    "insight:write",
+    "query:read",
+    "notebook:write",
+    "event_definition:write",
+];
+
+/// What the wizard's interactive login asks for, in order: the signup list
+/// plus four that only the login path uses.
+pub const WIZARD_LOGIN_SCOPES: [&str; 12] = [
+    "user:read",
+    "project:read",
+    "llm_gateway:read",
+    "dashboard:write",
+    "insight:write",
+    "query:read",
+    "notebook:write",
+    "event_definition:write",
+    "health_issue:read",
+    "wizard_session:read",
+    "wizard_session:write",
+    "organization:read",
+];
+
+/// The server's global allowlist in April 2026 (15 scopes): no
+/// `llm_gateway:read`, which is why a signup token could never reach the
+/// gateway even when the client asked.
+pub const APRIL_2026_ALLOWLIST: [&str; 15] = [
+    "customer_journey:read",
+    "query:read",
+    "conversation:read",
+    "conversation:write",
+    "experiment:read",
+    "feature_flag:read",
+    "insight:read",
+    "organization:read",
+    "person:read",
+    "project:read",
+    "ticket:read",
+    "ticket:write",
+    "user:read",
+    "hog_flow:read",
+    "hog_flow:write",
+];
+
+/// The later global allowlist (18): April's plus the three the wizard's
+/// agent needs.
+pub const LATER_2026_ALLOWLIST: [&str; 18] = [
+    "customer_journey:read",
+    "query:read",
+    "conversation:read",
+    "conversation:write",
+    "experiment:read",
+    "feature_flag:read",
+    "insight:read",
+    "organization:read",
+    "person:read",
+    "project:read",
+    "ticket:read",
+    "ticket:write",
+    "user:read",
+    "hog_flow:read",
+    "hog_flow:write",
+    "llm_gateway:read",
+    "dashboard:write",
+    "insight:write",
+];
+
+/// Today's ceiling for the wizard applications: the wizard's login list.
+pub const WIZARD_APPLICATION_CEILING: [&str; 12] = WIZARD_LOGIN_SCOPES;
+
+/// Today's ceiling for an orchestrator partner: the list of 18.
+pub const ORCHESTRATOR_CEILING: [&str; 18] = LATER_2026_ALLOWLIST;
+
+/// The step of the wizard that needs a scope, and why, for `wizard scopes`
+/// and for messages that name a missing scope.
+pub fn wizard_reason(scope: &str) -> Option<&'static str> {
+    let reason = match scope {
+        "user:read" => "read the signed-in user and their organization (GET /api/users/@me/)",
+        "project:read" => "read the project's name and ingestion key (GET /api/projects/{id}/)",
+        "llm_gateway:read" => {
+            "talk to the LLM gateway that runs the setup agent; without it every agent call is 401"
+        }
+        "dashboard:write" => "let the agent create a starter dashboard for the new events",
+        "insight:write" => "let the agent create insights on that dashboard",
+        "query:read" => "let the agent check with HogQL that events arrive after instrumentation",
+        "notebook:write" => "let the agent leave a notebook describing what it set up",
+        "event_definition:write" => "let the agent describe the custom events it added",
+        "health_issue:read" => "list the project's active health issues (wizard doctor)",
+        "wizard_session:read" => "resume a wizard session started elsewhere (login path only)",
+        "wizard_session:write" => "record the wizard session's progress (login path only)",
+        "organization:read" => {
+            "list the organizations a returning user can choose from (login path only)"
+        }
+        _ => return None,
+    };
+    Some(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_table() {
+        for good in [
+            "user:read",
+            "llm_gateway:read",
+            "event_definition:write",
+            "*",
+        ] {
+            assert!(Scope::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "introspection",
+            "",
+            "user:",
+            ":read",
+            "User:read",
+            "user:delete",
+            "a b:read",
+        ] {
+            assert!(Scope::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_signup_list_fits_the_wizard_ceiling_but_not_april() {
+        for scope in WIZARD_SIGNUP_SCOPES {
+            assert!(WIZARD_APPLICATION_CEILING.contains(&scope), "{scope}");
+        }
+        assert!(!APRIL_2026_ALLOWLIST.contains(&LLM_GATEWAY_READ));
+        assert!(LATER_2026_ALLOWLIST.contains(&LLM_GATEWAY_READ));
+    }
+
+    #[test]
+    fn login_list_extends_signup_list_in_order() {
+        assert_eq!(&WIZARD_LOGIN_SCOPES[..8], &WIZARD_SIGNUP_SCOPES[..]);
+        assert!(!WIZARD_LOGIN_SCOPES.contains(&"introspection"));
+    }
+
+    #[test]
+    fn every_wizard_scope_has_a_reason() {
+        for scope in WIZARD_LOGIN_SCOPES {
+            assert!(wizard_reason(scope).is_some(), "{scope}");
+        }
+    }
+
+    #[test]
+    fn grants() {
+        assert!(grant_includes(
+            "user:read llm_gateway:read",
+            LLM_GATEWAY_READ
+        ));
+        assert!(grant_includes("*", LLM_GATEWAY_READ));
+        assert!(!grant_includes("", LLM_GATEWAY_READ));
+        assert!(!grant_includes("llm_gateway:readx", LLM_GATEWAY_READ));
+    }
+}

@@ -1,0 +1,109 @@
+//! Bearer credentials: from a presented string to what it grants.
+//!
+//! Credentials are looked up by their SHA-256 hash, never compared in
+//! plain; the lookup's timing can reveal at most something about a hash,
+//! which says nothing usable about the secret.
+
+use protocol::credential::{hash_secret, Credential, CredentialKind};
+
+use crate::db::Grant;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A live credential and what it grants.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub kind: CredentialKind,
+    pub grant: Grant,
+}
+
+impl Authenticated {
+    pub fn scopes(&self) -> Vec<String> {
+        protocol::scope::split(&self.grant.scopes)
+    }
+
+    pub fn has_scope(&self, needed: &str) -> bool {
+        protocol::scope::grant_includes(&self.grant.scopes, needed)
+    }
+}
+
+/// Why a presented credential is not live. PostHog tells these apart in
+/// its 401 details, and so do we.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dead {
+    Missing,
+    /// Malformed, of a kind not accepted here, or not in the database.
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+impl Dead {
+    pub fn verdict(self) -> &'static str {
+        match self {
+            Dead::Missing => "missing_credential",
+            Dead::Unknown => "unknown_credential",
+            Dead::Revoked => "revoked_credential",
+            Dead::Expired => "expired_credential",
+        }
+    }
+
+    /// The `detail` of a PostHog API 401.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Dead::Missing => "Authentication credentials were not provided.",
+            Dead::Unknown => "Invalid credential: this key or token is unknown.",
+            Dead::Revoked => "Invalid credential: this key or token has been revoked.",
+            Dead::Expired => "Invalid credential: this key or token has expired.",
+        }
+    }
+
+    pub fn into_error(self) -> ApiError {
+        ApiError::Unauthorized(self.detail().into())
+    }
+}
+
+/// Resolves `presented` if it is one of `accepted` kinds and live now.
+pub async fn resolve(
+    state: &AppState,
+    presented: Option<&str>,
+    accepted: &[CredentialKind],
+) -> Result<Result<Authenticated, Dead>, ApiError> {
+    let Some(presented) = presented else {
+        return Ok(Err(Dead::Missing));
+    };
+    let credential = match Credential::parse(presented) {
+        Ok(credential) if accepted.contains(&credential.kind()) => credential,
+        _ => return Ok(Err(Dead::Unknown)),
+    };
+    let hash = hash_secret(credential.expose());
+    let grant = match credential.kind() {
+        CredentialKind::AccessToken => state.db.access_token(&hash).await?,
+        CredentialKind::PersonalApiKey => state.db.personal_key(&hash).await?,
+        CredentialKind::RefreshToken | CredentialKind::ProjectApiKey => None,
+    };
+    let Some(grant) = grant else {
+        return Ok(Err(Dead::Unknown));
+    };
+    if grant.revoked_at.is_some() {
+        return Ok(Err(Dead::Revoked));
+    }
+    if grant
+        .expires_at
+        .is_some_and(|expires_at| state.clock.now() >= expires_at)
+    {
+        return Ok(Err(Dead::Expired));
+    }
+    Ok(Ok(Authenticated {
+        kind: credential.kind(),
+        grant,
+    }))
+}
+
+/// Marks the journal entry with how a bearer credential was judged.
+pub fn verdict(result: &Result<Authenticated, Dead>) -> crate::http::Verdict {
+    crate::http::Verdict(match result {
+        Ok(_) => "granted",
+        Err(dead) => dead.verdict(),
+    })
+}

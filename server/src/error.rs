@@ -1,0 +1,174 @@
+//! The server's one error type, and its wire mapping, written once.
+//!
+//! A handler returns an [`ApiError`]; the endpoint's family decides the
+//! envelope ([`Envelope`]), since each family answers in its own shape
+//! (protocol section 2). No handler builds an error body by hand.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use protocol::error::{codes, *};
+
+/// Everything a request can be refused for.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Supported API-Versions: 0.1d")]
+    InvalidApiVersion,
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    InvalidClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidSignature(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// A credential without the scope an endpoint needs (PostHog API subset).
+    #[error("This action requires the '{0}' scope, which this credential does not have")]
+    MissingScope(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Expired(String),
+    #[error("{0}")]
+    TeamResolutionFailed(String),
+    #[error("{0}")]
+    UnknownService(String),
+    #[error("{0}")]
+    InvalidResourceId(String),
+    #[error("Request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    /// A failure of the server itself, not of the request. Its detail is
+    /// logged, never sent.
+    #[error("Internal error")]
+    Internal(String),
+}
+
+/// The error shapes of protocol section 2.
+#[derive(Debug, Clone)]
+pub enum Envelope {
+    /// `{"id","type":"error","error":{…}}`.
+    AccountRequest { id: String },
+    /// `{"status":"error","id"?,"error":{…}}`.
+    Resource { id: Option<String> },
+    /// RFC 6749 `{"error","error_description"}`.
+    OAuth,
+    /// `{"error":{"code","message"}}`.
+    Plain,
+    /// `{"detail","code"?}`.
+    Detail,
+}
+
+/// Attached to every error response so the journal can record the reason
+/// without parsing bodies.
+#[derive(Debug, Clone)]
+pub struct ErrorReason(pub &'static str);
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidApiVersion
+            | ApiError::InvalidRequest(_)
+            | ApiError::InvalidScope(_)
+            | ApiError::InvalidGrant(_)
+            | ApiError::UnsupportedGrantType(_)
+            | ApiError::Expired(_)
+            | ApiError::TeamResolutionFailed(_)
+            | ApiError::UnknownService(_)
+            | ApiError::InvalidResourceId(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidClient(_)
+            | ApiError::InvalidSignature(_)
+            | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidApiVersion => codes::INVALID_API_VERSION,
+            ApiError::InvalidRequest(_) => codes::INVALID_REQUEST,
+            ApiError::InvalidScope(_) => codes::INVALID_SCOPE,
+            ApiError::InvalidGrant(_) => codes::INVALID_GRANT,
+            ApiError::InvalidClient(_) => codes::INVALID_CLIENT,
+            ApiError::UnsupportedGrantType(_) => codes::UNSUPPORTED_GRANT_TYPE,
+            ApiError::InvalidSignature(_) => codes::INVALID_SIGNATURE,
+            ApiError::Unauthorized(_) => codes::UNAUTHORIZED,
+            ApiError::Forbidden(_) => codes::FORBIDDEN,
+            ApiError::MissingScope(_) => codes::PERMISSION_DENIED,
+            ApiError::NotFound(_) => codes::NOT_FOUND,
+            ApiError::Expired(_) => codes::EXPIRED,
+            ApiError::TeamResolutionFailed(_) => codes::TEAM_RESOLUTION_FAILED,
+            ApiError::UnknownService(_) => codes::UNKNOWN_SERVICE,
+            ApiError::InvalidResourceId(_) => codes::INVALID_RESOURCE_ID,
+            ApiError::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The answer in `envelope`'s shape. API-Version and signature failures
+    /// always use the plain envelope, whatever the endpoint (section 2).
+    pub fn into_envelope(self, envelope: Envelope) -> Response {
+        let status = self.status();
+        let code = self.code();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let message = protocol::credential::redact_secrets(&self.to_string());
+        let envelope = match self {
+            ApiError::InvalidApiVersion | ApiError::InvalidSignature(_) => Envelope::Plain,
+            _ => envelope,
+        };
+        let body = match envelope {
+            Envelope::AccountRequest { id } => Json(AccountRequestError {
+                id,
+                kind: "error".into(),
+                error: ErrorBody::new(code, message),
+            })
+            .into_response(),
+            Envelope::Resource { id } => Json(ResourceError {
+                status: "error".into(),
+                id,
+                error: ErrorBody::new(code, message),
+            })
+            .into_response(),
+            Envelope::OAuth => Json(OAuthError {
+                error: code.into(),
+                error_description: message,
+            })
+            .into_response(),
+            Envelope::Plain => Json(PlainError {
+                error: ErrorBody::new(code, message),
+            })
+            .into_response(),
+            Envelope::Detail => Json(DetailError {
+                detail: message,
+                code: matches!(status, StatusCode::FORBIDDEN).then(|| code.to_owned()),
+            })
+            .into_response(),
+        };
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response.extensions_mut().insert(ErrorReason(code));
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> ApiError {
+        ApiError::Internal(error.to_string())
+    }
+}

@@ -1,0 +1,139 @@
+//! Request plumbing shared by every endpoint: body limits, lenient JSON and
+//! form parsing with the contract's errors (instead of axum's 415/422), the
+//! `API-Version` check, request ids and the journal.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+
+use protocol::admin::JournalEntry;
+use protocol::{API_VERSION, API_VERSION_HEADER, MAX_BODY_BYTES, REQUEST_ID_HEADER};
+
+use crate::error::{ApiError, ErrorReason};
+use crate::state::AppState;
+
+/// The request id of the current request, set by [`request_id`].
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A note a handler leaves for the journal (e.g. how a credential was judged).
+#[derive(Debug, Clone)]
+pub struct Verdict(pub &'static str);
+
+/// Reads the whole body, refusing more than 64 KiB.
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)
+}
+
+/// Parses a JSON body leniently: unknown fields are ignored; a body that is
+/// not JSON, not declared as JSON, or lacks or mistypes a field is
+/// `invalid_request`, naming the field.
+pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    if !content_type_is(headers, "application/json") {
+        return Err(ApiError::InvalidRequest(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("Request body is not valid JSON: {inner}")
+            }
+            _ if path == "." => format!("Invalid request body: {inner}"),
+            _ => format!("Invalid field {path}: {inner}"),
+        };
+        ApiError::InvalidRequest(message)
+    })
+}
+
+/// Parses a form body (`application/x-www-form-urlencoded`).
+pub fn parse_form<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    if !content_type_is(headers, "application/x-www-form-urlencoded") {
+        return Err(ApiError::InvalidRequest(
+            "Content-Type must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    serde_urlencoded::from_bytes(body)
+        .map_err(|error| ApiError::InvalidRequest(format!("Invalid form body: {error}")))
+}
+
+pub fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case(expected))
+}
+
+/// `API-Version: 0.1d` on every provisioning and agentic token request.
+pub fn check_api_version(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers
+        .get(API_VERSION_HEADER)
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(API_VERSION) => Ok(()),
+        _ => Err(ApiError::InvalidApiVersion),
+    }
+}
+
+/// The bearer credential of `Authorization: Bearer <x>`, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim())
+        .filter(|credential| !credential.is_empty())
+}
+
+/// Gives every request an id (the caller's, if it sent a usable one),
+/// echoes it on the answer, and writes the journal entry.
+pub async fn request_id(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty() && value.len() <= 200)
+        .map(str::to_owned)
+        .unwrap_or_else(|| state.random.uuid());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let credential = bearer(request.headers()).map(protocol::credential::mask);
+    let at = state.clock.now();
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    if !path.starts_with("/_admin/") {
+        state.record(JournalEntry {
+            at,
+            request_id: id,
+            method,
+            path: protocol::credential::redact_secrets(&path),
+            status: response.status().as_u16(),
+            credential,
+            verdict: response
+                .extensions()
+                .get::<Verdict>()
+                .map(|v| v.0.to_owned()),
+            reason: response
+                .extensions()
+                .get::<ErrorReason>()
+                .map(|reason| reason.0.to_owned()),
+        });
+    }
+    response
+}

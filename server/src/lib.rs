@@ -1,0 +1,200 @@
+//! The simulated PostHog provisioning server.
+//!
+//! `main.rs` parses flags into a [`Config`] and calls [`run`]; tests build an
+//! [`AppState`] themselves and drive [`app`] in process.
+
+pub mod auth;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod policy;
+pub mod routes;
+pub mod seed;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+
+use protocol::paths;
+use protocol::random::{OsRandom, RandomSource};
+
+pub use crate::clock::Clock;
+pub use crate::db::Db;
+use crate::error::{ApiError, Envelope};
+pub use crate::policy::ScopePolicy;
+use crate::routes::*;
+pub use crate::seed::Seed;
+pub use crate::state::AppState;
+
+/// Everything the server needs to start, from flags.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    /// `us` or `eu`.
+    pub region: String,
+    /// The URL clients reach the server at; default `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// `legacy`, `current` or a profile file.
+    pub profile: String,
+    pub seeds: Vec<std::path::PathBuf>,
+    pub admin_token: Option<String>,
+}
+
+/// Opens the database, applies the embedded and given seeds, and builds the
+/// state (with the system clock and OS randomness).
+pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppState> {
+    let policy = ScopePolicy::load(&config.profile)?;
+    let mut seeds = vec![Seed::parse(seed::DEFAULT_SEED, "embedded default")?];
+    for path in &config.seeds {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| anyhow::anyhow!("cannot read --seed {}: {error}", path.display()))?;
+        seeds.push(Seed::parse(&text, &path.display().to_string())?);
+    }
+    let db = Db::connect(&config.database_url).await?;
+    for seed in &seeds {
+        seed.apply(&db).await?;
+    }
+    Ok(AppState {
+        db,
+        clock: Arc::new(Clock::system()),
+        random: Arc::new(OsRandom) as Arc<dyn RandomSource>,
+        policy: Arc::new(policy),
+        public_url: public_url.trim_end_matches('/').into(),
+        region: config.region.clone().into(),
+        admin_token: config.admin_token.clone().map(Into::into),
+        journal: Arc::new(Mutex::new(Vec::new())),
+    })
+}
+
+/// Binds, prints the `listening on` line, and serves until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot bind {}: {error}", config.bind))?;
+    let address = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let state = prepare(&config, public_url).await?;
+    tracing::info!(
+        profile = %state.policy.name,
+        region = %state.region,
+        public_url = %state.public_url,
+        "provisioning server ready"
+    );
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{address}")?;
+        stdout.flush()?;
+    }
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// The whole router.
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new();
+    let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
+        (paths::HEALTH, get(health::health)),
+        (paths::SERVICES, get(health::services)),
+        (paths::ACCOUNT_REQUESTS, post(account_requests::handle)),
+        (paths::AGENTIC_TOKEN, post(token::handle)),
+        (paths::RESOURCES, post(resources::create)),
+        (
+            "/api/agentic/provisioning/resources/{id}",
+            get(resources::read),
+        ),
+        (paths::INTROSPECT, post(introspect::handle)),
+        (
+            paths::AUTHORIZATION_SERVER_METADATA,
+            get(discovery::metadata),
+        ),
+        ("/api/users/@me", get(posthog_api::me)),
+        ("/api/projects/{id}", get(posthog_api::project)),
+    ];
+    for (path, handler) in routes {
+        router = with_and_without_slash(router, path, handler);
+    }
+    if state.admin_token.is_some() {
+        let admin = Router::new()
+            .route(paths::ADMIN_JOURNAL, get(admin::journal))
+            .route(paths::ADMIN_STATE, get(admin::state_summary))
+            .route(
+                paths::ADMIN_CLOCK,
+                get(admin::clock).post(admin::advance_clock),
+            )
+            .route(paths::ADMIN_RESET, post(admin::reset))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                admin::require_token,
+            ));
+        router = router.merge(admin);
+    }
+    router
+        .fallback(not_found)
+        // Bodies are read by `http::read_body` with the contract's 64 KiB
+        // limit and its 413 envelope; axum's own 2 MB limit is off.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::request_id,
+        ))
+        .with_state(state)
+}
+
+/// Paths answer with and without the trailing slash (section 2).
+fn with_and_without_slash(
+    router: Router<AppState>,
+    path: &str,
+    handler: MethodRouter<AppState>,
+) -> Router<AppState> {
+    let bare = path.trim_end_matches('/');
+    router
+        .route(bare, handler.clone())
+        .route(&format!("{bare}/"), handler)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let path = protocol::credential::redact_secrets(uri.path());
+    let envelope = if path.starts_with("/api/agentic/") || path.starts_with("/oauth/") {
+        Envelope::Plain
+    } else {
+        Envelope::Detail
+    };
+    ApiError::NotFound(format!("No route for {path}"))
+        .into_envelope(envelope)
+        .into_response()
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

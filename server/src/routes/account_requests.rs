@@ -1,0 +1,458 @@
+//! `POST /api/agentic/provisioning/account_requests` (protocol section 4):
+//! who is asking, for which email, and what code they get.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::credential::{hash_secret, Credential, CredentialKind};
+use protocol::pkce::CodeChallenge;
+use protocol::provisioning::{
+    AccountRequest, AccountRequestAnswer, OAuthCode, Redirect, RequiresAuth,
+};
+
+use crate::db::{Application, Code, Created, NewAccount, Team, User};
+use crate::error::{ApiError, Envelope};
+use crate::http::{check_api_version, parse_json, read_body};
+use crate::state::AppState;
+
+pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    // The id must be known before the body is fully understood, so that even
+    // a refusal answers with the caller's id.
+    let mut id = None;
+    let result = async {
+        check_api_version(&headers)?;
+        let bytes = read_body(body).await?;
+        id = request_id_of(&bytes);
+        let request: AccountRequest = parse_json(&headers, &bytes)?;
+        let caller = identify_caller(&state, &headers, &bytes, &request).await?;
+        create(&state, caller, request).await
+    }
+    .await;
+    let id = id.unwrap_or_else(|| format!("acctreq_{}", state.random.uuid()));
+    match result {
+        Ok(outcome) => Json(outcome.into_answer(id)).into_response(),
+        Err(error) => error.into_envelope(Envelope::AccountRequest { id }),
+    }
+}
+
+/// The request's own `id`, if the body has a string one.
+fn request_id_of(bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    value
+        .get("id")?
+        .as_str()
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .map(str::to_owned)
+}
+
+/// A partner that proved who it is.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// Signed with `Stripe-Signature`: the email is trusted.
+    Signed(Application),
+    /// A public client with a PKCE challenge.
+    Pkce(Application, CodeChallenge),
+}
+
+impl Caller {
+    fn application(&self) -> &Application {
+        match self {
+            Caller::Signed(application) | Caller::Pkce(application, _) => application,
+        }
+    }
+}
+
+async fn identify_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    request: &AccountRequest,
+) -> Result<Caller, ApiError> {
+    if let Some(signature) = headers.get(protocol::signature::HEADER) {
+        let signature = signature.to_str().map_err(|_| {
+            ApiError::InvalidSignature(protocol::signature::SignatureError::Malformed.to_string())
+        })?;
+        let partner = verify_signature(state, signature, body).await?;
+        return Ok(Caller::Signed(active(partner)?));
+    }
+    let Some(client_id) = request.client_id.as_deref() else {
+        return Err(ApiError::Unauthorized(
+            "Sign the request with Stripe-Signature, or send the client_id of a PKCE partner"
+                .into(),
+        ));
+    };
+    let partner = state
+        .db
+        .application(client_id)
+        .await?
+        .filter(|application| application.kind == "partner" && application.auth_method == "pkce")
+        .ok_or_else(|| ApiError::Unauthorized(format!("Unknown client_id {client_id:?}")))?;
+    let partner = active(partner)?;
+    let challenge = request.code_challenge.as_deref().ok_or_else(|| {
+        ApiError::InvalidRequest("code_challenge is required for a PKCE client".into())
+    })?;
+    let challenge = CodeChallenge::parse(challenge, request.code_challenge_method.as_deref())
+        .map_err(|error| ApiError::InvalidRequest(error.to_string()))?;
+    Ok(Caller::Pkce(partner, challenge))
+}
+
+fn active(partner: Application) -> Result<Application, ApiError> {
+    if !partner.active {
+        return Err(ApiError::Unauthorized("Partner is deactivated".into()));
+    }
+    Ok(partner)
+}
+
+/// Finds the hmac partner whose secret signed `body`. A header that fails
+/// for every partner reports the most telling reason (malformed, out of
+/// tolerance, no match).
+pub async fn verify_signature(
+    state: &AppState,
+    header: &str,
+    body: &[u8],
+) -> Result<Application, ApiError> {
+    use protocol::signature::{verify, SignatureError};
+    let mut worst = SignatureError::NoMatch;
+    for partner in state.db.applications().await? {
+        if partner.auth_method != "hmac" {
+            continue;
+        }
+        let secrets = partner.secret_list();
+        let secrets: Vec<&[u8]> = secrets.iter().map(|secret| secret.as_bytes()).collect();
+        match verify(header, body, &secrets, state.clock.now()) {
+            Ok(_) => return Ok(partner),
+            Err(SignatureError::NoMatch) => {}
+            Err(error) => worst = error,
+        }
+    }
+    Err(ApiError::InvalidSignature(worst.to_string()))
+}
+
+/// What an account request resolves to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Code(String),
+    RequiresAuth(String),
+}
+
+impl Outcome {
+    fn into_answer(self, id: String) -> AccountRequestAnswer {
+        match self {
+            Outcome::Code(code) => AccountRequestAnswer::Oauth {
+                id,
+                oauth: OAuthCode { code },
+            },
+            Outcome::RequiresAuth(url) => AccountRequestAnswer::RequiresAuth {
+                id,
+                requires_auth: RequiresAuth {
+                    kind: "redirect".into(),
+                    redirect: Redirect { url },
+                },
+            },
+        }
+    }
+}
+
+async fn create(
+    state: &AppState,
+    caller: Caller,
+    request: AccountRequest,
+) -> Result<Outcome, ApiError> {
+    let partner = caller.application().clone();
+    if !partner.can_create_accounts {
+        return Err(ApiError::Forbidden(format!(
+            "Partner {:?} may not create accounts",
+            partner.client_id
+        )));
+    }
+    let email = parse_email(&request.email)?;
+    if let Some(expires_at) = request.expires_at.as_deref() {
+        let expires_at = chrono::DateTime::parse_from_rfc3339(expires_at).map_err(|_| {
+            ApiError::InvalidRequest("expires_at must be an ISO 8601 date-time".into())
+        })?;
+        if expires_at.timestamp() <= state.clock.now() {
+            return Err(ApiError::Expired(
+                "The account request has expired (expires_at is in the past)".into(),
+            ));
+        }
+    }
+    let requested_team = parse_team_id(
+        request
+            .configuration
+            .as_ref()
+            .and_then(|c| c.team_id.as_ref()),
+    )?;
+    let scopes = state
+        .policy
+        .scopes_for_code(request.scopes.as_deref(), &partner.ceiling())?;
+    let configuration = request.configuration.clone().unwrap_or_default();
+    let now = state.clock.now();
+    let new_account = NewAccount {
+        email: email.clone(),
+        first_name: request.name.clone().unwrap_or_default(),
+        user_uuid: state.random.uuid(),
+        organization_id: state.random.uuid(),
+        organization_name: configuration
+            .organization_name
+            .clone()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| format!("{} ({email})", partner.label)),
+        team_name: "Default project".into(),
+        team_api_token: Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref())
+            .expose()
+            .to_owned(),
+        region: state.region.to_string(),
+        now,
+    };
+    let (user, team_id) = match state.db.create_account(&new_account).await? {
+        Created::New { user, team_id } => {
+            tracing::info!(client_id = %partner.client_id, user = %user.uuid, team_id, "account created");
+            (user, team_id)
+        }
+        Created::Existing(user) => match &caller {
+            Caller::Pkce(partner, challenge) if !partner.skip_existing_user_consent => {
+                return Ok(Outcome::RequiresAuth(authorize_url(
+                    state, partner, challenge, &scopes,
+                )));
+            }
+            _ => {
+                let teams = state.db.teams_of_user(user.id).await?;
+                let team_id = match resolve_team(requested_team, &teams)? {
+                    TeamChoice::Existing(team_id) => team_id,
+                    TeamChoice::NewIn(organization_id) => {
+                        create_team(state, &organization_id, now).await?
+                    }
+                };
+                (user, team_id)
+            }
+        },
+    };
+    let code = issue_code(state, &caller, &user, team_id, &scopes, now).await?;
+    Ok(Outcome::Code(code))
+}
+
+async fn create_team(state: &AppState, organization_id: &str, now: i64) -> Result<i64, ApiError> {
+    let api_token = Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
+    Ok(state
+        .db
+        .create_team(
+            organization_id,
+            "Default project",
+            api_token.expose(),
+            &state.region,
+            now,
+        )
+        .await?)
+}
+
+async fn issue_code(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    team_id: i64,
+    scopes: &[String],
+    now: i64,
+) -> Result<String, ApiError> {
+    let code = protocol::random::RandomSource::bytes(state.random.as_ref(), 32);
+    let code = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, code);
+    let challenge = match caller {
+        Caller::Pkce(_, challenge) => Some(challenge.as_str().to_owned()),
+        Caller::Signed(_) => None,
+    };
+    state
+        .db
+        .insert_code(
+            &Code {
+                code_hash: hash_secret(&code),
+                client_id: caller.application().client_id.clone(),
+                user_id: user.id,
+                team_id,
+                scopes: scopes.join(" "),
+                code_challenge: challenge,
+                region: state.region.to_string(),
+                expires_at: now + protocol::oauth::CODE_SECONDS,
+                consumed_at: None,
+            },
+            None,
+            now,
+        )
+        .await?;
+    Ok(code)
+}
+
+/// Where an existing user signs in (protocol section 6).
+fn authorize_url(
+    state: &AppState,
+    partner: &Application,
+    challenge: &CodeChallenge,
+    scopes: &[String],
+) -> String {
+    let query = serde_urlencoded::to_string([
+        ("client_id", partner.client_id.as_str()),
+        ("response_type", "code"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", protocol::pkce::S256),
+        ("scope", &scopes.join(" ")),
+    ])
+    .unwrap_or_default();
+    format!(
+        "{}{}?{query}",
+        state.public_url,
+        protocol::paths::OAUTH_AUTHORIZE
+    )
+}
+
+/// A minimal email check: one `@`, something on each side, a dot in the
+/// domain, no spaces; lower-cased for lookup.
+pub fn parse_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && email.len() <= 254
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if !valid {
+        return Err(ApiError::InvalidRequest(
+            "email must be a valid email address".into(),
+        ));
+    }
+    Ok(email.to_lowercase())
+}
+
+/// `configuration.team_id`: an integer or a string of digits.
+pub fn parse_team_id(value: Option<&serde_json::Value>) -> Result<Option<i64>, ApiError> {
+    let invalid = || ApiError::InvalidRequest("configuration.team_id must be an integer".into());
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(number)) => number.as_i64().map(Some).ok_or_else(invalid),
+        Some(serde_json::Value::String(text))
+            if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            text.parse().map(Some).map_err(|_| invalid())
+        }
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// The team an existing user's code is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamChoice {
+    Existing(i64),
+    /// A new team in this organization (the user's oldest membership).
+    NewIn(String),
+}
+
+/// Team resolution for an existing user (protocol section 4, seed 002).
+/// `teams` are the user's live teams, oldest membership first.
+pub fn resolve_team(requested: Option<i64>, teams: &[Team]) -> Result<TeamChoice, ApiError> {
+    let real: Vec<&Team> = teams.iter().filter(|team| !team.is_demo).collect();
+    if let Some(requested) = requested {
+        return match real.iter().find(|team| team.id == requested) {
+            Some(team) => Ok(TeamChoice::Existing(team.id)),
+            None => Err(ApiError::TeamResolutionFailed(format!(
+                "Team {requested} is not a project of this user's organizations"
+            ))),
+        };
+    }
+    if let [only] = real.as_slice() {
+        return Ok(TeamChoice::Existing(only.id));
+    }
+    match teams.first() {
+        Some(oldest) => Ok(TeamChoice::NewIn(oldest.organization_id.clone())),
+        None => Err(ApiError::TeamResolutionFailed(
+            "The user belongs to no organization".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn team(id: i64, organization: &str, is_demo: bool) -> Team {
+        Team {
+            id,
+            name: format!("team {id}"),
+            api_token: format!("phc_{id}"),
+            is_demo,
+            organization_id: organization.into(),
+            organization_name: organization.into(),
+            joined_at: 0,
+        }
+    }
+
+    #[test]
+    fn team_resolution_table() {
+        let one = [team(1, "o1", false)];
+        let demo_only = [team(2, "o1", true)];
+        let several = [
+            team(3, "o1", false),
+            team(4, "o2", false),
+            team(5, "o2", true),
+        ];
+        type Case<'a> = (Option<i64>, &'a [Team], Result<TeamChoice, &'a str>);
+        let cases: Vec<Case> = vec![
+            (None, &one, Ok(TeamChoice::Existing(1))),
+            (None, &demo_only, Ok(TeamChoice::NewIn("o1".into()))),
+            (None, &several, Ok(TeamChoice::NewIn("o1".into()))),
+            (Some(4), &several, Ok(TeamChoice::Existing(4))),
+            (Some(5), &several, Err("team_resolution_failed")),
+            (Some(99), &one, Err("team_resolution_failed")),
+            (None, &[], Err("team_resolution_failed")),
+        ];
+        for (requested, teams, expected) in cases {
+            let got = resolve_team(requested, teams).map_err(|error| error.code());
+            assert_eq!(got, expected, "requested {requested:?}");
+        }
+    }
+
+    #[test]
+    fn team_id_table() {
+        assert_eq!(parse_team_id(None).unwrap(), None);
+        assert_eq!(parse_team_id(Some(&json!(7))).unwrap(), Some(7));
+        assert_eq!(parse_team_id(Some(&json!("42"))).unwrap(), Some(42));
+        for bad in [
+            json!("4a"),
+            json!(""),
+            json!(1.5),
+            json!(true),
+            json!([1]),
+            json!("99999999999999999999"),
+        ] {
+            let error = parse_team_id(Some(&bad)).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "configuration.team_id must be an integer",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn email_table() {
+        assert_eq!(parse_email(" Ada@Example.com ").unwrap(), "ada@example.com");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
+            assert!(parse_email(bad).is_err(), "{bad:?}");
+        }
+    }
+}

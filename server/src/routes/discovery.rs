@@ -1,0 +1,41 @@
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::oauth::AuthorizationServerMetadata;
+use protocol::paths;
+
+use crate::error::{ApiError, Envelope};
+use crate::state::AppState;
+
+pub async fn metadata(State(state): State<AppState>) -> Response {
+    match scopes_supported(&state).await {
+        Ok(scopes) => Json(AuthorizationServerMetadata {
+            issuer: state.public_url.to_string(),
+            authorization_endpoint: format!("{}{}", state.public_url, paths::OAUTH_AUTHORIZE),
+            token_endpoint: format!("{}{}", state.public_url, paths::OAUTH_TOKEN),
+            introspection_endpoint: format!("{}{}", state.public_url, paths::INTROSPECT),
+            scopes_supported: scopes,
+            response_types_supported: vec!["code".into()],
+            code_challenge_methods_supported: vec![protocol::pkce::S256.into()],
+            grant_types_supported: vec!["authorization_code".into(), "refresh_token".into()],
+        })
+        .into_response(),
+        Err(error) => error.into_envelope(Envelope::Plain),
+    }
+}
+
+/// The union of the partners' ceilings, in first-seen order.
+async fn scopes_supported(state: &AppState) -> Result<Vec<String>, ApiError> {
+    let mut scopes: Vec<String> = Vec::new();
+    for application in state.db.applications().await? {
+        for scope in application.ceiling() {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+    }
+    Ok(scopes)
+}

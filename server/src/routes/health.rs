@@ -1,0 +1,59 @@
+//! `GET /api/agentic/provisioning/health` and `…/services` (hmac partners).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::provisioning::{HealthAnswer, Service, ServicesAnswer};
+
+use crate::error::{ApiError, Envelope};
+use crate::http::check_api_version;
+use crate::routes::account_requests::verify_signature;
+use crate::state::AppState;
+
+pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match signed(&state, &headers).await {
+        Ok(()) => Json(HealthAnswer {
+            status: "ok".into(),
+            supported_versions: vec![protocol::API_VERSION.into()],
+        })
+        .into_response(),
+        Err(error) => error.into_envelope(Envelope::Plain),
+    }
+}
+
+pub async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let service = |id: &str, kind: &str, name: &str| Service {
+        id: id.into(),
+        kind: kind.into(),
+        name: name.into(),
+    };
+    match signed(&state, &headers).await {
+        // One page: `next_cursor` is omitted, never an empty string.
+        Ok(()) => Json(ServicesAnswer {
+            data: vec![
+                service("analytics", "deployable", "PostHog product analytics"),
+                service("free", "plan", "Free"),
+                service("pay_as_you_go", "plan", "Pay as you go"),
+            ],
+            next_cursor: None,
+        })
+        .into_response(),
+        Err(error) => error.into_envelope(Envelope::Plain),
+    }
+}
+
+/// A GET signed by an hmac partner over the empty body.
+async fn signed(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    check_api_version(headers)?;
+    let signature = headers
+        .get(protocol::signature::HEADER)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| ApiError::InvalidSignature("Stripe-Signature header is required".into()))?;
+    let partner = verify_signature(state, signature, b"").await?;
+    if !partner.active {
+        return Err(ApiError::Unauthorized("Partner is deactivated".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `POST /oauth/introspect` (RFC 7662): how the gateway checks a `pha_` or
+//! `phx_`. The caller authenticates with HTTP Basic as a registered
+//! resource server.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::{engine::general_purpose::STANDARD, Engine};
+
+use protocol::credential::{constant_time_eq, hash_secret, CredentialKind};
+use protocol::oauth::{
+    IntrospectionAnswer, IntrospectionRequest, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_PERSONAL_API_KEY,
+};
+
+use crate::auth;
+use crate::error::{ApiError, Envelope};
+use crate::http::{parse_form, read_body, Verdict};
+use crate::state::AppState;
+
+pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        authenticate_resource_server(&state, &headers).await?;
+        let bytes = read_body(body).await?;
+        let request: IntrospectionRequest = parse_form(&headers, &bytes)?;
+        introspect(&state, request.token.as_deref()).await
+    }
+    .await;
+    match result {
+        Ok((answer, verdict)) => {
+            let mut response = Json(answer).into_response();
+            response.extensions_mut().insert(verdict);
+            response
+        }
+        Err(error) => error.into_envelope(Envelope::OAuth),
+    }
+}
+
+async fn authenticate_resource_server(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::InvalidClient(
+            "Introspection requires HTTP Basic authentication as a registered resource server"
+                .into(),
+        )
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(refused)?;
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(refused)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(refused());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| refused())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
+    let (client_id, secret) = decoded.split_once(':').ok_or_else(refused)?;
+    let server = state
+        .db
+        .application(client_id)
+        .await?
+        .filter(|application| application.kind == "resource_server" && application.active)
+        .ok_or_else(refused)?;
+    let presented = hash_secret(secret);
+    if !server
+        .secret_list()
+        .iter()
+        .any(|stored| constant_time_eq(stored, &presented))
+    {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+async fn introspect(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<(IntrospectionAnswer, Verdict), ApiError> {
+    let token = token.filter(|token| !token.is_empty());
+    let resolved = auth::resolve(
+        state,
+        token,
+        &[CredentialKind::AccessToken, CredentialKind::PersonalApiKey],
+    )
+    .await?;
+    let verdict = auth::verdict(&resolved);
+    let Ok(live) = resolved else {
+        return Ok((IntrospectionAnswer::inactive(), verdict));
+    };
+    let user = state.db.user(live.grant.user_id).await?;
+    let teams = state.db.teams_of_user(live.grant.user_id).await?;
+    let token_type = match live.kind {
+        CredentialKind::AccessToken => TOKEN_TYPE_ACCESS_TOKEN,
+        _ => TOKEN_TYPE_PERSONAL_API_KEY,
+    };
+    let scoped_teams = match live.kind {
+        // A PAT is minted for one team; an access token reaches the user's
+        // available teams.
+        CredentialKind::PersonalApiKey => vec![live.grant.team_id],
+        _ => teams
+            .iter()
+            .filter(|team| !team.is_demo)
+            .map(|team| team.id)
+            .collect(),
+    };
+    Ok((
+        IntrospectionAnswer {
+            active: true,
+            scope: Some(live.grant.scopes.clone()),
+            client_id: live.grant.client_id.clone(),
+            token_type: Some(token_type.into()),
+            exp: live.grant.expires_at,
+            iat: Some(live.grant.created_at),
+            sub: user.map(|user| user.uuid),
+            scoped_teams: Some(scoped_teams),
+            region: Some(state.region.to_string()),
+        },
+        verdict,
+    ))
+}

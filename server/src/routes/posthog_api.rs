@@ -1,0 +1,122 @@
+//! The small part of the PostHog API the wizard reads (protocol section 5):
+//! `GET /api/users/@me/` and `GET /api/projects/{id}/`. Bearer `pha_` or
+//! `phx_`; errors as `{"detail","code"?}`.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::credential::CredentialKind;
+use protocol::posthog::{Me, OrganizationRef, Project, TeamRef};
+
+use crate::auth::{self, Authenticated};
+use crate::error::{ApiError, Envelope};
+use crate::http::bearer;
+use crate::state::AppState;
+
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(&state, &headers, "user:read", |state, live| async move {
+        let user = state
+            .db
+            .user(live.grant.user_id)
+            .await?
+            .ok_or_else(|| auth::Dead::Unknown.into_error())?;
+        let teams = state.db.teams_of_user(user.id).await?;
+        let team = state
+            .db
+            .team(live.grant.team_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("Not found.".into()))?;
+        let mut organizations: Vec<OrganizationRef> = Vec::new();
+        for team in &teams {
+            if !organizations
+                .iter()
+                .any(|organization| organization.id == team.organization_id)
+            {
+                organizations.push(OrganizationRef {
+                    id: team.organization_id.clone(),
+                    name: team.organization_name.clone(),
+                });
+            }
+        }
+        Ok(Json(Me {
+            uuid: user.uuid,
+            email: user.email,
+            first_name: user.first_name,
+            organization: OrganizationRef {
+                id: team.organization_id.clone(),
+                name: team.organization_name.clone(),
+            },
+            team: TeamRef {
+                id: team.id,
+                name: team.name,
+                api_token: team.api_token,
+            },
+            organizations,
+        })
+        .into_response())
+    })
+    .await
+}
+
+pub async fn project(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(&state, &headers, "project:read", |state, live| async move {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| ApiError::NotFound("Not found.".into()))?;
+        let teams = state.db.teams_of_user(live.grant.user_id).await?;
+        let Some(team) = teams.into_iter().find(|team| team.id == id) else {
+            return Err(ApiError::NotFound("Not found.".into()));
+        };
+        if live.kind == CredentialKind::PersonalApiKey && live.grant.team_id != team.id {
+            return Err(ApiError::Forbidden(
+                "This personal API key is scoped to another project.".into(),
+            ));
+        }
+        Ok(Json(Project {
+            id: team.id,
+            name: team.name,
+            api_token: team.api_token,
+            organization: team.organization_id,
+        })
+        .into_response())
+    })
+    .await
+}
+
+/// Authenticates, checks `scope`, runs `body`, and answers in the detail
+/// envelope.
+async fn respond<F, Fut>(state: &AppState, headers: &HeaderMap, scope: &str, body: F) -> Response
+where
+    F: FnOnce(AppState, Authenticated) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, ApiError>>,
+{
+    let resolved = match auth::resolve(
+        state,
+        bearer(headers),
+        &[CredentialKind::AccessToken, CredentialKind::PersonalApiKey],
+    )
+    .await
+    {
+        Ok(resolved) => resolved,
+        Err(error) => return error.into_envelope(Envelope::Detail),
+    };
+    let verdict = auth::verdict(&resolved);
+    let mut response = match resolved {
+        Err(dead) => dead.into_error().into_envelope(Envelope::Detail),
+        Ok(live) if !live.has_scope(scope) => {
+            ApiError::MissingScope(scope.to_owned()).into_envelope(Envelope::Detail)
+        }
+        Ok(live) => match body(state.clone(), live).await {
+            Ok(response) => response,
+            Err(error) => error.into_envelope(Envelope::Detail),
+        },
+    };
+    response.extensions_mut().insert(verdict);
+    response
+}

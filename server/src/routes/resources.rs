@@ -1,0 +1,173 @@
+//! `POST /api/agentic/provisioning/resources` and
+//! `GET /api/agentic/provisioning/resources/{id}` (protocol section 4).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::credential::{Credential, CredentialKind};
+use protocol::provisioning::{
+    AccessConfiguration, ResourceAnswer, ResourceComplete, ResourceRequest,
+};
+
+use crate::auth::{self, Authenticated};
+use crate::db::Team;
+use crate::error::{ApiError, Envelope};
+use crate::http::{bearer, check_api_version, parse_json, read_body};
+use crate::routes::account_requests::parse_team_id;
+use crate::state::AppState;
+
+/// The services a resource may be created for; `analytics` by default.
+pub const SERVICES: [&str; 3] = ["analytics", "free", "pay_as_you_go"];
+
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        check_api_version(&headers)?;
+        let token = access_token(&state, &headers).await?;
+        let bytes = read_body(body).await?;
+        let request: ResourceRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+            ResourceRequest::default()
+        } else {
+            parse_json(&headers, &bytes)?
+        };
+        provision(&state, &token, request).await
+    }
+    .await;
+    match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => error.into_envelope(Envelope::Resource { id: None }),
+    }
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        check_api_version(&headers)?;
+        let token = access_token(&state, &headers).await?;
+        let team = reachable_team(&state, &token, parse_resource_id(&id)?).await?;
+        Ok::<_, ApiError>(answer(&state, &team, None))
+    }
+    .await;
+    match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => error.into_envelope(Envelope::Resource { id: Some(id) }),
+    }
+}
+
+async fn access_token(state: &AppState, headers: &HeaderMap) -> Result<Authenticated, ApiError> {
+    match auth::resolve(state, bearer(headers), &[CredentialKind::AccessToken]).await? {
+        Ok(token) => Ok(token),
+        Err(dead) => Err(ApiError::Unauthorized(match dead {
+            auth::Dead::Missing => "A Bearer access token (pha_) is required".into(),
+            other => format!(
+                "The access token is {}",
+                match other {
+                    auth::Dead::Revoked => "revoked",
+                    auth::Dead::Expired => "expired",
+                    _ => "invalid",
+                }
+            ),
+        })),
+    }
+}
+
+async fn provision(
+    state: &AppState,
+    token: &Authenticated,
+    request: ResourceRequest,
+) -> Result<ResourceAnswer, ApiError> {
+    let service = request.service_id.as_deref().unwrap_or("analytics");
+    if !SERVICES.contains(&service) {
+        return Err(ApiError::UnknownService(format!(
+            "Unknown service_id {service:?}; known: {}",
+            SERVICES.join(", ")
+        )));
+    }
+    let partner = match token.grant.client_id.as_deref() {
+        Some(client_id) => state.db.application(client_id).await?,
+        None => None,
+    };
+    if !partner.is_some_and(|partner| partner.active && partner.can_provision_resources) {
+        return Err(ApiError::Forbidden(
+            "This application may not provision resources".into(),
+        ));
+    }
+    let configuration = request.configuration.unwrap_or_default();
+    let team_id = parse_team_id(configuration.team_id.as_ref())?.unwrap_or(token.grant.team_id);
+    let mut team = reachable_team(state, token, team_id).await?;
+    if let Some(name) = configuration
+        .project_name
+        .filter(|name| !name.trim().is_empty())
+    {
+        state.db.rename_team(team.id, name.trim()).await?;
+        team.name = name.trim().to_owned();
+    }
+    let scopes = state.policy.personal_api_key_scopes(&token.scopes());
+    let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
+    state
+        .db
+        .insert_personal_key(
+            &key.hash(),
+            &key.masked(),
+            token.grant.user_id,
+            team.id,
+            token.grant.client_id.as_deref(),
+            &scopes.join(" "),
+            state.clock.now(),
+            None,
+        )
+        .await?;
+    tracing::info!(team_id = team.id, key = %key, "resource provisioned");
+    Ok(answer(state, &team, Some(&key)))
+}
+
+fn parse_resource_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::InvalidResourceId(format!(
+            "Resource id {:?} is not an integer",
+            protocol::credential::redact_secrets(id)
+        ))
+    })
+}
+
+/// The team, if the token's user can reach it (else 403, or 404 if it does
+/// not exist at all).
+async fn reachable_team(
+    state: &AppState,
+    token: &Authenticated,
+    team_id: i64,
+) -> Result<Team, ApiError> {
+    let teams = state.db.teams_of_user(token.grant.user_id).await?;
+    match teams
+        .into_iter()
+        .find(|team| team.id == team_id && !team.is_demo)
+    {
+        Some(team) => Ok(team),
+        None => match state.db.team(team_id).await? {
+            Some(_) => Err(ApiError::Forbidden(format!(
+                "Team {team_id} is not one of this token's teams"
+            ))),
+            None => Err(ApiError::NotFound(format!("No resource {team_id}"))),
+        },
+    }
+}
+
+fn answer(state: &AppState, team: &Team, key: Option<&Credential>) -> ResourceAnswer {
+    ResourceAnswer {
+        status: "complete".into(),
+        id: team.id.to_string(),
+        service_id: "analytics".into(),
+        complete: ResourceComplete {
+            access_configuration: AccessConfiguration {
+                api_key: team.api_token.clone(),
+                host: state.public_url.to_string(),
+                personal_api_key: key.map(|key| key.expose().to_owned()),
+            },
+        },
+    }
+}

@@ -1,0 +1,255 @@
+//! `POST /api/agentic/oauth/token` (protocol section 4): the
+//! authorization-code exchange and refresh-token rotation.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::credential::{hash_secret, Credential, CredentialKind};
+use protocol::oauth::{
+    AvailableTeam, TokenAccount, TokenAnswer, TokenRequest, ACCESS_TOKEN_SECONDS,
+    GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN,
+};
+use protocol::pkce::{CodeChallenge, CodeVerifier};
+
+use crate::db::{Consumed, NewTokens, RefreshRotation};
+use crate::error::{ApiError, Envelope};
+use crate::http::{check_api_version, parse_form, read_body};
+use crate::routes::account_requests::verify_signature;
+use crate::state::AppState;
+
+pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        check_api_version(&headers)?;
+        let bytes = read_body(body).await?;
+        let request: TokenRequest = parse_form(&headers, &bytes)?;
+        match request.grant_type.as_deref() {
+            None | Some("") => Err(ApiError::InvalidRequest("grant_type is required".into())),
+            Some(GRANT_AUTHORIZATION_CODE) => {
+                exchange_code(&state, &headers, &bytes, &request).await
+            }
+            Some(GRANT_REFRESH_TOKEN) => refresh(&state, &request).await,
+            Some(other) => Err(ApiError::UnsupportedGrantType(format!(
+                "grant_type {other:?} is not supported (use authorization_code or refresh_token)"
+            ))),
+        }
+    }
+    .await;
+    let mut response = match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => error.into_envelope(Envelope::OAuth),
+    };
+    // RFC 6749 section 5.1: token answers must not be cached.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+const INVALID_CODE: &str = "Invalid or expired authorization code";
+
+async fn exchange_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    request: &TokenRequest,
+) -> Result<TokenAnswer, ApiError> {
+    let code = request
+        .code
+        .as_deref()
+        .filter(|code| !code.is_empty())
+        .ok_or_else(|| ApiError::InvalidRequest("code is required".into()))?;
+    let code_hash = hash_secret(code);
+    // Check what can be checked without consuming the code: a request that
+    // forgot its verifier is malformed, not an attack.
+    let Some(stored) = state.db.code(&code_hash).await? else {
+        return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
+    };
+    let verifier = request
+        .code_verifier
+        .as_deref()
+        .filter(|verifier| !verifier.is_empty());
+    if stored.code_challenge.is_some() && verifier.is_none() {
+        return Err(ApiError::InvalidRequest("code_verifier is required".into()));
+    }
+    if stored.code_challenge.is_none() {
+        // An hmac partner's code: only that partner's signed request may
+        // exchange it.
+        let signature = headers
+            .get(protocol::signature::HEADER)
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::InvalidClient(
+                    "This code must be exchanged by a request signed by its partner".into(),
+                )
+            })?;
+        let partner = verify_signature(state, signature, body).await?;
+        if partner.client_id != stored.client_id {
+            return Err(ApiError::InvalidClient(
+                "This code was issued to another partner".into(),
+            ));
+        }
+    }
+    let now = state.clock.now();
+    let code = match state.db.consume_code(&code_hash, now).await? {
+        Consumed::Now(code) => code,
+        Consumed::Before(code) => {
+            let revoked = state
+                .db
+                .revoke_tokens_from_code(&code.code_hash, now)
+                .await?;
+            tracing::warn!(
+                revoked,
+                "authorization code reused; tokens issued from it revoked"
+            );
+            return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
+        }
+        Consumed::Unknown => return Err(ApiError::InvalidGrant(INVALID_CODE.into())),
+    };
+    if now >= code.expires_at {
+        return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
+    }
+    if let Some(challenge) = &code.code_challenge {
+        let answered = match (
+            verifier.map(CodeVerifier::parse),
+            CodeChallenge::parse(challenge, Some("S256")),
+        ) {
+            (Some(Ok(verifier)), Ok(challenge)) => challenge.is_answered_by(&verifier),
+            _ => false,
+        };
+        if !answered {
+            return Err(ApiError::InvalidGrant(
+                "PKCE code_verifier does not match".into(),
+            ));
+        }
+    }
+    let scopes = protocol::scope::split(&code.scopes);
+    state.policy.check_code_scopes(&scopes)?;
+    let (access, refresh) = mint_pair(state);
+    let stored = NewTokens {
+        access_hash: access.hash(),
+        refresh_hash: refresh.hash(),
+        client_id: code.client_id.clone(),
+        user_id: code.user_id,
+        team_id: code.team_id,
+        scopes: code.scopes.clone(),
+        code_hash: Some(code.code_hash.clone()),
+        now,
+        expires_at: now + ACCESS_TOKEN_SECONDS,
+    };
+    state.db.insert_tokens(&stored, None).await?;
+    let account = account(state, code.user_id, code.team_id).await?;
+    Ok(TokenAnswer {
+        token_type: "bearer".into(),
+        access_token: access.expose().to_owned(),
+        refresh_token: refresh.expose().to_owned(),
+        expires_in: ACCESS_TOKEN_SECONDS,
+        scope: code.scopes,
+        account: Some(account),
+        scoped_teams: None,
+        posthog_region: None,
+    })
+}
+
+async fn refresh(state: &AppState, request: &TokenRequest) -> Result<TokenAnswer, ApiError> {
+    const INVALID_REFRESH: &str = "Invalid or revoked refresh token";
+    let presented = request
+        .refresh_token
+        .as_deref()
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::InvalidRequest("refresh_token is required".into()))?;
+    let credential = Credential::parse(presented)
+        .ok()
+        .filter(|credential| credential.kind() == CredentialKind::RefreshToken)
+        .ok_or_else(|| ApiError::InvalidGrant(INVALID_REFRESH.into()))?;
+    let refresh_hash = credential.hash();
+    let grant = state
+        .db
+        .refresh_token(&refresh_hash)
+        .await?
+        .filter(|grant| grant.revoked_at.is_none())
+        .ok_or_else(|| ApiError::InvalidGrant(INVALID_REFRESH.into()))?;
+    let held = protocol::scope::split(&grant.scopes);
+    let scopes = match request.scope.as_deref().map(protocol::scope::split) {
+        None => held,
+        Some(asked) if asked.is_empty() => held,
+        Some(asked) => {
+            let widened: Vec<&str> = asked
+                .iter()
+                .filter(|scope| !held.contains(scope))
+                .map(String::as_str)
+                .collect();
+            if !widened.is_empty() {
+                return Err(ApiError::InvalidScope(format!(
+                    "A refresh may only narrow the scope; not held: {}",
+                    widened.join(", ")
+                )));
+            }
+            asked
+        }
+    };
+    let now = state.clock.now();
+    let (access, refresh) = mint_pair(state);
+    let stored = NewTokens {
+        access_hash: access.hash(),
+        refresh_hash: refresh.hash(),
+        client_id: grant.client_id.clone(),
+        user_id: grant.user_id,
+        team_id: grant.team_id,
+        scopes: scopes.join(" "),
+        code_hash: grant.code_hash.clone(),
+        now,
+        expires_at: now + ACCESS_TOKEN_SECONDS,
+    };
+    let rotation = RefreshRotation {
+        refresh_hash,
+        access_hash: grant.access_token_hash.clone(),
+    };
+    if !state.db.insert_tokens(&stored, Some(&rotation)).await? {
+        return Err(ApiError::InvalidGrant(INVALID_REFRESH.into()));
+    }
+    Ok(TokenAnswer {
+        token_type: "bearer".into(),
+        access_token: access.expose().to_owned(),
+        refresh_token: refresh.expose().to_owned(),
+        expires_in: ACCESS_TOKEN_SECONDS,
+        scope: stored.scopes,
+        account: None,
+        scoped_teams: None,
+        posthog_region: None,
+    })
+}
+
+fn mint_pair(state: &AppState) -> (Credential, Credential) {
+    (
+        Credential::generate(CredentialKind::AccessToken, state.random.as_ref()),
+        Credential::generate(CredentialKind::RefreshToken, state.random.as_ref()),
+    )
+}
+
+/// `account` of the answer: the organization of the code's team and every
+/// non-demo team the user can reach.
+async fn account(state: &AppState, user_id: i64, team_id: i64) -> Result<TokenAccount, ApiError> {
+    let team = state
+        .db
+        .team(team_id)
+        .await?
+        .ok_or_else(|| ApiError::InvalidGrant(INVALID_CODE.into()))?;
+    let teams = state.db.teams_of_user(user_id).await?;
+    Ok(TokenAccount {
+        id: team.organization_id,
+        payment_credentials: "orchestrator".into(),
+        available_teams: teams
+            .into_iter()
+            .filter(|team| !team.is_demo)
+            .map(|team| AvailableTeam {
+                id: team.id,
+                name: team.name,
+                organization_id: team.organization_id,
+                organization_name: team.organization_name,
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,221 @@
+//! Seed files: the embedded defaults (`fixtures/seeds/default.toml`) and any
+//! `--seed FILE`. A seed registers OAuth applications (partners and resource
+//! servers); later issues extend it with users, teams and keys.
+
+use serde::Deserialize;
+
+use crate::db::{Application, Db};
+
+/// The embedded defaults, loaded at every start.
+pub const DEFAULT_SEED: &str = include_str!("../../fixtures/seeds/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    #[serde(default)]
+    pub partners: Vec<PartnerSeed>,
+    #[serde(default)]
+    pub resource_servers: Vec<ResourceServerSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSeed {
+    pub client_id: String,
+    pub label: String,
+    pub auth_method: AuthMethod,
+    /// `wizard` (the wizard's login list), `orchestrator` (the list of 18),
+    /// or absent when `ceiling_scopes` lists them.
+    #[serde(default)]
+    pub ceiling: Option<NamedCeiling>,
+    #[serde(default)]
+    pub ceiling_scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// HMAC signing secrets, at most two (rotation).
+    #[serde(default)]
+    pub signing_secrets: Vec<String>,
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    Hmac,
+    Pkce,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedCeiling {
+    Wizard,
+    Orchestrator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    CanCreateAccounts,
+    CanProvisionResources,
+    CanIssueDeepLinks,
+    SkipExistingUserConsent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceServerSeed {
+    pub client_id: String,
+    pub label: String,
+    pub secret: String,
+}
+
+impl Seed {
+    /// Parses a seed, naming `origin` in any error.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Seed> {
+        let seed: Seed = toml::from_str(text)
+            .map_err(|error| anyhow::anyhow!("seed {origin} is invalid: {error}"))?;
+        for partner in &seed.partners {
+            partner
+                .application()
+                .map_err(|error| anyhow::anyhow!("seed {origin}: {error}"))?;
+        }
+        Ok(seed)
+    }
+
+    /// Registers everything in the seed.
+    pub async fn apply(&self, db: &Db) -> anyhow::Result<()> {
+        for partner in &self.partners {
+            db.upsert_application(&partner.application()?).await?;
+        }
+        for server in &self.resource_servers {
+            db.upsert_application(&server.application()).await?;
+        }
+        Ok(())
+    }
+}
+
+impl PartnerSeed {
+    fn application(&self) -> anyhow::Result<Application> {
+        let ceiling: Vec<String> = match (&self.ceiling, &self.ceiling_scopes) {
+            (Some(NamedCeiling::Wizard), None) => to_strings(&protocol::scope::WIZARD_APPLICATION_CEILING),
+            (Some(NamedCeiling::Orchestrator), None) => to_strings(&protocol::scope::ORCHESTRATOR_CEILING),
+            (None, Some(scopes)) => scopes.clone(),
+            _ => anyhow::bail!(
+                "partner {}: give exactly one of `ceiling` (wizard | orchestrator) or `ceiling_scopes`",
+                self.client_id
+            ),
+        };
+        for scope in &ceiling {
+            protocol::scope::Scope::parse(scope)
+                .map_err(|error| anyhow::anyhow!("partner {}: {error}", self.client_id))?;
+        }
+        let secrets = match self.auth_method {
+            AuthMethod::Hmac
+                if self.signing_secrets.is_empty() || self.signing_secrets.len() > 2 =>
+            {
+                anyhow::bail!(
+                    "partner {}: an hmac partner needs one or two signing_secrets",
+                    self.client_id
+                )
+            }
+            AuthMethod::Pkce if !self.signing_secrets.is_empty() => {
+                anyhow::bail!(
+                    "partner {}: a pkce partner is public and has no signing_secrets",
+                    self.client_id
+                )
+            }
+            _ => serde_json::to_string(&self.signing_secrets)?,
+        };
+        let has = |capability| self.capabilities.contains(&capability);
+        Ok(Application {
+            client_id: self.client_id.clone(),
+            label: self.label.clone(),
+            kind: "partner".into(),
+            auth_method: match self.auth_method {
+                AuthMethod::Hmac => "hmac".into(),
+                AuthMethod::Pkce => "pkce".into(),
+            },
+            secrets,
+            active: self.active,
+            can_create_accounts: has(Capability::CanCreateAccounts),
+            can_provision_resources: has(Capability::CanProvisionResources),
+            can_issue_deep_links: has(Capability::CanIssueDeepLinks),
+            skip_existing_user_consent: has(Capability::SkipExistingUserConsent),
+            scope_ceiling: ceiling.join(" "),
+            rate_limits: "{}".into(),
+        })
+    }
+}
+
+impl ResourceServerSeed {
+    fn application(&self) -> Application {
+        Application {
+            client_id: self.client_id.clone(),
+            label: self.label.clone(),
+            kind: "resource_server".into(),
+            auth_method: "basic".into(),
+            secrets: serde_json::to_string(&[protocol::credential::hash_secret(&self.secret)])
+                .unwrap_or_default(),
+            active: true,
+            can_create_accounts: false,
+            can_provision_resources: false,
+            can_issue_deep_links: false,
+            skip_existing_user_consent: false,
+            scope_ceiling: String::new(),
+            rate_limits: "{}".into(),
+        }
+    }
+}
+
+fn to_strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|scope| (*scope).to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_seed_registers_the_four_wizard_applications_and_the_gateway() {
+        let seed = Seed::parse(DEFAULT_SEED, "default").unwrap();
+        let ids: Vec<&str> = seed.partners.iter().map(|p| p.client_id.as_str()).collect();
+        assert_eq!(ids, protocol::oauth::WIZARD_CLIENT_IDS);
+        assert_eq!(
+            seed.resource_servers[0].client_id,
+            protocol::oauth::DEV_INTROSPECTION_CLIENT_ID
+        );
+        assert_eq!(
+            seed.resource_servers[0].secret,
+            protocol::oauth::DEV_INTROSPECTION_CLIENT_SECRET
+        );
+        for partner in &seed.partners {
+            let application = partner.application().unwrap();
+            assert!(
+                !application.skip_existing_user_consent,
+                "public clients must not skip consent"
+            );
+            assert!(application
+                .ceiling()
+                .contains(&"llm_gateway:read".to_owned()));
+        }
+    }
+
+    #[test]
+    fn bad_seeds_name_the_problem() {
+        let cases = [
+            ("[[partners]]\nclient_id='x'\nlabel='x'\nauth_method='pkce'\nceiling='wizard'\nsurprise=1", "surprise"),
+            ("[[partners]]\nclient_id='x'\nlabel='x'\nauth_method='hmac'\nceiling='orchestrator'", "signing_secrets"),
+            ("[[partners]]\nclient_id='x'\nlabel='x'\nauth_method='pkce'", "exactly one of"),
+            ("[[partners]]\nclient_id='x'\nlabel='x'\nauth_method='pkce'\nceiling_scopes=['introspection']", "introspection"),
+        ];
+        for (text, needle) in cases {
+            let error = Seed::parse(text, "test").unwrap_err().to_string();
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! What every handler shares.
+
+use std::sync::{Arc, Mutex};
+
+use protocol::admin::JournalEntry;
+use protocol::random::RandomSource;
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::policy::ScopePolicy;
+
+/// The server's state. Cloning is cheap.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<Clock>,
+    pub random: Arc<dyn RandomSource>,
+    pub policy: Arc<ScopePolicy>,
+    /// The URL clients reach this server at, without a trailing slash.
+    pub public_url: Arc<str>,
+    /// `us` or `eu`.
+    pub region: Arc<str>,
+    pub admin_token: Option<Arc<str>>,
+    pub journal: Arc<Mutex<Vec<JournalEntry>>>,
+}
+
+/// The journal keeps at most this many entries (oldest dropped first).
+pub const JOURNAL_CAPACITY: usize = 10_000;
+
+impl AppState {
+    pub fn record(&self, entry: JournalEntry) {
+        let mut journal = self
+            .journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if journal.len() >= JOURNAL_CAPACITY {
+            journal.remove(0);
+        }
+        journal.push(entry);
+    }
+}

@@ -1,0 +1,217 @@
+//! The agent step: a conversation with the LLM gateway whose `Write` and
+//! `Edit` tool calls are staged, then written together after `end_turn`.
+
+use protocol::gateway::{
+    ContentBlock, EditInput, Message, MessageContent, MessagesRequest, MessagesResponse, Tool,
+    WriteInput, TOOL_EDIT, TOOL_WRITE,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::client::{host_of, Http};
+use crate::diagnose::{self, Evidence};
+use crate::error::WizardError;
+use crate::framework::Framework;
+use crate::log::VerboseLog;
+use crate::staging::Staging;
+
+/// A conversation longer than this is a runaway script.
+pub const MAX_TURNS: usize = 25;
+
+/// What the agent needs to know about the project.
+pub struct Briefing<'a> {
+    pub framework: Framework,
+    pub project_id: i64,
+    pub host: &'a str,
+}
+
+/// What the gateway run needs besides the project.
+pub struct GatewayCall<'a> {
+    pub http: &'a Http,
+    pub log: &'a VerboseLog,
+    /// The base including the product path; the wizard posts to
+    /// `<gateway_url>/v1/messages`.
+    pub gateway_url: &'a str,
+    pub credential: &'a protocol::credential::Credential,
+    /// Builds the 401 explanation from what the gateway said.
+    pub evidence: Evidence,
+}
+
+/// Runs the conversation to `end_turn`, staging every edit. Returns the
+/// staging (not yet written) and the edits the wizard refused.
+pub async fn converse(
+    call: &GatewayCall<'_>,
+    briefing: &Briefing<'_>,
+    mut staging: Staging,
+) -> Result<(Staging, Vec<String>), WizardError> {
+    let url = format!("{}/v1/messages", call.gateway_url.trim_end_matches('/'));
+    call.log.line(format!("gateway URL: {url}"));
+    call.log
+        .line(format!("gateway credential: {}", call.credential));
+    let mut messages = vec![Message {
+        role: "user".into(),
+        content: MessageContent::Text(first_message(briefing)),
+    }];
+    let mut refused = Vec::new();
+    for turn in 0..MAX_TURNS {
+        let request = MessagesRequest {
+            model: "claude-sonnet-4-5".into(),
+            max_tokens: 8192,
+            system: Some(MessageContent::Text(SYSTEM_PROMPT.into())),
+            messages: messages.clone(),
+            tools: tools(),
+            stream: None,
+        };
+        let builder = call
+            .http
+            .client()
+            .post(&url)
+            .bearer_auth(call.credential.expose())
+            .header("anthropic-version", "2023-06-01")
+            .json(&request);
+        let answer = call
+            .http
+            .send(call.log, &format!("agent turn {}", turn + 1), &url, builder)
+            .await?;
+        match answer.status {
+            StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED => {
+                let mut evidence = call.evidence.clone();
+                evidence.www_authenticate = answer.www_authenticate.clone();
+                call.log.line(format!(
+                    "gateway 401; WWW-Authenticate: {}; settings conflicts: {}",
+                    answer.www_authenticate.as_deref().unwrap_or("(none)"),
+                    evidence.conflicts.len()
+                ));
+                return Err(WizardError::Auth(diagnose::explain_401(&evidence)));
+            }
+            StatusCode::FORBIDDEN => {
+                return Err(WizardError::Auth(format!(
+                    "The gateway refused this credential (403): {}\nVerbose log: {}",
+                    answer.message(),
+                    call.log.path().display()
+                )));
+            }
+            StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::GATEWAY_TIMEOUT => {
+                return Err(WizardError::Network(format!(
+                    "The LLM gateway at {} is unavailable ({}): {}. This is not a problem with your key; try again later.",
+                    host_of(&url),
+                    answer.status,
+                    answer.message()
+                )));
+            }
+            other => {
+                return Err(WizardError::Internal(format!(
+                    "The LLM gateway answered {other}: {}",
+                    answer.message()
+                )));
+            }
+        }
+        let response: MessagesResponse = answer.json("the LLM gateway")?;
+        let mut results = Vec::new();
+        for block in &response.content {
+            match block {
+                ContentBlock::Text { text } => call.log.line(format!("agent says: {text}")),
+                ContentBlock::ToolUse { id, name, input } => {
+                    let outcome = apply_tool(&mut staging, name, input);
+                    let (text, is_error) = match &outcome {
+                        Ok(()) => ("staged".to_owned(), None),
+                        Err(reason) => (reason.clone(), Some(true)),
+                    };
+                    call.log.line(format!(
+                        "agent tool {name} {}: {text}",
+                        input
+                            .get("file_path")
+                            .and_then(|path| path.as_str())
+                            .unwrap_or("?"),
+                    ));
+                    if let Err(reason) = outcome {
+                        refused.push(reason);
+                    }
+                    results.push(ContentBlock::ToolResult {
+                        tool_use_id: id.clone(),
+                        content: Some(json!(text)),
+                        is_error,
+                    });
+                }
+                _ => {}
+            }
+        }
+        messages.push(Message {
+            role: "assistant".into(),
+            content: MessageContent::Blocks(response.content.clone()),
+        });
+        if response.stop_reason == "end_turn" || results.is_empty() {
+            return Ok((staging, refused));
+        }
+        messages.push(Message {
+            role: "user".into(),
+            content: MessageContent::Blocks(results),
+        });
+    }
+    Err(WizardError::Internal(format!(
+        "the agent did not finish within {MAX_TURNS} turns"
+    )))
+}
+
+fn apply_tool(staging: &mut Staging, name: &str, input: &serde_json::Value) -> Result<(), String> {
+    match name {
+        TOOL_WRITE => {
+            let input: WriteInput = serde_json::from_value(input.clone())
+                .map_err(|error| format!("invalid Write input: {error}"))?;
+            staging
+                .write(&input.file_path, &input.content)
+                .map_err(|refusal| refusal.to_string())
+        }
+        TOOL_EDIT => {
+            let input: EditInput = serde_json::from_value(input.clone())
+                .map_err(|error| format!("invalid Edit input: {error}"))?;
+            staging
+                .edit(&input.file_path, &input.old_string, &input.new_string)
+                .map_err(|refusal| refusal.to_string())
+        }
+        other => Err(format!("the wizard does not offer the tool {other:?}")),
+    }
+}
+
+const SYSTEM_PROMPT: &str = "You are the PostHog setup wizard's agent. Integrate the PostHog SDK into the user's project using the Write and Edit tools with paths relative to the project root. The project API key and host are already in the project's env file.";
+
+fn first_message(briefing: &Briefing<'_>) -> String {
+    format!(
+        "Integrate PostHog into this project.\nframework: {}\nproject_id: {}\nhost: {}\nThe project API key is available as the environment variable {} and the host as {}.",
+        briefing.framework.id,
+        briefing.project_id,
+        briefing.host,
+        briefing.framework.key_variable,
+        briefing.framework.host_variable,
+    )
+}
+
+fn tools() -> Vec<Tool> {
+    vec![
+        Tool {
+            name: TOOL_WRITE.into(),
+            description: Some("Write a file, relative to the project root".into()),
+            input_schema: json!({
+                "type": "object",
+                "properties": {"file_path": {"type": "string"}, "content": {"type": "string"}},
+                "required": ["file_path", "content"]
+            }),
+        },
+        Tool {
+            name: TOOL_EDIT.into(),
+            description: Some("Replace one unique occurrence of old_string in a file".into()),
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "file_path": {"type": "string"},
+                    "old_string": {"type": "string"},
+                    "new_string": {"type": "string"}
+                },
+                "required": ["file_path", "old_string", "new_string"]
+            }),
+        },
+    ]
+}

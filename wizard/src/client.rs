@@ -1,0 +1,142 @@
+//! HTTP to the provisioning server, the PostHog API and the gateway: one
+//! reqwest client with the run's timeout, and the classification of
+//! failures into the wizard's errors (a host that did not answer is named).
+
+use std::time::Duration;
+
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::WizardError;
+use crate::log::VerboseLog;
+
+/// A response that arrived, with its status, headers and body text.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub www_authenticate: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T, WizardError> {
+        serde_json::from_str(&self.body).map_err(|error| {
+            WizardError::Internal(format!(
+                "{what} answered {} with a body the wizard does not understand: {error}",
+                self.status
+            ))
+        })
+    }
+
+    /// `detail` (PostHog API, gateway), `error.message` (provisioning) or
+    /// `error_description` (OAuth), whichever the body has.
+    pub fn message(&self) -> String {
+        let value: serde_json::Value = serde_json::from_str(&self.body).unwrap_or_default();
+        let text = value
+            .get("detail")
+            .and_then(|detail| detail.as_str())
+            .or_else(|| value.pointer("/error/message").and_then(|m| m.as_str()))
+            .or_else(|| value.get("error_description").and_then(|m| m.as_str()))
+            .unwrap_or(&self.body);
+        protocol::credential::redact_secrets(text)
+    }
+
+    /// `error.code` or `error` (OAuth) or `code` (detail envelope).
+    pub fn code(&self) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_str(&self.body).ok()?;
+        value
+            .pointer("/error/code")
+            .and_then(|code| code.as_str())
+            .or_else(|| value.get("error").and_then(|code| code.as_str()))
+            .or_else(|| value.get("code").and_then(|code| code.as_str()))
+            .map(str::to_owned)
+    }
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Result<Http, WizardError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!(
+                "posthog-wizard-simulator/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|error| {
+                WizardError::Internal(format!("cannot build the HTTP client: {error}"))
+            })?;
+        Ok(Http { client })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends `request`, logging `what` and the outcome, and turns transport
+    /// failures into [`WizardError::Network`] naming the host.
+    pub async fn send(
+        &self,
+        log: &VerboseLog,
+        what: &str,
+        url: &str,
+        request: RequestBuilder,
+    ) -> Result<Answer, WizardError> {
+        log.line(format!("{what}: {url}"));
+        let response: Response = request.send().await.map_err(|error| {
+            let host = host_of(url);
+            let message = if error.is_timeout() {
+                format!("{host} did not answer in time ({what})")
+            } else if error.is_connect() {
+                format!("could not connect to {host} ({what}): is it running?")
+            } else {
+                format!("the connection to {host} failed ({what}): {error}")
+            };
+            log.line(format!("{what} failed: {message}"));
+            WizardError::Network(message)
+        })?;
+        let status = response.status();
+        let www_authenticate = response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let body = response.text().await.map_err(|error| {
+            WizardError::Network(format!(
+                "{} broke off its answer ({what}): {error}",
+                host_of(url)
+            ))
+        })?;
+        log.line(format!("{what}: {status}"));
+        if !status.is_success() {
+            log.line(format!(
+                "{what} body: {}",
+                protocol::credential::redact_secrets(&body.chars().take(2000).collect::<String>())
+            ));
+        }
+        Ok(Answer {
+            status,
+            www_authenticate,
+            body,
+        })
+    }
+}
+
+/// `scheme://host:port` of a URL, for messages.
+pub fn host_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => {
+            let host = parsed.host_str().unwrap_or("?");
+            match parsed.port() {
+                Some(port) => format!("{}://{host}:{port}", parsed.scheme()),
+                None => format!("{}://{host}", parsed.scheme()),
+            }
+        }
+        Err(_) => url.to_owned(),
+    }
+}

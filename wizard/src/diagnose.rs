@@ -1,0 +1,145 @@
+//! Honest 401 diagnostics (protocol section 9, seed 003): say the cause the
+//! wizard can tell first, in one sentence with its fix, and keep the list
+//! of likely causes for when it cannot.
+
+use crate::settings::Conflict;
+
+/// What the wizard knows when the gateway answers 401.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The prefix of the credential sent (`pha_`, `phx_`, …).
+    pub prefix: String,
+    /// The gateway's `WWW-Authenticate` header.
+    pub www_authenticate: Option<String>,
+    /// The `scope` the token endpoint granted, when the wizard minted the
+    /// credential itself (signup path).
+    pub granted_scope: Option<String>,
+    /// Claude Code settings that take over the credentials.
+    pub conflicts: Vec<Conflict>,
+    pub log_path: String,
+}
+
+/// The text printed after "Authentication failed (401)".
+pub fn explain_401(evidence: &Evidence) -> String {
+    let mut out = String::from("Authentication failed (401)\n");
+    if !evidence.conflicts.is_empty() {
+        out.push_str("Claude Code auth is conflicting with the wizard:\n");
+        for conflict in &evidence.conflicts {
+            out.push_str(&format!(
+                "  {} sets {}\n",
+                conflict.file.display(),
+                conflict.keys.join(", ")
+            ));
+        }
+        out.push_str(
+            "Remove those settings, or log out with `claude auth logout`, then try again.\n",
+        );
+    } else {
+        if let Some(cause) = known_cause(evidence) {
+            out.push_str(&cause);
+            out.push('\n');
+        }
+        out.push_str("Likely causes:\n");
+        out.push_str("  - wrong key type: the gateway takes a personal API key (phx_) or the wizard's own OAuth access token (pha_), not a project key (phc_)\n");
+        out.push_str("  - missing scope: the key lacks llm_gateway:read\n");
+        out.push_str("  - the key has expired or was revoked\n");
+        out.push_str("  - region mismatch: the key belongs to the other region (US/EU) than the gateway asked\n");
+    }
+    out.push_str(&format!("Verbose log: {}\n", evidence.log_path));
+    out
+}
+
+/// The one cause the evidence proves, if any.
+fn known_cause(evidence: &Evidence) -> Option<String> {
+    let header = evidence.www_authenticate.as_deref().unwrap_or_default();
+    if evidence.prefix == "phc_" {
+        return Some("Cause: the key is a project API key (phc_), which only ingests events. Use a personal API key (phx_) with the llm_gateway:read scope.".into());
+    }
+    if header.contains("insufficient_scope") {
+        return Some(match evidence.granted_scope.as_deref() {
+            Some(granted) if granted.trim().is_empty() => "Cause: the server granted this signup's access token no scopes at all, so it lacks llm_gateway:read. The server accepted an account request without scopes (April 2026 behaviour); ask for them explicitly with `--scopes signup`, or use a server with the scope fix.".into(),
+            Some(granted) => format!("Cause: the access token lacks llm_gateway:read (the server granted: {granted}). Ask for it with `--scopes signup`."),
+            None => "Cause: the key lacks the llm_gateway:read scope (the gateway said insufficient_scope). Create a personal API key with llm_gateway:read.".into(),
+        });
+    }
+    if header.contains("invalid_token") {
+        return Some("Cause: the gateway does not know this key: it is unknown, expired or revoked here, or it belongs to the other region.".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn evidence(prefix: &str, header: Option<&str>, granted: Option<&str>) -> Evidence {
+        Evidence {
+            prefix: prefix.into(),
+            www_authenticate: header.map(str::to_owned),
+            granted_scope: granted.map(str::to_owned),
+            conflicts: vec![],
+            log_path: "/tmp/posthog-wizard.log".into(),
+        }
+    }
+
+    #[test]
+    fn the_scope_bug_is_named_first() {
+        let text = explain_401(&evidence(
+            "pha_",
+            Some(
+                r#"Bearer realm="llm-gateway", error="insufficient_scope", scope="llm_gateway:read""#,
+            ),
+            Some(""),
+        ));
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn without_evidence_only_the_generic_list_is_shown() {
+        let text = explain_401(&evidence("phx_", None, None));
+        assert!(!text.contains("Cause:"), "{text}");
+        assert!(text.contains("Likely causes:"));
+        assert!(text.contains("region mismatch"));
+        assert!(!text.contains("claude auth logout"));
+    }
+
+    #[test]
+    fn a_settings_conflict_gets_the_logout_advice_and_names_the_file() {
+        let mut evidence = evidence("phx_", None, None);
+        evidence.conflicts.push(Conflict {
+            file: PathBuf::from("/home/ada/.claude/settings.json"),
+            keys: vec!["env.ANTHROPIC_BASE_URL".into()],
+        });
+        let text = explain_401(&evidence);
+        assert!(text.contains("claude auth logout"), "{text}");
+        assert!(text.contains("/home/ada/.claude/settings.json sets env.ANTHROPIC_BASE_URL"));
+    }
+
+    #[test]
+    fn causes_table() {
+        let cases = [
+            (evidence("phc_", None, None), "project API key"),
+            (
+                evidence(
+                    "pha_",
+                    Some("error=\"insufficient_scope\""),
+                    Some("user:read"),
+                ),
+                "granted: user:read",
+            ),
+            (
+                evidence("phx_", Some("error=\"insufficient_scope\""), None),
+                "insufficient_scope",
+            ),
+            (
+                evidence("phx_", Some("error=\"invalid_token\""), None),
+                "unknown, expired or revoked",
+            ),
+        ];
+        for (evidence, needle) in cases {
+            let text = explain_401(&evidence);
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
+    }
+}

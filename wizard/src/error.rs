@@ -1,0 +1,77 @@
+//! The wizard's one error type and its exit codes (protocol section 9).
+
+use std::fmt;
+
+/// Exit codes, as documented in `wizard --help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Done = 0,
+    Internal = 1,
+    Usage = 2,
+    Auth = 3,
+    Provisioning = 4,
+    Network = 5,
+    HealthIssues = 6,
+    EditsRefused = 7,
+}
+
+/// Everything that can stop a run. Messages are complete sentences a person
+/// can act on; none contains a full credential.
+#[derive(Debug, thiserror::Error)]
+pub enum WizardError {
+    #[error("{0}")]
+    Usage(String),
+    /// A 401 or 403 from the API or the gateway, with the explanation
+    /// already worked out (see `diagnose.rs`).
+    #[error("{0}")]
+    Auth(String),
+    /// The server refused to provision (`invalid_scope`, `email_exists`, …).
+    #[error("{message}")]
+    Provisioning { message: String, code: String },
+    /// A host did not answer, or answered that it is unavailable.
+    #[error("{0}")]
+    Network(String),
+    #[error("{0}")]
+    EditsRefused(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WizardError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            WizardError::Usage(_) => ExitCode::Usage,
+            WizardError::Auth(_) => ExitCode::Auth,
+            WizardError::Provisioning { .. } => ExitCode::Provisioning,
+            WizardError::Network(_) => ExitCode::Network,
+            WizardError::EditsRefused(_) => ExitCode::EditsRefused,
+            WizardError::Internal(_) => ExitCode::Internal,
+        }
+    }
+
+    /// The `code` of the JSON error output (`wizard provision --json`).
+    pub fn code(&self) -> &str {
+        match self {
+            WizardError::Provisioning { code, .. } if code == "email_exists" => "email_exists",
+            _ => "provisioning_failed",
+        }
+    }
+}
+
+impl fmt::Display for ExitCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", *self as i32)
+    }
+}
+
+/// The exit-code table, for `--help` and the README.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done (for `doctor`: no active issue)
+  1  unexpected internal error
+  2  usage error (bad or missing flags)
+  3  authentication or authorization failed (401/403 from the API or the gateway)
+  4  provisioning refused (account request, token or resource error, invalid_scope, email_exists)
+  5  network failure or timeout (names the host that did not answer)
+  6  `doctor` found active health issues
+  7  the agent's edits were refused (outside the project, conflicting content)";

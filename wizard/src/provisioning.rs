@@ -1,0 +1,215 @@
+//! The signup steps against the provisioning server (seed 000): account
+//! request with a fresh PKCE pair, code exchange, resource provisioning.
+
+use protocol::credential::{Credential, CredentialKind};
+use protocol::oauth::{TokenAnswer, GRANT_AUTHORIZATION_CODE};
+use protocol::pkce::{CodeVerifier, S256};
+use protocol::provisioning::{
+    AccountConfiguration, AccountRequest, AccountRequestAnswer, ResourceAnswer, ResourceRequest,
+};
+use protocol::random::RandomSource;
+use protocol::{paths, API_VERSION, API_VERSION_HEADER};
+use reqwest::StatusCode;
+
+use crate::client::Http;
+use crate::error::WizardError;
+use crate::log::VerboseLog;
+
+/// Everything a signup produced. The secrets stay wrapped in
+/// [`Credential`], whose formatting is masked.
+#[derive(Debug)]
+pub struct Provisioned {
+    pub access_token: Credential,
+    pub granted_scope: String,
+    pub organization_id: String,
+    pub project_id: i64,
+    pub project_api_key: String,
+    pub host: String,
+    pub personal_api_key: Credential,
+}
+
+pub struct Signup<'a> {
+    pub http: &'a Http,
+    pub log: &'a VerboseLog,
+    pub random: &'a dyn RandomSource,
+    /// The provisioning server's base URL.
+    pub base_url: &'a str,
+    pub client_id: &'a str,
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    /// `US` or `EU`, as sent on the wire.
+    pub region: &'a str,
+    /// `None` omits the field, as the first signup client did.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Signup<'_> {
+    pub async fn run(&self) -> Result<Provisioned, WizardError> {
+        let verifier = CodeVerifier::generate(self.random);
+        let code = self.account_request(&verifier).await?;
+        let tokens = self.exchange(&code, &verifier).await?;
+        let access_token = Credential::parse(&tokens.access_token).map_err(|error| {
+            WizardError::Internal(format!(
+                "the token endpoint sent a malformed access token: {error}"
+            ))
+        })?;
+        self.log.line(format!(
+            "step 2: access token {access_token} granted scope {:?}",
+            tokens.scope
+        ));
+        let resource = self.resources(&access_token).await?;
+        let configuration = resource.complete.access_configuration;
+        let personal_api_key = configuration
+            .personal_api_key
+            .as_deref()
+            .map(Credential::parse)
+            .transpose()
+            .ok()
+            .flatten()
+            .filter(|key| key.kind() == CredentialKind::PersonalApiKey)
+            .ok_or_else(|| WizardError::Provisioning {
+                message: "the resource answer carried no personal API key (phx_)".into(),
+                code: "provisioning_failed".into(),
+            })?;
+        let project_id = resource.id.parse().map_err(|_| {
+            WizardError::Internal(format!(
+                "the resource id {:?} is not a project id",
+                resource.id
+            ))
+        })?;
+        self.log.line(format!(
+            "step 3: project {project_id}, project key {}, host {}, personal key {personal_api_key}",
+            configuration.api_key, configuration.host
+        ));
+        Ok(Provisioned {
+            access_token,
+            granted_scope: tokens.scope,
+            organization_id: tokens.account.map(|account| account.id).unwrap_or_default(),
+            project_id,
+            project_api_key: configuration.api_key,
+            host: configuration.host,
+            personal_api_key,
+        })
+    }
+
+    async fn account_request(&self, verifier: &CodeVerifier) -> Result<String, WizardError> {
+        let request = AccountRequest {
+            id: Some(format!("wizard_{}", self.random.uuid())),
+            email: self.email.to_owned(),
+            name: self.name.map(str::to_owned),
+            scopes: self.scopes.clone(),
+            client_id: Some(self.client_id.to_owned()),
+            code_challenge: Some(verifier.challenge().as_str().to_owned()),
+            code_challenge_method: Some(S256.into()),
+            configuration: Some(AccountConfiguration {
+                region: Some(self.region.to_owned()),
+                ..AccountConfiguration::default()
+            }),
+            ..AccountRequest::default()
+        };
+        self.log.line(format!(
+            "step 1: account request for {} as {}, scopes {}",
+            self.email,
+            self.client_id,
+            match &self.scopes {
+                Some(scopes) => format!("{scopes:?}"),
+                None => "(field omitted)".into(),
+            }
+        ));
+        let url = format!("{}{}", self.base_url, paths::ACCOUNT_REQUESTS);
+        let builder = self
+            .http
+            .client()
+            .post(&url)
+            .header(API_VERSION_HEADER, API_VERSION)
+            .json(&request);
+        let answer = self
+            .http
+            .send(self.log, "account request", &url, builder)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(refused("account request", &answer));
+        }
+        match answer.json::<AccountRequestAnswer>("the account request")? {
+            AccountRequestAnswer::Oauth { oauth, .. } => Ok(oauth.code),
+            AccountRequestAnswer::RequiresAuth { requires_auth, .. } => {
+                Err(WizardError::Provisioning {
+                    message: format!(
+                        "{} already has a PostHog account. Sign in to continue:\n{}",
+                        self.email, requires_auth.redirect.url
+                    ),
+                    code: "email_exists".into(),
+                })
+            }
+            AccountRequestAnswer::Error { error, .. } => Err(WizardError::Provisioning {
+                message: format!(
+                    "the account request was refused: {} ({})",
+                    error.message, error.code
+                ),
+                code: error.code,
+            }),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        code: &str,
+        verifier: &CodeVerifier,
+    ) -> Result<TokenAnswer, WizardError> {
+        let url = format!("{}{}", self.base_url, paths::AGENTIC_TOKEN);
+        let builder = self
+            .http
+            .client()
+            .post(&url)
+            .header(API_VERSION_HEADER, API_VERSION)
+            .form(&[
+                ("grant_type", GRANT_AUTHORIZATION_CODE),
+                ("code", code),
+                ("code_verifier", verifier.as_str()),
+            ]);
+        let answer = self
+            .http
+            .send(self.log, "code exchange", &url, builder)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(refused("code exchange", &answer));
+        }
+        answer.json("the token endpoint")
+    }
+
+    async fn resources(&self, token: &Credential) -> Result<ResourceAnswer, WizardError> {
+        let url = format!("{}{}", self.base_url, paths::RESOURCES);
+        let builder = self
+            .http
+            .client()
+            .post(&url)
+            .header(API_VERSION_HEADER, API_VERSION)
+            .bearer_auth(token.expose())
+            .json(&ResourceRequest::default());
+        let answer = self
+            .http
+            .send(self.log, "resource provisioning", &url, builder)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(refused("resource provisioning", &answer));
+        }
+        answer.json("resource provisioning")
+    }
+}
+
+/// A refusal from the provisioning API: 401/403 are authentication
+/// failures, everything else is a provisioning refusal.
+fn refused(step: &str, answer: &crate::client::Answer) -> WizardError {
+    let code = answer
+        .code()
+        .unwrap_or_else(|| "provisioning_failed".into());
+    let message = format!(
+        "The {step} was refused ({}): {} ({code})",
+        answer.status,
+        answer.message()
+    );
+    match answer.status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => WizardError::Auth(message),
+        _ => WizardError::Provisioning { message, code },
+    }
+}
