@@ -297,7 +297,7 @@ pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
         role: "assistant".to_owned(),
         model: request.model.clone(),
         content: reply.content,
-        stop_reason: reply.stop_reason.to_owned(),
+        stop_reason: Some(reply.stop_reason.to_owned()),
         stop_sequence: None,
         usage: Usage {
             input_tokens: u32::try_from(request_chars / 4).unwrap_or(u32::MAX),

@@ -14,6 +14,7 @@ const DELTA_BYTES: usize = 64;
 pub fn events(response: &MessagesResponse) -> Vec<StreamEvent> {
     let mut start = response.clone();
     start.content = Vec::new();
+    start.stop_reason = None;
     start.usage = Usage {
         input_tokens: response.usage.input_tokens,
         output_tokens: 0,
@@ -119,7 +120,7 @@ mod tests {
                     input: input.clone(),
                 },
             ],
-            stop_reason: "tool_use".to_owned(),
+            stop_reason: Some("tool_use".to_owned()),
             stop_sequence: None,
             usage: Usage {
                 input_tokens: 10,

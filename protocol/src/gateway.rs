@@ -120,8 +120,9 @@ pub struct MessagesResponse {
     pub role: String,
     pub model: String,
     pub content: Vec<ContentBlock>,
-    /// `tool_use` while the agent wants tool results, `end_turn` at the end.
-    pub stop_reason: String,
+    /// `tool_use` while the agent wants tool results, `end_turn` at the end;
+    /// `null` in a stream's `message_start`, as Anthropic sends it.
+    pub stop_reason: Option<String>,
     pub stop_sequence: Option<String>,
     pub usage: Usage,
 }

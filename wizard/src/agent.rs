@@ -143,7 +143,7 @@ pub async fn converse(
             role: "assistant".into(),
             content: MessageContent::Blocks(response.content.clone()),
         });
-        if response.stop_reason == "end_turn" || results.is_empty() {
+        if response.stop_reason.as_deref() == Some("end_turn") || results.is_empty() {
             return Ok((staging, refused));
         }
         messages.push(Message {

@@ -96,7 +96,7 @@ async fn answer(
         request_id,
         credential = mask(credential),
         message_id = response.id,
-        stop_reason = response.stop_reason,
+        stop_reason = response.stop_reason.as_deref().unwrap_or_default(),
         "agent answered"
     );
     if request.stream == Some(true) {
