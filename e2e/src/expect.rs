@@ -17,6 +17,8 @@ pub struct Observation {
     pub project_after: Manifest,
     /// `GET /_admin/state`, or why it could not be read.
     pub server_state: Result<StateSummary, String>,
+    /// The server's `GET /_admin/journal`, or why it could not be read.
+    pub server_journal: Result<Journal, String>,
     /// The gateway's `GET /_admin/journal`, or why it could not be read.
     pub gateway_journal: Result<Journal, String>,
 }
@@ -39,6 +41,12 @@ pub fn check(expect: &Expect, observed: &Observation) -> Vec<String> {
         match &observed.server_state {
             Ok(state) => mismatches.extend(check_server(server, state)),
             Err(error) => mismatches.push(format!("server state unreadable: {error}")),
+        }
+        if let Some(wanted) = server.requests {
+            match &observed.server_journal {
+                Ok(journal) => mismatches.extend(check_server_requests(wanted, journal)),
+                Err(error) => mismatches.push(format!("server journal unreadable: {error}")),
+            }
         }
     }
     if let Some(gateway) = &expect.gateway {
@@ -204,6 +212,23 @@ pub fn check_server(expect: &ServerExpect, state: &StateSummary) -> Vec<String> 
         }
     }
     mismatches
+}
+
+/// The number of requests in the server's journal (admin routes are not
+/// journaled), naming them when it is wrong.
+pub fn check_server_requests(wanted: usize, journal: &Journal) -> Vec<String> {
+    if journal.entries.len() == wanted {
+        return Vec::new();
+    }
+    let seen: Vec<String> = journal
+        .entries
+        .iter()
+        .map(|entry| format!("{} {} {}", entry.method, entry.path, entry.status))
+        .collect();
+    vec![format!(
+        "server requests: expected {wanted}, got {} {seen:?}",
+        seen.len()
+    )]
 }
 
 /// The verdicts of the gateway journal, in order, skipping entries that
@@ -469,6 +494,7 @@ mod tests {
             project_before: fixture(),
             project_after: fixture(),
             server_state: Err("connection refused".to_owned()),
+            server_journal: Err("connection refused".to_owned()),
             gateway_journal: Err("connection refused".to_owned()),
         };
         assert!(check(&Expect::default(), &observed).is_empty());
@@ -478,5 +504,49 @@ mod tests {
             ..Expect::default()
         };
         assert_eq!(check(&expect, &observed).len(), 2);
+        let counting = Expect {
+            server: Some(ServerExpect {
+                requests: Some(0),
+                ..ServerExpect::default()
+            }),
+            ..Expect::default()
+        };
+        assert_eq!(
+            check(&counting, &observed),
+            [
+                "server state unreadable: connection refused",
+                "server journal unreadable: connection refused"
+            ]
+        );
+    }
+
+    #[test]
+    fn server_request_count() {
+        let mut seen = journal(&[None]);
+        seen.entries[0].path = "/api/agentic/provisioning/account_requests".to_owned();
+        assert!(check_server_requests(1, &seen).is_empty());
+        assert!(check_server_requests(0, &journal(&[])).is_empty());
+        assert_eq!(
+            check_server_requests(0, &seen),
+            ["server requests: expected 0, got 1 [\"POST /api/agentic/provisioning/account_requests 200\"]"]
+        );
+        let observed = Observation {
+            ending: Ending::Exited(2),
+            output: String::new(),
+            project_before: fixture(),
+            project_after: fixture(),
+            server_state: Ok(StateSummary::default()),
+            server_journal: Ok(seen),
+            gateway_journal: Ok(journal(&[])),
+        };
+        let expect = Expect {
+            server: Some(ServerExpect {
+                users: Some(0),
+                requests: Some(0),
+                ..ServerExpect::default()
+            }),
+            ..Expect::default()
+        };
+        assert_eq!(check(&expect, &observed).len(), 1);
     }
 }

@@ -52,7 +52,8 @@ struct RunArgs {
     /// sets E2E_*_BIN instead).
     #[arg(long)]
     no_build: bool,
-    /// Where to write the JSON report (default: target/e2e/report.json).
+    /// Where to write the JSON report (default: target/e2e/report.json);
+    /// the Markdown report goes beside it, with `.md`.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
 }

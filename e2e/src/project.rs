@@ -33,6 +33,24 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes each `relative path → text` under `root`, creating parent
+/// directories and replacing existing files. Each path is checked again
+/// (see [`crate::scenario::check_relative`]) so nothing lands outside.
+pub fn write_files(root: &Path, files: &BTreeMap<String, String>) -> Result<()> {
+    for (relative, text) in files {
+        crate::scenario::check_relative(relative)
+            .with_context(|| format!("refusing to write {relative:?} under {}", root.display()))?;
+        let target = root.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&target, text)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    Ok(())
+}
+
 /// Every file under `root`, by relative path.
 pub fn manifest(root: &Path) -> Result<Manifest> {
     let mut files = Manifest::new();
@@ -109,6 +127,32 @@ mod tests {
             ["app/nested/page.tsx", "package.json"]
         );
         assert_eq!(files, manifest(from.path()).unwrap());
+    }
+
+    #[test]
+    fn written_files_land_inside_and_replace_existing_ones() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("package.json"), "old").unwrap();
+        let files = BTreeMap::from([
+            ("package.json".to_owned(), "new".to_owned()),
+            (".claude/settings.json".to_owned(), "{}".to_owned()),
+        ]);
+        write_files(root.path(), &files).unwrap();
+        let written = manifest(root.path()).unwrap();
+        assert_eq!(written["package.json"], b"new");
+        assert_eq!(written[".claude/settings.json"], b"{}");
+    }
+
+    #[test]
+    fn a_path_out_of_the_root_is_refused() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("home");
+        std::fs::create_dir_all(&root).unwrap();
+        let files = BTreeMap::from([("../escape".to_owned(), "x".to_owned())]);
+        let message = format!("{:#}", write_files(&root, &files).unwrap_err());
+        assert!(message.contains("../escape"), "{message}");
+        assert!(message.contains(".."), "{message}");
+        assert!(!parent.path().join("escape").exists());
     }
 
     #[test]

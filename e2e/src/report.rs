@@ -1,5 +1,6 @@
 //! What a person reads: a line per finished scenario, the final table, the
-//! details of each failure, and `target/e2e/report.json` for machines.
+//! details of each failure, `target/e2e/report.json` for machines and
+//! `target/e2e/report.md` for a pull request or a CI summary.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -132,6 +133,60 @@ pub fn write_json(path: &Path, results: &[ScenarioResult]) -> Result<()> {
     std::fs::write(path, json(results)).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The Markdown report's text: the table, then each failed scenario's
+/// mismatches (the program tails stay in the terminal output).
+pub fn markdown(results: &[ScenarioResult]) -> String {
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let failed = results.iter().filter(|result| !result.passed()).count();
+    let mut out = vec![
+        "# e2e report".to_owned(),
+        String::new(),
+        format!(
+            "{} scenario(s), {} passed, {failed} failed.",
+            results.len(),
+            results.len() - failed
+        ),
+        String::new(),
+        "| scenario | expected | observed | verdict | time |".to_owned(),
+        "|---|---|---|---|---|".to_owned(),
+    ];
+    for result in results {
+        out.push(format!(
+            "| `{}` | {} | {} | {} | {} |",
+            result.name,
+            cell(&result.expected),
+            cell(&result.observed),
+            verdict(result),
+            format_duration(result.duration)
+        ));
+    }
+    for result in results.iter().filter(|result| !result.passed()) {
+        out.push(String::new());
+        out.push(format!("## `{}` failed", result.name));
+        out.push(String::new());
+        for mismatch in &result.mismatches {
+            out.push(format!("- {}", mismatch.replace('\n', " ")));
+        }
+    }
+    out.push(String::new());
+    out.join("\n")
+}
+
+/// The Markdown report's path: the JSON report's, with `.md`.
+pub fn markdown_path(json_path: &Path) -> PathBuf {
+    json_path.with_extension("md")
+}
+
+/// Writes the JSON report and the Markdown one beside it; returns the
+/// Markdown report's path.
+pub fn write_reports(json_path: &Path, results: &[ScenarioResult]) -> Result<PathBuf> {
+    write_json(json_path, results)?;
+    let markdown_path = markdown_path(json_path);
+    std::fs::write(&markdown_path, markdown(results))
+        .with_context(|| format!("cannot write {}", markdown_path.display()))?;
+    Ok(markdown_path)
+}
+
 /// `target/e2e/report.json`: the target directory is the one the harness
 /// runs from (`target/<profile>/e2e`), else `$CARGO_TARGET_DIR`, else the
 /// workspace's `target/`.
@@ -201,6 +256,46 @@ mod tests {
         assert!(text.contains("  - wizard exit code: expected 3, got 0"));
         assert!(text.contains("boom"));
         assert!(!text.contains("signup"));
+    }
+
+    #[test]
+    fn the_markdown_report_has_the_table_and_each_failure() {
+        let results = [
+            result(
+                "scope-bug",
+                &["wizard exit code: expected 3, got 0", "a | pipe"],
+            ),
+            result("signup", &[]),
+        ];
+        insta::assert_snapshot!(markdown(&results), @r"
+        # e2e report
+
+        2 scenario(s), 1 passed, 1 failed.
+
+        | scenario | expected | observed | verdict | time |
+        |---|---|---|---|---|
+        | `scope-bug` | exit 3, untouched | exit 0, integrated | FAIL | 1.2s |
+        | `signup` | exit 3, untouched | exit 0, integrated | PASS | 1.2s |
+
+        ## `scope-bug` failed
+
+        - wizard exit code: expected 3, got 0
+        - a | pipe
+        ");
+    }
+
+    #[test]
+    fn both_reports_are_written_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let json_path = dir.path().join("e2e").join("report.json");
+        let written = write_reports(&json_path, &[result("signup", &[])]).unwrap();
+        assert_eq!(written, dir.path().join("e2e").join("report.md"));
+        assert!(std::fs::read_to_string(&json_path)
+            .unwrap()
+            .contains("\"signup\""));
+        assert!(std::fs::read_to_string(&written)
+            .unwrap()
+            .contains("| `signup` |"));
     }
 
     #[test]

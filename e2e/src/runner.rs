@@ -23,6 +23,10 @@ use crate::project::{self, Difference};
 use crate::scenario::{Placeholders, ProjectExpectation, Scenario};
 use crate::secrets;
 
+/// The wizard's (hidden) setting for the managed Claude Code settings file,
+/// `/etc/claude-code/managed-settings.json` by default.
+pub const MANAGED_SETTINGS_ENV: &str = "POSTHOG_WIZARD_MANAGED_SETTINGS";
+
 /// What every scenario of one run shares.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -150,6 +154,10 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         bail!("the sample app {} does not exist", app.display());
     }
     project::copy_dir(&app, &project_dir)?;
+    project::write_files(&project_dir, &scenario.wizard.project_files)
+        .context("cannot set up [wizard] project_files")?;
+    project::write_files(&home, &scenario.wizard.home_files)
+        .context("cannot set up [wizard] home_files")?;
     let project_before = project::manifest(&project_dir)?;
     if let Some(seed) = scenario.seed_path(&settings.fixtures) {
         if !seed.is_file() {
@@ -201,7 +209,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
             "--region".to_owned(),
             scenario.gateway.region.clone(),
             "--introspection-url".to_owned(),
-            format!("{}{}", server.url, paths::INTROSPECT),
+            scenario.introspection_url(&server.url),
             "--admin-token".to_owned(),
             admin_token.clone(),
         ],
@@ -231,6 +239,12 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         project: project_dir.display().to_string(),
     };
     let mut wizard_env = base_env.clone();
+    // The host's managed Claude Code settings must not leak into a
+    // scenario; a scenario can still point this elsewhere in [wizard] env.
+    wizard_env.insert(
+        MANAGED_SETTINGS_ENV.to_owned(),
+        dir.join("managed-settings.json").display().to_string(),
+    );
     wizard_env.extend(scenario.wizard_env(&values));
     let wizard_invocation = Invocation {
         program: settings.binaries.wizard.path.clone(),
@@ -281,6 +295,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         project_before,
         project_after,
         server_state,
+        server_journal: server_journal.clone(),
         gateway_journal: gateway_journal.clone(),
     };
     let mut mismatches = expect::check(&scenario.expect, &observation);
@@ -481,6 +496,18 @@ fn rerun_instructions(
             )
         ),
     ];
+    if !scenario.wizard.project_files.is_empty() {
+        lines.push(format!(
+            "# then write the scenario's [wizard] project_files again: {}",
+            scenario
+                .wizard
+                .project_files
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for (name, invocation) in invocations {
         lines.push(format!("# {name}:"));
         lines.push(invocation.shell_line());

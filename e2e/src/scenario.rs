@@ -11,7 +11,7 @@
 //! `[wizard]` and `[expect]` stay as they are.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -46,19 +46,27 @@ pub struct ServerSetup {
     pub region: String,
 }
 
-/// How the gateway is started. Empty today; the table exists so fault
-/// settings can be added without changing the shape.
+/// How the gateway is started.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySetup {
+    /// `us` (default) or `eu`: the region the gateway serves. A gateway
+    /// whose region differs from the server's refuses that server's
+    /// credentials (`wrong_region`).
     #[serde(default = "default_region")]
     pub region: String,
+    /// The introspection endpoint's full URL (default: the scenario's
+    /// server). Takes the `{server}` placeholder; a closed port such as
+    /// `http://127.0.0.1:9/oauth/introspect` simulates an outage.
+    #[serde(default)]
+    pub introspection_url: Option<String>,
 }
 
 impl Default for GatewaySetup {
     fn default() -> Self {
         GatewaySetup {
             region: default_region(),
+            introspection_url: None,
         }
     }
 }
@@ -80,6 +88,15 @@ pub struct WizardRun {
     /// Seconds before the wizard is killed and the scenario fails.
     #[serde(default = "default_wizard_timeout")]
     pub timeout_seconds: u64,
+    /// Files written verbatim into the wizard's HOME before the run, such
+    /// as `".claude/settings.json"`. Paths are relative and stay inside.
+    #[serde(default)]
+    pub home_files: BTreeMap<String, String>,
+    /// Files written verbatim into the copied project (replacing the app's
+    /// own) before the "before" manifest is taken, so `untouched` compares
+    /// against the project as the scenario set it up.
+    #[serde(default)]
+    pub project_files: BTreeMap<String, String>,
 }
 
 /// What should be observed. Only what is written is checked.
@@ -131,6 +148,10 @@ pub struct ServerExpect {
     pub personal_api_keys: Option<i64>,
     pub personal_api_key_scopes: Option<Vec<String>>,
     pub access_token_scopes: Option<Vec<String>>,
+    /// Entries in the server's request journal (`GET /_admin/journal`):
+    /// the wizard's requests and the gateway's introspection calls (admin
+    /// routes are not journaled). `0` means nothing reached the server.
+    pub requests: Option<usize>,
 }
 
 /// Checks on the gateway's journal verdicts (entries without a verdict,
@@ -187,6 +208,19 @@ impl Scenario {
                 origin.display()
             );
         }
+        for (table, files) in [
+            ("home_files", &scenario.wizard.home_files),
+            ("project_files", &scenario.wizard.project_files),
+        ] {
+            for path in files.keys() {
+                check_relative(path).with_context(|| {
+                    format!(
+                        "scenario file {}: [wizard] {table} key {path:?}",
+                        origin.display()
+                    )
+                })?;
+            }
+        }
         Ok(scenario)
     }
 
@@ -232,6 +266,15 @@ impl Scenario {
             .collect()
     }
 
+    /// The gateway's `--introspection-url`: the scenario's (with `{server}`
+    /// replaced), else the server's own endpoint.
+    pub fn introspection_url(&self, server_url: &str) -> String {
+        match &self.gateway.introspection_url {
+            Some(url) => url.replace("{server}", server_url),
+            None => format!("{server_url}{}", protocol::paths::INTROSPECT),
+        }
+    }
+
     /// The `--profile` value for the server: a built-in name as is, a file
     /// resolved against the fixtures directory.
     pub fn profile_argument(&self, fixtures: &Path) -> String {
@@ -245,6 +288,28 @@ impl Scenario {
     pub fn seed_path(&self, fixtures: &Path) -> Option<PathBuf> {
         self.server.seed.as_ref().map(|seed| fixtures.join(seed))
     }
+}
+
+/// A path of `home_files` or `project_files`: relative, made only of
+/// ordinary names, so it cannot leave the directory it is written into.
+pub fn check_relative(path: &str) -> Result<()> {
+    let parsed = Path::new(path);
+    if path.is_empty() {
+        bail!("the path is empty");
+    }
+    if parsed.is_absolute() {
+        bail!("the path must be relative, not absolute");
+    }
+    for component in parsed.components() {
+        match component {
+            Component::Normal(_) => {}
+            Component::ParentDir => {
+                bail!("the path must stay inside its directory (no `..`)")
+            }
+            _ => bail!("the path may hold only plain names (no `.`, `/` or prefixes)"),
+        }
+    }
+    Ok(())
 }
 
 /// Every `*.toml` under `dir`, parsed, sorted by name. Fails on the first
@@ -421,6 +486,100 @@ verdicts = ["insufficient_scope"]
             1
         );
         assert!(args.contains(&"--base-url".to_owned()));
+    }
+
+    #[test]
+    fn gateway_region_and_introspection_url_parse() {
+        let scenario = Scenario::parse(GOOD, Path::new("good.toml")).unwrap();
+        assert_eq!(scenario.gateway, GatewaySetup::default());
+        assert_eq!(
+            scenario.introspection_url("http://127.0.0.1:1"),
+            format!("http://127.0.0.1:1{}", protocol::paths::INTROSPECT)
+        );
+        let with_gateway =
+            |table: &str| GOOD.replace("[wizard]\n", &format!("{table}\n[wizard]\n"));
+        let text = with_gateway(
+            "[gateway]\nregion = \"eu\"\nintrospection_url = \"http://127.0.0.1:9/oauth/introspect\"\n",
+        );
+        let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
+        assert_eq!(scenario.gateway.region, "eu");
+        assert_eq!(
+            scenario.introspection_url("http://127.0.0.1:1"),
+            "http://127.0.0.1:9/oauth/introspect"
+        );
+        let text = with_gateway("[gateway]\nintrospection_url = \"{server}/elsewhere\"\n");
+        let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
+        assert_eq!(
+            scenario.introspection_url("http://127.0.0.1:1"),
+            "http://127.0.0.1:1/elsewhere"
+        );
+        let typo = with_gateway("[gateway]\nintrospection = \"x\"\n");
+        let message = format!(
+            "{:#}",
+            Scenario::parse(&typo, Path::new("good.toml")).unwrap_err()
+        );
+        assert!(message.contains("introspection"), "{message}");
+    }
+
+    #[test]
+    fn home_and_project_files_parse() {
+        let text = GOOD.replace(
+            "[expect]\n",
+            r#"home_files = { ".claude/settings.json" = '''{"env":{"ANTHROPIC_BASE_URL":"http://x"}}''' }
+project_files = { "package.json" = "{}" }
+
+[expect]
+"#,
+        );
+        let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
+        assert_eq!(
+            scenario.wizard.home_files[".claude/settings.json"],
+            r#"{"env":{"ANTHROPIC_BASE_URL":"http://x"}}"#
+        );
+        assert_eq!(scenario.wizard.project_files["package.json"], "{}");
+        let plain = Scenario::parse(GOOD, Path::new("good.toml")).unwrap();
+        assert!(plain.wizard.home_files.is_empty());
+        assert!(plain.wizard.project_files.is_empty());
+    }
+
+    #[test]
+    fn files_that_would_leave_their_directory_are_refused() {
+        for (table, path, needle) in [
+            ("home_files", "../escape.json", ".."),
+            ("project_files", "app/../../escape", ".."),
+            ("home_files", "/etc/passwd", "relative"),
+            ("project_files", "", "empty"),
+            ("project_files", "./package.json", "plain names"),
+        ] {
+            let text = GOOD.replace(
+                "[expect]\n",
+                &format!("{table} = {{ \"{path}\" = \"x\" }}\n\n[expect]\n"),
+            );
+            let message = format!(
+                "{:#}",
+                Scenario::parse(&text, Path::new("fixtures/scenarios/good.toml")).unwrap_err()
+            );
+            assert!(message.contains(table), "{message}");
+            assert!(message.contains(needle), "{path}: {message}");
+            assert!(
+                message.contains("fixtures/scenarios/good.toml"),
+                "{message}"
+            );
+        }
+        for good in ["package.json", ".claude/settings.json", "a/b/c.txt"] {
+            assert!(check_relative(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn server_request_count_parses() {
+        let text = GOOD.replace(
+            "[expect.server]\nusers = 1\n",
+            "[expect.server]\nusers = 1\nrequests = 0\n",
+        );
+        assert_ne!(text, GOOD);
+        let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
+        assert_eq!(scenario.expect.server.unwrap().requests, Some(0));
     }
 
     #[test]

@@ -137,8 +137,12 @@ pub async fn run(options: RunOptions) -> Result<i32> {
             println!("{kept}");
         }
     }
-    match report::write_json(&options.report_path, &results) {
-        Ok(()) => println!("e2e: report written to {}", options.report_path.display()),
+    match report::write_reports(&options.report_path, &results) {
+        Ok(markdown) => println!(
+            "e2e: reports written to {} and {}",
+            options.report_path.display(),
+            markdown.display()
+        ),
         Err(error) => eprintln!("e2e: {error:#}"),
     }
     Ok(if results.iter().all(ScenarioResult::passed) {

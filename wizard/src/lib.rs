@@ -549,8 +549,14 @@ async fn scopes(config: &Config, log: &VerboseLog, http: &Http) -> Result<Outcom
             }
             None => "unknown",
         };
-        let reason =
-            protocol::scope::wizard_reason(scope).unwrap_or("(not a scope the wizard uses)");
+        let reason = match (protocol::scope::wizard_reason(scope), protocol::scope::Scope::parse(scope)) {
+            (Some(reason), _) => reason,
+            (None, Err(_)) if scope == "introspection" => {
+                "not a scope: introspection is an endpoint (RFC 7662), advertised as introspection_endpoint"
+            }
+            (None, Err(_)) => "not a scope: scopes look like resource:read or resource:write",
+            (None, Ok(_)) => "not a scope the wizard uses",
+        };
         println!("  {scope:<24} {verdict:<14} {reason}");
     }
     match (&supported, refused.is_empty()) {
