@@ -158,9 +158,15 @@ impl ApiError {
         };
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
+            // RFC 6749 section 5.2: a client that failed HTTP Basic
+            // authentication is told to use Basic.
+            let scheme = match code {
+                codes::INVALID_CLIENT => "Basic realm=\"provisioning\"",
+                _ => "Bearer",
+            };
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
         response.extensions_mut().insert(ErrorReason(code));
         response

@@ -39,6 +39,14 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
             "Content-Type must be application/json".into(),
         ));
     }
+    // RFC 8259 section 8.1: JSON is UTF-8. serde_json checks only the
+    // strings it keeps, so invalid bytes in an ignored field would pass.
+    if let Err(error) = std::str::from_utf8(body) {
+        return Err(ApiError::InvalidRequest(format!(
+            "Request body is not valid UTF-8 (at byte {})",
+            error.valid_up_to()
+        )));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();

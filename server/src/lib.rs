@@ -128,18 +128,23 @@ pub fn app(state: AppState) -> Router {
         router = with_and_without_slash(router, path, handler);
     }
     if state.admin_token.is_some() {
-        let admin = Router::new()
-            .route(paths::ADMIN_JOURNAL, get(admin::journal))
-            .route(paths::ADMIN_STATE, get(admin::state_summary))
-            .route(
+        let mut admin = Router::new();
+        let admin_routes: Vec<(&str, MethodRouter<AppState>)> = vec![
+            (paths::ADMIN_JOURNAL, get(admin::journal)),
+            (paths::ADMIN_STATE, get(admin::state_summary)),
+            (
                 paths::ADMIN_CLOCK,
                 get(admin::clock).post(admin::advance_clock),
-            )
-            .route(paths::ADMIN_RESET, post(admin::reset))
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                admin::require_token,
-            ));
+            ),
+            (paths::ADMIN_RESET, post(admin::reset)),
+        ];
+        for (path, handler) in admin_routes {
+            admin = with_and_without_slash(admin, path, handler);
+        }
+        let admin = admin.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_token,
+        ));
         router = router.merge(admin);
     }
     router

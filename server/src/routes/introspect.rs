@@ -79,7 +79,11 @@ async fn introspect(
     state: &AppState,
     token: Option<&str>,
 ) -> Result<(IntrospectionAnswer, Verdict), ApiError> {
-    let token = token.filter(|token| !token.is_empty());
+    // RFC 7662 section 2.1: `token` is required; a form without the field
+    // is malformed (contract section 2). An empty value is a credential that
+    // is not live (the gateway's readiness probe sends one).
+    let token = token.ok_or_else(|| ApiError::InvalidRequest("token is required".into()))?;
+    let token = Some(token).filter(|token| !token.is_empty());
     let resolved = auth::resolve(
         state,
         token,

@@ -55,7 +55,11 @@ pub async fn read(
     .await;
     match result {
         Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_envelope(Envelope::Resource { id: Some(id) }),
+        // The id is echoed from the path, where a person may have pasted a
+        // credential by mistake: never send a full secret back.
+        Err(error) => error.into_envelope(Envelope::Resource {
+            id: Some(protocol::credential::redact_secrets(&id)),
+        }),
     }
 }
 

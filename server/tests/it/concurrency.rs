@@ -1,0 +1,99 @@
+//! Concurrency sanity (bounded and quick): the two places where a race
+//! would make a visible mess.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use tokio::task::JoinSet;
+
+use protocol::paths;
+
+use crate::support::*;
+
+/// If this fails, a wizard that retries a slow signup (or two terminals
+/// signing up one email) makes two accounts for one person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_account_requests_for_one_email_make_one_user() {
+    for storage in [Storage::Memory, Storage::File] {
+        let options = Options {
+            storage,
+            ..Options::new("current")
+        };
+        let server = Arc::new(Server::start(options).await);
+        let mut tasks = JoinSet::new();
+        for _ in 0..20 {
+            let server = Arc::clone(&server);
+            let body = server.account_request("race@example.com", None, &server.verifier());
+            tasks.spawn(async move {
+                server
+                    .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
+                    .await
+            });
+        }
+        let mut kinds = Vec::new();
+        while let Some(answer) = tasks.join_next().await {
+            let answer = answer.expect("the task ran");
+            assert_eq!(
+                answer.status,
+                StatusCode::OK,
+                "{storage:?}: {}",
+                answer.text()
+            );
+            kinds.push(answer.json()["type"].as_str().unwrap().to_owned());
+        }
+        // The first creates the account; the others find an existing user
+        // and, as a public client, must send the person to sign in.
+        assert_eq!(
+            kinds.iter().filter(|kind| *kind == "oauth").count(),
+            1,
+            "{storage:?}: {kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|kind| *kind == "requires_auth").count(),
+            19,
+            "{storage:?}"
+        );
+        let state = server.admin_state().await;
+        assert_eq!(
+            (state.users, state.organizations, state.teams),
+            (1, 1, 1),
+            "{storage:?}"
+        );
+    }
+}
+
+/// If this fails, one authorization code could be exchanged for several
+/// token pairs by racing requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_exchanges_of_one_code_succeed_once() {
+    for storage in [Storage::Memory, Storage::File] {
+        let options = Options {
+            storage,
+            ..Options::new("current")
+        };
+        let server = Arc::new(Server::start(options).await);
+        let (code, verifier) = server.signup(None).await;
+        let verifier = verifier.as_str().to_owned();
+        let mut tasks = JoinSet::new();
+        for _ in 0..10 {
+            let server = Arc::clone(&server);
+            let (code, verifier) = (code.clone(), verifier.clone());
+            tasks.spawn(async move { server.exchange(&code, &verifier).await });
+        }
+        let mut statuses = Vec::new();
+        while let Some(answer) = tasks.join_next().await {
+            let answer = answer.expect("the task ran");
+            if answer.status != StatusCode::OK {
+                let (code, _) = envelope(Family::OAuth, &answer.json());
+                assert_eq!(code, "invalid_grant", "{storage:?}");
+            }
+            statuses.push(answer.status.as_u16());
+        }
+        assert_eq!(
+            statuses.iter().filter(|status| **status == 200).count(),
+            1,
+            "{storage:?}: {statuses:?}"
+        );
+        assert_eq!(server.admin_state().await.access_tokens, 1, "{storage:?}");
+    }
+}

@@ -1,0 +1,14 @@
+//! The provisioning server's one integration-test binary: the server runs in
+//! process (an `AppState` with a fixed clock and seeded randomness), driven
+//! through its router.
+
+mod admin;
+mod bad_input;
+mod concurrency;
+mod introspection;
+mod partner;
+mod posthog_api;
+mod signup;
+mod storage;
+mod support;
+mod tokens;

@@ -1,0 +1,386 @@
+//! An orchestrator partner (hmac, protocol sections 3 and 4): signatures,
+//! health and services, signed account requests and team resolution.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use protocol::paths;
+use protocol::scope::{ORCHESTRATOR_CEILING, WIZARD_SIGNUP_SCOPES};
+use protocol::signature::HEADER;
+
+use crate::support::*;
+
+async fn partner_server() -> Server {
+    Server::start(Options::new("current").partner()).await
+}
+
+/// An account request signed by the partner.
+async fn signed_account(server: &Server, body: &Value) -> Answer {
+    let text = body.to_string();
+    let signature = server.signature(text.as_bytes(), 0);
+    server
+        .send(
+            Call::post(paths::ACCOUNT_REQUESTS)
+                .version()
+                .header(HEADER, signature)
+                .raw(Some("application/json"), text),
+        )
+        .await
+}
+
+/// A code exchange signed by the partner.
+async fn signed_exchange(server: &Server, code: &str) -> Answer {
+    let body = serde_urlencoded::to_string([("grant_type", "authorization_code"), ("code", code)])
+        .unwrap();
+    let signature = server.signature(body.as_bytes(), 0);
+    server
+        .send(
+            Call::post(paths::AGENTIC_TOKEN)
+                .version()
+                .header(HEADER, signature)
+                .raw(Some("application/x-www-form-urlencoded"), body),
+        )
+        .await
+}
+
+fn code_of(answer: &Answer) -> String {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let json = answer.json();
+    assert_eq!(json["type"], "oauth", "{json}");
+    json["oauth"]["code"].as_str().unwrap().to_owned()
+}
+
+/// If this fails, Stripe's health check or service listing breaks: a
+/// partner's client refuses `next_cursor: ""`.
+#[tokio::test]
+async fn health_and_services_answer_a_signed_partner() {
+    let server = partner_server().await;
+    let get = |path: &str| {
+        Call::get(path)
+            .version()
+            .header(HEADER, server.signature(b"", 0))
+    };
+    let health = server.send(get(paths::HEALTH)).await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.text());
+    assert_eq!(
+        health.json(),
+        json!({"status": "ok", "supported_versions": ["0.1d"]})
+    );
+    let services = server.send(get(paths::SERVICES)).await;
+    assert_eq!(services.status, StatusCode::OK, "{}", services.text());
+    let body = services.json();
+    assert!(
+        body.get("next_cursor").is_none(),
+        "next_cursor must be absent: {body}"
+    );
+    let kinds: Vec<(&str, &str)> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|service| {
+            (
+                service["id"].as_str().unwrap(),
+                service["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("analytics", "deployable"),
+            ("free", "plan"),
+            ("pay_as_you_go", "plan")
+        ]
+    );
+}
+
+/// If a row fails, a partner debugging its integration cannot tell a
+/// malformed header from a clock skew from a wrong secret, or a bad
+/// signature gets through.
+#[tokio::test]
+async fn signature_failures_are_told_apart() {
+    let server = partner_server().await;
+    let body = json!({"email": "signed@example.com"}).to_string();
+    let now = server.state.clock.now();
+    let wrong_secret = protocol::signature::header_value(
+        &[b"whsec_someone_else".as_slice()],
+        now,
+        body.as_bytes(),
+    );
+    // (name, header, expected message fragment)
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty", String::new(), "malformed"),
+        ("garbage", "signature".into(), "malformed"),
+        ("no v1", format!("t={now}"), "malformed"),
+        ("short v1", format!("t={now},v1=abcd"), "malformed"),
+        (
+            "letters for t",
+            format!("t=abc,v1={}", "0".repeat(64)),
+            "malformed",
+        ),
+        (
+            "301 s old",
+            server.signature(body.as_bytes(), -301),
+            "tolerance",
+        ),
+        (
+            "301 s ahead",
+            server.signature(body.as_bytes(), 301),
+            "tolerance",
+        ),
+        ("wrong secret", wrong_secret, "No signature"),
+        ("another body", server.signature(b"{}", 0), "No signature"),
+    ];
+    let mut messages = BTreeSet::new();
+    for (name, header, fragment) in cases {
+        for call in [
+            Call::post(paths::ACCOUNT_REQUESTS)
+                .version()
+                .header(HEADER, header.clone())
+                .raw(Some("application/json"), body.clone()),
+            Call::get(paths::HEALTH)
+                .version()
+                .header(HEADER, header.clone()),
+            Call::get(paths::SERVICES)
+                .version()
+                .header(HEADER, header.clone()),
+        ] {
+            let path = call.path.clone();
+            let answer = server.send(call).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{name} {path}: {}",
+                answer.text()
+            );
+            let (code, message) = envelope(Family::Plain, &answer.json());
+            assert_eq!(code, "invalid_signature", "{name} {path}");
+            assert!(message.contains(fragment), "{name} {path}: {message}");
+            messages.insert(message);
+        }
+    }
+    assert_eq!(messages.len(), 3, "three distinct messages: {messages:?}");
+    for offset in [-300, 300] {
+        let answer = server
+            .send(
+                Call::get(paths::HEALTH)
+                    .version()
+                    .header(HEADER, server.signature(b"", offset)),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{offset} s is within tolerance"
+        );
+    }
+    let unsigned = server.send(Call::get(paths::HEALTH).version()).await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    let (code, _) = envelope(Family::Plain, &unsigned.json());
+    assert_eq!(code, "invalid_signature");
+    insta::assert_json_snapshot!(
+        "signature_out_of_tolerance",
+        server
+            .send(
+                Call::get(paths::HEALTH)
+                    .version()
+                    .header(HEADER, server.signature(b"", -301))
+            )
+            .await
+            .json()
+    );
+    assert_eq!(server.admin_state().await.users, 0);
+}
+
+/// If this fails, an orchestrator's code could be exchanged by whoever
+/// intercepts it, or the orchestrator itself could not exchange it.
+#[tokio::test]
+async fn a_signed_partner_code_needs_a_signed_exchange() {
+    let server = partner_server().await;
+    let answer = signed_account(
+        &server,
+        &json!({"id": "acctreq_stripe_1", "email": "new@example.com", "orchestrator": {"type": "stripe", "stripe": {"account": "acct_1"}}}),
+    )
+    .await;
+    assert_eq!(answer.json()["id"], "acctreq_stripe_1");
+    let code = code_of(&answer);
+
+    let unsigned = server
+        .send(
+            Call::post(paths::AGENTIC_TOKEN)
+                .version()
+                .form(&[("grant_type", "authorization_code"), ("code", &code)]),
+        )
+        .await;
+    assert_eq!(
+        unsigned.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        unsigned.text()
+    );
+    let (error, _) = envelope(Family::OAuth, &unsigned.json());
+    assert_eq!(error, "invalid_client");
+    // A verifier does not replace the signature.
+    let with_verifier = server.exchange(&code, &"a".repeat(43)).await;
+    assert_eq!(with_verifier.status, StatusCode::UNAUTHORIZED);
+
+    let answer = signed_exchange(&server, &code).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let tokens = tokens_of(answer);
+    assert_eq!(
+        tokens.answer["scope"],
+        joined(&ORCHESTRATOR_CEILING).as_str()
+    );
+    assert_eq!(
+        tokens.answer["account"]["available_teams"][0]["organization_name"],
+        "Stripe (integration tests) (new@example.com)"
+    );
+    let view = server.introspect(&tokens.access).await.json();
+    assert_eq!(view["client_id"], PARTNER);
+    let resource = server.provision(&tokens.access).await;
+    assert_eq!(resource.status, StatusCode::OK, "{}", resource.text());
+    // Single use holds for signed exchanges too.
+    let again = signed_exchange(&server, &code).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(envelope(Family::OAuth, &again.json()).0, "invalid_grant");
+}
+
+/// If a row fails, an orchestrator provisioning for an existing PostHog user
+/// lands in the wrong project, or in someone else's.
+#[tokio::test]
+async fn team_resolution_for_an_existing_user() {
+    let server = partner_server().await;
+    let owner = server.email();
+    let (code, verifier) = server.signup_as(&owner, Some(&WIZARD_SIGNUP_SCOPES)).await;
+    let own = tokens_of(server.exchange(&code, verifier.as_str()).await);
+    let own_team = own.answer["account"]["available_teams"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let stranger = server.tokens(None).await;
+    let foreign_team = stranger.answer["account"]["available_teams"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let teams_before = server.admin_state().await.teams;
+
+    // (name, configuration.team_id, expected: Ok(team) or Err((code, message)))
+    type Expected = Result<i64, (&'static str, String)>;
+    let cases: Vec<(&str, Value, Expected)> = vec![
+        ("absent, one team", Value::Null, Ok(own_team)),
+        ("own team as a number", json!(own_team), Ok(own_team)),
+        (
+            "own team as digits",
+            json!(own_team.to_string()),
+            Ok(own_team),
+        ),
+        (
+            "letters",
+            json!("abc"),
+            Err((
+                "invalid_request",
+                "configuration.team_id must be an integer".into(),
+            )),
+        ),
+        (
+            "a fraction",
+            json!(1.5),
+            Err((
+                "invalid_request",
+                "configuration.team_id must be an integer".into(),
+            )),
+        ),
+        (
+            "someone else's team",
+            json!(foreign_team),
+            Err(("team_resolution_failed", foreign_team.to_string())),
+        ),
+        (
+            "no such team",
+            json!(999_999),
+            Err(("team_resolution_failed", "999999".into())),
+        ),
+    ];
+    for (name, team_id, expected) in cases {
+        let mut body = json!({"id": format!("acctreq_{name}"), "email": owner.to_uppercase()});
+        if !team_id.is_null() {
+            body["configuration"] = json!({"team_id": team_id});
+        }
+        let answer = signed_account(&server, &body).await;
+        match expected {
+            Ok(team) => {
+                let code = code_of(&answer);
+                let tokens = tokens_of(signed_exchange(&server, &code).await);
+                let resource = server.provision(&tokens.access).await.json();
+                assert_eq!(resource["id"], team.to_string().as_str(), "{name}");
+                let me = server.introspect(&tokens.access).await.json();
+                assert_eq!(
+                    me["sub"],
+                    server.introspect(&own.access).await.json()["sub"],
+                    "{name}"
+                );
+            }
+            Err((code, message)) => {
+                assert_eq!(
+                    answer.status,
+                    StatusCode::BAD_REQUEST,
+                    "{name}: {}",
+                    answer.text()
+                );
+                let json = answer.json();
+                let (got, got_message) = envelope(Family::AccountRequest, &json);
+                assert_eq!(got, code, "{name}");
+                assert!(got_message.contains(&message), "{name}: {got_message}");
+                assert_eq!(json["id"], format!("acctreq_{name}").as_str());
+                if code == "team_resolution_failed" && name == "no such team" {
+                    insta::assert_json_snapshot!("account_request_team_resolution_failed", json);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        server.admin_state().await.teams,
+        teams_before,
+        "no team was created"
+    );
+}
+
+/// If this fails, a public client could obtain a code for someone else's
+/// account just by knowing their email.
+#[tokio::test]
+async fn an_existing_email_through_the_wizard_must_sign_in() {
+    let server = Server::current().await;
+    let email = server.email();
+    server.signup_as(&email, None).await;
+    let verifier = server.verifier();
+    let body = server.account_request(&email, Some(&WIZARD_SIGNUP_SCOPES), &verifier);
+    let answer = server
+        .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let json = answer.json();
+    assert_eq!(json["type"], "requires_auth");
+    assert_eq!(json["id"], format!("acctreq_{email}").as_str());
+    assert_eq!(json["requires_auth"]["type"], "redirect");
+    let url = json["requires_auth"]["redirect"]["url"].as_str().unwrap();
+    let prefix = format!("{PUBLIC_URL}{}?", paths::OAUTH_AUTHORIZE);
+    assert!(url.starts_with(&prefix), "{url}");
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(&url[prefix.len()..]).unwrap();
+    let get = |key: &str| {
+        query
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    };
+    assert_eq!(get("client_id"), Some(WIZARD));
+    assert_eq!(get("response_type"), Some("code"));
+    assert_eq!(get("code_challenge"), Some(verifier.challenge().as_str()));
+    assert_eq!(get("code_challenge_method"), Some("S256"));
+    assert_eq!(get("scope"), Some(joined(&WIZARD_SIGNUP_SCOPES).as_str()));
+    let state = server.admin_state().await;
+    assert_eq!(
+        (state.users, state.authorization_codes),
+        (1, 1),
+        "no code for the second request"
+    );
+}

@@ -1,0 +1,315 @@
+//! The life of codes and tokens at `POST /api/agentic/oauth/token`: PKCE,
+//! single use, expiry, refresh rotation (protocol section 4).
+
+use axum::http::StatusCode;
+
+use protocol::paths;
+use protocol::scope::WIZARD_SIGNUP_SCOPES;
+
+use crate::support::*;
+
+const INVALID_CODE: &str = "Invalid or expired authorization code";
+const PKCE_MISMATCH: &str = "PKCE code_verifier does not match";
+const INVALID_REFRESH: &str = "Invalid or revoked refresh token";
+
+/// Asserts a 400 `invalid_grant` (or other code) in the RFC 6749 envelope.
+fn assert_oauth_error(answer: &Answer, status: StatusCode, code: &str, message: &str) {
+    assert_eq!(answer.status, status, "{}", answer.text());
+    let (got_code, description) = envelope(Family::OAuth, &answer.json());
+    assert_eq!(got_code, code, "{}", answer.text());
+    assert!(
+        description.contains(message),
+        "expected {message:?} in {description:?}"
+    );
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+}
+
+/// If this fails, a stolen code could be tried against many verifiers, or
+/// a wrong verifier would leave the code usable for the attacker's next try.
+#[tokio::test]
+async fn a_failed_pkce_check_consumes_the_code() {
+    let server = Server::current().await;
+    // (what the verifier is, the verifier sent)
+    /// Builds the wrong verifier from the right one.
+    type Wrong = Box<dyn Fn(&str) -> String>;
+    let cases: [(&str, Wrong); 5] = [
+        ("too short", Box::new(|_| "abc".into())),
+        ("42 characters", Box::new(|right| right[..42].into())),
+        ("well-formed but wrong", Box::new(|_| "w".repeat(43))),
+        ("not URL-safe", Box::new(|right| format!("{right}+"))),
+        ("129 characters", Box::new(|_| "a".repeat(129))),
+    ];
+    for (what, wrong) in cases {
+        let (code, verifier) = server.signup(None).await;
+        let answer = server.exchange(&code, &wrong(verifier.as_str())).await;
+        assert_oauth_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            PKCE_MISMATCH,
+        );
+        let answer = server.exchange(&code, verifier.as_str()).await;
+        assert_oauth_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            INVALID_CODE,
+        );
+        assert!(!answer.text().contains(&code), "{what}: the code is echoed");
+    }
+    assert_eq!(server.admin_state().await.access_tokens, 0);
+}
+
+/// If this fails, a client that forgot its verifier (a bug, not an attack)
+/// would lose its code; the contract names the missing field instead.
+#[tokio::test]
+async fn a_missing_verifier_is_invalid_request_and_keeps_the_code() {
+    let server = Server::current().await;
+    let (code, verifier) = server.signup(None).await;
+    for form in [
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+        ],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", ""),
+        ],
+    ] {
+        let answer = server
+            .send(Call::post(paths::AGENTIC_TOKEN).version().form(&form))
+            .await;
+        assert_oauth_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "code_verifier",
+        );
+    }
+    tokens_of(server.exchange(&code, verifier.as_str()).await);
+}
+
+/// If this fails, a leaked code could be replayed, or the tokens minted
+/// from it would keep working after the replay revealed the leak.
+#[tokio::test]
+async fn a_reused_code_fails_and_revokes_what_it_minted() {
+    let server = Server::current().await;
+    let (code, verifier) = server.signup(None).await;
+    let first = tokens_of(server.exchange(&code, verifier.as_str()).await);
+    let key = server.provision(&first.access).await.json()["complete"]["access_configuration"]
+        ["personal_api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        server.introspect(&first.access).await.json()["active"],
+        true
+    );
+
+    let again = server.exchange(&code, verifier.as_str()).await;
+    assert_oauth_error(
+        &again,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_CODE,
+    );
+    insta::assert_json_snapshot!("token_error_reused_code", again.json());
+
+    let dead = server.introspect(&first.access).await;
+    assert_eq!(dead.status, StatusCode::OK);
+    assert_eq!(dead.text(), r#"{"active":false}"#);
+    let refresh = server.refresh(&first.refresh, None).await;
+    assert_oauth_error(
+        &refresh,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_REFRESH,
+    );
+    let me = server
+        .send(Call::get(paths::USERS_ME).bearer(&first.access))
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert!(me.json()["detail"].as_str().unwrap().contains("revoked"));
+    // The personal API key was minted by the resource call, not from the
+    // code: it is the user's project key and stays.
+    assert_eq!(server.introspect(&key).await.json()["active"], true);
+}
+
+/// If this fails, a code would live longer than the contract's 300 s.
+#[tokio::test]
+async fn a_code_expires_after_300_seconds() {
+    let server = Server::current().await;
+    let (code, verifier) = server.signup(None).await;
+    server.state.clock.advance(300);
+    let (fresh, fresh_verifier) = server.signup(None).await;
+    server.state.clock.advance(1);
+    let answer = server.exchange(&code, verifier.as_str()).await;
+    assert_oauth_error(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_CODE,
+    );
+    // One issued 1 s ago still works.
+    tokens_of(server.exchange(&fresh, fresh_verifier.as_str()).await);
+}
+
+/// If this fails, a refresh would leave the old tokens alive (two valid
+/// pairs after a rotation) or let a client widen what the user granted.
+#[tokio::test]
+async fn refresh_rotates_and_may_only_narrow() {
+    let server = Server::current().await;
+    let first = server.tokens(Some(&WIZARD_SIGNUP_SCOPES)).await;
+
+    let widened = server
+        .refresh(&first.refresh, Some("user:read organization:read"))
+        .await;
+    assert_oauth_error(
+        &widened,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        "organization:read",
+    );
+    // A refused widening does not rotate anything.
+    assert_eq!(
+        server.introspect(&first.access).await.json()["active"],
+        true
+    );
+
+    let answer = server
+        .refresh(&first.refresh, Some("user:read llm_gateway:read"))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert_eq!(answer.header("pragma"), Some("no-cache"));
+    let second = tokens_of(answer);
+    assert_eq!(second.answer["scope"], "user:read llm_gateway:read");
+    assert_eq!(second.answer["token_type"], "bearer");
+    assert_eq!(second.answer["expires_in"], 3600);
+    assert!(
+        second.answer.get("account").is_none(),
+        "a refresh answer omits account"
+    );
+    assert_ne!(second.access, first.access);
+    assert_ne!(second.refresh, first.refresh);
+
+    assert_eq!(
+        server.introspect(&first.access).await.text(),
+        r#"{"active":false}"#
+    );
+    let old = server.refresh(&first.refresh, None).await;
+    assert_oauth_error(
+        &old,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_REFRESH,
+    );
+    let view = server.introspect(&second.access).await.json();
+    assert_eq!(view["active"], true);
+    assert_eq!(view["scope"], "user:read llm_gateway:read");
+
+    // Without `scope`, a refresh keeps what the refresh token holds.
+    let third = tokens_of(server.refresh(&second.refresh, None).await);
+    assert_eq!(third.answer["scope"], "user:read llm_gateway:read");
+}
+
+/// If this fails, an access token would outlive its `expires_in`.
+#[tokio::test]
+async fn an_access_token_expires_after_3600_seconds() {
+    let server = Server::current().await;
+    let tokens = server.tokens(None).await;
+    server.state.clock.advance(3599);
+    assert_eq!(
+        server.introspect(&tokens.access).await.json()["active"],
+        true
+    );
+    server.state.clock.advance(2);
+    assert_eq!(
+        server.introspect(&tokens.access).await.text(),
+        r#"{"active":false}"#
+    );
+    let answer = server.provision(&tokens.access).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let (code, message) = envelope(Family::Resource, &answer.json());
+    assert_eq!(code, "unauthorized");
+    assert!(message.contains("expired"), "{message}");
+    // The refresh token still gets a new pair.
+    let renewed = tokens_of(server.refresh(&tokens.refresh, None).await);
+    assert_eq!(
+        server.introspect(&renewed.access).await.json()["active"],
+        true
+    );
+}
+
+/// If this fails, the token endpoint would accept a grant it does not
+/// implement, or answer a malformed one in another envelope.
+#[tokio::test]
+async fn grant_type_table() {
+    let server = Server::current().await;
+    /// (form, error code, what the description names)
+    type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Row; 6] = [
+        (&[], "invalid_request", "grant_type"),
+        (&[("grant_type", "")], "invalid_request", "grant_type"),
+        (
+            &[("grant_type", "password")],
+            "unsupported_grant_type",
+            "password",
+        ),
+        (
+            &[("grant_type", "client_credentials")],
+            "unsupported_grant_type",
+            "client_credentials",
+        ),
+        (
+            &[("grant_type", "authorization_code")],
+            "invalid_request",
+            "code",
+        ),
+        (
+            &[("grant_type", "refresh_token")],
+            "invalid_request",
+            "refresh_token",
+        ),
+    ];
+    for (form, code, needle) in cases {
+        let answer = server
+            .send(Call::post(paths::AGENTIC_TOKEN).version().form(form))
+            .await;
+        assert_oauth_error(&answer, StatusCode::BAD_REQUEST, code, needle);
+    }
+    let unknown_code = server
+        .send(Call::post(paths::AGENTIC_TOKEN).version().form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "no-such-code"),
+            ("code_verifier", &"a".repeat(43)),
+        ]))
+        .await;
+    assert_oauth_error(
+        &unknown_code,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_CODE,
+    );
+    // Refresh with something that is not a live refresh token.
+    let tokens = server.tokens(None).await;
+    for presented in [
+        "phr_unknownunknownunknownunknown".to_owned(),
+        tokens.access.clone(),
+        "not a token".to_owned(),
+    ] {
+        let answer = server.refresh(&presented, None).await;
+        assert_oauth_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            INVALID_REFRESH,
+        );
+        assert!(
+            protocol::credential::find_full_secrets(&answer.text()).is_empty(),
+            "an error body echoes a secret: {}",
+            answer.text()
+        );
+    }
+}
