@@ -26,9 +26,9 @@ check:
     just test
     just e2e
 
-# Accept changed snapshots (JSON Schemas, CLI texts) after reviewing them.
+# Accept changed snapshots (JSON Schemas, CLI texts) and regenerate docs/openapi.json, after reviewing them.
 bless:
-    INSTA_UPDATE=always cargo test --workspace --locked
+    INSTA_UPDATE=always UPDATE_OPENAPI=1 cargo test --workspace --locked
 
 # Start US and EU servers and gateways on the default ports (8010/8011, 3308/3309).
 serve:
@@ -49,6 +49,6 @@ serve:
         --introspection-url http://localhost:8011/oauth/introspect --admin-token dev-admin & pids+=($!)
     echo "US: server http://localhost:8010, gateway http://localhost:3308/wizard"
     echo "EU: server http://localhost:8011, gateway http://localhost:3309/wizard"
-    echo "Try: target/debug/wizard --signup --email you@example.com --install-dir <a Next.js app>"
+    echo "Try: target/debug/wizard --signup --email you@example.com --install-dir fixtures/apps/<next-js|react-vite|django|flask|express> (a copy)"
     echo "Ctrl-C stops all four."
     wait

@@ -1,8 +1,11 @@
 //! Expectations against what a run produced. Each checker returns the list
 //! of mismatches as sentences a person can act on; empty means it held.
 
+use std::collections::BTreeMap;
+
 use protocol::admin::{Journal, StateSummary};
 
+use crate::integrated::IntegratedProject;
 use crate::process::Ending;
 use crate::project::{Difference, Manifest};
 use crate::scenario::{Expect, GatewayExpect, ProjectExpectation, ServerExpect};
@@ -23,8 +26,13 @@ pub struct Observation {
     pub gateway_journal: Result<Journal, String>,
 }
 
-/// Every expectation of `expect` against `observed`.
-pub fn check(expect: &Expect, observed: &Observation) -> Vec<String> {
+/// Every expectation of `expect` against `observed`; `integrated` is the
+/// app's checklist, required when `expect.project` is `integrated`.
+pub fn check(
+    expect: &Expect,
+    integrated: Option<&IntegratedProject>,
+    observed: &Observation,
+) -> Vec<String> {
     let mut mismatches = Vec::new();
     mismatches.extend(check_ending(expect.exit_code, observed.ending));
     mismatches.extend(check_output(
@@ -34,6 +42,7 @@ pub fn check(expect: &Expect, observed: &Observation) -> Vec<String> {
     ));
     mismatches.extend(check_project(
         expect,
+        integrated,
         &observed.project_before,
         &observed.project_after,
     ));
@@ -88,41 +97,66 @@ pub fn check_output(contains: &[String], lacks: &[String], output: &str) -> Vec<
     mismatches
 }
 
-/// The project directory against `project`, `files_created`,
+/// The project directory against `project` (with the app's checklist
+/// `integrated` for `project = "integrated"`), `files_created`,
 /// `files_changed` and `file_contains`.
-pub fn check_project(expect: &Expect, before: &Manifest, after: &Manifest) -> Vec<String> {
+pub fn check_project(
+    expect: &Expect,
+    integrated: Option<&IntegratedProject>,
+    before: &Manifest,
+    after: &Manifest,
+) -> Vec<String> {
     let mut mismatches = Vec::new();
     let difference = Difference::between(before, after);
-    match expect.project {
-        Some(ProjectExpectation::Untouched) if !difference.is_empty() => {
+    match (expect.project, integrated) {
+        (Some(ProjectExpectation::Untouched), _) if !difference.is_empty() => {
             mismatches.push(format!(
                 "project should be untouched, but {}",
                 describe_difference(&difference)
             ));
         }
-        Some(ProjectExpectation::Integrated) => {
-            let required = [
-                ("package.json", Some("posthog-js")),
-                (".env.local", Some("NEXT_PUBLIC_POSTHOG_KEY=phc_")),
-                ("instrumentation-client.ts", None),
-            ];
-            for (path, needle) in required {
-                match (after.get(path), needle) {
-                    (None, _) => mismatches.push(format!(
-                        "project should be integrated, but {path} does not exist"
-                    )),
-                    (Some(bytes), Some(needle)) if !contains_text(bytes, needle) => {
-                        mismatches.push(format!(
-                            "project should be integrated, but {path} lacks {needle:?}"
-                        ));
-                    }
-                    _ => {}
-                }
-            }
+        (Some(ProjectExpectation::Integrated), None) => mismatches.push(
+            "project should be integrated, but the app has no checklist (fixtures/apps/<app>.integrated.toml)"
+                .to_owned(),
+        ),
+        (Some(ProjectExpectation::Integrated), Some(checklist)) => {
+            let files = Files {
+                created: &checklist.files_created,
+                changed: &checklist.files_changed,
+                contain: &checklist.file_contains,
+            };
+            mismatches.extend(
+                check_files(&files, &difference, before, after)
+                    .into_iter()
+                    .map(|mismatch| format!("project should be integrated: {mismatch}")),
+            );
         }
         _ => {}
     }
-    for path in &expect.files_created {
+    let files = Files {
+        created: &expect.files_created,
+        changed: &expect.files_changed,
+        contain: &expect.file_contains,
+    };
+    mismatches.extend(check_files(&files, &difference, before, after));
+    mismatches
+}
+
+/// File expectations, from a scenario's `[expect]` or an app's checklist.
+struct Files<'a> {
+    created: &'a [String],
+    changed: &'a [String],
+    contain: &'a BTreeMap<String, Vec<String>>,
+}
+
+fn check_files(
+    files: &Files<'_>,
+    difference: &Difference,
+    before: &Manifest,
+    after: &Manifest,
+) -> Vec<String> {
+    let mut mismatches = Vec::new();
+    for path in files.created {
         if !difference.created.contains(path) {
             let state = if before.contains_key(path) {
                 "existed before the run"
@@ -132,7 +166,7 @@ pub fn check_project(expect: &Expect, before: &Manifest, after: &Manifest) -> Ve
             mismatches.push(format!("{path} should have been created, but it {state}"));
         }
     }
-    for path in &expect.files_changed {
+    for path in files.changed {
         if !difference.changed.contains(path) {
             let state = match (before.contains_key(path), after.contains_key(path)) {
                 (false, false) => "does not exist",
@@ -143,7 +177,7 @@ pub fn check_project(expect: &Expect, before: &Manifest, after: &Manifest) -> Ve
             mismatches.push(format!("{path} should have changed, but it {state}"));
         }
     }
-    for (path, needles) in &expect.file_contains {
+    for (path, needles) in files.contain {
         let Some(bytes) = after.get(path) else {
             mismatches.push(format!("{path} should exist, but it does not"));
             continue;
@@ -380,31 +414,68 @@ mod tests {
             project: Some(ProjectExpectation::Untouched),
             ..Expect::default()
         };
-        assert!(check_project(&expect, &fixture(), &fixture()).is_empty());
-        let mismatches = check_project(&expect, &fixture(), &integrated());
+        assert!(check_project(&expect, None, &fixture(), &fixture()).is_empty());
+        let mismatches = check_project(&expect, None, &fixture(), &integrated());
         assert_eq!(mismatches.len(), 1);
         assert!(mismatches[0].contains("created .env.local, instrumentation-client.ts"));
         assert!(mismatches[0].contains("changed package.json"));
     }
 
+    /// The next-js checklist, as `fixtures/apps/next-js.integrated.toml`
+    /// states it (without the page edit, which `integrated()` lacks).
+    fn next_js_checklist() -> IntegratedProject {
+        IntegratedProject {
+            files_created: vec![
+                ".env.local".to_owned(),
+                "instrumentation-client.ts".to_owned(),
+            ],
+            files_changed: vec!["package.json".to_owned()],
+            file_contains: [
+                (
+                    ".env.local".to_owned(),
+                    vec![
+                        "NEXT_PUBLIC_POSTHOG_KEY=phc_".to_owned(),
+                        "NEXT_PUBLIC_POSTHOG_HOST=http".to_owned(),
+                    ],
+                ),
+                ("package.json".to_owned(), vec!["posthog-js".to_owned()]),
+            ]
+            .into(),
+        }
+    }
+
     #[test]
-    fn integrated_project_needs_all_three_pieces() {
+    fn integrated_project_follows_the_apps_checklist() {
         let expect = Expect {
             project: Some(ProjectExpectation::Integrated),
             ..Expect::default()
         };
-        assert!(check_project(&expect, &fixture(), &integrated()).is_empty());
-        let mismatches = check_project(&expect, &fixture(), &fixture());
-        assert_eq!(mismatches.len(), 3, "{mismatches:?}");
+        let checklist = next_js_checklist();
+        let check = |after: &Manifest| check_project(&expect, Some(&checklist), &fixture(), after);
+        assert!(check(&integrated()).is_empty());
+        assert_eq!(
+            check(&fixture()),
+            [
+                "project should be integrated: .env.local should have been created, but it does not exist",
+                "project should be integrated: instrumentation-client.ts should have been created, but it does not exist",
+                "project should be integrated: package.json should have changed, but it is unchanged",
+                "project should be integrated: .env.local should exist, but it does not",
+                "project should be integrated: package.json lacks \"posthog-js\"",
+            ]
+        );
         let mut secret_key = integrated();
         secret_key.insert(
             ".env.local".to_owned(),
-            b"NEXT_PUBLIC_POSTHOG_KEY=phx_oops\n".to_vec(),
+            b"NEXT_PUBLIC_POSTHOG_KEY=phx_oops\nNEXT_PUBLIC_POSTHOG_HOST=http://x\n".to_vec(),
         );
-        let mismatches = check_project(&expect, &fixture(), &secret_key);
         assert_eq!(
-            mismatches,
-            ["project should be integrated, but .env.local lacks \"NEXT_PUBLIC_POSTHOG_KEY=phc_\""]
+            check(&secret_key),
+            ["project should be integrated: .env.local lacks \"NEXT_PUBLIC_POSTHOG_KEY=phc_\""]
+        );
+        assert_eq!(
+            check_project(&expect, None, &fixture(), &integrated()).len(),
+            1,
+            "without a checklist, integrated cannot pass"
         );
     }
 
@@ -424,7 +495,7 @@ mod tests {
             ..Expect::default()
         };
         assert_eq!(
-            check_project(&expect, &fixture(), &integrated()),
+            check_project(&expect, None, &fixture(), &integrated()),
             [
                 "package.json should have been created, but it existed before the run",
                 "app/page.tsx should have changed, but it is unchanged",
@@ -497,13 +568,13 @@ mod tests {
             server_journal: Err("connection refused".to_owned()),
             gateway_journal: Err("connection refused".to_owned()),
         };
-        assert!(check(&Expect::default(), &observed).is_empty());
+        assert!(check(&Expect::default(), None, &observed).is_empty());
         let expect = Expect {
             server: Some(ServerExpect::default()),
             gateway: Some(GatewayExpect::default()),
             ..Expect::default()
         };
-        assert_eq!(check(&expect, &observed).len(), 2);
+        assert_eq!(check(&expect, None, &observed).len(), 2);
         let counting = Expect {
             server: Some(ServerExpect {
                 requests: Some(0),
@@ -512,7 +583,7 @@ mod tests {
             ..Expect::default()
         };
         assert_eq!(
-            check(&counting, &observed),
+            check(&counting, None, &observed),
             [
                 "server state unreadable: connection refused",
                 "server journal unreadable: connection refused"
@@ -547,6 +618,6 @@ mod tests {
             }),
             ..Expect::default()
         };
-        assert_eq!(check(&expect, &observed).len(), 1);
+        assert_eq!(check(&expect, None, &observed).len(), 1);
     }
 }

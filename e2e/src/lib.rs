@@ -3,15 +3,22 @@
 //!
 //! Code map: [`scenario`] is the file format, [`binaries`] finds the
 //! programs, [`process`] starts and kills them, [`runner`] runs one
-//! scenario, [`expect`] and [`secrets`] check it, [`report`] prints it and
-//! [`suite`] ties a whole run together for `main.rs`.
+//! scenario, [`expect`] (with each app's [`integrated`] checklist) and
+//! [`secrets`] check it, [`report`] prints it and
+//! [`suite`] ties a whole run together for `main.rs`. [`steps`] is the
+//! `[[steps]]` format, [`http_step`] runs it and [`step_expect`] checks
+//! each answer.
 
 pub mod binaries;
 pub mod expect;
+pub mod http_step;
+pub mod integrated;
 pub mod process;
 pub mod project;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod secrets;
+pub mod step_expect;
+pub mod steps;
 pub mod suite;

@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 
 use crate::binaries::Binaries;
 use crate::expect::{self, Observation};
+use crate::http_step;
+use crate::integrated::IntegratedProject;
 use crate::process::{self, Ending, Invocation, Service};
 use crate::project::{self, Difference};
 use crate::scenario::{Placeholders, ProjectExpectation, Scenario};
@@ -26,6 +28,9 @@ use crate::secrets;
 /// The wizard's (hidden) setting for the managed Claude Code settings file,
 /// `/etc/claude-code/managed-settings.json` by default.
 pub const MANAGED_SETTINGS_ENV: &str = "POSTHOG_WIZARD_MANAGED_SETTINGS";
+
+/// The masked transcript of the `[[steps]]`, in the scratch directory.
+pub const STEPS_LOG: &str = "steps.log";
 
 /// What every scenario of one run shares.
 #[derive(Debug, Clone)]
@@ -149,16 +154,32 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     let project_dir = dir.join("project");
     std::fs::create_dir_all(&home)?;
     std::fs::create_dir_all(&logs)?;
-    let app = settings.fixtures.join("apps").join(&scenario.wizard.app);
-    if !app.is_dir() {
-        bail!("the sample app {} does not exist", app.display());
-    }
-    project::copy_dir(&app, &project_dir)?;
-    project::write_files(&project_dir, &scenario.wizard.project_files)
-        .context("cannot set up [wizard] project_files")?;
-    project::write_files(&home, &scenario.wizard.home_files)
-        .context("cannot set up [wizard] home_files")?;
-    let project_before = project::manifest(&project_dir)?;
+    // A scenario of steps alone has no project (the parser refuses
+    // project checks without a [wizard]).
+    let (integrated, project_before) = match &scenario.wizard {
+        Some(wizard) => {
+            let app = settings.fixtures.join("apps").join(&wizard.app);
+            if !app.is_dir() {
+                bail!("the sample app {} does not exist", app.display());
+            }
+            // The app's checklist: required for `project = "integrated"`, and used
+            // whenever it exists to tell "integrated" from "changed" in the report.
+            let checklist = IntegratedProject::path(&settings.fixtures, &wizard.app);
+            let integrated = match (scenario.expect.project, checklist.is_file()) {
+                (Some(ProjectExpectation::Integrated), _) | (_, true) => {
+                    Some(IntegratedProject::load(&settings.fixtures, &wizard.app)?)
+                }
+                _ => None,
+            };
+            project::copy_dir(&app, &project_dir)?;
+            project::write_files(&project_dir, &wizard.project_files)
+                .context("cannot set up [wizard] project_files")?;
+            project::write_files(&home, &wizard.home_files)
+                .context("cannot set up [wizard] home_files")?;
+            (integrated, project::manifest(&project_dir)?)
+        }
+        None => (None, project::Manifest::new()),
+    };
     if let Some(seed) = scenario.seed_path(&settings.fixtures) {
         if !seed.is_file() {
             bail!("the seed file {} does not exist", seed.display());
@@ -246,27 +267,51 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         dir.join("managed-settings.json").display().to_string(),
     );
     wizard_env.extend(scenario.wizard_env(&values));
-    let wizard_invocation = Invocation {
-        program: settings.binaries.wizard.path.clone(),
-        args: scenario.wizard_args(&values),
-        env: wizard_env,
-        current_dir: dir.to_path_buf(),
+    let ending = match &scenario.wizard {
+        Some(wizard) => {
+            let wizard_invocation = Invocation {
+                program: settings.binaries.wizard.path.clone(),
+                args: scenario.wizard_args(&values),
+                env: wizard_env,
+                current_dir: dir.to_path_buf(),
+            };
+            invocations.push(("wizard".to_owned(), wizard_invocation.clone()));
+            Some(
+                process::run_to_completion(
+                    "wizard",
+                    &wizard_invocation,
+                    &dir.join("wizard.stdout"),
+                    &dir.join("wizard.stderr"),
+                    Duration::from_secs(wizard.timeout_seconds),
+                )
+                .await,
+            )
+        }
+        None => None,
     };
-    invocations.push(("wizard".to_owned(), wizard_invocation.clone()));
-    let ending = process::run_to_completion(
-        "wizard",
-        &wizard_invocation,
-        &dir.join("wizard.stdout"),
-        &dir.join("wizard.stderr"),
-        Duration::from_secs(scenario.wizard.timeout_seconds),
-    )
-    .await;
 
-    // Collect while both services still run, then stop them.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .context("cannot build an HTTP client")?;
+    // The [[steps]], after the wizard, against the same services.
+    let steps = http_step::run_steps(
+        &scenario.steps,
+        &http_step::StepContext {
+            client: &client,
+            server_url: &server.url,
+            gateway_url: &gateway.url,
+            admin_token: &admin_token,
+            values: &values,
+            random: &protocol::random::OsRandom,
+        },
+    )
+    .await;
+    if !scenario.steps.is_empty() {
+        let _ = std::fs::write(dir.join(STEPS_LOG), steps.transcript.join("\n") + "\n");
+    }
+
+    // Collect while both services still run, then stop them.
     let server_state: Result<StateSummary, String> =
         fetch_admin(&client, &server.url, paths::ADMIN_STATE, &admin_token).await;
     let server_journal: Result<Journal, String> =
@@ -275,7 +320,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         fetch_admin(&client, &gateway.url, paths::ADMIN_JOURNAL, &admin_token).await;
     server.process.kill().await;
     gateway.process.kill().await;
-    let ending = ending?;
+    let ending = ending.transpose()?;
 
     write_json(&dir.join("server-state.json"), &server_state);
     write_json(&dir.join("server-journal.json"), &server_journal);
@@ -286,11 +331,30 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         read_lossy(&dir.join("wizard.stdout")),
         read_lossy(&dir.join("wizard.stderr"))
     );
-    let project_after = project::manifest(&project_dir)?;
-    let observed_summary =
-        describe_observation(ending, &project_before, &project_after, &gateway_journal);
+    let project_after = match ending {
+        Some(_) => project::manifest(&project_dir)?,
+        None => project::Manifest::new(),
+    };
+    let mut observed_summary = match ending {
+        Some(ending) => describe_observation(
+            ending,
+            integrated.as_ref(),
+            &project_before,
+            &project_after,
+            &gateway_journal,
+        ),
+        None => describe_gateway(&gateway_journal),
+    };
+    if steps.total > 0 {
+        observed_summary = format!(
+            "steps {}/{} ok, {observed_summary}",
+            steps.passed, steps.total
+        );
+    }
     let observation = Observation {
-        ending,
+        // Without a wizard nothing checks the ending: the parser refuses
+        // wizard expectations then.
+        ending: ending.unwrap_or(Ending::Exited(0)),
         output,
         project_before,
         project_after,
@@ -298,7 +362,12 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         server_journal: server_journal.clone(),
         gateway_journal: gateway_journal.clone(),
     };
-    let mut mismatches = expect::check(&scenario.expect, &observation);
+    let mut mismatches = steps.mismatches.clone();
+    mismatches.extend(expect::check(
+        &scenario.expect,
+        integrated.as_ref(),
+        &observation,
+    ));
 
     // Journals are always required: they are part of the leak scan.
     let mut sources = Vec::new();
@@ -318,6 +387,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         "wizard.stdout",
         "wizard.stderr",
         "logs/posthog-wizard.log",
+        STEPS_LOG,
         "server.stdout",
         "server.stderr",
         "gateway.stdout",
@@ -424,6 +494,9 @@ pub fn describe_expectation(scenario: &Scenario) -> String {
             parts.push(format!("gw ⊇ [{}]", gateway.verdicts_include.join(",")));
         }
     }
+    if !scenario.steps.is_empty() {
+        parts.insert(0, format!("{} steps", scenario.steps.len()));
+    }
     if parts.is_empty() {
         "(no leaks)".to_owned()
     } else {
@@ -433,6 +506,7 @@ pub fn describe_expectation(scenario: &Scenario) -> String {
 
 fn describe_observation(
     ending: Ending,
+    integrated: Option<&IntegratedProject>,
     before: &project::Manifest,
     after: &project::Manifest,
     gateway_journal: &Result<Journal, String>,
@@ -448,16 +522,23 @@ fn describe_observation(
     };
     if Difference::between(before, after).is_empty() {
         parts.push("untouched".to_owned());
-    } else if expect::check_project(&integrated_probe, before, after).is_empty() {
+    } else if integrated.is_some()
+        && expect::check_project(&integrated_probe, integrated, before, after).is_empty()
+    {
         parts.push("integrated".to_owned());
     } else {
         parts.push("changed".to_owned());
     }
-    match gateway_journal {
-        Ok(journal) => parts.push(format!("gw [{}]", expect::verdicts(journal).join(","))),
-        Err(_) => parts.push("gw ?".to_owned()),
-    }
+    parts.push(describe_gateway(gateway_journal));
     parts.join(", ")
+}
+
+/// The gateway's verdicts, for the table.
+fn describe_gateway(gateway_journal: &Result<Journal, String>) -> String {
+    match gateway_journal {
+        Ok(journal) => format!("gw [{}]", expect::verdicts(journal).join(",")),
+        Err(_) => "gw ?".to_owned(),
+    }
 }
 
 fn diagnostics(dir: &Path) -> String {
@@ -465,6 +546,7 @@ fn diagnostics(dir: &Path) -> String {
         ("wizard stdout", "wizard.stdout"),
         ("wizard stderr", "wizard.stderr"),
         ("wizard verbose log", "logs/posthog-wizard.log"),
+        ("steps transcript (masked)", STEPS_LOG),
         ("provisioning-server stderr", "server.stderr"),
         ("llm-gateway-mock stderr", "gateway.stderr"),
     ]
@@ -484,28 +566,43 @@ fn rerun_instructions(
     let mut lines = vec![
         format!("kept {} for {}", dir.display(), scenario.name),
         "# To start from a clean slate first:".to_owned(),
-        format!(
+    ];
+    match &scenario.wizard {
+        Some(wizard) => lines.push(format!(
             "rm -rf {dir}/server.sqlite* {dir}/project && cp -R {app} {dir}/project",
             dir = process::shell_quote(&dir.to_string_lossy()),
             app = process::shell_quote(
                 &settings
                     .fixtures
                     .join("apps")
-                    .join(&scenario.wizard.app)
+                    .join(&wizard.app)
                     .to_string_lossy()
             )
-        ),
-    ];
-    if !scenario.wizard.project_files.is_empty() {
+        )),
+        None => lines.push(format!(
+            "rm -rf {dir}/server.sqlite*",
+            dir = process::shell_quote(&dir.to_string_lossy())
+        )),
+    }
+    if let Some(wizard) = scenario
+        .wizard
+        .as_ref()
+        .filter(|wizard| !wizard.project_files.is_empty())
+    {
         lines.push(format!(
             "# then write the scenario's [wizard] project_files again: {}",
-            scenario
-                .wizard
+            wizard
                 .project_files
                 .keys()
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ")
+        ));
+    }
+    if !scenario.steps.is_empty() {
+        lines.push(format!(
+            "# the [[steps]] requests, masked, are in {}",
+            dir.join(STEPS_LOG).display()
         ));
     }
     for (name, invocation) in invocations {

@@ -6,9 +6,11 @@
 //! Every table denies unknown keys, so a typo is an error that names the key
 //! and the file instead of an expectation silently not checked.
 //!
-//! The format is meant to grow: raw HTTP steps (signed or not) and browser
-//! steps will come as a `[[steps]]` array run before or after the wizard;
-//! `[wizard]` and `[expect]` stay as they are.
+//! After the services start, the `[wizard]` (when given) runs, then the
+//! `[[steps]]` in order: raw HTTP requests, signed or not, clock advances
+//! and gateway messages ([`crate::steps`]). A scenario has a wizard, steps,
+//! or both; `[expect]` checks what the wizard left and the services'
+//! state, each step checks its own answer.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -16,8 +18,10 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::steps::Step;
+
 /// One scenario file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Must equal the file name without `.toml`.
@@ -27,7 +31,12 @@ pub struct Scenario {
     pub server: ServerSetup,
     #[serde(default)]
     pub gateway: GatewaySetup,
-    pub wizard: WizardRun,
+    /// The wizard run; equivalent to one wizard step before `steps`.
+    #[serde(default)]
+    pub wizard: Option<WizardRun>,
+    /// Run in order after the wizard (see [`crate::steps`]).
+    #[serde(default)]
+    pub steps: Vec<Step>,
     #[serde(default)]
     pub expect: Expect,
 }
@@ -129,8 +138,9 @@ pub struct Expect {
 pub enum ProjectExpectation {
     /// Byte-identical to the copy taken before the run.
     Untouched,
-    /// `posthog-js` in `package.json`, a `phc_` key in `.env.local`,
-    /// `instrumentation-client.ts` present.
+    /// Everything the app's checklist `fixtures/apps/<app>.integrated.toml`
+    /// lists (see [`crate::integrated`]): the SDK dependency, the
+    /// initialisation code, the `phc_` key and host in the env file.
     Integrated,
 }
 
@@ -208,10 +218,13 @@ impl Scenario {
                 origin.display()
             );
         }
-        for (table, files) in [
-            ("home_files", &scenario.wizard.home_files),
-            ("project_files", &scenario.wizard.project_files),
-        ] {
+        scenario.check_steps(origin)?;
+        let no_files = BTreeMap::new();
+        let (home_files, project_files) = match &scenario.wizard {
+            Some(wizard) => (&wizard.home_files, &wizard.project_files),
+            None => (&no_files, &no_files),
+        };
+        for (table, files) in [("home_files", home_files), ("project_files", project_files)] {
             for path in files.keys() {
                 check_relative(path).with_context(|| {
                     format!(
@@ -224,6 +237,48 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Each step's own rules, and nothing that needs a wizard without one.
+    fn check_steps(&self, origin: &Path) -> Result<()> {
+        for (index, step) in self.steps.iter().enumerate() {
+            step.validate().with_context(|| {
+                format!(
+                    "scenario file {}: step {} ({})",
+                    origin.display(),
+                    index + 1,
+                    step.label()
+                )
+            })?;
+        }
+        if self.wizard.is_some() {
+            return Ok(());
+        }
+        if self.steps.is_empty() {
+            bail!(
+                "scenario file {}: give a [wizard] table, [[steps]], or both",
+                origin.display()
+            );
+        }
+        let expect = &self.expect;
+        let wizard_only = [
+            ("exit_code", expect.exit_code.is_some()),
+            ("output_contains", !expect.output_contains.is_empty()),
+            ("output_lacks", !expect.output_lacks.is_empty()),
+            ("project", expect.project.is_some()),
+            ("files_created", !expect.files_created.is_empty()),
+            ("files_changed", !expect.files_changed.is_empty()),
+            ("file_contains", !expect.file_contains.is_empty()),
+        ];
+        for (key, given) in wizard_only {
+            if given {
+                bail!(
+                    "scenario file {}: [expect] {key} checks the wizard's run, but the scenario has no [wizard]",
+                    origin.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and parses one file.
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = std::fs::read_to_string(path)
@@ -234,12 +289,10 @@ impl Scenario {
     /// The wizard's final argument list: the scenario's, with placeholders
     /// replaced, then the harness's wiring flags the scenario did not give.
     pub fn wizard_args(&self, values: &Placeholders) -> Vec<String> {
-        let mut args: Vec<String> = self
-            .wizard
-            .args
-            .iter()
-            .map(|arg| values.apply(arg))
-            .collect();
+        let Some(wizard) = &self.wizard else {
+            return Vec::new();
+        };
+        let mut args: Vec<String> = wizard.args.iter().map(|arg| values.apply(arg)).collect();
         let wiring = [
             ("--install-dir", values.project.clone()),
             ("--base-url", values.server.clone()),
@@ -259,7 +312,10 @@ impl Scenario {
 
     /// The wizard's extra environment, placeholders replaced.
     pub fn wizard_env(&self, values: &Placeholders) -> BTreeMap<String, String> {
-        self.wizard
+        let Some(wizard) = &self.wizard else {
+            return BTreeMap::new();
+        };
+        wizard
             .env
             .iter()
             .map(|(key, value)| (key.clone(), values.apply(value)))
@@ -381,7 +437,8 @@ verdicts = ["insufficient_scope"]
         assert_eq!(scenario.server.profile, "legacy");
         assert_eq!(scenario.server.region, "us");
         assert_eq!(scenario.server.seed, None);
-        assert_eq!(scenario.wizard.timeout_seconds, 60);
+        assert_eq!(scenario.wizard.as_ref().unwrap().timeout_seconds, 60);
+        assert!(scenario.steps.is_empty());
         assert_eq!(scenario.expect.exit_code, Some(3));
         assert_eq!(scenario.expect.project, Some(ProjectExpectation::Untouched));
         let server = scenario.expect.server.unwrap();
@@ -532,14 +589,16 @@ project_files = { "package.json" = "{}" }
 "#,
         );
         let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
+        let wizard = scenario.wizard.unwrap();
         assert_eq!(
-            scenario.wizard.home_files[".claude/settings.json"],
+            wizard.home_files[".claude/settings.json"],
             r#"{"env":{"ANTHROPIC_BASE_URL":"http://x"}}"#
         );
-        assert_eq!(scenario.wizard.project_files["package.json"], "{}");
+        assert_eq!(wizard.project_files["package.json"], "{}");
         let plain = Scenario::parse(GOOD, Path::new("good.toml")).unwrap();
-        assert!(plain.wizard.home_files.is_empty());
-        assert!(plain.wizard.project_files.is_empty());
+        let plain = plain.wizard.unwrap();
+        assert!(plain.home_files.is_empty());
+        assert!(plain.project_files.is_empty());
     }
 
     #[test]
@@ -580,6 +639,78 @@ project_files = { "package.json" = "{}" }
         assert_ne!(text, GOOD);
         let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
         assert_eq!(scenario.expect.server.unwrap().requests, Some(0));
+    }
+
+    const STEPS_ONLY: &str = r#"
+name = "steps"
+description = "HTTP steps only."
+
+[server]
+profile = "current"
+seed = "seeds/orchestrator.toml"
+
+[[steps]]
+kind = "http"
+label = "signed health"
+method = "GET"
+path = "/api/agentic/provisioning/health"
+sign = { secret = "whsec_test_new_fake" }
+expect = { status = 200, json = { "/status" = "ok" } }
+
+[[steps]]
+kind = "advance_clock"
+seconds = 301
+
+[expect.server]
+users = 0
+"#;
+
+    #[test]
+    fn a_scenario_of_steps_alone_parses() {
+        let scenario = Scenario::parse(STEPS_ONLY, Path::new("steps.toml")).unwrap();
+        assert_eq!(scenario.wizard, None);
+        assert_eq!(scenario.steps.len(), 2);
+        assert_eq!(scenario.steps[0].label(), "signed health");
+        assert!(scenario.wizard_args(&values()).is_empty());
+        assert_eq!(scenario.expect.server.unwrap().users, Some(0));
+    }
+
+    #[test]
+    fn step_errors_name_the_step_and_the_file() {
+        let cases = [
+            ("seconds = 301", "secs = 301", "secs"),
+            ("sign = { secret", "sign = { secrt", "secrt"),
+            ("expect = { status = 200,", "expect = { stat = 200,", "stat"),
+            ("now\"", "later\"", "step 1 (signed health)"),
+            (
+                "[expect.server]\n",
+                "[expect]\nexit_code = 0\n[expect.server]\n",
+                "no [wizard]",
+            ),
+        ];
+        let with_at = STEPS_ONLY.replace(
+            "sign = { secret = \"whsec_test_new_fake\" }",
+            "sign = { secret = \"whsec_test_new_fake\", at = \"now\" }",
+        );
+        for (anchor, replacement, needle) in cases {
+            let text = with_at.replacen(anchor, replacement, 1);
+            assert_ne!(text, with_at, "anchor {anchor:?} not found");
+            let message = format!(
+                "{:#}",
+                Scenario::parse(&text, Path::new("fixtures/scenarios/steps.toml")).unwrap_err()
+            );
+            assert!(message.contains(needle), "{needle}: {message}");
+            assert!(
+                message.contains("fixtures/scenarios/steps.toml"),
+                "{message}"
+            );
+        }
+        let nothing = "name = \"steps\"\ndescription = \"d\"\n[server]\nprofile = \"current\"\n";
+        let message = format!(
+            "{:#}",
+            Scenario::parse(nothing, Path::new("steps.toml")).unwrap_err()
+        );
+        assert!(message.contains("[[steps]]"), "{message}");
     }
 
     #[test]

@@ -17,10 +17,28 @@ use protocol::gateway::{
 use serde::Deserialize;
 
 /// The scripts embedded in the binary: (file name, TOML text).
-pub const EMBEDDED_SCRIPTS: &[(&str, &str)] = &[(
-    "next-js.toml",
-    include_str!("../../fixtures/agent/next-js.toml"),
-)];
+pub const EMBEDDED_SCRIPTS: &[(&str, &str)] = &[
+    (
+        "next-js.toml",
+        include_str!("../../fixtures/agent/next-js.toml"),
+    ),
+    (
+        "react-vite.toml",
+        include_str!("../../fixtures/agent/react-vite.toml"),
+    ),
+    (
+        "django.toml",
+        include_str!("../../fixtures/agent/django.toml"),
+    ),
+    (
+        "flask.toml",
+        include_str!("../../fixtures/agent/flask.toml"),
+    ),
+    (
+        "express.toml",
+        include_str!("../../fixtures/agent/express.toml"),
+    ),
+];
 
 /// One framework's play, as written in `fixtures/agent/<framework>.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -364,8 +382,16 @@ mod tests {
     #[test]
     fn embedded_scripts_load() {
         let scripts = Scripts::embedded().expect("the embedded scripts must parse");
-        assert_eq!(scripts.frameworks(), vec!["next-js"]);
-        assert!(scripts.get("next-js").unwrap().turns.len() >= 2);
+        assert_eq!(
+            scripts.frameworks(),
+            vec!["django", "express", "flask", "next-js", "react-vite"]
+        );
+        for framework in scripts.frameworks() {
+            assert!(
+                scripts.get(framework).unwrap().turns.len() >= 2,
+                "{framework}: a script plays at least two turns"
+            );
+        }
     }
 
     #[test]
@@ -447,22 +473,113 @@ mod tests {
         }
     }
 
-    /// Applies the whole next-js script to the fixture app in memory: every
-    /// `Edit` must find its `old_string` exactly once, or the wizard would
-    /// refuse the edit and the e2e run would fail.
+    /// Applies every script to its fixture app (`fixtures/apps/<id>/`) in
+    /// memory: every `Edit` must find its `old_string` exactly once, or the
+    /// wizard would refuse the edit and the e2e run would fail; every `Write`
+    /// must create a new file; the result must hold the SDK and one capture.
     #[test]
-    fn next_js_script_applies_cleanly_to_the_fixture_app() {
-        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps/next-js");
+    fn every_script_applies_cleanly_to_its_fixture_app() {
+        // (framework, file → substrings it must hold after the script ran).
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            (
+                "next-js",
+                &[
+                    (
+                        "instrumentation-client.ts",
+                        "posthog.init(process.env.NEXT_PUBLIC_POSTHOG_KEY!",
+                    ),
+                    ("instrumentation-client.ts", "defaults: '2025-05-24'"),
+                    ("app/page.tsx", "posthog.capture('get_started_clicked'"),
+                ],
+            ),
+            (
+                "react-vite",
+                &[
+                    (
+                        "src/main.tsx",
+                        "posthog.init(import.meta.env.VITE_PUBLIC_POSTHOG_KEY",
+                    ),
+                    (
+                        "src/main.tsx",
+                        "api_host: import.meta.env.VITE_PUBLIC_POSTHOG_HOST",
+                    ),
+                    ("src/main.tsx", "<PostHogProvider client={posthog}>"),
+                    ("src/App.tsx", "posthog.capture('task_added'"),
+                ],
+            ),
+            (
+                "django",
+                &[
+                    ("requirements.txt", "posthog>="),
+                    ("acme/settings.py", "load_dotenv(BASE_DIR / \".env\")"),
+                    (
+                        "notes/apps.py",
+                        "posthog.api_key = os.environ[\"POSTHOG_API_KEY\"]",
+                    ),
+                    (
+                        "notes/apps.py",
+                        "posthog.host = os.environ[\"POSTHOG_HOST\"]",
+                    ),
+                    ("notes/views.py", "event=\"note_created\""),
+                ],
+            ),
+            (
+                "flask",
+                &[
+                    ("requirements.txt", "posthog>="),
+                    (
+                        "app.py",
+                        "Posthog(os.environ[\"POSTHOG_API_KEY\"], host=os.environ[\"POSTHOG_HOST\"])",
+                    ),
+                    ("app.py", "atexit.register(posthog.shutdown)"),
+                    ("app.py", "event=\"note_created\""),
+                ],
+            ),
+            (
+                "express",
+                &[
+                    (
+                        "src/index.js",
+                        "new PostHog(process.env.POSTHOG_API_KEY, {\n  host: process.env.POSTHOG_HOST,",
+                    ),
+                    ("src/index.js", "event: 'note_created'"),
+                    ("src/index.js", "await posthog.shutdown();"),
+                    ("package.json", "node --env-file=.env src/index.js"),
+                ],
+            ),
+        ];
         let scripts = Scripts::embedded().unwrap();
-        let script = scripts.get("next-js").unwrap();
+        let mut tested: Vec<&str> = cases.iter().map(|(framework, _)| *framework).collect();
+        tested.sort_unstable();
+        assert_eq!(
+            tested,
+            scripts.frameworks(),
+            "every embedded script needs a case"
+        );
+        for (framework, expected) in cases {
+            check_script_applies(&scripts, framework, expected);
+        }
+    }
+
+    fn check_script_applies(scripts: &Scripts, framework: &str, expected: &[(&str, &str)]) {
+        let app = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/apps")
+            .join(framework);
+        assert!(
+            app.is_dir(),
+            "{framework}: no fixture app at {}",
+            app.display()
+        );
+        let script = scripts.get(framework).unwrap();
         let mut files: BTreeMap<String, String> = BTreeMap::new();
         for turn in &script.turns {
             for tool in &turn.tools {
                 match tool {
                     ScriptTool::Write(input) => {
                         assert!(
-                            !app.join(&input.file_path).exists(),
-                            "Write would overwrite {}",
+                            !app.join(&input.file_path).exists()
+                                && !files.contains_key(&input.file_path),
+                            "{framework}: Write would overwrite {}",
                             input.file_path
                         );
                         files.insert(input.file_path.clone(), input.content.clone());
@@ -471,13 +588,16 @@ mod tests {
                         let current = match files.get(&input.file_path) {
                             Some(text) => text.clone(),
                             None => std::fs::read_to_string(app.join(&input.file_path))
-                                .unwrap_or_else(|error| panic!("{}: {error}", input.file_path)),
+                                .unwrap_or_else(|error| {
+                                    panic!("{framework}: {}: {error}", input.file_path)
+                                }),
                         };
                         assert_eq!(
                             current.matches(&input.old_string).count(),
                             1,
-                            "old_string of the edit to {} must match exactly once",
-                            input.file_path
+                            "{framework}: old_string of the edit to {} must match exactly once:\n{}",
+                            input.file_path,
+                            input.old_string
                         );
                         files.insert(
                             input.file_path.clone(),
@@ -487,11 +607,26 @@ mod tests {
                 }
             }
         }
-        let package: serde_json::Value = serde_json::from_str(&files["package.json"]).unwrap();
-        assert_eq!(package["dependencies"]["posthog-js"], "^1.200.0");
-        let init = &files["instrumentation-client.ts"];
-        assert!(init.contains("posthog.init(process.env.NEXT_PUBLIC_POSTHOG_KEY!"));
-        assert!(init.contains("defaults: '2025-05-24'"));
-        assert!(files["app/page.tsx"].contains("posthog.capture('get_started_clicked'"));
+        if let Some(text) = files.get("package.json") {
+            let package: serde_json::Value = serde_json::from_str(text)
+                .unwrap_or_else(|error| panic!("{framework}: package.json is not JSON: {error}"));
+            let sdk = match framework {
+                "express" => "posthog-node",
+                _ => "posthog-js",
+            };
+            assert!(
+                package["dependencies"][sdk].is_string(),
+                "{framework}: package.json lacks the dependency {sdk}"
+            );
+        }
+        for (path, needle) in expected {
+            let text = files
+                .get(*path)
+                .unwrap_or_else(|| panic!("{framework}: the script never touched {path}"));
+            assert!(
+                text.contains(needle),
+                "{framework}: {path} lacks {needle:?}:\n{text}"
+            );
+        }
     }
 }

@@ -89,3 +89,28 @@ pub mod codes {
     pub const PERMISSION_DENIED: &str = "permission_denied";
     pub const PRODUCT_ACCESS_DENIED: &str = "product_access_denied";
 }
+
+/// What an account request may answer on failure: its own envelope, or the
+/// plain one for API-Version and signature failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AccountRequestFailure {
+    AccountRequest(AccountRequestError),
+    Plain(PlainError),
+}
+
+/// What a resource endpoint may answer on failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ResourceFailure {
+    Resource(ResourceError),
+    Plain(PlainError),
+}
+
+/// What a token endpoint may answer on failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OAuthFailure {
+    OAuth(OAuthError),
+    Plain(PlainError),
+}

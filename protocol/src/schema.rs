@@ -28,6 +28,9 @@ pub fn all() -> Vec<MessageSchema> {
         of::<error::ResourceError>(),
         of::<error::OAuthError>(),
         of::<error::DetailError>(),
+        of::<error::AccountRequestFailure>(),
+        of::<error::ResourceFailure>(),
+        of::<error::OAuthFailure>(),
         // Provisioning (section 4).
         of::<provisioning::AccountRequest>(),
         of::<provisioning::AccountRequestAnswer>(),

@@ -628,3 +628,39 @@ impl Db {
         .await
     }
 }
+
+impl Db {
+    /// Sets (or replaces) a user's password hash.
+    pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The user with `email` and the stored password hash, if any.
+    pub async fn user_with_password(
+        &self,
+        email: &str,
+    ) -> sqlx::Result<Option<(User, Option<String>)>> {
+        let row: Option<(i64, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, uuid, email, first_name, password_hash FROM users WHERE email = ?",
+        )
+        .bind(email)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|(id, uuid, email, first_name, password_hash)| {
+            (
+                User {
+                    id,
+                    uuid,
+                    email,
+                    first_name,
+                },
+                password_hash,
+            )
+        }))
+    }
+}

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod password;
 pub mod policy;
 pub mod routes;
 pub mod seed;
@@ -19,8 +20,10 @@ use std::sync::{Arc, Mutex};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post};
 use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use protocol::paths;
 use protocol::random::{OsRandom, RandomSource};
@@ -103,51 +106,90 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The OpenAPI 3.1 document of the server, generated from the same
+/// registrations that route requests (so the two cannot drift). Committed as
+/// `docs/openapi.json`; a test fails when they differ.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+/// Every documented endpoint, registered once for both routing and the
+/// document. Paths are written without a trailing slash; [`app`] answers
+/// both forms.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::services))
+        .routes(routes!(account_requests::handle))
+        .routes(routes!(token::handle))
+        .routes(routes!(resources::create))
+        .routes(routes!(resources::read))
+        .routes(routes!(introspect::handle))
+        .routes(routes!(discovery::metadata))
+        .routes(routes!(posthog_api::me))
+        .routes(routes!(posthog_api::project))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Simulated PostHog provisioning server",
+        description = "The agentic provisioning API, its OAuth endpoints and the PostHog API subset the wizard reads (API-Version 0.1d). Every path also answers with a trailing slash.",
+        license(name = "MIT")
+    ),
+    modifiers(&SecuritySchemes)
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("pha_ access token or phx_ personal API key"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+    }
+}
+
 /// The whole router.
 pub fn app(state: AppState) -> Router {
-    let mut router = Router::new();
-    let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
-        (paths::HEALTH, get(health::health)),
-        (paths::SERVICES, get(health::services)),
-        (paths::ACCOUNT_REQUESTS, post(account_requests::handle)),
-        (paths::AGENTIC_TOKEN, post(token::handle)),
-        (paths::RESOURCES, post(resources::create)),
-        (
-            "/api/agentic/provisioning/resources/{id}",
-            get(resources::read),
-        ),
-        (paths::INTROSPECT, post(introspect::handle)),
-        (
-            paths::AUTHORIZATION_SERVER_METADATA,
-            get(discovery::metadata),
-        ),
-        ("/api/users/@me", get(posthog_api::me)),
-        ("/api/projects/{id}", get(posthog_api::project)),
-    ];
-    for (path, handler) in routes {
-        router = with_and_without_slash(router, path, handler);
-    }
+    let (mut router, document) = documented_routes().split_for_parts();
+    let document = Arc::new(document);
+    router = router.route(
+        "/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move { axum::Json(document.as_ref().clone()) }
+        }),
+    );
     if state.admin_token.is_some() {
-        let mut admin = Router::new();
-        let admin_routes: Vec<(&str, MethodRouter<AppState>)> = vec![
-            (paths::ADMIN_JOURNAL, get(admin::journal)),
-            (paths::ADMIN_STATE, get(admin::state_summary)),
-            (
+        let admin = Router::new()
+            .route(paths::ADMIN_JOURNAL, get(admin::journal))
+            .route(paths::ADMIN_STATE, get(admin::state_summary))
+            .route(
                 paths::ADMIN_CLOCK,
                 get(admin::clock).post(admin::advance_clock),
-            ),
-            (paths::ADMIN_RESET, post(admin::reset)),
-        ];
-        for (path, handler) in admin_routes {
-            admin = with_and_without_slash(admin, path, handler);
-        }
-        let admin = admin.route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            admin::require_token,
-        ));
+            )
+            .route(paths::ADMIN_RESET, post(admin::reset))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                admin::require_token,
+            ));
         router = router.merge(admin);
     }
-    router
+    let routed = router
         .fallback(not_found)
         // Bodies are read by `http::read_body` with the contract's 64 KiB
         // limit and its 413 envelope; axum's own 2 MB limit is off.
@@ -156,19 +198,29 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             http::request_id,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Paths answer with and without the trailing slash (section 2): the
+    // slash is dropped before routing, so each route is registered once.
+    let normalized = tower::ServiceBuilder::new()
+        .map_request(trim_trailing_slash)
+        .service(routed);
+    Router::new().fallback_service(normalized)
 }
 
-/// Paths answer with and without the trailing slash (section 2).
-fn with_and_without_slash(
-    router: Router<AppState>,
-    path: &str,
-    handler: MethodRouter<AppState>,
-) -> Router<AppState> {
-    let bare = path.trim_end_matches('/');
-    router
-        .route(bare, handler.clone())
-        .route(&format!("{bare}/"), handler)
+fn trim_trailing_slash(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rebuilt.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 async fn not_found(uri: Uri) -> Response {

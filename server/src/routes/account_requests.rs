@@ -18,6 +18,25 @@ use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_json, read_body};
 use crate::state::AppState;
 
+/// Creates (or links) an account and answers with a code, or with where
+/// an existing user must sign in.
+#[utoipa::path(
+    post,
+    path = "/api/agentic/provisioning/account_requests",
+    tag = "provisioning",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = Option<String>, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.\" + body>; identifies an hmac partner"),
+    ),
+    request_body(content = protocol::provisioning::AccountRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A code (`oauth`) or a sign-in redirect (`requires_auth`)", body = protocol::provisioning::AccountRequestAnswer),
+        (status = 400, description = "invalid_request, invalid_scope, expired, team_resolution_failed, invalid_api_version", body = protocol::error::AccountRequestFailure),
+        (status = 401, description = "unauthorized, invalid_signature", body = protocol::error::AccountRequestFailure),
+        (status = 403, description = "The partner may not create accounts", body = protocol::error::AccountRequestError),
+        (status = 413, description = "Body over 64 KiB", body = protocol::error::AccountRequestError),
+    )
+)]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     // The id must be known before the body is fully understood, so that even
     // a refusal answers with the caller's id.

@@ -10,6 +10,13 @@ use protocol::paths;
 use crate::error::{ApiError, Envelope};
 use crate::state::AppState;
 
+/// RFC 8414 authorization server metadata.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "oauth",
+    responses((status = 200, body = protocol::oauth::AuthorizationServerMetadata))
+)]
 pub async fn metadata(State(state): State<AppState>) -> Response {
     match scopes_supported(&state).await {
         Ok(scopes) => Json(AuthorizationServerMetadata {

@@ -12,6 +12,21 @@ use crate::http::check_api_version;
 use crate::routes::account_requests::verify_signature;
 use crate::state::AppState;
 
+/// Liveness for orchestrators (signed GET).
+#[utoipa::path(
+    get,
+    path = "/api/agentic/provisioning/health",
+    tag = "provisioning",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the empty body"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::HealthAnswer),
+        (status = 400, body = protocol::error::PlainError),
+        (status = 401, body = protocol::error::PlainError),
+    )
+)]
 pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match signed(&state, &headers).await {
         Ok(()) => Json(HealthAnswer {
@@ -23,6 +38,22 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
 }
 
+/// The services a resource may be created for (signed GET); one page, so
+/// `next_cursor` is absent.
+#[utoipa::path(
+    get,
+    path = "/api/agentic/provisioning/services",
+    tag = "provisioning",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the empty body"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::ServicesAnswer),
+        (status = 400, body = protocol::error::PlainError),
+        (status = 401, body = protocol::error::PlainError),
+    )
+)]
 pub async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let service = |id: &str, kind: &str, name: &str| Service {
         id: id.into(),

@@ -19,6 +19,20 @@ use crate::error::{ApiError, Envelope};
 use crate::http::{parse_form, read_body, Verdict};
 use crate::state::AppState;
 
+/// RFC 7662 introspection of a `pha_` or `phx_`, for resource servers.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    request_body(content = protocol::oauth::IntrospectionRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Live: the grant; anything else: exactly {\"active\":false}", body = protocol::oauth::IntrospectionAnswer),
+        (status = 400, body = protocol::error::OAuthError),
+        (status = 401, description = "invalid_client: HTTP Basic as a registered resource server is required", body = protocol::error::OAuthError),
+        (status = 413, body = protocol::error::OAuthError),
+    ),
+    security(("basic" = []))
+)]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         authenticate_resource_server(&state, &headers).await?;

@@ -15,6 +15,18 @@ use crate::error::{ApiError, Envelope};
 use crate::http::bearer;
 use crate::state::AppState;
 
+/// The signed-in user (needs `user:read`).
+#[utoipa::path(
+    get,
+    path = "/api/users/@me",
+    tag = "posthog",
+    responses(
+        (status = 200, body = protocol::posthog::Me),
+        (status = 401, description = "Missing, unknown, revoked or expired credential; the detail says which", body = protocol::error::DetailError),
+        (status = 403, description = "permission_denied, naming the missing scope", body = protocol::error::DetailError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(&state, &headers, "user:read", |state, live| async move {
         let user = state
@@ -60,6 +72,20 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     .await
 }
 
+/// One project (needs `project:read`).
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}",
+    tag = "posthog",
+    params(("id" = String, Path, description = "The project (team) id")),
+    responses(
+        (status = 200, body = protocol::posthog::Project),
+        (status = 401, body = protocol::error::DetailError),
+        (status = 403, body = protocol::error::DetailError),
+        (status = 404, body = protocol::error::DetailError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn project(
     State(state): State<AppState>,
     Path(id): Path<String>,

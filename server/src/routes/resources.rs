@@ -22,6 +22,24 @@ use crate::state::AppState;
 /// The services a resource may be created for; `analytics` by default.
 pub const SERVICES: [&str; 3] = ["analytics", "free", "pay_as_you_go"];
 
+/// Provisions the token's team (or `configuration.team_id`): its `phc_`,
+/// the host, and a fresh `phx_`.
+#[utoipa::path(
+    post,
+    path = "/api/agentic/provisioning/resources",
+    tag = "provisioning",
+    params(("API-Version" = String, Header, description = "Must be 0.1d")),
+    request_body(content = protocol::provisioning::ResourceRequest, content_type = "application/json"),
+    responses(
+        (status = 200, body = protocol::provisioning::ResourceAnswer),
+        (status = 400, description = "invalid_request, unknown_service, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "Missing, invalid, revoked or expired access token", body = protocol::error::ResourceError),
+        (status = 403, body = protocol::error::ResourceError),
+        (status = 404, body = protocol::error::ResourceError),
+        (status = 413, body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         check_api_version(&headers)?;
@@ -41,6 +59,24 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
     }
 }
 
+/// The resource again, never with a `personal_api_key`.
+#[utoipa::path(
+    get,
+    path = "/api/agentic/provisioning/resources/{id}",
+    tag = "provisioning",
+    params(
+        ("id" = String, Path, description = "The team id"),
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::ResourceAnswer),
+        (status = 400, description = "invalid_resource_id, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, body = protocol::error::ResourceError),
+        (status = 403, body = protocol::error::ResourceError),
+        (status = 404, body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -20,6 +20,23 @@ use crate::http::{check_api_version, parse_form, read_body};
 use crate::routes::account_requests::verify_signature;
 use crate::state::AppState;
 
+/// The authorization-code exchange and refresh-token rotation.
+#[utoipa::path(
+    post,
+    path = "/api/agentic/oauth/token",
+    tag = "oauth",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = Option<String>, Header, description = "Required to exchange an hmac partner's code"),
+    ),
+    request_body(content = protocol::oauth::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A new token pair (Cache-Control: no-store)", body = protocol::oauth::TokenAnswer),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, invalid_api_version", body = protocol::error::OAuthFailure),
+        (status = 401, description = "invalid_client (an unsigned exchange of an hmac code), invalid_signature", body = protocol::error::OAuthFailure),
+        (status = 413, description = "Body over 64 KiB", body = protocol::error::OAuthError),
+    )
+)]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         check_api_version(&headers)?;

@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod concurrency;
 mod introspection;
+mod openapi;
 mod partner;
 mod posthog_api;
 mod signup;

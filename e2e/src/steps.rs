@@ -1,0 +1,575 @@
+//! The `[[steps]]` of a scenario: raw HTTP requests (signed or not), clock
+//! advances and gateway messages, run in order after the services start
+//! (and after the `[wizard]`, when the scenario has one).
+//!
+//! Each step is a table with a `kind`:
+//!
+//! ```toml
+//! [[steps]]
+//! kind = "http"                       # or "advance_clock", "gateway_message"
+//! label = "exchange the code"         # shown in every mismatch
+//! method = "POST"
+//! target = "server"                   # or "gateway"; default "server"
+//! path = "/api/agentic/oauth/token"
+//! form = { grant_type = "authorization_code", code = "{saved.code}" }
+//! sign = { secret = "whsec_test_new_fake", at = "now-301", tamper = true }
+//! expect = { status = 200, json_present = ["/access_token"] }
+//! save = { access_token = "/access_token" }
+//! ```
+//!
+//! Values saved by `save` (and the verifier of a `pkce = true` step named
+//! `N`, as `{saved.N.verifier}`) are substituted as `{saved.<name>}` in
+//! later paths, headers, bodies, forms and credentials, beside the
+//! scenario's `{email}`, `{server}` and `{gateway}`. The checks themselves
+//! live in [`crate::step_expect`] and the requests in [`crate::http_step`].
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+
+/// One step of `[[steps]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    Http(Box<HttpStep>),
+    AdvanceClock(AdvanceClockStep),
+    GatewayMessage(Box<GatewayMessageStep>),
+}
+
+/// Which service a request goes to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    #[default]
+    Server,
+    Gateway,
+}
+
+/// A raw HTTP request and what its answer must hold.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStep {
+    /// Shown in mismatches; default `METHOD path`.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// A short identifier; needed by `pkce = true` (the verifier is saved
+    /// as `{saved.<name>.verifier}`).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub method: String,
+    #[serde(default)]
+    pub target: Target,
+    /// Starts with `/`; takes placeholders.
+    pub path: String,
+    /// Extra headers (values take placeholders). They replace the
+    /// harness's own, so `"API-Version" = "0.2"` sends a wrong version.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body (an inline TOML table), sent as `application/json`.
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A form body, sent as `application/x-www-form-urlencoded`.
+    #[serde(default)]
+    pub form: Option<BTreeMap<String, String>>,
+    /// A body sent byte for byte, with `content_type`.
+    #[serde(default)]
+    pub raw: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// Adds `API-Version: 0.1d`; default: when the path starts with
+    /// `/api/agentic/`.
+    #[serde(default)]
+    pub api_version: Option<bool>,
+    /// `Authorization: Bearer <value>` (placeholders replaced).
+    #[serde(default)]
+    pub bearer: Option<String>,
+    /// `Authorization: Basic` (RFC 7617), e.g. for introspection.
+    #[serde(default)]
+    pub basic: Option<BasicAuth>,
+    /// A `Stripe-Signature` over the exact bytes sent.
+    #[serde(default)]
+    pub sign: Option<Signing>,
+    /// Adds a fresh S256 `code_challenge` and `code_challenge_method` to
+    /// the JSON body and saves the verifier as `{saved.<name>.verifier}`.
+    #[serde(default)]
+    pub pkce: bool,
+    #[serde(default)]
+    pub expect: HttpExpect,
+    /// Saved name → JSON pointer into the answer.
+    #[serde(default)]
+    pub save: BTreeMap<String, String>,
+}
+
+/// HTTP Basic credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub user: String,
+    pub password: String,
+}
+
+/// How a request is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// The partner's signing secret (`whsec_…`).
+    pub secret: String,
+    /// `now`, `now-301`, `now+301`: the server's clock, offset in seconds.
+    #[serde(default = "default_at")]
+    pub at: String,
+    /// Sign the body, then send a different one.
+    #[serde(default)]
+    pub tamper: bool,
+}
+
+/// What the answer of an HTTP step must hold. Only what is written is
+/// checked.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpExpect {
+    pub status: Option<u16>,
+    /// JSON pointer → expected value (`""` is the whole body). Strings
+    /// take placeholders.
+    #[serde(default)]
+    pub json: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub json_present: Vec<String>,
+    #[serde(default)]
+    pub json_absent: Vec<String>,
+    /// Header names that must be present (case-insensitive).
+    #[serde(default)]
+    pub header_present: Vec<String>,
+    /// Header name → exact value.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Header name → a substring of its value.
+    #[serde(default)]
+    pub header_contains: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body_contains: Vec<String>,
+}
+
+/// `POST /_admin/clock {"advance_seconds": seconds}` on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceClockStep {
+    #[serde(default)]
+    pub label: Option<String>,
+    pub seconds: i64,
+}
+
+/// A minimal `POST /wizard/v1/messages` to the gateway with a credential.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayMessageStep {
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Sent as `x-api-key`.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Sent as `Authorization: Bearer`.
+    #[serde(default)]
+    pub bearer: Option<String>,
+    /// The framework line of the user message (default `next-js`).
+    #[serde(default = "default_framework")]
+    pub framework: String,
+    #[serde(default)]
+    pub expect: HttpExpect,
+    #[serde(default)]
+    pub save: BTreeMap<String, String>,
+}
+
+/// Where the signature's `t` sits relative to the server's clock.
+pub fn parse_at(at: &str) -> Result<i64> {
+    let Some(rest) = at.strip_prefix("now") else {
+        bail!("sign.at {at:?} must be `now`, `now-N` or `now+N`");
+    };
+    if rest.is_empty() {
+        return Ok(0);
+    }
+    let (sign, digits) = rest.split_at(1);
+    let seconds: i64 = match digits.parse() {
+        Ok(seconds) if !digits.starts_with('+') && !digits.starts_with('-') => seconds,
+        _ => bail!("sign.at {at:?} must be `now`, `now-N` or `now+N`"),
+    };
+    match sign {
+        "+" => Ok(seconds),
+        "-" => Ok(-seconds),
+        _ => bail!("sign.at {at:?} must be `now`, `now-N` or `now+N`"),
+    }
+}
+
+impl Step {
+    /// The name a person reads in `step 3 (<label>)`.
+    pub fn label(&self) -> String {
+        match self {
+            Step::Http(step) => step
+                .label
+                .clone()
+                .or_else(|| step.name.clone())
+                .unwrap_or_else(|| format!("{} {}", step.method, step.path)),
+            Step::AdvanceClock(step) => step
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("advance the clock {} s", step.seconds)),
+            Step::GatewayMessage(step) => step
+                .label
+                .clone()
+                .unwrap_or_else(|| "gateway message".to_owned()),
+        }
+    }
+
+    /// Checks what serde cannot: one body at most, a known method, a
+    /// parsable `sign.at`, a name for `pkce`, pointers that are pointers.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Step::Http(step) => step.validate(),
+            Step::AdvanceClock(_) => Ok(()),
+            Step::GatewayMessage(step) => {
+                if step.api_key.is_some() && step.bearer.is_some() {
+                    bail!("give `api_key` or `bearer`, not both");
+                }
+                validate_pointers(&step.expect, &step.save)
+            }
+        }
+    }
+}
+
+impl HttpStep {
+    fn validate(&self) -> Result<()> {
+        if reqwest::Method::from_bytes(self.method.as_bytes()).is_err()
+            || self.method != self.method.to_ascii_uppercase()
+        {
+            bail!("method {:?} is not an upper-case HTTP method", self.method);
+        }
+        if !self.path.starts_with('/') {
+            bail!("path {:?} must start with `/`", self.path);
+        }
+        let bodies = [self.json.is_some(), self.form.is_some(), self.raw.is_some()];
+        if bodies.iter().filter(|given| **given).count() > 1 {
+            bail!("give at most one body: `json`, `form` or `raw`");
+        }
+        if self.content_type.is_some() && self.raw.is_none() {
+            bail!("`content_type` goes with a `raw` body");
+        }
+        if self.bearer.is_some() && self.basic.is_some() {
+            bail!("give `bearer` or `basic`, not both");
+        }
+        if let Some(sign) = &self.sign {
+            parse_at(&sign.at)?;
+        }
+        if self.pkce {
+            match (&self.name, &self.json) {
+                (None, _) => bail!("`pkce = true` needs a `name` (the verifier is saved as {{saved.<name>.verifier}})"),
+                (Some(_), Some(serde_json::Value::Object(_))) => {}
+                (Some(_), _) => bail!("`pkce = true` needs a `json` table body"),
+            }
+        }
+        validate_pointers(&self.expect, &self.save)
+    }
+
+    /// Whether `API-Version: 0.1d` is sent.
+    pub fn sends_api_version(&self) -> bool {
+        self.api_version
+            .unwrap_or_else(|| self.path.starts_with("/api/agentic/"))
+    }
+}
+
+fn validate_pointers(expect: &HttpExpect, save: &BTreeMap<String, String>) -> Result<()> {
+    let pointers = expect
+        .json
+        .keys()
+        .chain(&expect.json_present)
+        .chain(&expect.json_absent)
+        .chain(save.values());
+    for pointer in pointers {
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            bail!("{pointer:?} is not a JSON pointer (it starts with `/`, or is empty for the whole body)");
+        }
+    }
+    for name in save.keys() {
+        if name.is_empty() || name.contains(['{', '}']) {
+            bail!("save name {name:?} must be plain (no braces)");
+        }
+    }
+    Ok(())
+}
+
+fn default_at() -> String {
+    "now".to_owned()
+}
+
+fn default_framework() -> String {
+    "next-js".to_owned()
+}
+
+/// Values saved by earlier steps, substituted as `{saved.<name>}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Saved {
+    values: BTreeMap<String, String>,
+}
+
+impl Saved {
+    pub fn insert(&mut self, name: &str, value: String) {
+        self.values.insert(name.to_owned(), value);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// Replaces every `{saved.<name>}`; fails naming the first name no
+    /// earlier step saved.
+    pub fn apply(&self, text: &str) -> Result<String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("{saved.") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + "{saved.".len()..];
+            let Some(end) = after.find('}') else {
+                bail!("unclosed placeholder in {text:?}");
+            };
+            let name = &after[..end];
+            match self.values.get(name) {
+                Some(value) => out.push_str(value),
+                None => bail!("{{saved.{name}}} is used, but no earlier step saved {name:?}"),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Masks every saved value (and any full credential) in `text`, for
+    /// messages, transcripts and `--keep` output. Short values (ids,
+    /// counts) are left alone: they are not secrets, and masking them would
+    /// garble the message.
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = protocol::credential::redact_secrets(text);
+        let mut secrets: Vec<&String> = self
+            .values
+            .values()
+            .filter(|value| value.len() >= 16)
+            .collect();
+        // Longest first, so a value containing another is masked whole.
+        secrets.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        for secret in secrets {
+            out = out.replace(secret.as_str(), &protocol::credential::mask(secret));
+        }
+        out
+    }
+}
+
+/// A saved value as text: strings as they are, anything else as JSON.
+pub fn saved_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Steps {
+        steps: Vec<Step>,
+    }
+
+    fn parse(text: &str) -> Result<Vec<Step>> {
+        let steps: Steps = toml::from_str(text)?;
+        for step in &steps.steps {
+            step.validate()?;
+        }
+        Ok(steps.steps)
+    }
+
+    #[test]
+    fn each_kind_parses() {
+        let steps = parse(
+            r#"
+[[steps]]
+kind = "http"
+name = "signup"
+method = "POST"
+path = "/api/agentic/provisioning/account_requests"
+json = { email = "{email}", scopes = ["user:read"], configuration = { region = "US" } }
+pkce = true
+sign = { secret = "whsec_x", at = "now-301", tamper = true }
+expect = { status = 200, json = { "/type" = "oauth", "" = { a = 1 } }, json_present = ["/oauth/code"], json_absent = ["/next_cursor"], headers = { "cache-control" = "no-store" }, header_present = ["x-request-id"], body_contains = ["oauth"] }
+save = { code = "/oauth/code" }
+
+[[steps]]
+kind = "http"
+method = "POST"
+target = "server"
+path = "/oauth/introspect"
+form = { token = "{saved.access_token}" }
+basic = { user = "llm-gateway", password = "llm-gateway-dev-secret" }
+
+[[steps]]
+kind = "http"
+method = "POST"
+path = "/api/agentic/provisioning/account_requests"
+raw = "not json"
+content_type = "text/plain"
+api_version = false
+headers = { "API-Version" = "0.2" }
+
+[[steps]]
+kind = "advance_clock"
+seconds = 301
+
+[[steps]]
+kind = "gateway_message"
+api_key = "{saved.pat}"
+expect = { status = 401, header_contains = { "www-authenticate" = "insufficient_scope" } }
+"#,
+        )
+        .unwrap();
+        assert_eq!(steps.len(), 5);
+        let Step::Http(signup) = &steps[0] else {
+            panic!("{:?}", steps[0])
+        };
+        assert!(signup.pkce);
+        assert_eq!(signup.target, Target::Server);
+        assert!(signup.sends_api_version());
+        assert_eq!(signup.sign.as_ref().unwrap().at, "now-301");
+        assert_eq!(signup.expect.status, Some(200));
+        assert_eq!(signup.expect.json["/type"], serde_json::json!("oauth"));
+        assert_eq!(signup.expect.json[""], serde_json::json!({"a": 1}));
+        assert_eq!(signup.save["code"], "/oauth/code");
+        assert_eq!(
+            signup.json.as_ref().unwrap()["scopes"],
+            serde_json::json!(["user:read"])
+        );
+        assert_eq!(steps[0].label(), "signup");
+        let Step::Http(introspect) = &steps[1] else {
+            panic!()
+        };
+        assert!(!introspect.sends_api_version());
+        assert_eq!(introspect.basic.as_ref().unwrap().user, "llm-gateway");
+        assert_eq!(steps[1].label(), "POST /oauth/introspect");
+        let Step::Http(raw) = &steps[2] else { panic!() };
+        assert!(!raw.sends_api_version());
+        assert_eq!(raw.headers["API-Version"], "0.2");
+        assert_eq!(
+            steps[3],
+            Step::AdvanceClock(AdvanceClockStep {
+                label: None,
+                seconds: 301
+            })
+        );
+        let Step::GatewayMessage(message) = &steps[4] else {
+            panic!()
+        };
+        assert_eq!(message.framework, "next-js");
+        assert_eq!(
+            message.expect.header_contains["www-authenticate"],
+            "insufficient_scope"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_steps_are_refused_naming_the_problem() {
+        let http = "[[steps]]\nkind = \"http\"\nmethod = \"GET\"\npath = \"/x\"\n";
+        let cases = [
+            (format!("{http}methd = \"GET\"\n"), "methd"),
+            (format!("{http}expect = {{ staus = 200 }}\n"), "staus"),
+            (
+                format!("{http}sign = {{ secret = \"s\", tamper = true, when = \"now\" }}\n"),
+                "when",
+            ),
+            (
+                format!("{http}basic = {{ user = \"u\", pass = \"p\" }}\n"),
+                "pass",
+            ),
+            (
+                "[[steps]]\nkind = \"advance_clock\"\nsecs = 3\n".to_owned(),
+                "secs",
+            ),
+            (
+                "[[steps]]\nkind = \"gateway_message\"\nkey = \"x\"\n".to_owned(),
+                "key",
+            ),
+            ("[[steps]]\nkind = \"browser\"\n".to_owned(), "browser"),
+            (
+                format!("{http}json = {{ a = 1 }}\nform = {{ b = \"2\" }}\n"),
+                "at most one body",
+            ),
+            (
+                format!("{http}sign = {{ secret = \"s\", at = \"later\" }}\n"),
+                "later",
+            ),
+            (
+                format!("{http}sign = {{ secret = \"s\", at = \"now+-3\" }}\n"),
+                "now+-3",
+            ),
+            (
+                format!("{http}pkce = true\njson = {{ a = 1 }}\n"),
+                "needs a `name`",
+            ),
+            (format!("{http}name = \"n\"\npkce = true\n"), "`json` table"),
+            (
+                format!("{http}save = {{ code = \"oauth/code\" }}\n"),
+                "oauth/code",
+            ),
+            (format!("{http}content_type = \"text/plain\"\n"), "raw"),
+            (
+                "[[steps]]\nkind = \"http\"\nmethod = \"get\"\npath = \"/x\"\n".to_owned(),
+                "get",
+            ),
+            (
+                "[[steps]]\nkind = \"http\"\nmethod = \"GET\"\npath = \"x\"\n".to_owned(),
+                "start with",
+            ),
+        ];
+        for (text, needle) in cases {
+            let message = format!("{:#}", parse(&text).expect_err(needle));
+            assert!(message.contains(needle), "{needle}: {message}");
+        }
+    }
+
+    #[test]
+    fn sign_at_table() {
+        for (at, offset) in [("now", 0), ("now-301", -301), ("now+301", 301)] {
+            assert_eq!(parse_at(at).unwrap(), offset, "{at}");
+        }
+        for bad in ["", "then", "now-", "now*3", "now+x", "now--3"] {
+            assert!(parse_at(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn saved_placeholders_are_replaced_and_missing_ones_named() {
+        let mut saved = Saved::default();
+        saved.insert("code", "abc".to_owned());
+        saved.insert("signup.verifier", "v-123".to_owned());
+        assert_eq!(
+            saved
+                .apply("code={saved.code}&code_verifier={saved.signup.verifier}")
+                .unwrap(),
+            "code=abc&code_verifier=v-123"
+        );
+        assert_eq!(saved.apply("plain {email}").unwrap(), "plain {email}");
+        let message = saved.apply("{saved.token}").unwrap_err().to_string();
+        assert!(message.contains("token"), "{message}");
+        assert!(saved.apply("{saved.code").is_err());
+    }
+
+    #[test]
+    fn saved_values_and_credentials_are_masked() {
+        let mut saved = Saved::default();
+        saved.insert("code", "code_ABCDEFGHIJKLMNOPQRSTUVWXYZ".to_owned());
+        saved.insert("team", "42".to_owned());
+        let message = saved.mask(
+            "sent code_ABCDEFGHIJKLMNOPQRSTUVWXYZ for team 42 with pha_AAAAAAAAAAAAAAAAAAAAAAAA",
+        );
+        assert_eq!(message, "sent code*** for team 42 with pha_***");
+        assert_eq!(saved_text(&serde_json::json!("x")), "x");
+        assert_eq!(saved_text(&serde_json::json!(42)), "42");
+    }
+}
