@@ -19,6 +19,7 @@
 pub mod agent;
 pub mod auth;
 pub mod error;
+pub mod faults;
 pub mod introspection;
 pub mod journal;
 pub mod request_id;
@@ -77,6 +78,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Load scripts from here instead of the embedded ones.
     pub agent_dir: Option<PathBuf>,
+    /// Faults to inject from the start (also settable through
+    /// `POST /_admin/faults`).
+    pub faults: protocol::admin::FaultSettings,
 }
 
 impl Default for Config {
@@ -96,6 +100,7 @@ impl Default for Config {
                 .collect(),
             admin_token: None,
             agent_dir: None,
+            faults: protocol::admin::FaultSettings::default(),
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Source of generated request ids.
     pub random: Arc<dyn RandomSource>,
+    /// Injected faults.
+    pub faults: Arc<faults::Faults>,
 }
 
 impl AppState {
@@ -135,6 +142,11 @@ impl AppState {
             journal: RequestJournal::default(),
             admin_token: config.admin_token.as_deref().map(Arc::from),
             random: Arc::new(OsRandom),
+            faults: {
+                faults::validate(&config.faults)
+                    .map_err(|error| anyhow::anyhow!("--fault: {error}"))?;
+                Arc::new(faults::Faults::new(config.faults.clone()))
+            },
         })
     }
 }
@@ -155,7 +167,11 @@ pub fn app(state: AppState) -> Router {
     if state.admin_token.is_some() {
         router = router
             .route(protocol::paths::ADMIN_JOURNAL, get(routes::admin::journal))
-            .route(protocol::paths::ADMIN_RESET, post(routes::admin::reset));
+            .route(protocol::paths::ADMIN_RESET, post(routes::admin::reset))
+            .route(
+                protocol::paths::ADMIN_FAULTS,
+                get(routes::admin::faults).post(routes::admin::set_faults),
+            );
     }
     router
         .fallback(not_found)

@@ -37,6 +37,14 @@ struct Flags {
     /// of the embedded ones.
     #[arg(long, env = "LLM_GATEWAY_AGENT_DIR")]
     agent_dir: Option<PathBuf>,
+    /// Inject a fault (repeatable): `status=529,count=2`,
+    /// `status=429,retry_after=1`, `latency=50..200`, `drop,probability=0.5`,
+    /// `truncate`, `cut_stream`; add `route=readyz` for the readiness route.
+    #[arg(long = "fault", value_parser = gateway::faults::parse_flag)]
+    faults: Vec<protocol::admin::FaultRule>,
+    /// Seed of the generator behind fault probabilities and latency ranges.
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
 }
 
 #[tokio::main]
@@ -68,6 +76,10 @@ async fn main() -> ExitCode {
             .unwrap_or(defaults.wizard_client_ids),
         admin_token: flags.admin_token.filter(|token| !token.is_empty()),
         agent_dir: flags.agent_dir,
+        faults: protocol::admin::FaultSettings {
+            seed: flags.fault_seed,
+            rules: flags.faults,
+        },
     };
     match gateway::run(config).await {
         Ok(()) => ExitCode::SUCCESS,

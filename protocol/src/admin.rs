@@ -61,3 +61,61 @@ pub struct StateSummary {
     /// Scopes of every access token, space separated, oldest first.
     pub access_token_scopes: Vec<String>,
 }
+
+/// The gateway's injected faults: `GET`/`POST /_admin/faults`, and the
+/// `--fault` flags. Strict on input: a misspelt fault is refused, not
+/// silently ignored.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSettings {
+    /// Seed of the generator behind `probability` and latency ranges, so a
+    /// faulty run can be replayed exactly.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub rules: Vec<FaultRule>,
+}
+
+/// One fault, on one route, for the next `count` requests and/or with a
+/// `probability`. Without either it applies to every matching request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// `messages` (the default) or `readyz`.
+    #[serde(default = "default_fault_route")]
+    pub route: String,
+    pub fault: Fault,
+    /// Applies to the next N matching requests, then stops; the remaining
+    /// count is what `GET /_admin/faults` shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Applies with this probability, from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+}
+
+fn default_fault_route() -> String {
+    "messages".into()
+}
+
+/// What goes wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// Answer this status instead (429 with `Retry-After`, 500, 529 …) with
+    /// Anthropic's error body.
+    Status {
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_seconds: Option<u64>,
+    },
+    /// Wait this long (a fixed time when min equals max) before answering.
+    Latency { min_ms: u64, max_ms: u64 },
+    /// Send the headers, then close the connection with no body.
+    Drop,
+    /// Send half of the body, then close the connection.
+    Truncate,
+    /// In a streamed answer, stop after half of the events; in a plain
+    /// answer, like `truncate`.
+    CutStream,
+}

@@ -169,3 +169,21 @@ pub struct ReadyAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+
+/// Anthropic's error body, as the gateway passes upstream failures on
+/// (`overloaded_error` for 529, `rate_limit_error` for 429, `api_error` for
+/// 5xx).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AnthropicError {
+    /// Always `error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub error: AnthropicErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AnthropicErrorBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+}

@@ -56,6 +56,7 @@ pub mod paths {
     pub const ADMIN_CLOCK: &str = "/_admin/clock";
     pub const ADMIN_RESET: &str = "/_admin/reset";
     pub const ADMIN_STATE: &str = "/_admin/state";
+    pub const ADMIN_FAULTS: &str = "/_admin/faults";
 
     /// `GET /api/projects/{id}/`.
     pub fn project(id: i64) -> String {

@@ -58,6 +58,7 @@ pub fn all() -> Vec<MessageSchema> {
         of::<gateway::WriteInput>(),
         of::<gateway::EditInput>(),
         of::<gateway::ReadyAnswer>(),
+        of::<gateway::AnthropicError>(),
         // Wizard output (section 9).
         of::<wizard::ProvisionOutput>(),
         of::<wizard::WizardErrorOutput>(),
@@ -66,6 +67,7 @@ pub fn all() -> Vec<MessageSchema> {
         of::<admin::ClockAnswer>(),
         of::<admin::ClockAdvance>(),
         of::<admin::StateSummary>(),
+        of::<admin::FaultSettings>(),
     ]
 }
 

@@ -26,6 +26,48 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Respons
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// `GET /_admin/faults`: the live settings, with remaining counts.
+pub async fn faults(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refusal(&state, &headers) {
+        return refusal;
+    }
+    Json(state.faults.settings()).into_response()
+}
+
+/// `POST /_admin/faults`: replaces every rule (an empty `rules` clears
+/// them). A misspelt or impossible fault is a 400 naming it.
+pub async fn set_faults(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(refusal) = refusal(&state, &headers) {
+        return refusal;
+    }
+    let settings: protocol::admin::FaultSettings = match serde_json::from_slice(&body) {
+        Ok(settings) => settings,
+        Err(error) => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid fault settings: {error}"),
+            )
+        }
+    };
+    if let Err(error) = crate::faults::validate(&settings) {
+        return detail(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid fault settings: {error}"),
+        );
+    }
+    tracing::info!(
+        rules = settings.rules.len(),
+        seed = settings.seed,
+        "fault settings replaced"
+    );
+    state.faults.replace(settings);
+    Json(state.faults.settings()).into_response()
+}
+
 /// The answer refusing the request, or `None` when the admin token matches.
 fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = state.admin_token.as_deref() else {

@@ -17,6 +17,20 @@ pub async fn readyz(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
 ) -> Response {
+    let drawn = state.faults.draw("readyz");
+    if let Some(delay) = drawn.delay {
+        tokio::time::sleep(delay).await;
+    }
+    match drawn.failure {
+        Some(protocol::admin::Fault::Status {
+            status,
+            retry_after_seconds,
+        }) => {
+            return crate::faults::status_response(status, retry_after_seconds);
+        }
+        Some(protocol::admin::Fault::Latency { .. }) | None => {}
+        Some(_) => return crate::faults::broken_body("application/json", Vec::new(), 0),
+    }
     let reason = match state.introspection.probe(&request_id).await {
         Ok(status) if status == 401 || status == 403 => Some(format!(
             "introspection at {} refused the gateway's client credentials (HTTP {status})",

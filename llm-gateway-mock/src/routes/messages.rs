@@ -14,7 +14,8 @@ use crate::auth::{decide, presented_credential, screen, Verdict};
 use crate::error::GatewayError;
 use crate::journal::Record;
 use crate::request_id::RequestId;
-use crate::{agent, stream, AppState};
+use crate::{agent, faults, stream, AppState};
+use protocol::admin::Fault;
 
 /// Agent conversations grow with every turn, so the gateway accepts far
 /// more than the provisioning API's 64 KiB.
@@ -31,7 +32,11 @@ pub async fn messages(
     let credential = presented_credential(&headers);
     let outcome = answer(&state, &request_id, credential.as_deref(), &headers, body).await;
     let (response, verdict, reason) = match outcome {
-        Ok(response) => (response, Verdict::Granted.name(), None),
+        Ok((response, None)) => (response, Verdict::Granted.name(), None),
+        Ok((response, Some(fault))) => {
+            tracing::info!(request_id, fault, "injected a fault");
+            (response, "fault_injected", Some(fault))
+        }
         Err(error) => {
             tracing::info!(
                 request_id,
@@ -63,7 +68,7 @@ async fn answer(
     credential: Option<&str>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, GatewayError> {
+) -> Result<(Response, Option<String>), GatewayError> {
     let kind = screen(credential).map_err(GatewayError::Refused)?;
     let credential = credential.unwrap_or_default();
     let introspection = state
@@ -90,6 +95,13 @@ async fn answer(
         GatewayError::BadRequest(protocol::credential::redact_secrets(&message))
     })?;
 
+    // Faults strike only requests that passed authentication, so every
+    // auth verdict stays deterministic.
+    let drawn = state.faults.draw("messages");
+    if let Some(delay) = drawn.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let fault = drawn.describe();
     let reply = agent::reply(&state.scripts, &request);
     let response = agent::response(reply, &request);
     tracing::info!(
@@ -99,9 +111,39 @@ async fn answer(
         stop_reason = response.stop_reason.as_deref().unwrap_or_default(),
         "agent answered"
     );
-    if request.stream == Some(true) {
+    let streamed = request.stream == Some(true);
+    match drawn.failure {
+        Some(Fault::Status {
+            status,
+            retry_after_seconds,
+        }) => return Ok((faults::status_response(status, retry_after_seconds), fault)),
+        Some(Fault::Drop) => {
+            return Ok((
+                faults::broken_body("application/json", Vec::new(), 0),
+                fault,
+            ));
+        }
+        Some(Fault::Truncate | Fault::CutStream) => {
+            let (content_type, body, keep) = if streamed {
+                let events = stream::events(&response);
+                let kept = stream::encode(&events[..events.len() / 2]).len();
+                (
+                    "text/event-stream",
+                    stream::encode(&events).into_bytes(),
+                    kept,
+                )
+            } else {
+                let body = serde_json::to_vec(&response).unwrap_or_default();
+                let half = body.len() / 2;
+                ("application/json", body, half)
+            };
+            return Ok((faults::broken_body(content_type, body, keep), fault));
+        }
+        Some(Fault::Latency { .. }) | None => {}
+    }
+    if streamed {
         let body = stream::encode(&stream::events(&response));
-        return Ok((
+        let answer = (
             StatusCode::OK,
             [
                 (
@@ -112,9 +154,10 @@ async fn answer(
             ],
             body,
         )
-            .into_response());
+            .into_response();
+        return Ok((answer, fault));
     }
-    Ok(Json(response).into_response())
+    Ok((Json(response).into_response(), fault))
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), GatewayError> {

@@ -5,5 +5,6 @@ mod admin;
 mod agent;
 mod auth;
 mod binary;
+mod faults;
 mod health;
 mod support;
