@@ -17,6 +17,9 @@ pub struct Evidence {
     /// Claude Code settings that take over the credentials.
     pub conflicts: Vec<Conflict>,
     pub log_path: String,
+    /// The person gave the credential with `--api-key` (CI mode), so its
+    /// prefix says what kind of key they meant to give.
+    pub given_key: bool,
 }
 
 /// The text printed after "Authentication failed (401)".
@@ -55,6 +58,9 @@ fn known_cause(evidence: &Evidence) -> Option<String> {
     if evidence.prefix == "phc_" {
         return Some("Cause: the key is a project API key (phc_), which only ingests events. Use a personal API key (phx_) with the llm_gateway:read scope.".into());
     }
+    if evidence.given_key && evidence.prefix == "pha_" {
+        return Some("Cause: --api-key is an OAuth access token (pha_), not a personal API key: access tokens expire after an hour, and one issued to another application lacks llm_gateway:read. Use a personal API key (phx_) with the llm_gateway:read scope.".into());
+    }
     if header.contains("insufficient_scope") {
         return Some(match evidence.granted_scope.as_deref() {
             Some(granted) if granted.trim().is_empty() => "Cause: the server granted this signup's access token no scopes at all, so it lacks llm_gateway:read. The server accepted an account request without scopes (April 2026 behaviour); ask for them explicitly with `--scopes signup`, or use a server with the scope fix.".into(),
@@ -80,6 +86,7 @@ mod tests {
             granted_scope: granted.map(str::to_owned),
             conflicts: vec![],
             log_path: "/tmp/posthog-wizard.log".into(),
+            given_key: false,
         }
     }
 
@@ -137,6 +144,12 @@ mod tests {
                 "unknown, expired or revoked",
             ),
         ];
+        let mut given_access_token = evidence("pha_", Some("error=\"invalid_token\""), None);
+        given_access_token.given_key = true;
+        let cases = cases.into_iter().chain([(
+            given_access_token,
+            "--api-key is an OAuth access token (pha_)",
+        )]);
         for (evidence, needle) in cases {
             let text = explain_401(&evidence);
             assert!(text.contains(needle), "{needle}: {text}");

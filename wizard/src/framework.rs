@@ -20,6 +20,8 @@ pub struct Framework {
     /// The env variable names for the project key and host.
     pub key_variable: &'static str,
     pub host_variable: &'static str,
+    /// The PostHog SDK package the integration adds (npm or Python).
+    pub sdk_package: &'static str,
     /// What the project's manifests must name for this framework to match.
     pub detection: Detection,
 }
@@ -41,6 +43,7 @@ pub const NEXT_JS: Framework = Framework {
     env_file: ".env.local",
     key_variable: "NEXT_PUBLIC_POSTHOG_KEY",
     host_variable: "NEXT_PUBLIC_POSTHOG_HOST",
+    sdk_package: "posthog-js",
     detection: Detection::Npm(&["next"]),
 };
 
@@ -50,6 +53,7 @@ pub const REACT_VITE: Framework = Framework {
     env_file: ".env.local",
     key_variable: "VITE_PUBLIC_POSTHOG_KEY",
     host_variable: "VITE_PUBLIC_POSTHOG_HOST",
+    sdk_package: "posthog-js",
     detection: Detection::Npm(&["vite", "react"]),
 };
 
@@ -59,6 +63,7 @@ pub const EXPRESS: Framework = Framework {
     env_file: ".env",
     key_variable: "POSTHOG_API_KEY",
     host_variable: "POSTHOG_HOST",
+    sdk_package: "posthog-node",
     detection: Detection::Npm(&["express"]),
 };
 
@@ -68,6 +73,7 @@ pub const DJANGO: Framework = Framework {
     env_file: ".env",
     key_variable: "POSTHOG_API_KEY",
     host_variable: "POSTHOG_HOST",
+    sdk_package: "posthog",
     detection: Detection::Python("django"),
 };
 
@@ -77,6 +83,7 @@ pub const FLASK: Framework = Framework {
     env_file: ".env",
     key_variable: "POSTHOG_API_KEY",
     host_variable: "POSTHOG_HOST",
+    sdk_package: "posthog",
     detection: Detection::Python("flask"),
 };
 
@@ -162,6 +169,35 @@ pub fn env_file_content(
     let mut content = lines.join("\n");
     content.push('\n');
     content
+}
+
+/// What a previous run left in the project: the env file's key and host,
+/// and whether the SDK dependency is declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingIntegration {
+    pub project_api_key: String,
+    pub host: Option<String>,
+}
+
+/// The integration already in `project`, if any: the framework's env file
+/// holds a `phc_` key and the manifests declare the SDK package.
+pub fn existing_integration(project: &Path, framework: &Framework) -> Option<ExistingIntegration> {
+    let env = std::fs::read_to_string(project.join(framework.env_file)).ok()?;
+    let value = |variable: &str| {
+        env.lines()
+            .find_map(|line| line.strip_prefix(&format!("{variable}=")))
+            .map(|value| value.trim().trim_matches('"').to_owned())
+    };
+    let project_api_key = value(framework.key_variable).filter(|key| key.starts_with("phc_"))?;
+    let manifests = Manifests::read(project).ok()?;
+    let declared = match framework.detection {
+        Detection::Npm(_) => manifests.npm.contains(framework.sdk_package),
+        Detection::Python(_) => manifests.python.contains(&normalise(framework.sdk_package)),
+    };
+    declared.then(|| ExistingIntegration {
+        project_api_key,
+        host: value(framework.host_variable),
+    })
 }
 
 /// The package names a project's manifests declare.

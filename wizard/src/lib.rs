@@ -3,17 +3,23 @@
 //! `main.rs` parses flags into a [`Config`] and calls [`run`], which returns
 //! an [`Outcome`] or a [`WizardError`] whose exit code the binary uses.
 //! One file per step: `provisioning.rs` (signup without a browser),
+//! `login.rs` (the interactive login for an existing email, and `doctor`
+//! without a key), `region.rs` (which region a key belongs to), `api.rs`
+//! (the PostHog API reads and their 401/403 explanations),
 //! `agent.rs` (the gateway conversation), `staging.rs` (edits written only
 //! at the end), `diagnose.rs` and `settings.rs` (honest 401s), `log.rs`
 //! (the verbose log).
 
 pub mod agent;
+pub mod api;
 pub mod client;
 pub mod diagnose;
 pub mod error;
 pub mod framework;
 pub mod log;
+pub mod login;
 pub mod provisioning;
+pub mod region;
 pub mod settings;
 pub mod staging;
 
@@ -34,8 +40,13 @@ use crate::staging::Staging;
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// `--signup --email E`: create an account, then integrate.
-    Signup { email: String, name: Option<String> },
+    /// `--signup --email E`: create an account (or sign in, when the email
+    /// already has one), then integrate.
+    Signup {
+        email: String,
+        name: Option<String>,
+        project_id: Option<i64>,
+    },
     /// `--ci --api-key K`: integrate with an existing personal API key.
     Ci {
         api_key: String,
@@ -49,6 +60,12 @@ pub enum Command {
     },
     /// `scopes`: explain the scopes and check them against the server.
     Scopes,
+    /// `doctor`: list the project's active health issues, with `--api-key`
+    /// or, without one, after an interactive login.
+    Doctor {
+        api_key: Option<String>,
+        project_id: Option<i64>,
+    },
 }
 
 /// What the account request asks for (`--scopes`).
@@ -110,19 +127,40 @@ impl Region {
             Region::Eu => "EU",
         }
     }
+
+    /// As typed on the command line.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Region::Us => "us",
+            Region::Eu => "eu",
+        }
+    }
+
+    pub fn other(self) -> Region {
+        match self {
+            Region::Us => Region::Eu,
+            Region::Eu => Region::Us,
+        }
+    }
 }
 
 /// Everything a run needs, from flags and the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub command: Command,
-    pub region: Region,
+    /// `--region`; `None` lets CI mode and `doctor` discover it, and means
+    /// US wherever a region is needed and none was discovered.
+    pub region: Option<Region>,
     pub install_dir: PathBuf,
     pub base_url: Option<String>,
     pub us_base_url: String,
     pub eu_base_url: String,
     pub gateway_url: Option<String>,
     pub scopes: ScopeRequest,
+    /// `--callback-port`: the login listener's port.
+    pub callback_port: Option<u16>,
+    /// How long the interactive login waits (30 minutes).
+    pub login_timeout: Duration,
     pub debug: bool,
     pub log_dir: PathBuf,
     pub home: PathBuf,
@@ -140,19 +178,33 @@ pub const DEFAULT_EU_GATEWAY_URL: &str = "http://localhost:3309/wizard";
 pub const LOCAL_CLIENT_ID: &str = "DC5uRLVbGI02YQ82grxgnK6Qn12SXWpCqdPb60oZ";
 pub const US_CLIENT_ID: &str = "c4Rdw8DIxgtQfA80IiSnGKlNX8QN00cFWF00QQhM";
 pub const EU_CLIENT_ID: &str = "bx2C5sZRN03TkdjraCcetvQFPGH6N2Y9vRLkcKEy";
+/// The interactive login waits this long at most.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 impl Config {
+    /// The region in use: the flag's, else US.
+    pub fn region(&self) -> Region {
+        self.region.unwrap_or(Region::Us)
+    }
+
     pub fn server_url(&self) -> String {
-        let url = match (&self.base_url, self.region) {
-            (Some(base), _) => base.clone(),
-            (None, Region::Us) => self.us_base_url.clone(),
-            (None, Region::Eu) => self.eu_base_url.clone(),
+        match &self.base_url {
+            Some(base) => base.trim_end_matches('/').to_owned(),
+            None => self.region_server_url(self.region()),
+        }
+    }
+
+    /// The server of one region (ignores `--base-url`).
+    pub fn region_server_url(&self, region: Region) -> String {
+        let url = match region {
+            Region::Us => &self.us_base_url,
+            Region::Eu => &self.eu_base_url,
         };
         url.trim_end_matches('/').to_owned()
     }
 
     pub fn gateway_url(&self) -> String {
-        match (&self.gateway_url, self.region) {
+        match (&self.gateway_url, self.region()) {
             (Some(url), _) => url.clone(),
             (None, Region::Us) => DEFAULT_US_GATEWAY_URL.into(),
             (None, Region::Eu) => DEFAULT_EU_GATEWAY_URL.into(),
@@ -160,7 +212,7 @@ impl Config {
     }
 
     pub fn client_id(&self) -> &'static str {
-        match (&self.base_url, self.region) {
+        match (&self.base_url, self.region()) {
             (Some(_), _) => LOCAL_CLIENT_ID,
             (None, Region::Us) => US_CLIENT_ID,
             (None, Region::Eu) => EU_CLIENT_ID,
@@ -168,15 +220,46 @@ impl Config {
     }
 }
 
-/// How a run ended well.
+/// How a run ended (without an error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The SDK integration is in the project.
+    /// The SDK integration is in the project; `files` were written.
     Integrated { project_id: i64, files: Vec<String> },
+    /// The project was already integrated with this key and host.
+    AlreadyIntegrated { project_id: i64 },
     /// `provision` printed its credentials.
     Provisioned,
     /// `scopes` printed its report.
     Explained,
+    /// `doctor` found this many active health issues (exit 6 when any).
+    HealthChecked { active: usize },
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Outcome::HealthChecked { active } if *active > 0 => ExitCode::HealthIssues,
+            _ => ExitCode::Done,
+        }
+    }
+}
+
+/// The project the integration targets.
+#[derive(Debug, Clone)]
+struct Target {
+    project_id: i64,
+    project_name: Option<String>,
+    project_api_key: String,
+    host: String,
+}
+
+impl Target {
+    fn label(&self) -> String {
+        match &self.project_name {
+            Some(name) => format!("{} ({name})", self.project_id),
+            None => self.project_id.to_string(),
+        }
+    }
 }
 
 /// Runs one command. Progress goes to stdout, the verbose log to its file.
@@ -185,9 +268,11 @@ pub async fn run(config: Config) -> Result<Outcome, WizardError> {
     log.banner(&config.arguments);
     let http = Http::new(config.timeout)?;
     let result = match &config.command {
-        Command::Signup { email, name } => {
-            signup(&config, &log, &http, email, name.as_deref()).await
-        }
+        Command::Signup {
+            email,
+            name,
+            project_id,
+        } => signup(&config, &log, &http, email, name.as_deref(), *project_id).await,
         Command::Ci {
             api_key,
             project_id,
@@ -196,6 +281,10 @@ pub async fn run(config: Config) -> Result<Outcome, WizardError> {
             provision(&config, &log, &http, email, name.as_deref(), *json).await
         }
         Command::Scopes => scopes(&config, &log, &http).await,
+        Command::Doctor {
+            api_key,
+            project_id,
+        } => doctor(&config, &log, &http, api_key.as_deref(), *project_id).await,
     };
     match &result {
         Ok(outcome) => log.line(format!("run finished: {outcome:?}")),
@@ -210,13 +299,14 @@ async fn signup(
     http: &Http,
     email: &str,
     name: Option<&str>,
+    project_id: Option<i64>,
 ) -> Result<Outcome, WizardError> {
     let framework = detect(config, log)?;
     println!(
         "Creating a PostHog account for {email} ({} region)…",
-        config.region.wire()
+        config.region().wire()
     );
-    let provisioned = provisioning::Signup {
+    let started = provisioning::Signup {
         http,
         log,
         random: &OsRandom,
@@ -224,11 +314,19 @@ async fn signup(
         client_id: config.client_id(),
         email,
         name,
-        region: config.region.wire(),
+        region: config.region().wire(),
         scopes: config.scopes.field(),
     }
-    .run()
+    .start()
     .await?;
+    let provisioned = match started {
+        provisioning::Started::Provisioned(provisioned) => provisioned,
+        provisioning::Started::RequiresAuth { url, verifier } => {
+            println!("{email} already has a PostHog account: sign in to continue.");
+            let signed_in = login(config, log, http, Some(&url), Some(&verifier)).await?;
+            return integrate_signed_in(config, log, http, framework, signed_in, project_id).await;
+        }
+    };
     println!(
         "Account ready: project {} at {}.",
         provisioned.project_id, provisioned.host
@@ -240,7 +338,14 @@ async fn signup(
         log,
         &provisioned.access_token,
         Some(provisioned.granted_scope.clone()),
+        false,
     );
+    let target = Target {
+        project_id: provisioned.project_id,
+        project_name: None,
+        project_api_key: provisioned.project_api_key.clone(),
+        host: provisioned.host.clone(),
+    };
     integrate(
         config,
         log,
@@ -248,21 +353,98 @@ async fn signup(
         framework,
         &provisioned.access_token,
         evidence,
-        provisioned.project_id,
-        &provisioned.project_api_key,
-        &provisioned.host,
+        &target,
     )
     .await
 }
 
-async fn ci(
+/// A finished interactive login.
+struct SignedIn {
+    token: Credential,
+    granted_scope: String,
+}
+
+/// The interactive login (protocol section 6): prints the authorize URL
+/// alone on one line, waits for the callback or a pasted code, exchanges it.
+async fn login(
     config: &Config,
     log: &VerboseLog,
     http: &Http,
-    api_key: &str,
+    redirect: Option<&str>,
+    account_verifier: Option<&protocol::pkce::CodeVerifier>,
+) -> Result<SignedIn, WizardError> {
+    let server = config.server_url();
+    let (listener, port) = login::bind(config.callback_port)?;
+    let request = login::authorize_request(
+        redirect,
+        &server,
+        config.client_id(),
+        port,
+        &OsRandom,
+        account_verifier,
+    )?;
+    log.line(format!(
+        "sign-in: listening on 127.0.0.1:{port}, asking for {}",
+        request.asked.join(" ")
+    ));
+    println!("Open this URL in your browser to sign in:");
+    println!("{}", request.url);
+    println!(
+        "Waiting for the sign-in (at most {}). You can also paste the code, or the whole callback URL, here.",
+        login::human(config.login_timeout)
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let code = login::wait_for_code(&listener, &request.state, config.login_timeout, log).await?;
+    drop(listener);
+    let tokens = login::exchange(http, log, &server, &request, &code).await?;
+    if let Some(warning) = login::scope_warning(&request.asked, &tokens.scope) {
+        eprintln!("{warning}");
+    }
+    let token = Credential::parse(&tokens.access_token)
+        .map_err(|error| WizardError::Internal(format!("malformed access token: {error}")))?;
+    println!("Signed in.");
+    Ok(SignedIn {
+        token,
+        granted_scope: tokens.scope,
+    })
+}
+
+/// After a login: the project from the API, then the agent with the `pha_`.
+async fn integrate_signed_in(
+    config: &Config,
+    log: &VerboseLog,
+    http: &Http,
+    framework: framework::Framework,
+    signed_in: SignedIn,
     project_id: Option<i64>,
 ) -> Result<Outcome, WizardError> {
-    let framework = detect(config, log)?;
+    let server = config.server_url();
+    let token = &signed_in.token;
+    let project_id = match project_id {
+        Some(id) => id,
+        None => api::me(http, log, &server, token).await?.team.id,
+    };
+    let project = api::project(http, log, &server, token, project_id).await?;
+    println!("Using project {} ({}).", project.id, project.name);
+    let evidence = evidence(
+        config,
+        log,
+        token,
+        Some(signed_in.granted_scope.clone()),
+        false,
+    );
+    let target = Target {
+        project_id: project.id,
+        project_name: Some(project.name),
+        project_api_key: project.api_token,
+        host: server,
+    };
+    integrate(config, log, http, framework, token, evidence, &target).await
+}
+
+/// Warns about an `--api-key` that is not a personal API key, and parses it.
+fn given_key(api_key: &str, log: &VerboseLog) -> Result<Credential, WizardError> {
     let prefix: String = api_key.chars().take(4).collect();
     match CredentialKind::of(api_key) {
         Some(CredentialKind::PersonalApiKey) => {}
@@ -279,82 +461,125 @@ async fn ci(
         "API key prefix: {}",
         protocol::credential::mask(api_key)
     ));
-    let key = match Credential::parse(api_key) {
-        Ok(key) => key,
-        Err(_) => {
-            return Err(WizardError::Auth(format!(
+    Credential::parse(api_key).map_err(|_| {
+        WizardError::Auth(format!(
             "Authentication failed: the API key ({}) is not a PostHog credential.\nVerbose log: {}",
             protocol::credential::mask(api_key),
             log.path().display()
-        )))
-        }
-    };
-    let server = config.server_url();
-    let me: protocol::posthog::Me =
-        api_get(http, log, &server, protocol::paths::USERS_ME, &key).await?;
-    let project_id = project_id.unwrap_or(me.team.id);
-    let project: protocol::posthog::Project = api_get(
-        http,
-        log,
-        &server,
-        &protocol::paths::project(project_id),
-        &key,
-    )
-    .await?;
-    println!(
-        "Using project {} ({}) as {}.",
-        project.id, project.name, me.email
-    );
-    let evidence = evidence(config, log, &key, None);
-    integrate(
-        config,
-        log,
-        http,
-        framework,
-        &key,
-        evidence,
-        project.id,
-        &project.api_token,
-        &server,
-    )
-    .await
+        ))
+    })
 }
 
-/// `GET` on the PostHog API with a bearer credential; 401/403 name the
-/// cause from the API's `detail`.
-async fn api_get<T: serde::de::DeserializeOwned>(
-    http: &Http,
+async fn ci(
+    config: &Config,
     log: &VerboseLog,
-    server: &str,
-    path: &str,
-    key: &Credential,
-) -> Result<T, WizardError> {
-    let url = format!("{server}{path}");
-    let answer = http
-        .send(
-            log,
-            &format!("GET {path}"),
-            &url,
-            http.client().get(&url).bearer_auth(key.expose()),
-        )
-        .await?;
-    match answer.status.as_u16() {
-        200 => answer.json(path),
-        401 => Err(WizardError::Auth(format!(
-            "Authentication failed (401) at {path}: {}\nVerbose log: {}",
-            answer.message(),
-            log.path().display()
-        ))),
-        403 => Err(WizardError::Auth(format!(
-            "Permission denied (403) at {path}: {}\nVerbose log: {}",
-            answer.message(),
-            log.path().display()
-        ))),
-        status => Err(WizardError::Internal(format!(
-            "{path} answered {status}: {}",
-            answer.message()
-        ))),
+    http: &Http,
+    api_key: &str,
+    project_id: Option<i64>,
+) -> Result<Outcome, WizardError> {
+    let framework = detect(config, log)?;
+    let key = given_key(api_key, log)?;
+    let located = region::locate(config, log, http, &key).await?;
+    let server = located.server.clone();
+    let config = &located.config;
+    let project_id = project_id.unwrap_or(located.me.team.id);
+    let project = api::project(http, log, &server, &key, project_id).await?;
+    println!(
+        "Using project {} ({}) as {}.",
+        project.id, project.name, located.me.email
+    );
+    let evidence = evidence(config, log, &key, None, true);
+    let target = Target {
+        project_id: project.id,
+        project_name: Some(project.name),
+        project_api_key: project.api_token,
+        host: server,
+    };
+    integrate(config, log, http, framework, &key, evidence, &target).await
+}
+
+async fn doctor(
+    config: &Config,
+    log: &VerboseLog,
+    http: &Http,
+    api_key: Option<&str>,
+    project_id: Option<i64>,
+) -> Result<Outcome, WizardError> {
+    let (key, server, project_id) = match api_key {
+        Some(api_key) => {
+            let key = given_key(api_key, log)?;
+            let located = region::locate(config, log, http, &key).await?;
+            let project_id = project_id.unwrap_or(located.me.team.id);
+            (key, located.server, project_id)
+        }
+        None => {
+            let signed_in = login(config, log, http, None, None).await?;
+            let server = config.server_url();
+            let project_id = match project_id {
+                Some(id) => id,
+                None => api::me(http, log, &server, &signed_in.token).await?.team.id,
+            };
+            (signed_in.token, server, project_id)
+        }
+    };
+    let path = api::health_issues_path(project_id);
+    let answer = api::get_raw(http, log, &server, &path, &key).await?;
+    let issues: protocol::posthog::HealthIssues = match answer.status.as_u16() {
+        403 if api::missing_scope(&answer.message()).is_none() => {
+            return Err(WizardError::Auth(api::explain_403(
+                &path,
+                "This action requires the 'health_issue:read' scope.",
+                log,
+            )))
+        }
+        _ => api::read(&answer, &path, log)?,
+    };
+    let active: Vec<&protocol::posthog::HealthIssue> = issues
+        .results
+        .iter()
+        .filter(|issue| issue.status == "active" && !issue.dismissed)
+        .collect();
+    if active.is_empty() {
+        println!("No active health issues in project {project_id}.");
+        return Ok(Outcome::HealthChecked { active: 0 });
     }
+    println!(
+        "{} active health issue{} in project {project_id}:",
+        active.len(),
+        if active.len() == 1 { "" } else { "s" }
+    );
+    for severity in ["critical", "warning", "info"] {
+        let group: Vec<_> = active
+            .iter()
+            .filter(|issue| issue.severity == severity)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        println!("{severity} ({}):", group.len());
+        for issue in group {
+            println!(
+                "  - {} (since {}, id {})",
+                issue.kind, issue.created_at, issue.id
+            );
+        }
+    }
+    let other: Vec<_> = active
+        .iter()
+        .filter(|issue| !["critical", "warning", "info"].contains(&issue.severity.as_str()))
+        .collect();
+    if !other.is_empty() {
+        println!("other ({}):", other.len());
+        for issue in other {
+            println!(
+                "  - {} [{}] (since {}, id {})",
+                issue.kind, issue.severity, issue.created_at, issue.id
+            );
+        }
+    }
+    Ok(Outcome::HealthChecked {
+        active: active.len(),
+    })
 }
 
 fn detect(config: &Config, log: &VerboseLog) -> Result<framework::Framework, WizardError> {
@@ -372,6 +597,7 @@ fn evidence(
     log: &VerboseLog,
     key: &Credential,
     granted_scope: Option<String>,
+    given_key: bool,
 ) -> Evidence {
     let files =
         settings::candidate_files(&config.home, &config.install_dir, &config.managed_settings);
@@ -400,10 +626,10 @@ fn evidence(
         granted_scope,
         conflicts,
         log_path: log.path().display().to_string(),
+        given_key,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn integrate(
     config: &Config,
     log: &VerboseLog,
@@ -411,10 +637,51 @@ async fn integrate(
     framework: framework::Framework,
     credential: &Credential,
     evidence: Evidence,
-    project_id: i64,
-    project_api_key: &str,
-    host: &str,
+    target: &Target,
 ) -> Result<Outcome, WizardError> {
+    let project_id = target.project_id;
+    let directory = config.install_dir.display();
+    let env_path = config.install_dir.join(framework.env_file);
+    if let Some(existing) = framework::existing_integration(&config.install_dir, &framework) {
+        log.line(format!(
+            "already integrated: {} holds a project key and {} is declared",
+            framework.env_file, framework.sdk_package
+        ));
+        if existing.project_api_key == target.project_api_key
+            && existing.host.as_deref() == Some(target.host.as_str())
+        {
+            println!("PostHog is already set up in {directory}; nothing changed.");
+            println!("  project: {}", target.label());
+            println!("  host:    {}", target.host);
+            return Ok(Outcome::AlreadyIntegrated { project_id });
+        }
+        let current = std::fs::read_to_string(&env_path).ok();
+        let env = framework::env_file_content(
+            current.as_deref(),
+            &framework,
+            &target.project_api_key,
+            &target.host,
+        );
+        let mut staging = Staging::new(&config.install_dir);
+        staging
+            .write(framework.env_file, &env)
+            .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
+        let files = staging.commit().map_err(|error| {
+            WizardError::Internal(format!("cannot write {}: {error}", framework.env_file))
+        })?;
+        log.line(format!("updated {}", framework.env_file));
+        println!(
+            "PostHog is already set up in {directory}; only the project key and host changed."
+        );
+        println!("  project: {}", target.label());
+        println!("  host:    {}", target.host);
+        println!(
+            "  updated {} (project API key and host)",
+            framework.env_file
+        );
+        println!("Verbose log: {}", log.path().display());
+        return Ok(Outcome::Integrated { project_id, files });
+    }
     println!(
         "Setting up the {} SDK with the PostHog agent…",
         framework.name
@@ -430,7 +697,7 @@ async fn integrate(
     let briefing = Briefing {
         framework,
         project_id,
-        host,
+        host: &target.host,
     };
     let (mut staging, refused) =
         agent::converse(&call, &briefing, Staging::new(&config.install_dir)).await?;
@@ -441,8 +708,14 @@ async fn integrate(
             log.path().display()
         )));
     }
-    let existing = std::fs::read_to_string(config.install_dir.join(framework.env_file)).ok();
-    let env = framework::env_file_content(existing.as_deref(), &framework, project_api_key, host);
+    let agent_files = staging.paths();
+    let existing = std::fs::read_to_string(&env_path).ok();
+    let env = framework::env_file_content(
+        existing.as_deref(),
+        &framework,
+        &target.project_api_key,
+        &target.host,
+    );
     staging
         .write(framework.env_file, &env)
         .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
@@ -450,11 +723,14 @@ async fn integrate(
         .commit()
         .map_err(|error| WizardError::Internal(format!("cannot write the integration: {error}")))?;
     log.line(format!("wrote {}", files.join(", ")));
-    println!(
-        "PostHog is set up in {} (project {project_id}).",
-        config.install_dir.display()
-    );
-    for file in &files {
+    println!("PostHog is set up in {directory}.");
+    println!("  project: {}", target.label());
+    println!("  host:    {}", target.host);
+    println!("  wrote {} (project API key and host)", framework.env_file);
+    for file in files
+        .iter()
+        .filter(|file| agent_files.contains(file) && file.as_str() != framework.env_file)
+    {
         println!("  wrote {file}");
     }
     println!("Verbose log: {}", log.path().display());
@@ -477,7 +753,7 @@ async fn provision(
         client_id: config.client_id(),
         email,
         name,
-        region: config.region.wire(),
+        region: config.region().wire(),
         scopes: config.scopes.field(),
     }
     .run()
@@ -485,7 +761,7 @@ async fn provision(
     // One of the two places that hand a credential to a person.
     let output = protocol::wizard::ProvisionOutput {
         email: email.to_owned(),
-        region: config.region.wire().to_lowercase(),
+        region: config.region().flag().to_owned(),
         project_id: provisioned.project_id,
         organization_id: provisioned.organization_id,
         project_api_key: provisioned.project_api_key,

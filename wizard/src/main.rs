@@ -26,20 +26,32 @@ struct Flags {
     /// Your name, for the new account.
     #[arg(long, env = "POSTHOG_WIZARD_NAME", global = true)]
     name: Option<String>,
-    /// The PostHog region.
-    #[arg(long, env = "POSTHOG_WIZARD_REGION", default_value = "us", value_parser = ["us", "eu"], global = true)]
-    region: String,
+    /// The PostHog region. Without it, CI mode and doctor find the key's
+    /// region by asking both; elsewhere it means us.
+    #[arg(long, env = "POSTHOG_WIZARD_REGION", value_parser = ["us", "eu"], global = true)]
+    region: Option<String>,
     /// Non-interactive run with a personal API key (--api-key).
     #[arg(long, env = "POSTHOG_WIZARD_CI")]
     ci: bool,
-    /// A personal API key (phx_) for CI mode.
-    #[arg(long, env = "POSTHOG_WIZARD_API_KEY", hide_env_values = true)]
+    /// A personal API key (phx_) for CI mode and doctor.
+    #[arg(
+        long,
+        env = "POSTHOG_WIZARD_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     api_key: Option<String>,
-    /// The project to integrate in CI mode (default: the key's project).
-    #[arg(long, env = "POSTHOG_WIZARD_PROJECT_ID")]
+    /// The project to use (default: the key's or the signed-in user's
+    /// current project).
+    #[arg(long, env = "POSTHOG_WIZARD_PROJECT_ID", global = true)]
     project_id: Option<i64>,
     /// The project directory to integrate.
-    #[arg(long, env = "POSTHOG_WIZARD_INSTALL_DIR", default_value = ".")]
+    #[arg(
+        long,
+        env = "POSTHOG_WIZARD_INSTALL_DIR",
+        default_value = ".",
+        global = true
+    )]
     install_dir: PathBuf,
     /// Pins every PostHog origin (API, provisioning, app, OAuth) to one URL.
     #[arg(long, env = "POSTHOG_WIZARD_BASE_URL", global = true)]
@@ -52,7 +64,7 @@ struct Flags {
     eu_base_url: String,
     /// The LLM gateway base including the product path; the wizard posts to
     /// <gateway-url>/v1/messages [default: http://localhost:3308/wizard (US), :3309 (EU)]
-    #[arg(long, env = "POSTHOG_WIZARD_GATEWAY_URL")]
+    #[arg(long, env = "POSTHOG_WIZARD_GATEWAY_URL", global = true)]
     gateway_url: Option<String>,
     /// What the account request asks for: signup, login, none (omit the
     /// field, as the first signup client did) or a comma-separated list.
@@ -63,9 +75,19 @@ struct Flags {
         global = true
     )]
     scopes: String,
-    /// The login listener's port (interactive login).
-    #[arg(long, env = "POSTHOG_WIZARD_CALLBACK_PORT")]
+    /// The login listener's port (interactive login) [default: the first
+    /// free of 8239, 8238, 8240, 8237, 8236, 8235]
+    #[arg(long, env = "POSTHOG_WIZARD_CALLBACK_PORT", global = true)]
     callback_port: Option<u16>,
+    /// Seconds the interactive login waits for the browser or a pasted code.
+    #[arg(
+        long,
+        env = "POSTHOG_WIZARD_LOGIN_TIMEOUT_SECONDS",
+        default_value_t = 1800,
+        hide = true,
+        global = true
+    )]
+    login_timeout_seconds: u64,
     /// Echo the verbose log to stderr.
     #[arg(long, env = "POSTHOG_WIZARD_DEBUG", global = true)]
     debug: bool,
@@ -99,6 +121,9 @@ enum Sub {
     /// Explain each scope the wizard requests and check it against the
     /// server's scopes_supported.
     Scopes,
+    /// List the project's active health issues (exit 6 when there are any),
+    /// with --api-key or, without one, after signing in in a browser.
+    Doctor,
 }
 
 fn main() -> std::process::ExitCode {
@@ -112,7 +137,7 @@ fn main() -> std::process::ExitCode {
             .block_on(wizard::run(config))
     });
     match result {
-        Ok(_) => std::process::ExitCode::SUCCESS,
+        Ok(outcome) => std::process::ExitCode::from(outcome.exit_code() as u8),
         Err(error) => {
             if json_errors {
                 let output = protocol::wizard::WizardErrorOutput {
@@ -144,10 +169,15 @@ fn config(flags: Flags) -> Result<Config, WizardError> {
             json: *json || !std::io::stdout().is_terminal(),
         },
         (Some(Sub::Scopes), _, _) => Command::Scopes,
+        (Some(Sub::Doctor), _, _) => Command::Doctor {
+            api_key: flags.api_key.clone().filter(|key| !key.is_empty()),
+            project_id: flags.project_id,
+        },
         (None, true, true) => return Err(WizardError::Usage("--signup and --ci cannot be combined".into())),
         (None, true, false) => Command::Signup {
             email: email()?,
             name: flags.name.clone(),
+            project_id: flags.project_id,
         },
         (None, false, true) => Command::Ci {
             api_key: flags
@@ -181,17 +211,18 @@ fn config(flags: Flags) -> Result<Config, WizardError> {
         .collect();
     Ok(Config {
         command,
-        region: if flags.region == "eu" {
-            Region::Eu
-        } else {
-            Region::Us
-        },
+        region: flags.region.as_deref().map(|region| match region {
+            "eu" => Region::Eu,
+            _ => Region::Us,
+        }),
         install_dir,
         base_url: flags.base_url,
         us_base_url: flags.us_base_url,
         eu_base_url: flags.eu_base_url,
         gateway_url: flags.gateway_url,
         scopes,
+        callback_port: flags.callback_port,
+        login_timeout: Duration::from_secs(flags.login_timeout_seconds.max(1)),
         debug: flags.debug,
         log_dir,
         home,

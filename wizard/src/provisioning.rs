@@ -43,10 +43,47 @@ pub struct Signup<'a> {
     pub scopes: Option<Vec<String>>,
 }
 
+/// How an account request ended well: a new account, or an existing email
+/// that must sign in interactively.
+#[derive(Debug)]
+pub enum Started {
+    Provisioned(Box<Provisioned>),
+    /// The `requires_auth` redirect URL, and the verifier whose challenge the
+    /// account request carried (the URL usually carries that challenge).
+    RequiresAuth {
+        url: String,
+        verifier: CodeVerifier,
+    },
+}
+
 impl Signup<'_> {
+    /// `provision`: an existing email is `email_exists` (exit 4).
     pub async fn run(&self) -> Result<Provisioned, WizardError> {
+        match self.start().await? {
+            Started::Provisioned(provisioned) => Ok(*provisioned),
+            Started::RequiresAuth { url, .. } => Err(WizardError::Provisioning {
+                message: format!(
+                    "{} already has a PostHog account. Sign in to continue:\n{url}",
+                    self.email
+                ),
+                code: "email_exists".into(),
+            }),
+        }
+    }
+
+    /// `--signup`: an existing email comes back as [`Started::RequiresAuth`].
+    pub async fn start(&self) -> Result<Started, WizardError> {
         let verifier = CodeVerifier::generate(self.random);
-        let code = self.account_request(&verifier).await?;
+        let code = match self.account_request(&verifier).await? {
+            AccountAnswer::Code(code) => code,
+            AccountAnswer::RequiresAuth(url) => {
+                self.log.line(format!(
+                    "step 1: {} already has an account; interactive login",
+                    self.email
+                ));
+                return Ok(Started::RequiresAuth { url, verifier });
+            }
+        };
         let tokens = self.exchange(&code, &verifier).await?;
         let access_token = Credential::parse(&tokens.access_token).map_err(|error| {
             WizardError::Internal(format!(
@@ -81,7 +118,7 @@ impl Signup<'_> {
             "step 3: project {project_id}, project key {}, host {}, personal key {personal_api_key}",
             configuration.api_key, configuration.host
         ));
-        Ok(Provisioned {
+        Ok(Started::Provisioned(Box::new(Provisioned {
             access_token,
             granted_scope: tokens.scope,
             organization_id: tokens.account.map(|account| account.id).unwrap_or_default(),
@@ -89,10 +126,10 @@ impl Signup<'_> {
             project_api_key: configuration.api_key,
             host: configuration.host,
             personal_api_key,
-        })
+        })))
     }
 
-    async fn account_request(&self, verifier: &CodeVerifier) -> Result<String, WizardError> {
+    async fn account_request(&self, verifier: &CodeVerifier) -> Result<AccountAnswer, WizardError> {
         let request = AccountRequest {
             id: Some(format!("wizard_{}", self.random.uuid())),
             email: self.email.to_owned(),
@@ -131,15 +168,9 @@ impl Signup<'_> {
             return Err(refused("account request", &answer));
         }
         match answer.json::<AccountRequestAnswer>("the account request")? {
-            AccountRequestAnswer::Oauth { oauth, .. } => Ok(oauth.code),
+            AccountRequestAnswer::Oauth { oauth, .. } => Ok(AccountAnswer::Code(oauth.code)),
             AccountRequestAnswer::RequiresAuth { requires_auth, .. } => {
-                Err(WizardError::Provisioning {
-                    message: format!(
-                        "{} already has a PostHog account. Sign in to continue:\n{}",
-                        self.email, requires_auth.redirect.url
-                    ),
-                    code: "email_exists".into(),
-                })
+                Ok(AccountAnswer::RequiresAuth(requires_auth.redirect.url))
             }
             AccountRequestAnswer::Error { error, .. } => Err(WizardError::Provisioning {
                 message: format!(
@@ -195,6 +226,11 @@ impl Signup<'_> {
         }
         answer.json("resource provisioning")
     }
+}
+
+enum AccountAnswer {
+    Code(String),
+    RequiresAuth(String),
 }
 
 /// A refusal from the provisioning API: 401/403 are authentication

@@ -9,12 +9,12 @@ use serde_json::json;
 use crate::stub::{self, Gateway};
 
 /// A Next.js project in a temp dir, and a temp HOME and log dir.
-struct Sandbox {
-    root: tempfile::TempDir,
+pub(crate) struct Sandbox {
+    pub(crate) root: tempfile::TempDir,
 }
 
 impl Sandbox {
-    fn new() -> Sandbox {
+    pub(crate) fn new() -> Sandbox {
         let root = tempfile::tempdir().unwrap();
         let project = root.path().join("project");
         std::fs::create_dir_all(project.join("app")).unwrap();
@@ -32,11 +32,11 @@ impl Sandbox {
         Sandbox { root }
     }
 
-    fn project(&self) -> std::path::PathBuf {
+    pub(crate) fn project(&self) -> std::path::PathBuf {
         self.root.path().join("project")
     }
 
-    fn wizard(&self) -> Command {
+    pub(crate) fn wizard(&self) -> Command {
         let mut command = Command::cargo_bin("wizard").unwrap();
         command
             .env_clear()
@@ -51,12 +51,12 @@ impl Sandbox {
         command
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.root.path().join("logs/posthog-wizard.log"))
             .unwrap_or_default()
     }
 
-    fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
         let mut files = Vec::new();
         walk(&self.project(), &self.project(), &mut files);
         files.sort();
@@ -77,7 +77,7 @@ fn walk(root: &Path, directory: &Path, files: &mut Vec<(String, Vec<u8>)>) {
 }
 
 /// The outputs and the log never hold a full pha_/phr_/phx_.
-fn assert_no_secrets(sandbox: &Sandbox, output: &std::process::Output) {
+pub(crate) fn assert_no_secrets(sandbox: &Sandbox, output: &std::process::Output) {
     for (name, text) in [
         (
             "stdout",

@@ -5,4 +5,5 @@
 //! ones.
 
 mod cli;
+mod flows;
 mod stub;

@@ -1,0 +1,550 @@
+//! The interactive login (protocol sections 6 and 9): an existing email, or
+//! `doctor` without a key, signs in through a browser. The wizard listens on
+//! a loopback port for the redirect, accepts a pasted code as well, and
+//! exchanges the code at `POST /oauth/token` with its PKCE verifier.
+
+use std::time::Duration;
+
+use protocol::credential::Credential;
+use protocol::oauth::{TokenAnswer, GRANT_AUTHORIZATION_CODE};
+use protocol::pkce::{CodeVerifier, S256};
+use protocol::random::RandomSource;
+use protocol::scope::{grant_includes, LLM_GATEWAY_READ, WIZARD_LOGIN_SCOPES};
+use reqwest::Url;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::client::Http;
+use crate::error::WizardError;
+use crate::log::VerboseLog;
+
+/// The ports tried in order when `--callback-port` is not given.
+pub const CALLBACK_PORTS: [u16; 6] = [8239, 8238, 8240, 8237, 8236, 8235];
+
+/// What the browser is sent to, and what the exchange needs afterwards.
+#[derive(Debug)]
+pub struct AuthorizeRequest {
+    pub url: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: String,
+    pub verifier: CodeVerifier,
+    /// The scopes asked for, in order.
+    pub asked: Vec<String>,
+}
+
+/// Builds the authorize URL. `redirect` is the account request's
+/// `requires_auth` URL (it carries client_id, the challenge and the scope);
+/// without it the wizard builds the URL itself with the LOGIN scopes.
+/// When the server's URL carries the account request's own challenge,
+/// `account_verifier` answers it (it is the same request); otherwise a fresh
+/// pair replaces the challenge.
+pub fn authorize_request(
+    redirect: Option<&str>,
+    server: &str,
+    default_client_id: &str,
+    port: u16,
+    random: &dyn RandomSource,
+    account_verifier: Option<&CodeVerifier>,
+) -> Result<AuthorizeRequest, WizardError> {
+    let base = match redirect {
+        Some(url) => url.to_owned(),
+        None => format!("{server}{}", protocol::paths::OAUTH_AUTHORIZE),
+    };
+    let mut url = Url::parse(&base).map_err(|error| {
+        WizardError::Internal(format!(
+            "the server sent a sign-in URL the wizard cannot read ({error})"
+        ))
+    })?;
+    let original: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    let param = |name: &str| {
+        original
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let client_id = param("client_id").unwrap_or_else(|| default_client_id.to_owned());
+    let asked: Vec<String> = match param("scope") {
+        Some(scope) if !scope.trim().is_empty() => protocol::scope::split(&scope),
+        _ => WIZARD_LOGIN_SCOPES
+            .iter()
+            .map(|scope| (*scope).to_owned())
+            .collect(),
+    };
+    let verifier = match (account_verifier, param("code_challenge")) {
+        (Some(verifier), Some(challenge)) if verifier.challenge().as_str() == challenge => {
+            verifier.clone()
+        }
+        _ => CodeVerifier::generate(random),
+    };
+    let state = hex(&random.bytes(16));
+    let redirect_uri = format!("http://localhost:{port}/callback");
+    const OURS: [&str; 7] = [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "code_challenge",
+        "code_challenge_method",
+        "scope",
+        "state",
+    ];
+    {
+        let mut query = url.query_pairs_mut();
+        query.clear();
+        query
+            .append_pair("client_id", &client_id)
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("response_type", "code")
+            .append_pair("code_challenge", verifier.challenge().as_str())
+            .append_pair("code_challenge_method", S256)
+            .append_pair("scope", &asked.join(" "))
+            .append_pair("state", &state);
+        for (key, value) in original
+            .iter()
+            .filter(|(key, _)| !OURS.contains(&key.as_str()))
+        {
+            query.append_pair(key, value);
+        }
+    }
+    Ok(AuthorizeRequest {
+        url: url.to_string(),
+        client_id,
+        redirect_uri,
+        state,
+        verifier,
+        asked,
+    })
+}
+
+/// Binds the login listener on 127.0.0.1: the given port, or the first
+/// free one of [`CALLBACK_PORTS`].
+pub fn bind(port: Option<u16>) -> Result<(TcpListener, u16), WizardError> {
+    let candidates: Vec<u16> = match port {
+        Some(port) => vec![port],
+        None => CALLBACK_PORTS.to_vec(),
+    };
+    for candidate in &candidates {
+        let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", *candidate)) else {
+            continue;
+        };
+        let port = listener
+            .local_addr()
+            .map_or(*candidate, |address| address.port());
+        let listener = listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+            .map_err(|error| {
+                WizardError::Internal(format!("cannot listen for the sign-in: {error}"))
+            })?;
+        return Ok((listener, port));
+    }
+    Err(WizardError::Usage(match port {
+        Some(port) => {
+            format!("--callback-port {port} is in use; choose a free port for the sign-in listener")
+        }
+        None => format!(
+            "the sign-in listener found no free port among {}; choose one with --callback-port",
+            CALLBACK_PORTS.map(|port| port.to_string()).join(", ")
+        ),
+    }))
+}
+
+/// Waits for the callback on `listener` or a code pasted on stdin (a bare
+/// code or the whole callback URL), at most `timeout`.
+pub async fn wait_for_code(
+    listener: &TcpListener,
+    state: &str,
+    timeout: Duration,
+    log: &VerboseLog,
+) -> Result<String, WizardError> {
+    let (sender, mut pasted) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        while matches!(stdin.read_line(&mut line), Ok(n) if n > 0) {
+            if sender.send(std::mem::take(&mut line)).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            () = &mut deadline => {
+                return Err(WizardError::Network(format!(
+                    "No sign-in arrived within {}; nothing was changed. Run the wizard again to sign in.",
+                    human(timeout)
+                )));
+            }
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                match callback(stream, state, log).await {
+                    Some(Received::Code(code)) => return Ok(code),
+                    Some(Received::Denied(reason)) => return Err(denied(&reason)),
+                    None => continue,
+                }
+            }
+            line = pasted.recv(), if stdin_open => {
+                let Some(line) = line else { stdin_open = false; continue };
+                match parse_pasted(line.trim(), state) {
+                    Pasted::Received(Received::Code(code)) => {
+                        log.line("sign-in: a code was pasted");
+                        return Ok(code);
+                    }
+                    Pasted::Received(Received::Denied(reason)) => return Err(denied(&reason)),
+                    Pasted::Empty => {}
+                    Pasted::WrongState => eprintln!(
+                        "That callback URL belongs to another sign-in (its state does not match); paste the one from this run."
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// Exchanges the code at `POST <server>/oauth/token`.
+pub async fn exchange(
+    http: &Http,
+    log: &VerboseLog,
+    server: &str,
+    request: &AuthorizeRequest,
+    code: &str,
+) -> Result<TokenAnswer, WizardError> {
+    let url = format!("{server}{}", protocol::paths::OAUTH_TOKEN);
+    let builder = http.client().post(&url).form(&[
+        ("grant_type", GRANT_AUTHORIZATION_CODE),
+        ("code", code),
+        ("redirect_uri", &request.redirect_uri),
+        ("client_id", &request.client_id),
+        ("code_verifier", request.verifier.as_str()),
+    ]);
+    let answer = http.send(log, "login code exchange", &url, builder).await?;
+    if !answer.status.is_success() {
+        let code = answer
+            .code()
+            .unwrap_or_else(|| "provisioning_failed".into());
+        return Err(WizardError::Provisioning {
+            message: format!(
+                "The sign-in could not be completed: the token endpoint answered {} ({code}): {}",
+                answer.status,
+                answer.message()
+            ),
+            code,
+        });
+    }
+    let tokens: TokenAnswer = answer.json("the token endpoint")?;
+    Credential::parse(&tokens.access_token).map_err(|error| {
+        WizardError::Internal(format!(
+            "the token endpoint sent a malformed access token: {error}"
+        ))
+    })?;
+    log.line(format!(
+        "sign-in: granted scope {:?}, scoped teams {:?}, region {:?}",
+        tokens.scope, tokens.scoped_teams, tokens.posthog_region
+    ));
+    Ok(tokens)
+}
+
+/// The scopes asked for that the grant lacks, in the order asked.
+pub fn missing_scopes(asked: &[String], granted: &str) -> Vec<String> {
+    asked
+        .iter()
+        .filter(|scope| !grant_includes(granted, scope))
+        .cloned()
+        .collect()
+}
+
+/// The warning lines for a grant narrower than the request, if any.
+pub fn scope_warning(asked: &[String], granted: &str) -> Option<String> {
+    let missing = missing_scopes(asked, granted);
+    if missing.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "warning: the sign-in granted fewer scopes than the wizard asked for; missing: {}.",
+        missing.join(", ")
+    );
+    if missing.iter().any(|scope| scope == LLM_GATEWAY_READ) {
+        text.push_str("\nwarning: without llm_gateway:read the agent step will fail: the LLM gateway only lets in credentials that carry that scope.");
+    }
+    Some(text)
+}
+
+enum Received {
+    Code(String),
+    Denied(String),
+}
+
+enum Pasted {
+    Received(Received),
+    Empty,
+    WrongState,
+}
+
+fn parse_pasted(line: &str, state: &str) -> Pasted {
+    if line.is_empty() {
+        return Pasted::Empty;
+    }
+    if !line.contains("code=") && !line.contains("error=") {
+        return Pasted::Received(Received::Code(line.to_owned()));
+    }
+    let query = match line.split_once('?') {
+        Some((_, query)) => query,
+        None => line,
+    };
+    let pairs: Vec<(String, String)> = reqwest::Url::parse(&format!("http://localhost/?{query}"))
+        .map(|url| url.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    match from_pairs(&pairs, state) {
+        Some(received) => Pasted::Received(received),
+        None if pairs.iter().any(|(key, _)| key == "state") => Pasted::WrongState,
+        None => Pasted::Empty,
+    }
+}
+
+/// The code or the refusal in a callback's query, when its state is ours
+/// (a pasted URL without state is accepted: the person copied it).
+fn from_pairs(pairs: &[(String, String)], state: &str) -> Option<Received> {
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    if get("state").is_some_and(|given| given != state) {
+        return None;
+    }
+    if let Some(error) = get("error") {
+        let description = get("error_description").unwrap_or_default();
+        return Some(Received::Denied(if description.is_empty() {
+            error.to_owned()
+        } else {
+            format!("{error}: {description}")
+        }));
+    }
+    get("code")
+        .filter(|code| !code.is_empty())
+        .map(|code| Received::Code(code.to_owned()))
+}
+
+/// Serves one browser request on the listener.
+async fn callback(
+    mut stream: tokio::net::TcpStream,
+    state: &str,
+    log: &VerboseLog,
+) -> Option<Received> {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 2048];
+    let read = async {
+        while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
+    let head = String::from_utf8_lossy(&head);
+    let target = head
+        .lines()
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .unwrap_or("/");
+    let url = Url::parse(&format!("http://localhost{target}")).ok();
+    let (status, body, received) = match &url {
+        Some(url) if url.path() == "/callback" => {
+            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            let state_given = pairs.iter().any(|(key, _)| key == "state");
+            match (state_given, from_pairs(&pairs, state)) {
+                (false, _) | (true, None) => {
+                    log.line("sign-in: a callback with a missing or foreign state was refused");
+                    (
+                        "400 Bad Request",
+                        "This sign-in does not belong to this wizard run. Go back to the terminal.",
+                        None,
+                    )
+                }
+                (true, Some(Received::Denied(reason))) => (
+                    "200 OK",
+                    "Access was not granted. You can close this tab and return to the terminal.",
+                    Some(Received::Denied(reason)),
+                ),
+                (true, Some(Received::Code(code))) => {
+                    log.line("sign-in: the browser sent the callback");
+                    (
+                        "200 OK",
+                        "Signed in to PostHog. You can close this tab and return to the terminal.",
+                        Some(Received::Code(code)),
+                    )
+                }
+            }
+        }
+        _ => ("404 Not Found", "Nothing here.", None),
+    };
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>PostHog wizard</title></head><body><p>{body}</p></body></html>"
+    );
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    received
+}
+
+fn denied(reason: &str) -> WizardError {
+    WizardError::Auth(format!(
+        "The sign-in was not approved ({reason}); nothing was changed. Run the wizard again and approve access to continue."
+    ))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// "30 minutes", "1 minute", "45 seconds".
+pub fn human(duration: Duration) -> String {
+    let plural = |count: u64, unit: &str| match count {
+        1 => format!("1 {unit}"),
+        count => format!("{count} {unit}s"),
+    };
+    match duration.as_secs() {
+        seconds if seconds >= 60 && seconds % 60 == 0 => plural(seconds / 60, "minute"),
+        seconds => plural(seconds, "second"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::random::SeededRandom;
+
+    fn query(url: &str) -> Vec<(String, String)> {
+        Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    fn get<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+        &pairs.iter().find(|(key, _)| key == name).unwrap().1
+    }
+
+    #[test]
+    fn the_servers_url_with_the_account_challenge_reuses_the_verifier() {
+        let random = SeededRandom::new(1);
+        let verifier = CodeVerifier::generate(&random);
+        let redirect = format!(
+            "http://server/oauth/authorize?client_id=posthog-wizard&response_type=code&code_challenge={}&code_challenge_method=S256&scope=user%3Aread+llm_gateway%3Aread",
+            verifier.challenge().as_str()
+        );
+        let request = authorize_request(
+            Some(&redirect),
+            "http://server",
+            "x",
+            8239,
+            &random,
+            Some(&verifier),
+        )
+        .unwrap();
+        assert_eq!(request.verifier, verifier);
+        let pairs = query(&request.url);
+        assert_eq!(
+            get(&pairs, "redirect_uri"),
+            "http://localhost:8239/callback"
+        );
+        assert_eq!(get(&pairs, "client_id"), "posthog-wizard");
+        assert_eq!(get(&pairs, "scope"), "user:read llm_gateway:read");
+        assert_eq!(get(&pairs, "state"), request.state);
+        assert_eq!(request.state.len(), 32);
+        assert_eq!(request.asked, ["user:read", "llm_gateway:read"]);
+    }
+
+    #[test]
+    fn a_foreign_challenge_gets_a_fresh_pair_that_matches() {
+        let random = SeededRandom::new(2);
+        let redirect = "http://server/oauth/authorize?client_id=c&code_challenge=somebody-elses&code_challenge_method=S256";
+        let request =
+            authorize_request(Some(redirect), "http://server", "x", 1, &random, None).unwrap();
+        let pairs = query(&request.url);
+        assert_eq!(
+            get(&pairs, "code_challenge"),
+            request.verifier.challenge().as_str()
+        );
+        assert_eq!(request.asked.len(), WIZARD_LOGIN_SCOPES.len());
+    }
+
+    #[test]
+    fn the_wizard_builds_the_url_itself_with_the_login_scopes() {
+        let random = SeededRandom::new(3);
+        let request =
+            authorize_request(None, "http://server", "posthog-wizard", 8240, &random, None)
+                .unwrap();
+        assert!(request.url.starts_with("http://server/oauth/authorize?"));
+        let pairs = query(&request.url);
+        assert_eq!(get(&pairs, "scope"), WIZARD_LOGIN_SCOPES.join(" "));
+        assert_eq!(get(&pairs, "response_type"), "code");
+        assert_eq!(get(&pairs, "code_challenge_method"), "S256");
+    }
+
+    #[test]
+    fn pasted_input_table() {
+        let state = "abc";
+        let code = |pasted: Pasted| match pasted {
+            Pasted::Received(Received::Code(code)) => Some(code),
+            _ => None,
+        };
+        assert_eq!(
+            code(parse_pasted("the-code", state)).as_deref(),
+            Some("the-code")
+        );
+        assert_eq!(
+            code(parse_pasted(
+                "http://localhost:8239/callback?code=c1&state=abc",
+                state
+            ))
+            .as_deref(),
+            Some("c1")
+        );
+        assert_eq!(code(parse_pasted("code=c2", state)).as_deref(), Some("c2"));
+        assert!(matches!(
+            parse_pasted("http://localhost:8239/callback?code=c1&state=zzz", state),
+            Pasted::WrongState
+        ));
+        assert!(matches!(parse_pasted("", state), Pasted::Empty));
+        assert!(matches!(
+            parse_pasted(
+                "http://localhost:1/callback?error=access_denied&state=abc",
+                state
+            ),
+            Pasted::Received(Received::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn a_narrower_grant_is_named_and_the_gateway_warning_given() {
+        let asked: Vec<String> = ["user:read", "llm_gateway:read", "health_issue:read"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(
+            scope_warning(&asked, "user:read llm_gateway:read health_issue:read"),
+            None
+        );
+        assert_eq!(scope_warning(&asked, "*"), None);
+        let text = scope_warning(&asked, "user:read").unwrap();
+        assert!(
+            text.contains("missing: llm_gateway:read, health_issue:read."),
+            "{text}"
+        );
+        assert!(text.contains("the agent step will fail"), "{text}");
+        let text = scope_warning(&asked, "user:read llm_gateway:read").unwrap();
+        assert!(!text.contains("agent step"), "{text}");
+    }
+}
