@@ -8,11 +8,12 @@ use protocol::gateway::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::client::{host_of, Http};
+use crate::client::{host_of, Answer, Http};
 use crate::diagnose::{self, Evidence};
 use crate::error::WizardError;
 use crate::framework::Framework;
 use crate::log::VerboseLog;
+use crate::retry::{self, RetryPolicy};
 use crate::staging::Staging;
 
 /// A conversation longer than this is a runaway script.
@@ -35,6 +36,8 @@ pub struct GatewayCall<'a> {
     pub credential: &'a protocol::credential::Credential,
     /// Builds the 401 explanation from what the gateway said.
     pub evidence: Evidence,
+    /// Retries of overloaded, rate-limited or broken calls.
+    pub retry: RetryPolicy,
 }
 
 /// Runs the conversation to `end_turn`, staging every edit. Returns the
@@ -62,17 +65,7 @@ pub async fn converse(
             tools: tools(),
             stream: None,
         };
-        let builder = call
-            .http
-            .client()
-            .post(&url)
-            .bearer_auth(call.credential.expose())
-            .header("anthropic-version", "2023-06-01")
-            .json(&request);
-        let answer = call
-            .http
-            .send(call.log, &format!("agent turn {}", turn + 1), &url, builder)
-            .await?;
+        let answer = send_with_retries(call, turn, &url, &request).await?;
         match answer.status {
             StatusCode::OK => {}
             StatusCode::UNAUTHORIZED => {
@@ -99,6 +92,20 @@ pub async fn converse(
                     "The LLM gateway at {} is unavailable ({}): {}. This is not a problem with your key; try again later.",
                     host_of(&url),
                     answer.status,
+                    answer.message()
+                )));
+            }
+            status if retry::is_retryable(status.as_u16()) => {
+                let what = match status.as_u16() {
+                    429 => "rate-limiting the wizard",
+                    529 => "overloaded",
+                    _ => "failing",
+                };
+                return Err(WizardError::Network(format!(
+                    "The LLM gateway at {} is {what} ({}) and still was after {} attempts: {}. This is not a problem with your key; try again in a few minutes.",
+                    host_of(&url),
+                    retry::status_text(status.as_u16()),
+                    call.retry.max_attempts,
                     answer.message()
                 )));
             }
@@ -214,4 +221,55 @@ fn tools() -> Vec<Tool> {
             }),
         },
     ]
+}
+
+/// One gateway call, retried where the real client retries: a retryable
+/// status (429, 529, 5xx …) or a broken connection, with capped backoff
+/// that honours `Retry-After`. The last answer or error is returned as is.
+async fn send_with_retries(
+    call: &GatewayCall<'_>,
+    turn: usize,
+    url: &str,
+    request: &MessagesRequest,
+) -> Result<Answer, WizardError> {
+    let what = format!("agent turn {}", turn + 1);
+    let mut attempt = 1;
+    loop {
+        let builder = call
+            .http
+            .client()
+            .post(url)
+            .bearer_auth(call.credential.expose())
+            .header("anthropic-version", "2023-06-01")
+            .json(request);
+        let outcome = call.http.send(call.log, &what, url, builder).await;
+        let (retry_after, reason) = match &outcome {
+            Ok(answer) if retry::is_retryable(answer.status.as_u16()) => (
+                retry::parse_retry_after(answer.retry_after.as_deref()),
+                retry::status_text(answer.status.as_u16()),
+            ),
+            Err(WizardError::Network(message)) => (None, message.clone()),
+            _ => return outcome,
+        };
+        let Some(wait) = call.retry.delay(attempt, retry_after) else {
+            return match outcome {
+                Err(WizardError::Network(message)) => Err(WizardError::Network(format!(
+                    "{message} (after {attempt} attempts)"
+                ))),
+                other => other,
+            };
+        };
+        call.log.line(format!(
+            "{what}: {reason}; retrying in {} ms (attempt {} of {})",
+            wait.as_millis(),
+            attempt + 1,
+            call.retry.max_attempts
+        ));
+        eprintln!(
+            "The LLM gateway answered {reason}; retrying in {:.1} s…",
+            wait.as_secs_f64()
+        );
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
 }

@@ -15,6 +15,8 @@ use crate::log::VerboseLog;
 pub struct Answer {
     pub status: StatusCode,
     pub www_authenticate: Option<String>,
+    /// `Retry-After`, as sent.
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -106,11 +108,15 @@ impl Http {
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let body = response.text().await.map_err(|error| {
-            WizardError::Network(format!(
-                "{} broke off its answer ({what}): {error}",
-                host_of(url)
-            ))
+            let message = format!("{} broke off its answer ({what}): {error}", host_of(url));
+            log.line(format!("{what} failed: {message}"));
+            WizardError::Network(message)
         })?;
         log.line(format!("{what}: {status}"));
         if !status.is_success() {
@@ -122,6 +128,7 @@ impl Http {
         Ok(Answer {
             status,
             www_authenticate,
+            retry_after,
             body,
         })
     }

@@ -20,6 +20,7 @@ pub mod log;
 pub mod login;
 pub mod provisioning;
 pub mod region;
+pub mod retry;
 pub mod settings;
 pub mod staging;
 
@@ -166,6 +167,8 @@ pub struct Config {
     pub home: PathBuf,
     pub managed_settings: PathBuf,
     pub timeout: Duration,
+    /// Retries of the gateway call.
+    pub retry: retry::RetryPolicy,
     /// The command line, for the log banner (credentials masked there).
     pub arguments: String,
 }
@@ -693,6 +696,7 @@ async fn integrate(
         gateway_url: &gateway_url,
         credential,
         evidence,
+        retry: config.retry,
     };
     let briefing = Briefing {
         framework,

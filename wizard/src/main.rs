@@ -99,6 +99,16 @@ struct Flags {
         hide = true
     )]
     timeout_seconds: u64,
+    /// Milliseconds before the first retry of an overloaded or broken
+    /// gateway call; doubles each time, capped at 16 times this.
+    #[arg(
+        long,
+        env = "POSTHOG_WIZARD_RETRY_BASE_MS",
+        default_value_t = 500,
+        hide = true,
+        global = true
+    )]
+    retry_base_ms: u64,
     /// The managed Claude Code settings file (tests point it elsewhere).
     #[arg(
         long,
@@ -228,6 +238,11 @@ fn config(flags: Flags) -> Result<Config, WizardError> {
         home,
         managed_settings: flags.managed_settings,
         timeout: Duration::from_secs(flags.timeout_seconds.max(1)),
+        retry: wizard::retry::RetryPolicy {
+            max_attempts: 4,
+            base: Duration::from_millis(flags.retry_base_ms),
+            cap: Duration::from_millis(flags.retry_base_ms.saturating_mul(16)),
+        },
         arguments: arguments.join(" "),
     })
 }

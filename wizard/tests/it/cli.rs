@@ -42,6 +42,8 @@ impl Sandbox {
             .env_clear()
             .env("HOME", self.root.path().join("home"))
             .env("POSTHOG_WIZARD_LOG_DIR", self.root.path().join("logs"))
+            // Retries wait a millisecond, not half a second.
+            .env("POSTHOG_WIZARD_RETRY_BASE_MS", "1")
             .env(
                 "POSTHOG_WIZARD_MANAGED_SETTINGS",
                 self.root.path().join("managed.json"),
@@ -361,4 +363,86 @@ fn a_refused_edit_writes_nothing_and_exits_7() {
         assert_eq!(sandbox.snapshot(), before, "{refused}");
         assert!(!sandbox.root.path().join("outside.ts").exists());
     }
+}
+
+fn flaky(
+    status: u16,
+    failures: usize,
+) -> (Gateway, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let gateway = Gateway::Flaky {
+        status,
+        failures,
+        calls: calls.clone(),
+        script: vec![
+            json!({"type": "tool_use", "id": "t1", "name": "Write", "input": {"file_path": "instrumentation-client.ts", "content": "init()\n"}}),
+        ],
+    };
+    (gateway, calls)
+}
+
+#[test]
+fn an_overloaded_or_rate_limited_gateway_is_retried_until_it_answers() {
+    for status in [429, 500, 529] {
+        let sandbox = Sandbox::new();
+        let (gateway, calls) = flaky(status, 2);
+        let stub = stub::start(gateway, "llm_gateway:read");
+        let output = sandbox
+            .wizard()
+            .args(["--signup", "--email", "a@example.com"])
+            .args([
+                "--base-url",
+                &stub.url,
+                "--gateway-url",
+                &format!("{}/wizard", stub.url),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{status}: {stderr}");
+        assert!(stderr.contains("; retrying in"), "{status}: {stderr}");
+        // Two failures, then the two turns of the script.
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            4,
+            "{status}"
+        );
+        assert!(sandbox.project().join("instrumentation-client.ts").exists());
+        assert!(
+            sandbox.log().contains("retrying in"),
+            "the verbose log records each retry"
+        );
+    }
+}
+
+#[test]
+fn a_gateway_that_stays_overloaded_fails_with_exit_5_and_writes_nothing() {
+    let sandbox = Sandbox::new();
+    let (gateway, calls) = flaky(529, usize::MAX);
+    let stub = stub::start(gateway, "llm_gateway:read");
+    let before = sandbox.snapshot();
+    let output = sandbox
+        .wizard()
+        .args(["--signup", "--email", "a@example.com"])
+        .args([
+            "--base-url",
+            &stub.url,
+            "--gateway-url",
+            &format!("{}/wizard", stub.url),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is overloaded (529 Overloaded) and still was after 4 attempts"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not a problem with your key"), "{stderr}");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "the wizard gives up after 4 attempts"
+    );
+    assert_eq!(sandbox.snapshot(), before);
 }

@@ -28,6 +28,14 @@ pub enum Gateway {
     Unavailable,
     /// One turn with these tool uses, then `end_turn`.
     Script(Vec<Value>),
+    /// Answers `status` (with `Retry-After: 0` on 429) to the first
+    /// `failures` calls, then plays the script.
+    Flaky {
+        status: u16,
+        failures: usize,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        script: Vec<Value>,
+    },
 }
 
 /// How the stub PostHog API answers `users/@me`, `projects/{id}` and
@@ -335,6 +343,28 @@ fn messages(gateway: Gateway, credential: &str, headers: HeaderMap, body: Value)
             Json(json!({"detail": "Authentication service unavailable"})),
         )
             .into_response(),
+        Gateway::Flaky {
+            status,
+            failures,
+            calls,
+            script,
+        } => {
+            let call = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if call < failures {
+                let mut answer = (
+                    StatusCode::from_u16(status).unwrap(),
+                    Json(json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})),
+                )
+                    .into_response();
+                if status == 429 {
+                    answer
+                        .headers_mut()
+                        .insert("retry-after", "0".parse().unwrap());
+                }
+                return answer;
+            }
+            messages(Gateway::Script(script), credential, headers, body)
+        }
         Gateway::Script(tools) => {
             let turn = body["messages"]
                 .as_array()
