@@ -58,13 +58,22 @@ pub struct Prepared {
 /// value no earlier step saved fails on its own.
 pub async fn run_steps(steps: &[Step], context: &StepContext<'_>) -> StepsOutcome {
     let mut saved = Saved::default();
+    let mut browser = crate::browser::Browser::default();
     let mut outcome = StepsOutcome {
         total: steps.len(),
         ..StepsOutcome::default()
     };
     for (index, step) in steps.iter().enumerate() {
         let title = format!("step {} ({})", index + 1, step.label());
-        let result = run_step(step, context, &mut saved, &mut outcome.transcript, &title).await;
+        let result = run_step(
+            step,
+            context,
+            &mut saved,
+            &mut browser,
+            &mut outcome.transcript,
+            &title,
+        )
+        .await;
         let failures = match result {
             Ok(failures) => failures,
             Err(error) => vec![format!("{error:#}")],
@@ -90,11 +99,22 @@ async fn run_step(
     step: &Step,
     context: &StepContext<'_>,
     saved: &mut Saved,
+    browser: &mut crate::browser::Browser,
     transcript: &mut Vec<String>,
     title: &str,
 ) -> Result<Vec<String>> {
+    use crate::browser_step;
     match step {
         Step::Http(http) => run_http(http, context, saved, transcript, title).await,
+        Step::BrowserOpen(open) => {
+            browser_step::open(open, context, browser, saved, transcript, title).await
+        }
+        Step::BrowserSubmit(submit) => {
+            browser_step::submit(submit, context, browser, saved, transcript, title).await
+        }
+        Step::BrowserFollow(follow) => {
+            browser_step::follow(follow, context, browser, saved, transcript, title).await
+        }
         Step::AdvanceClock(advance) => {
             let url = format!("{}{}", context.server_url, paths::ADMIN_CLOCK);
             let response = context
@@ -263,9 +283,19 @@ pub fn prepare(
         headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
         headers.push((name.clone(), fill(value)?));
     }
+    // A path that is a saved absolute URL (a deep link) is followed as it
+    // is, but only on the step's own target.
+    let path = fill(&step.path)?;
+    let url = if path.starts_with('/') {
+        format!("{base}{path}")
+    } else if path.starts_with(base) {
+        path
+    } else {
+        bail!("path {path:?} is neither a path nor a URL on {base}");
+    };
     Ok(Prepared {
         method: step.method.clone(),
-        url: format!("{base}{}", fill(&step.path)?),
+        url,
         headers,
         body: sent,
         verifier,
@@ -407,6 +437,14 @@ fn expect_with_placeholders(
     let mut filled = expect.clone();
     for value in filled.json.values_mut() {
         *value = fill_json(value, &fill)?;
+    }
+    for value in filled
+        .headers
+        .values_mut()
+        .chain(filled.header_contains.values_mut())
+        .chain(filled.body_contains.iter_mut())
+    {
+        *value = fill(value)?;
     }
     Ok(filled)
 }
@@ -653,6 +691,43 @@ headers = { "api-version" = "0.2" }
         )
         .unwrap_err();
         assert!(format!("{missing:#}").contains("code"), "{missing:#}");
+    }
+
+    /// If this fails, a scenario cannot follow a deep link it was given,
+    /// or could be sent to another host than the service under test.
+    #[test]
+    fn a_saved_url_on_the_same_service_is_followed_as_it_is() {
+        let text = "kind = \"http\"\nmethod = \"GET\"\npath = \"{saved.link}\"\n";
+        Step::Http(Box::new(step(text))).validate().unwrap();
+        let step = step(text);
+        let mut saved = Saved::default();
+        let random = SeededRandom::new(1);
+        for (link, expected) in [
+            (
+                "http://127.0.0.1:1/agentic/login?token=t",
+                Some("http://127.0.0.1:1/agentic/login?token=t"),
+            ),
+            (
+                "/agentic/login?token=t",
+                Some("http://127.0.0.1:1/agentic/login?token=t"),
+            ),
+            ("https://evil.example/x", None),
+        ] {
+            saved.insert("link", link.to_owned());
+            let prepared = prepare(
+                &step,
+                "http://127.0.0.1:1",
+                &values(),
+                &saved,
+                None,
+                &random,
+            );
+            assert_eq!(
+                prepared.ok().map(|p| p.url),
+                expected.map(str::to_owned),
+                "{link}"
+            );
+        }
     }
 
     #[test]

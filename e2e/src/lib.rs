@@ -10,6 +10,8 @@
 //! each answer.
 
 pub mod binaries;
+pub mod browser;
+pub mod browser_step;
 pub mod expect;
 pub mod http_step;
 pub mod integrated;

@@ -222,18 +222,25 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     .await?;
     invocations.push(("provisioning-server".to_owned(), bound_here(&server)));
 
+    let mut gateway_args = vec![
+        "--bind".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--region".to_owned(),
+        scenario.gateway.region.clone(),
+        "--introspection-url".to_owned(),
+        scenario.introspection_url(&server.url),
+        "--admin-token".to_owned(),
+        admin_token.clone(),
+        "--fault-seed".to_owned(),
+        scenario.gateway.fault_seed.to_string(),
+    ];
+    for fault in &scenario.gateway.faults {
+        gateway_args.push("--fault".to_owned());
+        gateway_args.push(fault.clone());
+    }
     let gateway_invocation = Invocation {
         program: settings.binaries.gateway.path.clone(),
-        args: vec![
-            "--bind".to_owned(),
-            "127.0.0.1:0".to_owned(),
-            "--region".to_owned(),
-            scenario.gateway.region.clone(),
-            "--introspection-url".to_owned(),
-            scenario.introspection_url(&server.url),
-            "--admin-token".to_owned(),
-            admin_token.clone(),
-        ],
+        args: gateway_args,
         env: base_env.clone(),
         current_dir: dir.to_path_buf(),
     };
@@ -292,6 +299,8 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
 
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
+        // Steps check redirects themselves (a deep link's 302 Location).
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("cannot build an HTTP client")?;
     // The [[steps]], after the wizard, against the same services.

@@ -69,6 +69,14 @@ pub struct GatewaySetup {
     /// `http://127.0.0.1:9/oauth/introspect` simulates an outage.
     #[serde(default)]
     pub introspection_url: Option<String>,
+    /// Faults the gateway injects from the start, in its `--fault` syntax:
+    /// `status=529,count=2`, `status=429,retry_after=1`, `latency=50..200`,
+    /// `drop,count=1`, `truncate`, `cut_stream`.
+    #[serde(default)]
+    pub faults: Vec<String>,
+    /// Seed of the gateway's fault generator (probabilities, latency ranges).
+    #[serde(default)]
+    pub fault_seed: u64,
 }
 
 impl Default for GatewaySetup {
@@ -76,6 +84,8 @@ impl Default for GatewaySetup {
         GatewaySetup {
             region: default_region(),
             introspection_url: None,
+            faults: Vec::new(),
+            fault_seed: 0,
         }
     }
 }

@@ -6,7 +6,9 @@
 //!
 //! ```toml
 //! [[steps]]
-//! kind = "http"                       # or "advance_clock", "gateway_message"
+//! kind = "http"                       # or "advance_clock", "gateway_message",
+//!                                     # "browser_open", "browser_submit", "browser_follow"
+//!                                     # (see crate::browser_step)
 //! label = "exchange the code"         # shown in every mismatch
 //! method = "POST"
 //! target = "server"                   # or "gateway"; default "server"
@@ -35,6 +37,10 @@ pub enum Step {
     Http(Box<HttpStep>),
     AdvanceClock(AdvanceClockStep),
     GatewayMessage(Box<GatewayMessageStep>),
+    /// The browser steps of the interactive login ([`crate::browser_step`]).
+    BrowserOpen(Box<crate::browser_step::BrowserOpenStep>),
+    BrowserSubmit(Box<crate::browser_step::BrowserSubmitStep>),
+    BrowserFollow(Box<crate::browser_step::BrowserFollowStep>),
 }
 
 /// Which service a request goes to.
@@ -60,7 +66,8 @@ pub struct HttpStep {
     pub method: String,
     #[serde(default)]
     pub target: Target,
-    /// Starts with `/`; takes placeholders.
+    /// Starts with `/`; takes placeholders. May also be a saved absolute
+    /// URL on the same service (`{saved.url}`, e.g. a deep link).
     pub path: String,
     /// Extra headers (values take placeholders). They replace the
     /// harness's own, so `"API-Version" = "0.2"` sends a wrong version.
@@ -140,7 +147,8 @@ pub struct HttpExpect {
     /// Header names that must be present (case-insensitive).
     #[serde(default)]
     pub header_present: Vec<String>,
-    /// Header name → exact value.
+    /// Header name → exact value (takes placeholders, as do
+    /// `header_contains` and `body_contains`).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Header name → a substring of its value.
@@ -217,6 +225,15 @@ impl Step {
                 .label
                 .clone()
                 .unwrap_or_else(|| "gateway message".to_owned()),
+            Step::BrowserOpen(step) => step.label(),
+            Step::BrowserSubmit(step) => step
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("submit {}", step.form.as_deref().unwrap_or("form"))),
+            Step::BrowserFollow(step) => step
+                .label
+                .clone()
+                .unwrap_or_else(|| "follow redirects".to_owned()),
         }
     }
 
@@ -232,6 +249,9 @@ impl Step {
                 }
                 validate_pointers(&step.expect, &step.save)
             }
+            Step::BrowserOpen(step) => step.validate(),
+            Step::BrowserSubmit(_) => Ok(()),
+            Step::BrowserFollow(step) => step.validate(),
         }
     }
 }
@@ -243,8 +263,11 @@ impl HttpStep {
         {
             bail!("method {:?} is not an upper-case HTTP method", self.method);
         }
-        if !self.path.starts_with('/') {
-            bail!("path {:?} must start with `/`", self.path);
+        if !self.path.starts_with('/') && !self.path.starts_with("{saved.") {
+            bail!(
+                "path {:?} must start with `/` (or be a saved URL on the same service)",
+                self.path
+            );
         }
         let bodies = [self.json.is_some(), self.form.is_some(), self.raw.is_some()];
         if bodies.iter().filter(|given| **given).count() > 1 {

@@ -36,6 +36,8 @@ pub enum Dead {
     Unknown,
     Revoked,
     Expired,
+    /// Issued to (or minted through) a partner that is now deactivated.
+    PartnerDeactivated,
 }
 
 impl Dead {
@@ -45,6 +47,7 @@ impl Dead {
             Dead::Unknown => "unknown_credential",
             Dead::Revoked => "revoked_credential",
             Dead::Expired => "expired_credential",
+            Dead::PartnerDeactivated => "deactivated_partner",
         }
     }
 
@@ -55,6 +58,9 @@ impl Dead {
             Dead::Unknown => "Invalid credential: this key or token is unknown.",
             Dead::Revoked => "Invalid credential: this key or token has been revoked.",
             Dead::Expired => "Invalid credential: this key or token has expired.",
+            Dead::PartnerDeactivated => {
+                "Invalid credential: Partner is deactivated (the application that issued this key or token)."
+            }
         }
     }
 
@@ -93,6 +99,16 @@ pub async fn resolve(
         .is_some_and(|expires_at| state.clock.now() >= expires_at)
     {
         return Ok(Err(Dead::Expired));
+    }
+    if let Some(client_id) = grant.client_id.as_deref() {
+        let deactivated = state
+            .db
+            .application(client_id)
+            .await?
+            .is_some_and(|application| !application.active);
+        if deactivated {
+            return Ok(Err(Dead::PartnerDeactivated));
+        }
     }
     Ok(Ok(Authenticated {
         kind: credential.kind(),

@@ -15,6 +15,10 @@ use sqlx::{FromRow, SqlitePool};
 
 use protocol::admin::StateSummary;
 
+pub mod lifecycle;
+pub mod login;
+pub mod seeds;
+
 /// The two pools. Cloning is cheap.
 #[derive(Debug, Clone)]
 pub struct Db {

@@ -45,6 +45,12 @@ pub enum ApiError {
     InvalidResourceId(String),
     #[error("Request body is larger than 64 KiB")]
     PayloadTooLarge,
+    /// Over a partner's hourly limit; answered with `Retry-After`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: i64 },
+    /// An account-request `id` sent again with another body (beyond).
+    #[error("{0}")]
+    IdempotencyConflict(String),
     /// A failure of the server itself, not of the request. Its detail is
     /// logged, never sent.
     #[error("Internal error")]
@@ -89,6 +95,8 @@ impl ApiError {
             ApiError::Forbidden(_) | ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::IdempotencyConflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,6 +119,8 @@ impl ApiError {
             ApiError::UnknownService(_) => codes::UNKNOWN_SERVICE,
             ApiError::InvalidResourceId(_) => codes::INVALID_RESOURCE_ID,
             ApiError::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => codes::RATE_LIMITED,
+            ApiError::IdempotencyConflict(_) => codes::IDEMPOTENCY_CONFLICT,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -123,6 +133,10 @@ impl ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let message = protocol::credential::redact_secrets(&self.to_string());
         let envelope = match self {
             ApiError::InvalidApiVersion | ApiError::InvalidSignature(_) => Envelope::Plain,
@@ -167,6 +181,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+        }
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response.extensions_mut().insert(ErrorReason(code));
         response

@@ -121,7 +121,24 @@ pub async fn request_id(
     let path = request.uri().path().to_owned();
     let credential = bearer(request.headers()).map(protocol::credential::mask);
     let at = state.clock.now();
-    let mut response = next.run(request).await;
+    // Every log line of the request carries its id (and never a full
+    // credential: the id and path are redacted, the query is not logged).
+    let span = tracing::info_span!(
+        "request",
+        id = %protocol::credential::redact_secrets(&id),
+        method = %method,
+        path = %protocol::credential::redact_secrets(&path),
+    );
+    let started = std::time::Instant::now();
+    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            credential = %credential.as_deref().unwrap_or("-"),
+            "request finished"
+        );
+    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

@@ -8,8 +8,11 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod login;
+pub mod login_html;
 pub mod password;
 pub mod policy;
+pub mod rate_limit;
 pub mod routes;
 pub mod seed;
 pub mod state;
@@ -122,12 +125,21 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::services))
         .routes(routes!(account_requests::handle))
         .routes(routes!(token::handle))
+        .routes(routes!(authorize::show))
+        .routes(routes!(authorize_submit::submit))
+        .routes(routes!(oauth_token::handle))
         .routes(routes!(resources::create))
         .routes(routes!(resources::read))
+        .routes(routes!(rotate::handle))
+        .routes(routes!(remove::handle))
+        .routes(routes!(deep_links::handle))
+        .routes(routes!(agentic_login::handle))
+        .routes(routes!(project_page::handle))
         .routes(routes!(introspect::handle))
         .routes(routes!(discovery::metadata))
         .routes(routes!(posthog_api::me))
         .routes(routes!(posthog_api::project))
+        .routes(routes!(health_issues::list))
 }
 
 #[derive(utoipa::OpenApi)]

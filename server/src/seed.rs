@@ -5,6 +5,9 @@
 use serde::Deserialize;
 
 use crate::db::{Application, Db};
+use crate::rate_limit::RateLimits;
+
+pub mod accounts;
 
 /// The embedded defaults, loaded at every start.
 pub const DEFAULT_SEED: &str = include_str!("../../fixtures/seeds/default.toml");
@@ -16,6 +19,16 @@ pub struct Seed {
     pub partners: Vec<PartnerSeed>,
     #[serde(default)]
     pub resource_servers: Vec<ResourceServerSeed>,
+    #[serde(default)]
+    pub organizations: Vec<accounts::OrganizationSeed>,
+    #[serde(default)]
+    pub users: Vec<accounts::UserSeed>,
+    #[serde(default)]
+    pub teams: Vec<accounts::TeamSeed>,
+    #[serde(default)]
+    pub personal_api_keys: Vec<accounts::PersonalApiKeySeed>,
+    #[serde(default)]
+    pub health_issues: Vec<accounts::HealthIssueSeed>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +50,9 @@ pub struct PartnerSeed {
     pub signing_secrets: Vec<String>,
     #[serde(default = "active_by_default")]
     pub active: bool,
+    /// Per hour; an absent kind (or table) is unlimited.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
 }
 
 fn active_by_default() -> bool {
@@ -84,6 +100,9 @@ impl Seed {
                 .application()
                 .map_err(|error| anyhow::anyhow!("seed {origin}: {error}"))?;
         }
+        seed.accounts()
+            .check()
+            .map_err(|error| anyhow::anyhow!("seed {origin}: {error:#}"))?;
         Ok(seed)
     }
 
@@ -95,7 +114,18 @@ impl Seed {
         for server in &self.resource_servers {
             db.upsert_application(&server.application()).await?;
         }
+        self.accounts().apply(db).await?;
         Ok(())
+    }
+
+    fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts {
+            organizations: &self.organizations,
+            users: &self.users,
+            teams: &self.teams,
+            personal_api_keys: &self.personal_api_keys,
+            health_issues: &self.health_issues,
+        }
     }
 }
 
@@ -131,6 +161,18 @@ impl PartnerSeed {
             }
             _ => serde_json::to_string(&self.signing_secrets)?,
         };
+        for (kind, limit) in [
+            ("account_requests", self.rate_limits.account_requests),
+            ("token_exchanges", self.rate_limits.token_exchanges),
+            ("resource_creates", self.rate_limits.resource_creates),
+        ] {
+            if limit.is_some_and(|limit| limit < 0) {
+                anyhow::bail!(
+                    "partner {}: rate_limits.{kind} must not be negative",
+                    self.client_id
+                );
+            }
+        }
         let has = |capability| self.capabilities.contains(&capability);
         Ok(Application {
             client_id: self.client_id.clone(),
@@ -147,7 +189,7 @@ impl PartnerSeed {
             can_issue_deep_links: has(Capability::CanIssueDeepLinks),
             skip_existing_user_consent: has(Capability::SkipExistingUserConsent),
             scope_ceiling: ceiling.join(" "),
-            rate_limits: "{}".into(),
+            rate_limits: serde_json::to_string(&self.rate_limits)?,
         })
     }
 }

@@ -16,7 +16,10 @@ use protocol::provisioning::{
 use crate::db::{Application, Code, Created, NewAccount, Team, User};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_json, read_body};
+use crate::rate_limit::{self, Kind};
 use crate::state::AppState;
+
+mod idempotency;
 
 /// Creates (or links) an account and answers with a code, or with where
 /// an existing user must sign in.
@@ -34,6 +37,8 @@ use crate::state::AppState;
         (status = 400, description = "invalid_request, invalid_scope, expired, team_resolution_failed, invalid_api_version", body = protocol::error::AccountRequestFailure),
         (status = 401, description = "unauthorized, invalid_signature", body = protocol::error::AccountRequestFailure),
         (status = 403, description = "The partner may not create accounts", body = protocol::error::AccountRequestError),
+        (status = 409, description = "idempotency_conflict: the same id was sent within 24 h with another body", body = protocol::error::AccountRequestError),
+        (status = 429, description = "rate_limited (with Retry-After)", body = protocol::error::AccountRequestError),
         (status = 413, description = "Body over 64 KiB", body = protocol::error::AccountRequestError),
     )
 )]
@@ -47,12 +52,44 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
         id = request_id_of(&bytes);
         let request: AccountRequest = parse_json(&headers, &bytes)?;
         let caller = identify_caller(&state, &headers, &bytes, &request).await?;
-        create(&state, caller, request).await
+        let client_id = caller.application().client_id.clone();
+        let canonical = idempotency::canonical_body(&bytes);
+        if let Some(request_id) = &id {
+            if let Some(answer) =
+                idempotency::replay(&state, &client_id, request_id, &canonical).await?
+            {
+                return Ok(answer);
+            }
+        }
+        rate_limit::take(&state, caller.application(), Kind::AccountRequests).await?;
+        let region = request
+            .configuration
+            .as_ref()
+            .and_then(|configuration| configuration.region.clone());
+        let outcome = create(&state, caller, request).await?;
+        let request_id = id
+            .clone()
+            .unwrap_or_else(|| format!("acctreq_{}", state.random.uuid()));
+        let answer = serde_json::to_value(outcome.into_answer(request_id.clone()))
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+        let (body_hash, sealed) = idempotency::seal(&canonical, &answer.to_string());
+        state
+            .db
+            .store_account_request(
+                &client_id,
+                &request_id,
+                &body_hash,
+                &sealed,
+                region.as_deref(),
+                state.clock.now(),
+            )
+            .await?;
+        Ok::<_, ApiError>(answer)
     }
     .await;
     let id = id.unwrap_or_else(|| format!("acctreq_{}", state.random.uuid()));
     match result {
-        Ok(outcome) => Json(outcome.into_answer(id)).into_response(),
+        Ok(answer) => Json(answer).into_response(),
         Err(error) => error.into_envelope(Envelope::AccountRequest { id }),
     }
 }

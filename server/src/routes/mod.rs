@@ -2,9 +2,18 @@
 
 pub mod account_requests;
 pub mod admin;
+pub mod agentic_login;
+pub mod authorize;
+pub mod authorize_submit;
+pub mod deep_links;
 pub mod discovery;
 pub mod health;
+pub mod health_issues;
 pub mod introspect;
+pub mod oauth_token;
 pub mod posthog_api;
+pub mod project_page;
+pub mod remove;
 pub mod resources;
+pub mod rotate;
 pub mod token;

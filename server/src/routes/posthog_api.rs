@@ -117,7 +117,12 @@ pub async fn project(
 
 /// Authenticates, checks `scope`, runs `body`, and answers in the detail
 /// envelope.
-async fn respond<F, Fut>(state: &AppState, headers: &HeaderMap, scope: &str, body: F) -> Response
+pub(crate) async fn respond<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: &str,
+    body: F,
+) -> Response
 where
     F: FnOnce(AppState, Authenticated) -> Fut,
     Fut: std::future::Future<Output = Result<Response, ApiError>>,

@@ -16,6 +16,7 @@ use crate::auth::{self, Authenticated};
 use crate::db::Team;
 use crate::error::{ApiError, Envelope};
 use crate::http::{bearer, check_api_version, parse_json, read_body};
+use crate::rate_limit::{self, Kind};
 use crate::routes::account_requests::parse_team_id;
 use crate::state::AppState;
 
@@ -99,7 +100,10 @@ pub async fn read(
     }
 }
 
-async fn access_token(state: &AppState, headers: &HeaderMap) -> Result<Authenticated, ApiError> {
+pub(crate) async fn access_token(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Authenticated, ApiError> {
     match auth::resolve(state, bearer(headers), &[CredentialKind::AccessToken]).await? {
         Ok(token) => Ok(token),
         Err(dead) => Err(ApiError::Unauthorized(match dead {
@@ -109,6 +113,8 @@ async fn access_token(state: &AppState, headers: &HeaderMap) -> Result<Authentic
                 match other {
                     auth::Dead::Revoked => "revoked",
                     auth::Dead::Expired => "expired",
+                    auth::Dead::PartnerDeactivated =>
+                        "from a deactivated partner (Partner is deactivated)",
                     _ => "invalid",
                 }
             ),
@@ -136,6 +142,9 @@ async fn provision(
         return Err(ApiError::Forbidden(
             "This application may not provision resources".into(),
         ));
+    }
+    if let Some(client_id) = token.grant.client_id.as_deref() {
+        rate_limit::take_for(state, client_id, Kind::ResourceCreates).await?;
     }
     let configuration = request.configuration.unwrap_or_default();
     let team_id = parse_team_id(configuration.team_id.as_ref())?.unwrap_or(token.grant.team_id);
@@ -166,7 +175,7 @@ async fn provision(
     Ok(answer(state, &team, Some(&key)))
 }
 
-fn parse_resource_id(id: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_resource_id(id: &str) -> Result<i64, ApiError> {
     id.parse().map_err(|_| {
         ApiError::InvalidResourceId(format!(
             "Resource id {:?} is not an integer",
@@ -177,7 +186,7 @@ fn parse_resource_id(id: &str) -> Result<i64, ApiError> {
 
 /// The team, if the token's user can reach it (else 403, or 404 if it does
 /// not exist at all).
-async fn reachable_team(
+pub(crate) async fn reachable_team(
     state: &AppState,
     token: &Authenticated,
     team_id: i64,
@@ -197,7 +206,7 @@ async fn reachable_team(
     }
 }
 
-fn answer(state: &AppState, team: &Team, key: Option<&Credential>) -> ResourceAnswer {
+pub(crate) fn answer(state: &AppState, team: &Team, key: Option<&Credential>) -> ResourceAnswer {
     ResourceAnswer {
         status: "complete".into(),
         id: team.id.to_string(),

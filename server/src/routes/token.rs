@@ -17,6 +17,7 @@ use protocol::pkce::{CodeChallenge, CodeVerifier};
 use crate::db::{Consumed, NewTokens, RefreshRotation};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_form, read_body};
+use crate::rate_limit::{self, Kind};
 use crate::routes::account_requests::verify_signature;
 use crate::state::AppState;
 
@@ -67,7 +68,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
 
 const INVALID_CODE: &str = "Invalid or expired authorization code";
 
-async fn exchange_code(
+pub(crate) async fn exchange_code(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -84,6 +85,7 @@ async fn exchange_code(
     let Some(stored) = state.db.code(&code_hash).await? else {
         return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
     };
+    rate_limit::take_for(state, &stored.client_id, Kind::TokenExchanges).await?;
     let verifier = request
         .code_verifier
         .as_deref()
@@ -170,7 +172,10 @@ async fn exchange_code(
     })
 }
 
-async fn refresh(state: &AppState, request: &TokenRequest) -> Result<TokenAnswer, ApiError> {
+pub(crate) async fn refresh(
+    state: &AppState,
+    request: &TokenRequest,
+) -> Result<TokenAnswer, ApiError> {
     const INVALID_REFRESH: &str = "Invalid or revoked refresh token";
     let presented = request
         .refresh_token
@@ -188,6 +193,7 @@ async fn refresh(state: &AppState, request: &TokenRequest) -> Result<TokenAnswer
         .await?
         .filter(|grant| grant.revoked_at.is_none())
         .ok_or_else(|| ApiError::InvalidGrant(INVALID_REFRESH.into()))?;
+    rate_limit::take_for(state, &grant.client_id, Kind::TokenExchanges).await?;
     let held = protocol::scope::split(&grant.scopes);
     let scopes = match request.scope.as_deref().map(protocol::scope::split) {
         None => held,

@@ -360,7 +360,7 @@ async fn an_existing_email_through_the_wizard_must_sign_in() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let json = answer.json();
     assert_eq!(json["type"], "requires_auth");
-    assert_eq!(json["id"], format!("acctreq_{email}").as_str());
+    assert_eq!(json["id"], format!("acctreq_{email}_2").as_str());
     assert_eq!(json["requires_auth"]["type"], "redirect");
     let url = json["requires_auth"]["redirect"]["url"].as_str().unwrap();
     let prefix = format!("{PUBLIC_URL}{}?", paths::OAUTH_AUTHORIZE);

@@ -100,6 +100,9 @@ pub struct Server {
     /// Randomness of the test's own (verifiers), apart from the server's.
     random: SeededRandom,
     emails: AtomicU64,
+    /// Account requests sent per email, so a second request gets its own
+    /// `id` (the same id with another body is an idempotency conflict).
+    requests_per_email: Mutex<std::collections::HashMap<String, u64>>,
     _directory: Option<tempfile::TempDir>,
 }
 
@@ -151,6 +154,7 @@ impl Server {
             database_path,
             random: SeededRandom::new(11),
             emails: AtomicU64::new(0),
+            requests_per_email: Mutex::default(),
             _directory: directory,
         }
     }
@@ -225,8 +229,21 @@ impl Server {
         scopes: Option<&[&str]>,
         verifier: &CodeVerifier,
     ) -> Value {
+        let sent = {
+            let mut counts = self
+                .requests_per_email
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let count = counts.entry(email.to_owned()).or_default();
+            *count += 1;
+            *count
+        };
+        let id = match sent {
+            1 => format!("acctreq_{email}"),
+            n => format!("acctreq_{email}_{n}"),
+        };
         let mut body = json!({
-            "id": format!("acctreq_{email}"),
+            "id": id,
             "email": email,
             "name": "Ada",
             "client_id": WIZARD,

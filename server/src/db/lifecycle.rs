@@ -1,0 +1,185 @@
+//! The life of a provisioned resource after its creation: credential
+//! rotation, removal, and the deep links that sign a person into it
+//! (protocol section 4). Every change that touches more than one row runs in
+//! one transaction on the writer, so a reader never sees half a rotation.
+
+use sqlx::FromRow;
+
+use super::Db;
+
+/// The personal API key a rotation mints, stored hashed.
+#[derive(Debug, Clone)]
+pub struct RotatedKey {
+    pub key_hash: String,
+    pub masked: String,
+    pub client_id: Option<String>,
+    pub scopes: String,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The team has a new `phc_` and the new key is stored; `revoked_keys`
+    /// personal API keys stopped working.
+    Rotated { revoked_keys: u64 },
+    /// The team was removed (or never existed) meanwhile.
+    TeamGone,
+}
+
+/// A deep link as stored (the token only as its hash).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct DeepLink {
+    pub token_hash: String,
+    pub client_id: Option<String>,
+    pub user_id: i64,
+    pub team_id: i64,
+    pub purpose: String,
+    pub path: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// What following a deep link found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkUse {
+    /// This request used it: redirect to `path`.
+    Now(DeepLink),
+    /// It was used before.
+    Used,
+    /// Its 600 s are over (and it was never used).
+    Expired,
+    /// No such link, or its team was removed.
+    Unknown,
+}
+
+impl Db {
+    /// Gives the team a new `phc_`, revokes the personal API keys that
+    /// provisioning minted for `user_id` on this team (every live key of
+    /// that user and team with a partner `client_id`; keys a seed or a
+    /// person made, without one, are left alone), and stores `key`, all in
+    /// one transaction.
+    pub async fn rotate_credentials(
+        &self,
+        team_id: i64,
+        user_id: i64,
+        api_token: &str,
+        key: &RotatedKey,
+        now: i64,
+    ) -> sqlx::Result<Rotation> {
+        let mut transaction = self.writer.begin().await?;
+        let updated =
+            sqlx::query("UPDATE teams SET api_token = ? WHERE id = ? AND removed_at IS NULL")
+                .bind(api_token)
+                .bind(team_id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Ok(Rotation::TeamGone);
+        }
+        let revoked_keys = sqlx::query(
+            "UPDATE personal_api_keys SET revoked_at = ?
+             WHERE team_id = ? AND user_id = ? AND client_id IS NOT NULL
+               AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(team_id)
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id, client_id, scopes,
+                created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+        )
+        .bind(&key.key_hash)
+        .bind(&key.masked)
+        .bind(user_id)
+        .bind(team_id)
+        .bind(&key.client_id)
+        .bind(&key.scopes)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(Rotation::Rotated { revoked_keys })
+    }
+
+    /// Marks the team removed and revokes every personal API key on it
+    /// (whoever holds it) and its unused deep links. `false` when it was
+    /// already removed or does not exist.
+    pub async fn remove_team(&self, team_id: i64, now: i64) -> sqlx::Result<bool> {
+        let mut transaction = self.writer.begin().await?;
+        let removed =
+            sqlx::query("UPDATE teams SET removed_at = ? WHERE id = ? AND removed_at IS NULL")
+                .bind(now)
+                .bind(team_id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        if removed == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE personal_api_keys SET revoked_at = ? WHERE team_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(team_id)
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query("DELETE FROM deep_links WHERE team_id = ? AND used_at IS NULL")
+            .bind(team_id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn insert_deep_link(&self, link: &DeepLink) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO deep_links (token_hash, client_id, user_id, team_id, purpose, path,
+                created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&link.token_hash)
+        .bind(&link.client_id)
+        .bind(link.user_id)
+        .bind(link.team_id)
+        .bind(&link.purpose)
+        .bind(&link.path)
+        .bind(link.created_at)
+        .bind(link.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses the link, atomically: of two concurrent follows exactly one
+    /// sees [`LinkUse::Now`]. A link whose team was removed is unknown.
+    pub async fn use_deep_link(&self, token_hash: &str, now: i64) -> sqlx::Result<LinkUse> {
+        let used: Option<DeepLink> = sqlx::query_as(
+            "UPDATE deep_links SET used_at = ?
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+               AND team_id IN (SELECT id FROM teams WHERE removed_at IS NULL)
+             RETURNING *",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.writer)
+        .await?;
+        if let Some(link) = used {
+            return Ok(LinkUse::Now(link));
+        }
+        let found: Option<DeepLink> =
+            sqlx::query_as("SELECT * FROM deep_links WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.writer)
+                .await?;
+        Ok(match found {
+            Some(link) if link.used_at.is_some() => LinkUse::Used,
+            Some(link) if link.expires_at <= now => LinkUse::Expired,
+            _ => LinkUse::Unknown,
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! The interactive login's storage (protocol section 6): registered
+//! redirect URIs, browser sessions (only the hash of their id), remembered
+//! consent, and what an authorization code is bound to.
+
+use sqlx::FromRow;
+
+use super::Db;
+
+/// A live browser session. `user_id` is `None` before the person signs in:
+/// the session exists so that the sign-in form's CSRF token is tied to it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct LoginSession {
+    pub user_id: Option<i64>,
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
+/// A new session, stored under the hash of its id.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub user_id: Option<i64>,
+    pub csrf_token: String,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// What a user allowed an application.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Consent {
+    pub scopes: String,
+    pub team_id: i64,
+}
+
+/// What a code was issued to and where it was sent: the interactive token
+/// endpoint checks both (RFC 6749 section 4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct CodeBinding {
+    pub client_id: String,
+    pub redirect_uri: Option<String>,
+    pub team_id: i64,
+}
+
+impl Db {
+    /// The redirect URIs `client_id` registered (loopback ones without a port).
+    pub async fn registered_redirect_uris(&self, client_id: &str) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT uri FROM oauth_redirect_uris WHERE client_id = ? ORDER BY uri")
+            .bind(client_id)
+            .fetch_all(&self.reader)
+            .await
+    }
+
+    pub async fn insert_session(&self, session: &NewSession) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO login_sessions (id_hash, user_id, csrf_token, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&session.id_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf_token)
+        .bind(session.now)
+        .bind(session.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The session with this id hash, unless it expired by `now`.
+    pub async fn session(&self, id_hash: &str, now: i64) -> sqlx::Result<Option<LoginSession>> {
+        // The writer: a session created by the previous request must be seen.
+        sqlx::query_as(
+            "SELECT user_id, csrf_token, expires_at FROM login_sessions
+             WHERE id_hash = ? AND expires_at > ?",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.writer)
+        .await
+    }
+
+    /// Ends a session (signing in replaces the anonymous one, so a session
+    /// id planted before sign-in is worthless after it).
+    pub async fn delete_session(&self, id_hash: &str) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM login_sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn consent(&self, user_id: i64, client_id: &str) -> sqlx::Result<Option<Consent>> {
+        sqlx::query_as(
+            "SELECT scopes, team_id FROM oauth_consents WHERE user_id = ? AND client_id = ?",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_optional(&self.writer)
+        .await
+    }
+
+    /// Remembers (or replaces) what the user allowed the application.
+    pub async fn remember_consent(
+        &self,
+        user_id: i64,
+        client_id: &str,
+        scopes: &str,
+        team_id: i64,
+        now: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_consents (user_id, client_id, scopes, team_id, granted_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes,
+                team_id = excluded.team_id, granted_at = excluded.granted_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(scopes)
+        .bind(team_id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The client, redirect URI and team a code was issued with.
+    pub async fn code_binding(&self, code_hash: &str) -> sqlx::Result<Option<CodeBinding>> {
+        sqlx::query_as(
+            "SELECT client_id, redirect_uri, team_id FROM authorization_codes WHERE code_hash = ?",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.writer)
+        .await
+    }
+
+    /// The team a refresh token is for.
+    pub async fn refresh_token_team(&self, token_hash: &str) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar("SELECT team_id FROM refresh_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.writer)
+            .await
+    }
+}

@@ -1,0 +1,358 @@
+//! The rules of the interactive login (protocol section 6), as plain
+//! functions over plain data: which redirect URI is registered, what an
+//! authorize request may ask, which scopes are granted, how the session
+//! cookie reads and is written, and where the browser is sent back.
+//!
+//! The handlers are `routes/authorize.rs` (`GET /oauth/authorize`: validate,
+//! then the sign-in form, the consent form, or straight back with a code),
+//! `routes/authorize_submit.rs` (`POST /oauth/authorize`: both forms) and
+//! `routes/oauth_token.rs` (`POST /oauth/token`). The pages are in
+//! `login_html.rs`.
+
+use serde::{Deserialize, Serialize};
+
+use protocol::pkce::CodeChallenge;
+
+use crate::db::Application;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "posthog_session";
+/// How long a browser session lives (seconds, on the server's clock).
+pub const SESSION_SECONDS: i64 = 14 * 24 * 3600;
+
+/// The query of `GET /oauth/authorize`, also carried as hidden fields by
+/// both forms. Everything is optional here so that each missing part is
+/// refused with its own message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// The hidden fields that carry the request through a form, in a
+    /// stable order (absent parameters are left out).
+    pub fn hidden_fields(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("response_type", &self.response_type),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+            ("scope", &self.scope),
+            ("state", &self.state),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
+        .collect()
+    }
+
+    /// The query string of `GET /oauth/authorize` for these parameters.
+    pub fn query(&self) -> String {
+        serde_urlencoded::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Where the browser goes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnTo {
+    /// A registered redirect URI (for the wizard: its loopback listener).
+    Redirect(String),
+    /// No `redirect_uri` was given (the `requires_auth` URL as the server
+    /// answers it): the code is shown on a page for the person to paste.
+    Paste,
+}
+
+/// An authorize request that passed every check.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub application: Application,
+    pub return_to: ReturnTo,
+    pub challenge: CodeChallenge,
+    /// Requested ∩ the application's ceiling, in the order requested.
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub params: AuthorizeParams,
+}
+
+impl Authorization {
+    pub fn redirect_uri(&self) -> Option<&str> {
+        match &self.return_to {
+            ReturnTo::Redirect(uri) => Some(uri),
+            ReturnTo::Paste => None,
+        }
+    }
+}
+
+/// Why an authorize request is refused, and how (RFC 6749 section
+/// 4.1.2.1): a bad client or redirect URI is shown as a page and never
+/// redirected to; anything else goes back to the redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A `400` page.
+    Page { message: String },
+    /// `redirect_uri?error=…&error_description=…&state=…`.
+    Redirect {
+        redirect_uri: String,
+        error: &'static str,
+        description: String,
+        state: Option<String>,
+    },
+}
+
+/// Checks an authorize request: client, redirect URI, response type, PKCE
+/// challenge, scopes, in the order RFC 6749 section 4.1.2.1 needs.
+pub async fn authorize(
+    state: &AppState,
+    params: &AuthorizeParams,
+) -> Result<Result<Authorization, Refusal>, ApiError> {
+    let page = |message: &str| {
+        Ok(Err(Refusal::Page {
+            message: message.into(),
+        }))
+    };
+    let Some(client_id) = params.client_id.as_deref().filter(|id| !id.is_empty()) else {
+        return page("The link is missing its client_id.");
+    };
+    let application = match state.db.application(client_id).await? {
+        Some(application) if application.kind == "partner" && application.auth_method == "pkce" => {
+            application
+        }
+        _ => return page("This application is not known to PostHog."),
+    };
+    if !application.active {
+        return page("This application has been deactivated.");
+    }
+    let return_to = match params.redirect_uri.as_deref() {
+        None => ReturnTo::Paste,
+        Some(uri) => {
+            let registered = state.db.registered_redirect_uris(client_id).await?;
+            if !redirect_uri_matches(&registered, uri) {
+                return page("The redirect_uri is not registered for this application.");
+            }
+            ReturnTo::Redirect(uri.to_owned())
+        }
+    };
+    let redirect = |error: &'static str, description: &str| match &return_to {
+        ReturnTo::Redirect(uri) => Ok(Err(Refusal::Redirect {
+            redirect_uri: uri.clone(),
+            error,
+            description: description.into(),
+            state: params.state.clone(),
+        })),
+        ReturnTo::Paste => Ok(Err(Refusal::Page {
+            message: format!("{error}: {description}"),
+        })),
+    };
+    if params.response_type.as_deref() != Some("code") {
+        return redirect("unsupported_response_type", "response_type must be code");
+    }
+    let Some(challenge) = params.code_challenge.as_deref() else {
+        return redirect("invalid_request", "code_challenge is required (S256)");
+    };
+    let challenge = match CodeChallenge::parse(challenge, params.code_challenge_method.as_deref()) {
+        Ok(challenge) => challenge,
+        Err(error) => return redirect("invalid_request", &error.to_string()),
+    };
+    let scopes = granted_scopes(
+        params.scope.as_deref().unwrap_or(""),
+        &application.ceiling(),
+    );
+    if scopes.is_empty() {
+        return redirect(
+            "invalid_scope",
+            "None of the requested scopes is available to this application",
+        );
+    }
+    Ok(Ok(Authorization {
+        application,
+        return_to,
+        challenge,
+        scopes,
+        state: params.state.clone(),
+        params: params.clone(),
+    }))
+}
+
+/// Whether `uri` is one of `registered`. A registered loopback URI has no
+/// port and matches the same URI on any port (RFC 8252 section 7.3); every
+/// other URI must match exactly.
+pub fn redirect_uri_matches(registered: &[String], uri: &str) -> bool {
+    if registered.iter().any(|candidate| candidate == uri) {
+        return true;
+    }
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return false;
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    let port_ok = match port {
+        None => true,
+        Some(port) => {
+            !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|port| port > 0)
+        }
+    };
+    if !loopback || !port_ok {
+        return false;
+    }
+    let without_port = format!("http://{host}{path}");
+    registered.contains(&without_port)
+}
+
+/// The scopes granted for a request: those requested that the ceiling
+/// holds, in the order requested, once each. Faithful: the others are
+/// dropped silently; only the token answer's `scope` tells the truth. An
+/// empty request asks for the whole ceiling.
+pub fn granted_scopes(requested: &str, ceiling: &[String]) -> Vec<String> {
+    let requested = protocol::scope::split(requested);
+    if requested.is_empty() {
+        return ceiling.to_vec();
+    }
+    let mut granted: Vec<String> = Vec::new();
+    for scope in requested {
+        if ceiling.contains(&scope) && !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    granted
+}
+
+/// Whether a remembered consent covers every scope of `scopes`.
+pub fn consent_covers(remembered: &str, scopes: &[String]) -> bool {
+    let remembered = protocol::scope::split(remembered);
+    scopes.iter().all(|scope| remembered.contains(scope))
+}
+
+/// The session id of a `Cookie` header, if it has one.
+pub fn session_id(cookie_header: Option<&str>) -> Option<&str> {
+    cookie_header?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// The `Set-Cookie` value for a session id: HttpOnly, SameSite=Lax, on
+/// the whole site, for the session's life.
+pub fn session_cookie(id: &str, max_age: i64) -> String {
+    format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}")
+}
+
+/// `redirect_uri` with `pairs` added to its query.
+pub fn callback_url(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{separator}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_table() {
+        let registered = vec![
+            "http://localhost/callback".to_owned(),
+            "http://127.0.0.1/callback".to_owned(),
+        ];
+        let cases = [
+            ("http://localhost:8239/callback", true),
+            ("http://127.0.0.1:1/callback", true),
+            ("http://127.0.0.1:65535/callback", true),
+            ("http://localhost/callback", true),
+            ("http://localhost:8239/callback/", false),
+            ("http://localhost:8239/other", false),
+            ("http://localhost:0/callback", false),
+            ("http://localhost:65536/callback", false),
+            ("http://localhost:/callback", false),
+            ("http://localhost:80a/callback", false),
+            ("https://localhost:8239/callback", false),
+            ("http://evil.example/callback", false),
+            ("http://evil.example:8239/callback", false),
+            ("http://localhost.evil.example:8239/callback", false),
+            ("http://user@localhost:8239/callback", false),
+            ("http://localhost:8239/callback?x=1", false),
+            ("http://[::1]:8239/callback", false),
+            ("", false),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(redirect_uri_matches(&registered, uri), expected, "{uri}");
+        }
+        let exact = vec!["https://partner.example/cb".to_owned()];
+        assert!(redirect_uri_matches(&exact, "https://partner.example/cb"));
+        assert!(!redirect_uri_matches(
+            &exact,
+            "https://partner.example:444/cb"
+        ));
+    }
+
+    #[test]
+    fn scopes_above_the_ceiling_are_dropped_silently() {
+        let ceiling: Vec<String> = ["user:read", "project:read", "llm_gateway:read"]
+            .map(String::from)
+            .to_vec();
+        let cases = [
+            (
+                "user:read introspection llm_gateway:write project:read",
+                "user:read project:read",
+            ),
+            ("project:read project:read", "project:read"),
+            ("", "user:read project:read llm_gateway:read"),
+            ("introspection", ""),
+        ];
+        for (requested, expected) in cases {
+            assert_eq!(
+                granted_scopes(requested, &ceiling).join(" "),
+                expected,
+                "{requested}"
+            );
+        }
+        assert!(consent_covers("a b c", &["b".into(), "a".into()]));
+        assert!(!consent_covers("a", &["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn cookies_and_callbacks() {
+        assert_eq!(
+            session_id(Some("a=1; posthog_session=xyz; b=2")),
+            Some("xyz")
+        );
+        assert_eq!(session_id(Some("posthog_session=")), None);
+        assert_eq!(session_id(None), None);
+        let cookie = session_cookie("xyz", 60);
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
+            assert!(cookie.contains(part), "{cookie}");
+        }
+        assert_eq!(
+            callback_url(
+                "http://localhost:1/callback",
+                &[("code", "a b"), ("state", "s&t")]
+            ),
+            "http://localhost:1/callback?code=a+b&state=s%26t"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! Hourly rate limits per partner and per kind of request (protocol
+//! section 3). Windows are aligned to the hour on the server's injected
+//! clock, so tests reach the next window by advancing the clock.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::Application;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The length of a window, in seconds.
+pub const WINDOW_SECONDS: i64 = 3600;
+
+/// A partner's limits per hour; an absent kind is unlimited (as are the
+/// embedded default partners). Stored as JSON in
+/// `oauth_applications.rate_limits`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_requests: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_exchanges: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_creates: Option<i64>,
+}
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Counted against the calling partner.
+    AccountRequests,
+    /// Counted against the partner the code (or refresh token) was issued to.
+    TokenExchanges,
+    /// Counted against the partner the access token was issued to.
+    ResourceCreates,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::AccountRequests => "account_requests",
+            Kind::TokenExchanges => "token_exchanges",
+            Kind::ResourceCreates => "resource_creates",
+        }
+    }
+}
+
+impl RateLimits {
+    /// The stored JSON of an application; unreadable JSON is unlimited.
+    pub fn of(application: &Application) -> RateLimits {
+        serde_json::from_str(&application.rate_limits).unwrap_or_default()
+    }
+
+    pub fn limit(&self, kind: Kind) -> Option<i64> {
+        match kind {
+            Kind::AccountRequests => self.account_requests,
+            Kind::TokenExchanges => self.token_exchanges,
+            Kind::ResourceCreates => self.resource_creates,
+        }
+    }
+}
+
+/// The start of the window holding `now`, and the seconds until it ends
+/// (the `Retry-After` of a refusal; at least 1).
+pub fn window(now: i64) -> (i64, i64) {
+    let start = now - now.rem_euclid(WINDOW_SECONDS);
+    (start, start + WINDOW_SECONDS - now)
+}
+
+/// Counts one request of `kind` against `application`, or refuses it with
+/// `429 rate_limited` when its hourly limit is reached.
+pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Result<(), ApiError> {
+    let Some(limit) = RateLimits::of(application).limit(kind) else {
+        return Ok(());
+    };
+    let (start, retry_after) = window(state.clock.now());
+    if state
+        .db
+        .take_rate_limit(&application.client_id, kind.as_str(), start, limit)
+        .await?
+    {
+        return Ok(());
+    }
+    tracing::warn!(client_id = %application.client_id, kind = kind.as_str(), limit, "rate limited");
+    Err(ApiError::RateLimited {
+        message: format!(
+            "Rate limit reached: at most {limit} {} per hour for this partner; retry in {retry_after} s",
+            kind.as_str().replace('_', " ")
+        ),
+        retry_after,
+    })
+}
+
+/// [`take`] for the application `client_id`; an unknown one is not limited.
+pub async fn take_for(state: &AppState, client_id: &str, kind: Kind) -> Result<(), ApiError> {
+    match state.db.application(client_id).await? {
+        Some(application) => take(state, &application, kind).await,
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_to_the_hour() {
+        fn check(now: i64, expected: (i64, i64)) {
+            assert_eq!(window(now), expected, "now = {now}");
+        }
+        check(0, (0, 3600));
+        check(1, (0, 3599));
+        check(3599, (0, 1));
+        check(3600, (3600, 3600));
+        check(1_775_000_000, (1_774_998_000, 1_600));
+    }
+
+    #[test]
+    fn limits_parse_from_the_stored_json() {
+        fn check(json: &str, expected: [Option<i64>; 3]) {
+            let limits: RateLimits = serde_json::from_str(json).unwrap_or_default();
+            let got = [
+                limits.limit(Kind::AccountRequests),
+                limits.limit(Kind::TokenExchanges),
+                limits.limit(Kind::ResourceCreates),
+            ];
+            assert_eq!(got, expected, "{json}");
+        }
+        check("{}", [None, None, None]);
+        check(r#"{"account_requests":10}"#, [Some(10), None, None]);
+        check(
+            r#"{"account_requests":10,"token_exchanges":20,"resource_creates":5}"#,
+            [Some(10), Some(20), Some(5)],
+        );
+        check("not json", [None, None, None]);
+    }
+}

@@ -1,0 +1,282 @@
+//! `POST /oauth/authorize` (protocol section 6): the sign-in form
+//! (`step=sign_in`) and the consent form (`step=consent`) of
+//! `GET /oauth/authorize`. Both carry the authorize parameters as hidden
+//! fields (checked again here, exactly as the GET checks them) and the
+//! session's CSRF token.
+
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use protocol::credential::{constant_time_eq, hash_secret, Credential, CredentialKind};
+
+use crate::error::ApiError;
+use crate::http::{content_type_is, read_body};
+use crate::login::{self, Authorization, AuthorizeParams, Refusal, ReturnTo};
+use crate::login_html;
+use crate::routes::authorize::{
+    current_session, error_page, finish, html, internal, issue_code, new_session, real_teams,
+    redirect, refuse, set_cookie,
+};
+use crate::state::AppState;
+
+/// What the forms add to the authorize parameters.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct Submitted {
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    csrf_token: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    decision: Option<String>,
+}
+
+const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+const STALE_FORM: &str =
+    "This form has expired or was not sent from this page. Open the sign-in link again.";
+
+/// Signs in, or records the consent decision.
+#[utoipa::path(
+    post,
+    path = "/oauth/authorize",
+    tag = "oauth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The fields of the sign-in form (`step=sign_in`, `email`, `password`) or the consent form (`step=consent`, `team_id`, `decision=allow|deny`), with `csrf_token` and the authorize parameters as hidden fields"),
+    responses(
+        (status = 303, description = "Signed in: back to `GET /oauth/authorize` (sets a new session cookie). Allowed: `redirect_uri?code=…&state=…`. Denied: `redirect_uri?error=access_denied&state=…`"),
+        (status = 200, description = "Without a redirect_uri: the page showing the code", content_type = "text/html"),
+        (status = 400, description = "Unknown client, unregistered redirect_uri, malformed form: an HTML page", content_type = "text/html"),
+        (status = 401, description = "Wrong email or password: the sign-in form again", content_type = "text/html"),
+        (status = 403, description = "Missing session or CSRF token mismatch: an HTML page", content_type = "text/html"),
+    )
+)]
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => return error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
+    };
+    if !content_type_is(&headers, "application/x-www-form-urlencoded") {
+        return error_page(StatusCode::BAD_REQUEST, "The form was not sent as a form.");
+    }
+    let parsed = serde_urlencoded::from_bytes::<AuthorizeParams>(&bytes)
+        .and_then(|params| Ok((params, serde_urlencoded::from_bytes::<Submitted>(&bytes)?)));
+    let Ok((params, submitted)) = parsed else {
+        return error_page(StatusCode::BAD_REQUEST, "The form is malformed.");
+    };
+    match submit_inner(&state, &headers, &params, &submitted).await {
+        Ok(response) => response,
+        Err(error) => internal(error),
+    }
+}
+
+async fn submit_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &AuthorizeParams,
+    submitted: &Submitted,
+) -> Result<Response, ApiError> {
+    let authorization = match login::authorize(state, params).await? {
+        Ok(authorization) => authorization,
+        Err(refusal) => return Ok(refuse(refusal)),
+    };
+    // The form must come from a page this browser's session was shown.
+    let Some((session_id, session)) = current_session(state, headers).await? else {
+        return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
+    };
+    let token_matches = submitted
+        .csrf_token
+        .as_deref()
+        .is_some_and(|sent| constant_time_eq(sent, &session.csrf_token));
+    if !token_matches {
+        return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
+    }
+    match submitted.step.as_deref() {
+        Some("sign_in") => {
+            sign_in(
+                state,
+                &authorization,
+                &session_id,
+                &session.csrf_token,
+                submitted,
+            )
+            .await
+        }
+        Some("consent") => match session.user_id {
+            Some(user_id) => consent(state, &authorization, user_id, submitted).await,
+            None => Ok(html(
+                StatusCode::OK,
+                login_html::sign_in_page(
+                    params,
+                    &session.csrf_token,
+                    &authorization.application.label,
+                    None,
+                ),
+            )),
+        },
+        _ => Ok(error_page(
+            StatusCode::BAD_REQUEST,
+            "The form is malformed (unknown step).",
+        )),
+    }
+}
+
+async fn sign_in(
+    state: &AppState,
+    authorization: &Authorization,
+    session_id: &str,
+    csrf_token: &str,
+    submitted: &Submitted,
+) -> Result<Response, ApiError> {
+    let email = submitted
+        .email
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
+    let password = submitted.password.as_deref().unwrap_or("");
+    let user = state.db.user_with_password(&email).await?;
+    let verified = match &user {
+        Some((_, Some(stored))) => crate::password::verify(password, stored),
+        // Spend the same work on an unknown email or a user without a
+        // password, so timing does not tell which emails exist.
+        _ => {
+            let _ = crate::password::verify(password, dummy_hash());
+            false
+        }
+    };
+    let user = match (user, verified) {
+        (Some((user, _)), true) => user,
+        _ => {
+            let page = login_html::sign_in_page(
+                &authorization.params,
+                csrf_token,
+                &authorization.application.label,
+                Some(WRONG_CREDENTIALS),
+            );
+            return Ok(html(StatusCode::UNAUTHORIZED, page));
+        }
+    };
+    // A new session for the user: an id planted before sign-in is worthless.
+    state.db.delete_session(&hash_secret(session_id)).await?;
+    let (id, session) = new_session(state, Some(user.id)).await?;
+    tracing::info!(user = %user.uuid, client_id = %authorization.application.client_id, "signed in");
+    let location = format!(
+        "{}?{}",
+        protocol::paths::OAUTH_AUTHORIZE,
+        authorization.params.query()
+    );
+    let mut response = redirect(StatusCode::SEE_OTHER, &location);
+    set_cookie(&mut response, &id, session.expires_at - state.clock.now());
+    Ok(response)
+}
+
+async fn consent(
+    state: &AppState,
+    authorization: &Authorization,
+    user_id: i64,
+    submitted: &Submitted,
+) -> Result<Response, ApiError> {
+    match submitted.decision.as_deref() {
+        Some("allow") => {}
+        Some("deny") => {
+            return Ok(match &authorization.return_to {
+                ReturnTo::Redirect(uri) => refuse(Refusal::Redirect {
+                    redirect_uri: uri.clone(),
+                    error: "access_denied",
+                    description: "The user denied access".into(),
+                    state: authorization.state.clone(),
+                })
+                .map_status(StatusCode::SEE_OTHER),
+                ReturnTo::Paste => error_page(StatusCode::OK, "You denied access."),
+            })
+        }
+        _ => {
+            return Ok(error_page(
+                StatusCode::BAD_REQUEST,
+                "The form is malformed (decision must be allow or deny).",
+            ))
+        }
+    }
+    let teams = real_teams(state, user_id).await?;
+    let team_id = match (submitted.team_id.as_deref(), teams.as_slice()) {
+        (Some("new"), []) => {
+            let oldest = state
+                .db
+                .teams_of_user(user_id)
+                .await?
+                .first()
+                .map(|team| team.organization_id.clone())
+                .ok_or_else(|| ApiError::Internal("user without organization".into()))?;
+            let api_token =
+                Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
+            state
+                .db
+                .create_team(
+                    &oldest,
+                    "Default project",
+                    api_token.expose(),
+                    &state.region,
+                    state.clock.now(),
+                )
+                .await?
+        }
+        (Some(chosen), teams) => match teams
+            .iter()
+            .find(|team| chosen.parse::<i64>().is_ok_and(|id| id == team.id))
+        {
+            Some(team) => team.id,
+            None => {
+                return Ok(error_page(
+                    StatusCode::BAD_REQUEST,
+                    "That project is not one of yours.",
+                ))
+            }
+        },
+        (None, [first, ..]) => first.id,
+        (None, []) => return Ok(error_page(StatusCode::BAD_REQUEST, "Choose a project.")),
+    };
+    let scopes = authorization.scopes.join(" ");
+    state
+        .db
+        .remember_consent(
+            user_id,
+            &authorization.application.client_id,
+            &scopes,
+            team_id,
+            state.clock.now(),
+        )
+        .await?;
+    let code = issue_code(state, authorization, user_id, team_id).await?;
+    Ok(finish(authorization, &code, StatusCode::SEE_OTHER))
+}
+
+/// A valid hash no password matches by chance, for equal timing.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        crate::password::hash("not a password anyone has", &protocol::random::OsRandom)
+    })
+}
+
+trait MapStatus {
+    fn map_status(self, status: StatusCode) -> Self;
+}
+
+impl MapStatus for Response {
+    /// A redirect after a POST is a 303 (RFC 9110 section 15.4.4).
+    fn map_status(mut self, status: StatusCode) -> Response {
+        if self.status().is_redirection() {
+            *self.status_mut() = status;
+        }
+        self
+    }
+}

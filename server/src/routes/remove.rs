@@ -1,0 +1,63 @@
+//! `POST /api/agentic/provisioning/resources/{id}/remove` (protocol
+//! section 4): the team is marked removed (read-back, rotation and removal
+//! answer 404 from then on) and every personal API key on it is revoked.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::provisioning::RemovedAnswer;
+
+use crate::error::{ApiError, Envelope};
+use crate::http::check_api_version;
+use crate::routes::resources::{access_token, parse_resource_id, reachable_team};
+use crate::routes::rotate::require_provisioning_partner;
+use crate::state::AppState;
+
+/// Removes the resource.
+#[utoipa::path(
+    post,
+    path = "/api/agentic/provisioning/resources/{id}/remove",
+    tag = "provisioning",
+    params(
+        ("id" = String, Path, description = "The team id"),
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::RemovedAnswer),
+        (status = 400, description = "invalid_resource_id, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "Missing, invalid, revoked or expired access token", body = protocol::error::ResourceError),
+        (status = 403, description = "A team outside the token's teams, or a partner that may not provision", body = protocol::error::ResourceError),
+        (status = 404, description = "No such resource (or it was removed already)", body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn handle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        check_api_version(&headers)?;
+        let token = access_token(&state, &headers).await?;
+        let team_id = parse_resource_id(&id)?;
+        require_provisioning_partner(&state, &token).await?;
+        let team = reachable_team(&state, &token, team_id).await?;
+        if !state.db.remove_team(team.id, state.clock.now()).await? {
+            return Err(ApiError::NotFound(format!("No resource {team_id}")));
+        }
+        tracing::info!(team_id = team.id, "resource removed");
+        Ok(RemovedAnswer {
+            status: "removed".into(),
+            id: team.id.to_string(),
+        })
+    }
+    .await;
+    match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => error.into_envelope(Envelope::Resource {
+            id: Some(protocol::credential::redact_secrets(&id)),
+        }),
+    }
+}

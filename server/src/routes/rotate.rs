@@ -1,0 +1,114 @@
+//! `POST /api/agentic/provisioning/resources/{id}/rotate_credentials`
+//! (protocol section 4): a new `phc_` for the team and a new `phx_`; the old
+//! ones stop working at once.
+//!
+//! Which personal API keys die: every live key of the token's user on this
+//! team that provisioning minted (it carries a partner `client_id`),
+//! whichever partner minted it. Keys the user made otherwise (seeded ones,
+//! without a `client_id`), and other users' keys on the same team, are left
+//! alone: a rotation answers for the credentials provisioning handed out.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use protocol::credential::{Credential, CredentialKind};
+use protocol::provisioning::ResourceAnswer;
+
+use crate::auth::Authenticated;
+use crate::db::lifecycle::{RotatedKey, Rotation};
+use crate::error::{ApiError, Envelope};
+use crate::http::check_api_version;
+use crate::routes::resources::{access_token, answer, parse_resource_id, reachable_team};
+use crate::state::AppState;
+
+/// Rotates the resource's credentials and answers like its creation.
+#[utoipa::path(
+    post,
+    path = "/api/agentic/provisioning/resources/{id}/rotate_credentials",
+    tag = "provisioning",
+    params(
+        ("id" = String, Path, description = "The team id"),
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+    ),
+    responses(
+        (status = 200, description = "The new phc_ and phx_; the old ones are refused from now on", body = protocol::provisioning::ResourceAnswer),
+        (status = 400, description = "invalid_resource_id, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "Missing, invalid, revoked or expired access token", body = protocol::error::ResourceError),
+        (status = 403, description = "A team outside the token's teams, or a partner that may not provision", body = protocol::error::ResourceError),
+        (status = 404, description = "No such resource (or it was removed)", body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn handle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        check_api_version(&headers)?;
+        let token = access_token(&state, &headers).await?;
+        let team_id = parse_resource_id(&id)?;
+        require_provisioning_partner(&state, &token).await?;
+        rotate(&state, &token, team_id).await
+    }
+    .await;
+    match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => error.into_envelope(Envelope::Resource {
+            id: Some(protocol::credential::redact_secrets(&id)),
+        }),
+    }
+}
+
+/// The token's partner must still be active and allowed to provision.
+pub(crate) async fn require_provisioning_partner(
+    state: &AppState,
+    token: &Authenticated,
+) -> Result<(), ApiError> {
+    let partner = match token.grant.client_id.as_deref() {
+        Some(client_id) => state.db.application(client_id).await?,
+        None => None,
+    };
+    if partner.is_some_and(|partner| partner.active && partner.can_provision_resources) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "This application may not manage resources".into(),
+        ))
+    }
+}
+
+async fn rotate(
+    state: &AppState,
+    token: &Authenticated,
+    team_id: i64,
+) -> Result<ResourceAnswer, ApiError> {
+    let mut team = reachable_team(state, token, team_id).await?;
+    let api_token = Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
+    let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
+    let scopes = state.policy.personal_api_key_scopes(&token.scopes());
+    let stored = RotatedKey {
+        key_hash: key.hash(),
+        masked: key.masked(),
+        client_id: token.grant.client_id.clone(),
+        scopes: scopes.join(" "),
+    };
+    let rotation = state
+        .db
+        .rotate_credentials(
+            team.id,
+            token.grant.user_id,
+            api_token.expose(),
+            &stored,
+            state.clock.now(),
+        )
+        .await?;
+    let Rotation::Rotated { revoked_keys } = rotation else {
+        return Err(ApiError::NotFound(format!("No resource {team_id}")));
+    };
+    tracing::info!(team_id = team.id, key = %key, revoked_keys, "credentials rotated");
+    team.api_token = api_token.expose().to_owned();
+    Ok(answer(state, &team, Some(&key)))
+}
