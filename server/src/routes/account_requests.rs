@@ -72,7 +72,8 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
             .unwrap_or_else(|| format!("acctreq_{}", state.random.uuid()));
         let answer = serde_json::to_value(outcome.into_answer(request_id.clone()))
             .map_err(|error| ApiError::Internal(error.to_string()))?;
-        let (body_hash, sealed) = idempotency::seal(&canonical, &answer.to_string());
+        let (body_hash, sealed) =
+            idempotency::seal(&canonical, &answer.to_string(), state.random.as_ref());
         state
             .db
             .store_account_request(

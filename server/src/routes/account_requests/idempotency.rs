@@ -6,7 +6,12 @@
 
 use serde_json::Value;
 
+use base64::{engine::general_purpose::STANDARD, Engine};
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use protocol::credential::hash_secret;
+use protocol::random::RandomSource;
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -15,35 +20,43 @@ use crate::state::AppState;
 pub const WINDOW_SECONDS: i64 = 24 * 3600;
 
 /// What is stored for a body: its hash (for comparison) and the answer
-/// sealed with a key derived from the body itself. The answer holds a code,
-/// and codes are never stored in plain; only a caller that sends the same
-/// body again can open it, and such a caller is owed the answer anyway.
-pub fn seal(canonical: &str, answer: &str) -> (String, String) {
-    let sealed = xor_keystream(canonical, answer.as_bytes());
-    (
-        hash_secret(&format!("idempotency-body:{canonical}")),
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sealed),
-    )
+/// sealed (ChaCha20-Poly1305) under a key derived from the body itself. The
+/// answer holds a code, and codes are never stored in plain; only a caller
+/// that sends the same body again can open it, and such a caller is owed
+/// the answer anyway. The body carries the caller's PKCE challenge (or is
+/// signed), so the key is not guessable from what the database holds.
+pub fn seal(canonical: &str, answer: &str, random: &dyn RandomSource) -> (String, String) {
+    let nonce = random.bytes(12);
+    let sealed = cipher(canonical)
+        .encrypt(Nonce::from_slice(&nonce), answer.as_bytes())
+        .expect("sealing a short answer cannot fail");
+    let mut stored = nonce;
+    stored.extend_from_slice(&sealed);
+    (body_hash(canonical), STANDARD.encode(stored))
 }
 
-/// The answer [`seal`] stored, opened with the same canonical body.
+/// The hash a body is compared by.
+pub fn body_hash(canonical: &str) -> String {
+    hash_secret(&format!("idempotency-body:{canonical}"))
+}
+
+/// The answer [`seal`] stored, opened with the same canonical body; `None`
+/// for any other body (the AEAD tag does not verify).
 pub fn open(canonical: &str, sealed: &str) -> Option<String> {
-    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed).ok()?;
-    String::from_utf8(xor_keystream(canonical, &bytes)).ok()
+    let bytes = STANDARD.decode(sealed).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(12);
+    let plain = cipher(canonical)
+        .decrypt(Nonce::from_slice(nonce), ciphertext)
+        .ok()?;
+    String::from_utf8(plain).ok()
 }
 
-/// XOR with SHA-256 in counter mode, keyed by the canonical body.
-fn xor_keystream(canonical: &str, data: &[u8]) -> Vec<u8> {
-    let key = hash_secret(&format!("idempotency-answer-key:{canonical}"));
-    let mut out = Vec::with_capacity(data.len());
-    for (block, chunk) in data.chunks(32).enumerate() {
-        let stream = hash_secret(&format!("{key}:{block}"));
-        for (index, byte) in chunk.iter().enumerate() {
-            let pad = u8::from_str_radix(&stream[index * 2..index * 2 + 2], 16).unwrap_or(0);
-            out.push(byte ^ pad);
-        }
-    }
-    out
+fn cipher(canonical: &str) -> ChaCha20Poly1305 {
+    let key = Sha256::digest(format!("idempotency-answer-key:{canonical}").as_bytes());
+    ChaCha20Poly1305::new(Key::from_slice(&key))
 }
 
 /// What a request's stored twin means for it.
@@ -110,8 +123,7 @@ pub async fn replay(
     let twin = stored
         .as_ref()
         .map(|stored| (stored.canonical_body.as_str(), stored.created_at));
-    let (body_hash, _) = seal(canonical, "");
-    match verdict(twin, &body_hash, state.clock.now()) {
+    match verdict(twin, &body_hash(canonical), state.clock.now()) {
         Verdict::New => Ok(None),
         Verdict::Replay => {
             let answer = stored
@@ -154,11 +166,19 @@ mod tests {
     #[test]
     fn a_sealed_answer_opens_only_with_its_body() {
         let answer = r#"{"id":"r1","type":"oauth","oauth":{"code":"secret-code-0123456789abcdefghijklmnop"}}"#;
-        let (hash, sealed) = seal("body", answer);
+        let random = protocol::random::SeededRandom::new(4);
+        let (hash, sealed) = seal("body", answer, &random);
         assert!(!sealed.contains("secret-code"));
         assert!(!hash.contains("body"));
         assert_eq!(open("body", &sealed).as_deref(), Some(answer));
-        assert_ne!(open("other body", &sealed).as_deref(), Some(answer));
+        assert_eq!(
+            open("other body", &sealed),
+            None,
+            "another body cannot open it"
+        );
+        assert_eq!(open("body", "not base64!"), None);
+        let (_, again) = seal("body", answer, &random);
+        assert_ne!(sealed, again, "each seal has its own nonce");
     }
 
     #[test]
