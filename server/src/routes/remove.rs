@@ -11,8 +11,8 @@ use protocol::provisioning::RemovedAnswer;
 
 use crate::error::{ApiError, Envelope};
 use crate::http::check_api_version;
+use crate::routes::resources::require_provisioning_partner;
 use crate::routes::resources::{access_token, parse_resource_id, reachable_team};
-use crate::routes::rotate::require_provisioning_partner;
 use crate::state::AppState;
 
 /// Removes the resource.

@@ -134,15 +134,7 @@ async fn provision(
             SERVICES.join(", ")
         )));
     }
-    let partner = match token.grant.client_id.as_deref() {
-        Some(client_id) => state.db.application(client_id).await?,
-        None => None,
-    };
-    if !partner.is_some_and(|partner| partner.active && partner.can_provision_resources) {
-        return Err(ApiError::Forbidden(
-            "This application may not provision resources".into(),
-        ));
-    }
+    require_provisioning_partner(state, token).await?;
     if let Some(client_id) = token.grant.client_id.as_deref() {
         rate_limit::take_for(state, client_id, Kind::ResourceCreates).await?;
     }
@@ -218,5 +210,23 @@ pub(crate) fn answer(state: &AppState, team: &Team, key: Option<&Credential>) ->
                 personal_api_key: key.map(|key| key.expose().to_owned()),
             },
         },
+    }
+}
+
+/// The token's partner must still be active and allowed to provision.
+pub(crate) async fn require_provisioning_partner(
+    state: &AppState,
+    token: &Authenticated,
+) -> Result<(), ApiError> {
+    let partner = match token.grant.client_id.as_deref() {
+        Some(client_id) => state.db.application(client_id).await?,
+        None => None,
+    };
+    if partner.is_some_and(|partner| partner.active && partner.can_provision_resources) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "This application may not provision or manage resources".into(),
+        ))
     }
 }

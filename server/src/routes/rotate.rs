@@ -20,7 +20,9 @@ use crate::auth::Authenticated;
 use crate::db::lifecycle::{RotatedKey, Rotation};
 use crate::error::{ApiError, Envelope};
 use crate::http::check_api_version;
-use crate::routes::resources::{access_token, answer, parse_resource_id, reachable_team};
+use crate::routes::resources::{
+    access_token, answer, parse_resource_id, reachable_team, require_provisioning_partner,
+};
 use crate::state::AppState;
 
 /// Rotates the resource's credentials and answers like its creation.
@@ -59,24 +61,6 @@ pub async fn handle(
         Err(error) => error.into_envelope(Envelope::Resource {
             id: Some(protocol::credential::redact_secrets(&id)),
         }),
-    }
-}
-
-/// The token's partner must still be active and allowed to provision.
-pub(crate) async fn require_provisioning_partner(
-    state: &AppState,
-    token: &Authenticated,
-) -> Result<(), ApiError> {
-    let partner = match token.grant.client_id.as_deref() {
-        Some(client_id) => state.db.application(client_id).await?,
-        None => None,
-    };
-    if partner.is_some_and(|partner| partner.active && partner.can_provision_resources) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "This application may not manage resources".into(),
-        ))
     }
 }
 
