@@ -6,10 +6,17 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run the e2e scenarios: the three real programs against each other.
+# Before asking for review: every scenario and the compatibility matrix, the
+# three real programs against each other. Reports in target/e2e/ (report.md,
+# report.xml, report.json). CI may add `--shard K/N`.
 e2e *ARGS:
     cargo build --locked --workspace --bins
     cargo run --locked -q -p e2e -- run {{ARGS}}
+
+# The compatibility matrix alone (client `--scopes` against server profiles).
+e2e-matrix *ARGS:
+    cargo build --locked --workspace --bins
+    cargo run --locked -q -p e2e -- matrix {{ARGS}}
 
 # List the e2e scenarios.
 e2e-list:
@@ -26,9 +33,27 @@ check:
     just test
     just e2e
 
-# Accept changed snapshots (JSON Schemas, CLI texts) and regenerate docs/openapi.json, after reviewing them.
+# Accept changed snapshots (JSON Schemas, CLI texts), regenerate docs/openapi.json and rewrite the
+# expected compatibility matrix (fixtures/matrix/expected.toml), after reviewing them.
 bless:
     INSTA_UPDATE=always UPDATE_OPENAPI=1 cargo test --workspace --locked
+    cargo build --locked --workspace --bins
+    cargo run --locked -q -p e2e -- matrix --bless
+
+# Re-freeze the wire contract baseline (fixtures/contracts/baseline/) from docs/openapi.json and the
+# JSON Schemas. Refuses a breaking change unless protocol::API_VERSION was bumped first.
+freeze-contract:
+    UPDATE_OPENAPI=1 cargo test --locked -p provisioning-server --test it openapi
+    FREEZE_CONTRACT=1 cargo test --locked -p protocol --test it guard
+
+# The reliability and security suites at full size (RELIABILITY.md): 10,000 cases per parser
+# property, 1,000 concurrent signups over HTTP, three SIGKILLs of the real server mid-load,
+# hostile input against the gateway. The normal `just test` runs the same suites, smaller.
+reliability:
+    RELIABILITY_FULL=1 cargo test --locked -p protocol --test it properties
+    RELIABILITY_FULL=1 cargo test --locked -p e2e --test it properties
+    RELIABILITY_FULL=1 cargo test --locked -p provisioning-server --test it reliability -- --nocapture --test-threads=1
+    RELIABILITY_FULL=1 cargo test --locked -p llm-gateway-mock --test it hostile -- --nocapture
 
 # Start US and EU servers and gateways on the default ports (8010/8011, 3308/3309).
 serve:

@@ -2,7 +2,8 @@
 //! per scenario, the last page, and a form parser that reads our own plain
 //! HTML (`server/src/login_html.rs`). It never follows a redirect by itself
 //! and never connects anywhere but the scenario's server: a redirect off
-//! the server (the wizard's loopback callback) is read, not visited.
+//! the server (the wizard's loopback callback) is read, not visited, unless
+//! a `browser_follow` step says `deliver = true`.
 
 use std::collections::BTreeMap;
 

@@ -23,6 +23,8 @@
 //!                                     # redirect off it (the loopback callback), unvisited
 //! callback = { state = "s1" }         # expected query parameters of the callback
 //! save = { code = "code" }            # saved name → the callback's query parameter
+//! deliver = true                      # then GET the callback: the running wizard's
+//!                                     # listener receives it (crate::wizard_step)
 //! ```
 //!
 //! `expect` takes `status`, `headers`, `header_contains`, `header_present`,
@@ -101,6 +103,11 @@ pub struct BrowserFollowStep {
     /// Saved name → query parameter of the callback.
     #[serde(default)]
     pub save: BTreeMap<String, String>,
+    /// Visit the loopback callback too, as a browser would: the running
+    /// wizard's own listener gets the code (or the refusal). Its answer must
+    /// be a 2xx page.
+    #[serde(default)]
+    pub deliver: bool,
     /// Checks the last answer (the callback redirect, or the page reached).
     #[serde(default)]
     pub expect: BrowserExpect,
@@ -324,7 +331,7 @@ pub async fn follow(
     }
     let mut failures = check(&step.expect, &answer, context, saved)?;
     browser.page = Some((url, answer.clone()));
-    let wants_callback = !step.callback.is_empty() || !step.save.is_empty();
+    let wants_callback = !step.callback.is_empty() || !step.save.is_empty() || step.deliver;
     let Some(callback) = callback else {
         if wants_callback {
             failures.push(format!(
@@ -368,7 +375,36 @@ pub async fn follow(
             )),
         }
     }
+    if step.deliver && browser::is_loopback(&callback) {
+        failures.extend(deliver(&callback, transcript, title).await?);
+    }
     Ok(failures)
+}
+
+/// GETs the loopback callback with no cookies (another origin), as the
+/// browser does after the last redirect.
+async fn deliver(callback: &str, transcript: &mut Vec<String>, title: &str) -> Result<Vec<String>> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("cannot build the browser's HTTP client")?;
+    let response = client
+        .get(callback)
+        .send()
+        .await
+        .with_context(|| format!("GET {callback} (the wizard's callback listener)"))?;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let text = browser::page_text(&body);
+    transcript.push(format!("{title}: GET {callback} → {status} {text}"));
+    if !(200..300).contains(&status) {
+        return Ok(vec![format!(
+            "the callback listener answered {status}: {}",
+            step_expect::excerpt(&text)
+        )]);
+    }
+    Ok(Vec::new())
 }
 
 fn check(
@@ -496,6 +532,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(follow.label(), "follow redirects");
+        let Step::BrowserFollow(delivering) =
+            parse("kind = \"browser_follow\"\ndeliver = true\n").unwrap()
+        else {
+            panic!()
+        };
+        assert!(delivering.deliver);
+        let Step::BrowserFollow(reading) = follow else {
+            panic!()
+        };
+        assert!(!reading.deliver);
         for (text, needle) in [
             ("kind = \"browser_open\"\n", "`url` or `path`"),
             (
@@ -516,6 +562,7 @@ mod tests {
                 "kind = \"browser_follow\"\nexpect = { page_contain = [] }\n",
                 "page_contain",
             ),
+            ("kind = \"browser_follow\"\ndelivre = true\n", "delivre"),
         ] {
             let message = format!("{:#}", parse(text).unwrap_err());
             assert!(message.contains(needle), "{text}: {message}");

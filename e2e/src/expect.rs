@@ -307,7 +307,7 @@ fn contains_text(bytes: &[u8], needle: &str) -> bool {
     String::from_utf8_lossy(bytes).contains(needle)
 }
 
-fn describe_difference(difference: &Difference) -> String {
+pub fn describe_difference(difference: &Difference) -> String {
     let mut parts = Vec::new();
     if !difference.created.is_empty() {
         parts.push(format!("created {}", difference.created.join(", ")));

@@ -15,6 +15,7 @@ use protocol::random::RandomSource;
 use crate::scenario::Placeholders;
 use crate::step_expect::{self, Answer};
 use crate::steps::{self, GatewayMessageStep, HttpExpect, HttpStep, Saved, Step, Target};
+use crate::wizard_step::{WizardContext, WizardRunRecord, WizardState};
 
 /// The model named in a `gateway_message` step.
 pub const GATEWAY_MESSAGE_MODEL: &str = "claude-sonnet-4-5";
@@ -27,6 +28,8 @@ pub struct StepContext<'a> {
     pub admin_token: &'a str,
     pub values: &'a Placeholders,
     pub random: &'a dyn RandomSource,
+    /// For wizard steps: `None` when the scenario has no project.
+    pub wizard: Option<WizardContext<'a>>,
 }
 
 /// What running the steps produced.
@@ -39,6 +42,8 @@ pub struct StepsOutcome {
     pub mismatches: Vec<String>,
     /// One masked line per request and answer, for `steps.log`.
     pub transcript: Vec<String>,
+    /// The wizard runs of `wizard` steps, in order.
+    pub wizard_runs: Vec<WizardRunRecord>,
 }
 
 /// A request ready to send: what the server will see, byte for byte.
@@ -59,21 +64,20 @@ pub struct Prepared {
 pub async fn run_steps(steps: &[Step], context: &StepContext<'_>) -> StepsOutcome {
     let mut saved = Saved::default();
     let mut browser = crate::browser::Browser::default();
+    let mut wizards = WizardState::default();
     let mut outcome = StepsOutcome {
         total: steps.len(),
         ..StepsOutcome::default()
     };
     for (index, step) in steps.iter().enumerate() {
         let title = format!("step {} ({})", index + 1, step.label());
-        let result = run_step(
-            step,
-            context,
-            &mut saved,
-            &mut browser,
-            &mut outcome.transcript,
-            &title,
-        )
-        .await;
+        let mut state = StepState {
+            saved: &mut saved,
+            browser: &mut browser,
+            wizards: &mut wizards,
+            transcript: &mut outcome.transcript,
+        };
+        let result = run_step(step, context, &mut state, index + 1, &title).await;
         let failures = match result {
             Ok(failures) => failures,
             Err(error) => vec![format!("{error:#}")],
@@ -87,6 +91,10 @@ pub async fn run_steps(steps: &[Step], context: &StepContext<'_>) -> StepsOutcom
                 .push(saved.mask(&format!("{title}: {failure}")));
         }
     }
+    if let Some(abandoned) = wizards.abandon().await {
+        outcome.mismatches.push(saved.mask(&abandoned));
+    }
+    outcome.wizard_runs = wizards.runs;
     outcome.transcript = outcome
         .transcript
         .iter()
@@ -95,16 +103,58 @@ pub async fn run_steps(steps: &[Step], context: &StepContext<'_>) -> StepsOutcom
     outcome
 }
 
+/// What the steps of one scenario carry from one to the next.
+struct StepState<'s> {
+    saved: &'s mut Saved,
+    browser: &'s mut crate::browser::Browser,
+    wizards: &'s mut WizardState,
+    transcript: &'s mut Vec<String>,
+}
+
 async fn run_step(
     step: &Step,
     context: &StepContext<'_>,
-    saved: &mut Saved,
-    browser: &mut crate::browser::Browser,
-    transcript: &mut Vec<String>,
+    state: &mut StepState<'_>,
+    number: usize,
     title: &str,
 ) -> Result<Vec<String>> {
     use crate::browser_step;
+    let saved = &mut *state.saved;
+    let browser = &mut *state.browser;
+    let wizards = &mut *state.wizards;
+    let transcript = &mut *state.transcript;
+    let wizard_context = || {
+        context.wizard.as_ref().context(
+            "a wizard step needs a project: give the scenario a [wizard] or a [project] table",
+        )
+    };
     match step {
+        Step::Wizard(run) => {
+            wizards
+                .run(
+                    run,
+                    wizard_context()?,
+                    context.values,
+                    saved,
+                    transcript,
+                    number,
+                    title,
+                )
+                .await
+        }
+        Step::WizardOutput(output) => wizards.read_output(output, saved, transcript, title).await,
+        Step::WizardWait(wait) => {
+            wizards
+                .wait(
+                    wait,
+                    wizard_context()?,
+                    context.values,
+                    saved,
+                    transcript,
+                    title,
+                )
+                .await
+        }
         Step::Http(http) => run_http(http, context, saved, transcript, title).await,
         Step::BrowserOpen(open) => {
             browser_step::open(open, context, browser, saved, transcript, title).await

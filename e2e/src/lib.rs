@@ -7,7 +7,10 @@
 //! [`secrets`] check it, [`report`] prints it and
 //! [`suite`] ties a whole run together for `main.rs`. [`steps`] is the
 //! `[[steps]]` format, [`http_step`] runs it and [`step_expect`] checks
-//! each answer.
+//! each answer; [`wizard_step`] runs the wizard among the steps.
+//! [`matrix`] is the compatibility matrix (client behaviours against
+//! server profiles), [`shard`] splits a run for CI, [`junit`] and
+//! [`mermaid`] are parts of the reports.
 
 pub mod binaries;
 pub mod browser;
@@ -15,12 +18,17 @@ pub mod browser_step;
 pub mod expect;
 pub mod http_step;
 pub mod integrated;
+pub mod junit;
+pub mod matrix;
+pub mod mermaid;
 pub mod process;
 pub mod project;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod secrets;
+pub mod shard;
 pub mod step_expect;
 pub mod steps;
 pub mod suite;
+pub mod wizard_step;

@@ -1,5 +1,6 @@
-//! `e2e`: runs the scenario files in `fixtures/scenarios/` against the real
-//! binaries. With no subcommand it behaves as `e2e run`.
+//! `e2e`: runs the scenario files in `fixtures/scenarios/` and the
+//! compatibility matrix against the real binaries. With no subcommand it
+//! behaves as `e2e run`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -30,6 +31,17 @@ enum Command {
     List,
     /// Runs the scenarios whose name contains FILTER (all by default).
     Run(RunArgs),
+    /// Runs the compatibility matrix alone: every `--scopes` behaviour of
+    /// the wizard against every server profile, compared with
+    /// fixtures/matrix/expected.toml.
+    Matrix {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Rewrite fixtures/matrix/expected.toml from what is observed
+        /// (review the diff before committing it).
+        #[arg(long)]
+        bless: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -53,9 +65,16 @@ struct RunArgs {
     #[arg(long)]
     no_build: bool,
     /// Where to write the JSON report (default: target/e2e/report.json);
-    /// the Markdown report goes beside it, with `.md`.
+    /// the Markdown and JUnit reports go beside it, with `.md` and `.xml`.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Run only shard K of N of the sorted list (round-robin), for CI.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<e2e::shard::Shard>,
+    /// Skip the compatibility matrix's cells, which otherwise run with
+    /// the scenarios (filtered by name like them: `matrix-<profile>-…`).
+    #[arg(long)]
+    no_matrix: bool,
 }
 
 fn main() {
@@ -81,9 +100,11 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             let _ = writeln!(std::io::stdout(), "{listing}");
             return Ok(e2e::suite::EXIT_PASSED);
         }
-        Some(Command::Run(run)) => run,
-        None => cli.run,
+        Some(Command::Run(run)) => (run.clone(), true, !run.no_matrix, false),
+        Some(Command::Matrix { run, bless }) => (run, false, true, bless),
+        None => (cli.run.clone(), true, !cli.run.no_matrix, false),
     };
+    let (run, scenarios, matrix, bless) = run;
     let options = e2e::suite::RunOptions {
         fixtures,
         filter: run.filter,
@@ -94,6 +115,10 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
         // would otherwise make the scenarios lie.
         build: !run.no_build && (run.build || std::env::var_os("CARGO").is_some()),
         report_path: run.report.unwrap_or_else(e2e::report::default_report_path),
+        scenarios,
+        matrix,
+        bless,
+        shard: run.shard,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

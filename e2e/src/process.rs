@@ -211,20 +211,145 @@ pub async fn run_to_completion(
         group,
     };
     let ending = match tokio::time::timeout(timeout, running.child.wait()).await {
-        Ok(Ok(status)) => {
-            use std::os::unix::process::ExitStatusExt as _;
-            match (status.code(), status.signal()) {
-                (Some(code), _) => Ending::Exited(code),
-                (None, Some(signal)) => Ending::Signalled(signal),
-                (None, None) => bail!("{name} ended with an unreadable status"),
-            }
-        }
+        Ok(Ok(status)) => ending_of(name, status)?,
         Ok(Err(error)) => return Err(error).context(format!("cannot wait for {name}")),
         Err(_elapsed) => Ending::TimedOut,
     };
     // Also kills anything the program left behind in its group.
     running.kill().await;
     Ok(ending)
+}
+
+/// A program started without waiting for it: stdout is copied to its file
+/// and handed over line by line as it comes, so a step can wait for one
+/// line (with a deadline) while the program runs on.
+#[derive(Debug)]
+pub struct Background {
+    running: Running,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// The copier of stdout; done once stdout is closed and written out.
+    copier: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a program with stdout and stderr written to files; `stdin`, when
+/// given, is written to its stdin, which is then closed (else stdin is
+/// empty).
+pub async fn start_background(
+    name: &str,
+    invocation: &Invocation,
+    stdin: Option<&str>,
+    stdout_path: &Path,
+    stderr_path: &Path,
+) -> Result<Background> {
+    let stderr_file = std::fs::File::create(stderr_path)
+        .with_context(|| format!("cannot create {}", stderr_path.display()))?;
+    let mut copy = tokio::fs::File::create(stdout_path)
+        .await
+        .with_context(|| format!("cannot create {}", stdout_path.display()))?;
+    let mut command = invocation.command();
+    command.stdout(Stdio::piped()).stderr(stderr_file);
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {name} ({})", invocation.program.display()))?;
+    let group = register(&child)?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let text = text.to_owned();
+        // Written by a task so a program that reads late cannot block us;
+        // dropping the pipe afterwards closes its stdin.
+        tokio::spawn(async move {
+            let _ = pipe.write_all(text.as_bytes()).await;
+            let _ = pipe.shutdown().await;
+        });
+    }
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, lines) = tokio::sync::mpsc::unbounded_channel();
+    let copier = tokio::spawn(async move {
+        let mut reader = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            let _ = copy.write_all(line.as_bytes()).await;
+            let _ = copy.write_all(b"\n").await;
+            let _ = copy.flush().await;
+            let _ = sender.send(line);
+        }
+    });
+    Ok(Background {
+        running: Running {
+            name: name.to_owned(),
+            child,
+            group,
+        },
+        lines,
+        copier,
+    })
+}
+
+impl Background {
+    /// Reads stdout lines as they come until one matches `pattern`, at
+    /// most `deadline`; answers its capture groups (0 is the whole match).
+    /// Lines read here are not read again by a later call.
+    pub async fn wait_for_line(
+        &mut self,
+        pattern: &regex::Regex,
+        deadline: Duration,
+    ) -> Result<Vec<Option<String>>> {
+        let name = self.running.name.clone();
+        let search = async {
+            let mut read = 0usize;
+            while let Some(line) = self.lines.recv().await {
+                read += 1;
+                let line = strip_ansi(&line);
+                if let Some(captures) = pattern.captures(&line) {
+                    return Ok(captures
+                        .iter()
+                        .map(|group| group.map(|group| group.as_str().to_owned()))
+                        .collect());
+                }
+            }
+            Err(anyhow!(
+                "{name} closed its stdout ({read} more line(s) read) without a line matching /{pattern}/"
+            ))
+        };
+        match tokio::time::timeout(deadline, search).await {
+            Ok(found) => found,
+            Err(_elapsed) => bail!(
+                "no line of {name}'s stdout matched /{pattern}/ within {} ms",
+                deadline.as_millis()
+            ),
+        }
+    }
+
+    /// Waits for the program to exit, at most `timeout`, then kills its
+    /// group; stdout is completely in its file when this returns.
+    pub async fn wait(mut self, timeout: Duration) -> Result<Ending> {
+        let name = self.running.name.clone();
+        let ending = match tokio::time::timeout(timeout, self.running.child.wait()).await {
+            Ok(Ok(status)) => ending_of(&name, status)?,
+            Ok(Err(error)) => return Err(error).context(format!("cannot wait for {name}")),
+            Err(_elapsed) => Ending::TimedOut,
+        };
+        self.running.kill().await;
+        // The group is dead, so stdout closes; the copier finishes writing.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.copier).await;
+        Ok(ending)
+    }
+
+    /// Kills the program's group.
+    pub async fn kill(self) {
+        self.running.kill().await;
+        self.copier.abort();
+    }
+}
+
+fn ending_of(name: &str, status: std::process::ExitStatus) -> Result<Ending> {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Ok(Ending::Exited(code)),
+        (None, Some(signal)) => Ok(Ending::Signalled(signal)),
+        (None, None) => bail!("{name} ended with an unreadable status"),
+    }
 }
 
 /// Kills every live group (Ctrl-C).
@@ -443,6 +568,109 @@ mod tests {
         .unwrap();
         assert_eq!(service.url, "http://127.0.0.1:4321");
         service.process.kill().await;
+    }
+
+    fn shell(dir: &Path, script: &str) -> Invocation {
+        Invocation {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".to_owned(), script.to_owned()],
+            env: base_environment(dir, dir),
+            current_dir: dir.to_path_buf(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_background_line_is_found_as_it_comes_and_its_groups_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let invocation = shell(
+            dir.path(),
+            "echo 'Open this URL:'; sleep 0.2; echo 'http://127.0.0.1:9/oauth/authorize?state=s1'; read pasted; echo \"got $pasted\"; exit 4",
+        );
+        let mut background = start_background(
+            "fake",
+            &invocation,
+            Some("the-code\n"),
+            &dir.path().join("out"),
+            &dir.path().join("err"),
+        )
+        .await
+        .unwrap();
+        let pattern = regex::Regex::new(r"^(http://\S+/oauth/authorize\?state=(\w+))$").unwrap();
+        let groups = background
+            .wait_for_line(&pattern, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            groups,
+            [
+                Some("http://127.0.0.1:9/oauth/authorize?state=s1".to_owned()),
+                Some("http://127.0.0.1:9/oauth/authorize?state=s1".to_owned()),
+                Some("s1".to_owned()),
+            ]
+        );
+        let ending = background.wait(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(ending, Ending::Exited(4));
+        let stdout = std::fs::read_to_string(dir.path().join("out")).unwrap();
+        assert!(stdout.contains("Open this URL:\n"), "{stdout}");
+        assert!(stdout.ends_with("got the-code\n"), "{stdout}");
+    }
+
+    #[tokio::test]
+    async fn a_line_that_never_comes_fails_at_the_deadline_without_killing() {
+        let dir = tempfile::tempdir().unwrap();
+        let invocation = shell(dir.path(), "echo nothing-useful; exec sleep 30");
+        let mut background = start_background(
+            "fake",
+            &invocation,
+            None,
+            &dir.path().join("out"),
+            &dir.path().join("err"),
+        )
+        .await
+        .unwrap();
+        let pattern = regex::Regex::new("^http").unwrap();
+        let started = std::time::Instant::now();
+        let message = format!(
+            "{:#}",
+            background
+                .wait_for_line(&pattern, Duration::from_millis(300))
+                .await
+                .unwrap_err()
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(message.contains("within 300 ms"), "{message}");
+        assert!(message.contains("/^http/"), "{message}");
+        let ending = background.wait(Duration::from_millis(100)).await.unwrap();
+        assert_eq!(ending, Ending::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn a_program_that_exits_before_the_line_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let invocation = shell(dir.path(), "echo one; echo two; exit 3");
+        let mut background = start_background(
+            "fake",
+            &invocation,
+            None,
+            &dir.path().join("out"),
+            &dir.path().join("err"),
+        )
+        .await
+        .unwrap();
+        let pattern = regex::Regex::new("^three$").unwrap();
+        let message = format!(
+            "{:#}",
+            background
+                .wait_for_line(&pattern, Duration::from_secs(20))
+                .await
+                .unwrap_err()
+        );
+        assert!(message.contains("closed its stdout"), "{message}");
+        assert!(message.contains("2 more line(s)"), "{message}");
+        assert_eq!(
+            background.wait(Duration::from_secs(5)).await.unwrap(),
+            Ending::Exited(3)
+        );
     }
 
     #[tokio::test]

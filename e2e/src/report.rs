@@ -1,6 +1,10 @@
 //! What a person reads: a line per finished scenario, the final table, the
-//! details of each failure, `target/e2e/report.json` for machines and
-//! `target/e2e/report.md` for a pull request or a CI summary.
+//! details of each failure, `target/e2e/report.json` for machines,
+//! `target/e2e/report.xml` (JUnit) for CI's test view and
+//! `target/e2e/report.md` for a pull request or a CI summary: the table,
+//! the compatibility matrix, the failures and each scenario's HTTP exchange
+//! as a Mermaid sequence diagram. No report is written holding a full
+//! credential.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,13 +12,27 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::junit;
+use crate::matrix::MatrixRun;
+use crate::mermaid;
 use crate::runner::ScenarioResult;
+use crate::secrets;
 
 /// The line printed as soon as a scenario finishes.
 pub fn progress_line(result: &ScenarioResult) -> String {
     format!(
         "{} {} ({})",
         verdict(result),
+        result.name,
+        format_duration(result.duration)
+    )
+}
+
+/// The line printed when a matrix cell finishes: its verdict comes from
+/// the comparison with the expected matrix, after every cell ran.
+pub fn ran_line(result: &ScenarioResult) -> String {
+    format!(
+        "RAN  {} ({})",
         result.name,
         format_duration(result.duration)
     )
@@ -93,6 +111,17 @@ pub fn failures(results: &[ScenarioResult]) -> String {
 struct JsonReport<'a> {
     passed: bool,
     scenarios: Vec<JsonScenario<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    matrix: Vec<JsonCell<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonCell<'a> {
+    client: &'a str,
+    profile: &'a str,
+    outcome: String,
+    mismatches: &'a [String],
+    duration_ms: u128,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,9 +135,23 @@ struct JsonScenario<'a> {
 }
 
 /// The JSON report's text.
-pub fn json(results: &[ScenarioResult]) -> String {
+pub fn json(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
     let report = JsonReport {
-        passed: results.iter().all(ScenarioResult::passed),
+        passed: results.iter().all(ScenarioResult::passed) && matrix.is_none_or(MatrixRun::passed),
+        matrix: matrix
+            .map(|run| {
+                run.cells
+                    .iter()
+                    .map(|cell| JsonCell {
+                        client: &cell.behaviour,
+                        profile: &cell.profile,
+                        outcome: cell.outcome.to_string(),
+                        mismatches: &cell.mismatches,
+                        duration_ms: cell.duration.as_millis(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         scenarios: results
             .iter()
             .map(|result| JsonScenario {
@@ -124,18 +167,46 @@ pub fn json(results: &[ScenarioResult]) -> String {
     serde_json::to_string_pretty(&report).expect("the report serialises")
 }
 
-/// Writes the JSON report, creating its directory.
-pub fn write_json(path: &Path, results: &[ScenarioResult]) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+/// The JUnit report's text: a suite of scenarios, and one of matrix cells
+/// when the matrix ran.
+pub fn junit(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
+    let mut suites = vec![junit::TestSuite {
+        name: "scenarios".to_owned(),
+        cases: results
+            .iter()
+            .map(|result| junit::TestCase {
+                name: result.name.clone(),
+                mismatches: result.mismatches.clone(),
+                duration: result.duration,
+                summary: format!(
+                    "expected: {}\nobserved: {}",
+                    result.expected, result.observed
+                ),
+            })
+            .collect(),
+    }];
+    if let Some(run) = matrix {
+        suites.push(junit::TestSuite {
+            name: "matrix".to_owned(),
+            cases: run
+                .cells
+                .iter()
+                .map(|cell| junit::TestCase {
+                    name: format!("--scopes {} against {}", cell.behaviour, cell.profile),
+                    mismatches: cell.mismatches.clone(),
+                    duration: cell.duration,
+                    summary: format!("observed: {}", cell.outcome),
+                })
+                .collect(),
+        });
     }
-    std::fs::write(path, json(results)).with_context(|| format!("cannot write {}", path.display()))
+    junit::document(&suites)
 }
 
-/// The Markdown report's text: the table, then each failed scenario's
-/// mismatches (the program tails stay in the terminal output).
-pub fn markdown(results: &[ScenarioResult]) -> String {
+/// The Markdown report's text: the table, the matrix, each failed
+/// scenario's mismatches (the program tails stay in the terminal output),
+/// then each scenario's HTTP exchange.
+pub fn markdown(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
     let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
     let failed = results.iter().filter(|result| !result.passed()).count();
     let mut out = vec![
@@ -160,6 +231,32 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
             format_duration(result.duration)
         ));
     }
+    if let Some(run) = matrix {
+        out.push(String::new());
+        out.push("## Compatibility matrix".to_owned());
+        out.push(String::new());
+        out.push(format!(
+            "The wizard's `--scopes` against each server profile, each cell a real signup into the next-js app; expected in `fixtures/{}`.",
+            crate::matrix::EXPECTED_FILE
+        ));
+        out.push(String::new());
+        out.push(crate::matrix::markdown(run));
+        let mismatches = run.mismatches();
+        if !mismatches.is_empty() {
+            out.push(String::new());
+            for mismatch in mismatches {
+                out.push(format!("- {}", mismatch.replace('\n', " ")));
+            }
+        }
+        for cell in &run.cells {
+            out.push(String::new());
+            out.push(format!(
+                "<details><summary><code>--scopes {}</code> against <code>{}</code>: {}</summary>",
+                cell.behaviour, cell.profile, cell.outcome
+            ));
+            push_diagram(&mut out, &cell.journals);
+        }
+    }
     for result in results.iter().filter(|result| !result.passed()) {
         out.push(String::new());
         out.push(format!("## `{}` failed", result.name));
@@ -168,8 +265,40 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
             out.push(format!("- {}", mismatch.replace('\n', " ")));
         }
     }
+    let traced: Vec<&ScenarioResult> = results
+        .iter()
+        .filter(|result| result.journals.server.is_some() || result.journals.gateway.is_some())
+        .collect();
+    if !traced.is_empty() {
+        out.push(String::new());
+        out.push("## HTTP exchanges".to_owned());
+        out.push(String::new());
+        out.push("From the admin journals; credentials masked, introspection drawn inside the gateway call it served.".to_owned());
+    }
+    for result in traced {
+        out.push(String::new());
+        out.push(format!(
+            "<details><summary><code>{}</code> ({})</summary>",
+            result.name,
+            verdict(result)
+        ));
+        push_diagram(&mut out, &result.journals);
+    }
     out.push(String::new());
     out.join("\n")
+}
+
+/// A fenced Mermaid diagram of the journals, closing a `<details>`.
+fn push_diagram(out: &mut Vec<String>, journals: &crate::runner::Journals) {
+    out.push(String::new());
+    out.push("```mermaid".to_owned());
+    out.push(mermaid::sequence_diagram(
+        journals.server.as_ref(),
+        journals.gateway.as_ref(),
+    ));
+    out.push("```".to_owned());
+    out.push(String::new());
+    out.push("</details>".to_owned());
 }
 
 /// The Markdown report's path: the JSON report's, with `.md`.
@@ -177,14 +306,48 @@ pub fn markdown_path(json_path: &Path) -> PathBuf {
     json_path.with_extension("md")
 }
 
-/// Writes the JSON report and the Markdown one beside it; returns the
-/// Markdown report's path.
-pub fn write_reports(json_path: &Path, results: &[ScenarioResult]) -> Result<PathBuf> {
-    write_json(json_path, results)?;
-    let markdown_path = markdown_path(json_path);
-    std::fs::write(&markdown_path, markdown(results))
-        .with_context(|| format!("cannot write {}", markdown_path.display()))?;
-    Ok(markdown_path)
+/// The JUnit report's path: the JSON report's, with `.xml`.
+pub fn junit_path(json_path: &Path) -> PathBuf {
+    json_path.with_extension("xml")
+}
+
+/// Writes the JSON report and, beside it, the Markdown and JUnit ones;
+/// returns every path written. A report that would hold a full credential
+/// is not written, and the run fails naming it (masked).
+pub fn write_reports(
+    json_path: &Path,
+    results: &[ScenarioResult],
+    matrix: Option<&MatrixRun>,
+) -> Result<Vec<PathBuf>> {
+    if let Some(parent) = json_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let reports = [
+        (json_path.to_path_buf(), json(results, matrix)),
+        (markdown_path(json_path), markdown(results, matrix)),
+        (junit_path(json_path), junit(results, matrix)),
+    ];
+    let sources: Vec<secrets::Source> = reports
+        .iter()
+        .map(|(path, text)| secrets::Source {
+            label: path.display().to_string(),
+            text: text.clone(),
+        })
+        .collect();
+    let leaks = secrets::scan(&sources);
+    if !leaks.is_empty() {
+        anyhow::bail!(
+            "reports not written, they would leak credentials: {}",
+            leaks.join("; ")
+        );
+    }
+    let mut written = Vec::new();
+    for (path, text) in reports {
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// `target/e2e/report.json`: the target directory is the one the harness
@@ -226,6 +389,7 @@ mod tests {
             duration: Duration::from_millis(1234),
             diagnostics: "  --- wizard stderr ---\n    boom".to_owned(),
             kept: None,
+            journals: crate::runner::Journals::default(),
         }
     }
 
@@ -267,7 +431,7 @@ mod tests {
             ),
             result("signup", &[]),
         ];
-        insta::assert_snapshot!(markdown(&results), @r"
+        insta::assert_snapshot!(markdown(&results, None), @r"
         # e2e report
 
         2 scenario(s), 1 passed, 1 failed.
@@ -285,23 +449,80 @@ mod tests {
     }
 
     #[test]
-    fn both_reports_are_written_side_by_side() {
+    fn every_report_is_written_side_by_side() {
         let dir = tempfile::tempdir().unwrap();
         let json_path = dir.path().join("e2e").join("report.json");
-        let written = write_reports(&json_path, &[result("signup", &[])]).unwrap();
-        assert_eq!(written, dir.path().join("e2e").join("report.md"));
-        assert!(std::fs::read_to_string(&json_path)
-            .unwrap()
-            .contains("\"signup\""));
-        assert!(std::fs::read_to_string(&written)
-            .unwrap()
-            .contains("| `signup` |"));
+        let written = write_reports(&json_path, &[result("signup", &[])], None).unwrap();
+        let e2e = dir.path().join("e2e");
+        assert_eq!(
+            written,
+            [
+                e2e.join("report.json"),
+                e2e.join("report.md"),
+                e2e.join("report.xml")
+            ]
+        );
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap();
+        assert!(read(&written[0]).contains("\"signup\""));
+        assert!(read(&written[1]).contains("| `signup` |"));
+        assert!(read(&written[2]).contains("<testcase name=\"signup\""));
+    }
+
+    #[test]
+    fn a_report_holding_a_full_credential_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let json_path = dir.path().join("report.json");
+        let secret = "phx_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let leaky = result("signup", &[&format!("saw {secret}")]);
+        let message = format!(
+            "{:#}",
+            write_reports(&json_path, &[leaky], None).unwrap_err()
+        );
+        assert!(message.contains("phx_***"), "{message}");
+        assert!(!message.contains(secret));
+        assert!(!json_path.exists());
+    }
+
+    #[test]
+    fn the_markdown_report_draws_each_exchange_and_the_matrix() {
+        use protocol::admin::{Journal, JournalEntry};
+        let mut traced = result("signup", &[]);
+        traced.journals.gateway = Some(Journal {
+            entries: vec![JournalEntry {
+                at: 0,
+                request_id: "r1".to_owned(),
+                method: "POST".to_owned(),
+                path: "/wizard/v1/messages".to_owned(),
+                status: 200,
+                credential: Some("pha_***".to_owned()),
+                verdict: Some("granted".to_owned()),
+                reason: None,
+            }],
+        });
+        let run = MatrixRun {
+            profiles: vec!["legacy".to_owned()],
+            behaviours: vec!["none".to_owned()],
+            ..MatrixRun::default()
+        };
+        let text = markdown(&[traced], Some(&run));
+        assert!(text.contains("## Compatibility matrix"), "{text}");
+        assert!(text.contains("| `--scopes none` | - |"), "{text}");
+        assert!(text.contains("```mermaid\nsequenceDiagram"), "{text}");
+        assert!(
+            text.contains("W->>G: POST /wizard/v1/messages [pha_***]"),
+            "{text}"
+        );
+        let xml = junit(&[result("signup", &[])], Some(&run));
+        assert!(
+            xml.contains(r#"<testsuite name="matrix" tests="0""#),
+            "{xml}"
+        );
     }
 
     #[test]
     fn the_json_report_has_one_entry_per_scenario() {
         let results = [result("scope-bug", &["x"]), result("signup", &[])];
-        let value: serde_json::Value = serde_json::from_str(&json(&results)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json(&results, None)).unwrap();
         assert_eq!(value["passed"], false);
         assert_eq!(value["scenarios"][0]["verdict"], "FAIL");
         assert_eq!(value["scenarios"][1]["duration_ms"], 1234);

@@ -24,6 +24,7 @@ use crate::process::{self, Ending, Invocation, Service};
 use crate::project::{self, Difference};
 use crate::scenario::{Placeholders, ProjectExpectation, Scenario};
 use crate::secrets;
+use crate::wizard_step::WizardContext;
 
 /// The wizard's (hidden) setting for the managed Claude Code settings file,
 /// `/etc/claude-code/managed-settings.json` by default.
@@ -55,6 +56,17 @@ pub struct ScenarioResult {
     pub diagnostics: String,
     /// With `--keep`: the directory and the commands to rerun by hand.
     pub kept: Option<String>,
+    /// The admin journals read after the run, for the report's sequence
+    /// diagrams and the matrix's classification.
+    pub journals: Journals,
+}
+
+/// The two admin journals of a run (credentials already masked); `None`
+/// when unreadable or when the run stopped before the services started.
+#[derive(Debug, Clone, Default)]
+pub struct Journals {
+    pub server: Option<Journal>,
+    pub gateway: Option<Journal>,
 }
 
 impl ScenarioResult {
@@ -99,17 +111,24 @@ pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioR
                 duration: started.elapsed(),
                 diagnostics: String::new(),
                 kept: None,
+                journals: Journals::default(),
             }
         }
     };
     let dir = scratch.path().to_path_buf();
     let outcome = run_in(scenario, settings, &dir).await;
-    let (observed, mut mismatches, invocations) = match outcome {
-        Ok(done) => (done.observed, done.mismatches, done.invocations),
+    let (observed, mut mismatches, invocations, journals) = match outcome {
+        Ok(done) => (
+            done.observed,
+            done.mismatches,
+            done.invocations,
+            done.journals,
+        ),
         Err(error) => (
             "set-up failed".to_owned(),
             vec![format!("{error:#}")],
             Vec::new(),
+            Journals::default(),
         ),
     };
     let diagnostics = if mismatches.is_empty() {
@@ -139,6 +158,7 @@ pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioR
         duration: started.elapsed(),
         diagnostics,
         kept,
+        journals,
     }
 }
 
@@ -146,6 +166,7 @@ struct Done {
     observed: String,
     mismatches: Vec<String>,
     invocations: Vec<(String, Invocation)>,
+    journals: Journals,
 }
 
 async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<Done> {
@@ -155,31 +176,40 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     std::fs::create_dir_all(&home)?;
     std::fs::create_dir_all(&logs)?;
     // A scenario of steps alone has no project (the parser refuses
-    // project checks without a [wizard]).
-    let (integrated, project_before) = match &scenario.wizard {
-        Some(wizard) => {
-            let app = settings.fixtures.join("apps").join(&wizard.app);
+    // project checks and wizard steps without a [wizard] or [project]).
+    let setup = scenario.project_setup();
+    let (integrated, project_before) = match &setup {
+        Some(setup) => {
+            let app = settings.fixtures.join("apps").join(&setup.app);
             if !app.is_dir() {
                 bail!("the sample app {} does not exist", app.display());
             }
             // The app's checklist: required for `project = "integrated"`, and used
             // whenever it exists to tell "integrated" from "changed" in the report.
-            let checklist = IntegratedProject::path(&settings.fixtures, &wizard.app);
+            let checklist = IntegratedProject::path(&settings.fixtures, &setup.app);
             let integrated = match (scenario.expect.project, checklist.is_file()) {
                 (Some(ProjectExpectation::Integrated), _) | (_, true) => {
-                    Some(IntegratedProject::load(&settings.fixtures, &wizard.app)?)
+                    Some(IntegratedProject::load(&settings.fixtures, &setup.app)?)
                 }
                 _ => None,
             };
             project::copy_dir(&app, &project_dir)?;
-            project::write_files(&project_dir, &wizard.project_files)
-                .context("cannot set up [wizard] project_files")?;
-            project::write_files(&home, &wizard.home_files)
-                .context("cannot set up [wizard] home_files")?;
+            project::write_files(&project_dir, &setup.project_files)
+                .context("cannot set up the project_files")?;
+            project::write_files(&home, &setup.home_files)
+                .context("cannot set up the home_files")?;
             (integrated, project::manifest(&project_dir)?)
         }
         None => (None, project::Manifest::new()),
     };
+    if let Some(agent_dir) = &scenario.gateway.agent_dir {
+        if !settings.fixtures.join(agent_dir).is_dir() {
+            bail!(
+                "the agent directory {} does not exist",
+                settings.fixtures.join(agent_dir).display()
+            );
+        }
+    }
     if let Some(seed) = scenario.seed_path(&settings.fixtures) {
         if !seed.is_file() {
             bail!("the seed file {} does not exist", seed.display());
@@ -238,6 +268,10 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         gateway_args.push("--fault".to_owned());
         gateway_args.push(fault.clone());
     }
+    if let Some(agent_dir) = &scenario.gateway.agent_dir {
+        gateway_args.push("--agent-dir".to_owned());
+        gateway_args.push(settings.fixtures.join(agent_dir).display().to_string());
+    }
     let gateway_invocation = Invocation {
         program: settings.binaries.gateway.path.clone(),
         args: gateway_args,
@@ -273,6 +307,8 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         MANAGED_SETTINGS_ENV.to_owned(),
         dir.join("managed-settings.json").display().to_string(),
     );
+    // Wizard steps start from this environment, without [wizard] env.
+    let steps_wizard_env = wizard_env.clone();
     wizard_env.extend(scenario.wizard_env(&values));
     let ending = match &scenario.wizard {
         Some(wizard) => {
@@ -313,9 +349,20 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
             admin_token: &admin_token,
             values: &values,
             random: &protocol::random::OsRandom,
+            wizard: setup.as_ref().map(|_| WizardContext {
+                program: &settings.binaries.wizard.path,
+                env: &steps_wizard_env,
+                scratch: dir,
+                project_dir: &project_dir,
+                project_initial: &project_before,
+                integrated: integrated.as_ref(),
+            }),
         },
     )
     .await;
+    for run in &steps.wizard_runs {
+        invocations.push((run.title.clone(), run.invocation.clone()));
+    }
     if !scenario.steps.is_empty() {
         let _ = std::fs::write(dir.join(STEPS_LOG), steps.transcript.join("\n") + "\n");
     }
@@ -329,18 +376,30 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         fetch_admin(&client, &gateway.url, paths::ADMIN_JOURNAL, &admin_token).await;
     server.process.kill().await;
     gateway.process.kill().await;
-    let ending = ending.transpose()?;
+    // The last wizard run decides the exit code: the [wizard]'s, unless
+    // wizard steps ran after it.
+    let ending = steps
+        .wizard_runs
+        .iter()
+        .rev()
+        .find_map(|run| run.ending)
+        .or(ending.transpose()?);
 
     write_json(&dir.join("server-state.json"), &server_state);
     write_json(&dir.join("server-journal.json"), &server_journal);
     write_json(&dir.join("gateway-journal.json"), &gateway_journal);
 
-    let output = format!(
+    // Every run's output, in order.
+    let mut output = format!(
         "{}{}",
         read_lossy(&dir.join("wizard.stdout")),
         read_lossy(&dir.join("wizard.stderr"))
     );
-    let project_after = match ending {
+    for run in &steps.wizard_runs {
+        output.push_str(&read_lossy(&run.stdout));
+        output.push_str(&read_lossy(&run.stderr));
+    }
+    let project_after = match setup {
         Some(_) => project::manifest(&project_dir)?,
         None => project::Manifest::new(),
     };
@@ -377,6 +436,16 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         integrated.as_ref(),
         &observation,
     ));
+    for path in &scenario.expect.absent {
+        // `join` keeps an absolute path as it is.
+        let resolved = dir.join(path);
+        if resolved.exists() {
+            mismatches.push(format!(
+                "{} should not exist after the run, but it does",
+                resolved.display()
+            ));
+        }
+    }
 
     // Journals are always required: they are part of the leak scan.
     let mut sources = Vec::new();
@@ -390,6 +459,14 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
                 text: serde_json::to_string(journal).unwrap_or_default(),
             }),
             Err(error) => mismatches.push(format!("{label} unreadable: {error}")),
+        }
+    }
+    for run in &steps.wizard_runs {
+        for path in [&run.stdout, &run.stderr] {
+            sources.push(secrets::Source {
+                label: file_name(path),
+                text: read_lossy(path),
+            });
         }
     }
     for file in [
@@ -419,6 +496,10 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         observed: observed_summary,
         mismatches,
         invocations,
+        journals: Journals {
+            server: server_journal.ok(),
+            gateway: gateway_journal.ok(),
+        },
     })
 }
 
@@ -550,20 +631,59 @@ fn describe_gateway(gateway_journal: &Result<Journal, String>) -> String {
     }
 }
 
+/// A path's last component, for labels.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+/// The `wizard-step<N>.{stdout,stderr}` files of wizard steps, in step order.
+fn wizard_step_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<(usize, String)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok())
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter_map(|name| {
+                    let rest = name.strip_prefix("wizard-step")?;
+                    let (number, stream) = rest.split_once('.')?;
+                    let order = number.parse::<usize>().ok()? * 2 + usize::from(stream == "stderr");
+                    Some((order, name))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files.into_iter().map(|(_, name)| name).collect()
+}
+
 fn diagnostics(dir: &Path) -> String {
-    [
+    let step_runs: Vec<(String, String)> = wizard_step_files(dir)
+        .into_iter()
+        .map(|file| (format!("wizard run {file}"), file))
+        .collect();
+    let fixed = [
         ("wizard stdout", "wizard.stdout"),
         ("wizard stderr", "wizard.stderr"),
+    ]
+    .map(|(title, file)| (title.to_owned(), file.to_owned()));
+    let rest = [
         ("wizard verbose log", "logs/posthog-wizard.log"),
         ("steps transcript (masked)", STEPS_LOG),
         ("provisioning-server stderr", "server.stderr"),
         ("llm-gateway-mock stderr", "gateway.stderr"),
     ]
-    .iter()
-    .filter(|(_, file)| dir.join(file).exists())
-    .map(|(title, file)| process::tail_section(title, &dir.join(file)))
-    .collect::<Vec<_>>()
-    .join("\n")
+    .map(|(title, file)| (title.to_owned(), file.to_owned()));
+    fixed
+        .into_iter()
+        .chain(step_runs)
+        .chain(rest)
+        .filter(|(_, file)| dir.join(file).exists())
+        .map(|(title, file)| process::tail_section(&title, &dir.join(file)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn rerun_instructions(
@@ -576,15 +696,16 @@ fn rerun_instructions(
         format!("kept {} for {}", dir.display(), scenario.name),
         "# To start from a clean slate first:".to_owned(),
     ];
-    match &scenario.wizard {
-        Some(wizard) => lines.push(format!(
+    let setup = scenario.project_setup();
+    match &setup {
+        Some(setup) => lines.push(format!(
             "rm -rf {dir}/server.sqlite* {dir}/project && cp -R {app} {dir}/project",
             dir = process::shell_quote(&dir.to_string_lossy()),
             app = process::shell_quote(
                 &settings
                     .fixtures
                     .join("apps")
-                    .join(&wizard.app)
+                    .join(&setup.app)
                     .to_string_lossy()
             )
         )),
@@ -593,14 +714,13 @@ fn rerun_instructions(
             dir = process::shell_quote(&dir.to_string_lossy())
         )),
     }
-    if let Some(wizard) = scenario
-        .wizard
+    if let Some(setup) = setup
         .as_ref()
-        .filter(|wizard| !wizard.project_files.is_empty())
+        .filter(|setup| !setup.project_files.is_empty())
     {
         lines.push(format!(
-            "# then write the scenario's [wizard] project_files again: {}",
-            wizard
+            "# then write the scenario's project_files again: {}",
+            setup
                 .project_files
                 .keys()
                 .cloned()

@@ -7,10 +7,13 @@
 //! and the file instead of an expectation silently not checked.
 //!
 //! After the services start, the `[wizard]` (when given) runs, then the
-//! `[[steps]]` in order: raw HTTP requests, signed or not, clock advances
-//! and gateway messages ([`crate::steps`]). A scenario has a wizard, steps,
-//! or both; `[expect]` checks what the wizard left and the services'
-//! state, each step checks its own answer.
+//! `[[steps]]` in order: raw HTTP requests, signed or not, clock advances,
+//! gateway messages, browser steps and more wizard runs ([`crate::steps`],
+//! [`crate::wizard_step`]). A scenario has a wizard, steps, or both;
+//! wizard steps without a `[wizard]` name their app in `[project]`.
+//! `[expect]` checks what the wizard left (the exit code of the last run,
+//! the output of every run, the project as set up against the end) and the
+//! services' state; each step checks its own answer.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -34,6 +37,9 @@ pub struct Scenario {
     /// The wizard run; equivalent to one wizard step before `steps`.
     #[serde(default)]
     pub wizard: Option<WizardRun>,
+    /// The project of a scenario whose wizard runs are all steps.
+    #[serde(default)]
+    pub project: Option<ProjectSetup>,
     /// Run in order after the wizard (see [`crate::steps`]).
     #[serde(default)]
     pub steps: Vec<Step>,
@@ -77,6 +83,10 @@ pub struct GatewaySetup {
     /// Seed of the gateway's fault generator (probabilities, latency ranges).
     #[serde(default)]
     pub fault_seed: u64,
+    /// A directory of agent scripts (`<framework>.toml`) relative to the
+    /// fixtures directory, passed as `--agent-dir`, e.g. a hostile agent.
+    #[serde(default)]
+    pub agent_dir: Option<String>,
 }
 
 impl Default for GatewaySetup {
@@ -86,6 +96,7 @@ impl Default for GatewaySetup {
             introspection_url: None,
             faults: Vec::new(),
             fault_seed: 0,
+            agent_dir: None,
         }
     }
 }
@@ -118,6 +129,21 @@ pub struct WizardRun {
     pub project_files: BTreeMap<String, String>,
 }
 
+/// The project when the wizard runs only as steps: `[wizard]`'s set-up
+/// keys without a run.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSetup {
+    /// A directory under `fixtures/apps/`, copied as the project.
+    pub app: String,
+    /// As `[wizard] home_files`.
+    #[serde(default)]
+    pub home_files: BTreeMap<String, String>,
+    /// As `[wizard] project_files`.
+    #[serde(default)]
+    pub project_files: BTreeMap<String, String>,
+}
+
 /// What should be observed. Only what is written is checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +166,11 @@ pub struct Expect {
     pub file_contains: BTreeMap<String, Vec<String>>,
     pub server: Option<ServerExpect>,
     pub gateway: Option<GatewayExpect>,
+    /// Paths that must not exist after the run: relative to the scenario's
+    /// scratch directory (the project's parent, so `outside.txt` is what a
+    /// `../outside.txt` from the project would create), or absolute.
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
 /// The state of the project directory after the run.
@@ -229,16 +260,28 @@ impl Scenario {
             );
         }
         scenario.check_steps(origin)?;
-        let no_files = BTreeMap::new();
-        let (home_files, project_files) = match &scenario.wizard {
-            Some(wizard) => (&wizard.home_files, &wizard.project_files),
-            None => (&no_files, &no_files),
+        if let Some(agent_dir) = &scenario.gateway.agent_dir {
+            check_relative(agent_dir).with_context(|| {
+                format!(
+                    "scenario file {}: [gateway] agent_dir {agent_dir:?}",
+                    origin.display()
+                )
+            })?;
+        }
+        let (section, home_files, project_files) = match (&scenario.wizard, &scenario.project) {
+            (Some(_), Some(_)) => bail!(
+                "scenario file {}: give [wizard] or [project], not both ([wizard] sets up the project itself)",
+                origin.display()
+            ),
+            (Some(wizard), None) => ("[wizard]", &wizard.home_files, &wizard.project_files),
+            (None, Some(project)) => ("[project]", &project.home_files, &project.project_files),
+            (None, None) => return Ok(scenario),
         };
         for (table, files) in [("home_files", home_files), ("project_files", project_files)] {
             for path in files.keys() {
                 check_relative(path).with_context(|| {
                     format!(
-                        "scenario file {}: [wizard] {table} key {path:?}",
+                        "scenario file {}: {section} {table} key {path:?}",
                         origin.display()
                     )
                 })?;
@@ -259,34 +302,95 @@ impl Scenario {
                 )
             })?;
         }
-        if self.wizard.is_some() {
-            return Ok(());
-        }
-        if self.steps.is_empty() {
+        self.check_wizard_steps()
+            .with_context(|| format!("scenario file {}", origin.display()))?;
+        if self.wizard.is_none() && self.steps.is_empty() {
             bail!(
                 "scenario file {}: give a [wizard] table, [[steps]], or both",
                 origin.display()
             );
         }
+        let has_run = self.wizard.is_some()
+            || self
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::Wizard(_)));
+        let has_project = self.wizard.is_some() || self.project.is_some();
         let expect = &self.expect;
-        let wizard_only = [
+        let needs_run = [
             ("exit_code", expect.exit_code.is_some()),
             ("output_contains", !expect.output_contains.is_empty()),
             ("output_lacks", !expect.output_lacks.is_empty()),
+        ];
+        let needs_project = [
             ("project", expect.project.is_some()),
             ("files_created", !expect.files_created.is_empty()),
             ("files_changed", !expect.files_changed.is_empty()),
             ("file_contains", !expect.file_contains.is_empty()),
         ];
-        for (key, given) in wizard_only {
-            if given {
+        for (key, given) in needs_run {
+            if given && !has_run {
                 bail!(
-                    "scenario file {}: [expect] {key} checks the wizard's run, but the scenario has no [wizard]",
+                    "scenario file {}: [expect] {key} checks the wizard's run, but the scenario has no [wizard] and no wizard step",
+                    origin.display()
+                );
+            }
+        }
+        for (key, given) in needs_project {
+            if given && !has_project {
+                bail!(
+                    "scenario file {}: [expect] {key} checks the project, but the scenario has no [wizard] and no [project]",
                     origin.display()
                 );
             }
         }
         Ok(())
+    }
+
+    /// Wizard steps in a sensible order: a project to run in, one
+    /// background run at a time, its output read and its end awaited while
+    /// it runs.
+    fn check_wizard_steps(&self) -> Result<()> {
+        let has_project = self.wizard.is_some() || self.project.is_some();
+        let mut background: Option<usize> = None;
+        for (index, step) in self.steps.iter().enumerate() {
+            let title = format!("step {} ({})", index + 1, step.label());
+            match step {
+                Step::Wizard(run) => {
+                    if !has_project {
+                        bail!("{title}: a wizard step needs a project: add [project] app = \"…\" (or a [wizard])");
+                    }
+                    if let Some(started) = background {
+                        bail!("{title}: the background wizard of step {started} is still running; add a `wizard_wait` step before this one");
+                    }
+                    if run.background {
+                        background = Some(index + 1);
+                    }
+                }
+                Step::WizardOutput(_) | Step::WizardWait(_) if background.is_none() => {
+                    bail!("{title}: no background wizard is running here (a `wizard` step with `background = true` comes first)")
+                }
+                Step::WizardWait(_) => background = None,
+                _ => {}
+            }
+        }
+        if let Some(started) = background {
+            bail!("the background wizard of step {started} is never waited for: add a `wizard_wait` step");
+        }
+        Ok(())
+    }
+
+    /// The app copied as the project, with its set-up files: the
+    /// `[wizard]`'s or the `[project]`'s.
+    pub fn project_setup(&self) -> Option<ProjectSetup> {
+        match (&self.wizard, &self.project) {
+            (Some(wizard), _) => Some(ProjectSetup {
+                app: wizard.app.clone(),
+                home_files: wizard.home_files.clone(),
+                project_files: wizard.project_files.clone(),
+            }),
+            (None, project) => project.clone(),
+        }
     }
 
     /// Reads and parses one file.
@@ -302,22 +406,10 @@ impl Scenario {
         let Some(wizard) = &self.wizard else {
             return Vec::new();
         };
-        let mut args: Vec<String> = wizard.args.iter().map(|arg| values.apply(arg)).collect();
-        let wiring = [
-            ("--install-dir", values.project.clone()),
-            ("--base-url", values.server.clone()),
-            ("--gateway-url", format!("{}/wizard", values.gateway)),
-        ];
-        for (flag, value) in wiring {
-            let given = args
-                .iter()
-                .any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")));
-            if !given {
-                args.push(flag.to_owned());
-                args.push(value);
-            }
-        }
-        args
+        wire_wizard_args(
+            wizard.args.iter().map(|arg| values.apply(arg)).collect(),
+            values,
+        )
     }
 
     /// The wizard's extra environment, placeholders replaced.
@@ -354,6 +446,27 @@ impl Scenario {
     pub fn seed_path(&self, fixtures: &Path) -> Option<PathBuf> {
         self.server.seed.as_ref().map(|seed| fixtures.join(seed))
     }
+}
+
+/// A wizard's arguments (placeholders already replaced) with the
+/// harness's wiring flags they do not give: `--install-dir`, `--base-url`,
+/// `--gateway-url`.
+pub fn wire_wizard_args(mut args: Vec<String>, values: &Placeholders) -> Vec<String> {
+    let wiring = [
+        ("--install-dir", values.project.clone()),
+        ("--base-url", values.server.clone()),
+        ("--gateway-url", format!("{}/wizard", values.gateway)),
+    ];
+    for (flag, value) in wiring {
+        let given = args
+            .iter()
+            .any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")));
+        if !given {
+            args.push(flag.to_owned());
+            args.push(value);
+        }
+    }
+    args
 }
 
 /// A path of `home_files` or `project_files`: relative, made only of
@@ -721,6 +834,137 @@ users = 0
             Scenario::parse(nothing, Path::new("steps.toml")).unwrap_err()
         );
         assert!(message.contains("[[steps]]"), "{message}");
+    }
+
+    const RUNS: &str = r#"
+name = "runs"
+description = "Wizard runs as steps."
+
+[server]
+profile = "current"
+seed = "seeds/login-user.toml"
+
+[gateway]
+agent_dir = "agent/malicious"
+
+[project]
+app = "next-js"
+project_files = { "notes.txt" = "x" }
+
+[[steps]]
+kind = "wizard"
+background = true
+args = ["--signup", "--email", "login@example.com", "--callback-port", "{free_port}"]
+
+[[steps]]
+kind = "wizard_output"
+pattern = '^(http://\S+/oauth/authorize\?\S+)$'
+save = { url = 1 }
+
+[[steps]]
+kind = "browser_follow"
+deliver = true
+
+[[steps]]
+kind = "wizard_wait"
+expect = { exit_code = 0, project = "integrated" }
+
+[[steps]]
+kind = "wizard"
+args = ["--ci", "--api-key", "{saved.pat}"]
+expect = { exit_code = 0, output_contains = ["nothing changed"], project = "unchanged" }
+
+[expect]
+exit_code = 0
+project = "integrated"
+absent = ["outside.txt", "/tmp/x"]
+"#;
+
+    #[test]
+    fn wizard_runs_as_steps_parse_with_a_project_table() {
+        let scenario = Scenario::parse(RUNS, Path::new("runs.toml")).unwrap();
+        assert_eq!(scenario.wizard, None);
+        assert_eq!(
+            scenario.gateway.agent_dir.as_deref(),
+            Some("agent/malicious")
+        );
+        let setup = scenario.project_setup().unwrap();
+        assert_eq!(setup.app, "next-js");
+        assert_eq!(setup.project_files["notes.txt"], "x");
+        assert_eq!(scenario.steps.len(), 5);
+        assert_eq!(scenario.expect.absent, ["outside.txt", "/tmp/x"]);
+        let Step::Wizard(first) = &scenario.steps[0] else {
+            panic!("{:?}", scenario.steps[0])
+        };
+        assert!(first.background);
+        // [wizard] still sets up the project the same way.
+        let from_wizard = Scenario::parse(GOOD, Path::new("good.toml")).unwrap();
+        assert_eq!(from_wizard.project_setup().unwrap().app, "next-js");
+    }
+
+    #[test]
+    fn wizard_steps_out_of_order_are_refused_naming_the_step() {
+        let wait = "[[steps]]\nkind = \"wizard_wait\"\nexpect = { exit_code = 0, project = \"integrated\" }\n";
+        let cases = [
+            // No project to run in.
+            (
+                RUNS.replace(
+                    "[project]\napp = \"next-js\"\nproject_files = { \"notes.txt\" = \"x\" }\n",
+                    "",
+                ),
+                "needs a project",
+            ),
+            // Both ways of naming the project.
+            (
+                RUNS.replace("[project]\n", "[wizard]\napp = \"next-js\"\n\n[project]\n"),
+                "not both",
+            ),
+            // Another run while the background one still runs.
+            (RUNS.replace(wait, ""), "step 4 (wizard --ci"),
+            // Never waited for at all.
+            (
+                RUNS.replace(wait, "")
+                    .split("[[steps]]\nkind = \"wizard\"\nargs")
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                "never waited for",
+            ),
+            // A wait with nothing running.
+            (
+                RUNS.replace("background = true\n", ""),
+                "step 2 (wizard prints",
+            ),
+            (
+                RUNS.replace(
+                    "agent_dir = \"agent/malicious\"",
+                    "agent_dir = \"../agent\"",
+                ),
+                "agent_dir",
+            ),
+            (RUNS.replace("absent = [", "absnet = ["), "absnet"),
+        ];
+        for (text, needle) in cases {
+            let message = format!(
+                "{:#}",
+                Scenario::parse(&text, Path::new("fixtures/scenarios/runs.toml")).unwrap_err()
+            );
+            assert!(message.contains(needle), "{needle}: {message}");
+            assert!(
+                message.contains("fixtures/scenarios/runs.toml"),
+                "{message}"
+            );
+        }
+        // Run expectations need a run; project expectations a project.
+        let no_runs = RUNS.split("[[steps]]").next().unwrap().to_owned()
+            + "[[steps]]\nkind = \"advance_clock\"\nseconds = 1\n\n[expect]\nexit_code = 0\n";
+        let message = format!(
+            "{:#}",
+            Scenario::parse(&no_runs, Path::new("runs.toml")).unwrap_err()
+        );
+        assert!(message.contains("no wizard step"), "{message}");
+        let project_only = no_runs.replace("exit_code = 0", "project = \"untouched\"");
+        assert!(Scenario::parse(&project_only, Path::new("runs.toml")).is_ok());
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! [[steps]]
 //! kind = "http"                       # or "advance_clock", "gateway_message",
 //!                                     # "browser_open", "browser_submit", "browser_follow"
-//!                                     # (see crate::browser_step)
+//!                                     # (see crate::browser_step), "wizard",
+//!                                     # "wizard_output", "wizard_wait" (crate::wizard_step)
 //! label = "exchange the code"         # shown in every mismatch
 //! method = "POST"
 //! target = "server"                   # or "gateway"; default "server"
@@ -41,6 +42,10 @@ pub enum Step {
     BrowserOpen(Box<crate::browser_step::BrowserOpenStep>),
     BrowserSubmit(Box<crate::browser_step::BrowserSubmitStep>),
     BrowserFollow(Box<crate::browser_step::BrowserFollowStep>),
+    /// Wizard runs among the steps ([`crate::wizard_step`]).
+    Wizard(Box<crate::wizard_step::WizardStep>),
+    WizardOutput(Box<crate::wizard_step::WizardOutputStep>),
+    WizardWait(Box<crate::wizard_step::WizardWaitStep>),
 }
 
 /// Which service a request goes to.
@@ -234,6 +239,9 @@ impl Step {
                 .label
                 .clone()
                 .unwrap_or_else(|| "follow redirects".to_owned()),
+            Step::Wizard(step) => step.label(),
+            Step::WizardOutput(step) => step.label(),
+            Step::WizardWait(step) => step.label(),
         }
     }
 
@@ -252,6 +260,9 @@ impl Step {
             Step::BrowserOpen(step) => step.validate(),
             Step::BrowserSubmit(_) => Ok(()),
             Step::BrowserFollow(step) => step.validate(),
+            Step::Wizard(step) => step.validate(),
+            Step::WizardOutput(step) => step.validate(),
+            Step::WizardWait(_) => Ok(()),
         }
     }
 }

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use crate::binaries;
+use crate::matrix::{self, MatrixRun};
 use crate::process;
 use crate::report;
 use crate::runner::{self, ScenarioResult, Settings};
 use crate::scenario::{self, Scenario};
+use crate::shard::Shard;
 
 /// Exit code when every selected scenario passed.
 pub const EXIT_PASSED: i32 = 0;
@@ -33,6 +35,14 @@ pub struct RunOptions {
     /// Run `cargo build --workspace --bins` before looking for binaries.
     pub build: bool,
     pub report_path: PathBuf,
+    /// Run the scenario files.
+    pub scenarios: bool,
+    /// Run the compatibility matrix too ([`crate::matrix`]).
+    pub matrix: bool,
+    /// Rewrite `fixtures/matrix/expected.toml` from what was observed.
+    pub bless: bool,
+    /// Run only this shard of the sorted list.
+    pub shard: Option<Shard>,
 }
 
 /// The fixtures directory: `fixtures/` found walking up from `start`, then
@@ -81,11 +91,40 @@ pub fn list(fixtures: &Path) -> Result<String> {
         .join("\n"))
 }
 
-/// `e2e run`: returns the process exit code.
+/// What a run covers: the scenario files and/or the matrix's cells,
+/// sorted by name, filtered, then cut to the shard. Returns the list and
+/// the names of the matrix cells in it.
+pub fn plan(options: &RunOptions) -> Result<(Vec<Scenario>, Vec<String>)> {
+    let mut all = Vec::new();
+    if options.scenarios {
+        all.extend(scenario::load_all(&options.fixtures.join("scenarios"))?);
+    }
+    let mut cells = Vec::new();
+    if options.matrix {
+        let built = matrix::cell_scenarios(&options.fixtures)?;
+        cells = built.iter().map(|cell| cell.name.clone()).collect();
+        all.extend(built);
+    }
+    all.sort_by(|left, right| left.name.cmp(&right.name));
+    let mut selected = select(all, options.filter.as_deref());
+    if let Some(shard) = options.shard {
+        selected = shard.select(selected);
+    }
+    Ok((selected, cells))
+}
+
+/// `e2e run` and `e2e matrix`: returns the process exit code.
 pub async fn run(options: RunOptions) -> Result<i32> {
-    let all = scenario::load_all(&options.fixtures.join("scenarios"))?;
-    let selected = select(all, options.filter.as_deref());
+    let (selected, cell_names) = plan(&options)?;
+    let complete = options.filter.is_none() && options.shard.is_none();
+    if options.bless && !complete {
+        bail!("--bless needs the whole matrix: drop the filter and --shard");
+    }
     if selected.is_empty() {
+        if let Some(shard) = options.shard.filter(|_| options.filter.is_none()) {
+            println!("e2e: shard {shard} has nothing to run");
+            return Ok(EXIT_PASSED);
+        }
         eprintln!(
             "e2e: no scenario matches {:?} (see `e2e list`)",
             options.filter.as_deref().unwrap_or("")
@@ -103,9 +142,17 @@ pub async fn run(options: RunOptions) -> Result<i32> {
     ] {
         println!("e2e: {name}: {} ({})", binary.path.display(), binary.source);
     }
+    let cells_selected = selected
+        .iter()
+        .filter(|scenario| cell_names.contains(&scenario.name))
+        .count();
     println!(
-        "e2e: running {} scenario(s), {} at a time",
-        selected.len(),
+        "e2e: running {} scenario(s) and {cells_selected} matrix cell(s){}, {} at a time",
+        selected.len() - cells_selected,
+        options
+            .shard
+            .map(|shard| format!(" (shard {shard})"))
+            .unwrap_or_default(),
         options.jobs
     );
     let settings = Arc::new(Settings {
@@ -115,7 +162,7 @@ pub async fn run(options: RunOptions) -> Result<i32> {
         run_id: runner::new_run_id(),
     });
 
-    let results = tokio::select! {
+    let everything = tokio::select! {
         results = run_all(selected, settings, options.jobs.max(1)) => results?,
         _ = tokio::signal::ctrl_c() => {
             process::kill_all_live();
@@ -123,33 +170,90 @@ pub async fn run(options: RunOptions) -> Result<i32> {
             return Ok(EXIT_INTERRUPTED);
         }
     };
+    let (cell_results, results): (Vec<ScenarioResult>, Vec<ScenarioResult>) = everything
+        .into_iter()
+        .partition(|result| cell_names.contains(&result.name));
 
-    println!();
-    println!("{}", report::table(&results));
+    // Only when a cell ran: `e2e run scope-bug` selects no cell.
+    let matrix_run = match options.matrix && !cell_results.is_empty() {
+        true => Some(evaluate_matrix(&options, &cell_results, complete)?),
+        false => None,
+    };
+    if !results.is_empty() {
+        println!();
+        println!("{}", report::table(&results));
+    }
+    if let Some(run) = &matrix_run {
+        println!();
+        println!("{}", matrix::table(run));
+        for mismatch in run.mismatches() {
+            println!("  - {mismatch}");
+        }
+        // A cell's program tails, when it failed for another reason than
+        // its outcome (a leak, a set-up failure).
+        let broken: Vec<ScenarioResult> = cell_results
+            .iter()
+            .filter(|result| !result.passed())
+            .cloned()
+            .collect();
+        if !broken.is_empty() {
+            println!();
+            println!("{}", report::failures(&broken));
+        }
+    }
     let failures = report::failures(&results);
     if !failures.is_empty() {
         println!();
         println!("{failures}");
     }
-    for result in &results {
+    for result in results.iter().chain(&cell_results) {
         if let Some(kept) = &result.kept {
             println!();
             println!("{kept}");
         }
     }
-    match report::write_reports(&options.report_path, &results) {
-        Ok(markdown) => println!(
-            "e2e: reports written to {} and {}",
-            options.report_path.display(),
-            markdown.display()
-        ),
-        Err(error) => eprintln!("e2e: {error:#}"),
+    let reports_written =
+        match report::write_reports(&options.report_path, &results, matrix_run.as_ref()) {
+            Ok(paths) => {
+                let names: Vec<String> = paths
+                    .iter()
+                    .map(|path| path.display().to_string())
+                    .collect();
+                println!("e2e: reports written to {}", names.join(", "));
+                true
+            }
+            Err(error) => {
+                eprintln!("e2e: {error:#}");
+                false
+            }
+        };
+    let passed = reports_written
+        && results.iter().all(ScenarioResult::passed)
+        && matrix_run.as_ref().is_none_or(MatrixRun::passed);
+    Ok(if passed { EXIT_PASSED } else { EXIT_FAILED })
+}
+
+/// The matrix cells' results against `fixtures/matrix/expected.toml`;
+/// with `--bless`, first rewrite the file from them.
+fn evaluate_matrix(
+    options: &RunOptions,
+    cell_results: &[ScenarioResult],
+    complete: bool,
+) -> Result<MatrixRun> {
+    let columns: Vec<String> = matrix::profiles(&options.fixtures)?
+        .into_iter()
+        .map(|profile| profile.name)
+        .collect();
+    let references: Vec<&ScenarioResult> = cell_results.iter().collect();
+    let expected = matrix::load_expected(&options.fixtures)?;
+    let run = matrix::evaluate(&columns, &references, &expected, complete);
+    if !options.bless {
+        return Ok(run);
     }
-    Ok(if results.iter().all(ScenarioResult::passed) {
-        EXIT_PASSED
-    } else {
-        EXIT_FAILED
-    })
+    let path = matrix::bless(&options.fixtures, &run)?;
+    println!("e2e: matrix expectation written to {}", path.display());
+    let expected = matrix::load_expected(&options.fixtures)?;
+    Ok(matrix::evaluate(&columns, &references, &expected, complete))
 }
 
 /// Runs the scenarios `jobs` at a time, printing a line as each finishes;
@@ -167,7 +271,11 @@ async fn run_all(
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let result = runner::run_scenario(&scenario, &settings).await;
-            println!("{}", report::progress_line(&result));
+            // A matrix cell's verdict comes later, against the expectation.
+            match matrix::is_cell(&result.name) && result.passed() {
+                true => println!("{}", report::ran_line(&result)),
+                false => println!("{}", report::progress_line(&result)),
+            }
             (index, result)
         });
     }
@@ -191,6 +299,52 @@ mod tests {
         assert_eq!(
             find_fixtures(&root.path().join("a/b")).unwrap(),
             root.path().join("fixtures")
+        );
+    }
+
+    fn options(shard: Option<Shard>) -> RunOptions {
+        RunOptions {
+            fixtures: binaries::workspace_root().join("fixtures"),
+            filter: None,
+            jobs: 1,
+            keep: false,
+            build: false,
+            report_path: PathBuf::from("report.json"),
+            scenarios: true,
+            matrix: true,
+            bless: false,
+            shard,
+        }
+    }
+
+    fn planned(shard: Option<Shard>) -> Vec<String> {
+        plan(&options(shard))
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|scenario| scenario.name)
+            .collect()
+    }
+
+    /// CI's shards together run the whole catalogue and matrix once, each
+    /// shard the same list on every machine.
+    #[test]
+    fn the_shards_of_the_real_plan_cover_it_once() {
+        let whole = planned(None);
+        let (_, cells) = plan(&options(None)).unwrap();
+        assert!(cells.len() >= 8, "{cells:?}");
+        assert!(cells.iter().all(|cell| whole.contains(cell)));
+        let mut sorted = whole.clone();
+        sorted.sort();
+        assert_eq!(whole, sorted);
+        let mut union: Vec<String> = (1..=3)
+            .flat_map(|index| planned(Some(Shard { index, count: 3 })))
+            .collect();
+        union.sort();
+        assert_eq!(union, whole);
+        assert_eq!(
+            planned(Some(Shard { index: 2, count: 3 })),
+            planned(Some(Shard { index: 2, count: 3 }))
         );
     }
 

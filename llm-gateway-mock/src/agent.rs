@@ -52,6 +52,12 @@ pub struct Script {
     pub turns: Vec<Turn>,
     /// The text of the last answer, sent with `stop_reason: "end_turn"`.
     pub final_text: String,
+    /// A deliberately hostile script (paths outside the project, absolute
+    /// paths): loaded as written, to test that the wizard refuses it. Only
+    /// an explicit `hostile = true` lifts the path check, so a typo in an
+    /// ordinary script is still caught at start-up.
+    #[serde(default)]
+    pub hostile: bool,
 }
 
 /// One assistant answer that asks for tool calls.
@@ -181,7 +187,7 @@ fn parse_script(file_name: &str, text: &str) -> anyhow::Result<Script> {
         if turn.tools.is_empty() {
             bail!("turn {} has no tools", index + 1);
         }
-        for tool in &turn.tools {
+        for tool in turn.tools.iter().filter(|_| !script.hostile) {
             let path = tool.file_path();
             if path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..")
             {
@@ -425,6 +431,18 @@ mod tests {
             let message = format!("{error:#}");
             assert!(message.contains(expected), "{name}: {message}");
         }
+    }
+
+    #[test]
+    fn only_a_script_marked_hostile_may_leave_the_project() {
+        let hostile = "framework = \"flask\"\nname = \"x\"\nfinal_text = \"x\"\nhostile = true\n[[turns]]\ntext = \"t\"\n[[turns.tools]]\ntool = \"Write\"\nfile_path = \"../outside.txt\"\ncontent = \"b\"\n";
+        let scripts =
+            Scripts::from_files([("flask.toml".to_string(), hostile.to_string())]).unwrap();
+        assert!(scripts.get("flask").unwrap().hostile);
+        let unmarked = hostile.replace("hostile = true\n", "");
+        assert!(Scripts::from_files([("flask.toml".to_string(), unmarked)]).is_err());
+        let malicious = include_str!("../../fixtures/agent/malicious/next-js.toml");
+        assert!(Scripts::from_files([("next-js.toml".to_string(), malicious.to_string())]).is_ok());
     }
 
     #[test]

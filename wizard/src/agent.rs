@@ -13,7 +13,9 @@ use crate::diagnose::{self, Evidence};
 use crate::error::WizardError;
 use crate::framework::Framework;
 use crate::log::VerboseLog;
+use crate::progress::{Progress, Step};
 use crate::retry::{self, RetryPolicy};
+use crate::sse;
 use crate::staging::Staging;
 
 /// A conversation longer than this is a runaway script.
@@ -38,6 +40,17 @@ pub struct GatewayCall<'a> {
     pub evidence: Evidence,
     /// Retries of overloaded, rate-limited or broken calls.
     pub retry: RetryPolicy,
+    /// Ask for server-sent events (`--stream`) instead of one JSON body.
+    pub stream: bool,
+    /// Shows each turn as a step.
+    pub progress: &'a Progress,
+}
+
+/// What one gateway call gave: the agent's message, or an answer that is
+/// not one (401, 503, a status still failing after the retries …).
+enum Reply {
+    Message(MessagesResponse),
+    Refused(Answer),
 }
 
 /// Runs the conversation to `end_turn`, staging every edit. Returns the
@@ -63,60 +76,13 @@ pub async fn converse(
             system: Some(MessageContent::Text(SYSTEM_PROMPT.into())),
             messages: messages.clone(),
             tools: tools(),
-            stream: None,
+            stream: call.stream.then_some(true),
         };
-        let answer = send_with_retries(call, turn, &url, &request).await?;
-        match answer.status {
-            StatusCode::OK => {}
-            StatusCode::UNAUTHORIZED => {
-                let mut evidence = call.evidence.clone();
-                evidence.www_authenticate = answer.www_authenticate.clone();
-                call.log.line(format!(
-                    "gateway 401; WWW-Authenticate: {}; settings conflicts: {}",
-                    answer.www_authenticate.as_deref().unwrap_or("(none)"),
-                    evidence.conflicts.len()
-                ));
-                return Err(WizardError::Auth(diagnose::explain_401(&evidence)));
-            }
-            StatusCode::FORBIDDEN => {
-                return Err(WizardError::Auth(format!(
-                    "The gateway refused this credential (403): {}\nVerbose log: {}",
-                    answer.message(),
-                    call.log.path().display()
-                )));
-            }
-            StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::GATEWAY_TIMEOUT => {
-                return Err(WizardError::Network(format!(
-                    "The LLM gateway at {} is unavailable ({}): {}. This is not a problem with your key; try again later.",
-                    host_of(&url),
-                    answer.status,
-                    answer.message()
-                )));
-            }
-            status if retry::is_retryable(status.as_u16()) => {
-                let what = match status.as_u16() {
-                    429 => "rate-limiting the wizard",
-                    529 => "overloaded",
-                    _ => "failing",
-                };
-                return Err(WizardError::Network(format!(
-                    "The LLM gateway at {} is {what} ({}) and still was after {} attempts: {}. This is not a problem with your key; try again in a few minutes.",
-                    host_of(&url),
-                    retry::status_text(status.as_u16()),
-                    call.retry.max_attempts,
-                    answer.message()
-                )));
-            }
-            other => {
-                return Err(WizardError::Internal(format!(
-                    "The LLM gateway answered {other}: {}",
-                    answer.message()
-                )));
-            }
-        }
-        let response: MessagesResponse = answer.json("the LLM gateway")?;
+        let step = call.progress.step(format!("Agent turn {}…", turn + 1));
+        let response = match send_with_retries(call, &step, turn, &url, &request).await? {
+            Reply::Message(response) => response,
+            Reply::Refused(answer) => return Err(refusal(call, &url, answer)),
+        };
         let mut results = Vec::new();
         for block in &response.content {
             match block {
@@ -146,6 +112,11 @@ pub async fn converse(
                 _ => {}
             }
         }
+        step.done(&match results.len() {
+            0 => format!("Agent turn {}: finished", turn + 1),
+            1 => format!("Agent turn {}: 1 edit", turn + 1),
+            edits => format!("Agent turn {}: {edits} edits", turn + 1),
+        });
         messages.push(Message {
             role: "assistant".into(),
             content: MessageContent::Blocks(response.content.clone()),
@@ -161,6 +132,53 @@ pub async fn converse(
     Err(WizardError::Internal(format!(
         "the agent did not finish within {MAX_TURNS} turns"
     )))
+}
+
+/// The error for an answer that is not a message.
+fn refusal(call: &GatewayCall<'_>, url: &str, answer: Answer) -> WizardError {
+    match answer.status {
+        StatusCode::UNAUTHORIZED => {
+            let mut evidence = call.evidence.clone();
+            evidence.www_authenticate = answer.www_authenticate.clone();
+            call.log.line(format!(
+                "gateway 401; WWW-Authenticate: {}; settings conflicts: {}",
+                answer.www_authenticate.as_deref().unwrap_or("(none)"),
+                evidence.conflicts.len()
+            ));
+            WizardError::Auth(diagnose::explain_401(&evidence))
+        }
+        StatusCode::FORBIDDEN => WizardError::Auth(format!(
+            "The gateway refused this credential (403): {}\nVerbose log: {}",
+            answer.message(),
+            call.log.path().display()
+        )),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
+            WizardError::Network(format!(
+                "The LLM gateway at {} is unavailable ({}): {}. This is not a problem with your key; try again later.",
+                host_of(url),
+                answer.status,
+                answer.message()
+            ))
+        }
+        status if retry::is_retryable(status.as_u16()) => {
+            let what = match status.as_u16() {
+                429 => "rate-limiting the wizard",
+                529 => "overloaded",
+                _ => "failing",
+            };
+            WizardError::Network(format!(
+                "The LLM gateway at {} is {what} ({}) and still was after {} attempts: {}. This is not a problem with your key; try again in a few minutes.",
+                host_of(url),
+                retry::status_text(status.as_u16()),
+                call.retry.max_attempts,
+                answer.message()
+            ))
+        }
+        other => WizardError::Internal(format!(
+            "The LLM gateway answered {other}: {}",
+            answer.message()
+        )),
+    }
 }
 
 fn apply_tool(staging: &mut Staging, name: &str, input: &serde_json::Value) -> Result<(), String> {
@@ -224,27 +242,23 @@ fn tools() -> Vec<Tool> {
 }
 
 /// One gateway call, retried where the real client retries: a retryable
-/// status (429, 529, 5xx …) or a broken connection, with capped backoff
-/// that honours `Retry-After`. The last answer or error is returned as is.
+/// status (429, 529, 5xx …), a broken connection, or a broken stream (cut
+/// before `message_stop`, malformed, or an `error` event), with capped
+/// backoff that honours `Retry-After`. The last answer or error is
+/// returned as is.
 async fn send_with_retries(
     call: &GatewayCall<'_>,
+    step: &Step,
     turn: usize,
     url: &str,
     request: &MessagesRequest,
-) -> Result<Answer, WizardError> {
+) -> Result<Reply, WizardError> {
     let what = format!("agent turn {}", turn + 1);
     let mut attempt = 1;
     loop {
-        let builder = call
-            .http
-            .client()
-            .post(url)
-            .bearer_auth(call.credential.expose())
-            .header("anthropic-version", "2023-06-01")
-            .json(request);
-        let outcome = call.http.send(call.log, &what, url, builder).await;
+        let outcome = send_once(call, &what, url, request).await;
         let (retry_after, reason) = match &outcome {
-            Ok(answer) if retry::is_retryable(answer.status.as_u16()) => (
+            Ok(Reply::Refused(answer)) if retry::is_retryable(answer.status.as_u16()) => (
                 retry::parse_retry_after(answer.retry_after.as_deref()),
                 retry::status_text(answer.status.as_u16()),
             ),
@@ -265,11 +279,81 @@ async fn send_with_retries(
             attempt + 1,
             call.retry.max_attempts
         ));
-        eprintln!(
+        step.note(&format!(
             "The LLM gateway answered {reason}; retrying in {:.1} s…",
             wait.as_secs_f64()
-        );
+        ));
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
+}
+
+/// One attempt: a JSON answer, or a stream read chunk by chunk.
+async fn send_once(
+    call: &GatewayCall<'_>,
+    what: &str,
+    url: &str,
+    request: &MessagesRequest,
+) -> Result<Reply, WizardError> {
+    let builder = call
+        .http
+        .client()
+        .post(url)
+        .bearer_auth(call.credential.expose())
+        .header("anthropic-version", "2023-06-01")
+        .json(request);
+    let response = call.http.start(call.log, what, url, builder).await?;
+    let streamed = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/event-stream"));
+    if response.status() != StatusCode::OK || !streamed {
+        let answer = Answer::read(response, call.log, what, url).await?;
+        return match answer.status {
+            StatusCode::OK => Ok(Reply::Message(answer.json("the LLM gateway")?)),
+            _ => Ok(Reply::Refused(answer)),
+        };
+    }
+    read_stream(call, what, url, response)
+        .await
+        .map(Reply::Message)
+}
+
+/// Reads server-sent events as they arrive; a stream that breaks is a
+/// [`WizardError::Network`] naming the gateway, so it is retried.
+async fn read_stream(
+    call: &GatewayCall<'_>,
+    what: &str,
+    url: &str,
+    mut response: reqwest::Response,
+) -> Result<MessagesResponse, WizardError> {
+    let broken = |why: String| {
+        let message = format!(
+            "the LLM gateway at {} broke off its streamed answer ({what}): {why}",
+            host_of(url)
+        );
+        call.log.line(format!("{what} failed: {message}"));
+        WizardError::Network(message)
+    };
+    let mut decoder = sse::Decoder::default();
+    let mut received = 0usize;
+    loop {
+        match response.chunk().await {
+            Ok(Some(bytes)) => {
+                received += bytes.len();
+                decoder
+                    .feed(&bytes)
+                    .map_err(|error| broken(error.to_string()))?;
+            }
+            Ok(None) => break,
+            Err(error) => return Err(broken(error.to_string())),
+        }
+    }
+    let message = decoder
+        .finish()
+        .map_err(|error| broken(error.to_string()))?;
+    call.log
+        .line(format!("{what}: 200 OK, streamed ({received} bytes)"));
+    Ok(message)
 }

@@ -34,9 +34,11 @@ impl DeadKey {
         }
     }
 
-    /// One plain sentence: the cause, then the fix.
-    pub fn sentence(self) -> &'static str {
+    /// One plain sentence: the cause, then the fix. `pinned`: `--base-url`
+    /// pins the server, so there is no other region to try.
+    pub fn sentence(self, pinned: bool) -> &'static str {
         match self {
+            DeadKey::Unknown if pinned => "Cause: this server does not know this key: it was mistyped or deleted, or it was issued by another PostHog server than the one --base-url names.",
             DeadKey::Expired => "Cause: this key has expired. Create a new personal API key (phx_) in PostHog and run again with it.",
             DeadKey::Revoked => "Cause: this key was revoked. Create a new personal API key (phx_) in PostHog and run again with it.",
             DeadKey::Unknown => "Cause: this server does not know this key: it was mistyped, or it belongs to the other region (try --region eu or --region us).",
@@ -55,11 +57,11 @@ pub fn missing_scope(detail: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// What a person reads for an API 401.
-pub fn explain_401(path: &str, detail: &str, log: &VerboseLog) -> String {
+/// What a person reads for an API 401; `pinned` as in [`DeadKey::sentence`].
+pub fn explain_401(path: &str, detail: &str, pinned: bool, log: &VerboseLog) -> String {
     let mut out = format!("Authentication failed (401) at {path}.\n");
     if let Some(cause) = DeadKey::from_detail(detail) {
-        out.push_str(cause.sentence());
+        out.push_str(cause.sentence(pinned));
         out.push('\n');
     }
     out.push_str(&format!("The API said: {detail}\n"));
@@ -98,15 +100,22 @@ pub async fn get_raw(
     .await
 }
 
-/// Turns an answer into `T`, or an explained error.
+/// Turns an answer into `T`, or an explained error; `pinned`: the server
+/// was pinned with `--base-url`.
 pub fn read<T: DeserializeOwned>(
     answer: &Answer,
     path: &str,
+    pinned: bool,
     log: &VerboseLog,
 ) -> Result<T, WizardError> {
     match answer.status.as_u16() {
         200 => answer.json(path),
-        401 => Err(WizardError::Auth(explain_401(path, &answer.message(), log))),
+        401 => Err(WizardError::Auth(explain_401(
+            path,
+            &answer.message(),
+            pinned,
+            log,
+        ))),
         403 => Err(WizardError::Auth(explain_403(path, &answer.message(), log))),
         status => Err(WizardError::Internal(format!(
             "{path} answered {status}: {}",
@@ -115,21 +124,28 @@ pub fn read<T: DeserializeOwned>(
     }
 }
 
+/// Where the API is asked, and whether `--base-url` pinned it there.
+#[derive(Debug, Clone, Copy)]
+pub struct Server<'a> {
+    pub url: &'a str,
+    pub pinned: bool,
+}
+
 pub async fn get<T: DeserializeOwned>(
     http: &Http,
     log: &VerboseLog,
-    server: &str,
+    server: Server<'_>,
     path: &str,
     key: &Credential,
 ) -> Result<T, WizardError> {
-    let answer = get_raw(http, log, server, path, key).await?;
-    read(&answer, path, log)
+    let answer = get_raw(http, log, server.url, path, key).await?;
+    read(&answer, path, server.pinned, log)
 }
 
 pub async fn me(
     http: &Http,
     log: &VerboseLog,
-    server: &str,
+    server: Server<'_>,
     key: &Credential,
 ) -> Result<Me, WizardError> {
     get(http, log, server, protocol::paths::USERS_ME, key).await
@@ -138,7 +154,7 @@ pub async fn me(
 pub async fn project(
     http: &Http,
     log: &VerboseLog,
-    server: &str,
+    server: Server<'_>,
     key: &Credential,
     id: i64,
 ) -> Result<Project, WizardError> {
@@ -153,7 +169,7 @@ pub fn health_issues_path(project_id: i64) -> String {
 pub async fn health_issues(
     http: &Http,
     log: &VerboseLog,
-    server: &str,
+    server: Server<'_>,
     key: &Credential,
     project_id: i64,
 ) -> Result<HealthIssues, WizardError> {
@@ -183,6 +199,25 @@ mod tests {
         ];
         for (detail, cause) in cases {
             assert_eq!(DeadKey::from_detail(detail), cause, "{detail}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_suggests_the_other_region_only_when_no_server_is_pinned() {
+        // (cause, pinned, must contain, must not contain)
+        let cases = [
+            (DeadKey::Unknown, false, "--region", "--base-url"),
+            (DeadKey::Unknown, true, "--base-url", "--region"),
+            (DeadKey::Expired, true, "expired", "--region"),
+            (DeadKey::Revoked, true, "revoked", "--region"),
+        ];
+        for (cause, pinned, wanted, unwanted) in cases {
+            let sentence = cause.sentence(pinned);
+            assert!(sentence.contains(wanted), "{cause:?} {pinned}: {sentence}");
+            assert!(
+                !sentence.contains(unwanted),
+                "{cause:?} {pinned}: {sentence}"
+            );
         }
     }
 

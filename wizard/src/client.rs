@@ -89,8 +89,21 @@ impl Http {
         url: &str,
         request: RequestBuilder,
     ) -> Result<Answer, WizardError> {
+        let response = self.start(log, what, url, request).await?;
+        Answer::read(response, log, what, url).await
+    }
+
+    /// Sends `request` and returns as soon as the status and headers have
+    /// arrived, for a body read as it comes (the gateway's stream).
+    pub async fn start(
+        &self,
+        log: &VerboseLog,
+        what: &str,
+        url: &str,
+        request: RequestBuilder,
+    ) -> Result<Response, WizardError> {
         log.line(format!("{what}: {url}"));
-        let response: Response = request.send().await.map_err(|error| {
+        request.send().await.map_err(|error| {
             let host = host_of(url);
             let message = if error.is_timeout() {
                 format!("{host} did not answer in time ({what})")
@@ -101,18 +114,21 @@ impl Http {
             };
             log.line(format!("{what} failed: {message}"));
             WizardError::Network(message)
-        })?;
+        })
+    }
+}
+
+impl Answer {
+    /// Reads a whole response whose headers have arrived.
+    pub async fn read(
+        response: Response,
+        log: &VerboseLog,
+        what: &str,
+        url: &str,
+    ) -> Result<Answer, WizardError> {
         let status = response.status();
-        let www_authenticate = response
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+        let www_authenticate = header(&response, reqwest::header::WWW_AUTHENTICATE);
+        let retry_after = header(&response, reqwest::header::RETRY_AFTER);
         let body = response.text().await.map_err(|error| {
             let message = format!("{} broke off its answer ({what}): {error}", host_of(url));
             log.line(format!("{what} failed: {message}"));
@@ -132,6 +148,14 @@ impl Http {
             body,
         })
     }
+}
+
+fn header(response: &Response, name: reqwest::header::HeaderName) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// `scheme://host:port` of a URL, for messages.

@@ -4,6 +4,19 @@
 
 use crate::settings::Conflict;
 
+/// Where the credential sent to the gateway came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeySource {
+    /// The access token of this run's signup (the account request's scopes).
+    #[default]
+    Signup,
+    /// The access token of a browser sign-in (the consent's scopes).
+    SignIn,
+    /// `--api-key` (CI mode): its prefix says what kind of key the person
+    /// meant to give.
+    GivenKey,
+}
+
 /// What the wizard knows when the gateway answers 401.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
@@ -17,9 +30,7 @@ pub struct Evidence {
     /// Claude Code settings that take over the credentials.
     pub conflicts: Vec<Conflict>,
     pub log_path: String,
-    /// The person gave the credential with `--api-key` (CI mode), so its
-    /// prefix says what kind of key they meant to give.
-    pub given_key: bool,
+    pub source: KeySource,
 }
 
 /// The text printed after "Authentication failed (401)".
@@ -58,14 +69,16 @@ fn known_cause(evidence: &Evidence) -> Option<String> {
     if evidence.prefix == "phc_" {
         return Some("Cause: the key is a project API key (phc_), which only ingests events. Use a personal API key (phx_) with the llm_gateway:read scope.".into());
     }
-    if evidence.given_key && evidence.prefix == "pha_" {
+    if evidence.source == KeySource::GivenKey && evidence.prefix == "pha_" {
         return Some("Cause: --api-key is an OAuth access token (pha_), not a personal API key: access tokens expire after an hour, and one issued to another application lacks llm_gateway:read. Use a personal API key (phx_) with the llm_gateway:read scope.".into());
     }
     if header.contains("insufficient_scope") {
-        return Some(match evidence.granted_scope.as_deref() {
-            Some(granted) if granted.trim().is_empty() => "Cause: the server granted this signup's access token no scopes at all, so it lacks llm_gateway:read. The server accepted an account request without scopes (April 2026 behaviour); ask for them explicitly with `--scopes signup`, or use a server with the scope fix.".into(),
-            Some(granted) => format!("Cause: the access token lacks llm_gateway:read (the server granted: {granted}). Ask for it with `--scopes signup`."),
-            None => "Cause: the key lacks the llm_gateway:read scope (the gateway said insufficient_scope). Create a personal API key with llm_gateway:read.".into(),
+        return Some(match (evidence.source, evidence.granted_scope.as_deref()) {
+            (KeySource::SignIn, Some(granted)) if granted.trim().is_empty() => "Cause: the sign-in granted this access token no scopes at all, so it lacks llm_gateway:read. Sign in again and approve llm_gateway:read, or run with --ci and a personal API key (phx_) that has it.".into(),
+            (KeySource::SignIn, Some(granted)) => format!("Cause: the sign-in did not grant llm_gateway:read (it granted: {granted}): the consent or the application's scope ceiling left it out. Sign in again and approve llm_gateway:read, or run with --ci and a personal API key (phx_) that has it."),
+            (_, Some(granted)) if granted.trim().is_empty() => "Cause: the server granted this signup's access token no scopes at all, so it lacks llm_gateway:read. The server accepted an account request without scopes (April 2026 behaviour); ask for them explicitly with `--scopes signup`, or use a server with the scope fix.".into(),
+            (_, Some(granted)) => format!("Cause: the access token lacks llm_gateway:read (the server granted: {granted}). Ask for it with `--scopes signup`."),
+            (_, None) => "Cause: the key lacks the llm_gateway:read scope (the gateway said insufficient_scope). Create a personal API key with llm_gateway:read.".into(),
         });
     }
     if header.contains("invalid_token") {
@@ -86,7 +99,7 @@ mod tests {
             granted_scope: granted.map(str::to_owned),
             conflicts: vec![],
             log_path: "/tmp/posthog-wizard.log".into(),
-            given_key: false,
+            source: KeySource::Signup,
         }
     }
 
@@ -145,7 +158,7 @@ mod tests {
             ),
         ];
         let mut given_access_token = evidence("pha_", Some("error=\"invalid_token\""), None);
-        given_access_token.given_key = true;
+        given_access_token.source = KeySource::GivenKey;
         let cases = cases.into_iter().chain([(
             given_access_token,
             "--api-key is an OAuth access token (pha_)",
@@ -154,5 +167,42 @@ mod tests {
             let text = explain_401(&evidence);
             assert!(text.contains(needle), "{needle}: {text}");
         }
+    }
+
+    #[test]
+    fn the_scope_advice_fits_where_the_token_came_from() {
+        // (source, granted scope, must contain, must not contain)
+        let cases = [
+            (KeySource::Signup, "", "--scopes signup", "sign in again"),
+            (
+                KeySource::Signup,
+                "user:read",
+                "--scopes signup",
+                "sign in again",
+            ),
+            (
+                KeySource::SignIn,
+                "",
+                "Sign in again and approve llm_gateway:read",
+                "--scopes",
+            ),
+            (
+                KeySource::SignIn,
+                "user:read project:read",
+                "the sign-in did not grant llm_gateway:read (it granted: user:read project:read)",
+                "--scopes",
+            ),
+        ];
+        let mut report = String::new();
+        for (source, granted, wanted, unwanted) in cases {
+            let mut evidence =
+                evidence("pha_", Some("error=\"insufficient_scope\""), Some(granted));
+            evidence.source = source;
+            let text = explain_401(&evidence);
+            assert!(text.contains(wanted), "{source:?} {granted:?}: {text}");
+            assert!(!text.contains(unwanted), "{source:?} {granted:?}: {text}");
+            report.push_str(&format!("=== {source:?}, granted {granted:?}\n{text}\n"));
+        }
+        insta::assert_snapshot!(report);
     }
 }

@@ -13,15 +13,18 @@
 pub mod agent;
 pub mod api;
 pub mod client;
+pub mod deep_link;
 pub mod diagnose;
 pub mod error;
 pub mod framework;
 pub mod log;
 pub mod login;
+pub mod progress;
 pub mod provisioning;
 pub mod region;
 pub mod retry;
 pub mod settings;
+pub mod sse;
 pub mod staging;
 
 use std::path::PathBuf;
@@ -33,9 +36,10 @@ use protocol::scope::{WIZARD_LOGIN_SCOPES, WIZARD_SIGNUP_SCOPES};
 
 use crate::agent::{Briefing, GatewayCall};
 use crate::client::Http;
-use crate::diagnose::Evidence;
+use crate::diagnose::{Evidence, KeySource};
 pub use crate::error::{ExitCode, WizardError};
 use crate::log::VerboseLog;
+use crate::progress::Progress;
 use crate::staging::Staging;
 
 /// What to do.
@@ -163,6 +167,10 @@ pub struct Config {
     /// How long the interactive login waits (30 minutes).
     pub login_timeout: Duration,
     pub debug: bool,
+    /// How steps are shown: spinners on a terminal, plain lines otherwise.
+    pub progress: progress::Mode,
+    /// `--stream`: ask the gateway for server-sent events.
+    pub stream: bool,
     pub log_dir: PathBuf,
     pub home: PathBuf,
     pub managed_settings: PathBuf,
@@ -250,6 +258,10 @@ impl Outcome {
 /// The project the integration targets.
 #[derive(Debug, Clone)]
 struct Target {
+    framework: framework::Framework,
+    /// The `pha_` that may ask for a dashboard deep link (signup and login
+    /// runs; CI mode has none).
+    deep_link_token: Option<Credential>,
     project_id: i64,
     project_name: Option<String>,
     project_api_key: String,
@@ -270,16 +282,28 @@ pub async fn run(config: Config) -> Result<Outcome, WizardError> {
     let log = VerboseLog::open(&config.log_dir, config.debug);
     log.banner(&config.arguments);
     let http = Http::new(config.timeout)?;
+    let progress = Progress::new(config.progress);
     let result = match &config.command {
         Command::Signup {
             email,
             name,
             project_id,
-        } => signup(&config, &log, &http, email, name.as_deref(), *project_id).await,
+        } => {
+            signup(
+                &config,
+                &log,
+                &http,
+                &progress,
+                email,
+                name.as_deref(),
+                *project_id,
+            )
+            .await
+        }
         Command::Ci {
             api_key,
             project_id,
-        } => ci(&config, &log, &http, api_key, *project_id).await,
+        } => ci(&config, &log, &http, &progress, api_key, *project_id).await,
         Command::Provision { email, name, json } => {
             provision(&config, &log, &http, email, name.as_deref(), *json).await
         }
@@ -300,18 +324,16 @@ async fn signup(
     config: &Config,
     log: &VerboseLog,
     http: &Http,
+    progress: &Progress,
     email: &str,
     name: Option<&str>,
     project_id: Option<i64>,
 ) -> Result<Outcome, WizardError> {
     let framework = detect(config, log)?;
-    println!(
-        "Creating a PostHog account for {email} ({} region)…",
-        config.region().wire()
-    );
     let started = provisioning::Signup {
         http,
         log,
+        progress,
         random: &OsRandom,
         base_url: &config.server_url(),
         client_id: config.client_id(),
@@ -327,7 +349,10 @@ async fn signup(
         provisioning::Started::RequiresAuth { url, verifier } => {
             println!("{email} already has a PostHog account: sign in to continue.");
             let signed_in = login(config, log, http, Some(&url), Some(&verifier)).await?;
-            return integrate_signed_in(config, log, http, framework, signed_in, project_id).await;
+            return integrate_signed_in(
+                config, log, http, progress, framework, signed_in, project_id,
+            )
+            .await;
         }
     };
     println!(
@@ -341,9 +366,11 @@ async fn signup(
         log,
         &provisioned.access_token,
         Some(provisioned.granted_scope.clone()),
-        false,
+        KeySource::Signup,
     );
     let target = Target {
+        framework,
+        deep_link_token: Some(provisioned.access_token.clone()),
         project_id: provisioned.project_id,
         project_name: None,
         project_api_key: provisioned.project_api_key.clone(),
@@ -353,7 +380,7 @@ async fn signup(
         config,
         log,
         http,
-        framework,
+        progress,
         &provisioned.access_token,
         evidence,
         &target,
@@ -418,32 +445,39 @@ async fn integrate_signed_in(
     config: &Config,
     log: &VerboseLog,
     http: &Http,
+    progress: &Progress,
     framework: framework::Framework,
     signed_in: SignedIn,
     project_id: Option<i64>,
 ) -> Result<Outcome, WizardError> {
     let server = config.server_url();
+    let api_server = api::Server {
+        url: &server,
+        pinned: config.base_url.is_some(),
+    };
     let token = &signed_in.token;
     let project_id = match project_id {
         Some(id) => id,
-        None => api::me(http, log, &server, token).await?.team.id,
+        None => api::me(http, log, api_server, token).await?.team.id,
     };
-    let project = api::project(http, log, &server, token, project_id).await?;
+    let project = api::project(http, log, api_server, token, project_id).await?;
     println!("Using project {} ({}).", project.id, project.name);
     let evidence = evidence(
         config,
         log,
         token,
         Some(signed_in.granted_scope.clone()),
-        false,
+        KeySource::SignIn,
     );
     let target = Target {
+        framework,
+        deep_link_token: Some(token.clone()),
         project_id: project.id,
         project_name: Some(project.name),
         project_api_key: project.api_token,
         host: server,
     };
-    integrate(config, log, http, framework, token, evidence, &target).await
+    integrate(config, log, http, progress, token, evidence, &target).await
 }
 
 /// Warns about an `--api-key` that is not a personal API key, and parses it.
@@ -477,6 +511,7 @@ async fn ci(
     config: &Config,
     log: &VerboseLog,
     http: &Http,
+    progress: &Progress,
     api_key: &str,
     project_id: Option<i64>,
 ) -> Result<Outcome, WizardError> {
@@ -486,19 +521,25 @@ async fn ci(
     let server = located.server.clone();
     let config = &located.config;
     let project_id = project_id.unwrap_or(located.me.team.id);
-    let project = api::project(http, log, &server, &key, project_id).await?;
+    let api_server = api::Server {
+        url: &server,
+        pinned: config.base_url.is_some(),
+    };
+    let project = api::project(http, log, api_server, &key, project_id).await?;
     println!(
         "Using project {} ({}) as {}.",
         project.id, project.name, located.me.email
     );
-    let evidence = evidence(config, log, &key, None, true);
+    let evidence = evidence(config, log, &key, None, KeySource::GivenKey);
     let target = Target {
+        framework,
+        deep_link_token: None,
         project_id: project.id,
         project_name: Some(project.name),
         project_api_key: project.api_token,
         host: server,
     };
-    integrate(config, log, http, framework, &key, evidence, &target).await
+    integrate(config, log, http, progress, &key, evidence, &target).await
 }
 
 async fn doctor(
@@ -520,7 +561,16 @@ async fn doctor(
             let server = config.server_url();
             let project_id = match project_id {
                 Some(id) => id,
-                None => api::me(http, log, &server, &signed_in.token).await?.team.id,
+                None => {
+                    let api_server = api::Server {
+                        url: &server,
+                        pinned: config.base_url.is_some(),
+                    };
+                    api::me(http, log, api_server, &signed_in.token)
+                        .await?
+                        .team
+                        .id
+                }
             };
             (signed_in.token, server, project_id)
         }
@@ -535,7 +585,7 @@ async fn doctor(
                 log,
             )))
         }
-        _ => api::read(&answer, &path, log)?,
+        _ => api::read(&answer, &path, config.base_url.is_some(), log)?,
     };
     let active: Vec<&protocol::posthog::HealthIssue> = issues
         .results
@@ -600,7 +650,7 @@ fn evidence(
     log: &VerboseLog,
     key: &Credential,
     granted_scope: Option<String>,
-    given_key: bool,
+    source: KeySource,
 ) -> Evidence {
     let files =
         settings::candidate_files(&config.home, &config.install_dir, &config.managed_settings);
@@ -629,7 +679,7 @@ fn evidence(
         granted_scope,
         conflicts,
         log_path: log.path().display().to_string(),
-        given_key,
+        source,
     }
 }
 
@@ -637,11 +687,12 @@ async fn integrate(
     config: &Config,
     log: &VerboseLog,
     http: &Http,
-    framework: framework::Framework,
+    progress: &Progress,
     credential: &Credential,
     evidence: Evidence,
     target: &Target,
 ) -> Result<Outcome, WizardError> {
+    let framework = target.framework;
     let project_id = target.project_id;
     let directory = config.install_dir.display();
     let env_path = config.install_dir.join(framework.env_file);
@@ -656,6 +707,7 @@ async fn integrate(
             println!("PostHog is already set up in {directory}; nothing changed.");
             println!("  project: {}", target.label());
             println!("  host:    {}", target.host);
+            dashboard_link(config, log, http, target).await;
             return Ok(Outcome::AlreadyIntegrated { project_id });
         }
         let current = std::fs::read_to_string(&env_path).ok();
@@ -682,6 +734,7 @@ async fn integrate(
             "  updated {} (project API key and host)",
             framework.env_file
         );
+        dashboard_link(config, log, http, target).await;
         println!("Verbose log: {}", log.path().display());
         return Ok(Outcome::Integrated { project_id, files });
     }
@@ -697,6 +750,8 @@ async fn integrate(
         credential,
         evidence,
         retry: config.retry,
+        stream: config.stream,
+        progress,
     };
     let briefing = Briefing {
         framework,
@@ -723,9 +778,15 @@ async fn integrate(
     staging
         .write(framework.env_file, &env)
         .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
+    let step = progress.step("Writing the files…");
     let files = staging
         .commit()
         .map_err(|error| WizardError::Internal(format!("cannot write the integration: {error}")))?;
+    step.done(&format!(
+        "Wrote {} file{}",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    ));
     log.line(format!("wrote {}", files.join(", ")));
     println!("PostHog is set up in {directory}.");
     println!("  project: {}", target.label());
@@ -737,8 +798,21 @@ async fn integrate(
     {
         println!("  wrote {file}");
     }
+    dashboard_link(config, log, http, target).await;
     println!("Verbose log: {}", log.path().display());
     Ok(Outcome::Integrated { project_id, files })
+}
+
+/// The summary's last useful line: a single-use link into the dashboard,
+/// for runs that hold an access token. A failure is logged, never fatal.
+async fn dashboard_link(config: &Config, log: &VerboseLog, http: &Http, target: &Target) {
+    let Some(token) = &target.deep_link_token else {
+        return;
+    };
+    if let Some(link) = deep_link::dashboard(http, log, &config.server_url(), token).await {
+        println!("Open your dashboard: {}", link.url);
+        println!("  (the link works once and expires in 10 minutes)");
+    }
 }
 
 async fn provision(
@@ -752,6 +826,7 @@ async fn provision(
     let provisioned = provisioning::Signup {
         http,
         log,
+        progress: &progress::Progress::hidden(),
         random: &OsRandom,
         base_url: &config.server_url(),
         client_id: config.client_id(),

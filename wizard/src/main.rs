@@ -91,6 +91,9 @@ struct Flags {
     /// Echo the verbose log to stderr.
     #[arg(long, env = "POSTHOG_WIZARD_DEBUG", global = true)]
     debug: bool,
+    /// Ask the gateway for a streamed answer (server-sent events).
+    #[arg(long, env = "POSTHOG_WIZARD_STREAM", hide = true, global = true)]
+    stream: bool,
     /// Seconds before a request gives up.
     #[arg(
         long,
@@ -234,6 +237,14 @@ fn config(flags: Flags) -> Result<Config, WizardError> {
         callback_port: flags.callback_port,
         login_timeout: Duration::from_secs(flags.login_timeout_seconds.max(1)),
         debug: flags.debug,
+        // Spinners only where a person watches and nothing else writes to
+        // the terminal meanwhile (--debug echoes the log to stderr).
+        progress: if std::io::stdout().is_terminal() && !flags.ci && !flags.debug {
+            wizard::progress::Mode::Spinner
+        } else {
+            wizard::progress::Mode::Plain
+        },
+        stream: flags.stream,
         log_dir,
         home,
         managed_settings: flags.managed_settings,

@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use crate::client::Http;
 use crate::error::WizardError;
 use crate::log::VerboseLog;
+use crate::progress::Progress;
 
 /// Everything a signup produced. The secrets stay wrapped in
 /// [`Credential`], whose formatting is masked.
@@ -31,6 +32,8 @@ pub struct Provisioned {
 pub struct Signup<'a> {
     pub http: &'a Http,
     pub log: &'a VerboseLog,
+    /// Shows each step (hidden for `provision`).
+    pub progress: &'a Progress,
     pub random: &'a dyn RandomSource,
     /// The provisioning server's base URL.
     pub base_url: &'a str,
@@ -74,9 +77,17 @@ impl Signup<'_> {
     /// `--signup`: an existing email comes back as [`Started::RequiresAuth`].
     pub async fn start(&self) -> Result<Started, WizardError> {
         let verifier = CodeVerifier::generate(self.random);
+        let step = self.progress.step(format!(
+            "Creating a PostHog account for {} ({} region)…",
+            self.email, self.region
+        ));
         let code = match self.account_request(&verifier).await? {
-            AccountAnswer::Code(code) => code,
+            AccountAnswer::Code(code) => {
+                step.done(&format!("Account requested for {}", self.email));
+                code
+            }
             AccountAnswer::RequiresAuth(url) => {
+                step.done(&format!("{} already has an account", self.email));
                 self.log.line(format!(
                     "step 1: {} already has an account; interactive login",
                     self.email
@@ -84,7 +95,11 @@ impl Signup<'_> {
                 return Ok(Started::RequiresAuth { url, verifier });
             }
         };
+        let step = self
+            .progress
+            .step("Exchanging the code for an access token…");
         let tokens = self.exchange(&code, &verifier).await?;
+        step.done("Access token received");
         let access_token = Credential::parse(&tokens.access_token).map_err(|error| {
             WizardError::Internal(format!(
                 "the token endpoint sent a malformed access token: {error}"
@@ -94,7 +109,9 @@ impl Signup<'_> {
             "step 2: access token {access_token} granted scope {:?}",
             tokens.scope
         ));
+        let step = self.progress.step("Provisioning the project…");
         let resource = self.resources(&access_token).await?;
+        step.done("Project provisioned");
         let configuration = resource.complete.access_configuration;
         let personal_api_key = configuration
             .personal_api_key

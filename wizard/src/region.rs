@@ -7,7 +7,7 @@
 use protocol::credential::Credential;
 use protocol::posthog::Me;
 
-use crate::api::{self, DeadKey};
+use crate::api::{self, DeadKey, Server};
 use crate::client::{host_of, Answer, Http};
 use crate::error::WizardError;
 use crate::log::VerboseLog;
@@ -31,7 +31,16 @@ pub async fn locate(
     if config.base_url.is_some() {
         let server = config.server_url();
         println!("Checking the API key with {server}…");
-        let me = api::me(http, log, &server, key).await?;
+        let me = api::me(
+            http,
+            log,
+            Server {
+                url: &server,
+                pinned: true,
+            },
+            key,
+        )
+        .await?;
         return Ok(found(config, config.region, server, me));
     }
     if let Some(region) = config.region {
@@ -56,7 +65,7 @@ pub async fn locate(
                 )));
             }
         }
-        let me = api::read(&answer, path, log)?;
+        let me = api::read(&answer, path, false, log)?;
         return Ok(found(config, Some(region), server, me));
     }
     let us_server = config.region_server_url(Region::Us);
@@ -73,7 +82,7 @@ pub async fn locate(
         for (region, server, answer) in answers {
             if let Ok(answer) = answer {
                 if answer.status.as_u16() == status {
-                    let me = api::read(answer, path, log)?;
+                    let me = api::read(answer, path, false, log)?;
                     log.line(format!("the key belongs to the {} region", region.wire()));
                     println!("The key belongs to the {} region.", region.wire());
                     return Ok(found(config, Some(region), server.clone(), me));
@@ -114,7 +123,7 @@ pub async fn locate(
             )
         })
         .unwrap_or(&arrived[0]);
-    Err(api::read::<Me>(telling, path, log)
+    Err(api::read::<Me>(telling, path, false, log)
         .err()
         .unwrap_or_else(|| WizardError::Internal("unreachable: no region answered 200".into())))
 }

@@ -1,4 +1,5 @@
 //! The harness's one integration-test binary. It never starts a process:
 //! the real scenarios run with `cargo run -p e2e`.
 
+mod properties;
 mod scenarios;

@@ -7,4 +7,5 @@ mod auth;
 mod binary;
 mod faults;
 mod health;
+mod hostile;
 mod support;

@@ -1,4 +1,6 @@
 //! The protocol crate's one integration-test binary.
 
+mod guard;
+mod properties;
 mod schema;
 mod wire;

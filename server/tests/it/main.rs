@@ -12,6 +12,7 @@ mod login;
 mod openapi;
 mod partner;
 mod posthog_api;
+mod reliability;
 mod request_logs;
 mod seeded_accounts;
 mod signup;

@@ -742,9 +742,10 @@ fn a_second_run_with_another_key_updates_only_the_env_file() {
         std::fs::read_to_string(&env).unwrap(),
         format!("OTHER=1\nNEXT_PUBLIC_POSTHOG_KEY=phc_public_project_key\nNEXT_PUBLIC_POSTHOG_HOST={}\n", stub.url)
     );
-    // account request, code exchange, resources: no gateway turn.
+    // account request, code exchange, resources, the dashboard link: no
+    // gateway turn.
     assert_eq!(
         stub.requests.load(std::sync::atomic::Ordering::SeqCst) - requests,
-        3
+        4
     );
 }

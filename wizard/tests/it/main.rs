@@ -6,4 +6,5 @@
 
 mod cli;
 mod flows;
+mod streaming;
 mod stub;

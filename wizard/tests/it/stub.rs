@@ -28,6 +28,13 @@ pub enum Gateway {
     Unavailable,
     /// One turn with these tool uses, then `end_turn`.
     Script(Vec<Value>),
+    /// Streams the first answer cut before `message_stop` `cuts` times,
+    /// then plays the script (streamed when asked).
+    CutStream {
+        cuts: usize,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        script: Vec<Value>,
+    },
     /// Answers `status` (with `Retry-After: 0` on 429) to the first
     /// `failures` calls, then plays the script.
     Flaky {
@@ -50,6 +57,20 @@ pub enum Api {
     Forbidden(&'static str),
 }
 
+/// How the stub answers `POST /api/agentic/provisioning/deep_links`.
+#[derive(Clone, Copy)]
+pub enum DeepLinks {
+    Issued,
+    /// This status with the plain error envelope.
+    Refused(u16),
+    /// A 200 whose body is not a deep link.
+    Garbled,
+}
+
+/// The single-use token in the stub's deep link (not a credential prefix,
+/// like the real one).
+pub const DEEP_LINK_TOKEN: &str = "dl-token-1";
+
 /// Everything a test can choose about the stub.
 #[derive(Clone)]
 pub struct Options {
@@ -69,6 +90,7 @@ pub struct Options {
     pub project_api_key: &'static str,
     /// The credential the gateway expects.
     pub gateway_credential: &'static str,
+    pub deep_links: DeepLinks,
 }
 
 impl Options {
@@ -83,6 +105,7 @@ impl Options {
             health_forbidden: false,
             project_api_key: "phc_public_project_key",
             gateway_credential: FAKE_ACCESS_TOKEN,
+            deep_links: DeepLinks::Issued,
         }
     }
 }
@@ -95,6 +118,10 @@ pub struct Stub {
     pub requests: Arc<AtomicUsize>,
     /// The form of the last `POST /oauth/token`.
     pub login_form: Arc<Mutex<Option<HashMap<String, String>>>>,
+    /// Each deep link request: its `API-Version`, `Authorization` and body.
+    pub deep_link_requests: Arc<Mutex<Vec<(String, String, Value)>>>,
+    /// Each gateway request's `stream` field.
+    pub gateway_streams: Arc<Mutex<Vec<Value>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -211,7 +238,44 @@ pub fn start_with(options: Options) -> Stub {
         }
     };
     let gateway_credential = options.gateway_credential;
+    let deep_link_requests: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+    let gateway_streams: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let deep_links = {
+        let (requests, answer, url) = (deep_link_requests.clone(), options.deep_links, url.clone());
+        move |headers: HeaderMap, Json(body): Json<Value>| {
+            let (requests, url) = (requests.clone(), url.clone());
+            async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                requests.lock().unwrap().push((
+                    header("api-version"),
+                    header("authorization"),
+                    body.clone(),
+                ));
+                match answer {
+                    DeepLinks::Issued => Json(json!({
+                        "purpose": body["purpose"],
+                        "url": format!("{url}/agentic/login?token={DEEP_LINK_TOKEN}&team_id=7"),
+                        "expires_at": "2026-06-01T10:10:00Z"
+                    }))
+                    .into_response(),
+                    DeepLinks::Refused(status) => (
+                        StatusCode::from_u16(status).unwrap(),
+                        Json(json!({"error": {"code": "forbidden", "message": "This application may not issue deep links"}})),
+                    )
+                        .into_response(),
+                    DeepLinks::Garbled => Json(json!({"ok": true})).into_response(),
+                }
+            }
+        }
+    };
     let app = Router::new()
+        .route("/api/agentic/provisioning/deep_links", post(deep_links))
         .route("/api/agentic/provisioning/account_requests", post(account))
         .route("/oauth/token", post(login_token))
         .route("/api/users/@me/", get(me))
@@ -240,9 +304,15 @@ pub fn start_with(options: Options) -> Stub {
         )
         .route(
             "/wizard/v1/messages",
-            post(move |headers: HeaderMap, Json(body): Json<Value>| {
-                let gateway = gateway.clone();
-                async move { messages(gateway, gateway_credential, headers, body) }
+            post({
+                let streams = gateway_streams.clone();
+                move |headers: HeaderMap, Json(body): Json<Value>| {
+                    let (gateway, streams) = (gateway.clone(), streams.clone());
+                    async move {
+                        streams.lock().unwrap().push(body["stream"].clone());
+                        messages(gateway, gateway_credential, headers, body)
+                    }
+                }
             }),
         )
         .layer(axum::middleware::from_fn(move |request, next: axum::middleware::Next| {
@@ -254,6 +324,8 @@ pub fn start_with(options: Options) -> Stub {
         url,
         requests,
         login_form,
+        deep_link_requests,
+        gateway_streams,
         _runtime: runtime,
     }
 }
@@ -365,22 +437,97 @@ fn messages(gateway: Gateway, credential: &str, headers: HeaderMap, body: Value)
             }
             messages(Gateway::Script(script), credential, headers, body)
         }
+        Gateway::CutStream {
+            cuts,
+            calls,
+            script,
+        } => {
+            let call = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if call >= cuts {
+                return messages(Gateway::Script(script), credential, headers, body);
+            }
+            let whole = server_sent_events(&scripted(script, &body));
+            let cut = whole.find("event: message_delta").unwrap();
+            (
+                [("content-type", "text/event-stream")],
+                whole[..cut].to_owned(),
+            )
+                .into_response()
+        }
         Gateway::Script(tools) => {
-            let turn = body["messages"]
-                .as_array()
-                .map(|messages| messages.iter().filter(|m| m["role"] == "assistant").count())
-                .unwrap_or(0);
-            let (content, stop) = if turn == 0 {
-                (tools, "tool_use")
-            } else {
-                (vec![json!({"type": "text", "text": "done"})], "end_turn")
-            };
-            Json(json!({
-                "id": format!("msg_{turn}"), "type": "message", "role": "assistant", "model": "m",
-                "content": content, "stop_reason": stop, "stop_sequence": null,
-                "usage": {"input_tokens": 1, "output_tokens": 1}
-            }))
-            .into_response()
+            let message = scripted(tools, &body);
+            if body["stream"] == json!(true) {
+                return (
+                    [("content-type", "text/event-stream")],
+                    server_sent_events(&message),
+                )
+                    .into_response();
+            }
+            Json(message).into_response()
         }
     }
+}
+
+/// The events of one answer, as the real gateway sends them: text and tool
+/// input in small deltas, a comment and a ping thrown in, the stop reason
+/// only in `message_delta`.
+fn server_sent_events(message: &Value) -> String {
+    let mut start = message.clone();
+    start["content"] = json!([]);
+    start["stop_reason"] = Value::Null;
+    let mut events = vec![json!({"type": "message_start", "message": start})];
+    events.push(json!({"type": "ping"}));
+    for (index, block) in message["content"].as_array().unwrap().iter().enumerate() {
+        let pieces = |text: &str| -> Vec<String> {
+            text.chars()
+                .collect::<Vec<_>>()
+                .chunks(7)
+                .map(|piece| piece.iter().collect())
+                .collect()
+        };
+        match block["type"].as_str() {
+            Some("text") => {
+                events.push(json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}));
+                for piece in pieces(block["text"].as_str().unwrap()) {
+                    events.push(json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}));
+                }
+            }
+            _ => {
+                events.push(json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}}));
+                for piece in pieces(&block["input"].to_string()) {
+                    events.push(json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}}));
+                }
+            }
+        }
+        events.push(json!({"type": "content_block_stop", "index": index}));
+    }
+    events.push(json!({"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": null}, "usage": {"output_tokens": 1}}));
+    events.push(json!({"type": "message_stop"}));
+    let mut body = String::from(": a comment the client ignores\n\n");
+    for event in events {
+        body.push_str(&format!(
+            "event: {}\ndata: {event}\n\n",
+            event["type"].as_str().unwrap()
+        ));
+    }
+    body
+}
+
+/// The scripted answer to this request: the tool uses on the first turn,
+/// then `end_turn`.
+fn scripted(tools: Vec<Value>, body: &Value) -> Value {
+    let turn = body["messages"]
+        .as_array()
+        .map(|messages| messages.iter().filter(|m| m["role"] == "assistant").count())
+        .unwrap_or(0);
+    let (content, stop) = if turn == 0 {
+        (tools, "tool_use")
+    } else {
+        (vec![json!({"type": "text", "text": "done"})], "end_turn")
+    };
+    json!({
+        "id": format!("msg_{turn}"), "type": "message", "role": "assistant", "model": "m",
+        "content": content, "stop_reason": stop, "stop_sequence": null,
+        "usage": {"input_tokens": 1, "output_tokens": 1}
+    })
 }

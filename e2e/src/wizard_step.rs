@@ -1,0 +1,596 @@
+//! Wizard steps: runs of the real wizard among the `[[steps]]`, in order,
+//! sharing the scenario's one project directory, HOME and log directory.
+//!
+//! ```toml
+//! [[steps]]
+//! kind = "wizard"                     # one run, to completion
+//! label = "second run"
+//! args = ["--ci", "--api-key", "{saved.pat}"]
+//! env = { POSTHOG_WIZARD_RETRY_BASE_MS = "10" }
+//! stdin = "pasted code\n"             # written to its stdin, then closed
+//! expect = { exit_code = 0, output_contains = ["nothing changed"], project = "unchanged" }
+//!
+//! [[steps]]
+//! kind = "wizard"                     # started, not waited for: the browser
+//! background = true                   # steps play the person meanwhile
+//! args = ["--signup", "--email", "login@example.com", "--callback-port", "{free_port}"]
+//!
+//! [[steps]]
+//! kind = "wizard_output"              # reads the background wizard's stdout
+//! pattern = '^(http://\S+/oauth/authorize\?\S+)$'   # as it comes, until a line
+//! save = { url = 1 }                  # matches; capture group → {saved.url}
+//! timeout_seconds = 10
+//!
+//! [[steps]]
+//! kind = "wizard_wait"                # waits for the background wizard to exit
+//! expect = { exit_code = 0, project = "integrated" }
+//! ```
+//!
+//! The harness adds `--install-dir`, `--base-url` and `--gateway-url`
+//! unless the arguments hold them. `{free_port}` in `args` or `env` is a
+//! port the harness found free on 127.0.0.1 just before the run (the same
+//! port everywhere in one step), also saved as `{saved.free_port}`.
+//! `project` is `untouched` (as set up, before any run), `integrated` (the
+//! app's checklist, against the set-up project) or `unchanged` (identical to
+//! the project just before this run: a second run that writes nothing).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::expect;
+use crate::integrated::IntegratedProject;
+use crate::process::{self, Background, Ending, Invocation};
+use crate::project::{self, Difference, Manifest};
+use crate::scenario::{self, Placeholders, ProjectExpectation};
+use crate::steps::Saved;
+
+/// The placeholder replaced by a free loopback port.
+pub const FREE_PORT: &str = "{free_port}";
+
+/// How long a `wizard_output` step waits by default.
+pub const DEFAULT_OUTPUT_TIMEOUT: u64 = 10;
+
+/// One wizard run (`kind = "wizard"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WizardStep {
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Arguments; placeholders `{email}`, `{server}`, `{gateway}`,
+    /// `{project}`, `{saved.<name>}` and `{free_port}` are replaced.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment variables (values take placeholders too).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Written to the wizard's stdin, which is then closed (default: no
+    /// stdin at all).
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Start it and go on; a later `wizard_wait` collects it.
+    #[serde(default)]
+    pub background: bool,
+    /// Seconds from its start before the wizard is killed and the step fails.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Checked when it exits (for a background run: on `wizard_wait`).
+    #[serde(default)]
+    pub expect: WizardExpect,
+}
+
+/// Waits for a line of the background wizard's stdout (`kind = "wizard_output"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WizardOutputStep {
+    #[serde(default)]
+    pub label: Option<String>,
+    /// A regular expression (Rust `regex` syntax) one whole stdout line
+    /// must match; lines already matched by an earlier step are not read
+    /// again.
+    pub pattern: String,
+    /// Saved name → capture group number.
+    #[serde(default)]
+    pub save: BTreeMap<String, usize>,
+    #[serde(default = "default_output_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// Waits for the background wizard to exit (`kind = "wizard_wait"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WizardWaitStep {
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub expect: WizardExpect,
+}
+
+/// What one wizard run must show. Only what is written is checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WizardExpect {
+    pub exit_code: Option<i32>,
+    /// Substrings of this run's stdout and stderr together (placeholders
+    /// replaced).
+    #[serde(default)]
+    pub output_contains: Vec<String>,
+    #[serde(default)]
+    pub output_lacks: Vec<String>,
+    pub project: Option<StepProject>,
+}
+
+/// The project after one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepProject {
+    /// Identical to the project as set up, before any wizard run.
+    Untouched,
+    /// The app's checklist holds, against the project as set up.
+    Integrated,
+    /// Identical to the project just before this run started.
+    Unchanged,
+}
+
+/// What wizard steps need from the running scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct WizardContext<'a> {
+    pub program: &'a Path,
+    /// The wizard's whole environment before the step's own `env`.
+    pub env: &'a BTreeMap<String, String>,
+    /// Where `wizard-step<N>.{stdout,stderr}` go.
+    pub scratch: &'a Path,
+    pub project_dir: &'a Path,
+    /// The project as set up, before any run.
+    pub project_initial: &'a Manifest,
+    /// The app's checklist, when it has one.
+    pub integrated: Option<&'a IntegratedProject>,
+}
+
+/// One wizard run of the steps, for the observation and `--keep`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WizardRunRecord {
+    pub title: String,
+    pub invocation: Invocation,
+    /// `None` while (or if never) collected.
+    pub ending: Option<Ending>,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+/// The wizard runs of one scenario's steps.
+#[derive(Debug, Default)]
+pub struct WizardState {
+    background: Option<Pending>,
+    pub runs: Vec<WizardRunRecord>,
+}
+
+/// The background run and what its `wizard_wait` will check.
+#[derive(Debug)]
+struct Pending {
+    process: Background,
+    before: Manifest,
+    deadline: Instant,
+    record: usize,
+}
+
+impl WizardStep {
+    pub fn label(&self) -> String {
+        self.label.clone().unwrap_or_else(|| {
+            let words = self.args.join(" ");
+            match self.background {
+                true => format!("wizard {words} (background)"),
+                false => format!("wizard {words}"),
+            }
+        })
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.background && self.expect != WizardExpect::default() {
+            bail!("a background wizard is checked by its `wizard_wait` step: move `expect` there");
+        }
+        if self.timeout_seconds == 0 {
+            bail!("timeout_seconds must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl WizardOutputStep {
+    pub fn label(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| format!("wizard prints /{}/", self.pattern))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let regex = regex::Regex::new(&self.pattern)
+            .with_context(|| format!("pattern {:?} is not a regular expression", self.pattern))?;
+        let groups = regex.captures_len() - 1;
+        for (name, group) in &self.save {
+            if name.is_empty() || name.contains(['{', '}']) {
+                bail!("save name {name:?} must be plain (no braces)");
+            }
+            if *group > groups {
+                bail!("save {name}: the pattern has {groups} capture group(s), not {group}");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WizardWaitStep {
+    pub fn label(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| "wait for the wizard".to_owned())
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago: bound, read, released.
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .context("cannot bind 127.0.0.1:0 to find a free port")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    Ok(port)
+}
+
+/// Replaces `{free_port}` with `port`.
+pub fn fill_free_port(text: &str, port: u16) -> String {
+    text.replace(FREE_PORT, &port.to_string())
+}
+
+impl WizardState {
+    /// Whether a background run still waits for its `wizard_wait`.
+    pub fn has_background(&self) -> bool {
+        self.background.is_some()
+    }
+
+    /// Runs `kind = "wizard"`: to completion, or started in the background.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run(
+        &mut self,
+        step: &WizardStep,
+        context: &WizardContext<'_>,
+        values: &Placeholders,
+        saved: &mut Saved,
+        transcript: &mut Vec<String>,
+        index: usize,
+        title: &str,
+    ) -> Result<Vec<String>> {
+        if self.background.is_some() {
+            bail!("a background wizard is still running: a `wizard_wait` step comes first");
+        }
+        let uses_port = step
+            .args
+            .iter()
+            .chain(step.env.values())
+            .any(|text| text.contains(FREE_PORT));
+        let port = match uses_port {
+            true => {
+                let port = free_port()?;
+                saved.insert("free_port", port.to_string());
+                Some(port)
+            }
+            false => None,
+        };
+        let fill = |text: &str| -> Result<String> {
+            let text = saved.apply(&values.apply(text))?;
+            Ok(match port {
+                Some(port) => fill_free_port(&text, port),
+                None => text,
+            })
+        };
+        let args = step
+            .args
+            .iter()
+            .map(|arg| fill(arg))
+            .collect::<Result<Vec<_>>>()?;
+        let mut env = context.env.clone();
+        for (key, value) in &step.env {
+            env.insert(key.clone(), fill(value)?);
+        }
+        let invocation = Invocation {
+            program: context.program.to_path_buf(),
+            args: scenario::wire_wizard_args(args, values),
+            env,
+            current_dir: context.scratch.to_path_buf(),
+        };
+        let stdout = context.scratch.join(format!("wizard-step{index}.stdout"));
+        let stderr = context.scratch.join(format!("wizard-step{index}.stderr"));
+        let before = project::manifest(context.project_dir)?;
+        transcript.push(saved.mask(&format!("{title}: wizard {}", invocation.args.join(" "))));
+        let process = process::start_background(
+            "wizard",
+            &invocation,
+            step.stdin.as_deref(),
+            &stdout,
+            &stderr,
+        )
+        .await?;
+        self.runs.push(WizardRunRecord {
+            title: title.to_owned(),
+            invocation,
+            ending: None,
+            stdout,
+            stderr,
+        });
+        let pending = Pending {
+            process,
+            before,
+            deadline: Instant::now() + Duration::from_secs(step.timeout_seconds),
+            record: self.runs.len() - 1,
+        };
+        if step.background {
+            self.background = Some(pending);
+            return Ok(Vec::new());
+        }
+        self.finish(
+            pending,
+            &step.expect,
+            context,
+            values,
+            saved,
+            transcript,
+            title,
+        )
+        .await
+    }
+
+    /// Runs `kind = "wizard_output"`.
+    pub async fn read_output(
+        &mut self,
+        step: &WizardOutputStep,
+        saved: &mut Saved,
+        transcript: &mut Vec<String>,
+        title: &str,
+    ) -> Result<Vec<String>> {
+        let Some(pending) = self.background.as_mut() else {
+            bail!("no background wizard is running (a `wizard` step with `background = true` comes first)");
+        };
+        let pattern = regex::Regex::new(&step.pattern)?;
+        let groups = pending
+            .process
+            .wait_for_line(&pattern, Duration::from_secs(step.timeout_seconds))
+            .await?;
+        transcript.push(saved.mask(&format!(
+            "{title}: matched {:?}",
+            groups.first().cloned().flatten().unwrap_or_default()
+        )));
+        let mut failures = Vec::new();
+        for (name, group) in &step.save {
+            match groups.get(*group).cloned().flatten() {
+                Some(value) => saved.insert(name, value),
+                None => failures.push(format!(
+                    "save {name}: capture group {group} did not take part in the match"
+                )),
+            }
+        }
+        Ok(failures)
+    }
+
+    /// Runs `kind = "wizard_wait"`.
+    pub async fn wait(
+        &mut self,
+        step: &WizardWaitStep,
+        context: &WizardContext<'_>,
+        values: &Placeholders,
+        saved: &Saved,
+        transcript: &mut Vec<String>,
+        title: &str,
+    ) -> Result<Vec<String>> {
+        let Some(pending) = self.background.take() else {
+            bail!("no background wizard is running (a `wizard` step with `background = true` comes first)");
+        };
+        self.finish(
+            pending,
+            &step.expect,
+            context,
+            values,
+            saved,
+            transcript,
+            title,
+        )
+        .await
+    }
+
+    /// Kills a background run nobody waited for, and says so.
+    pub async fn abandon(&mut self) -> Option<String> {
+        let pending = self.background.take()?;
+        pending.process.kill().await;
+        let title = &self.runs[pending.record].title;
+        Some(format!(
+            "{title}: the background wizard was still running after the last step (add a `wizard_wait` step); it was killed"
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &mut self,
+        pending: Pending,
+        expect: &WizardExpect,
+        context: &WizardContext<'_>,
+        values: &Placeholders,
+        saved: &Saved,
+        transcript: &mut Vec<String>,
+        title: &str,
+    ) -> Result<Vec<String>> {
+        let remaining = pending.deadline.saturating_duration_since(Instant::now());
+        let ending = pending.process.wait(remaining).await?;
+        let record = &mut self.runs[pending.record];
+        record.ending = Some(ending);
+        let output = format!(
+            "{}{}",
+            read_lossy(&record.stdout),
+            read_lossy(&record.stderr)
+        );
+        transcript.push(format!("{title}: the wizard ended: {ending:?}"));
+        let after = project::manifest(context.project_dir)?;
+        let fill = |text: &String| saved.apply(&values.apply(text));
+        let contains = expect
+            .output_contains
+            .iter()
+            .map(fill)
+            .collect::<Result<Vec<_>>>()?;
+        let lacks = expect
+            .output_lacks
+            .iter()
+            .map(fill)
+            .collect::<Result<Vec<_>>>()?;
+        let mut failures = expect::check_ending(expect.exit_code, ending);
+        failures.extend(expect::check_output(&contains, &lacks, &output));
+        failures.extend(check_project(
+            expect.project,
+            context,
+            &pending.before,
+            &after,
+        ));
+        Ok(failures)
+    }
+}
+
+/// The project after a run against `project`.
+pub fn check_project(
+    project: Option<StepProject>,
+    context: &WizardContext<'_>,
+    before_run: &Manifest,
+    after: &Manifest,
+) -> Vec<String> {
+    let whole = |expectation| {
+        let probe = scenario::Expect {
+            project: Some(expectation),
+            ..Default::default()
+        };
+        expect::check_project(&probe, context.integrated, context.project_initial, after)
+    };
+    match project {
+        None => Vec::new(),
+        Some(StepProject::Untouched) => whole(ProjectExpectation::Untouched),
+        Some(StepProject::Integrated) => whole(ProjectExpectation::Integrated),
+        Some(StepProject::Unchanged) => {
+            let difference = Difference::between(before_run, after);
+            match difference.is_empty() {
+                true => Vec::new(),
+                false => vec![format!(
+                    "project should be unchanged by this run, but {}",
+                    expect::describe_difference(&difference)
+                )],
+            }
+        }
+    }
+}
+
+fn read_lossy(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+fn default_timeout() -> u64 {
+    60
+}
+
+fn default_output_timeout() -> u64 {
+    DEFAULT_OUTPUT_TIMEOUT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::Step;
+
+    fn parse(text: &str) -> Result<Step> {
+        let step: Step = toml::from_str::<toml::Value>(text)?.try_into()?;
+        step.validate()?;
+        Ok(step)
+    }
+
+    #[test]
+    fn wizard_steps_parse_with_defaults() {
+        let Step::Wizard(run) = parse(
+            "kind = \"wizard\"\nargs = [\"--ci\", \"--api-key\", \"{saved.pat}\"]\nenv = { A = \"b\" }\nstdin = \"code\\n\"\nexpect = { exit_code = 0, output_contains = [\"nothing changed\"], project = \"unchanged\" }\n",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert!(!run.background);
+        assert_eq!(run.timeout_seconds, 60);
+        assert_eq!(run.stdin.as_deref(), Some("code\n"));
+        assert_eq!(run.expect.project, Some(StepProject::Unchanged));
+        assert_eq!(run.label(), "wizard --ci --api-key {saved.pat}");
+        let Step::WizardOutput(output) =
+            parse("kind = \"wizard_output\"\npattern = '^(http://\\S+)$'\nsave = { url = 1 }\n")
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(output.save["url"], 1);
+        assert_eq!(output.timeout_seconds, DEFAULT_OUTPUT_TIMEOUT);
+        let Step::WizardWait(wait) =
+            parse("kind = \"wizard_wait\"\nexpect = { exit_code = 3, project = \"untouched\" }\n")
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(wait.expect.exit_code, Some(3));
+        assert_eq!(wait.label(), "wait for the wizard");
+    }
+
+    #[test]
+    fn bad_wizard_steps_are_refused_naming_the_problem() {
+        for (text, needle) in [
+            ("kind = \"wizard\"\nargz = []\n", "argz"),
+            ("kind = \"wizard\"\nexpect = { exit = 0 }\n", "exit"),
+            (
+                "kind = \"wizard\"\nexpect = { project = \"pristine\" }\n",
+                "pristine",
+            ),
+            (
+                "kind = \"wizard\"\nbackground = true\nexpect = { exit_code = 0 }\n",
+                "wizard_wait",
+            ),
+            ("kind = \"wizard\"\ntimeout_seconds = 0\n", "at least 1"),
+            ("kind = \"wizard_output\"\n", "pattern"),
+            (
+                "kind = \"wizard_output\"\npattern = \"(\"\n",
+                "not a regular expression",
+            ),
+            (
+                "kind = \"wizard_output\"\npattern = \"(a)\"\nsave = { url = 2 }\n",
+                "1 capture group",
+            ),
+            (
+                "kind = \"wizard_output\"\npattern = \"a\"\nsave = { \"{x}\" = 0 }\n",
+                "plain",
+            ),
+            (
+                "kind = \"wizard_output\"\npattern = \"a\"\nsaev = {}\n",
+                "saev",
+            ),
+            (
+                "kind = \"wizard_wait\"\ntimeout_seconds = 3\n",
+                "timeout_seconds",
+            ),
+        ] {
+            let message = format!("{:#}", parse(text).expect_err(text));
+            assert!(message.contains(needle), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_free_port_is_bindable_and_replaces_its_placeholder() {
+        let port = free_port().unwrap();
+        assert_ne!(port, 0);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port));
+        assert!(listener.is_ok(), "port {port} was not free");
+        assert_eq!(
+            fill_free_port("--callback-port={free_port} {free_port}", 4242),
+            "--callback-port=4242 4242"
+        );
+        assert_eq!(fill_free_port("no placeholder", 1), "no placeholder");
+    }
+}
