@@ -511,6 +511,7 @@ mod tests {
         Placeholders {
             email: "e2e-x@example.com".to_owned(),
             server: "http://127.0.0.1:1".to_owned(),
+            other_server: String::new(),
             gateway: "http://127.0.0.1:2".to_owned(),
             project: "/tmp/p".to_owned(),
         }

@@ -252,6 +252,48 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     .await?;
     invocations.push(("provisioning-server".to_owned(), bound_here(&server)));
 
+    // The other region's server, when the scenario has one; its process
+    // group is killed when the handle drops, on every path out.
+    let other_server = match &scenario.other_server {
+        Some(setup) => {
+            let mut args = vec![
+                "--bind".to_owned(),
+                "127.0.0.1:0".to_owned(),
+                "--database-url".to_owned(),
+                format!("sqlite://{}?mode=rwc", dir.join("other-server.sqlite").display()),
+                "--region".to_owned(),
+                setup.region.clone(),
+                "--profile".to_owned(),
+                scenario.profile_argument_of(setup, &settings.fixtures),
+                "--admin-token".to_owned(),
+                admin_token.clone(),
+            ];
+            if let Some(seed) = scenario.other_seed_path(&settings.fixtures) {
+                args.push("--seed".to_owned());
+                args.push(seed.display().to_string());
+            }
+            let invocation = Invocation {
+                program: settings.binaries.server.path.clone(),
+                args,
+                env: base_env.clone(),
+                current_dir: dir.to_path_buf(),
+            };
+            let other = process::start_service(
+                "provisioning-server (other region)",
+                invocation,
+                &dir.join("other-server.stdout"),
+                &dir.join("other-server.stderr"),
+            )
+            .await?;
+            invocations.push((
+                "provisioning-server (other region)".to_owned(),
+                bound_here(&other),
+            ));
+            Some(other)
+        }
+        None => None,
+    };
+
     let mut gateway_args = vec![
         "--bind".to_owned(),
         "127.0.0.1:0".to_owned(),
@@ -297,6 +339,10 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     let values = Placeholders {
         email: unique_email(&scenario.name, &settings.run_id),
         server: server.url.clone(),
+        other_server: other_server
+            .as_ref()
+            .map(|other| other.url.clone())
+            .unwrap_or_default(),
         gateway: gateway.url.clone(),
         project: project_dir.display().to_string(),
     };
@@ -376,6 +422,9 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         fetch_admin(&client, &gateway.url, paths::ADMIN_JOURNAL, &admin_token).await;
     server.process.kill().await;
     gateway.process.kill().await;
+    if let Some(other) = other_server {
+        other.process.kill().await;
+    }
     // The last wizard run decides the exit code: the [wizard]'s, unless
     // wizard steps ran after it.
     let ending = steps

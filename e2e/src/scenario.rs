@@ -32,6 +32,12 @@ pub struct Scenario {
     /// One line, shown by `e2e list`.
     pub description: String,
     pub server: ServerSetup,
+    /// A second provisioning server, usually of the other region (its own
+    /// database; the same admin token), reachable as `{other_server}`: for
+    /// a key that lives in one region and is tried in the other. The
+    /// gateway still asks the main server.
+    #[serde(default)]
+    pub other_server: Option<ServerSetup>,
     #[serde(default)]
     pub gateway: GatewaySetup,
     /// The wizard run; equivalent to one wizard step before `steps`.
@@ -224,14 +230,18 @@ pub struct GatewayExpect {
 pub struct Placeholders {
     pub email: String,
     pub server: String,
+    /// The `[other_server]`'s URL; empty when the scenario has none.
+    pub other_server: String,
     pub gateway: String,
     pub project: String,
 }
 
 impl Placeholders {
-    /// Replaces every `{email}`, `{server}`, `{gateway}` and `{project}`.
+    /// Replaces every `{email}`, `{server}`, `{other_server}`, `{gateway}`
+    /// and `{project}`.
     pub fn apply(&self, text: &str) -> String {
         text.replace("{email}", &self.email)
+            .replace("{other_server}", &self.other_server)
             .replace("{server}", &self.server)
             .replace("{gateway}", &self.gateway)
             .replace("{project}", &self.project)
@@ -436,8 +446,13 @@ impl Scenario {
     /// The `--profile` value for the server: a built-in name as is, a file
     /// resolved against the fixtures directory.
     pub fn profile_argument(&self, fixtures: &Path) -> String {
-        match self.server.profile.as_str() {
-            "legacy" | "current" => self.server.profile.clone(),
+        self.profile_argument_of(&self.server, fixtures)
+    }
+
+    /// `--profile` for one of the scenario's servers.
+    pub fn profile_argument_of(&self, setup: &ServerSetup, fixtures: &Path) -> String {
+        match setup.profile.as_str() {
+            "legacy" | "current" => setup.profile.clone(),
             file => fixtures.join(file).display().to_string(),
         }
     }
@@ -445,6 +460,12 @@ impl Scenario {
     /// The seed file, resolved against the fixtures directory.
     pub fn seed_path(&self, fixtures: &Path) -> Option<PathBuf> {
         self.server.seed.as_ref().map(|seed| fixtures.join(seed))
+    }
+
+    /// The `[other_server]`'s seed file, if it has one.
+    pub fn other_seed_path(&self, fixtures: &Path) -> Option<PathBuf> {
+        let other = self.other_server.as_ref()?;
+        other.seed.as_ref().map(|seed| fixtures.join(seed))
     }
 }
 
@@ -457,11 +478,18 @@ pub fn wire_wizard_args(mut args: Vec<String>, values: &Placeholders) -> Vec<Str
         ("--base-url", values.server.clone()),
         ("--gateway-url", format!("{}/wizard", values.gateway)),
     ];
+    fn gives(args: &[String], flag: &str) -> bool {
+        args.iter()
+            .any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")))
+    }
+    // A run that names the two regions' servers is testing region
+    // discovery: pinning everything with --base-url would defeat it.
+    let regions_given = gives(&args, "--us-base-url") || gives(&args, "--eu-base-url");
     for (flag, value) in wiring {
-        let given = args
-            .iter()
-            .any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")));
-        if !given {
+        if flag == "--base-url" && regions_given {
+            continue;
+        }
+        if !gives(&args, flag) {
             args.push(flag.to_owned());
             args.push(value);
         }
@@ -549,9 +577,36 @@ verdicts = ["insufficient_scope"]
         Placeholders {
             email: "e2e-good@example.com".to_owned(),
             server: "http://127.0.0.1:1".to_owned(),
+            other_server: "http://127.0.0.1:3".to_owned(),
             gateway: "http://127.0.0.1:2".to_owned(),
             project: "/tmp/p".to_owned(),
         }
+    }
+
+    #[test]
+    fn naming_the_regions_servers_leaves_base_url_out() {
+        let values = values();
+        let wired = wire_wizard_args(
+            vec!["--ci".into(), "--us-base-url".into(), "{other_server}".into()],
+            &values,
+        );
+        assert!(!wired.contains(&"--base-url".to_owned()), "{wired:?}");
+        assert!(wired.contains(&"--install-dir".to_owned()));
+        assert!(wired.contains(&"--gateway-url".to_owned()));
+        let pinned = wire_wizard_args(vec!["--signup".into()], &values);
+        assert!(pinned.contains(&"--base-url".to_owned()));
+        assert_eq!(values.apply("{other_server}|{server}"), "http://127.0.0.1:3|http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn an_other_server_table_parses_and_refuses_unknown_keys() {
+        let text = GOOD.replace("[server]", "[other_server]\nprofile = \"current\"\nregion = \"eu\"\n\n[server]");
+        let scenario = Scenario::parse(&text, Path::new("scenarios/good.toml")).unwrap();
+        let other = scenario.other_server.as_ref().unwrap();
+        assert_eq!((other.profile.as_str(), other.region.as_str()), ("current", "eu"));
+        let bad = GOOD.replace("[server]", "[other_server]\nprofile = \"current\"\nport = 1\n\n[server]");
+        let error = format!("{:#}", Scenario::parse(&bad, Path::new("scenarios/good.toml")).unwrap_err());
+        assert!(error.contains("port"), "{error}");
     }
 
     #[test]
