@@ -39,6 +39,7 @@ bless:
     INSTA_UPDATE=always UPDATE_OPENAPI=1 cargo test --workspace --locked
     cargo build --locked --workspace --bins
     cargo run --locked -q -p e2e -- matrix --bless
+    cargo run --locked -q -p e2e -- run --no-matrix --bless-transcripts
 
 # Re-freeze the wire contract baseline (fixtures/contracts/baseline/) from docs/openapi.json and the
 # JSON Schemas. Refuses a breaking change unless protocol::API_VERSION was bumped first.

@@ -31,4 +31,5 @@ pub mod shard;
 pub mod step_expect;
 pub mod steps;
 pub mod suite;
+pub mod transcript;
 pub mod wizard_step;

@@ -55,6 +55,10 @@ struct RunArgs {
     /// rerun each program by hand.
     #[arg(long)]
     keep: bool,
+    /// Rewrite each scenario's committed transcript under
+    /// fixtures/transcripts/ from this run (review the diff first).
+    #[arg(long)]
+    bless_transcripts: bool,
     /// Run `cargo build --workspace --bins` first, so binaries found beside
     /// the harness are not older than their sources. The default under
     /// `cargo run` (which rebuilds only the harness itself).
@@ -119,6 +123,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
         matrix,
         bless,
         shard: run.shard,
+        bless_transcripts: run.bless_transcripts,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -14,6 +14,7 @@ use crate::report;
 use crate::runner::{self, ScenarioResult, Settings};
 use crate::scenario::{self, Scenario};
 use crate::shard::Shard;
+use crate::transcript;
 
 /// Exit code when every selected scenario passed.
 pub const EXIT_PASSED: i32 = 0;
@@ -43,6 +44,9 @@ pub struct RunOptions {
     pub bless: bool,
     /// Run only this shard of the sorted list.
     pub shard: Option<Shard>,
+    /// Rewrite each scenario's committed transcript
+    /// (`fixtures/transcripts/`) instead of comparing with it.
+    pub bless_transcripts: bool,
 }
 
 /// The fixtures directory: `fixtures/` found walking up from `start`, then
@@ -170,9 +174,29 @@ pub async fn run(options: RunOptions) -> Result<i32> {
             return Ok(EXIT_INTERRUPTED);
         }
     };
-    let (cell_results, results): (Vec<ScenarioResult>, Vec<ScenarioResult>) = everything
+    let (cell_results, mut results): (Vec<ScenarioResult>, Vec<ScenarioResult>) = everything
         .into_iter()
         .partition(|result| cell_names.contains(&result.name));
+    // Each scenario's exchange against its committed transcript; a
+    // scenario whose services never started has none to compare.
+    for result in &mut results {
+        if let Some(rendered) = transcript::render(&result.journals) {
+            if let Some(mismatch) = transcript::check(
+                &options.fixtures,
+                &result.name,
+                &rendered,
+                options.bless_transcripts,
+            ) {
+                result.mismatches.push(mismatch);
+            }
+        }
+    }
+    if options.bless_transcripts {
+        println!(
+            "e2e: transcripts rewritten under {}",
+            options.fixtures.join("transcripts").display()
+        );
+    }
 
     // Only when a cell ran: `e2e run scope-bug` selects no cell.
     let matrix_run = match options.matrix && !cell_results.is_empty() {
@@ -313,6 +337,7 @@ mod tests {
             scenarios: true,
             matrix: true,
             bless: false,
+            bless_transcripts: false,
             shard,
         }
     }
