@@ -5,6 +5,7 @@
 mod admin;
 mod bad_input;
 mod concurrency;
+mod contracts;
 mod hostile;
 mod introspection;
 mod lifecycle;

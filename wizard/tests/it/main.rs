@@ -5,6 +5,7 @@
 //! ones.
 
 mod cli;
+mod contracts;
 mod flows;
 mod streaming;
 mod stub;
