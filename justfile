@@ -56,6 +56,12 @@ reliability:
     RELIABILITY_FULL=1 cargo test --locked -p provisioning-server --test it reliability -- --nocapture --test-threads=1
     RELIABILITY_FULL=1 cargo test --locked -p llm-gateway-mock --test it hostile -- --nocapture
 
+# Schemathesis against the real server's /openapi.json (fuzz/run.sh): at least 1,000 generated cases,
+# signed, authenticated and checked against the documented statuses and schemas. Installs the pinned
+# schemathesis into target/fuzz/venv. FUZZ_EXAMPLES (per operation, default 100) and FUZZ_SEED tune it.
+fuzz:
+    fuzz/run.sh
+
 # Start US and EU servers and gateways on the default ports (8010/8011, 3308/3309).
 serve:
     #!/usr/bin/env bash
@@ -78,3 +84,32 @@ serve:
     echo "Try: target/debug/wizard --signup --email you@example.com --install-dir fixtures/apps/<next-js|react-vite|django|flask|express> (a copy)"
     echo "Ctrl-C stops all four."
     wait
+
+# Side-by-side benchmark (BENCHMARKS.md): our release binaries against the npm
+# oauth2-mock-server on loopback. Installs wrk and hyperfine with apt-get when
+# missing and allowed, the peer with npm into target/bench/peer (never into the
+# repository); whatever cannot be installed is skipped and named in the report.
+# Figures in target/bench/report.{md,json}; BENCHMARKS.md keeps the latest.
+bench *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    missing=()
+    for tool in wrk hyperfine; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+            (apt-get update -qq && apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
+                || echo "bench: could not install ${missing[*]} with apt-get; the driver skips or replaces them"
+        else
+            echo "bench: ${missing[*]} missing and apt-get not usable; the driver skips or replaces them"
+        fi
+    fi
+    mkdir -p target/bench/peer
+    if command -v npm >/dev/null; then
+        [ -f target/bench/peer/node_modules/oauth2-mock-server/package.json ] \
+            || npm install --silent --no-audit --no-fund --prefix target/bench/peer oauth2-mock-server \
+            || echo "bench: npm could not install oauth2-mock-server; the peer columns stay empty"
+    else
+        echo "bench: npm missing; the peer columns stay empty"
+    fi
+    cargo build --locked --release --workspace --bins
+    target/release/bench {{ARGS}}

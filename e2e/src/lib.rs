@@ -11,7 +11,10 @@
 //! [`matrix`] is the compatibility matrix (client behaviours against
 //! server profiles), [`shard`] splits a run for CI, [`junit`] and
 //! [`mermaid`] are parts of the reports.
+//! [`bench`] is the side-by-side benchmark behind `just bench`
+//! (binary `bench`, figures in `BENCHMARKS.md`).
 
+pub mod bench;
 pub mod binaries;
 pub mod browser;
 pub mod browser_step;

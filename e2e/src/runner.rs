@@ -260,7 +260,10 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
                 "--bind".to_owned(),
                 "127.0.0.1:0".to_owned(),
                 "--database-url".to_owned(),
-                format!("sqlite://{}?mode=rwc", dir.join("other-server.sqlite").display()),
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.join("other-server.sqlite").display()
+                ),
                 "--region".to_owned(),
                 setup.region.clone(),
                 "--profile".to_owned(),

@@ -587,7 +587,11 @@ verdicts = ["insufficient_scope"]
     fn naming_the_regions_servers_leaves_base_url_out() {
         let values = values();
         let wired = wire_wizard_args(
-            vec!["--ci".into(), "--us-base-url".into(), "{other_server}".into()],
+            vec![
+                "--ci".into(),
+                "--us-base-url".into(),
+                "{other_server}".into(),
+            ],
             &values,
         );
         assert!(!wired.contains(&"--base-url".to_owned()), "{wired:?}");
@@ -595,17 +599,32 @@ verdicts = ["insufficient_scope"]
         assert!(wired.contains(&"--gateway-url".to_owned()));
         let pinned = wire_wizard_args(vec!["--signup".into()], &values);
         assert!(pinned.contains(&"--base-url".to_owned()));
-        assert_eq!(values.apply("{other_server}|{server}"), "http://127.0.0.1:3|http://127.0.0.1:1");
+        assert_eq!(
+            values.apply("{other_server}|{server}"),
+            "http://127.0.0.1:3|http://127.0.0.1:1"
+        );
     }
 
     #[test]
     fn an_other_server_table_parses_and_refuses_unknown_keys() {
-        let text = GOOD.replace("[server]", "[other_server]\nprofile = \"current\"\nregion = \"eu\"\n\n[server]");
+        let text = GOOD.replace(
+            "[server]",
+            "[other_server]\nprofile = \"current\"\nregion = \"eu\"\n\n[server]",
+        );
         let scenario = Scenario::parse(&text, Path::new("scenarios/good.toml")).unwrap();
         let other = scenario.other_server.as_ref().unwrap();
-        assert_eq!((other.profile.as_str(), other.region.as_str()), ("current", "eu"));
-        let bad = GOOD.replace("[server]", "[other_server]\nprofile = \"current\"\nport = 1\n\n[server]");
-        let error = format!("{:#}", Scenario::parse(&bad, Path::new("scenarios/good.toml")).unwrap_err());
+        assert_eq!(
+            (other.profile.as_str(), other.region.as_str()),
+            ("current", "eu")
+        );
+        let bad = GOOD.replace(
+            "[server]",
+            "[other_server]\nprofile = \"current\"\nport = 1\n\n[server]",
+        );
+        let error = format!(
+            "{:#}",
+            Scenario::parse(&bad, Path::new("scenarios/good.toml")).unwrap_err()
+        );
         assert!(error.contains("port"), "{error}");
     }
 

@@ -5,7 +5,7 @@
 //! envelope by family; nobody builds an error body by hand.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 /// `{"code","message"}`, nested in several envelopes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -92,15 +92,20 @@ pub mod codes {
 
 /// What an account request may answer on failure: its own envelope, or the
 /// plain one for API-Version and signature failures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+///
+/// Documented as `anyOf`, not `oneOf`: an account-request envelope also
+/// satisfies the plain one (both carry `error`), so under `oneOf` every real
+/// answer would violate the schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AccountRequestFailure {
     AccountRequest(AccountRequestError),
     Plain(PlainError),
 }
 
-/// What a resource endpoint may answer on failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// What a resource endpoint may answer on failure. `anyOf`, not `oneOf`, for
+/// the reason given on [`AccountRequestFailure`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ResourceFailure {
     Resource(ResourceError),
@@ -113,4 +118,66 @@ pub enum ResourceFailure {
 pub enum OAuthFailure {
     OAuth(OAuthError),
     Plain(PlainError),
+}
+
+/// `anyOf` the envelope `E` and [`PlainError`], with `description`.
+fn envelope_or_plain<E: ToSchema>(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, Ref};
+    AnyOfBuilder::new()
+        .item(Ref::from_schema_name(E::name()))
+        .item(Ref::from_schema_name(PlainError::name()))
+        .description(Some(description))
+        .into()
+}
+
+/// The component schemas `E` and [`PlainError`] refer to, as a derive would
+/// register them.
+fn envelope_or_plain_schemas<E: ToSchema>(
+    schemas: &mut Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )>,
+) {
+    schemas.push((E::name().into_owned(), E::schema()));
+    E::schemas(schemas);
+    schemas.push((PlainError::name().into_owned(), PlainError::schema()));
+    PlainError::schemas(schemas);
+}
+
+impl PartialSchema for AccountRequestFailure {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        envelope_or_plain::<AccountRequestError>(
+            "What an account request may answer on failure: its own envelope, or the\nplain one for API-Version and signature failures.",
+        )
+    }
+}
+
+impl ToSchema for AccountRequestFailure {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        envelope_or_plain_schemas::<AccountRequestError>(schemas);
+    }
+}
+
+impl PartialSchema for ResourceFailure {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        envelope_or_plain::<ResourceError>("What a resource endpoint may answer on failure.")
+    }
+}
+
+impl ToSchema for ResourceFailure {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        envelope_or_plain_schemas::<ResourceError>(schemas);
+    }
 }

@@ -100,15 +100,10 @@ pub async fn resolve(
     {
         return Ok(Err(Dead::Expired));
     }
-    if let Some(client_id) = grant.client_id.as_deref() {
-        let deactivated = state
-            .db
-            .application(client_id)
-            .await?
-            .is_some_and(|application| !application.active);
-        if deactivated {
-            return Ok(Err(Dead::PartnerDeactivated));
-        }
+    // The partner's `active` flag comes from the same query as the grant
+    // (a join, not a cache): a deactivation is seen on the next request.
+    if grant.client_id.is_some() && grant.partner_active == Some(false) {
+        return Ok(Err(Dead::PartnerDeactivated));
     }
     Ok(Ok(Authenticated {
         kind: credential.kind(),

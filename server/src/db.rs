@@ -98,6 +98,10 @@ pub struct Grant {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Whether the issuing partner is active, read in the same query as
+    /// the credential (`None`: no partner, or none registered).
+    #[sqlx(default)]
+    pub partner_active: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -492,8 +496,10 @@ impl Db {
 
     pub async fn access_token(&self, token_hash: &str) -> sqlx::Result<Option<Grant>> {
         sqlx::query_as(
-            "SELECT client_id, user_id, team_id, scopes, created_at, expires_at, revoked_at
-             FROM access_tokens WHERE token_hash = ?",
+            "SELECT t.client_id, t.user_id, t.team_id, t.scopes, t.created_at, t.expires_at,
+                    t.revoked_at, a.active AS partner_active
+             FROM access_tokens t LEFT JOIN oauth_applications a ON a.client_id = t.client_id
+             WHERE t.token_hash = ?",
         )
         .bind(token_hash)
         .fetch_optional(&self.reader)
@@ -541,8 +547,10 @@ impl Db {
 
     pub async fn personal_key(&self, key_hash: &str) -> sqlx::Result<Option<Grant>> {
         sqlx::query_as(
-            "SELECT client_id, user_id, team_id, scopes, created_at, expires_at, revoked_at
-             FROM personal_api_keys WHERE key_hash = ?",
+            "SELECT k.client_id, k.user_id, k.team_id, k.scopes, k.created_at, k.expires_at,
+                    k.revoked_at, a.active AS partner_active
+             FROM personal_api_keys k LEFT JOIN oauth_applications a ON a.client_id = k.client_id
+             WHERE k.key_hash = ?",
         )
         .bind(key_hash)
         .fetch_optional(&self.reader)

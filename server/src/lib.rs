@@ -17,6 +17,7 @@ pub mod routes;
 pub mod seed;
 pub mod state;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -76,7 +77,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         public_url: public_url.trim_end_matches('/').into(),
         region: config.region.clone().into(),
         admin_token: config.admin_token.clone().map(Into::into),
-        journal: Arc::new(Mutex::new(Vec::new())),
+        journal: Arc::new(Mutex::new(VecDeque::with_capacity(1024))),
     })
 }
 

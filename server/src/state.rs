@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use protocol::admin::JournalEntry;
@@ -21,7 +22,8 @@ pub struct AppState {
     /// `us` or `eu`.
     pub region: Arc<str>,
     pub admin_token: Option<Arc<str>>,
-    pub journal: Arc<Mutex<Vec<JournalEntry>>>,
+    /// A ring: the oldest entry is dropped in O(1) once it is full.
+    pub journal: Arc<Mutex<VecDeque<JournalEntry>>>,
 }
 
 /// The journal keeps at most this many entries (oldest dropped first).
@@ -34,8 +36,8 @@ impl AppState {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if journal.len() >= JOURNAL_CAPACITY {
-            journal.remove(0);
+            journal.pop_front();
         }
-        journal.push(entry);
+        journal.push_back(entry);
     }
 }

@@ -36,7 +36,9 @@ pub async fn journal(State(state): State<AppState>) -> Response {
         .journal
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
+        .iter()
+        .cloned()
+        .collect();
     Json(Journal { entries }).into_response()
 }
 

@@ -57,6 +57,7 @@ const STALE_FORM: &str =
         (status = 400, description = "Unknown client, unregistered redirect_uri, malformed form: an HTML page", content_type = "text/html"),
         (status = 401, description = "Wrong email or password: the sign-in form again", content_type = "text/html"),
         (status = 403, description = "Missing session or CSRF token mismatch: an HTML page", content_type = "text/html"),
+        (status = 413, description = "A form over 64 KiB: an HTML page", content_type = "text/html"),
     )
 )]
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {

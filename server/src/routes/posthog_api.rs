@@ -24,6 +24,7 @@ use crate::state::AppState;
         (status = 200, body = protocol::posthog::Me),
         (status = 401, description = "Missing, unknown, revoked or expired credential; the detail says which", body = protocol::error::DetailError),
         (status = 403, description = "permission_denied, naming the missing scope", body = protocol::error::DetailError),
+        (status = 404, description = "The credential's project was removed", body = protocol::error::DetailError),
     ),
     security(("bearer" = []))
 )]

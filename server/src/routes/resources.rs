@@ -38,6 +38,7 @@ pub const SERVICES: [&str; 3] = ["analytics", "free", "pay_as_you_go"];
         (status = 403, body = protocol::error::ResourceError),
         (status = 404, body = protocol::error::ResourceError),
         (status = 413, body = protocol::error::ResourceError),
+        (status = 429, description = "rate_limited: the token's partner is over its hourly resource creates (with Retry-After)", body = protocol::error::ResourceError),
     ),
     security(("bearer" = []))
 )]

@@ -36,6 +36,7 @@ use crate::state::AppState;
         (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, invalid_api_version", body = protocol::error::OAuthFailure),
         (status = 401, description = "invalid_client (an unsigned exchange of an hmac code), invalid_signature", body = protocol::error::OAuthFailure),
         (status = 413, description = "Body over 64 KiB", body = protocol::error::OAuthError),
+        (status = 429, description = "rate_limited: the partner the code or refresh token was issued to is over its hourly token exchanges (with Retry-After)", body = protocol::error::OAuthError),
     )
 )]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {

@@ -146,7 +146,7 @@ impl Server {
             public_url: PUBLIC_URL.into(),
             region: "us".into(),
             admin_token: options.admin.then(|| ADMIN_TOKEN.into()),
-            journal: Arc::new(Mutex::new(Vec::new())),
+            journal: Arc::new(Mutex::new(Default::default())),
         };
         Server {
             app: server::app(state.clone()),
