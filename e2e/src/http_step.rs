@@ -30,6 +30,8 @@ pub struct StepContext<'a> {
     pub random: &'a dyn RandomSource,
     /// For wizard steps: `None` when the scenario has no project.
     pub wizard: Option<WizardContext<'a>>,
+    /// For `restart_server` steps.
+    pub server: Option<&'a crate::server_control::ServerControl>,
 }
 
 /// What running the steps produced.
@@ -188,6 +190,14 @@ async fn run_step(
         Step::GatewayMessage(message) => {
             let http = gateway_message_request(message);
             run_http(&http, context, saved, transcript, title).await
+        }
+        Step::RestartServer(restart) => {
+            let server = context
+                .server
+                .context("this harness run cannot restart the server")?;
+            server
+                .restart(restart, context.client, transcript, title)
+                .await
         }
     }
 }

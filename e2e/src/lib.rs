@@ -30,6 +30,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod secrets;
+pub mod server_control;
 pub mod shard;
 pub mod step_expect;
 pub mod steps;

@@ -647,6 +647,7 @@ mod tests {
             journals: Journals {
                 server: Some(server),
                 gateway: Some(gateway),
+                server_restarts: 0,
             },
         }
     }

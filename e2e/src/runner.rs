@@ -4,7 +4,8 @@
 //! Layout of the scratch directory:
 //! `server.sqlite`, `home/` (the wizard's empty HOME), `logs/`
 //! (`POSTHOG_WIZARD_LOG_DIR`), `project/` (a copy of `fixtures/apps/<app>`),
-//! `{server,gateway,wizard}.{stdout,stderr}`, and after the run
+//! `{server,gateway,wizard}.{stdout,stderr}`, `server-restart<N>.{stdout,stderr}`
+//! for each `restart_server` step, and after the run
 //! `server-state.json`, `server-journal.json`, `gateway-journal.json`.
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::process::{self, Ending, Invocation, Service};
 use crate::project::{self, Difference};
 use crate::scenario::{Placeholders, ProjectExpectation, Scenario};
 use crate::secrets;
+use crate::server_control::ServerControl;
 use crate::wizard_step::WizardContext;
 
 /// The wizard's (hidden) setting for the managed Claude Code settings file,
@@ -65,8 +67,12 @@ pub struct ScenarioResult {
 /// when unreadable or when the run stopped before the services started.
 #[derive(Debug, Clone, Default)]
 pub struct Journals {
+    /// Every server process's entries, in order, when `restart_server`
+    /// steps killed some.
     pub server: Option<Journal>,
     pub gateway: Option<Journal>,
+    /// How many times `restart_server` steps killed the server.
+    pub server_restarts: usize,
 }
 
 impl ScenarioResult {
@@ -338,6 +344,8 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         }
     };
     invocations.push(("llm-gateway-mock".to_owned(), bound_here(&gateway)));
+    // From here on the server may be restarted by a step.
+    let server = ServerControl::new(server, &admin_token, dir);
 
     let values = Placeholders {
         email: unique_email(&scenario.name, &settings.run_id),
@@ -398,6 +406,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
             admin_token: &admin_token,
             values: &values,
             random: &protocol::random::OsRandom,
+            server: Some(&server),
             wizard: setup.as_ref().map(|_| WizardContext {
                 program: &settings.binaries.wizard.path,
                 env: &steps_wizard_env,
@@ -419,11 +428,18 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     // Collect while both services still run, then stop them.
     let server_state: Result<StateSummary, String> =
         fetch_admin(&client, &server.url, paths::ADMIN_STATE, &admin_token).await;
-    let server_journal: Result<Journal, String> =
-        fetch_admin(&client, &server.url, paths::ADMIN_JOURNAL, &admin_token).await;
+    let server_journal: Result<Journal, String> = server.journal(&client).await;
     let gateway_journal: Result<Journal, String> =
         fetch_admin(&client, &gateway.url, paths::ADMIN_JOURNAL, &admin_token).await;
-    server.process.kill().await;
+    let server_restarts = server.restarts().await;
+    let restart_outputs = server.outputs().await;
+    for (number, invocation) in server.restart_invocations().await.into_iter().enumerate() {
+        invocations.push((
+            format!("provisioning-server (restart {})", number + 1),
+            invocation,
+        ));
+    }
+    server.kill().await;
     gateway.process.kill().await;
     if let Some(other) = other_server {
         other.process.kill().await;
@@ -521,6 +537,12 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
             });
         }
     }
+    for path in &restart_outputs {
+        sources.push(secrets::Source {
+            label: file_name(path),
+            text: read_lossy(path),
+        });
+    }
     for file in [
         "wizard.stdout",
         "wizard.stderr",
@@ -551,6 +573,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         journals: Journals {
             server: server_journal.ok(),
             gateway: gateway_journal.ok(),
+            server_restarts,
         },
     })
 }
@@ -721,13 +744,23 @@ fn diagnostics(dir: &Path) -> String {
         ("wizard stderr", "wizard.stderr"),
     ]
     .map(|(title, file)| (title.to_owned(), file.to_owned()));
+    let restarts: Vec<(String, String)> = (1..)
+        .map(|number| format!("server-restart{number}.stderr"))
+        .take_while(|file| dir.join(file).exists())
+        .map(|file| (format!("restarted provisioning-server stderr {file}"), file))
+        .collect();
     let rest = [
         ("wizard verbose log", "logs/posthog-wizard.log"),
         ("steps transcript (masked)", STEPS_LOG),
         ("provisioning-server stderr", "server.stderr"),
-        ("llm-gateway-mock stderr", "gateway.stderr"),
     ]
-    .map(|(title, file)| (title.to_owned(), file.to_owned()));
+    .map(|(title, file)| (title.to_owned(), file.to_owned()))
+    .into_iter()
+    .chain(restarts)
+    .chain([(
+        "llm-gateway-mock stderr".to_owned(),
+        "gateway.stderr".to_owned(),
+    )]);
     fixed
         .into_iter()
         .chain(step_runs)

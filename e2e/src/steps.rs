@@ -9,7 +9,8 @@
 //! kind = "http"                       # or "advance_clock", "gateway_message",
 //!                                     # "browser_open", "browser_submit", "browser_follow"
 //!                                     # (see crate::browser_step), "wizard",
-//!                                     # "wizard_output", "wizard_wait" (crate::wizard_step)
+//!                                     # "wizard_output", "wizard_wait" (crate::wizard_step),
+//!                                     # "restart_server" (below)
 //! label = "exchange the code"         # shown in every mismatch
 //! method = "POST"
 //! target = "server"                   # or "gateway"; default "server"
@@ -25,6 +26,24 @@
 //! later paths, headers, bodies, forms and credentials, beside the
 //! scenario's `{email}`, `{server}` and `{gateway}`. The checks themselves
 //! live in [`crate::step_expect`] and the requests in [`crate::http_step`].
+//!
+//! A `restart_server` step crashes the provisioning server (SIGKILL of its
+//! process group) and starts it again on the same port, with the same
+//! database file, profile, seed and admin token
+//! ([`crate::server_control`]):
+//!
+//! ```toml
+//! [[steps]]
+//! kind = "restart_server"
+//! label = "crash the server mid-conversation"
+//! after = { path = "/oauth/introspect", count = 1 }  # optional: first wait until the
+//!                                     # server's journal holds `count` entries on `path`
+//!                                     # (at most `timeout_seconds`, default 10)
+//! down_ms = 400                       # how long it stays down; default 0, at most 5000
+//! ```
+//!
+//! The journal of the killed process is read just before the kill; the
+//! scenario's checks and transcript see every process's entries, in order.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +65,88 @@ pub enum Step {
     Wizard(Box<crate::wizard_step::WizardStep>),
     WizardOutput(Box<crate::wizard_step::WizardOutputStep>),
     WizardWait(Box<crate::wizard_step::WizardWaitStep>),
+    /// Crash the provisioning server and start it again on the same port
+    /// and database ([`crate::server_control`]).
+    RestartServer(RestartServerStep),
+}
+
+/// The longest `down_ms` of a `restart_server` step.
+pub const MAX_DOWN_MS: u64 = 5_000;
+
+/// The longest `after.timeout_seconds` of a `restart_server` step.
+pub const MAX_AFTER_SECONDS: u64 = 60;
+
+/// `kind = "restart_server"`: SIGKILL the provisioning server, keep it
+/// down `down_ms`, start it again on the same address and database.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartServerStep {
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Milliseconds between the kill and the new start (at most
+    /// [`MAX_DOWN_MS`]).
+    #[serde(default)]
+    pub down_ms: u64,
+    /// Wait for this much traffic on the server before the kill, so the
+    /// crash lands at a known point of a background wizard's run.
+    #[serde(default)]
+    pub after: Option<JournalWait>,
+}
+
+/// Waits until the server's journal holds `count` entries on `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalWait {
+    /// A request path as journaled (no query), e.g. `/oauth/introspect`.
+    pub path: String,
+    #[serde(default = "default_count")]
+    pub count: usize,
+    #[serde(default = "default_after_seconds")]
+    pub timeout_seconds: u64,
+}
+
+impl RestartServerStep {
+    pub fn label(&self) -> String {
+        self.label.clone().unwrap_or_else(|| match &self.after {
+            Some(after) => format!(
+                "restart the server after {} × {}, down {} ms",
+                after.count, after.path, self.down_ms
+            ),
+            None => format!("restart the server, down {} ms", self.down_ms),
+        })
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.down_ms > MAX_DOWN_MS {
+            bail!(
+                "down_ms = {} is more than the {MAX_DOWN_MS} ms a restart may take",
+                self.down_ms
+            );
+        }
+        if let Some(after) = &self.after {
+            if !after.path.starts_with('/') || after.path.contains('?') {
+                bail!(
+                    "after.path {:?} must be a request path starting with `/`, without a query",
+                    after.path
+                );
+            }
+            if after.count == 0 {
+                bail!("after.count must be at least 1");
+            }
+            if after.timeout_seconds == 0 || after.timeout_seconds > MAX_AFTER_SECONDS {
+                bail!("after.timeout_seconds must be between 1 and {MAX_AFTER_SECONDS}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_count() -> usize {
+    1
+}
+
+fn default_after_seconds() -> u64 {
+    10
 }
 
 /// Which service a request goes to.
@@ -242,6 +343,7 @@ impl Step {
             Step::Wizard(step) => step.label(),
             Step::WizardOutput(step) => step.label(),
             Step::WizardWait(step) => step.label(),
+            Step::RestartServer(step) => step.label(),
         }
     }
 
@@ -263,6 +365,7 @@ impl Step {
             Step::Wizard(step) => step.validate(),
             Step::WizardOutput(step) => step.validate(),
             Step::WizardWait(_) => Ok(()),
+            Step::RestartServer(step) => step.validate(),
         }
     }
 }
@@ -560,6 +663,85 @@ expect = { status = 401, header_contains = { "www-authenticate" = "insufficient_
                 "[[steps]]\nkind = \"http\"\nmethod = \"GET\"\npath = \"x\"\n".to_owned(),
                 "start with",
             ),
+        ];
+        for (text, needle) in cases {
+            let message = format!("{:#}", parse(&text).expect_err(needle));
+            assert!(message.contains(needle), "{needle}: {message}");
+        }
+    }
+
+    #[test]
+    fn restart_server_parses_with_defaults_and_bounds() {
+        let steps = parse(
+            "[[steps]]\nkind = \"restart_server\"\n\n[[steps]]\nkind = \"restart_server\"\nlabel = \"crash\"\ndown_ms = 200\nafter = { path = \"/oauth/introspect\", count = 2, timeout_seconds = 5 }\n\n[[steps]]\nkind = \"restart_server\"\nafter = { path = \"/x\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            steps[0],
+            Step::RestartServer(RestartServerStep {
+                label: None,
+                down_ms: 0,
+                after: None,
+            })
+        );
+        assert_eq!(steps[0].label(), "restart the server, down 0 ms");
+        let Step::RestartServer(crash) = &steps[1] else {
+            panic!("{:?}", steps[1])
+        };
+        assert_eq!(crash.down_ms, 200);
+        assert_eq!(
+            crash.after,
+            Some(JournalWait {
+                path: "/oauth/introspect".to_owned(),
+                count: 2,
+                timeout_seconds: 5,
+            })
+        );
+        assert_eq!(steps[1].label(), "crash");
+        let Step::RestartServer(defaults) = &steps[2] else {
+            panic!("{:?}", steps[2])
+        };
+        let after = defaults.after.as_ref().unwrap();
+        assert_eq!((after.count, after.timeout_seconds), (1, 10));
+        assert_eq!(
+            steps[2].label(),
+            "restart the server after 1 × /x, down 0 ms"
+        );
+        assert!(parse("[[steps]]\nkind = \"restart_server\"\ndown_ms = 5000\n").is_ok());
+    }
+
+    #[test]
+    fn restart_server_refuses_bad_values_naming_them() {
+        let step = "[[steps]]\nkind = \"restart_server\"\n";
+        let cases = [
+            (format!("{step}down_ms = 5001\n"), "5001"),
+            (format!("{step}down_ms = -1\n"), "`-1`"),
+            (format!("{step}down = 1\n"), "down"),
+            (
+                format!("{step}after = {{ path = \"oauth\" }}\n"),
+                "\"oauth\"",
+            ),
+            (
+                format!("{step}after = {{ path = \"/a?b=1\" }}\n"),
+                "without a query",
+            ),
+            (
+                format!("{step}after = {{ path = \"/a\", count = 0 }}\n"),
+                "after.count",
+            ),
+            (
+                format!("{step}after = {{ path = \"/a\", timeout_seconds = 0 }}\n"),
+                "timeout_seconds",
+            ),
+            (
+                format!("{step}after = {{ path = \"/a\", timeout_seconds = 61 }}\n"),
+                "timeout_seconds",
+            ),
+            (
+                format!("{step}after = {{ path = \"/a\", cnt = 1 }}\n"),
+                "cnt",
+            ),
+            (format!("{step}after = {{ count = 1 }}\n"), "path"),
         ];
         for (text, needle) in cases {
             let message = format!("{:#}", parse(&text).expect_err(needle));

@@ -17,14 +17,45 @@ pub fn render(journals: &Journals) -> Option<String> {
     let server = journals.server.as_ref()?;
     let gateway = journals.gateway.as_ref()?;
     let mut text = String::new();
-    section(&mut text, "server", server);
-    section(&mut text, "gateway", gateway);
+    if journals.server_restarts == 0 {
+        section(&mut text, "server", server, |_| true);
+        section(&mut text, "gateway", gateway, |_| true);
+        return Some(text);
+    }
+    // A crash lands at a moment that varies from run to run by a few
+    // milliseconds: how many gateway requests meet the server down (and
+    // are answered 503 `introspection_unavailable`) depends on how fast it
+    // comes back. Those entries, and only those, are left out; the
+    // scenario's [expect.gateway] checks them where they are deterministic.
+    // The server's section joins every process's journal, which together
+    // hold every request that reached a server.
+    let restarts = journals.server_restarts;
+    section(
+        &mut text,
+        &format!("server (restarted {restarts} time(s); every process's journal, in order)"),
+        server,
+        |_| true,
+    );
+    section(
+        &mut text,
+        &format!("gateway ({UNAVAILABLE} entries left out: their number depends on when the restarted server answers)"),
+        gateway,
+        |entry| entry.verdict.as_deref() != Some(UNAVAILABLE),
+    );
     Some(text)
 }
 
-fn section(text: &mut String, name: &str, journal: &Journal) {
+/// The gateway's verdict when it cannot reach the introspection endpoint.
+pub const UNAVAILABLE: &str = "introspection_unavailable";
+
+fn section(
+    text: &mut String,
+    name: &str,
+    journal: &Journal,
+    keep: impl Fn(&protocol::admin::JournalEntry) -> bool,
+) {
     let _ = writeln!(text, "# {name}");
-    for entry in &journal.entries {
+    for entry in journal.entries.iter().filter(|entry| keep(entry)) {
         let mut line = format!("{} {} -> {}", entry.method, entry.path, entry.status);
         if let Some(credential) = &entry.credential {
             let _ = write!(line, " [{credential}]");
@@ -127,6 +158,7 @@ mod tests {
                     Some("insufficient_scope"),
                 )],
             }),
+            server_restarts: 0,
         }
     }
 
@@ -139,6 +171,56 @@ mod tests {
         );
         assert!(!text.contains("req-random") && !text.contains("1775000000"));
         assert!(render(&Journals::default()).is_none());
+    }
+
+    #[test]
+    fn after_a_restart_only_the_timing_dependent_entries_are_left_out() {
+        let mut journals = journals();
+        let gateway = journals.gateway.as_mut().unwrap();
+        gateway.entries.push(entry(
+            "/wizard/v1/messages",
+            503,
+            Some("pha_***"),
+            Some(UNAVAILABLE),
+        ));
+        gateway.entries.push(entry(
+            "/wizard/v1/messages",
+            200,
+            Some("pha_***"),
+            Some("granted"),
+        ));
+        let plain = render(&journals).unwrap();
+        assert!(plain.contains("-> 503"), "{plain}");
+        journals.server_restarts = 1;
+        let restarted = render(&journals).unwrap();
+        assert!(!restarted.contains("-> 503"), "{restarted}");
+        assert!(
+            restarted.contains("-> 200 [pha_***] granted"),
+            "{restarted}"
+        );
+        assert!(
+            restarted.contains("-> 401 [pha_***] insufficient_scope"),
+            "{restarted}"
+        );
+        assert!(
+            restarted.contains("POST /api/agentic/oauth/token -> 200"),
+            "{restarted}"
+        );
+        assert!(
+            restarted.starts_with("# server (restarted 1 time(s)"),
+            "{restarted}"
+        );
+        // More or fewer 503s while the server was down: the same transcript.
+        journals.gateway.as_mut().unwrap().entries.insert(
+            1,
+            entry(
+                "/wizard/v1/messages",
+                503,
+                Some("pha_***"),
+                Some(UNAVAILABLE),
+            ),
+        );
+        assert_eq!(render(&journals).unwrap(), restarted);
     }
 
     #[test]
