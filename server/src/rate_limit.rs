@@ -71,18 +71,40 @@ pub fn window(now: i64) -> (i64, i64) {
 /// Counts one request of `kind` against `application`, or refuses it with
 /// `429 rate_limited` when its hourly limit is reached.
 pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Result<(), ApiError> {
-    let Some(limit) = RateLimits::of(application).limit(kind) else {
+    take_stored(
+        state,
+        &application.client_id,
+        &application.rate_limits,
+        kind,
+    )
+    .await
+}
+
+/// [`take`] with the partner's stored `rate_limits` JSON, read by the
+/// caller with something else (no second query). Unlimited kinds never
+/// touch the database.
+pub async fn take_stored(
+    state: &AppState,
+    client_id: &str,
+    rate_limits: &str,
+    kind: Kind,
+) -> Result<(), ApiError> {
+    if rate_limits == "{}" || rate_limits.is_empty() {
+        return Ok(());
+    }
+    let limits: RateLimits = serde_json::from_str(rate_limits).unwrap_or_default();
+    let Some(limit) = limits.limit(kind) else {
         return Ok(());
     };
     let (start, retry_after) = window(state.clock.now());
     if state
         .db
-        .take_rate_limit(&application.client_id, kind.as_str(), start, limit)
+        .take_rate_limit(client_id, kind.as_str(), start, limit)
         .await?
     {
         return Ok(());
     }
-    tracing::warn!(client_id = %application.client_id, kind = kind.as_str(), limit, "rate limited");
+    tracing::warn!(client_id = %client_id, kind = kind.as_str(), limit, "rate limited");
     Err(ApiError::RateLimited {
         message: format!(
             "Rate limit reached: at most {limit} {} per hour for this partner; retry in {retry_after} s",

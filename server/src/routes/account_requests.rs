@@ -53,7 +53,11 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let request: AccountRequest = parse_json(&headers, &bytes)?;
         let caller = identify_caller(&state, &headers, &bytes, &request).await?;
         let client_id = caller.application().client_id.clone();
-        let canonical = idempotency::canonical_body(&bytes);
+        // Only a request with an id is compared or kept.
+        let canonical = match &id {
+            Some(_) => idempotency::canonical_body(&bytes),
+            None => String::new(),
+        };
         if let Some(request_id) = &id {
             if let Some(answer) =
                 idempotency::replay(&state, &client_id, request_id, &canonical).await?
@@ -67,9 +71,13 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
             .as_ref()
             .and_then(|configuration| configuration.region.clone());
         let outcome = create(&state, caller, request).await?;
-        let request_id = id
-            .clone()
-            .unwrap_or_else(|| format!("acctreq_{}", state.random.uuid()));
+        let Some(request_id) = id.clone() else {
+            // Without the caller's id the request can never be replayed:
+            // nothing to keep (no seal, no write).
+            let request_id = format!("acctreq_{}", state.random.uuid());
+            return serde_json::to_value(outcome.into_answer(request_id))
+                .map_err(|error| ApiError::Internal(error.to_string()));
+        };
         let answer = serde_json::to_value(outcome.into_answer(request_id.clone()))
             .map_err(|error| ApiError::Internal(error.to_string()))?;
         let (body_hash, sealed) =
@@ -264,9 +272,22 @@ async fn create(
         region: state.region.to_string(),
         now,
     };
-    let (user, team_id) = match state.db.create_account(&new_account).await? {
+    // A new account's code is stored in the account's own transaction.
+    let mut new_code = None;
+    let created = state
+        .db
+        .create_account_with_code(&new_account, |user_id, team_id| {
+            let (code, row) = make_code(state, &caller, user_id, team_id, &scopes, now);
+            new_code = Some(code);
+            Some(row)
+        })
+        .await?;
+    let (user, team_id) = match created {
         Created::New { user, team_id } => {
             tracing::info!(client_id = %partner.client_id, user = %user.uuid, team_id, "account created");
+            if let Some(code) = new_code {
+                return Ok(Outcome::Code(code));
+            }
             (user, team_id)
         }
         Created::Existing(user) => match &caller {
@@ -313,31 +334,38 @@ async fn issue_code(
     scopes: &[String],
     now: i64,
 ) -> Result<String, ApiError> {
+    let (code, row) = make_code(state, caller, user.id, team_id, scopes, now);
+    state.db.insert_code(&row, None, now).await?;
+    Ok(code)
+}
+
+/// A fresh code and the row that stores it (hashed).
+fn make_code(
+    state: &AppState,
+    caller: &Caller,
+    user_id: i64,
+    team_id: i64,
+    scopes: &[String],
+    now: i64,
+) -> (String, Code) {
     let code = protocol::random::RandomSource::bytes(state.random.as_ref(), 32);
     let code = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, code);
     let challenge = match caller {
         Caller::Pkce(_, challenge) => Some(challenge.as_str().to_owned()),
         Caller::Signed(_) => None,
     };
-    state
-        .db
-        .insert_code(
-            &Code {
-                code_hash: hash_secret(&code),
-                client_id: caller.application().client_id.clone(),
-                user_id: user.id,
-                team_id,
-                scopes: scopes.join(" "),
-                code_challenge: challenge,
-                region: state.region.to_string(),
-                expires_at: now + protocol::oauth::CODE_SECONDS,
-                consumed_at: None,
-            },
-            None,
-            now,
-        )
-        .await?;
-    Ok(code)
+    let row = Code {
+        code_hash: hash_secret(&code),
+        client_id: caller.application().client_id.clone(),
+        user_id,
+        team_id,
+        scopes: scopes.join(" "),
+        code_challenge: challenge,
+        region: state.region.to_string(),
+        expires_at: now + protocol::oauth::CODE_SECONDS,
+        consumed_at: None,
+    };
+    (code, row)
 }
 
 /// Where an existing user signs in (protocol section 6).

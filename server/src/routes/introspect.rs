@@ -108,8 +108,10 @@ async fn introspect(
     let Ok(live) = resolved else {
         return Ok((IntrospectionAnswer::inactive(), verdict));
     };
-    let user = state.db.user(live.grant.user_id).await?;
-    let teams = state.db.teams_of_user(live.grant.user_id).await?;
+    let (user, teams) = match state.db.user_and_teams(live.grant.user_id).await? {
+        Some((user, teams)) => (Some(user), teams),
+        None => (None, Vec::new()),
+    };
     let token_type = match live.kind {
         CredentialKind::AccessToken => TOKEN_TYPE_ACCESS_TOKEN,
         _ => TOKEN_TYPE_PERSONAL_API_KEY,

@@ -30,17 +30,21 @@ use crate::state::AppState;
 )]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(&state, &headers, "user:read", |state, live| async move {
-        let user = state
+        let (user, teams) = state
             .db
-            .user(live.grant.user_id)
+            .user_and_teams(live.grant.user_id)
             .await?
             .ok_or_else(|| auth::Dead::Unknown.into_error())?;
-        let teams = state.db.teams_of_user(user.id).await?;
-        let team = state
-            .db
-            .team(live.grant.team_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("Not found.".into()))?;
+        // The credential's team is almost always one of the user's: no
+        // second query then.
+        let team = match teams.iter().find(|team| team.id == live.grant.team_id) {
+            Some(team) => team.clone(),
+            None => state
+                .db
+                .team(live.grant.team_id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("Not found.".into()))?,
+        };
         let mut organizations: Vec<OrganizationRef> = Vec::new();
         for team in &teams {
             if !organizations

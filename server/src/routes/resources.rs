@@ -13,7 +13,7 @@ use protocol::provisioning::{
 };
 
 use crate::auth::{self, Authenticated};
-use crate::db::Team;
+use crate::db::{Application, Team};
 use crate::error::{ApiError, Envelope};
 use crate::http::{bearer, check_api_version, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
@@ -135,10 +135,9 @@ async fn provision(
             SERVICES.join(", ")
         )));
     }
-    require_provisioning_partner(state, token).await?;
-    if let Some(client_id) = token.grant.client_id.as_deref() {
-        rate_limit::take_for(state, client_id, Kind::ResourceCreates).await?;
-    }
+    // One read of the partner serves both the permission and its limits.
+    let partner = provisioning_partner(state, token).await?;
+    rate_limit::take(state, &partner, Kind::ResourceCreates).await?;
     let configuration = request.configuration.unwrap_or_default();
     let team_id = parse_team_id(configuration.team_id.as_ref())?.unwrap_or(token.grant.team_id);
     let mut team = reachable_team(state, token, team_id).await?;
@@ -219,15 +218,22 @@ pub(crate) async fn require_provisioning_partner(
     state: &AppState,
     token: &Authenticated,
 ) -> Result<(), ApiError> {
+    provisioning_partner(state, token).await.map(|_| ())
+}
+
+/// [`require_provisioning_partner`], answering with the partner.
+pub(crate) async fn provisioning_partner(
+    state: &AppState,
+    token: &Authenticated,
+) -> Result<Application, ApiError> {
     let partner = match token.grant.client_id.as_deref() {
         Some(client_id) => state.db.application(client_id).await?,
         None => None,
     };
-    if partner.is_some_and(|partner| partner.active && partner.can_provision_resources) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
+    match partner {
+        Some(partner) if partner.active && partner.can_provision_resources => Ok(partner),
+        _ => Err(ApiError::Forbidden(
             "This application may not provision or manage resources".into(),
-        ))
+        )),
     }
 }

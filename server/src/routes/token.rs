@@ -14,7 +14,7 @@ use protocol::oauth::{
 };
 use protocol::pkce::{CodeChallenge, CodeVerifier};
 
-use crate::db::{Consumed, NewTokens, RefreshRotation};
+use crate::db::{Exchange, NewTokens, RefreshRotation};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_form, read_body};
 use crate::rate_limit::{self, Kind};
@@ -83,10 +83,13 @@ pub(crate) async fn exchange_code(
     let code_hash = hash_secret(code);
     // Check what can be checked without consuming the code: a request that
     // forgot its verifier is malformed, not an attack.
-    let Some(stored) = state.db.code(&code_hash).await? else {
+    let Some((stored, rate_limits)) = state.db.code_with_limits(&code_hash).await? else {
         return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
     };
-    rate_limit::take_for(state, &stored.client_id, Kind::TokenExchanges).await?;
+    if let Some(rate_limits) = &rate_limits {
+        rate_limit::take_stored(state, &stored.client_id, rate_limits, Kind::TokenExchanges)
+            .await?;
+    }
     let verifier = request
         .code_verifier
         .as_deref()
@@ -113,9 +116,51 @@ pub(crate) async fn exchange_code(
         }
     }
     let now = state.clock.now();
-    let code = match state.db.consume_code(&code_hash, now).await? {
-        Consumed::Now(code) => code,
-        Consumed::Before(code) => {
+    let mut minted = None;
+    // Consumption and the new tokens share one transaction; a code that
+    // fails a check below stays consumed, as before.
+    let exchange = state
+        .db
+        .exchange_code(&code_hash, now, |code| {
+            if now >= code.expires_at {
+                return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
+            }
+            if let Some(challenge) = &code.code_challenge {
+                let answered = match (
+                    verifier.map(CodeVerifier::parse),
+                    CodeChallenge::parse(challenge, Some("S256")),
+                ) {
+                    (Some(Ok(verifier)), Ok(challenge)) => challenge.is_answered_by(&verifier),
+                    _ => false,
+                };
+                if !answered {
+                    return Err(ApiError::InvalidGrant(
+                        "PKCE code_verifier does not match".into(),
+                    ));
+                }
+            }
+            let scopes = protocol::scope::split(&code.scopes);
+            state.policy.check_code_scopes(&scopes)?;
+            let (access, refresh) = mint_pair(state);
+            let tokens = NewTokens {
+                access_hash: access.hash(),
+                refresh_hash: refresh.hash(),
+                client_id: code.client_id.clone(),
+                user_id: code.user_id,
+                team_id: code.team_id,
+                scopes: code.scopes.clone(),
+                code_hash: Some(code.code_hash.clone()),
+                now,
+                expires_at: now + ACCESS_TOKEN_SECONDS,
+            };
+            minted = Some((access, refresh));
+            Ok(tokens)
+        })
+        .await?;
+    let code = match exchange {
+        Exchange::Issued(code, _) => code,
+        Exchange::Refused(error) => return Err(error),
+        Exchange::Before(code) => {
             let revoked = state
                 .db
                 .revoke_tokens_from_code(&code.code_hash, now)
@@ -126,40 +171,9 @@ pub(crate) async fn exchange_code(
             );
             return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
         }
-        Consumed::Unknown => return Err(ApiError::InvalidGrant(INVALID_CODE.into())),
+        Exchange::Unknown => return Err(ApiError::InvalidGrant(INVALID_CODE.into())),
     };
-    if now >= code.expires_at {
-        return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
-    }
-    if let Some(challenge) = &code.code_challenge {
-        let answered = match (
-            verifier.map(CodeVerifier::parse),
-            CodeChallenge::parse(challenge, Some("S256")),
-        ) {
-            (Some(Ok(verifier)), Ok(challenge)) => challenge.is_answered_by(&verifier),
-            _ => false,
-        };
-        if !answered {
-            return Err(ApiError::InvalidGrant(
-                "PKCE code_verifier does not match".into(),
-            ));
-        }
-    }
-    let scopes = protocol::scope::split(&code.scopes);
-    state.policy.check_code_scopes(&scopes)?;
-    let (access, refresh) = mint_pair(state);
-    let stored = NewTokens {
-        access_hash: access.hash(),
-        refresh_hash: refresh.hash(),
-        client_id: code.client_id.clone(),
-        user_id: code.user_id,
-        team_id: code.team_id,
-        scopes: code.scopes.clone(),
-        code_hash: Some(code.code_hash.clone()),
-        now,
-        expires_at: now + ACCESS_TOKEN_SECONDS,
-    };
-    state.db.insert_tokens(&stored, None).await?;
+    let (access, refresh) = minted.ok_or_else(|| ApiError::Internal("no tokens minted".into()))?;
     let account = account(state, code.user_id, code.team_id).await?;
     Ok(TokenAnswer {
         token_type: "bearer".into(),
@@ -256,12 +270,16 @@ fn mint_pair(state: &AppState) -> (Credential, Credential) {
 /// `account` of the answer: the organization of the code's team and every
 /// non-demo team the user can reach.
 async fn account(state: &AppState, user_id: i64, team_id: i64) -> Result<TokenAccount, ApiError> {
-    let team = state
-        .db
-        .team(team_id)
-        .await?
-        .ok_or_else(|| ApiError::InvalidGrant(INVALID_CODE.into()))?;
     let teams = state.db.teams_of_user(user_id).await?;
+    // The code's team is one of the user's (no second query then).
+    let team = match teams.iter().find(|team| team.id == team_id) {
+        Some(team) => team.clone(),
+        None => state
+            .db
+            .team(team_id)
+            .await?
+            .ok_or_else(|| ApiError::InvalidGrant(INVALID_CODE.into()))?,
+    };
     Ok(TokenAccount {
         id: team.organization_id,
         payment_credentials: "orchestrator".into(),
