@@ -472,7 +472,7 @@ mod tests {
     fn a_report_holding_a_full_credential_is_not_written() {
         let dir = tempfile::tempdir().unwrap();
         let json_path = dir.path().join("report.json");
-        let secret = "phx_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let secret = "phx_fakeAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         let leaky = result("signup", &[&format!("saw {secret}")]);
         let message = format!(
             "{:#}",

@@ -37,7 +37,7 @@ mod tests {
 
     #[test]
     fn a_leak_names_the_file_and_never_prints_the_secret() {
-        let secret = "phx_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let secret = "phx_fakeAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         let sources = [
             Source {
                 label: "server.stderr".to_owned(),
