@@ -83,6 +83,10 @@ pub struct Code {
     pub team_id: i64,
     pub scopes: String,
     pub code_challenge: Option<String>,
+    /// The redirect URI of the interactive login that issued the code
+    /// (read by the exchange; queries that do not select it leave it out).
+    #[sqlx(default)]
+    pub redirect_uri: Option<String>,
     pub region: String,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
@@ -464,7 +468,7 @@ impl Db {
         }
         let row: Option<Row> = sqlx::query_as(
             "SELECT c.code_hash, c.client_id, c.user_id, c.team_id, c.scopes, c.code_challenge,
-                    c.region, c.expires_at, c.consumed_at, a.rate_limits
+                    c.redirect_uri, c.region, c.expires_at, c.consumed_at, a.rate_limits
              FROM authorization_codes c LEFT JOIN oauth_applications a ON a.client_id = c.client_id
              WHERE c.code_hash = ?",
         )

@@ -361,6 +361,7 @@ fn make_code(
         team_id,
         scopes: scopes.join(" "),
         code_challenge: challenge,
+        redirect_uri: None,
         region: state.region.to_string(),
         expires_at: now + protocol::oauth::CODE_SECONDS,
         consumed_at: None,

@@ -189,6 +189,7 @@ pub(crate) async fn issue_code(
                 team_id,
                 scopes: authorization.scopes.join(" "),
                 code_challenge: Some(authorization.challenge.as_str().to_owned()),
+                redirect_uri: authorization.redirect_uri().map(str::to_owned),
                 region: state.region.to_string(),
                 expires_at: now + protocol::oauth::CODE_SECONDS,
                 consumed_at: None,

@@ -90,6 +90,21 @@ pub(crate) async fn exchange_code(
         rate_limit::take_stored(state, &stored.client_id, rate_limits, Kind::TokenExchanges)
             .await?;
     }
+    // RFC 6749 section 4.1.3: a code issued to a redirect URI is exchanged
+    // only with that same URI (the agentic endpoint's callers send none, so
+    // an interactive-login code belongs at /oauth/token). Checked before
+    // the code is consumed: a wrong endpoint is a mistake, not an attack.
+    if let Some(expected) = stored.redirect_uri.as_deref() {
+        let presented = request
+            .redirect_uri
+            .as_deref()
+            .filter(|uri| !uri.is_empty());
+        if presented != Some(expected) {
+            return Err(ApiError::InvalidGrant(
+                "This code was issued by the interactive login: exchange it at /oauth/token with its redirect_uri".into(),
+            ));
+        }
+    }
     let verifier = request
         .code_verifier
         .as_deref()

@@ -507,6 +507,45 @@ async fn the_code_is_bound_to_client_redirect_verifier_and_time() {
     assert_eq!(server.admin_state().await.access_tokens, 0);
 }
 
+/// If this fails, a code issued to a redirect URI could be exchanged
+/// without it (RFC 6749 section 4.1.3) at the agentic endpoint, whose
+/// callers send none; refusing must not burn the code either.
+#[tokio::test]
+async fn an_interactive_login_code_belongs_at_oauth_token() {
+    let server = Server::current().await;
+    let email = user_with_password(&server).await;
+    let verifier = server.verifier();
+    let query = authorize_query(&verifier, CALLBACK, "user:read");
+    let mut browser = Browser::new(&server);
+    let location = allow(&mut browser, &query, &email).await;
+    let code = param(&location, "code").unwrap();
+    let agentic = server
+        .send(Call::post(protocol::paths::AGENTIC_TOKEN).version().form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ]))
+        .await;
+    assert_oauth(&agentic, "invalid_grant");
+    assert!(
+        agentic.text().contains("/oauth/token"),
+        "{}",
+        agentic.text()
+    );
+    let answer = exchange(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("client_id", WIZARD),
+            ("code_verifier", verifier.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+}
+
 /// If this fails, the `requires_auth` answer of an existing email leads
 /// nowhere: its URL must open the sign-in page, and the code it yields
 /// (shown to paste, without a redirect URI) must exchange.
