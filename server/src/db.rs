@@ -191,11 +191,18 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
         };
+        // sqlx pings a connection when it returns to the pool (which also
+        // flushes a dropped transaction's rollback) and, by default, again
+        // when it leaves it: a second round trip to the connection's worker
+        // thread per acquire, inside the single writer's critical section.
+        // An in-process SQLite connection cannot drop between the two, so
+        // the ping on acquire is off (the ping on release stays).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(|error| anyhow::anyhow!("cannot open database {url:?}: {error}"))?;
@@ -208,6 +215,7 @@ impl Db {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?
         };
