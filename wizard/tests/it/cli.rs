@@ -53,6 +53,16 @@ impl Sandbox {
         command
     }
 
+    /// The wizard pointed at a stand-in: `--base-url` and `--gateway-url`
+    /// of one stub URL.
+    pub(crate) fn against(&self, url: &str) -> Command {
+        let mut command = self.wizard();
+        command
+            .args(["--base-url", url])
+            .args(["--gateway-url", &format!("{url}/wizard")]);
+        command
+    }
+
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.root.path().join("logs/posthog-wizard.log"))
             .unwrap_or_default()
@@ -190,14 +200,8 @@ fn a_scopeless_token_meets_the_gateway_401_and_the_project_is_untouched() {
     );
     let before = sandbox.snapshot();
     let output = sandbox
-        .wizard()
+        .against(&stub.url)
         .args(["--signup", "--email", "a@example.com", "--scopes", "none"])
-        .args([
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
@@ -237,14 +241,8 @@ fn a_settings_conflict_gets_the_logout_advice_naming_the_file() {
         "llm_gateway:read",
     );
     let output = sandbox
-        .wizard()
+        .against(&stub.url)
         .args(["--signup", "--email", "a@example.com"])
-        .args([
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
@@ -264,14 +262,8 @@ fn a_gateway_outage_is_not_blamed_on_the_key() {
     let sandbox = Sandbox::new();
     let stub = stub::start(Gateway::Unavailable, "llm_gateway:read");
     let output = sandbox
-        .wizard()
+        .against(&stub.url)
         .args(["--signup", "--email", "a@example.com"])
-        .args([
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(5));
@@ -291,14 +283,8 @@ fn edits_are_written_together_after_end_turn() {
         "llm_gateway:read",
     );
     let output = sandbox
-        .wizard()
+        .against(&stub.url)
         .args(["--signup", "--email", "a@example.com"])
-        .args([
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ])
         .output()
         .unwrap();
     assert_eq!(
@@ -348,14 +334,8 @@ fn a_refused_edit_writes_nothing_and_exits_7() {
         );
         let before = sandbox.snapshot();
         let output = sandbox
-            .wizard()
+            .against(&stub.url)
             .args(["--signup", "--email", "a@example.com"])
-            .args([
-                "--base-url",
-                &stub.url,
-                "--gateway-url",
-                &format!("{}/wizard", stub.url),
-            ])
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(7), "{refused}");
@@ -388,14 +368,8 @@ fn an_overloaded_or_rate_limited_gateway_is_retried_until_it_answers() {
         let (gateway, calls) = flaky(status, 2);
         let stub = stub::start(gateway, "llm_gateway:read");
         let output = sandbox
-            .wizard()
+            .against(&stub.url)
             .args(["--signup", "--email", "a@example.com"])
-            .args([
-                "--base-url",
-                &stub.url,
-                "--gateway-url",
-                &format!("{}/wizard", stub.url),
-            ])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -422,14 +396,8 @@ fn a_gateway_that_stays_overloaded_fails_with_exit_5_and_writes_nothing() {
     let stub = stub::start(gateway, "llm_gateway:read");
     let before = sandbox.snapshot();
     let output = sandbox
-        .wizard()
+        .against(&stub.url)
         .args(["--signup", "--email", "a@example.com"])
-        .args([
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(5));

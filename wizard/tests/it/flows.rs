@@ -156,13 +156,7 @@ fn gateway_401_variants() {
         }
         let stub = stub::start_with(options);
         let before = sandbox.snapshot();
-        let output = sandbox
-            .wizard()
-            .args(arguments)
-            .args(["--base-url", &stub.url])
-            .args(["--gateway-url", &format!("{}/wizard", stub.url)])
-            .output()
-            .unwrap();
+        let output = sandbox.against(&stub.url).args(arguments).output().unwrap();
         assert_eq!(output.status.code(), Some(3), "{name}");
         assert_eq!(
             sandbox.snapshot(),
@@ -681,10 +675,8 @@ fn a_second_run_changes_nothing() {
     let stub = stub::start(next_js_script(), SIGNUP_SCOPE);
     let run = || {
         sandbox
-            .wizard()
+            .against(&stub.url)
             .args(["--signup", "--email", "a@example.com"])
-            .args(["--base-url", &stub.url])
-            .args(["--gateway-url", &format!("{}/wizard", stub.url)])
             .output()
             .unwrap()
     };

@@ -27,10 +27,8 @@ fn text(bytes: &[u8]) -> String {
 /// A signup run against `stub`, with `extra` arguments.
 fn signup(sandbox: &Sandbox, stub: &stub::Stub, extra: &[&str]) -> std::process::Output {
     sandbox
-        .wizard()
+        .against(&stub.url)
         .args(["--signup", "--email", "a@example.com"])
-        .args(["--base-url", &stub.url])
-        .args(["--gateway-url", &format!("{}/wizard", stub.url)])
         .args(extra)
         .output()
         .unwrap()
@@ -108,11 +106,9 @@ fn the_environment_turns_streaming_on() {
     let sandbox = Sandbox::new();
     let stub = stub::start(Gateway::Script(tools()), SIGNUP_SCOPE);
     let output = sandbox
-        .wizard()
+        .against(&stub.url)
         .env("POSTHOG_WIZARD_STREAM", "true")
         .args(["--signup", "--email", "a@example.com"])
-        .args(["--base-url", &stub.url])
-        .args(["--gateway-url", &format!("{}/wizard", stub.url)])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -223,10 +219,8 @@ fn ci_mode_has_no_access_token_so_no_link() {
     options.gateway_credential = stub::FAKE_PERSONAL_KEY;
     let stub = stub::start_with(options);
     let output = sandbox
-        .wizard()
+        .against(&stub.url)
         .args(["--ci", "--api-key", stub::FAKE_PERSONAL_KEY])
-        .args(["--base-url", &stub.url])
-        .args(["--gateway-url", &format!("{}/wizard", stub.url)])
         .output()
         .unwrap();
     assert_no_secrets(&sandbox, &output);
