@@ -485,24 +485,7 @@ async fn send(
             browser.store_cookie(value);
         }
     }
-    let status = response.status().as_u16();
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in response.headers() {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|existing| {
-                existing.push_str(", ");
-                existing.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    let body = response.text().await.unwrap_or_default();
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
+    Ok(Answer::read(response).await)
 }
 
 #[cfg(test)]

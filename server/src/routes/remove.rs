@@ -4,15 +4,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 
 use protocol::provisioning::RemovedAnswer;
 
-use crate::error::{ApiError, Envelope};
-use crate::http::check_api_version;
-use crate::routes::resources::require_provisioning_partner;
-use crate::routes::resources::{access_token, parse_resource_id, reachable_team};
+use crate::error::ApiError;
+use crate::routes::resources::{change_request, reachable_team, respond};
 use crate::state::AppState;
 
 /// Removes the resource.
@@ -39,10 +36,7 @@ pub async fn handle(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        check_api_version(&headers)?;
-        let token = access_token(&state, &headers).await?;
-        let team_id = parse_resource_id(&id)?;
-        require_provisioning_partner(&state, &token).await?;
+        let (token, team_id) = change_request(&state, &headers, &id).await?;
         let team = reachable_team(&state, &token, team_id).await?;
         if !state.db.remove_team(team.id, state.clock.now()).await? {
             return Err(ApiError::NotFound(format!("No resource {team_id}")));
@@ -54,10 +48,5 @@ pub async fn handle(
         })
     }
     .await;
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_envelope(Envelope::Resource {
-            id: Some(protocol::credential::redact_secrets(&id)),
-        }),
-    }
+    respond(result, &id)
 }

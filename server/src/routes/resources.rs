@@ -91,14 +91,34 @@ pub async fn read(
         Ok::<_, ApiError>(answer(&state, &team, None))
     }
     .await;
+    respond(result, &id)
+}
+
+/// A resource route's answer: the JSON, or the error in the resource
+/// envelope. The id is echoed from the path, where a person may have pasted
+/// a credential by mistake: never send a full secret back.
+pub(crate) fn respond<T: serde::Serialize>(result: Result<T, ApiError>, id: &str) -> Response {
     match result {
         Ok(answer) => Json(answer).into_response(),
-        // The id is echoed from the path, where a person may have pasted a
-        // credential by mistake: never send a full secret back.
         Err(error) => error.into_envelope(Envelope::Resource {
-            id: Some(protocol::credential::redact_secrets(&id)),
+            id: Some(protocol::credential::redact_secrets(id)),
         }),
     }
+}
+
+/// What changing a resource (rotate, remove) checks first: the
+/// API-Version, a live access token of a partner that may provision, and an
+/// integer id.
+pub(crate) async fn change_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Authenticated, i64), ApiError> {
+    check_api_version(headers)?;
+    let token = access_token(state, headers).await?;
+    let team_id = parse_resource_id(id)?;
+    require_provisioning_partner(state, &token).await?;
+    Ok((token, team_id))
 }
 
 pub(crate) async fn access_token(

@@ -10,19 +10,15 @@
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 
 use protocol::credential::{Credential, CredentialKind};
 use protocol::provisioning::ResourceAnswer;
 
 use crate::auth::Authenticated;
 use crate::db::lifecycle::{RotatedKey, Rotation};
-use crate::error::{ApiError, Envelope};
-use crate::http::check_api_version;
-use crate::routes::resources::{
-    access_token, answer, parse_resource_id, reachable_team, require_provisioning_partner,
-};
+use crate::error::ApiError;
+use crate::routes::resources::{answer, change_request, reachable_team, respond};
 use crate::state::AppState;
 
 /// Rotates the resource's credentials and answers like its creation.
@@ -49,19 +45,11 @@ pub async fn handle(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        check_api_version(&headers)?;
-        let token = access_token(&state, &headers).await?;
-        let team_id = parse_resource_id(&id)?;
-        require_provisioning_partner(&state, &token).await?;
+        let (token, team_id) = change_request(&state, &headers, &id).await?;
         rotate(&state, &token, team_id).await
     }
     .await;
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_envelope(Envelope::Resource {
-            id: Some(protocol::credential::redact_secrets(&id)),
-        }),
-    }
+    respond(result, &id)
 }
 
 async fn rotate(
