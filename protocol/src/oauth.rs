@@ -151,3 +151,43 @@ pub const WIZARD_CLIENT_IDS: [&str; 4] = [
     "c4Rdw8DIxgtQfA80IiSnGKlNX8QN00cFWF00QQhM",
     "bx2C5sZRN03TkdjraCcetvQFPGH6N2Y9vRLkcKEy",
 ];
+
+/// The query of `GET /oauth/authorize` (protocol section 6), also carried
+/// as hidden fields by the sign-in and consent forms. Everything is
+/// optional here so that each missing part is refused with its own message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuthorizeParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// The parameters as name/value pairs, in a stable order (absent ones
+    /// left out): the hidden fields that carry a request through a form.
+    pub fn hidden_fields(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("response_type", &self.response_type),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+            ("scope", &self.scope),
+            ("state", &self.state),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
+        .collect()
+    }
+}

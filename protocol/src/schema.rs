@@ -45,6 +45,7 @@ pub fn all() -> Vec<MessageSchema> {
         of::<oauth::TokenRequest>(),
         of::<oauth::TokenAnswer>(),
         of::<oauth::AuthorizationServerMetadata>(),
+        of::<oauth::AuthorizeParams>(),
         of::<oauth::IntrospectionRequest>(),
         of::<oauth::IntrospectionAnswer>(),
         // PostHog API subset (section 5).

@@ -9,8 +9,6 @@
 //! `routes/oauth_token.rs` (`POST /oauth/token`). The pages are in
 //! `login_html.rs`.
 
-use serde::{Deserialize, Serialize};
-
 use protocol::pkce::CodeChallenge;
 
 use crate::db::Application;
@@ -22,49 +20,11 @@ pub const SESSION_COOKIE: &str = "posthog_session";
 /// How long a browser session lives (seconds, on the server's clock).
 pub const SESSION_SECONDS: i64 = 14 * 24 * 3600;
 
-/// The query of `GET /oauth/authorize`, also carried as hidden fields by
-/// both forms. Everything is optional here so that each missing part is
-/// refused with its own message.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuthorizeParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_challenge: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_challenge_method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-}
+pub use protocol::oauth::AuthorizeParams;
 
-impl AuthorizeParams {
-    /// The hidden fields that carry the request through a form, in a
-    /// stable order (absent parameters are left out).
-    pub fn hidden_fields(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("client_id", &self.client_id),
-            ("redirect_uri", &self.redirect_uri),
-            ("response_type", &self.response_type),
-            ("code_challenge", &self.code_challenge),
-            ("code_challenge_method", &self.code_challenge_method),
-            ("scope", &self.scope),
-            ("state", &self.state),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
-        .collect()
-    }
-
-    /// The query string of `GET /oauth/authorize` for these parameters.
-    pub fn query(&self) -> String {
-        serde_urlencoded::to_string(self).unwrap_or_default()
-    }
+/// The query string of `GET /oauth/authorize` for these parameters.
+pub fn authorize_query(params: &AuthorizeParams) -> String {
+    serde_urlencoded::to_string(params).unwrap_or_default()
 }
 
 /// Where the browser goes back to.

@@ -173,7 +173,7 @@ async fn sign_in(
     let location = format!(
         "{}?{}",
         protocol::paths::OAUTH_AUTHORIZE,
-        authorization.params.query()
+        login::authorize_query(&authorization.params)
     );
     let mut response = redirect(StatusCode::SEE_OTHER, &location);
     set_cookie(&mut response, &id, session.expires_at - state.clock.now());
