@@ -1,29 +1,50 @@
 //! Persistence: SQLite through sqlx, with the migrations in `migrations/`.
 //!
-//! Writes go through one connection (the `writer` pool has exactly one), so
-//! a transaction never has to upgrade a read lock under contention and
-//! SQLite never answers `SQLITE_BUSY` to a writer; reads use a separate
-//! pool and, in WAL mode, never wait for the writer. `sqlite::memory:`
-//! gives each connection its own database, so a throwaway in-memory server
-//! uses the single writer connection for reads too.
+//! Writes go through one connection, owned by the [`Writer`] task, which
+//! runs the writes of concurrent requests in shared transactions (group
+//! commit): a transaction never has to upgrade a read lock under
+//! contention, SQLite never answers `SQLITE_BUSY` to a writer, and one
+//! commit serves many requests. Reads use a pool of their own and, in WAL
+//! mode, never wait for the writer; since a write is answered only once it
+//! is committed, a read that follows an answered write sees it.
+//! `sqlite::memory:` (a throwaway server) is served from a temporary file,
+//! deleted with the last handle, so reads and writes can use separate
+//! connections there too.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, FromRow, SqliteConnection, SqlitePool};
 
 use protocol::admin::StateSummary;
+
+/// The values of a [`Db::execute`] statement, in the order of its `?`s.
+macro_rules! arguments {
+    ($($value:expr),* $(,)?) => {{
+        let mut arguments = sqlx::sqlite::SqliteArguments::default();
+        $(sqlx::Arguments::add(&mut arguments, $value).map_err(sqlx::Error::Encode)?;)*
+        arguments
+    }};
+}
 
 pub mod lifecycle;
 pub mod login;
 pub mod seeds;
+pub mod writer;
 
-/// The two pools. Cloning is cheap.
+pub use writer::{BoxFuture, Writer};
+
+/// The writer and the reader pool. Cloning is cheap.
 #[derive(Debug, Clone)]
 pub struct Db {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
+    /// The directory of a throwaway (`sqlite::memory:`) database.
+    _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 /// An OAuth application: a partner or a resource server.
@@ -158,24 +179,32 @@ pub struct NewTokens {
     pub expires_at: i64,
 }
 
-/// The outcome of consuming a code.
-#[derive(Debug, Clone)]
-pub enum Consumed {
-    /// This request consumed it.
-    Now(Code),
-    /// It was consumed before: a replay.
-    Before(Code),
-    Unknown,
-}
-
 impl Db {
     /// Opens (creating if missing) and migrates the database at `url`.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|error| {
-                anyhow::anyhow!("--database-url {url:?} is not a SQLite URL: {error}")
-            })?
+        let (options, scratch) = if in_memory {
+            let directory = tempfile::Builder::new()
+                .prefix("provisioning-server-")
+                .tempdir()
+                .map_err(|error| {
+                    anyhow::anyhow!("cannot make a temporary directory for {url:?}: {error}")
+                })?;
+            let options = SqliteConnectOptions::new()
+                .filename(directory.path().join("provisioning.db"))
+                // Throwaway: nothing to keep across a crash.
+                .synchronous(SqliteSynchronous::Off);
+            (options, Some(Arc::new(directory)))
+        } else {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|error| {
+                    anyhow::anyhow!("--database-url {url:?} is not a SQLite URL: {error}")
+                })?
+                .synchronous(SqliteSynchronous::Normal);
+            (options, None)
+        };
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
@@ -183,47 +212,66 @@ impl Db {
             // statements kept. (A 16 MB page cache and a 256 MiB memory map
             // were measured too: no gain, and peak memory under load rose.)
             .pragma("temp_store", "memory")
+            // The writer's commits leave checkpoints to the checkpointer
+            // (`writer.rs`); past 40 MB of WAL the writer does one itself.
+            .pragma("wal_autocheckpoint", "10000")
             .statement_cache_capacity(256);
-        let options = if in_memory {
-            options
-        } else {
-            options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-        };
-        // sqlx pings a connection when it returns to the pool (which also
-        // flushes a dropped transaction's rollback) and, by default, again
-        // when it leaves it: a second round trip to the connection's worker
-        // thread per acquire, inside the single writer's critical section.
-        // An in-process SQLite connection cannot drop between the two, so
-        // the ping on acquire is off (the ping on release stays).
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
+        let mut connection = options
+            .connect()
             .await
             .map_err(|error| anyhow::anyhow!("cannot open database {url:?}: {error}"))?;
         sqlx::migrate!("./migrations")
-            .run(&writer)
+            .run(&mut connection)
             .await
             .map_err(|error| anyhow::anyhow!("cannot migrate database {url:?}: {error}"))?;
-        let reader = if in_memory {
-            writer.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .test_before_acquire(false)
-                .connect_with(options)
-                .await?
-        };
-        Ok(Db { writer, reader })
+        // sqlx pings a pooled connection when it returns to the pool (which
+        // also flushes a dropped transaction's rollback) and, by default,
+        // again when it leaves it. An in-process SQLite connection cannot
+        // drop between the two, so the ping on acquire is off.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open database {url:?}: {error}"))?;
+        let writer = Writer::start(connection, reader.clone());
+        Ok(Db {
+            writer,
+            reader,
+            _scratch: scratch,
+        })
+    }
+
+    /// One statement on the writer ([`Db::write`]); the rows it changed.
+    pub async fn execute(
+        &self,
+        sql: &'static str,
+        arguments: SqliteArguments<'static>,
+    ) -> sqlx::Result<u64> {
+        self.write(move |connection| {
+            let arguments = arguments.clone();
+            Box::pin(async move {
+                let done = sqlx::query_with(sql, arguments).execute(connection).await?;
+                Ok(done.rows_affected())
+            })
+        })
+        .await
+    }
+
+    /// Runs `work` on the writer connection, in the transaction of the
+    /// next batch ([`Writer::write`]); answers once it is committed. `work`
+    /// may run more than once: it must depend on the database alone.
+    pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
     pub async fn upsert_application(&self, application: &Application) -> sqlx::Result<()> {
-        sqlx::query(
+        let a = application;
+        self.execute(
             "INSERT INTO oauth_applications (client_id, label, kind, auth_method, secrets, active,
                 can_create_accounts, can_provision_resources, can_issue_deep_links,
                 skip_existing_user_consent, scope_ceiling, rate_limits)
@@ -235,22 +283,23 @@ impl Db {
                 can_issue_deep_links = excluded.can_issue_deep_links,
                 skip_existing_user_consent = excluded.skip_existing_user_consent,
                 scope_ceiling = excluded.scope_ceiling, rate_limits = excluded.rate_limits",
+            arguments![
+                a.client_id.clone(),
+                a.label.clone(),
+                a.kind.clone(),
+                a.auth_method.clone(),
+                a.secrets.clone(),
+                a.active,
+                a.can_create_accounts,
+                a.can_provision_resources,
+                a.can_issue_deep_links,
+                a.skip_existing_user_consent,
+                a.scope_ceiling.clone(),
+                a.rate_limits.clone(),
+            ],
         )
-        .bind(&application.client_id)
-        .bind(&application.label)
-        .bind(&application.kind)
-        .bind(&application.auth_method)
-        .bind(&application.secrets)
-        .bind(application.active)
-        .bind(application.can_create_accounts)
-        .bind(application.can_provision_resources)
-        .bind(application.can_issue_deep_links)
-        .bind(application.skip_existing_user_consent)
-        .bind(&application.scope_ceiling)
-        .bind(&application.rate_limits)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     pub async fn application(&self, client_id: &str) -> sqlx::Result<Option<Application>> {
@@ -280,70 +329,94 @@ impl Db {
             .await
     }
 
-    /// Creates user, organization, membership and team in one transaction,
-    /// unless the email is taken (checked inside the transaction, so two
-    /// concurrent signups for one email make one account).
-    pub async fn create_account(&self, account: &NewAccount) -> sqlx::Result<Created> {
-        self.create_account_with_code(account, |_, _| None).await
-    }
-
-    /// [`Db::create_account`], storing in the same transaction the code
-    /// `code` makes for the new user and team (it is not called for an
-    /// existing user): one commit per signup instead of two.
+    /// Creates user, organization, membership and team, and stores `code`
+    /// for them (its `user_id` and `team_id` are filled in), in one write
+    /// and one statement round trip; unless the email is taken, checked in
+    /// the same write, so two concurrent signups for one email make one
+    /// account. An existing user gets nothing new (and no code).
     pub async fn create_account_with_code(
         &self,
         account: &NewAccount,
-        code: impl FnOnce(i64, i64) -> Option<Code>,
+        code: &Code,
     ) -> sqlx::Result<Created> {
-        let mut transaction = self.writer.begin().await?;
-        let existing: Option<User> =
-            sqlx::query_as("SELECT id, uuid, email, first_name FROM users WHERE email = ?")
+        #[derive(FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: User,
+            team_id: Option<i64>,
+        }
+        let (account, code) = (account.clone(), code.clone());
+        self.write(move |connection| {
+            let account = account.clone();
+            let code = code.clone();
+            Box::pin(async move {
+                // The user is inserted unless the email is taken; every
+                // later statement acts only "for the user with our new
+                // uuid", so for a taken email nothing else is written. Each
+                // statement takes the next of the bound values for its `?`s.
+                let row: Row = sqlx::query_as(
+                    "INSERT INTO users (uuid, email, first_name, created_at)
+                        VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING;
+                     INSERT INTO organizations (id, name, created_at)
+                        SELECT ?, ?, ? FROM users WHERE uuid = ?;
+                     INSERT INTO memberships (user_id, organization_id, joined_at)
+                        SELECT id, ?, ? FROM users WHERE uuid = ?;
+                     INSERT INTO teams (organization_id, name, api_token, is_demo, region,
+                        created_at) SELECT ?, ?, ?, 0, ?, ? FROM users WHERE uuid = ?;
+                     INSERT INTO authorization_codes (code_hash, client_id, user_id, team_id,
+                        scopes, code_challenge, redirect_uri, region, created_at, expires_at)
+                        SELECT ?, ?, u.id, t.id, ?, ?, NULL, ?, ?, ?
+                        FROM users u, teams t WHERE u.uuid = ? AND t.api_token = ?;
+                     SELECT u.id, u.uuid, u.email, u.first_name, t.id AS team_id
+                        FROM users u LEFT JOIN teams t ON t.api_token = ?
+                        WHERE u.email = ?",
+                )
+                // users
+                .bind(&account.user_uuid)
                 .bind(&account.email)
-                .fetch_optional(&mut *transaction)
+                .bind(&account.first_name)
+                .bind(account.now)
+                // organizations
+                .bind(&account.organization_id)
+                .bind(&account.organization_name)
+                .bind(account.now)
+                .bind(&account.user_uuid)
+                // memberships
+                .bind(&account.organization_id)
+                .bind(account.now)
+                .bind(&account.user_uuid)
+                // teams
+                .bind(&account.organization_id)
+                .bind(&account.team_name)
+                .bind(&account.team_api_token)
+                .bind(&account.region)
+                .bind(account.now)
+                .bind(&account.user_uuid)
+                // authorization_codes
+                .bind(&code.code_hash)
+                .bind(&code.client_id)
+                .bind(&code.scopes)
+                .bind(&code.code_challenge)
+                .bind(&code.region)
+                .bind(account.now)
+                .bind(code.expires_at)
+                .bind(&account.user_uuid)
+                .bind(&account.team_api_token)
+                // the answer
+                .bind(&account.team_api_token)
+                .bind(&account.email)
+                .fetch_one(connection)
                 .await?;
-        if let Some(user) = existing {
-            return Ok(Created::Existing(user));
-        }
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(&account.organization_id)
-            .bind(&account.organization_name)
-            .bind(account.now)
-            .execute(&mut *transaction)
-            .await?;
-        let user: User = sqlx::query_as(
-            "INSERT INTO users (uuid, email, first_name, created_at) VALUES (?, ?, ?, ?)
-             RETURNING id, uuid, email, first_name",
-        )
-        .bind(&account.user_uuid)
-        .bind(&account.email)
-        .bind(&account.first_name)
-        .bind(account.now)
-        .fetch_one(&mut *transaction)
-        .await?;
-        sqlx::query(
-            "INSERT INTO memberships (user_id, organization_id, joined_at) VALUES (?, ?, ?)",
-        )
-        .bind(user.id)
-        .bind(&account.organization_id)
-        .bind(account.now)
-        .execute(&mut *transaction)
-        .await?;
-        let team_id: i64 = sqlx::query_scalar(
-            "INSERT INTO teams (organization_id, name, api_token, is_demo, region, created_at)
-             VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
-        )
-        .bind(&account.organization_id)
-        .bind(&account.team_name)
-        .bind(&account.team_api_token)
-        .bind(&account.region)
-        .bind(account.now)
-        .fetch_one(&mut *transaction)
-        .await?;
-        if let Some(code) = code(user.id, team_id) {
-            insert_code_row(&mut transaction, &code, None, account.now).await?;
-        }
-        transaction.commit().await?;
-        Ok(Created::New { user, team_id })
+                Ok(match row.team_id {
+                    Some(team_id) if row.user.uuid == account.user_uuid => Created::New {
+                        user: row.user,
+                        team_id,
+                    },
+                    _ => Created::Existing(row.user),
+                })
+            })
+        })
+        .await
     }
 
     /// Every live team of every organization the user belongs to, oldest
@@ -432,12 +505,12 @@ impl Db {
     }
 
     pub async fn rename_team(&self, team_id: i64, name: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE teams SET name = ? WHERE id = ?")
-            .bind(name)
-            .bind(team_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.execute(
+            "UPDATE teams SET name = ? WHERE id = ?",
+            arguments![name.to_owned(), team_id],
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn insert_code(
@@ -446,19 +519,23 @@ impl Db {
         redirect_uri: Option<&str>,
         now: i64,
     ) -> sqlx::Result<()> {
-        let mut connection = self.writer.acquire().await?;
-        insert_code_row(&mut connection, code, redirect_uri, now).await
-    }
-
-    pub async fn code(&self, code_hash: &str) -> sqlx::Result<Option<Code>> {
-        sqlx::query_as(
-            "SELECT code_hash, client_id, user_id, team_id, scopes, code_challenge, region,
-                    expires_at, consumed_at
-             FROM authorization_codes WHERE code_hash = ?",
+        self.execute(
+            INSERT_CODE,
+            arguments![
+                code.code_hash.clone(),
+                code.client_id.clone(),
+                code.user_id,
+                code.team_id,
+                code.scopes.clone(),
+                code.code_challenge.clone(),
+                redirect_uri.map(str::to_owned),
+                code.region.clone(),
+                now,
+                code.expires_at,
+            ],
         )
-        .bind(code_hash)
-        .fetch_optional(&self.writer)
         .await
+        .map(drop)
     }
 
     /// The code (read on the reader pool: a code is committed before its
@@ -486,121 +563,150 @@ impl Db {
         Ok(row.map(|row| (row.code, row.rate_limits)))
     }
 
-    /// Consumes the code and, if `check` accepts it, stores the tokens
-    /// `check` builds, in one transaction on the writer: of two concurrent
-    /// exchanges exactly one sees [`Exchange::Issued`] or
-    /// [`Exchange::Refused`]. A refused code stays consumed.
-    pub async fn exchange_code<E>(
+    /// Consumes the code and, if the caller's checks passed (`tokens` is
+    /// `Some`), stores the tokens, in one write: of two concurrent exchanges
+    /// exactly one sees [`Exchange::Issued`] or [`Exchange::Refused`]. A
+    /// refused code stays consumed. A code consumed before is a replay
+    /// (RFC 6749 section 4.1.2: it leaked), and every token issued from it
+    /// is revoked in the same write.
+    pub async fn exchange_code(
         &self,
         code_hash: &str,
         now: i64,
-        check: impl FnOnce(&Code) -> Result<NewTokens, E>,
-    ) -> sqlx::Result<Exchange<E>> {
-        let mut transaction = self.writer.begin().await?;
-        let consumed: Option<Code> = sqlx::query_as(
-            "UPDATE authorization_codes SET consumed_at = ?
-             WHERE code_hash = ? AND consumed_at IS NULL
-             RETURNING code_hash, client_id, user_id, team_id, scopes, code_challenge, region,
-                       expires_at, consumed_at",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .fetch_optional(&mut *transaction)
-        .await?;
-        let Some(code) = consumed else {
-            transaction.rollback().await?;
-            return Ok(match self.code(code_hash).await? {
-                Some(code) => Exchange::Before(code),
-                None => Exchange::Unknown,
-            });
-        };
-        let tokens = match check(&code) {
-            Ok(tokens) => tokens,
-            Err(error) => {
-                transaction.commit().await?;
-                return Ok(Exchange::Refused(error));
-            }
-        };
-        insert_token_rows(&mut transaction, &tokens).await?;
-        transaction.commit().await?;
-        Ok(Exchange::Issued(code, tokens))
-    }
-
-    /// Marks the code consumed, atomically: of two concurrent exchanges
-    /// exactly one sees [`Consumed::Now`].
-    pub async fn consume_code(&self, code_hash: &str, now: i64) -> sqlx::Result<Consumed> {
-        let consumed: Option<Code> = sqlx::query_as(
-            "UPDATE authorization_codes SET consumed_at = ?
-             WHERE code_hash = ? AND consumed_at IS NULL
-             RETURNING code_hash, client_id, user_id, team_id, scopes, code_challenge, region,
-                       expires_at, consumed_at",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .fetch_optional(&self.writer)
-        .await?;
-        if let Some(code) = consumed {
-            return Ok(Consumed::Now(code));
-        }
-        Ok(match self.code(code_hash).await? {
-            Some(code) => Consumed::Before(code),
-            None => Consumed::Unknown,
+        tokens: Option<NewTokens>,
+    ) -> sqlx::Result<Exchange> {
+        let code_hash = code_hash.to_owned();
+        self.write(move |connection| {
+            let code_hash = code_hash.clone();
+            let tokens = tokens.clone();
+            Box::pin(async move {
+                let consumed = match tokens {
+                    // The tokens are stored only while the code is
+                    // unconsumed, then it is consumed: three rows or none.
+                    Some(tokens) => {
+                        let changed = sqlx::query(
+                            "INSERT INTO access_tokens (token_hash, client_id, user_id, team_id,
+                                scopes, code_hash, created_at, expires_at)
+                                SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM authorization_codes
+                                WHERE code_hash = ? AND consumed_at IS NULL;
+                             INSERT INTO refresh_tokens (token_hash, access_token_hash,
+                                client_id, user_id, team_id, scopes, code_hash, created_at)
+                                SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM authorization_codes
+                                WHERE code_hash = ? AND consumed_at IS NULL;
+                             UPDATE authorization_codes SET consumed_at = ?
+                                WHERE code_hash = ? AND consumed_at IS NULL",
+                        )
+                        .bind(&tokens.access_hash)
+                        .bind(&tokens.client_id)
+                        .bind(tokens.user_id)
+                        .bind(tokens.team_id)
+                        .bind(&tokens.scopes)
+                        .bind(&tokens.code_hash)
+                        .bind(tokens.now)
+                        .bind(tokens.expires_at)
+                        .bind(&code_hash)
+                        .bind(&tokens.refresh_hash)
+                        .bind(&tokens.access_hash)
+                        .bind(&tokens.client_id)
+                        .bind(tokens.user_id)
+                        .bind(tokens.team_id)
+                        .bind(&tokens.scopes)
+                        .bind(&tokens.code_hash)
+                        .bind(tokens.now)
+                        .bind(&code_hash)
+                        .bind(now)
+                        .bind(&code_hash)
+                        .execute(&mut *connection)
+                        .await?
+                        .rows_affected();
+                        (changed > 0).then_some(Exchange::Issued)
+                    }
+                    None => {
+                        let changed = sqlx::query(
+                            "UPDATE authorization_codes SET consumed_at = ?
+                             WHERE code_hash = ? AND consumed_at IS NULL",
+                        )
+                        .bind(now)
+                        .bind(&code_hash)
+                        .execute(&mut *connection)
+                        .await?
+                        .rows_affected();
+                        (changed > 0).then_some(Exchange::Refused)
+                    }
+                };
+                if let Some(consumed) = consumed {
+                    return Ok(consumed);
+                }
+                let known: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = ?)",
+                )
+                .bind(&code_hash)
+                .fetch_one(&mut *connection)
+                .await?;
+                if !known {
+                    return Ok(Exchange::Unknown);
+                }
+                let revoked = sqlx::query(
+                    "UPDATE access_tokens SET revoked_at = ?
+                        WHERE code_hash = ? AND revoked_at IS NULL;
+                     UPDATE refresh_tokens SET revoked_at = ?
+                        WHERE code_hash = ? AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(&code_hash)
+                .bind(now)
+                .bind(&code_hash)
+                .execute(connection)
+                .await?
+                .rows_affected();
+                Ok(Exchange::Replayed { revoked })
+            })
         })
-    }
-
-    /// Revokes every token issued from a code (RFC 6749 section 4.1.2: a
-    /// reused code means it leaked).
-    pub async fn revoke_tokens_from_code(&self, code_hash: &str, now: i64) -> sqlx::Result<u64> {
-        let mut transaction = self.writer.begin().await?;
-        let access = sqlx::query(
-            "UPDATE access_tokens SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(access)
+        .await
     }
 
     /// Stores a new access and refresh token, revoking `rotated` (the
-    /// refresh token being exchanged) in the same transaction.
+    /// refresh token being exchanged) in the same write. `false`: the
+    /// refresh token was rotated by someone else meanwhile.
     pub async fn insert_tokens(
         &self,
         tokens: &NewTokens,
         rotated: Option<&RefreshRotation>,
     ) -> sqlx::Result<bool> {
-        let mut transaction = self.writer.begin().await?;
-        if let Some(rotated) = rotated {
-            let revoked = sqlx::query(
-                "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-            )
-            .bind(tokens.now)
-            .bind(&rotated.refresh_hash)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-            if revoked == 0 {
-                // Lost a race with another rotation of the same token.
-                return Ok(false);
-            }
-            sqlx::query("UPDATE access_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
-                .bind(tokens.now)
-                .bind(&rotated.access_hash)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        insert_token_rows(&mut transaction, tokens).await?;
-        transaction.commit().await?;
-        Ok(true)
+        let tokens = tokens.clone();
+        let rotated = rotated.cloned();
+        self.write(move |connection| {
+            let rotated = rotated.clone();
+            let tokens = tokens.clone();
+            Box::pin(async move {
+                if let Some(rotated) = rotated {
+                    let revoked = sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = ?
+                         WHERE token_hash = ? AND revoked_at IS NULL",
+                    )
+                    .bind(tokens.now)
+                    .bind(&rotated.refresh_hash)
+                    .execute(&mut *connection)
+                    .await?
+                    .rows_affected();
+                    if revoked == 0 {
+                        // Lost a race with another rotation of the same token.
+                        return Ok(false);
+                    }
+                    sqlx::query(
+                        "UPDATE access_tokens SET revoked_at = ?
+                         WHERE token_hash = ? AND revoked_at IS NULL",
+                    )
+                    .bind(tokens.now)
+                    .bind(&rotated.access_hash)
+                    .execute(&mut *connection)
+                    .await?;
+                }
+                insert_token_rows(connection, &tokens).await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     pub async fn access_token(&self, token_hash: &str) -> sqlx::Result<Option<Grant>> {
@@ -637,21 +743,22 @@ impl Db {
         now: i64,
         expires_at: Option<i64>,
     ) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id, client_id, scopes,
                 created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments![
+                key_hash.to_owned(),
+                masked.to_owned(),
+                user_id,
+                team_id,
+                client_id.map(str::to_owned),
+                scopes.to_owned(),
+                now,
+                expires_at,
+            ],
         )
-        .bind(key_hash)
-        .bind(masked)
-        .bind(user_id)
-        .bind(team_id)
-        .bind(client_id)
-        .bind(scopes)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     pub async fn personal_key(&self, key_hash: &str) -> sqlx::Result<Option<Grant>> {
@@ -668,7 +775,7 @@ impl Db {
 
     pub async fn state_summary(&self) -> sqlx::Result<StateSummary> {
         let count = |table: &'static str| {
-            let pool = self.writer.clone();
+            let pool = self.reader.clone();
             async move {
                 sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
                     .fetch_one(&pool)
@@ -676,7 +783,7 @@ impl Db {
             }
         };
         let scopes = |table: &'static str| {
-            let pool = self.writer.clone();
+            let pool = self.reader.clone();
             async move {
                 sqlx::query_scalar::<_, String>(&format!(
                     "SELECT scopes FROM {table} ORDER BY created_at, rowid"
@@ -700,22 +807,20 @@ impl Db {
 
     /// Deletes every account and credential; keeps the applications.
     pub async fn reset(&self) -> sqlx::Result<()> {
-        let mut transaction = self.writer.begin().await?;
-        for table in [
-            "personal_api_keys",
-            "refresh_tokens",
-            "access_tokens",
-            "authorization_codes",
-            "teams",
-            "memberships",
-            "users",
-            "organizations",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *transaction)
+        self.write(|connection| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM personal_api_keys; DELETE FROM refresh_tokens;
+                     DELETE FROM access_tokens; DELETE FROM authorization_codes;
+                     DELETE FROM teams; DELETE FROM memberships; DELETE FROM users;
+                     DELETE FROM organizations",
+                )
+                .execute(connection)
                 .await?;
-        }
-        transaction.commit().await
+                Ok(())
+            })
+        })
+        .await
     }
 }
 
@@ -736,16 +841,24 @@ impl Db {
         region: &str,
         now: i64,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO teams (organization_id, name, api_token, is_demo, region, created_at)
-             VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
-        )
-        .bind(organization_id)
-        .bind(name)
-        .bind(api_token)
-        .bind(region)
-        .bind(now)
-        .fetch_one(&self.writer)
+        let values = [organization_id, name, api_token, region].map(str::to_owned);
+        self.write(move |connection| {
+            let values = values.clone();
+            Box::pin(async move {
+                let [organization_id, name, api_token, region] = values;
+                sqlx::query_scalar(
+                    "INSERT INTO teams (organization_id, name, api_token, is_demo, region,
+                        created_at) VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
+                )
+                .bind(organization_id)
+                .bind(name)
+                .bind(api_token)
+                .bind(region)
+                .bind(now)
+                .fetch_one(connection)
+                .await
+            })
+        })
         .await
     }
 }
@@ -753,12 +866,12 @@ impl Db {
 impl Db {
     /// Sets (or replaces) a user's password hash.
     pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(user_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            arguments![password_hash.to_owned(), user_id],
+        )
+        .await
+        .map(drop)
     }
 
     /// The user with `email` and the stored password hash, if any.
@@ -787,24 +900,30 @@ impl Db {
 }
 
 /// What [`Db::exchange_code`] did.
-#[derive(Debug)]
-pub enum Exchange<E> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
     /// This request consumed the code and the tokens are stored.
-    Issued(Code, NewTokens),
-    /// This request consumed the code, but the check refused it.
-    Refused(E),
-    /// It was consumed before: a replay.
-    Before(Code),
+    Issued,
+    /// This request consumed the code; the caller's checks refused it.
+    Refused,
+    /// It was consumed before; `revoked` tokens issued from it were revoked.
+    Replayed {
+        revoked: u64,
+    },
     Unknown,
 }
 
+/// Both rows in one round trip (each statement takes the next of the
+/// bound values for its `?`s).
 async fn insert_token_rows(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    connection: &mut SqliteConnection,
     tokens: &NewTokens,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO access_tokens (token_hash, client_id, user_id, team_id, scopes, code_hash,
-            created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+         INSERT INTO refresh_tokens (token_hash, access_token_hash, client_id, user_id, team_id,
+            scopes, code_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&tokens.access_hash)
     .bind(&tokens.client_id)
@@ -814,12 +933,6 @@ async fn insert_token_rows(
     .bind(&tokens.code_hash)
     .bind(tokens.now)
     .bind(tokens.expires_at)
-    .execute(&mut **transaction)
-    .await?;
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, access_token_hash, client_id, user_id, team_id,
-            scopes, code_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
     .bind(&tokens.refresh_hash)
     .bind(&tokens.access_hash)
     .bind(&tokens.client_id)
@@ -828,33 +941,11 @@ async fn insert_token_rows(
     .bind(&tokens.scopes)
     .bind(&tokens.code_hash)
     .bind(tokens.now)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(())
-}
-
-async fn insert_code_row(
-    connection: &mut sqlx::SqliteConnection,
-    code: &Code,
-    redirect_uri: Option<&str>,
-    now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO authorization_codes (code_hash, client_id, user_id, team_id, scopes,
-            code_challenge, redirect_uri, region, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&code.code_hash)
-    .bind(&code.client_id)
-    .bind(code.user_id)
-    .bind(code.team_id)
-    .bind(&code.scopes)
-    .bind(&code.code_challenge)
-    .bind(redirect_uri)
-    .bind(&code.region)
-    .bind(now)
-    .bind(code.expires_at)
     .execute(connection)
     .await?;
     Ok(())
 }
+
+const INSERT_CODE: &str = "INSERT INTO authorization_codes (code_hash, client_id, user_id, team_id,
+    scopes, code_challenge, redirect_uri, region, created_at, expires_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";

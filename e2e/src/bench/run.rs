@@ -35,6 +35,31 @@ pub struct Options {
     pub log: String,
     /// Rewrite the figures in `BENCHMARKS.md`.
     pub update_benchmarks_md: bool,
+    /// The parts of the benchmark to run (all of them when empty).
+    pub only: Vec<Phase>,
+}
+
+/// One part of the benchmark, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Phase {
+    /// Start → `listening on` of each program.
+    Startup,
+    /// Full signups at each `--signup-clients` level, and the peer's token.
+    Signups,
+    /// Authorization code + PKCE flows.
+    AuthCode,
+    /// Introspection and `GET /api/users/@me/` (wrk).
+    Lookups,
+    /// Authenticated gateway messages.
+    Gateway,
+    /// The wizard's whole run as a process.
+    Wizard,
+}
+
+impl Options {
+    fn runs(&self, phase: Phase) -> bool {
+        self.only.is_empty() || self.only.contains(&phase)
+    }
 }
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
@@ -102,8 +127,10 @@ pub async fn run(options: Options) -> Result<Report> {
         stderr: cx.work.path().join("peer.stderr"),
     });
 
-    eprintln!("bench: start-up times ({} starts each)", cx.options.starts);
-    startup_rows(&mut cx, peer_launch.as_ref()).await?;
+    if cx.options.runs(Phase::Startup) {
+        eprintln!("bench: start-up times ({} starts each)", cx.options.starts);
+        startup_rows(&mut cx, peer_launch.as_ref()).await?;
+    }
 
     let server = programs::start(&server_launch(&cx, "main")?).await?;
     let gateway = programs::start(&gateway_launch(&cx, &server.url, "main")).await?;
@@ -135,7 +162,8 @@ pub async fn run(options: Options) -> Result<Report> {
 
     let measured = measure(&mut cx, &server, &gateway, peer.as_ref()).await;
     let wizard = match measured {
-        Ok(()) => wizard_runs(&mut cx, &server, &gateway).await,
+        Ok(()) if cx.options.runs(Phase::Wizard) => wizard_runs(&mut cx, &server, &gateway).await,
+        Ok(()) => Ok(WizardFigures::default()),
         Err(error) => Err(error),
     };
     server.stop().await;
@@ -317,7 +345,12 @@ async fn measure(
     let emails = Emails::new(&format!("signup{}", std::process::id()));
     let mut server_peak = None;
     let mut peer_peak = None;
-    for clients in cx.options.signup_clients.clone() {
+    let signup_levels = if cx.options.runs(Phase::Signups) {
+        cx.options.signup_clients.clone()
+    } else {
+        Vec::new()
+    };
+    for clients in signup_levels {
         let (http_, base, emails_) = (http.clone(), server.url.clone(), emails.clone());
         let (ours, peaks) = peak_rss_during(
             &[server.pid],
@@ -365,46 +398,48 @@ async fn measure(
     }
 
     // b. Authorization code + PKCE.
-    let cookie = flows::sign_in(&http, &server.url)
-        .await
-        .context("signing the seeded user in")?;
     let clients = cx.options.clients;
-    let (http_, base, cookie_) = (http.clone(), server.url.clone(), Arc::new(cookie));
-    let ours = closed_loop(clients, duration, MAX_FLOWS, move |_| {
-        let (http, base, cookie) = (http_.clone(), base.clone(), cookie_.clone());
-        async move {
-            let mut steps = Vec::new();
-            flows::our_auth_code(&http, &base, &cookie, &mut steps).await?;
-            Ok(steps)
-        }
-    })
-    .await;
-    record(cx, "auth code + PKCE (ours)", &ours);
-    let theirs = match peer {
-        Some(peer) => {
-            let (http_, base) = (http.clone(), peer.url.clone());
-            let theirs = closed_loop(clients, duration, MAX_FLOWS, move |_| {
-                let (http, base) = (http_.clone(), base.clone());
-                async move {
-                    let mut steps = Vec::new();
-                    flows::peer_auth_code(&http, &base, &mut steps).await?;
-                    Ok(steps)
-                }
-            })
-            .await;
-            record(cx, "auth code + PKCE (peer)", &theirs);
-            rate(&theirs)
-        }
-        None => None,
-    };
-    cx.rows.push(Row::new(
-        &format!("auth code + PKCE flows/s, {clients} clients"),
-        "1/s",
-        rate(&ours),
-        theirs,
-        Better::Higher,
-        "GET authorize → 302 with code → POST token; ours with a signed-in session and remembered consent",
-    ));
+    if cx.options.runs(Phase::AuthCode) {
+        let cookie = flows::sign_in(&http, &server.url)
+            .await
+            .context("signing the seeded user in")?;
+        let (http_, base, cookie_) = (http.clone(), server.url.clone(), Arc::new(cookie));
+        let ours = closed_loop(clients, duration, MAX_FLOWS, move |_| {
+            let (http, base, cookie) = (http_.clone(), base.clone(), cookie_.clone());
+            async move {
+                let mut steps = Vec::new();
+                flows::our_auth_code(&http, &base, &cookie, &mut steps).await?;
+                Ok(steps)
+            }
+        })
+        .await;
+        record(cx, "auth code + PKCE (ours)", &ours);
+        let theirs = match peer {
+            Some(peer) => {
+                let (http_, base) = (http.clone(), peer.url.clone());
+                let theirs = closed_loop(clients, duration, MAX_FLOWS, move |_| {
+                    let (http, base) = (http_.clone(), base.clone());
+                    async move {
+                        let mut steps = Vec::new();
+                        flows::peer_auth_code(&http, &base, &mut steps).await?;
+                        Ok(steps)
+                    }
+                })
+                .await;
+                record(cx, "auth code + PKCE (peer)", &theirs);
+                rate(&theirs)
+            }
+            None => None,
+        };
+        cx.rows.push(Row::new(
+            &format!("auth code + PKCE flows/s, {clients} clients"),
+            "1/s",
+            rate(&ours),
+            theirs,
+            Better::Higher,
+            "GET authorize → 302 with code → POST token; ours with a signed-in session and remembered consent",
+        ));
+    }
 
     // c. Introspection and the user endpoint, with a live signup's token.
     let mut steps = Vec::new();
@@ -429,112 +464,119 @@ async fn measure(
         ],
         body: Some(format!("token={token}")),
     };
-    let ours = single(
-        cx,
-        "introspection (ours)",
-        introspect(
-            format!("{}{}", server.url, protocol::paths::INTROSPECT),
-            &signed_up.access_token,
-        ),
-        &[server.pid],
-    )
-    .await?;
-    let our_introspection = ours.0;
-    let theirs = match (peer, &peer_token) {
-        (Some(peer), Some(token)) => {
-            single(
-                cx,
-                "introspection (peer)",
-                introspect(format!("{}/introspect", peer.url), token),
-                &[peer.pid],
-            )
-            .await?
-            .0
-        }
-        _ => None,
-    };
-    cx.rows.push(Row::new(
-        &format!("token introspection/s, {clients} connections"),
-        "1/s",
-        ours.0,
-        theirs,
-        Better::Higher,
-        "POST form token= with HTTP Basic; ours looks the pha_ up, the peer answers {active:true} without a lookup",
-    ));
-    let bearer = |url: String, token: &str| Plain {
-        method: reqwest::Method::GET,
-        url,
-        headers: vec![("Authorization".into(), format!("Bearer {token}"))],
-        body: None,
-    };
-    let ours = single(
-        cx,
-        "users/@me (ours)",
-        bearer(
-            format!("{}{}", server.url, protocol::paths::USERS_ME),
-            &signed_up.access_token,
-        ),
-        &[server.pid],
-    )
-    .await?;
-    let theirs = match (peer, &peer_token) {
-        (Some(peer), Some(token)) => {
-            let (rate, peaks) = single(
-                cx,
-                "userinfo (peer)",
-                bearer(format!("{}/userinfo", peer.url), token),
-                &[peer.pid],
-            )
-            .await?;
-            peer_peak = max_opt(peer_peak, peaks[0]);
-            rate
-        }
-        _ => None,
-    };
-    server_peak = max_opt(server_peak, ours.1[0]);
-    cx.rows.push(Row::new(
-        &format!("GET /api/users/@me/ vs peer /userinfo, {clients} connections"),
-        "1/s",
-        ours.0,
-        theirs,
-        Better::Higher,
-        "ours: hashed credential lookup, user, teams; the peer answers {sub} without a lookup",
-    ));
+    let mut our_introspection = None;
+    if cx.options.runs(Phase::Lookups) {
+        let ours = single(
+            cx,
+            "introspection (ours)",
+            introspect(
+                format!("{}{}", server.url, protocol::paths::INTROSPECT),
+                &signed_up.access_token,
+            ),
+            &[server.pid],
+        )
+        .await?;
+        our_introspection = ours.0;
+        let theirs = match (peer, &peer_token) {
+            (Some(peer), Some(token)) => {
+                single(
+                    cx,
+                    "introspection (peer)",
+                    introspect(format!("{}/introspect", peer.url), token),
+                    &[peer.pid],
+                )
+                .await?
+                .0
+            }
+            _ => None,
+        };
+        cx.rows.push(Row::new(
+            &format!("token introspection/s, {clients} connections"),
+            "1/s",
+            ours.0,
+            theirs,
+            Better::Higher,
+            "POST form token= with HTTP Basic; ours looks the pha_ up, the peer answers {active:true} without a lookup",
+        ));
+        let bearer = |url: String, token: &str| Plain {
+            method: reqwest::Method::GET,
+            url,
+            headers: vec![("Authorization".into(), format!("Bearer {token}"))],
+            body: None,
+        };
+        let ours = single(
+            cx,
+            "users/@me (ours)",
+            bearer(
+                format!("{}{}", server.url, protocol::paths::USERS_ME),
+                &signed_up.access_token,
+            ),
+            &[server.pid],
+        )
+        .await?;
+        let theirs = match (peer, &peer_token) {
+            (Some(peer), Some(token)) => {
+                let (rate, peaks) = single(
+                    cx,
+                    "userinfo (peer)",
+                    bearer(format!("{}/userinfo", peer.url), token),
+                    &[peer.pid],
+                )
+                .await?;
+                peer_peak = max_opt(peer_peak, peaks[0]);
+                rate
+            }
+            _ => None,
+        };
+        server_peak = max_opt(server_peak, ours.1[0]);
+        cx.rows.push(Row::new(
+            &format!("GET /api/users/@me/ vs peer /userinfo, {clients} connections"),
+            "1/s",
+            ours.0,
+            theirs,
+            Better::Higher,
+            "ours: hashed credential lookup, user, teams; the peer answers {sub} without a lookup",
+        ));
+    }
 
     // d. Authenticated gateway messages (introspection hop included).
-    let body = serde_json::json!({
-        "model": "claude-bench",
-        "max_tokens": 64,
-        "messages": [{"role": "user", "content": "framework: next-js"}],
-    })
-    .to_string();
-    let (gateway_rate, peaks) = single(
-        cx,
-        "gateway messages (ours)",
-        Plain {
-            method: reqwest::Method::POST,
-            url: format!("{}/wizard/v1/messages", gateway.url),
-            headers: vec![
-                (
-                    "Authorization".into(),
-                    format!("Bearer {}", signed_up.access_token),
-                ),
-                ("Content-Type".into(), "application/json".into()),
-            ],
-            body: Some(body),
-        },
-        &[gateway.pid, server.pid],
-    )
-    .await?;
-    server_peak = max_opt(server_peak, peaks[1]);
-    cx.rows.push(Row::new(
-        &format!("gateway messages/s vs our introspection/s, {clients} connections"),
-        "1/s",
-        gateway_rate,
-        our_introspection,
-        Better::Higher,
-        "POST /wizard/v1/messages with a pha_ (one introspection per request); the ratio is against our own introspection rate",
-    ));
+    let mut gateway_peak = None;
+    if cx.options.runs(Phase::Gateway) {
+        let body = serde_json::json!({
+            "model": "claude-bench",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "framework: next-js"}],
+        })
+        .to_string();
+        let (gateway_rate, peaks) = single(
+            cx,
+            "gateway messages (ours)",
+            Plain {
+                method: reqwest::Method::POST,
+                url: format!("{}/wizard/v1/messages", gateway.url),
+                headers: vec![
+                    (
+                        "Authorization".into(),
+                        format!("Bearer {}", signed_up.access_token),
+                    ),
+                    ("Content-Type".into(), "application/json".into()),
+                ],
+                body: Some(body),
+            },
+            &[gateway.pid, server.pid],
+        )
+        .await?;
+        server_peak = max_opt(server_peak, peaks[1]);
+        gateway_peak = peaks[0];
+        cx.rows.push(Row::new(
+            &format!("gateway messages/s vs our introspection/s, {clients} connections"),
+            "1/s",
+            gateway_rate,
+            our_introspection,
+            Better::Higher,
+            "POST /wizard/v1/messages with a pha_ (one introspection per request); the ratio is against our own introspection rate",
+        ));
+    }
 
     // e. Memory under load.
     cx.rows.push(Row::new(
@@ -548,7 +590,7 @@ async fn measure(
     cx.rows.push(Row::new(
         "peak RSS under load: llm-gateway-mock vs peer",
         "MB",
-        peaks[0],
+        gateway_peak,
         peer_peak,
         Better::Lower,
         "VmRSS sampled every 100 ms during the gateway run",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use e2e::bench::run::{self, Options};
+use e2e::bench::run::{self, Options, Phase};
 
 /// Side-by-side benchmark: release binaries and the peer on loopback.
 #[derive(Debug, Parser)]
@@ -39,6 +39,9 @@ struct Flags {
     /// Do not rewrite the figures in BENCHMARKS.md.
     #[arg(long)]
     no_update: bool,
+    /// Run only these parts (comma separated); implies --no-update.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Phase>,
 }
 
 #[tokio::main]
@@ -65,7 +68,8 @@ async fn main() -> ExitCode {
         out_dir: absolute(flags.out),
         peer_modules: absolute(flags.peer_modules),
         log: flags.log,
-        update_benchmarks_md: !flags.no_update,
+        update_benchmarks_md: !flags.no_update && flags.only.is_empty(),
+        only: flags.only,
     };
     let report = match run::run(options.clone()).await {
         Ok(report) => report,

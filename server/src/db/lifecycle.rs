@@ -1,7 +1,7 @@
 //! The life of a provisioned resource after its creation: credential
 //! rotation, removal, and the deep links that sign a person into it
 //! (protocol section 4). Every change that touches more than one row runs in
-//! one transaction on the writer, so a reader never sees half a rotation.
+//! one write (one transaction), so a reader never sees half a rotation.
 
 use sqlx::FromRow;
 
@@ -67,119 +67,138 @@ impl Db {
         key: &RotatedKey,
         now: i64,
     ) -> sqlx::Result<Rotation> {
-        let mut transaction = self.writer.begin().await?;
-        let updated =
-            sqlx::query("UPDATE teams SET api_token = ? WHERE id = ? AND removed_at IS NULL")
+        let (api_token, key) = (api_token.to_owned(), key.clone());
+        self.write(move |connection| {
+            let api_token = api_token.clone();
+            let key = key.clone();
+            Box::pin(async move {
+                let updated = sqlx::query(
+                    "UPDATE teams SET api_token = ? WHERE id = ? AND removed_at IS NULL",
+                )
                 .bind(api_token)
                 .bind(team_id)
-                .execute(&mut *transaction)
+                .execute(&mut *connection)
                 .await?
                 .rows_affected();
-        if updated == 0 {
-            return Ok(Rotation::TeamGone);
-        }
-        let revoked_keys = sqlx::query(
-            "UPDATE personal_api_keys SET revoked_at = ?
-             WHERE team_id = ? AND user_id = ? AND client_id IS NOT NULL
-               AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(team_id)
-        .bind(user_id)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
-        sqlx::query(
-            "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id, client_id, scopes,
-                created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-        )
-        .bind(&key.key_hash)
-        .bind(&key.masked)
-        .bind(user_id)
-        .bind(team_id)
-        .bind(&key.client_id)
-        .bind(&key.scopes)
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(Rotation::Rotated { revoked_keys })
+                if updated == 0 {
+                    return Ok(Rotation::TeamGone);
+                }
+                let revoked_keys = sqlx::query(
+                    "UPDATE personal_api_keys SET revoked_at = ?
+                     WHERE team_id = ? AND user_id = ? AND client_id IS NOT NULL
+                       AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(team_id)
+                .bind(user_id)
+                .execute(&mut *connection)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id,
+                        client_id, scopes, created_at, expires_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                )
+                .bind(&key.key_hash)
+                .bind(&key.masked)
+                .bind(user_id)
+                .bind(team_id)
+                .bind(&key.client_id)
+                .bind(&key.scopes)
+                .bind(now)
+                .execute(connection)
+                .await?;
+                Ok(Rotation::Rotated { revoked_keys })
+            })
+        })
+        .await
     }
 
     /// Marks the team removed and revokes every personal API key on it
     /// (whoever holds it) and its unused deep links. `false` when it was
     /// already removed or does not exist.
     pub async fn remove_team(&self, team_id: i64, now: i64) -> sqlx::Result<bool> {
-        let mut transaction = self.writer.begin().await?;
-        let removed =
-            sqlx::query("UPDATE teams SET removed_at = ? WHERE id = ? AND removed_at IS NULL")
+        self.write(move |connection| {
+            Box::pin(async move {
+                let removed = sqlx::query(
+                    "UPDATE teams SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                )
                 .bind(now)
                 .bind(team_id)
-                .execute(&mut *transaction)
+                .execute(&mut *connection)
                 .await?
                 .rows_affected();
-        if removed == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE personal_api_keys SET revoked_at = ? WHERE team_id = ? AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(team_id)
-        .execute(&mut *transaction)
-        .await?;
-        sqlx::query("DELETE FROM deep_links WHERE team_id = ? AND used_at IS NULL")
-            .bind(team_id)
-            .execute(&mut *transaction)
-            .await?;
-        transaction.commit().await?;
-        Ok(true)
+                if removed == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE personal_api_keys SET revoked_at = ?
+                        WHERE team_id = ? AND revoked_at IS NULL;
+                     DELETE FROM deep_links WHERE team_id = ? AND used_at IS NULL",
+                )
+                .bind(now)
+                .bind(team_id)
+                .bind(team_id)
+                .execute(connection)
+                .await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     pub async fn insert_deep_link(&self, link: &DeepLink) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO deep_links (token_hash, client_id, user_id, team_id, purpose, path,
                 created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments![
+                link.token_hash.clone(),
+                link.client_id.clone(),
+                link.user_id,
+                link.team_id,
+                link.purpose.clone(),
+                link.path.clone(),
+                link.created_at,
+                link.expires_at,
+            ],
         )
-        .bind(&link.token_hash)
-        .bind(&link.client_id)
-        .bind(link.user_id)
-        .bind(link.team_id)
-        .bind(&link.purpose)
-        .bind(&link.path)
-        .bind(link.created_at)
-        .bind(link.expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// Uses the link, atomically: of two concurrent follows exactly one
     /// sees [`LinkUse::Now`]. A link whose team was removed is unknown.
     pub async fn use_deep_link(&self, token_hash: &str, now: i64) -> sqlx::Result<LinkUse> {
-        let used: Option<DeepLink> = sqlx::query_as(
-            "UPDATE deep_links SET used_at = ?
-             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
-               AND team_id IN (SELECT id FROM teams WHERE removed_at IS NULL)
-             RETURNING *",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.writer)
-        .await?;
-        if let Some(link) = used {
-            return Ok(LinkUse::Now(link));
-        }
-        let found: Option<DeepLink> =
-            sqlx::query_as("SELECT * FROM deep_links WHERE token_hash = ?")
-                .bind(token_hash)
-                .fetch_optional(&self.writer)
+        let token_hash = token_hash.to_owned();
+        self.write(move |connection| {
+            let token_hash = token_hash.clone();
+            Box::pin(async move {
+                let used: Option<DeepLink> = sqlx::query_as(
+                    "UPDATE deep_links SET used_at = ?
+                     WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+                       AND team_id IN (SELECT id FROM teams WHERE removed_at IS NULL)
+                     RETURNING *",
+                )
+                .bind(now)
+                .bind(&token_hash)
+                .bind(now)
+                .fetch_optional(&mut *connection)
                 .await?;
-        Ok(match found {
-            Some(link) if link.used_at.is_some() => LinkUse::Used,
-            Some(link) if link.expires_at <= now => LinkUse::Expired,
-            _ => LinkUse::Unknown,
+                if let Some(link) = used {
+                    return Ok(LinkUse::Now(link));
+                }
+                let found: Option<DeepLink> =
+                    sqlx::query_as("SELECT * FROM deep_links WHERE token_hash = ?")
+                        .bind(&token_hash)
+                        .fetch_optional(connection)
+                        .await?;
+                Ok(match found {
+                    Some(link) if link.used_at.is_some() => LinkUse::Used,
+                    Some(link) if link.expires_at <= now => LinkUse::Expired,
+                    _ => LinkUse::Unknown,
+                })
+            })
         })
+        .await
     }
 }

@@ -51,41 +51,44 @@ impl Db {
     }
 
     pub async fn insert_session(&self, session: &NewSession) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO login_sessions (id_hash, user_id, csrf_token, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?)",
+            arguments![
+                session.id_hash.clone(),
+                session.user_id,
+                session.csrf_token.clone(),
+                session.now,
+                session.expires_at,
+            ],
         )
-        .bind(&session.id_hash)
-        .bind(session.user_id)
-        .bind(&session.csrf_token)
-        .bind(session.now)
-        .bind(session.expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// The session with this id hash, unless it expired by `now`.
     pub async fn session(&self, id_hash: &str, now: i64) -> sqlx::Result<Option<LoginSession>> {
-        // The writer: a session created by the previous request must be seen.
+        // A session created by the previous request is committed: the
+        // reader sees it.
         sqlx::query_as(
             "SELECT user_id, csrf_token, expires_at FROM login_sessions
              WHERE id_hash = ? AND expires_at > ?",
         )
         .bind(id_hash)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await
     }
 
     /// Ends a session (signing in replaces the anonymous one, so a session
     /// id planted before sign-in is worthless after it).
     pub async fn delete_session(&self, id_hash: &str) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM login_sessions WHERE id_hash = ?")
-            .bind(id_hash)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.execute(
+            "DELETE FROM login_sessions WHERE id_hash = ?",
+            arguments![id_hash.to_owned()],
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn consent(&self, user_id: i64, client_id: &str) -> sqlx::Result<Option<Consent>> {
@@ -94,7 +97,7 @@ impl Db {
         )
         .bind(user_id)
         .bind(client_id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await
     }
 
@@ -107,20 +110,21 @@ impl Db {
         team_id: i64,
         now: i64,
     ) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO oauth_consents (user_id, client_id, scopes, team_id, granted_at)
              VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes,
                 team_id = excluded.team_id, granted_at = excluded.granted_at",
+            arguments![
+                user_id,
+                client_id.to_owned(),
+                scopes.to_owned(),
+                team_id,
+                now
+            ],
         )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(scopes)
-        .bind(team_id)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// The client, redirect URI and team a code was issued with.
@@ -129,7 +133,7 @@ impl Db {
             "SELECT client_id, redirect_uri, team_id FROM authorization_codes WHERE code_hash = ?",
         )
         .bind(code_hash)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await
     }
 
@@ -137,7 +141,7 @@ impl Db {
     pub async fn refresh_token_team(&self, token_hash: &str) -> sqlx::Result<Option<i64>> {
         sqlx::query_scalar("SELECT team_id FROM refresh_tokens WHERE token_hash = ?")
             .bind(token_hash)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await
     }
 }

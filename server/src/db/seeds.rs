@@ -73,34 +73,43 @@ impl Db {
         new_id: &str,
         now: i64,
     ) -> sqlx::Result<String> {
-        if let Some(id) = id {
-            sqlx::query(
-                "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name",
-            )
-            .bind(id)
-            .bind(name)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-            return Ok(id.to_owned());
-        }
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM organizations WHERE name = ? ORDER BY created_at LIMIT 1",
-        )
-        .bind(name)
-        .fetch_optional(&self.writer)
-        .await?;
-        if let Some(existing) = existing {
-            return Ok(existing);
-        }
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(new_id)
-            .bind(name)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-        Ok(new_id.to_owned())
+        let (id, name, new_id) = (id.map(str::to_owned), name.to_owned(), new_id.to_owned());
+        self.write(move |connection| {
+            let id = id.clone();
+            let name = name.clone();
+            let new_id = new_id.clone();
+            Box::pin(async move {
+                if let Some(id) = id {
+                    sqlx::query(
+                        "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                    )
+                    .bind(&id)
+                    .bind(&name)
+                    .bind(now)
+                    .execute(connection)
+                    .await?;
+                    return Ok(id);
+                }
+                let existing: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM organizations WHERE name = ? ORDER BY created_at LIMIT 1",
+                )
+                .bind(&name)
+                .fetch_optional(&mut *connection)
+                .await?;
+                if let Some(existing) = existing {
+                    return Ok(existing);
+                }
+                sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+                    .bind(&new_id)
+                    .bind(&name)
+                    .bind(now)
+                    .execute(connection)
+                    .await?;
+                Ok(new_id)
+            })
+        })
+        .await
     }
 
     /// The user with `email` (first name updated), or a new one. Returns its
@@ -112,16 +121,24 @@ impl Db {
         new_uuid: &str,
         now: i64,
     ) -> sqlx::Result<(i64, Option<String>)> {
-        sqlx::query_as(
-            "INSERT INTO users (uuid, email, first_name, created_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name
-             RETURNING id, password_hash",
-        )
-        .bind(new_uuid)
-        .bind(email)
-        .bind(first_name)
-        .bind(now)
-        .fetch_one(&self.writer)
+        let values = [email, first_name, new_uuid].map(str::to_owned);
+        self.write(move |connection| {
+            let values = values.clone();
+            Box::pin(async move {
+                let [email, first_name, new_uuid] = values;
+                sqlx::query_as(
+                    "INSERT INTO users (uuid, email, first_name, created_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name
+                     RETURNING id, password_hash",
+                )
+                .bind(new_uuid)
+                .bind(email)
+                .bind(first_name)
+                .bind(now)
+                .fetch_one(connection)
+                .await
+            })
+        })
         .await
     }
 
@@ -131,118 +148,127 @@ impl Db {
         organization_id: &str,
         joined_at: i64,
     ) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO memberships (user_id, organization_id, joined_at) VALUES (?, ?, ?)
              ON CONFLICT (user_id, organization_id) DO UPDATE SET joined_at = excluded.joined_at",
+            arguments![user_id, organization_id.to_owned(), joined_at],
         )
-        .bind(user_id)
-        .bind(organization_id)
-        .bind(joined_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// Creates or updates a seeded team; returns its id.
     pub async fn upsert_seeded_team(&self, team: &SeededTeam) -> sqlx::Result<i64> {
-        let existing: Option<i64> = match team.id {
-            Some(id) => {
-                sqlx::query_scalar("SELECT id FROM teams WHERE id = ?")
+        let team = team.clone();
+        self.write(move |connection| {
+            let team = team.clone();
+            Box::pin(async move {
+                let existing: Option<i64> = match team.id {
+                    Some(id) => {
+                        sqlx::query_scalar("SELECT id FROM teams WHERE id = ?")
+                            .bind(id)
+                            .fetch_optional(&mut *connection)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query_scalar(
+                            "SELECT id FROM teams WHERE organization_id = ? AND name = ?
+                             ORDER BY id LIMIT 1",
+                        )
+                        .bind(&team.organization_id)
+                        .bind(&team.name)
+                        .fetch_optional(&mut *connection)
+                        .await?
+                    }
+                };
+                if let Some(id) = existing {
+                    sqlx::query(
+                        "UPDATE teams SET organization_id = ?, name = ?, is_demo = ?,
+                            api_token = COALESCE(?, api_token), removed_at = NULL WHERE id = ?",
+                    )
+                    .bind(&team.organization_id)
+                    .bind(&team.name)
+                    .bind(team.is_demo)
+                    .bind(&team.api_token)
                     .bind(id)
-                    .fetch_optional(&self.writer)
-                    .await?
-            }
-            None => sqlx::query_scalar(
-                "SELECT id FROM teams WHERE organization_id = ? AND name = ? ORDER BY id LIMIT 1",
-            )
-            .bind(&team.organization_id)
-            .bind(&team.name)
-            .fetch_optional(&self.writer)
-            .await?,
-        };
-        if let Some(id) = existing {
-            sqlx::query(
-                "UPDATE teams SET organization_id = ?, name = ?, is_demo = ?,
-                    api_token = COALESCE(?, api_token), removed_at = NULL WHERE id = ?",
-            )
-            .bind(&team.organization_id)
-            .bind(&team.name)
-            .bind(team.is_demo)
-            .bind(&team.api_token)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-            return Ok(id);
-        }
-        sqlx::query_scalar(
-            "INSERT INTO teams (id, organization_id, name, api_token, is_demo, region, created_at)
-             VALUES (?, ?, ?, ?, ?, 'us', ?) RETURNING id",
-        )
-        .bind(team.id)
-        .bind(&team.organization_id)
-        .bind(&team.name)
-        .bind(team.api_token.as_ref().unwrap_or(&team.generated_api_token))
-        .bind(team.is_demo)
-        .bind(team.now)
-        .fetch_one(&self.writer)
+                    .execute(connection)
+                    .await?;
+                    return Ok(id);
+                }
+                sqlx::query_scalar(
+                    "INSERT INTO teams (id, organization_id, name, api_token, is_demo, region,
+                        created_at) VALUES (?, ?, ?, ?, ?, 'us', ?) RETURNING id",
+                )
+                .bind(team.id)
+                .bind(&team.organization_id)
+                .bind(&team.name)
+                .bind(team.api_token.as_ref().unwrap_or(&team.generated_api_token))
+                .bind(team.is_demo)
+                .bind(team.now)
+                .fetch_one(connection)
+                .await
+            })
+        })
         .await
     }
 
     /// Stores (or updates) a seeded personal API key by its hash.
     pub async fn upsert_seeded_key(&self, key: &SeededKey) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id, client_id, scopes,
                 created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
              ON CONFLICT (key_hash) DO UPDATE SET user_id = excluded.user_id,
                 team_id = excluded.team_id, scopes = excluded.scopes,
                 expires_at = excluded.expires_at, revoked_at = excluded.revoked_at",
+            arguments![
+                key.key_hash.clone(),
+                key.masked.clone(),
+                key.user_id,
+                key.team_id,
+                key.scopes.clone(),
+                key.now,
+                key.expires_at,
+                key.revoked_at,
+            ],
         )
-        .bind(&key.key_hash)
-        .bind(&key.masked)
-        .bind(key.user_id)
-        .bind(key.team_id)
-        .bind(&key.scopes)
-        .bind(key.now)
-        .bind(key.expires_at)
-        .bind(key.revoked_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// The ids of the live teams named `name`, in any organization.
     pub async fn team_id_by_name(&self, name: &str) -> sqlx::Result<Vec<i64>> {
         sqlx::query_scalar("SELECT id FROM teams WHERE name = ? AND removed_at IS NULL ORDER BY id")
             .bind(name)
-            .fetch_all(&self.writer)
+            .fetch_all(&self.reader)
             .await
     }
 
     pub async fn user_id_by_email(&self, email: &str) -> sqlx::Result<Option<i64>> {
         sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
             .bind(email)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await
     }
 
     pub async fn upsert_health_issue(&self, issue: &HealthIssueRow) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO health_issues (id, team_id, kind, severity, status, dismissed, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET team_id = excluded.team_id, kind = excluded.kind,
                 severity = excluded.severity, status = excluded.status,
                 dismissed = excluded.dismissed, created_at = excluded.created_at",
+            arguments![
+                issue.id.clone(),
+                issue.team_id,
+                issue.kind.clone(),
+                issue.severity.clone(),
+                issue.status.clone(),
+                issue.dismissed,
+                issue.created_at,
+            ],
         )
-        .bind(&issue.id)
-        .bind(issue.team_id)
-        .bind(&issue.kind)
-        .bind(&issue.severity)
-        .bind(&issue.status)
-        .bind(issue.dismissed)
-        .bind(issue.created_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// A team's health issues matching `filter`, newest first, at most
@@ -287,19 +313,28 @@ impl Db {
         if limit <= 0 {
             return Ok(false);
         }
-        let counted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO rate_limit_windows (client_id, kind, window_start, count)
-             VALUES (?, ?, ?, 1)
-             ON CONFLICT (client_id, kind, window_start) DO UPDATE SET count = count + 1
-             WHERE count < ?
-             RETURNING count",
-        )
-        .bind(client_id)
-        .bind(kind)
-        .bind(window_start)
-        .bind(limit)
-        .fetch_optional(&self.writer)
-        .await?;
+        let (client_id, kind) = (client_id.to_owned(), kind.to_owned());
+        let counted: Option<i64> = self
+            .write(move |connection| {
+                let client_id = client_id.clone();
+                let kind = kind.clone();
+                Box::pin(async move {
+                    sqlx::query_scalar(
+                        "INSERT INTO rate_limit_windows (client_id, kind, window_start, count)
+                         VALUES (?, ?, ?, 1)
+                         ON CONFLICT (client_id, kind, window_start)
+                         DO UPDATE SET count = count + 1 WHERE count < ?
+                         RETURNING count",
+                    )
+                    .bind(client_id)
+                    .bind(kind)
+                    .bind(window_start)
+                    .bind(limit)
+                    .fetch_optional(connection)
+                    .await
+                })
+            })
+            .await?;
         Ok(counted.is_some())
     }
 
@@ -315,7 +350,7 @@ impl Db {
         )
         .bind(client_id)
         .bind(request_id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await
     }
 
@@ -330,19 +365,20 @@ impl Db {
         region: Option<&str>,
         now: i64,
     ) -> sqlx::Result<()> {
-        sqlx::query(
+        self.execute(
             "INSERT OR REPLACE INTO account_requests (client_id, request_id, body_hash,
                 answer, region, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments![
+                client_id.to_owned(),
+                request_id.to_owned(),
+                canonical_body.to_owned(),
+                answer.to_owned(),
+                region.map(str::to_owned),
+                now,
+            ],
         )
-        .bind(client_id)
-        .bind(request_id)
-        .bind(canonical_body)
-        .bind(answer)
-        .bind(region)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// The region recorded for `client_id`'s request `request_id`.
@@ -356,7 +392,7 @@ impl Db {
         )
         .bind(client_id)
         .bind(request_id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?
         .flatten())
     }

@@ -13,7 +13,7 @@ use protocol::provisioning::{
     AccountRequest, AccountRequestAnswer, OAuthCode, Redirect, RequiresAuth,
 };
 
-use crate::db::{Application, Code, Created, NewAccount, Team, User};
+use crate::db::{Application, Code, Created, NewAccount, Team};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
@@ -272,23 +272,17 @@ async fn create(
         region: state.region.to_string(),
         now,
     };
-    // A new account's code is stored in the account's own transaction.
-    let mut new_code = None;
+    // The code is made now: a new account stores it in the account's own
+    // write (which fills in the new user and team), an existing one below.
+    let (code, row) = make_code(state, &caller, &scopes, now);
     let created = state
         .db
-        .create_account_with_code(&new_account, |user_id, team_id| {
-            let (code, row) = make_code(state, &caller, user_id, team_id, &scopes, now);
-            new_code = Some(code);
-            Some(row)
-        })
+        .create_account_with_code(&new_account, &row)
         .await?;
     let (user, team_id) = match created {
         Created::New { user, team_id } => {
             tracing::info!(client_id = %partner.client_id, user = %user.uuid, team_id, "account created");
-            if let Some(code) = new_code {
-                return Ok(Outcome::Code(code));
-            }
-            (user, team_id)
+            return Ok(Outcome::Code(code));
         }
         Created::Existing(user) => match &caller {
             Caller::Pkce(partner, challenge) if !partner.skip_existing_user_consent => {
@@ -308,7 +302,12 @@ async fn create(
             }
         },
     };
-    let code = issue_code(state, &caller, &user, team_id, &scopes, now).await?;
+    let row = Code {
+        user_id: user.id,
+        team_id,
+        ..row
+    };
+    state.db.insert_code(&row, None, now).await?;
     Ok(Outcome::Code(code))
 }
 
@@ -326,28 +325,9 @@ async fn create_team(state: &AppState, organization_id: &str, now: i64) -> Resul
         .await?)
 }
 
-async fn issue_code(
-    state: &AppState,
-    caller: &Caller,
-    user: &User,
-    team_id: i64,
-    scopes: &[String],
-    now: i64,
-) -> Result<String, ApiError> {
-    let (code, row) = make_code(state, caller, user.id, team_id, scopes, now);
-    state.db.insert_code(&row, None, now).await?;
-    Ok(code)
-}
-
-/// A fresh code and the row that stores it (hashed).
-fn make_code(
-    state: &AppState,
-    caller: &Caller,
-    user_id: i64,
-    team_id: i64,
-    scopes: &[String],
-    now: i64,
-) -> (String, Code) {
+/// A fresh code and the row that stores it (hashed); its `user_id` and
+/// `team_id` are filled in where it is stored.
+fn make_code(state: &AppState, caller: &Caller, scopes: &[String], now: i64) -> (String, Code) {
     let code = protocol::random::RandomSource::bytes(state.random.as_ref(), 32);
     let code = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, code);
     let challenge = match caller {
@@ -357,8 +337,8 @@ fn make_code(
     let row = Code {
         code_hash: hash_secret(&code),
         client_id: caller.application().client_id.clone(),
-        user_id,
-        team_id,
+        user_id: 0,
+        team_id: 0,
         scopes: scopes.join(" "),
         code_challenge: challenge,
         redirect_uri: None,

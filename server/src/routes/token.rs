@@ -14,7 +14,7 @@ use protocol::oauth::{
 };
 use protocol::pkce::{CodeChallenge, CodeVerifier};
 
-use crate::db::{Exchange, NewTokens, RefreshRotation};
+use crate::db::{Code, Exchange, NewTokens, RefreshRotation};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_form, read_body};
 use crate::rate_limit::{self, Kind};
@@ -131,55 +131,29 @@ pub(crate) async fn exchange_code(
         }
     }
     let now = state.clock.now();
-    let mut minted = None;
-    // Consumption and the new tokens share one transaction; a code that
-    // fails a check below stays consumed, as before.
-    let exchange = state
-        .db
-        .exchange_code(&code_hash, now, |code| {
-            if now >= code.expires_at {
-                return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
-            }
-            if let Some(challenge) = &code.code_challenge {
-                let answered = match (
-                    verifier.map(CodeVerifier::parse),
-                    CodeChallenge::parse(challenge, Some("S256")),
-                ) {
-                    (Some(Ok(verifier)), Ok(challenge)) => challenge.is_answered_by(&verifier),
-                    _ => false,
-                };
-                if !answered {
-                    return Err(ApiError::InvalidGrant(
-                        "PKCE code_verifier does not match".into(),
-                    ));
-                }
-            }
-            let scopes = protocol::scope::split(&code.scopes);
-            state.policy.check_code_scopes(&scopes)?;
-            let (access, refresh) = mint_pair(state);
-            let tokens = NewTokens {
-                access_hash: access.hash(),
-                refresh_hash: refresh.hash(),
-                client_id: code.client_id.clone(),
-                user_id: code.user_id,
-                team_id: code.team_id,
-                scopes: code.scopes.clone(),
-                code_hash: Some(code.code_hash.clone()),
-                now,
-                expires_at: now + ACCESS_TOKEN_SECONDS,
-            };
-            minted = Some((access, refresh));
-            Ok(tokens)
-        })
-        .await?;
-    let code = match exchange {
-        Exchange::Issued(code, _) => code,
-        Exchange::Refused(error) => return Err(error),
-        Exchange::Before(code) => {
-            let revoked = state
-                .db
-                .revoke_tokens_from_code(&code.code_hash, now)
-                .await?;
+    // The checks read the code as found above: of its columns only
+    // `consumed_at` ever changes, and the exchange below settles that.
+    // Consumption and the new tokens share one write; a code that fails a
+    // check stays consumed, and a replayed one revokes what it produced.
+    let minted = check_code(state, &stored, verifier, now).map(|()| mint_pair(state));
+    let tokens = match &minted {
+        Ok((access, refresh)) => Some(NewTokens {
+            access_hash: access.hash(),
+            refresh_hash: refresh.hash(),
+            client_id: stored.client_id.clone(),
+            user_id: stored.user_id,
+            team_id: stored.team_id,
+            scopes: stored.scopes.clone(),
+            code_hash: Some(code_hash.clone()),
+            now,
+            expires_at: now + ACCESS_TOKEN_SECONDS,
+        }),
+        Err(_) => None,
+    };
+    match state.db.exchange_code(&code_hash, now, tokens).await? {
+        // Refused: `minted` holds the reason.
+        Exchange::Issued | Exchange::Refused => {}
+        Exchange::Replayed { revoked } => {
             tracing::warn!(
                 revoked,
                 "authorization code reused; tokens issued from it revoked"
@@ -187,8 +161,9 @@ pub(crate) async fn exchange_code(
             return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
         }
         Exchange::Unknown => return Err(ApiError::InvalidGrant(INVALID_CODE.into())),
-    };
-    let (access, refresh) = minted.ok_or_else(|| ApiError::Internal("no tokens minted".into()))?;
+    }
+    let (access, refresh) = minted?;
+    let code = stored;
     let account = account(state, code.user_id, code.team_id).await?;
     Ok(TokenAnswer {
         token_type: "bearer".into(),
@@ -200,6 +175,36 @@ pub(crate) async fn exchange_code(
         scoped_teams: None,
         posthog_region: None,
     })
+}
+
+/// What the exchange checks on a code before it issues tokens: expiry,
+/// the PKCE verifier, and the scopes against the server's policy.
+fn check_code(
+    state: &AppState,
+    code: &Code,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<(), ApiError> {
+    if now >= code.expires_at {
+        return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
+    }
+    if let Some(challenge) = &code.code_challenge {
+        let answered = match (
+            verifier.map(CodeVerifier::parse),
+            CodeChallenge::parse(challenge, Some("S256")),
+        ) {
+            (Some(Ok(verifier)), Ok(challenge)) => challenge.is_answered_by(&verifier),
+            _ => false,
+        };
+        if !answered {
+            return Err(ApiError::InvalidGrant(
+                "PKCE code_verifier does not match".into(),
+            ));
+        }
+    }
+    state
+        .policy
+        .check_code_scopes(&protocol::scope::split(&code.scopes))
 }
 
 pub(crate) async fn refresh(

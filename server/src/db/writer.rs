@@ -1,0 +1,390 @@
+//! The single writer: one SQLite connection, owned by one task, which runs
+//! the writes of every request in shared transactions (group commit).
+//!
+//! A write is a closure over the connection ([`Writer::write`]). The task
+//! takes every write waiting in its queue (at most [`MAX_BATCH`]), runs them
+//! one after another in one transaction, commits once, and only then
+//! answers them: no caller hears of a write that is not committed. Alone in
+//! its batch, a write costs what it did on a pool of one connection; under
+//! load, one commit (one WAL append of the pages the batch touched) serves
+//! dozens of requests, and no pool hand-off or ping sits between two writes.
+//!
+//! A write that fails takes its batch down: the transaction is rolled back,
+//! the failed write gets its error, and the others run again in a new
+//! transaction. So a write may run more than once (only the run that is
+//! committed counts) and must be a function of the database alone: no
+//! randomness, clock or side effect inside it. This costs nothing while
+//! writes succeed, where a savepoint per write would cost a round trip to
+//! the connection's thread each time.
+//!
+//! Writes run one after another on the connection, so a write sees the
+//! writes before it, committed or not: two concurrent signups for one email
+//! still make one account, and of two exchanges of one code one wins.
+//!
+//! WAL checkpoints (copying committed pages into the database file, with
+//! an fsync) run off the writer: after commits the task wakes the
+//! [`Checkpointer`], which checkpoints on a reader connection at most every
+//! [`CHECKPOINT_EVERY`], so no request waits behind an fsync.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+/// A boxed future borrowing the connection for `'c`.
+pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// Writes per transaction at most: bounds how long the oldest write of a
+/// batch waits for its commit.
+pub const MAX_BATCH: usize = 64;
+/// Writes waiting at most; a request beyond it waits to be queued.
+const QUEUE: usize = 1024;
+/// How often the WAL is checkpointed at most while writes come in.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// The handle requests queue writes through. Cloning is cheap; the task
+/// ends, and closes the connection, when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Starts the writer task on `connection` (on the current runtime) and
+    /// the checkpointer on `checkpoints`.
+    pub fn start(connection: SqliteConnection, checkpoints: SqlitePool) -> Writer {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let (committed, commits) = mpsc::channel(1);
+        tokio::spawn(serve(connection, jobs, committed));
+        tokio::spawn(Checkpointer { pool: checkpoints }.run(commits));
+        Writer { queue }
+    }
+
+    /// Runs `work` in the next batch and answers once the batch committed.
+    /// `work` may run more than once (see the module's documentation); an
+    /// `Err` from it is its answer, and nothing it wrote is kept.
+    pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job = Write {
+            work,
+            result: None,
+            answer,
+        };
+        self.queue
+            .send(Box::new(job))
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?;
+        answered.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+}
+
+/// A queued write, its result type erased.
+trait Job: Send {
+    /// Runs the write, keeping its result; `true` if it failed.
+    fn run<'c>(&'c mut self, connection: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    /// Answers with the kept result if the batch committed, or else with
+    /// the batch's error.
+    fn answer(self: Box<Self>, committed: Result<(), &sqlx::Error>);
+}
+
+struct Write<F, T> {
+    work: F,
+    result: Option<sqlx::Result<T>>,
+    answer: oneshot::Sender<sqlx::Result<T>>,
+}
+
+impl<F, T> Job for Write<F, T>
+where
+    T: Send + 'static,
+    F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+{
+    fn run<'c>(&'c mut self, connection: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let result = (self.work)(connection).await;
+            let failed = result.is_err();
+            self.result = Some(result);
+            failed
+        })
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), &sqlx::Error>) {
+        let result = match (committed, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Err(error), _) => Err(uncommitted(error)),
+            (Ok(()), None) => Err(sqlx::Error::Protocol("the write never ran".into())),
+        };
+        // The caller may have gone (its request was dropped): nothing to do.
+        let _ = self.answer.send(result);
+    }
+}
+
+/// The error each write of a batch gets when the batch's transaction could
+/// not start or commit (`sqlx::Error` is not `Clone`).
+fn uncommitted(error: &sqlx::Error) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the write was not committed: {error}"))
+}
+
+async fn serve(
+    mut connection: SqliteConnection,
+    mut jobs: mpsc::Receiver<Box<dyn Job>>,
+    committed: mpsc::Sender<()>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        run_batch(&mut connection, std::mem::take(&mut batch)).await;
+        // A checkpoint is due, unless one is already asked for.
+        let _ = committed.try_send(());
+    }
+    let _ = sqlx::Connection::close(connection).await;
+}
+
+async fn execute(connection: &mut SqliteConnection, sql: &'static str) -> sqlx::Result<()> {
+    sqlx::query(sql).execute(connection).await.map(drop)
+}
+
+async fn rollback(connection: &mut SqliteConnection) {
+    if let Err(error) = execute(connection, "ROLLBACK").await {
+        tracing::error!(%error, "the writer cannot roll back");
+    }
+}
+
+/// Runs `batch` in transactions until every write is answered: one
+/// transaction if they all succeed, and one more after each failure (the
+/// failed write answered with its error, the others run again).
+async fn run_batch(connection: &mut SqliteConnection, mut batch: Vec<Box<dyn Job>>) {
+    while !batch.is_empty() {
+        if let Err(error) = execute(connection, "BEGIN IMMEDIATE").await {
+            tracing::error!(%error, "the writer cannot begin a transaction");
+            for job in batch {
+                job.answer(Err(&error));
+            }
+            return;
+        }
+        let mut failed = None;
+        for (index, job) in batch.iter_mut().enumerate() {
+            if job.run(connection).await {
+                failed = Some(index);
+                break;
+            }
+        }
+        if let Some(index) = failed {
+            rollback(connection).await;
+            batch.remove(index).answer(Ok(()));
+            continue;
+        }
+        let committed = execute(connection, "COMMIT").await;
+        if let Err(error) = &committed {
+            tracing::error!(%error, writes = batch.len(), "a batch of writes was not committed");
+            rollback(connection).await;
+        }
+        for job in batch.drain(..) {
+            job.answer(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Checkpoints the WAL on a reader connection after commits, at most every
+/// [`CHECKPOINT_EVERY`]; ends with the writer.
+struct Checkpointer {
+    pool: SqlitePool,
+}
+
+impl Checkpointer {
+    async fn run(self, mut commits: mpsc::Receiver<()>) {
+        while commits.recv().await.is_some() {
+            // PASSIVE: copies what no reader still needs, never waits for
+            // the writer or a reader.
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(%error, "WAL checkpoint failed; the next commit retries");
+            }
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+    use sqlx::ConnectOptions;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    async fn writer() -> (Writer, SqlitePool, tempfile::TempDir) {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let options = SqliteConnectOptions::new()
+            .filename(directory.path().join("writer.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut connection = options.connect().await.expect("opens");
+        sqlx::query("CREATE TABLE rows (name TEXT PRIMARY KEY)")
+            .execute(&mut connection)
+            .await
+            .expect("table");
+        let pool = SqlitePool::connect_with(options).await.expect("pool");
+        (Writer::start(connection, pool.clone()), pool, directory)
+    }
+
+    /// A write that inserts `name`, counting its runs.
+    fn insert(
+        name: &'static str,
+        runs: Arc<AtomicUsize>,
+    ) -> impl for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<()>> {
+        move |connection| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                sqlx::query("INSERT INTO rows (name) VALUES (?)")
+                    .bind(name)
+                    .execute(connection)
+                    .await
+                    .map(drop)
+            })
+        }
+    }
+
+    async fn names(pool: &SqlitePool) -> Vec<String> {
+        sqlx::query_scalar("SELECT name FROM rows ORDER BY name")
+            .fetch_all(pool)
+            .await
+            .expect("reads")
+    }
+
+    /// Holds the writer in a write of its own until the returned permit
+    /// count is raised, so that what is queued meanwhile forms one batch.
+    async fn hold(writer: &Writer) -> (Arc<Semaphore>, tokio::task::JoinHandle<()>) {
+        let gate = Arc::new(Semaphore::new(0));
+        let (started, running) = oneshot::channel();
+        let started = Arc::new(std::sync::Mutex::new(Some(started)));
+        let held = {
+            let (writer, gate) = (writer.clone(), gate.clone());
+            tokio::spawn(async move {
+                writer
+                    .write(move |_| {
+                        let (gate, started) = (gate.clone(), started.clone());
+                        Box::pin(async move {
+                            if let Some(started) = started.lock().expect("lock").take() {
+                                let _ = started.send(());
+                            }
+                            gate.acquire().await.expect("gate").forget();
+                            Ok(())
+                        })
+                    })
+                    .await
+                    .expect("the holding write commits");
+            })
+        };
+        running.await.expect("the holding write runs");
+        (gate, held)
+    }
+
+    /// Queues `work` and waits until it is in the writer's queue.
+    async fn queue<T: Send + 'static>(
+        writer: &Writer,
+        work: impl for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
+            + Send
+            + 'static,
+    ) -> tokio::task::JoinHandle<sqlx::Result<T>> {
+        let queued = writer.queue.capacity();
+        let writer_ = writer.clone();
+        let handle = tokio::spawn(async move { writer_.write(work).await });
+        while writer.queue.capacity() == queued {
+            tokio::task::yield_now().await;
+        }
+        handle
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_is_undone_alone_and_the_others_run_again() {
+        let (writer, pool, _directory) = writer().await;
+        let (gate, held) = hold(&writer).await;
+        let (a_runs, b_runs, c_runs) = (Arc::default(), Arc::default(), Arc::default());
+        let a = queue(&writer, insert("a", Arc::clone(&a_runs))).await;
+        // Inserts, then fails: its insert must not survive.
+        let failing = queue(&writer, |connection| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO rows (name) VALUES ('half')")
+                    .execute(&mut *connection)
+                    .await?;
+                sqlx::query("INSERT INTO rows (name) VALUES ('a')")
+                    .execute(connection)
+                    .await
+                    .map(drop)
+            })
+        })
+        .await;
+        let b = queue(&writer, insert("b", Arc::clone(&b_runs))).await;
+        let c = queue(&writer, insert("c", Arc::clone(&c_runs))).await;
+        gate.add_permits(1);
+        held.await.expect("held");
+        a.await.expect("a").expect("a commits");
+        let error = failing
+            .await
+            .expect("failing")
+            .expect_err("the failing write fails");
+        assert!(error.to_string().contains("UNIQUE"), "{error}");
+        b.await.expect("b").expect("b commits");
+        c.await.expect("c").expect("c commits");
+        assert_eq!(names(&pool).await, ["a", "b", "c"]);
+        // `a` ran before the failure and again after it; `b` and `c` only after.
+        assert_eq!(a_runs.load(Ordering::SeqCst), 2);
+        assert_eq!(b_runs.load(Ordering::SeqCst), 1);
+        assert_eq!(c_runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_sees_the_uncommitted_writes_before_it_in_its_batch() {
+        let (writer, pool, _directory) = writer().await;
+        let (gate, held) = hold(&writer).await;
+        let first = queue(&writer, insert("first", Arc::default())).await;
+        let count = queue(&writer, |connection| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM rows")
+                    .fetch_one(connection)
+                    .await
+            })
+        })
+        .await;
+        gate.add_permits(1);
+        held.await.expect("held");
+        first.await.expect("first").expect("first commits");
+        assert_eq!(count.await.expect("count").expect("count commits"), 1);
+        assert_eq!(names(&pool).await, ["first"]);
+    }
+
+    #[tokio::test]
+    async fn a_lone_failing_write_leaves_nothing_and_the_writer_goes_on() {
+        let (writer, pool, _directory) = writer().await;
+        let failed = writer
+            .write(|connection| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO rows (name) VALUES ('x')")
+                        .execute(&mut *connection)
+                        .await?;
+                    sqlx::query("INSERT INTO missing (name) VALUES ('x')")
+                        .execute(connection)
+                        .await
+                        .map(drop)
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        assert!(names(&pool).await.is_empty());
+        writer
+            .write(insert("after", Arc::default()))
+            .await
+            .expect("the next write commits");
+        assert_eq!(names(&pool).await, ["after"]);
+    }
+}
