@@ -6,15 +6,18 @@
 
 use protocol::credential::{hash_secret, Credential, CredentialKind};
 
-use crate::db::Grant;
+use crate::db::{Grant, Holder, Team, User};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A live credential and what it grants.
+/// A live credential, what it grants, and who holds it: the user and the
+/// user's live teams, oldest membership first (read with the credential).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub kind: CredentialKind,
     pub grant: Grant,
+    pub user: User,
+    pub teams: Vec<Team>,
 }
 
 impl Authenticated {
@@ -83,12 +86,12 @@ pub async fn resolve(
         _ => return Ok(Err(Dead::Unknown)),
     };
     let hash = hash_secret(credential.expose());
-    let grant = match credential.kind() {
-        CredentialKind::AccessToken => state.db.access_token(&hash).await?,
-        CredentialKind::PersonalApiKey => state.db.personal_key(&hash).await?,
+    let holder = match credential.kind() {
+        CredentialKind::AccessToken => state.db.access_token_holder(&hash).await?,
+        CredentialKind::PersonalApiKey => state.db.personal_key_holder(&hash).await?,
         CredentialKind::RefreshToken | CredentialKind::ProjectApiKey => None,
     };
-    let Some(grant) = grant else {
+    let Some(Holder { grant, user, teams }) = holder else {
         return Ok(Err(Dead::Unknown));
     };
     if grant.revoked_at.is_some() {
@@ -108,6 +111,8 @@ pub async fn resolve(
     Ok(Ok(Authenticated {
         kind: credential.kind(),
         grant,
+        user,
+        teams,
     }))
 }
 

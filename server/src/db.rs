@@ -15,10 +15,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, FromRow, SqliteConnection, SqlitePool};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, FromRow, SqliteConnection};
 
 use protocol::admin::StateSummary;
 
@@ -33,16 +31,23 @@ macro_rules! arguments {
 
 pub mod lifecycle;
 pub mod login;
+pub mod reader;
 pub mod seeds;
 pub mod writer;
 
+pub use reader::Readers;
 pub use writer::{BoxFuture, Writer};
 
-/// The writer and the reader pool. Cloning is cheap.
+/// Read connections at most (two per core of the machines this runs on).
+const READERS: usize = 4;
+
+/// The writer and the read connections. Cloning is cheap.
 #[derive(Debug, Clone)]
 pub struct Db {
     writer: Writer,
-    reader: SqlitePool,
+    reader: Readers,
+    /// The registered applications ([`Db::applications`]).
+    applications: Arc<std::sync::RwLock<Arc<Vec<Application>>>>,
     /// The directory of a throwaway (`sqlite::memory:`) database.
     _scratch: Option<Arc<tempfile::TempDir>>,
 }
@@ -179,6 +184,86 @@ pub struct NewTokens {
     pub expires_at: i64,
 }
 
+/// A bearer credential as found, with its holder: the user and the user's
+/// live teams, oldest membership first (one query: the credential is looked
+/// up on nearly every request, and so are the teams).
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub grant: Grant,
+    pub user: User,
+    pub teams: Vec<Team>,
+}
+
+/// The columns of a team that [`teams_of!`] joins, decoded by
+/// [`JoinedTeam`].
+macro_rules! team_columns {
+    () => {
+        "t.id AS member_team_id, t.name AS team_name, t.api_token, t.is_demo,
+         o.id AS organization_id, o.name AS organization_name, m.joined_at"
+    };
+}
+
+/// Joins the live teams of the user in column `$user`, oldest membership
+/// first with `ORDER BY m.joined_at, t.id` (one row per team; the team
+/// columns are NULL for a user without any).
+macro_rules! teams_of {
+    ($user:literal) => {
+        concat!(
+            " LEFT JOIN memberships m ON m.user_id = ",
+            $user,
+            " LEFT JOIN organizations o ON o.id = m.organization_id
+              LEFT JOIN teams t ON t.organization_id = o.id AND t.removed_at IS NULL"
+        )
+    };
+}
+
+/// The query of [`Db::holder`] for the credential table `$table`, keyed by
+/// its hash column `$key`.
+macro_rules! holder_sql {
+    ($table:literal, $key:literal) => {
+        concat!(
+            "SELECT c.client_id, c.user_id, c.team_id, c.scopes, c.created_at, c.expires_at,
+                    c.revoked_at, a.active AS partner_active, u.uuid, u.email, u.first_name, ",
+            team_columns!(),
+            " FROM ",
+            $table,
+            " c LEFT JOIN oauth_applications a ON a.client_id = c.client_id
+              JOIN users u ON u.id = c.user_id",
+            teams_of!("c.user_id"),
+            " WHERE c.",
+            $key,
+            " = ? ORDER BY m.joined_at, t.id"
+        )
+    };
+}
+
+/// A team as a row with [`team_columns!`] carries it.
+#[derive(Debug, FromRow)]
+struct JoinedTeam {
+    member_team_id: Option<i64>,
+    team_name: Option<String>,
+    api_token: Option<String>,
+    is_demo: Option<bool>,
+    organization_id: Option<String>,
+    organization_name: Option<String>,
+    joined_at: Option<i64>,
+}
+
+impl JoinedTeam {
+    /// `None` for the all-NULL row of a user without teams.
+    fn team(self) -> Option<Team> {
+        Some(Team {
+            id: self.member_team_id?,
+            name: self.team_name?,
+            api_token: self.api_token?,
+            is_demo: self.is_demo?,
+            organization_id: self.organization_id?,
+            organization_name: self.organization_name?,
+            joined_at: self.joined_at?,
+        })
+    }
+}
+
 impl Db {
     /// Opens (creating if missing) and migrates the database at `url`.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
@@ -224,22 +309,18 @@ impl Db {
             .run(&mut connection)
             .await
             .map_err(|error| anyhow::anyhow!("cannot migrate database {url:?}: {error}"))?;
-        // sqlx pings a pooled connection when it returns to the pool (which
-        // also flushes a dropped transaction's rollback) and, by default,
-        // again when it leaves it. An in-process SQLite connection cannot
-        // drop between the two, so the ping on acquire is off.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(|error| anyhow::anyhow!("cannot open database {url:?}: {error}"))?;
+        let reader = Readers::new(options, READERS);
         let writer = Writer::start(connection, reader.clone());
-        Ok(Db {
+        let db = Db {
             writer,
             reader,
+            applications: Arc::default(),
             _scratch: scratch,
-        })
+        };
+        db.reload_applications()
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot read database {url:?}: {error}"))?;
+        Ok(db)
     }
 
     /// One statement on the writer ([`Db::write`]); the rows it changed.
@@ -298,34 +379,60 @@ impl Db {
                 a.rate_limits.clone(),
             ],
         )
-        .await
-        .map(drop)
+        .await?;
+        self.reload_applications().await
     }
 
+    /// The application `client_id` (from memory: see [`Db::applications`]).
     pub async fn application(&self, client_id: &str) -> sqlx::Result<Option<Application>> {
-        sqlx::query_as("SELECT * FROM oauth_applications WHERE client_id = ?")
-            .bind(client_id)
-            .fetch_optional(&self.reader)
-            .await
+        Ok(self
+            .registered()
+            .iter()
+            .find(|application| application.client_id == client_id)
+            .cloned())
     }
 
+    /// Every application, in registration order. Most requests need their
+    /// partner, and applications change only through
+    /// [`Db::upsert_application`] (seeds), so they are read from the
+    /// database at start and again after each change, and served from
+    /// memory: a deactivation is seen by the next request, as before. (The
+    /// server is the only writer of its database file.)
     pub async fn applications(&self) -> sqlx::Result<Vec<Application>> {
-        sqlx::query_as("SELECT * FROM oauth_applications ORDER BY rowid")
-            .fetch_all(&self.reader)
-            .await
+        Ok(self.registered().as_ref().clone())
+    }
+
+    fn registered(&self) -> Arc<Vec<Application>> {
+        let registered = self
+            .applications
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(&registered)
+    }
+
+    async fn reload_applications(&self) -> sqlx::Result<()> {
+        let applications: Vec<Application> =
+            sqlx::query_as("SELECT * FROM oauth_applications ORDER BY rowid")
+                .fetch_all(&mut *self.reader.get().await?)
+                .await?;
+        *self
+            .applications
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(applications);
+        Ok(())
     }
 
     pub async fn user_by_email(&self, email: &str) -> sqlx::Result<Option<User>> {
         sqlx::query_as("SELECT id, uuid, email, first_name FROM users WHERE email = ?")
             .bind(email)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await
     }
 
     pub async fn user(&self, id: i64) -> sqlx::Result<Option<User>> {
         sqlx::query_as("SELECT id, uuid, email, first_name FROM users WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await
     }
 
@@ -432,64 +539,53 @@ impl Db {
              ORDER BY m.joined_at, t.id",
         )
         .bind(user_id)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.get().await?)
         .await
     }
 
-    /// The user and [`Db::teams_of_user`] in one query (one round trip).
-    pub async fn user_and_teams(&self, user_id: i64) -> sqlx::Result<Option<(User, Vec<Team>)>> {
+    /// The access token (`pha_`) with this hash, its user and the user's
+    /// teams ([`Holder`]), in one query.
+    pub async fn access_token_holder(&self, token_hash: &str) -> sqlx::Result<Option<Holder>> {
+        self.holder(holder_sql!("access_tokens", "token_hash"), token_hash)
+            .await
+    }
+
+    /// The personal API key (`phx_`) with this hash, as
+    /// [`Db::access_token_holder`].
+    pub async fn personal_key_holder(&self, key_hash: &str) -> sqlx::Result<Option<Holder>> {
+        self.holder(holder_sql!("personal_api_keys", "key_hash"), key_hash)
+            .await
+    }
+
+    async fn holder(&self, sql: &'static str, hash: &str) -> sqlx::Result<Option<Holder>> {
         #[derive(FromRow)]
         struct Row {
-            id: i64,
+            #[sqlx(flatten)]
+            grant: Grant,
             uuid: String,
             email: String,
             first_name: String,
-            team_id: Option<i64>,
-            team_name: Option<String>,
-            api_token: Option<String>,
-            is_demo: Option<bool>,
-            organization_id: Option<String>,
-            organization_name: Option<String>,
-            joined_at: Option<i64>,
+            #[sqlx(flatten)]
+            team: JoinedTeam,
         }
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT u.id, u.uuid, u.email, u.first_name, t.id AS team_id, t.name AS team_name,
-                    t.api_token, t.is_demo, o.id AS organization_id,
-                    o.name AS organization_name, m.joined_at
-             FROM users u
-             LEFT JOIN memberships m ON m.user_id = u.id
-             LEFT JOIN organizations o ON o.id = m.organization_id
-             LEFT JOIN teams t ON t.organization_id = o.id AND t.removed_at IS NULL
-             WHERE u.id = ?
-             ORDER BY m.joined_at, t.id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.reader)
-        .await?;
+        let rows: Vec<Row> = sqlx::query_as(sql)
+            .bind(hash)
+            .fetch_all(&mut *self.reader.get().await?)
+            .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let user = User {
-            id: first.id,
-            uuid: first.uuid.clone(),
-            email: first.email.clone(),
-            first_name: first.first_name.clone(),
-        };
-        let teams = rows
-            .into_iter()
-            .filter_map(|row| {
-                Some(Team {
-                    id: row.team_id?,
-                    name: row.team_name?,
-                    api_token: row.api_token?,
-                    is_demo: row.is_demo?,
-                    organization_id: row.organization_id?,
-                    organization_name: row.organization_name?,
-                    joined_at: row.joined_at?,
-                })
-            })
-            .collect();
-        Ok(Some((user, teams)))
+        let (grant, user) = (
+            first.grant.clone(),
+            User {
+                id: first.grant.user_id,
+                uuid: first.uuid.clone(),
+                email: first.email.clone(),
+                first_name: first.first_name.clone(),
+            },
+        );
+        let teams = rows.into_iter().filter_map(|row| row.team.team()).collect();
+        Ok(Some(Holder { grant, user, teams }))
     }
 
     pub async fn team(&self, team_id: i64) -> sqlx::Result<Option<Team>> {
@@ -500,7 +596,7 @@ impl Db {
              WHERE t.id = ? AND t.removed_at IS NULL",
         )
         .bind(team_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await
     }
 
@@ -538,29 +634,33 @@ impl Db {
         .map(drop)
     }
 
-    /// The code (read on the reader pool: a code is committed before its
-    /// answer leaves) and its partner's stored `rate_limits` (`None`: no
-    /// such partner), in one query.
-    pub async fn code_with_limits(
-        &self,
-        code_hash: &str,
-    ) -> sqlx::Result<Option<(Code, Option<String>)>> {
+    /// The code (read on a reader: a code is committed before its answer
+    /// leaves) and its user's teams ([`Db::teams_of_user`]), in one query.
+    pub async fn code_and_teams(&self, code_hash: &str) -> sqlx::Result<Option<(Code, Vec<Team>)>> {
         #[derive(FromRow)]
         struct Row {
             #[sqlx(flatten)]
             code: Code,
-            rate_limits: Option<String>,
+            #[sqlx(flatten)]
+            team: JoinedTeam,
         }
-        let row: Option<Row> = sqlx::query_as(
+        let rows: Vec<Row> = sqlx::query_as(concat!(
             "SELECT c.code_hash, c.client_id, c.user_id, c.team_id, c.scopes, c.code_challenge,
-                    c.redirect_uri, c.region, c.expires_at, c.consumed_at, a.rate_limits
-             FROM authorization_codes c LEFT JOIN oauth_applications a ON a.client_id = c.client_id
-             WHERE c.code_hash = ?",
-        )
+                    c.redirect_uri, c.region, c.expires_at, c.consumed_at, ",
+            team_columns!(),
+            " FROM authorization_codes c",
+            teams_of!("c.user_id"),
+            " WHERE c.code_hash = ? ORDER BY m.joined_at, t.id"
+        ))
         .bind(code_hash)
-        .fetch_optional(&self.reader)
+        .fetch_all(&mut *self.reader.get().await?)
         .await?;
-        Ok(row.map(|row| (row.code, row.rate_limits)))
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let code = first.code.clone();
+        let teams = rows.into_iter().filter_map(|row| row.team.team()).collect();
+        Ok(Some((code, teams)))
     }
 
     /// Consumes the code and, if the caller's checks passed (`tokens` is
@@ -709,25 +809,13 @@ impl Db {
         .await
     }
 
-    pub async fn access_token(&self, token_hash: &str) -> sqlx::Result<Option<Grant>> {
-        sqlx::query_as(
-            "SELECT t.client_id, t.user_id, t.team_id, t.scopes, t.created_at, t.expires_at,
-                    t.revoked_at, a.active AS partner_active
-             FROM access_tokens t LEFT JOIN oauth_applications a ON a.client_id = t.client_id
-             WHERE t.token_hash = ?",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.reader)
-        .await
-    }
-
     pub async fn refresh_token(&self, token_hash: &str) -> sqlx::Result<Option<RefreshGrant>> {
         sqlx::query_as(
             "SELECT access_token_hash, client_id, user_id, team_id, scopes, code_hash, revoked_at
              FROM refresh_tokens WHERE token_hash = ?",
         )
         .bind(token_hash)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await
     }
 
@@ -761,36 +849,18 @@ impl Db {
         .map(drop)
     }
 
-    pub async fn personal_key(&self, key_hash: &str) -> sqlx::Result<Option<Grant>> {
-        sqlx::query_as(
-            "SELECT k.client_id, k.user_id, k.team_id, k.scopes, k.created_at, k.expires_at,
-                    k.revoked_at, a.active AS partner_active
-             FROM personal_api_keys k LEFT JOIN oauth_applications a ON a.client_id = k.client_id
-             WHERE k.key_hash = ?",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.reader)
-        .await
-    }
-
     pub async fn state_summary(&self) -> sqlx::Result<StateSummary> {
-        let count = |table: &'static str| {
-            let pool = self.reader.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
-                    .fetch_one(&pool)
-                    .await
-            }
-        };
-        let scopes = |table: &'static str| {
-            let pool = self.reader.clone();
-            async move {
-                sqlx::query_scalar::<_, String>(&format!(
-                    "SELECT scopes FROM {table} ORDER BY created_at, rowid"
-                ))
-                .fetch_all(&pool)
+        let count = |table: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&mut *self.reader.get().await?)
                 .await
-            }
+        };
+        let scopes = |table: &'static str| async move {
+            sqlx::query_scalar::<_, String>(&format!(
+                "SELECT scopes FROM {table} ORDER BY created_at, rowid"
+            ))
+            .fetch_all(&mut *self.reader.get().await?)
+            .await
         };
         Ok(StateSummary {
             users: count("users").await?,
@@ -883,7 +953,7 @@ impl Db {
             "SELECT id, uuid, email, first_name, password_hash FROM users WHERE email = ?",
         )
         .bind(email)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         Ok(row.map(|(id, uuid, email, first_name, password_hash)| {
             (

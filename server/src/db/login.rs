@@ -46,7 +46,7 @@ impl Db {
     pub async fn registered_redirect_uris(&self, client_id: &str) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar("SELECT uri FROM oauth_redirect_uris WHERE client_id = ? ORDER BY uri")
             .bind(client_id)
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.reader.get().await?)
             .await
     }
 
@@ -76,7 +76,7 @@ impl Db {
         )
         .bind(id_hash)
         .bind(now)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await
     }
 
@@ -97,7 +97,7 @@ impl Db {
         )
         .bind(user_id)
         .bind(client_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await
     }
 
@@ -133,7 +133,7 @@ impl Db {
             "SELECT client_id, redirect_uri, team_id FROM authorization_codes WHERE code_hash = ?",
         )
         .bind(code_hash)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await
     }
 
@@ -141,7 +141,7 @@ impl Db {
     pub async fn refresh_token_team(&self, token_hash: &str) -> sqlx::Result<Option<i64>> {
         sqlx::query_scalar("SELECT team_id FROM refresh_tokens WHERE token_hash = ?")
             .bind(token_hash)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await
     }
 }

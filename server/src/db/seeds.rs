@@ -239,14 +239,14 @@ impl Db {
     pub async fn team_id_by_name(&self, name: &str) -> sqlx::Result<Vec<i64>> {
         sqlx::query_scalar("SELECT id FROM teams WHERE name = ? AND removed_at IS NULL ORDER BY id")
             .bind(name)
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.reader.get().await?)
             .await
     }
 
     pub async fn user_id_by_email(&self, email: &str) -> sqlx::Result<Option<i64>> {
         sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
             .bind(email)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await
     }
 
@@ -288,13 +288,13 @@ impl Db {
         .bind(&filter.status)
         .bind(filter.dismissed)
         .bind(filter.limit)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.get().await?)
         .await?;
         let count = sqlx::query_scalar(&format!("SELECT COUNT(*) {MATCHES}"))
             .bind(team_id)
             .bind(&filter.status)
             .bind(filter.dismissed)
-            .fetch_one(&self.reader)
+            .fetch_one(&mut *self.reader.get().await?)
             .await?;
         Ok((rows, count))
     }
@@ -350,7 +350,7 @@ impl Db {
         )
         .bind(client_id)
         .bind(request_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await
     }
 
@@ -392,7 +392,7 @@ impl Db {
         )
         .bind(client_id)
         .bind(request_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?
         .flatten())
     }

@@ -30,7 +30,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
+
+use super::Readers;
 use tokio::sync::{mpsc, oneshot};
 
 /// A boxed future borrowing the connection for `'c`.
@@ -54,11 +56,16 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task on `connection` (on the current runtime) and
     /// the checkpointer on `checkpoints`.
-    pub fn start(connection: SqliteConnection, checkpoints: SqlitePool) -> Writer {
+    pub fn start(connection: SqliteConnection, checkpoints: Readers) -> Writer {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let (committed, commits) = mpsc::channel(1);
         tokio::spawn(serve(connection, jobs, committed));
-        tokio::spawn(Checkpointer { pool: checkpoints }.run(commits));
+        tokio::spawn(
+            Checkpointer {
+                readers: checkpoints,
+            }
+            .run(commits),
+        );
         Writer { queue }
     }
 
@@ -192,7 +199,7 @@ async fn run_batch(connection: &mut SqliteConnection, mut batch: Vec<Box<dyn Job
 /// Checkpoints the WAL on a reader connection after commits, at most every
 /// [`CHECKPOINT_EVERY`]; ends with the writer.
 struct Checkpointer {
-    pool: SqlitePool,
+    readers: Readers,
 }
 
 impl Checkpointer {
@@ -200,14 +207,19 @@ impl Checkpointer {
         while commits.recv().await.is_some() {
             // PASSIVE: copies what no reader still needs, never waits for
             // the writer or a reader.
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&self.pool)
-                .await
-            {
+            if let Err(error) = self.checkpoint().await {
                 tracing::warn!(%error, "WAL checkpoint failed; the next commit retries");
             }
             tokio::time::sleep(CHECKPOINT_EVERY).await;
         }
+    }
+
+    async fn checkpoint(&self) -> sqlx::Result<()> {
+        let mut read = self.readers.get().await?;
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *read)
+            .await
+            .map(drop)
     }
 }
 
@@ -222,7 +234,7 @@ mod tests {
 
     use super::*;
 
-    async fn writer() -> (Writer, SqlitePool, tempfile::TempDir) {
+    async fn writer() -> (Writer, Readers, tempfile::TempDir) {
         let directory = tempfile::tempdir().expect("tempdir");
         let options = SqliteConnectOptions::new()
             .filename(directory.path().join("writer.db"))
@@ -233,8 +245,12 @@ mod tests {
             .execute(&mut connection)
             .await
             .expect("table");
-        let pool = SqlitePool::connect_with(options).await.expect("pool");
-        (Writer::start(connection, pool.clone()), pool, directory)
+        let readers = Readers::new(options, 2);
+        (
+            Writer::start(connection, readers.clone()),
+            readers,
+            directory,
+        )
     }
 
     /// A write that inserts `name`, counting its runs.
@@ -254,9 +270,9 @@ mod tests {
         }
     }
 
-    async fn names(pool: &SqlitePool) -> Vec<String> {
+    async fn names(readers: &Readers) -> Vec<String> {
         sqlx::query_scalar("SELECT name FROM rows ORDER BY name")
-            .fetch_all(pool)
+            .fetch_all(&mut *readers.get().await.expect("a reader"))
             .await
             .expect("reads")
     }

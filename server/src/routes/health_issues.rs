@@ -53,8 +53,7 @@ pub async fn list(
         let filter = parse_filter(query.as_deref().unwrap_or(""))?;
         let not_found = || ApiError::NotFound("Not found.".into());
         let team_id: i64 = id.parse().map_err(|_| not_found())?;
-        let teams = state.db.teams_of_user(live.grant.user_id).await?;
-        if !teams.iter().any(|team| team.id == team_id) {
+        if !live.teams.iter().any(|team| team.id == team_id) {
             return Err(not_found());
         }
         // A personal API key reaches only its own project.

@@ -108,10 +108,6 @@ async fn introspect(
     let Ok(live) = resolved else {
         return Ok((IntrospectionAnswer::inactive(), verdict));
     };
-    let (user, teams) = match state.db.user_and_teams(live.grant.user_id).await? {
-        Some((user, teams)) => (Some(user), teams),
-        None => (None, Vec::new()),
-    };
     let token_type = match live.kind {
         CredentialKind::AccessToken => TOKEN_TYPE_ACCESS_TOKEN,
         _ => TOKEN_TYPE_PERSONAL_API_KEY,
@@ -120,7 +116,8 @@ async fn introspect(
         // A PAT is minted for one team; an access token reaches the user's
         // available teams.
         CredentialKind::PersonalApiKey => vec![live.grant.team_id],
-        _ => teams
+        _ => live
+            .teams
             .iter()
             .filter(|team| !team.is_demo)
             .map(|team| team.id)
@@ -134,7 +131,7 @@ async fn introspect(
             token_type: Some(token_type.into()),
             exp: live.grant.expires_at,
             iat: Some(live.grant.created_at),
-            sub: user.map(|user| user.uuid),
+            sub: Some(live.user.uuid.clone()),
             scoped_teams: Some(scoped_teams),
             region: Some(state.region.to_string()),
         },

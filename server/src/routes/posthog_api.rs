@@ -30,18 +30,16 @@ use crate::state::AppState;
 )]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(&state, &headers, "user:read", |state, live| async move {
-        let (user, teams) = state
-            .db
-            .user_and_teams(live.grant.user_id)
-            .await?
-            .ok_or_else(|| auth::Dead::Unknown.into_error())?;
+        let Authenticated {
+            grant, user, teams, ..
+        } = live;
         // The credential's team is almost always one of the user's: no
         // second query then.
-        let team = match teams.iter().find(|team| team.id == live.grant.team_id) {
+        let team = match teams.iter().find(|team| team.id == grant.team_id) {
             Some(team) => team.clone(),
             None => state
                 .db
-                .team(live.grant.team_id)
+                .team(grant.team_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound("Not found.".into()))?,
         };
@@ -96,12 +94,11 @@ pub async fn project(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    respond(&state, &headers, "project:read", |state, live| async move {
+    respond(&state, &headers, "project:read", |_, live| async move {
         let id: i64 = id
             .parse()
             .map_err(|_| ApiError::NotFound("Not found.".into()))?;
-        let teams = state.db.teams_of_user(live.grant.user_id).await?;
-        let Some(team) = teams.into_iter().find(|team| team.id == id) else {
+        let Some(team) = live.teams.iter().find(|team| team.id == id).cloned() else {
             return Err(ApiError::NotFound("Not found.".into()));
         };
         if live.kind == CredentialKind::PersonalApiKey && live.grant.team_id != team.id {

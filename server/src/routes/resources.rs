@@ -203,12 +203,12 @@ pub(crate) async fn reachable_team(
     token: &Authenticated,
     team_id: i64,
 ) -> Result<Team, ApiError> {
-    let teams = state.db.teams_of_user(token.grant.user_id).await?;
-    match teams
-        .into_iter()
+    match token
+        .teams
+        .iter()
         .find(|team| team.id == team_id && !team.is_demo)
     {
-        Some(team) => Ok(team),
+        Some(team) => Ok(team.clone()),
         None => match state.db.team(team_id).await? {
             Some(_) => Err(ApiError::Forbidden(format!(
                 "Team {team_id} is not one of this token's teams"

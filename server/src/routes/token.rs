@@ -14,7 +14,7 @@ use protocol::oauth::{
 };
 use protocol::pkce::{CodeChallenge, CodeVerifier};
 
-use crate::db::{Code, Exchange, NewTokens, RefreshRotation};
+use crate::db::{Code, Exchange, NewTokens, RefreshRotation, Team};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_form, read_body};
 use crate::rate_limit::{self, Kind};
@@ -83,13 +83,10 @@ pub(crate) async fn exchange_code(
     let code_hash = hash_secret(code);
     // Check what can be checked without consuming the code: a request that
     // forgot its verifier is malformed, not an attack.
-    let Some((stored, rate_limits)) = state.db.code_with_limits(&code_hash).await? else {
+    let Some((stored, teams)) = state.db.code_and_teams(&code_hash).await? else {
         return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
     };
-    if let Some(rate_limits) = &rate_limits {
-        rate_limit::take_stored(state, &stored.client_id, rate_limits, Kind::TokenExchanges)
-            .await?;
-    }
+    rate_limit::take_for(state, &stored.client_id, Kind::TokenExchanges).await?;
     // RFC 6749 section 4.1.3: a code issued to a redirect URI is exchanged
     // only with that same URI (the agentic endpoint's callers send none, so
     // an interactive-login code belongs at /oauth/token). Checked before
@@ -164,7 +161,7 @@ pub(crate) async fn exchange_code(
     }
     let (access, refresh) = minted?;
     let code = stored;
-    let account = account(state, code.user_id, code.team_id).await?;
+    let account = account(state, teams, code.team_id).await?;
     Ok(TokenAnswer {
         token_type: "bearer".into(),
         access_token: access.expose().to_owned(),
@@ -289,8 +286,11 @@ fn mint_pair(state: &AppState) -> (Credential, Credential) {
 
 /// `account` of the answer: the organization of the code's team and every
 /// non-demo team the user can reach.
-async fn account(state: &AppState, user_id: i64, team_id: i64) -> Result<TokenAccount, ApiError> {
-    let teams = state.db.teams_of_user(user_id).await?;
+async fn account(
+    state: &AppState,
+    teams: Vec<Team>,
+    team_id: i64,
+) -> Result<TokenAccount, ApiError> {
     // The code's team is one of the user's (no second query then).
     let team = match teams.iter().find(|team| team.id == team_id) {
         Some(team) => team.clone(),
