@@ -1019,3 +1019,68 @@ async fn insert_token_rows(
 const INSERT_CODE: &str = "INSERT INTO authorization_codes (code_hash, client_id, user_id, team_id,
     scopes, code_challenge, redirect_uri, region, created_at, expires_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner(active: bool) -> Application {
+        Application {
+            client_id: "partner_test".into(),
+            label: "Test partner".into(),
+            kind: "partner".into(),
+            auth_method: "pkce".into(),
+            secrets: "[]".into(),
+            active,
+            can_create_accounts: true,
+            can_provision_resources: true,
+            can_issue_deep_links: false,
+            skip_existing_user_consent: false,
+            scope_ceiling: "user:read".into(),
+            rate_limits: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_application_change_is_served_at_once() {
+        let db = Db::connect("sqlite::memory:").await.expect("opens");
+        assert_eq!(db.application("partner_test").await.expect("reads"), None);
+        db.upsert_application(&partner(true)).await.expect("stores");
+        assert_eq!(
+            db.application("partner_test").await.expect("reads"),
+            Some(partner(true))
+        );
+        db.upsert_application(&partner(false))
+            .await
+            .expect("stores");
+        let stored = db.application("partner_test").await.expect("reads");
+        assert_eq!(stored.map(|partner| partner.active), Some(false));
+        let listed = db.applications().await.expect("lists");
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|a| a.client_id == "partner_test")
+                .count(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn applications_are_read_at_start() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            directory.path().join("db.sqlite").display()
+        );
+        let db = Db::connect(&url).await.expect("opens");
+        db.upsert_application(&partner(false))
+            .await
+            .expect("stores");
+        drop(db);
+        let reopened = Db::connect(&url).await.expect("opens again");
+        assert_eq!(
+            reopened.application("partner_test").await.expect("reads"),
+            Some(partner(false))
+        );
+    }
+}
