@@ -29,7 +29,8 @@ pub enum IntrospectionError {
 #[derive(Debug, Clone)]
 pub struct IntrospectionClient {
     http: reqwest::Client,
-    url: String,
+    /// Parsed once: reqwest would parse a string again on every request.
+    url: reqwest::Url,
     client_id: String,
     client_secret: String,
 }
@@ -40,6 +41,8 @@ impl IntrospectionClient {
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .build()?;
+        let url = reqwest::Url::parse(&url)
+            .map_err(|error| anyhow::anyhow!("introspection URL {url:?}: {error}"))?;
         Ok(IntrospectionClient {
             http,
             url,
@@ -49,7 +52,7 @@ impl IntrospectionClient {
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.url.as_str()
     }
 
     /// Asks about `token`, passing `request_id` on so one id follows the
@@ -84,7 +87,7 @@ impl IntrospectionClient {
             token_type_hint: None,
         };
         self.http
-            .post(&self.url)
+            .post(self.url.clone())
             .basic_auth(&self.client_id, Some(&self.client_secret))
             .header(REQUEST_ID_HEADER, request_id)
             .form(&form)

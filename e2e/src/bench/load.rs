@@ -27,6 +27,30 @@ pub struct LoadResult {
 }
 
 impl LoadResult {
+    /// Several runs of one load as one: flows, errors, time and samples
+    /// added up (the rate is the runs' flows over their time together).
+    pub fn pooled(runs: Vec<LoadResult>) -> LoadResult {
+        let mut pooled = LoadResult::default();
+        for run in runs {
+            pooled.clients = run.clients;
+            pooled.flows += run.flows;
+            pooled.errors += run.errors;
+            pooled.elapsed += run.elapsed;
+            if pooled.first_error.is_none() {
+                pooled.first_error = run.first_error;
+            }
+            for step in run.step_order {
+                if !pooled.step_order.contains(&step) {
+                    pooled.step_order.push(step);
+                }
+            }
+            for (step, samples) in run.steps {
+                pooled.steps.entry(step).or_default().extend(samples);
+            }
+        }
+        pooled
+    }
+
     /// Completed flows per second.
     pub fn rate(&self) -> f64 {
         if self.elapsed.is_zero() {
@@ -176,5 +200,28 @@ mod tests {
         assert_eq!(result.errors, 4);
         assert_eq!(result.first_error.as_deref(), Some("refused"));
         assert!(result.steps.is_empty());
+    }
+
+    fn run(flows: u64, seconds: u64, samples: &[u64]) -> LoadResult {
+        LoadResult {
+            clients: 8,
+            flows,
+            errors: 1,
+            first_error: None,
+            elapsed: Duration::from_secs(seconds),
+            steps: BTreeMap::from([("token", samples.to_vec())]),
+            step_order: vec!["token"],
+        }
+    }
+
+    #[test]
+    fn pooled_runs_add_up_flows_time_and_samples() {
+        let pooled = LoadResult::pooled(vec![run(300, 2, &[1, 2]), run(100, 2, &[3])]);
+        assert_eq!(pooled.clients, 8);
+        assert_eq!((pooled.flows, pooled.errors), (400, 2));
+        assert!((pooled.rate() - 100.0).abs() < 1e-9);
+        assert_eq!(pooled.steps["token"], [1, 2, 3]);
+        assert_eq!(pooled.step_order, ["token"]);
+        assert_eq!(LoadResult::pooled(Vec::new()).rate(), 0.0);
     }
 }

@@ -37,6 +37,10 @@ pub struct Options {
     pub update_benchmarks_md: bool,
     /// The parts of the benchmark to run (all of them when empty).
     pub only: Vec<Phase>,
+    /// Each comparison runs ours and the peer's side alternately this many
+    /// times; the figures pool (flows) or take the median of (wrk) the
+    /// rounds, so a passing disturbance of the machine weighs on both.
+    pub rounds: usize,
 }
 
 /// One part of the benchmark, for `--only`.
@@ -178,6 +182,10 @@ pub async fn run(options: Options) -> Result<Report> {
         machine: machine(),
         settings: vec![
             ("seconds per run".into(), cx.options.seconds.to_string()),
+            (
+                "rounds (ours and the peer alternately)".into(),
+                cx.options.rounds.to_string(),
+            ),
             ("clients".into(), cx.options.clients.to_string()),
             ("server RUST_LOG".into(), cx.options.log.clone()),
             (
@@ -301,18 +309,29 @@ async fn startup_rows(cx: &mut Context_, peer: Option<&Launch>) -> Result<()> {
     Ok(())
 }
 
+/// Records the latencies of `result` and prints its rate.
 fn record(cx: &mut Context_, flow: &str, result: &LoadResult) {
-    for step in &result.step_order {
-        let mut samples = result.steps.get(step).cloned().unwrap_or_default();
-        if let Some(summary) = summarize(&mut samples) {
-            cx.latencies.push(StepLatency {
+    cx.latencies.extend(summaries(flow, result));
+    print(flow, result);
+}
+
+fn summaries(flow: &str, result: &LoadResult) -> Vec<StepLatency> {
+    result
+        .step_order
+        .iter()
+        .filter_map(|step| {
+            let mut samples = result.steps.get(step).cloned().unwrap_or_default();
+            summarize(&mut samples).map(|summary| StepLatency {
                 flow: flow.to_owned(),
                 clients: result.clients,
                 step: (*step).to_owned(),
                 summary,
-            });
-        }
-    }
+            })
+        })
+        .collect()
+}
+
+fn print(flow: &str, result: &LoadResult) {
     eprintln!(
         "bench: {flow} × {} clients: {:.0}/s ({} flows, {} errors{})",
         result.clients,
@@ -324,6 +343,26 @@ fn record(cx: &mut Context_, flow: &str, result: &LoadResult) {
             .as_deref()
             .map(|error| format!("; first: {}", protocol::credential::redact_secrets(error)))
             .unwrap_or_default()
+    );
+}
+
+/// Prints the latest round of an alternating comparison.
+fn round_line(
+    what: &str,
+    clients: usize,
+    round: usize,
+    rounds: usize,
+    ours: &[LoadResult],
+    theirs: &[LoadResult],
+) {
+    let latest = |runs: &[LoadResult]| {
+        runs.last()
+            .map_or_else(|| "–".to_owned(), |run| format!("{:.0}/s", run.rate()))
+    };
+    eprintln!(
+        "bench: {what} × {clients} clients, round {round}/{rounds}: ours {}, peer {}",
+        latest(ours),
+        latest(theirs)
     );
 }
 
@@ -351,25 +390,26 @@ async fn measure(
         Vec::new()
     };
     for clients in signup_levels {
-        let (http_, base, emails_) = (http.clone(), server.url.clone(), emails.clone());
-        let (ours, peaks) = peak_rss_during(
-            &[server.pid],
-            closed_loop(clients, duration, MAX_FLOWS, move |_| {
-                let (http, base, email) = (http_.clone(), base.clone(), emails_.next());
-                async move {
-                    let mut steps = Vec::new();
-                    flows::signup(&http, &base, &email, &mut steps).await?;
-                    Ok(steps)
-                }
-            }),
-        )
-        .await;
-        server_peak = max_opt(server_peak, peaks[0]);
-        record(cx, "signup (ours)", &ours);
-        let theirs = match peer {
-            Some(peer) => {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 1..=cx.options.rounds {
+            let (http_, base, emails_) = (http.clone(), server.url.clone(), emails.clone());
+            let (run, peaks) = peak_rss_during(
+                &[server.pid],
+                closed_loop(clients, duration, MAX_FLOWS, move |_| {
+                    let (http, base, email) = (http_.clone(), base.clone(), emails_.next());
+                    async move {
+                        let mut steps = Vec::new();
+                        flows::signup(&http, &base, &email, &mut steps).await?;
+                        Ok(steps)
+                    }
+                }),
+            )
+            .await;
+            server_peak = max_opt(server_peak, peaks[0]);
+            ours.push(run);
+            if let Some(peer) = peer {
                 let (http_, base) = (http.clone(), peer.url.clone());
-                let (theirs, peaks) = peak_rss_during(
+                let (run, peaks) = peak_rss_during(
                     &[peer.pid],
                     closed_loop(clients, duration, MAX_FLOWS, move |_| {
                         let (http, base) = (http_.clone(), base.clone());
@@ -382,16 +422,21 @@ async fn measure(
                 )
                 .await;
                 peer_peak = max_opt(peer_peak, peaks[0]);
-                record(cx, "client_credentials token (peer)", &theirs);
-                rate(&theirs)
+                theirs.push(run);
             }
-            None => None,
-        };
+            round_line("signups", clients, round, cx.options.rounds, &ours, &theirs);
+        }
+        let ours = LoadResult::pooled(ours);
+        record(cx, "signup (ours)", &ours);
+        let theirs = (!theirs.is_empty()).then(|| LoadResult::pooled(theirs));
+        if let Some(theirs) = &theirs {
+            record(cx, "client_credentials token (peer)", theirs);
+        }
         cx.rows.push(Row::new(
             &format!("full signups/s vs peer single tokens/s, {clients} clients"),
             "1/s",
             rate(&ours),
-            theirs,
+            theirs.as_ref().and_then(rate),
             Better::Higher,
             "ours: account request → token → resources on SQLite (WAL); peer: one client_credentials JWT",
         ));
@@ -403,39 +448,55 @@ async fn measure(
         let cookie = flows::sign_in(&http, &server.url)
             .await
             .context("signing the seeded user in")?;
-        let (http_, base, cookie_) = (http.clone(), server.url.clone(), Arc::new(cookie));
-        let ours = closed_loop(clients, duration, MAX_FLOWS, move |_| {
-            let (http, base, cookie) = (http_.clone(), base.clone(), cookie_.clone());
-            async move {
-                let mut steps = Vec::new();
-                flows::our_auth_code(&http, &base, &cookie, &mut steps).await?;
-                Ok(steps)
-            }
-        })
-        .await;
-        record(cx, "auth code + PKCE (ours)", &ours);
-        let theirs = match peer {
-            Some(peer) => {
-                let (http_, base) = (http.clone(), peer.url.clone());
-                let theirs = closed_loop(clients, duration, MAX_FLOWS, move |_| {
-                    let (http, base) = (http_.clone(), base.clone());
+        let cookie = Arc::new(cookie);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 1..=cx.options.rounds {
+            let (http_, base, cookie_) = (http.clone(), server.url.clone(), cookie.clone());
+            ours.push(
+                closed_loop(clients, duration, MAX_FLOWS, move |_| {
+                    let (http, base, cookie) = (http_.clone(), base.clone(), cookie_.clone());
                     async move {
                         let mut steps = Vec::new();
-                        flows::peer_auth_code(&http, &base, &mut steps).await?;
+                        flows::our_auth_code(&http, &base, &cookie, &mut steps).await?;
                         Ok(steps)
                     }
                 })
-                .await;
-                record(cx, "auth code + PKCE (peer)", &theirs);
-                rate(&theirs)
+                .await,
+            );
+            if let Some(peer) = peer {
+                let (http_, base) = (http.clone(), peer.url.clone());
+                theirs.push(
+                    closed_loop(clients, duration, MAX_FLOWS, move |_| {
+                        let (http, base) = (http_.clone(), base.clone());
+                        async move {
+                            let mut steps = Vec::new();
+                            flows::peer_auth_code(&http, &base, &mut steps).await?;
+                            Ok(steps)
+                        }
+                    })
+                    .await,
+                );
             }
-            None => None,
-        };
+            round_line(
+                "auth code",
+                clients,
+                round,
+                cx.options.rounds,
+                &ours,
+                &theirs,
+            );
+        }
+        let ours = LoadResult::pooled(ours);
+        record(cx, "auth code + PKCE (ours)", &ours);
+        let theirs = (!theirs.is_empty()).then(|| LoadResult::pooled(theirs));
+        if let Some(theirs) = &theirs {
+            record(cx, "auth code + PKCE (peer)", theirs);
+        }
         cx.rows.push(Row::new(
             &format!("auth code + PKCE flows/s, {clients} clients"),
             "1/s",
             rate(&ours),
-            theirs,
+            theirs.as_ref().and_then(rate),
             Better::Higher,
             "GET authorize → 302 with code → POST token; ours with a signed-in session and remembered consent",
         ));
@@ -466,35 +527,29 @@ async fn measure(
     };
     let mut our_introspection = None;
     if cx.options.runs(Phase::Lookups) {
-        let ours = single(
-            cx,
-            "introspection (ours)",
-            introspect(
+        let theirs = match (peer, &peer_token) {
+            (Some(peer), Some(token)) => Some(Side {
+                label: "introspection (peer)",
+                request: introspect(format!("{}/introspect", peer.url), token),
+                pids: std::slice::from_ref(&peer.pid),
+            }),
+            _ => None,
+        };
+        let ours = Side {
+            label: "introspection (ours)",
+            request: introspect(
                 format!("{}{}", server.url, protocol::paths::INTROSPECT),
                 &signed_up.access_token,
             ),
-            &[server.pid],
-        )
-        .await?;
-        our_introspection = ours.0;
-        let theirs = match (peer, &peer_token) {
-            (Some(peer), Some(token)) => {
-                single(
-                    cx,
-                    "introspection (peer)",
-                    introspect(format!("{}/introspect", peer.url), token),
-                    &[peer.pid],
-                )
-                .await?
-                .0
-            }
-            _ => None,
+            pids: std::slice::from_ref(&server.pid),
         };
+        let (ours, theirs) = paired(cx, ours, theirs).await?;
+        our_introspection = ours.rate;
         cx.rows.push(Row::new(
             &format!("token introspection/s, {clients} connections"),
             "1/s",
-            ours.0,
-            theirs,
+            ours.rate,
+            theirs.and_then(|theirs| theirs.rate),
             Better::Higher,
             "POST form token= with HTTP Basic; ours looks the pha_ up, the peer answers {active:true} without a lookup",
         ));
@@ -504,36 +559,32 @@ async fn measure(
             headers: vec![("Authorization".into(), format!("Bearer {token}"))],
             body: None,
         };
-        let ours = single(
-            cx,
-            "users/@me (ours)",
-            bearer(
+        let theirs = match (peer, &peer_token) {
+            (Some(peer), Some(token)) => Some(Side {
+                label: "userinfo (peer)",
+                request: bearer(format!("{}/userinfo", peer.url), token),
+                pids: std::slice::from_ref(&peer.pid),
+            }),
+            _ => None,
+        };
+        let ours = Side {
+            label: "users/@me (ours)",
+            request: bearer(
                 format!("{}{}", server.url, protocol::paths::USERS_ME),
                 &signed_up.access_token,
             ),
-            &[server.pid],
-        )
-        .await?;
-        let theirs = match (peer, &peer_token) {
-            (Some(peer), Some(token)) => {
-                let (rate, peaks) = single(
-                    cx,
-                    "userinfo (peer)",
-                    bearer(format!("{}/userinfo", peer.url), token),
-                    &[peer.pid],
-                )
-                .await?;
-                peer_peak = max_opt(peer_peak, peaks[0]);
-                rate
-            }
-            _ => None,
+            pids: std::slice::from_ref(&server.pid),
         };
-        server_peak = max_opt(server_peak, ours.1[0]);
+        let (ours, theirs) = paired(cx, ours, theirs).await?;
+        server_peak = max_opt(server_peak, ours.peaks.first().copied().flatten());
+        if let Some(theirs) = &theirs {
+            peer_peak = max_opt(peer_peak, theirs.peaks.first().copied().flatten());
+        }
         cx.rows.push(Row::new(
             &format!("GET /api/users/@me/ vs peer /userinfo, {clients} connections"),
             "1/s",
-            ours.0,
-            theirs,
+            ours.rate,
+            theirs.and_then(|theirs| theirs.rate),
             Better::Higher,
             "ours: hashed credential lookup, user, teams; the peer answers {sub} without a lookup",
         ));
@@ -548,10 +599,10 @@ async fn measure(
             "messages": [{"role": "user", "content": "framework: next-js"}],
         })
         .to_string();
-        let (gateway_rate, peaks) = single(
-            cx,
-            "gateway messages (ours)",
-            Plain {
+        let pids = [gateway.pid, server.pid];
+        let ours = Side {
+            label: "gateway messages (ours)",
+            request: Plain {
                 method: reqwest::Method::POST,
                 url: format!("{}/wizard/v1/messages", gateway.url),
                 headers: vec![
@@ -563,15 +614,15 @@ async fn measure(
                 ],
                 body: Some(body),
             },
-            &[gateway.pid, server.pid],
-        )
-        .await?;
-        server_peak = max_opt(server_peak, peaks[1]);
-        gateway_peak = peaks[0];
+            pids: &pids,
+        };
+        let (ours, _) = paired(cx, ours, None).await?;
+        server_peak = max_opt(server_peak, ours.peaks.get(1).copied().flatten());
+        gateway_peak = ours.peaks.first().copied().flatten();
         cx.rows.push(Row::new(
             &format!("gateway messages/s vs our introspection/s, {clients} connections"),
             "1/s",
-            gateway_rate,
+            ours.rate,
             our_introspection,
             Better::Higher,
             "POST /wizard/v1/messages with a pha_ (one introspection per request); the ratio is against our own introspection rate",
@@ -607,12 +658,72 @@ fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 /// One request repeated: with wrk when installed, else the Rust driver.
 /// The rate and the peak RSS of `pids`.
-async fn single(
+/// One run of a single-request load.
+struct Single {
+    rate: Option<f64>,
+    /// Peak VmRSS of each watched process, MB.
+    peaks: Vec<Option<f64>>,
+    latencies: Vec<StepLatency>,
+}
+
+/// One side of a single-request comparison.
+struct Side<'a> {
+    label: &'a str,
+    request: Plain,
+    pids: &'a [u32],
+}
+
+/// Runs `ours` and `theirs` alternately for the rounds; each side's
+/// figures are its median round's rate and latencies (recorded) and its
+/// highest peaks.
+async fn paired(
+    cx: &mut Context_,
+    ours: Side<'_>,
+    theirs: Option<Side<'_>>,
+) -> Result<(Single, Option<Single>)> {
+    let (mut our_runs, mut their_runs) = (Vec::new(), Vec::new());
+    for _ in 0..cx.options.rounds {
+        our_runs.push(single_once(cx, ours.label, ours.request.clone(), ours.pids).await?);
+        if let Some(theirs) = &theirs {
+            their_runs
+                .push(single_once(cx, theirs.label, theirs.request.clone(), theirs.pids).await?);
+        }
+    }
+    let ours = median_round(our_runs);
+    let theirs = (!their_runs.is_empty()).then(|| median_round(their_runs));
+    for side in std::iter::once(&ours).chain(theirs.as_ref()) {
+        cx.latencies.extend(side.latencies.iter().cloned());
+    }
+    Ok((ours, theirs))
+}
+
+/// The round with the median rate (the lower middle one of an even
+/// count), with the highest peaks of all rounds.
+fn median_round(mut runs: Vec<Single>) -> Single {
+    let mut peaks: Vec<Option<f64>> = Vec::new();
+    for run in &runs {
+        peaks.resize(peaks.len().max(run.peaks.len()), None);
+        for (peak, value) in peaks.iter_mut().zip(&run.peaks) {
+            *peak = max_opt(*peak, *value);
+        }
+    }
+    runs.sort_by(|a, b| a.rate.unwrap_or(0.0).total_cmp(&b.rate.unwrap_or(0.0)));
+    let middle = runs.len().saturating_sub(1) / 2;
+    let mut median = runs.into_iter().nth(middle).unwrap_or(Single {
+        rate: None,
+        peaks: Vec::new(),
+        latencies: Vec::new(),
+    });
+    median.peaks = peaks;
+    median
+}
+
+async fn single_once(
     cx: &mut Context_,
     label: &str,
     request: Plain,
     pids: &[u32],
-) -> Result<(Option<f64>, Vec<Option<f64>>)> {
+) -> Result<Single> {
     let clients = cx.options.clients;
     let duration = Duration::from_secs(cx.options.seconds);
     if cx.wrk {
@@ -644,7 +755,11 @@ async fn single(
         let text = String::from_utf8_lossy(&output.stdout);
         let Some(result) = tools::parse_wrk(&text) else {
             cx.skipped.push(format!("{label}: wrk printed no figures"));
-            return Ok((None, peaks));
+            return Ok(Single {
+                rate: None,
+                peaks,
+                latencies: Vec::new(),
+            });
         };
         eprintln!(
             "bench: {label} (wrk, {clients} connections): {:.0}/s, p50 {:?} ms, p99 {:?} ms, {} failures",
@@ -656,8 +771,9 @@ async fn single(
                 result.failures, result.requests
             ));
         }
+        let mut latencies = Vec::new();
         if let (Some(p50), Some(p99)) = (result.p50_ms, result.p99_ms) {
-            cx.latencies.push(StepLatency {
+            latencies.push(StepLatency {
                 flow: format!("{label} (wrk)"),
                 clients,
                 step: "request".into(),
@@ -670,7 +786,11 @@ async fn single(
                 },
             });
         }
-        return Ok((Some(result.requests_per_second), peaks));
+        return Ok(Single {
+            rate: Some(result.requests_per_second),
+            peaks,
+            latencies,
+        });
     }
     let http = flows::client()?;
     let request = Arc::new(request);
@@ -686,8 +806,12 @@ async fn single(
         }),
     )
     .await;
-    record(cx, label, &result);
-    Ok((rate(&result), peaks))
+    print(label, &result);
+    Ok(Single {
+        rate: rate(&result),
+        peaks,
+        latencies: summaries(label, &result),
+    })
 }
 
 fn slug(label: &str) -> String {

@@ -15,6 +15,9 @@ struct Flags {
     /// Seconds per load run.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Runs of each comparison, ours and the peer's alternately.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Concurrency levels of the full-signup runs (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     signup_clients: Vec<usize>,
@@ -57,6 +60,7 @@ async fn main() -> ExitCode {
     };
     let options = Options {
         seconds: flags.seconds.clamp(1, 120),
+        rounds: flags.rounds.clamp(1, 10),
         signup_clients: flags
             .signup_clients
             .into_iter()
