@@ -297,9 +297,13 @@ impl Db {
             // statements kept. (A 16 MB page cache and a 256 MiB memory map
             // were measured too: no gain, and peak memory under load rose.)
             .pragma("temp_store", "memory")
-            // The writer's commits leave checkpoints to the checkpointer
-            // (`writer.rs`); past 40 MB of WAL the writer does one itself.
-            .pragma("wal_autocheckpoint", "10000")
+            // Checkpoints are the checkpointer's (`writer.rs`). The writer
+            // begins its next transaction right after a commit, before the
+            // checkpointer has copied it, so the WAL never starts over by
+            // itself: past 16 MB the writer checkpoints on commit (by then
+            // the checkpointer has copied nearly everything), and the WAL
+            // starts over.
+            .pragma("wal_autocheckpoint", "4000")
             .statement_cache_capacity(256);
         let mut connection = options
             .connect()

@@ -21,6 +21,12 @@
 //! writes before it, committed or not: two concurrent signups for one email
 //! still make one account, and of two exchanges of one code one wins.
 //!
+//! The next transaction is begun (`BEGIN IMMEDIATE`) as soon as a batch is
+//! answered, while the writer waits for work: a lone write then costs its
+//! own round trip and the commit's. So the connection holds the write lock
+//! even when idle; no other process may write to the database file while
+//! the server runs (none should: the server is its only writer).
+//!
 //! WAL checkpoints (copying committed pages into the database file, with
 //! an fsync) run off the writer: after commits the task wakes the
 //! [`Checkpointer`], which checkpoints on a reader connection at most every
@@ -138,35 +144,68 @@ fn uncommitted(error: &sqlx::Error) -> sqlx::Error {
 }
 
 async fn serve(
-    mut connection: SqliteConnection,
+    connection: SqliteConnection,
     mut jobs: mpsc::Receiver<Box<dyn Job>>,
     committed: mpsc::Sender<()>,
 ) {
+    let mut writer = Connection {
+        connection,
+        begun: false,
+    };
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        run_batch(&mut connection, std::mem::take(&mut batch)).await;
+    loop {
+        // The next transaction is begun while nothing waits, so its round
+        // trip is not on the next write's way (a failure is retried, and
+        // reported, by that write's batch).
+        let _ = writer.begin().await;
+        if jobs.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            break;
+        }
+        run_batch(&mut writer, std::mem::take(&mut batch)).await;
         // A checkpoint is due, unless one is already asked for.
         let _ = committed.try_send(());
     }
-    let _ = sqlx::Connection::close(connection).await;
+    let _ = sqlx::Connection::close(writer.connection).await;
+}
+
+/// The write connection and whether a transaction is begun on it.
+struct Connection {
+    connection: SqliteConnection,
+    begun: bool,
+}
+
+impl Connection {
+    async fn begin(&mut self) -> sqlx::Result<()> {
+        if !self.begun {
+            execute(&mut self.connection, "BEGIN IMMEDIATE").await?;
+            self.begun = true;
+        }
+        Ok(())
+    }
+
+    /// Ends the transaction with `COMMIT` or `ROLLBACK`.
+    async fn end(&mut self, sql: &'static str) -> sqlx::Result<()> {
+        self.begun = false;
+        execute(&mut self.connection, sql).await
+    }
+
+    async fn rollback(&mut self) {
+        if let Err(error) = self.end("ROLLBACK").await {
+            tracing::error!(%error, "the writer cannot roll back");
+        }
+    }
 }
 
 async fn execute(connection: &mut SqliteConnection, sql: &'static str) -> sqlx::Result<()> {
     sqlx::query(sql).execute(connection).await.map(drop)
 }
 
-async fn rollback(connection: &mut SqliteConnection) {
-    if let Err(error) = execute(connection, "ROLLBACK").await {
-        tracing::error!(%error, "the writer cannot roll back");
-    }
-}
-
 /// Runs `batch` in transactions until every write is answered: one
 /// transaction if they all succeed, and one more after each failure (the
 /// failed write answered with its error, the others run again).
-async fn run_batch(connection: &mut SqliteConnection, mut batch: Vec<Box<dyn Job>>) {
+async fn run_batch(writer: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
     while !batch.is_empty() {
-        if let Err(error) = execute(connection, "BEGIN IMMEDIATE").await {
+        if let Err(error) = writer.begin().await {
             tracing::error!(%error, "the writer cannot begin a transaction");
             for job in batch {
                 job.answer(Err(&error));
@@ -175,20 +214,20 @@ async fn run_batch(connection: &mut SqliteConnection, mut batch: Vec<Box<dyn Job
         }
         let mut failed = None;
         for (index, job) in batch.iter_mut().enumerate() {
-            if job.run(connection).await {
+            if job.run(&mut writer.connection).await {
                 failed = Some(index);
                 break;
             }
         }
         if let Some(index) = failed {
-            rollback(connection).await;
+            writer.rollback().await;
             batch.remove(index).answer(Ok(()));
             continue;
         }
-        let committed = execute(connection, "COMMIT").await;
+        let committed = writer.end("COMMIT").await;
         if let Err(error) = &committed {
             tracing::error!(%error, writes = batch.len(), "a batch of writes was not committed");
-            rollback(connection).await;
+            writer.rollback().await;
         }
         for job in batch.drain(..) {
             job.answer(committed.as_ref().map(|_| ()));
