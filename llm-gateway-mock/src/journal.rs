@@ -1,16 +1,18 @@
 //! The request journal behind `GET /_admin/journal`: one entry per messages
 //! request, credentials masked.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::admin::{Journal, JournalEntry};
+use protocol::admin::{Journal, JournalEntry, JOURNAL_CAPACITY};
 use protocol::credential::{mask, redact_secrets};
 
-/// A shared, append-only (until reset) list of entries.
+/// The newest [`JOURNAL_CAPACITY`] entries, shared; the oldest is dropped
+/// in O(1) once it is full.
 #[derive(Debug, Clone, Default)]
 pub struct RequestJournal {
-    entries: Arc<Mutex<Vec<JournalEntry>>>,
+    entries: Arc<Mutex<VecDeque<JournalEntry>>>,
 }
 
 /// What the messages handler knows about a request when it answers.
@@ -38,12 +40,16 @@ impl RequestJournal {
             verdict: Some(record.verdict.to_owned()),
             reason: record.reason.map(|reason| redact_secrets(&reason)),
         };
-        self.lock().push(entry);
+        let mut entries = self.lock();
+        if entries.len() >= JOURNAL_CAPACITY {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
     }
 
     pub fn snapshot(&self) -> Journal {
         Journal {
-            entries: self.lock().clone(),
+            entries: self.lock().iter().cloned().collect(),
         }
     }
 
@@ -51,7 +57,7 @@ impl RequestJournal {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<JournalEntry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<JournalEntry>> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -89,5 +95,28 @@ mod tests {
         assert!(text.contains("phx_***"));
         journal.reset();
         assert!(journal.snapshot().entries.is_empty());
+    }
+
+    #[test]
+    fn the_journal_keeps_the_newest_entries_only() {
+        let journal = RequestJournal::default();
+        for index in 0..JOURNAL_CAPACITY + 5 {
+            journal.record(Record {
+                request_id: &format!("req-{index}"),
+                method: "POST",
+                path: "/wizard/v1/messages",
+                status: 200,
+                credential: None,
+                verdict: "granted",
+                reason: None,
+            });
+        }
+        let entries = journal.snapshot().entries;
+        assert_eq!(entries.len(), JOURNAL_CAPACITY);
+        assert_eq!(entries[0].request_id, "req-5");
+        assert_eq!(
+            entries[JOURNAL_CAPACITY - 1].request_id,
+            format!("req-{}", JOURNAL_CAPACITY + 4)
+        );
     }
 }

@@ -4,6 +4,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// A server's or gateway's journal keeps at most this many entries, the
+/// oldest dropped first, so a long-running program's memory stays bounded.
+pub const JOURNAL_CAPACITY: usize = 10_000;
+
 /// One request as the server or gateway saw it. Credentials appear only
 /// masked (`phx_***`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

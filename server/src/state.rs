@@ -26,8 +26,7 @@ pub struct AppState {
     pub journal: Arc<Mutex<VecDeque<JournalEntry>>>,
 }
 
-/// The journal keeps at most this many entries (oldest dropped first).
-pub const JOURNAL_CAPACITY: usize = 10_000;
+pub use protocol::admin::JOURNAL_CAPACITY;
 
 impl AppState {
     pub fn record(&self, entry: JournalEntry) {

@@ -525,7 +525,7 @@ async fn measure(
         ],
         body: Some(format!("token={token}")),
     };
-    let mut our_introspection = None;
+    let (mut our_introspection, mut their_introspection) = (None, None);
     if cx.options.runs(Phase::Lookups) {
         let theirs = match (peer, &peer_token) {
             (Some(peer), Some(token)) => Some(Side {
@@ -545,11 +545,12 @@ async fn measure(
         };
         let (ours, theirs) = paired(cx, ours, theirs).await?;
         our_introspection = ours.rate;
+        their_introspection = theirs.and_then(|theirs| theirs.rate);
         cx.rows.push(Row::new(
             &format!("token introspection/s, {clients} connections"),
             "1/s",
             ours.rate,
-            theirs.and_then(|theirs| theirs.rate),
+            their_introspection,
             Better::Higher,
             "POST form token= with HTTP Basic; ours looks the pha_ up, the peer answers {active:true} without a lookup",
         ));
@@ -619,13 +620,24 @@ async fn measure(
         let (ours, _) = paired(cx, ours, None).await?;
         server_peak = max_opt(server_peak, ours.peaks.get(1).copied().flatten());
         gateway_peak = ours.peaks.first().copied().flatten();
+        // The bar: at least half the rate of the peer's
+        // lookup-free answers (the rate introspection must reach); our own
+        // introspection rate beside it shows what the hop costs.
+        cx.rows.push(Row::new(
+            &format!("gateway messages/s vs peer introspection/s, {clients} connections"),
+            "1/s",
+            ours.rate,
+            their_introspection,
+            Better::Higher,
+            "POST /wizard/v1/messages with a pha_ (one introspection per request) against the peer's lookup-free introspection",
+        ));
         cx.rows.push(Row::new(
             &format!("gateway messages/s vs our introspection/s, {clients} connections"),
             "1/s",
             ours.rate,
             our_introspection,
             Better::Higher,
-            "POST /wizard/v1/messages with a pha_ (one introspection per request); the ratio is against our own introspection rate",
+            "the same, against our own introspection: what the gateway's hop costs",
         ));
     }
 
@@ -1064,8 +1076,8 @@ fn targets(
         1.0,
     );
     ratio_target(
-        "gateway messages ≥ ½ of our introspection rate",
-        find(&cx.rows, "gateway messages"),
+        "gateway messages ≥ ½ of the peer's lookup-free introspection rate",
+        find(&cx.rows, "gateway messages/s vs peer"),
         0.5,
     );
     // p99 per step at the top concurrency.
