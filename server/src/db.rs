@@ -351,7 +351,10 @@ impl Db {
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
+            + Send
+            + Sync
+            + 'static,
     {
         self.writer.write(work).await
     }

@@ -9,9 +9,9 @@
 //! load, one commit (one WAL append of the pages the batch touched) serves
 //! dozens of requests, and no pool hand-off or ping sits between two writes.
 //!
-//! A write that fails takes its batch down: the transaction is rolled back,
-//! the failed write gets its error, and the others run again in a new
-//! transaction. So a write may run more than once (only the run that is
+//! A write that fails (or panics: it gets an error, the writer goes on)
+//! takes its batch down: the transaction is rolled back, the failed write
+//! gets its error, and the others run again in a new transaction. So a write may run more than once (only the run that is
 //! committed counts) and must be a function of the database alone: no
 //! randomness, clock or side effect inside it. This costs nothing while
 //! writes succeed, where a savepoint per write would cost a round trip to
@@ -33,7 +33,9 @@
 //! [`CHECKPOINT_EVERY`], so no request waits behind an fsync.
 
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use sqlx::SqliteConnection;
@@ -81,7 +83,10 @@ impl Writer {
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
+            + Send
+            + Sync
+            + 'static,
     {
         let (answer, answered) = oneshot::channel();
         let job = Write {
@@ -115,11 +120,20 @@ struct Write<F, T> {
 impl<F, T> Job for Write<F, T>
 where
     T: Send + 'static,
-    F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+    F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
+        + Send
+        + Sync
+        + 'static,
 {
     fn run<'c>(&'c mut self, connection: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
         Box::pin(async move {
-            let result = (self.work)(connection).await;
+            // A panicking write fails alone, as a panicking request task
+            // would; it must not take the writer, and every later write,
+            // down with it.
+            let work = &self.work;
+            let result = CatchUnwind(Box::pin(async move { work(connection).await }))
+                .await
+                .unwrap_or_else(Err);
             let failed = result.is_err();
             self.result = Some(result);
             failed
@@ -135,6 +149,31 @@ where
         // The caller may have gone (its request was dropped): nothing to do.
         let _ = self.answer.send(result);
     }
+}
+
+/// Polls a boxed write, turning a panic into the write's error.
+struct CatchUnwind<'c, T>(BoxFuture<'c, sqlx::Result<T>>);
+
+impl<T> Future for CatchUnwind<'_, T> {
+    type Output = Result<sqlx::Result<T>, sqlx::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        match panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(context))) {
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panicked(payload))),
+        }
+    }
+}
+
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> sqlx::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    tracing::error!(%message, "a write panicked");
+    sqlx::Error::Protocol(format!("the write panicked: {message}"))
 }
 
 /// The error each write of a batch gets when the batch's transaction could
@@ -349,6 +388,7 @@ mod tests {
         writer: &Writer,
         work: impl for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
             + Send
+            + Sync
             + 'static,
     ) -> tokio::task::JoinHandle<sqlx::Result<T>> {
         let queued = writer.queue.capacity();
@@ -416,6 +456,31 @@ mod tests {
         first.await.expect("first").expect("first commits");
         assert_eq!(count.await.expect("count").expect("count commits"), 1);
         assert_eq!(names(&pool).await, ["first"]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
+        let (writer, readers, _directory) = writer().await;
+        let (gate, held) = hold(&writer).await;
+        let before = queue(&writer, insert("before", Arc::default())).await;
+        let panicking = queue::<()>(&writer, |connection| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO rows (name) VALUES ('half')")
+                    .execute(connection)
+                    .await?;
+                panic!("a bug in a write");
+            })
+        })
+        .await;
+        let after = queue(&writer, insert("after", Arc::default())).await;
+        gate.add_permits(1);
+        held.await.expect("held");
+        let error = panicking.await.expect("the caller's task survives");
+        let error = error.expect_err("the panicking write fails");
+        assert!(error.to_string().contains("a bug in a write"), "{error}");
+        before.await.expect("before").expect("before commits");
+        after.await.expect("after").expect("after commits");
+        assert_eq!(names(&readers).await, ["after", "before"]);
     }
 
     #[tokio::test]
