@@ -1153,3 +1153,52 @@ fn machine() -> Machine {
         date,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rate: Option<f64>, peak: Option<f64>) -> Single {
+        Single {
+            rate,
+            peaks: vec![peak],
+            latencies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_median_round_carries_the_highest_peaks() {
+        let median = median_round(vec![
+            run(Some(300.0), Some(10.0)),
+            run(Some(100.0), Some(30.0)),
+            run(Some(200.0), None),
+        ]);
+        assert_eq!(median.rate, Some(200.0));
+        assert_eq!(median.peaks, [Some(30.0)]);
+        // An even count takes the lower middle round.
+        let median = median_round(vec![run(Some(4.0), None), run(Some(2.0), None)]);
+        assert_eq!(median.rate, Some(2.0));
+        assert_eq!(median_round(Vec::new()).rate, None);
+    }
+
+    #[test]
+    fn every_phase_runs_unless_some_are_chosen() {
+        let mut options = Options {
+            seconds: 1,
+            signup_clients: vec![1],
+            clients: 1,
+            starts: 1,
+            wizard_runs: 0,
+            out_dir: PathBuf::new(),
+            peer_modules: PathBuf::new(),
+            log: "warn".into(),
+            update_benchmarks_md: false,
+            only: Vec::new(),
+            rounds: 1,
+        };
+        assert!(options.runs(Phase::Signups) && options.runs(Phase::Wizard));
+        options.only = vec![Phase::Lookups];
+        assert!(options.runs(Phase::Lookups));
+        assert!(!options.runs(Phase::Signups));
+    }
+}
