@@ -160,14 +160,13 @@ pub(crate) async fn exchange_code(
         Exchange::Unknown => return Err(ApiError::InvalidGrant(INVALID_CODE.into())),
     }
     let (access, refresh) = minted?;
-    let code = stored;
-    let account = account(state, teams, code.team_id).await?;
+    let account = account(state, teams, stored.team_id).await?;
     Ok(TokenAnswer {
         token_type: "bearer".into(),
         access_token: access.expose().to_owned(),
         refresh_token: refresh.expose().to_owned(),
         expires_in: ACCESS_TOKEN_SECONDS,
-        scope: code.scopes,
+        scope: stored.scopes,
         account: Some(account),
         scoped_teams: None,
         posthog_region: None,
