@@ -63,3 +63,20 @@ async fn a_bad_agent_script_stops_startup_naming_the_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("flask.toml"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_malformed_introspection_url_is_refused_at_start() {
+    let output = Command::new(BINARY)
+        .args(["--bind", "127.0.0.1:0", "--introspection-url", "not a url"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "no listening line");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("introspection URL \"not a url\""),
+        "{stderr}"
+    );
+}
