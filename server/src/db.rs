@@ -249,6 +249,18 @@ struct JoinedTeam {
     joined_at: Option<i64>,
 }
 
+/// Rows that all carry the same head (a credential, a code) and one team
+/// each, as the `teams_of!` join gives them: the first head and the teams in
+/// order. `None` without rows.
+fn head_and_teams<H>(mut rows: impl Iterator<Item = (H, JoinedTeam)>) -> Option<(H, Vec<Team>)> {
+    let (head, first) = rows.next()?;
+    let teams = std::iter::once(first)
+        .chain(rows.map(|(_, team)| team))
+        .filter_map(JoinedTeam::team)
+        .collect();
+    Some((head, teams))
+}
+
 impl JoinedTeam {
     /// `None` for the all-NULL row of a user without teams.
     fn team(self) -> Option<Team> {
@@ -538,18 +550,17 @@ impl Db {
     /// Every live team of every organization the user belongs to, oldest
     /// membership first.
     pub async fn teams_of_user(&self, user_id: i64) -> sqlx::Result<Vec<Team>> {
-        sqlx::query_as(
-            "SELECT t.id, t.name, t.api_token, t.is_demo, o.id AS organization_id,
-                    o.name AS organization_name, m.joined_at
-             FROM memberships m
-             JOIN organizations o ON o.id = m.organization_id
-             JOIN teams t ON t.organization_id = o.id
-             WHERE m.user_id = ? AND t.removed_at IS NULL
-             ORDER BY m.joined_at, t.id",
-        )
+        let rows: Vec<JoinedTeam> = sqlx::query_as(concat!(
+            "SELECT ",
+            team_columns!(),
+            " FROM users c",
+            teams_of!("c.id"),
+            " WHERE c.id = ? ORDER BY m.joined_at, t.id"
+        ))
         .bind(user_id)
         .fetch_all(&mut *self.reader.get().await?)
-        .await
+        .await?;
+        Ok(rows.into_iter().filter_map(JoinedTeam::team).collect())
     }
 
     /// The access token (`pha_`) with this hash, its user and the user's
@@ -581,20 +592,16 @@ impl Db {
             .bind(hash)
             .fetch_all(&mut *self.reader.get().await?)
             .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let (grant, user) = (
-            first.grant.clone(),
-            User {
-                id: first.grant.user_id,
-                uuid: first.uuid.clone(),
-                email: first.email.clone(),
-                first_name: first.first_name.clone(),
-            },
-        );
-        let teams = rows.into_iter().filter_map(|row| row.team.team()).collect();
-        Ok(Some(Holder { grant, user, teams }))
+        let rows = rows.into_iter().map(|row| {
+            let user = User {
+                id: row.grant.user_id,
+                uuid: row.uuid,
+                email: row.email,
+                first_name: row.first_name,
+            };
+            ((row.grant, user), row.team)
+        });
+        Ok(head_and_teams(rows).map(|((grant, user), teams)| Holder { grant, user, teams }))
     }
 
     pub async fn team(&self, team_id: i64) -> sqlx::Result<Option<Team>> {
@@ -664,12 +671,9 @@ impl Db {
         .bind(code_hash)
         .fetch_all(&mut *self.reader.get().await?)
         .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let code = first.code.clone();
-        let teams = rows.into_iter().filter_map(|row| row.team.team()).collect();
-        Ok(Some((code, teams)))
+        Ok(head_and_teams(
+            rows.into_iter().map(|row| (row.code, row.team)),
+        ))
     }
 
     /// Consumes the code and, if the caller's checks passed (`tokens` is

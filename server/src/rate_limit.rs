@@ -69,26 +69,10 @@ pub fn window(now: i64) -> (i64, i64) {
 }
 
 /// Counts one request of `kind` against `application`, or refuses it with
-/// `429 rate_limited` when its hourly limit is reached.
+/// `429 rate_limited` when its hourly limit is reached. Unlimited kinds
+/// never touch the database.
 pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Result<(), ApiError> {
-    take_stored(
-        state,
-        &application.client_id,
-        &application.rate_limits,
-        kind,
-    )
-    .await
-}
-
-/// [`take`] with the partner's stored `rate_limits` JSON, read by the
-/// caller with something else (no second query). Unlimited kinds never
-/// touch the database.
-pub async fn take_stored(
-    state: &AppState,
-    client_id: &str,
-    rate_limits: &str,
-    kind: Kind,
-) -> Result<(), ApiError> {
+    let (client_id, rate_limits) = (&application.client_id, &application.rate_limits);
     if rate_limits == "{}" || rate_limits.is_empty() {
         return Ok(());
     }
