@@ -86,6 +86,30 @@ pub struct User {
     pub uuid: String,
     pub email: String,
     pub first_name: String,
+    /// When the account was created (the API's `date_joined`).
+    pub created_at: i64,
+    /// Whether the user can sign in with a password (the API's `has_password`).
+    pub has_password: bool,
+}
+
+/// The columns of `users` that [`User`] decodes.
+macro_rules! user_columns {
+    ($table:literal) => {
+        concat!(
+            $table,
+            ".id, ",
+            $table,
+            ".uuid, ",
+            $table,
+            ".email, ",
+            $table,
+            ".first_name, ",
+            $table,
+            ".created_at, ",
+            $table,
+            ".password_hash IS NOT NULL AS has_password"
+        )
+    };
 }
 
 /// A team with its organization, as listed in `available_teams`.
@@ -223,7 +247,8 @@ macro_rules! holder_sql {
     ($table:literal, $key:literal) => {
         concat!(
             "SELECT c.client_id, c.user_id, c.team_id, c.scopes, c.created_at, c.expires_at,
-                    c.revoked_at, a.active AS partner_active, u.uuid, u.email, u.first_name, ",
+                    c.revoked_at, a.active AS partner_active, u.uuid, u.email, u.first_name,
+                    u.created_at AS user_created_at, u.password_hash IS NOT NULL AS has_password, ",
             team_columns!(),
             " FROM ",
             $table,
@@ -444,17 +469,25 @@ impl Db {
     }
 
     pub async fn user_by_email(&self, email: &str) -> sqlx::Result<Option<User>> {
-        sqlx::query_as("SELECT id, uuid, email, first_name FROM users WHERE email = ?")
-            .bind(email)
-            .fetch_optional(&mut *self.reader.get().await?)
-            .await
+        sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!("users"),
+            " FROM users WHERE email = ?"
+        ))
+        .bind(email)
+        .fetch_optional(&mut *self.reader.get().await?)
+        .await
     }
 
     pub async fn user(&self, id: i64) -> sqlx::Result<Option<User>> {
-        sqlx::query_as("SELECT id, uuid, email, first_name FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *self.reader.get().await?)
-            .await
+        sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!("users"),
+            " FROM users WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.reader.get().await?)
+        .await
     }
 
     /// Creates user, organization, membership and team, and stores `code`
@@ -495,7 +528,8 @@ impl Db {
                         scopes, code_challenge, redirect_uri, region, created_at, expires_at)
                         SELECT ?, ?, u.id, t.id, ?, ?, NULL, ?, ?, ?
                         FROM users u, teams t WHERE u.uuid = ? AND t.api_token = ?;
-                     SELECT u.id, u.uuid, u.email, u.first_name, t.id AS team_id
+                     SELECT u.id, u.uuid, u.email, u.first_name, u.created_at,
+                        u.password_hash IS NOT NULL AS has_password, t.id AS team_id
                         FROM users u LEFT JOIN teams t ON t.api_token = ?
                         WHERE u.email = ?",
                 )
@@ -585,6 +619,8 @@ impl Db {
             uuid: String,
             email: String,
             first_name: String,
+            user_created_at: i64,
+            has_password: bool,
             #[sqlx(flatten)]
             team: JoinedTeam,
         }
@@ -598,6 +634,8 @@ impl Db {
                 uuid: row.uuid,
                 email: row.email,
                 first_name: row.first_name,
+                created_at: row.user_created_at,
+                has_password: row.has_password,
             };
             ((row.grant, user), row.team)
         });
@@ -962,23 +1000,27 @@ impl Db {
         &self,
         email: &str,
     ) -> sqlx::Result<Option<(User, Option<String>)>> {
-        let row: Option<(i64, String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, uuid, email, first_name, password_hash FROM users WHERE email = ?",
+        let row: Option<(i64, String, String, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, uuid, email, first_name, created_at, password_hash FROM users WHERE email = ?",
         )
         .bind(email)
         .fetch_optional(&mut *self.reader.get().await?)
         .await?;
-        Ok(row.map(|(id, uuid, email, first_name, password_hash)| {
-            (
-                User {
-                    id,
-                    uuid,
-                    email,
-                    first_name,
-                },
-                password_hash,
-            )
-        }))
+        Ok(
+            row.map(|(id, uuid, email, first_name, created_at, password_hash)| {
+                (
+                    User {
+                        id,
+                        uuid,
+                        email,
+                        first_name,
+                        created_at,
+                        has_password: password_hash.is_some(),
+                    },
+                    password_hash,
+                )
+            }),
+        )
     }
 }
 

@@ -12,6 +12,7 @@ pub mod login;
 pub mod login_html;
 pub mod password;
 pub mod policy;
+pub mod posthog_ids;
 pub mod rate_limit;
 pub mod routes;
 pub mod seed;

@@ -11,8 +11,11 @@ use protocol::credential::CredentialKind;
 use protocol::posthog::{Me, OrganizationRef, Project, TeamRef};
 
 use crate::auth::{self, Authenticated};
+use crate::clock;
+use crate::db::Team;
 use crate::error::{ApiError, Envelope};
 use crate::http::bearer;
+use crate::posthog_ids;
 use crate::state::AppState;
 
 /// The signed-in user (needs `user:read`).
@@ -49,24 +52,40 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
                 .iter()
                 .any(|organization| organization.id == team.organization_id)
             {
-                organizations.push(OrganizationRef {
-                    id: team.organization_id.clone(),
-                    name: team.organization_name.clone(),
-                });
+                organizations.push(organization(team));
             }
         }
         Ok(Json(Me {
+            id: user.id,
+            distinct_id: posthog_ids::distinct_id(&user.uuid),
             uuid: user.uuid,
             email: user.email,
             first_name: user.first_name,
-            organization: OrganizationRef {
-                id: team.organization_id.clone(),
-                name: team.organization_name.clone(),
-            },
+            last_name: String::new(),
+            date_joined: clock::rfc3339(user.created_at),
+            pending_email: None,
+            is_email_verified: false,
+            is_staff: false,
+            has_password: user.has_password,
+            is_2fa_enabled: false,
+            has_social_auth: false,
+            has_sso_enforcement: false,
+            theme_mode: None,
+            toolbar_mode: None,
+            role_at_organization: None,
+            hide_mcp_hints: false,
+            organization: organization(&team),
             team: TeamRef {
                 id: team.id,
+                uuid: posthog_ids::team_uuid(&team.organization_id, team.id),
+                organization: team.organization_id.clone(),
+                project_id: team.id,
                 name: team.name,
                 api_token: team.api_token,
+                timezone: "UTC".to_owned(),
+                is_demo: team.is_demo,
+                ingested_event: false,
+                completed_snippet_onboarding: false,
             },
             organizations,
         })
@@ -108,14 +127,39 @@ pub async fn project(
         }
         Ok(Json(Project {
             id: team.id,
+            uuid: posthog_ids::team_uuid(&team.organization_id, team.id),
+            organization: team.organization_id,
             name: team.name,
             api_token: team.api_token,
-            organization: team.organization_id,
+            timezone: "UTC".to_owned(),
+            is_demo: team.is_demo,
+            ingested_event: false,
+            completed_snippet_onboarding: false,
+            session_recording_opt_in: false,
+            autocapture_exceptions_opt_in: None,
+            surveys_opt_in: None,
         })
         .into_response())
     })
     .await
 }
+
+/// An organization as `/api/users/@me/` lists it: every user here owns
+/// the organizations they belong to (signup makes them the owner; seeded
+/// members are treated alike).
+fn organization(team: &Team) -> OrganizationRef {
+    OrganizationRef {
+        id: team.organization_id.clone(),
+        slug: posthog_ids::organization_slug(&team.organization_name),
+        name: team.organization_name.clone(),
+        membership_level: Some(OWNER_LEVEL),
+        customer_id: None,
+        is_ai_data_processing_approved: None,
+    }
+}
+
+/// PostHog's `OrganizationMembership.Level.OWNER`.
+const OWNER_LEVEL: i64 = 15;
 
 /// Authenticates, checks `scope`, runs `body`, and answers in the detail
 /// envelope.

@@ -157,6 +157,7 @@ async fn check(case: Case) {
                 "{label}"
             );
             assert_eq!(me["organizations"].as_array().map(Vec::len), Some(1));
+            assert_published_wizard_accepts_user(&me, &label);
         } else {
             assert_permission_denied(&me, "user:read", &label);
         }
@@ -170,16 +171,23 @@ async fn check(case: Case) {
                 "{label}: {}",
                 project.text()
             );
+            let project = project.json();
             assert_eq!(
-                project.json(),
-                json!({
-                    "id": team_id,
-                    "name": teams[0]["name"],
-                    "api_token": project_key,
-                    "organization": organization_id,
-                }),
+                (
+                    &project["id"],
+                    &project["name"],
+                    &project["api_token"],
+                    &project["organization"]
+                ),
+                (
+                    &json!(team_id),
+                    &teams[0]["name"],
+                    &json!(project_key),
+                    &json!(organization_id)
+                ),
                 "{label} {prefix}"
             );
+            assert_published_wizard_accepts_project(&project, &label);
         } else {
             assert_permission_denied(&project, "project:read", &label);
         }
@@ -334,10 +342,73 @@ async fn signup_bodies_snapshot() {
         .json();
     insta::assert_json_snapshot!("users_me_answer", me, {
         ".uuid" => uuid(),
+        ".distinct_id" => uuid(),
         ".organization.id" => uuid(),
         ".organizations[].id" => uuid(),
+        ".team.uuid" => uuid(),
+        ".team.organization" => uuid(),
         ".team.api_token" => secret("phc_"),
     });
+    let project: Value = server
+        .send(
+            Call::get(paths::project(
+                me["team"]["id"].as_i64().unwrap_or_default(),
+            ))
+            .bearer(&token.access),
+        )
+        .await
+        .json();
+    insta::assert_json_snapshot!("project_answer", project, {
+        ".uuid" => uuid(),
+        ".organization" => uuid(),
+        ".api_token" => secret("phc_"),
+    });
+}
+
+/// What the published wizard's own schema of `/api/users/@me/` requires
+/// (its `ApiUserSchema`): without these it stops with "Invalid response
+/// format" before it ever reaches the gateway.
+fn assert_published_wizard_accepts_user(me: &Value, label: &str) {
+    assert!(
+        me["distinct_id"].is_string(),
+        "{label}: distinct_id in {me}"
+    );
+    assert!(me["team"]["id"].is_i64(), "{label}: team.id in {me}");
+    for pointer in [
+        "/team/organization",
+        "/organization/id",
+        "/organizations/0/id",
+    ] {
+        let value = me
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        assert!(is_uuid(value), "{label}: {pointer} must be a UUID in {me}");
+    }
+}
+
+/// What the published wizard's own schema of `/api/projects/{id}/`
+/// requires (its `ApiProjectSchema`).
+fn assert_published_wizard_accepts_project(project: &Value, label: &str) {
+    assert!(project["id"].is_i64(), "{label}: id in {project}");
+    for field in ["uuid", "organization"] {
+        let value = project[field].as_str().unwrap_or_default();
+        assert!(
+            is_uuid(value),
+            "{label}: {field} must be a UUID in {project}"
+        );
+    }
+    for field in ["api_token", "name"] {
+        assert!(project[field].is_string(), "{label}: {field} in {project}");
+    }
+}
+
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(index, character)| {
+            matches!(index, 8 | 13 | 18 | 23) == (character == '-')
+                && (character == '-' || character.is_ascii_hexdigit())
+        })
 }
 
 fn code_redaction() -> insta::internals::Redaction {

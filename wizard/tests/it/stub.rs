@@ -198,9 +198,11 @@ pub fn start_with(options: Options) -> Stub {
             async move {
                 posthog_api(&api, &headers, || {
                     json!({
-                        "uuid": "u-1", "email": "ada@example.com", "first_name": "Ada",
+                        "uuid": "u-1", "distinct_id": "d-1", "email": "ada@example.com",
+                        "first_name": "Ada",
                         "organization": {"id": "org-1", "name": "Ada's org"},
-                        "team": {"id": 7, "name": "Default project", "api_token": project_api_key},
+                        "team": {"id": 7, "organization": "org-1", "name": "Default project",
+                                 "api_token": project_api_key},
                         "organizations": [{"id": "org-1", "name": "Ada's org"}]
                     })
                 })
@@ -214,7 +216,8 @@ pub fn start_with(options: Options) -> Stub {
             async move {
                 posthog_api(&api, &headers, || {
                     json!({
-                        "id": id, "name": "Default project", "api_token": project_api_key, "organization": "org-1"
+                        "id": id, "uuid": "p-1", "name": "Default project",
+                        "api_token": project_api_key, "organization": "org-1"
                     })
                 })
             }
