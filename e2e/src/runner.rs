@@ -226,6 +226,11 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     let base_env = process::base_environment(&home, &logs);
     let mut invocations = Vec::new();
 
+    // The gateway's port is chosen before the server starts, so the server
+    // can be told where to mint the wizard's gateway tokens (the gateway in
+    // turn needs the server's introspection URL, known only once it runs).
+    let gateway_port = crate::wizard_step::free_port()?;
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}");
     let database = dir.join("server.sqlite");
     let mut server_args = vec![
         "--bind".to_owned(),
@@ -238,6 +243,8 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         scenario.profile_argument(&settings.fixtures),
         "--admin-token".to_owned(),
         admin_token.clone(),
+        "--wizard-gateway-url".to_owned(),
+        gateway_url.clone(),
     ];
     if let Some(seed) = scenario.seed_path(&settings.fixtures) {
         server_args.push("--seed".to_owned());
@@ -276,6 +283,9 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
                 scenario.profile_argument_of(setup, &settings.fixtures),
                 "--admin-token".to_owned(),
                 admin_token.clone(),
+                // No gateway of its own region runs beside it.
+                "--wizard-gateway-url".to_owned(),
+                String::new(),
             ];
             if let Some(seed) = scenario.other_seed_path(&settings.fixtures) {
                 args.push("--seed".to_owned());
@@ -305,7 +315,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
 
     let mut gateway_args = vec![
         "--bind".to_owned(),
-        "127.0.0.1:0".to_owned(),
+        format!("127.0.0.1:{gateway_port}"),
         "--region".to_owned(),
         scenario.gateway.region.clone(),
         "--introspection-url".to_owned(),

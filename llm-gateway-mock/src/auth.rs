@@ -20,6 +20,8 @@ pub enum Verdict {
     UnknownPrefix,
     /// Introspection said `active: false`.
     InvalidToken,
+    /// A `phe_` this gateway did not mint, or one that has expired.
+    InvalidGatewayToken,
     /// The credential belongs to the other region's server.
     WrongRegion {
         credential_region: String,
@@ -44,6 +46,7 @@ impl Verdict {
             Verdict::MissingCredential => "missing_credential",
             Verdict::UnknownPrefix => "unknown_prefix",
             Verdict::InvalidToken => "invalid_token",
+            Verdict::InvalidGatewayToken => "invalid_gateway_token",
             Verdict::WrongRegion { .. } => "wrong_region",
             Verdict::InsufficientScope => "insufficient_scope",
             Verdict::ProductAccessDenied { .. } => "product_access_denied",
@@ -56,8 +59,9 @@ impl Verdict {
         match self {
             Verdict::Granted => "credential accepted".to_owned(),
             Verdict::MissingCredential => "no x-api-key or Authorization: Bearer header".to_owned(),
-            Verdict::UnknownPrefix => "credential prefix is not phx_ or pha_".to_owned(),
+            Verdict::UnknownPrefix => "credential prefix is not phx_, pha_ or phe_".to_owned(),
             Verdict::InvalidToken => "introspection answered active:false".to_owned(),
+            Verdict::InvalidGatewayToken => "gateway token not minted here, or expired".to_owned(),
             Verdict::WrongRegion { credential_region } => {
                 format!("credential belongs to region {credential_region}")
             }
@@ -108,11 +112,16 @@ pub fn presented_credential(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The first gate, before any network call: is there a credential, and is
-/// it of a kind introspection knows?
+/// it of a kind the gateway knows (through introspection, or, for a `phe_`,
+/// by itself)?
 pub fn screen(credential: Option<&str>) -> Result<CredentialKind, Verdict> {
     let credential = credential.ok_or(Verdict::MissingCredential)?;
     match CredentialKind::of(credential) {
-        Some(kind @ (CredentialKind::PersonalApiKey | CredentialKind::AccessToken)) => Ok(kind),
+        Some(
+            kind @ (CredentialKind::PersonalApiKey
+            | CredentialKind::AccessToken
+            | CredentialKind::GatewayToken),
+        ) => Ok(kind),
         _ => Err(Verdict::UnknownPrefix),
     }
 }

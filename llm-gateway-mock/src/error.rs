@@ -64,7 +64,10 @@ impl GatewayError {
         };
         match verdict {
             Verdict::MissingCredential => Some(format!("Bearer realm=\"{REALM}\"")),
-            Verdict::UnknownPrefix | Verdict::InvalidToken | Verdict::WrongRegion { .. } => Some(
+            Verdict::UnknownPrefix
+            | Verdict::InvalidToken
+            | Verdict::InvalidGatewayToken
+            | Verdict::WrongRegion { .. } => Some(
                 format!("Bearer realm=\"{REALM}\", error=\"invalid_token\""),
             ),
             Verdict::InsufficientScope => Some(format!(

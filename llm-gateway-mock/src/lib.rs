@@ -16,10 +16,12 @@
 //! (only `protocol::credential::mask` output does); introspection answers are
 //! never cached; an outage of introspection is a 503, never a 401.
 
+pub mod admission;
 pub mod agent;
 pub mod auth;
 pub mod error;
 pub mod faults;
+pub mod gateway_tokens;
 pub mod introspection;
 pub mod journal;
 pub mod request_id;
@@ -41,6 +43,7 @@ use protocol::random::{OsRandom, RandomSource};
 
 use crate::agent::Scripts;
 use crate::auth::Policy;
+use crate::gateway_tokens::GatewayTokens;
 use crate::introspection::IntrospectionClient;
 use crate::journal::RequestJournal;
 
@@ -74,6 +77,8 @@ pub struct Config {
     pub introspection_client_id: String,
     pub introspection_client_secret: String,
     pub wizard_client_ids: Vec<String>,
+    /// The `phs_` the provisioning server mints gateway tokens with.
+    pub mint_key: String,
     /// Admin routes exist only when this is set.
     pub admin_token: Option<String>,
     /// Load scripts from here instead of the embedded ones.
@@ -98,6 +103,7 @@ impl Default for Config {
                 .iter()
                 .map(|id| id.to_string())
                 .collect(),
+            mint_key: protocol::gateway::DEV_MINT_KEY.to_owned(),
             admin_token: None,
             agent_dir: None,
             faults: protocol::admin::FaultSettings::default(),
@@ -117,6 +123,10 @@ pub struct AppState {
     pub random: Arc<dyn RandomSource>,
     /// Injected faults.
     pub faults: Arc<faults::Faults>,
+    /// The gateway tokens (`phe_`) minted here.
+    pub gateway_tokens: Arc<GatewayTokens>,
+    /// The time, in unix seconds (the system clock; tests fix it).
+    pub now: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
 
 impl AppState {
@@ -147,6 +157,8 @@ impl AppState {
                     .map_err(|error| anyhow::anyhow!("--fault: {error}"))?;
                 Arc::new(faults::Faults::new(config.faults.clone()))
             },
+            gateway_tokens: Arc::new(GatewayTokens::new(&config.mint_key)),
+            now: Arc::new(gateway_tokens::unix_now),
         })
     }
 }
@@ -162,6 +174,12 @@ pub fn app(state: AppState) -> Router {
             &format!("{}/", protocol::paths::GATEWAY_MESSAGES),
             post(routes::messages::messages),
         )
+        // The gateway's root serves the same API: a gateway token's
+        // `gateway_url` is the gateway itself, not its `/wizard` product path.
+        .route("/v1/messages", post(routes::messages::messages))
+        .route("/v1/responses", post(routes::responses::responses))
+        .route("/wizard/v1/responses", post(routes::responses::responses))
+        .route(protocol::gateway::MINT_PATH, post(routes::tokens::mint))
         .route("/readyz", get(routes::health::readyz))
         .route("/_liveness", get(routes::health::liveness));
     if state.admin_token.is_some() {

@@ -30,6 +30,11 @@ struct Flags {
     /// product (default: the four wizard applications).
     #[arg(long, env = "LLM_GATEWAY_WIZARD_CLIENT_IDS", value_delimiter = ',')]
     wizard_client_ids: Option<Vec<String>>,
+    /// The `phs_` key the provisioning server mints gateway tokens with
+    /// (`POST /v1/tokens`); the default is the development key both programs
+    /// share.
+    #[arg(long, env = "LLM_GATEWAY_MINT_KEY", hide_env_values = true)]
+    mint_key: Option<String>,
     /// Enables `/_admin/*`, guarded by `Authorization: Bearer <token>`.
     #[arg(long, env = "LLM_GATEWAY_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -74,6 +79,10 @@ async fn main() -> ExitCode {
                     .collect()
             })
             .unwrap_or(defaults.wizard_client_ids),
+        mint_key: flags
+            .mint_key
+            .filter(|key| !key.is_empty())
+            .unwrap_or(defaults.mint_key),
         admin_token: flags.admin_token.filter(|token| !token.is_empty()),
         agent_dir: flags.agent_dir,
         faults: protocol::admin::FaultSettings {

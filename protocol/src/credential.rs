@@ -17,7 +17,7 @@ use crate::random::RandomSource;
 /// Bytes of OS randomness in every generated credential (section 1: at least 32).
 pub const RANDOM_BYTES: usize = 32;
 
-/// The four kinds of credential, told apart by their prefix.
+/// The kinds of credential, told apart by their prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CredentialKind {
     /// `pha_`: an OAuth access token.
@@ -28,14 +28,23 @@ pub enum CredentialKind {
     PersonalApiKey,
     /// `phc_`: a project API key, public by design.
     ProjectApiKey,
+    /// `phe_`: a gateway token for one wizard run, minted by the LLM gateway
+    /// at the server's request (`POST /api/wizard/gateway_token/`): capped,
+    /// expiring, known only to the gateway.
+    GatewayToken,
+    /// `phs_`: the key the server mints gateway tokens with (the real one
+    /// belongs to PostHog's own wizard team).
+    GatewayMintKey,
 }
 
 impl CredentialKind {
-    pub const ALL: [CredentialKind; 4] = [
+    pub const ALL: [CredentialKind; 6] = [
         CredentialKind::AccessToken,
         CredentialKind::RefreshToken,
         CredentialKind::PersonalApiKey,
         CredentialKind::ProjectApiKey,
+        CredentialKind::GatewayToken,
+        CredentialKind::GatewayMintKey,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -44,6 +53,8 @@ impl CredentialKind {
             CredentialKind::RefreshToken => "phr_",
             CredentialKind::PersonalApiKey => "phx_",
             CredentialKind::ProjectApiKey => "phc_",
+            CredentialKind::GatewayToken => "phe_",
+            CredentialKind::GatewayMintKey => "phs_",
         }
     }
 
@@ -59,7 +70,18 @@ impl CredentialKind {
             CredentialKind::RefreshToken => "an OAuth refresh token",
             CredentialKind::PersonalApiKey => "a personal API key",
             CredentialKind::ProjectApiKey => "a project API key (public ingestion key)",
+            CredentialKind::GatewayToken => "a gateway token (one wizard run's LLM gateway key)",
+            CredentialKind::GatewayMintKey => "a gateway mint key",
         }
+    }
+
+    /// The prefixes of the secret kinds: what logs and outputs are scanned
+    /// for, and what [`redact_secrets`] masks.
+    pub fn secret_prefixes() -> impl Iterator<Item = &'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|kind| kind.is_secret())
+            .map(CredentialKind::prefix)
     }
 
     /// The kind whose prefix starts `presented`, if any.
@@ -73,7 +95,7 @@ impl CredentialKind {
 /// Why a presented string is not a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialError {
-    #[error("the credential has no known prefix (pha_, phr_, phx_ or phc_)")]
+    #[error("the credential has no known prefix (pha_, phr_, phx_, phc_, phe_ or phs_)")]
     UnknownPrefix,
     #[error("the credential has an empty or malformed random part")]
     Malformed,
@@ -166,7 +188,8 @@ pub fn mask(presented: &str) -> String {
     format!("{head}***")
 }
 
-/// Replaces every full `pha_`, `phr_` or `phx_` credential inside `text` by
+/// Replaces every full secret credential (`pha_`, `phr_`, `phx_`, `phe_`,
+/// `phs_`) inside `text` by
 /// its masked form. Used on anything that may echo a request (journals,
 /// error messages built from input) before it is stored or printed.
 pub fn redact_secrets(text: &str) -> String {
@@ -191,8 +214,7 @@ pub fn redact_secrets(text: &str) -> String {
 }
 
 fn find_secret_start(text: &str) -> Option<usize> {
-    ["pha_", "phr_", "phx_"]
-        .iter()
+    CredentialKind::secret_prefixes()
         .filter_map(|prefix| text.find(prefix))
         .min()
 }
@@ -249,6 +271,8 @@ mod tests {
             ("phr_abc-_9", Ok(CredentialKind::RefreshToken)),
             ("phx_abc", Ok(CredentialKind::PersonalApiKey)),
             ("phc_abc", Ok(CredentialKind::ProjectApiKey)),
+            ("phe_abc", Ok(CredentialKind::GatewayToken)),
+            ("phs_abc", Ok(CredentialKind::GatewayMintKey)),
             ("phx_", Err(CredentialError::Malformed)),
             ("phx_ab cd", Err(CredentialError::Malformed)),
             ("phx_abc\n", Err(CredentialError::Malformed)),
@@ -282,10 +306,14 @@ mod tests {
 
     #[test]
     fn redaction_masks_every_secret_in_text() {
-        let text = "Bearer pha_AAAAAAAAAAAAAAAAAAAA and phx_BBBB-BBBB_BBBBBBBBBB, phc_CCCC stays";
+        let text = "Bearer pha_AAAAAAAAAAAAAAAAAAAA and phx_BBBB-BBBB_BBBBBBBBBB, phc_CCCC stays; \
+                    phe_DDDDDDDDDDDDDDDDDDDD phs_EEEEEEEEEEEEEEEEEEEE phr_FFFFFFFFFFFFFFFFFFFF";
         let redacted = redact_secrets(text);
-        assert_eq!(redacted, "Bearer pha_*** and phx_***, phc_CCCC stays");
+        assert_eq!(
+            redacted,
+            "Bearer pha_*** and phx_***, phc_CCCC stays; phe_*** phs_*** phr_***"
+        );
         assert!(find_full_secrets(&redacted).is_empty());
-        assert_eq!(find_full_secrets(text).len(), 2);
+        assert_eq!(find_full_secrets(text).len(), 5);
     }
 }

@@ -181,3 +181,22 @@ impl ToSchema for ResourceFailure {
         envelope_or_plain_schemas::<ResourceError>(schemas);
     }
 }
+
+/// PostHog's own API errors (drf-exceptions-hog):
+/// `{"type","code","detail","attr"}`, e.g. `authentication_error` /
+/// `authentication_failed`, `invalid_request` / `not_found`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PostHogError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: String,
+    pub detail: String,
+    pub attr: Option<String>,
+}
+
+/// A bare `{"error": "..."}`, as the wizard's gateway-token endpoint answers
+/// a failed mint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorText {
+    pub error: String,
+}

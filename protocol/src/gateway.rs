@@ -187,3 +187,37 @@ pub struct AnthropicErrorBody {
     pub kind: String,
     pub message: String,
 }
+
+/// The path the provisioning server mints gateway tokens at, under the
+/// gateway's base URL.
+pub const MINT_PATH: &str = "/v1/tokens";
+
+/// The development mint key: what `just serve`, the e2e harness and the
+/// defaults of both programs share. Fake, and only ever sent on loopback.
+pub const DEV_MINT_KEY: &str = "phs_dev_wizard_gateway_mint_key_fake";
+
+/// `POST {gateway}/v1/tokens` (Bearer `phs_`): the provisioning server asks
+/// the gateway for one wizard run's `phe_`, pinned to a product, an
+/// organization and a user, with a spend ceiling and a lifetime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MintRequest {
+    /// A positive fixed-point dollar amount with at most six decimals.
+    pub cap_usd: String,
+    pub ttl_seconds: i64,
+    /// `wizard:<program>`.
+    pub product: String,
+    /// The organization the spend is attributed to.
+    pub obo: String,
+    /// The acting user's `distinct_id`.
+    pub user: String,
+}
+
+/// `201` of `POST {gateway}/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MintAnswer {
+    /// The new `phe_`.
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    pub cap_usd: String,
+}

@@ -52,6 +52,7 @@ pub mod paths {
     pub const AUTHORIZATION_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
     pub const USERS_ME: &str = "/api/users/@me/";
     pub const GATEWAY_MESSAGES: &str = "/wizard/v1/messages";
+    pub const WIZARD_GATEWAY_TOKEN: &str = "/api/wizard/gateway_token/";
     pub const ADMIN_JOURNAL: &str = "/_admin/journal";
     pub const ADMIN_CLOCK: &str = "/_admin/clock";
     pub const ADMIN_RESET: &str = "/_admin/reset";

@@ -145,3 +145,36 @@ pub struct HealthIssue {
     pub dismissed: bool,
     pub created_at: String,
 }
+
+/// `POST /api/wizard/gateway_token/`: a wizard run asks for its own gateway
+/// token. Every field is optional on the wire; the server reads `program`
+/// only when it is a string.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GatewayTokenRequest {
+    /// The wizard program the run's spend is attributed to (for example
+    /// `posthog-integration`); an unknown one cannot mint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub program: Option<serde_json::Value>,
+    /// Set by clients that read a refusal's reason: the refusals older
+    /// clients absorb by falling back to the derived gateway (not
+    /// configured, not rolled out, unknown program) then answer 403 with a
+    /// `code` instead of 404.
+    #[serde(default)]
+    pub reads_refusal_reason: bool,
+}
+
+/// `201` of `POST /api/wizard/gateway_token/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GatewayTokenAnswer {
+    /// A `phe_` gateway token: the run's bearer at the gateway.
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// The token's spend ceiling in US dollars, as a fixed-point string.
+    pub cap_usd: Option<String>,
+    /// The gateway's base URL (no `/v1`): the client sends
+    /// `{gateway_url}/v1/...` and `{gateway_url}/readyz`.
+    pub gateway_url: String,
+    pub team_id: i64,
+}

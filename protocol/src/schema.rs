@@ -28,6 +28,8 @@ pub fn all() -> Vec<MessageSchema> {
         of::<error::ResourceError>(),
         of::<error::OAuthError>(),
         of::<error::DetailError>(),
+        of::<error::PostHogError>(),
+        of::<error::ErrorText>(),
         of::<error::AccountRequestFailure>(),
         of::<error::ResourceFailure>(),
         of::<error::OAuthFailure>(),
@@ -52,6 +54,8 @@ pub fn all() -> Vec<MessageSchema> {
         of::<posthog::Me>(),
         of::<posthog::Project>(),
         of::<posthog::HealthIssues>(),
+        of::<posthog::GatewayTokenRequest>(),
+        of::<posthog::GatewayTokenAnswer>(),
         // Gateway (section 7).
         of::<gateway::MessagesRequest>(),
         of::<gateway::MessagesResponse>(),
@@ -60,6 +64,8 @@ pub fn all() -> Vec<MessageSchema> {
         of::<gateway::EditInput>(),
         of::<gateway::ReadyAnswer>(),
         of::<gateway::AnthropicError>(),
+        of::<gateway::MintRequest>(),
+        of::<gateway::MintAnswer>(),
         // Wizard output (section 9).
         of::<wizard::ProvisionOutput>(),
         of::<wizard::WizardErrorOutput>(),

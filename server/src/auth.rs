@@ -89,7 +89,10 @@ pub async fn resolve(
     let holder = match credential.kind() {
         CredentialKind::AccessToken => state.db.access_token_holder(&hash).await?,
         CredentialKind::PersonalApiKey => state.db.personal_key_holder(&hash).await?,
-        CredentialKind::RefreshToken | CredentialKind::ProjectApiKey => None,
+        CredentialKind::RefreshToken
+        | CredentialKind::ProjectApiKey
+        | CredentialKind::GatewayToken
+        | CredentialKind::GatewayMintKey => None,
     };
     let Some(Holder { grant, user, teams }) = holder else {
         return Ok(Err(Dead::Unknown));

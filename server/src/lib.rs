@@ -39,7 +39,7 @@ use crate::error::{ApiError, Envelope};
 pub use crate::policy::ScopePolicy;
 use crate::routes::*;
 pub use crate::seed::Seed;
-pub use crate::state::AppState;
+pub use crate::state::{AppState, WizardGateway};
 
 /// Everything the server needs to start, from flags.
 #[derive(Debug, Clone)]
@@ -54,6 +54,8 @@ pub struct Config {
     pub profile: String,
     pub seeds: Vec<std::path::PathBuf>,
     pub admin_token: Option<String>,
+    /// Where gateway tokens are minted (`None`: the endpoint answers 404).
+    pub wizard_gateway: Option<WizardGateway>,
 }
 
 /// Opens the database, applies the embedded and given seeds, and builds the
@@ -79,6 +81,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         region: config.region.clone().into(),
         admin_token: config.admin_token.clone().map(Into::into),
         journal: Arc::new(Mutex::new(VecDeque::with_capacity(1024))),
+        wizard_gateway: config.wizard_gateway.clone().map(Arc::new),
     })
 }
 
@@ -142,6 +145,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(posthog_api::me))
         .routes(routes!(posthog_api::project))
         .routes(routes!(health_issues::list))
+        .routes(routes!(wizard_gateway_token::handle))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -37,7 +37,31 @@ struct Flags {
     /// Enables the /_admin/ routes, guarded by this bearer token.
     #[arg(long)]
     admin_token: Option<String>,
+    /// The LLM gateway that mints the wizard's gateway tokens
+    /// (`POST /api/wizard/gateway_token/` mints at `<URL>/v1/tokens` and
+    /// hands `<URL>` to the client); an empty value turns the endpoint off
+    /// (404). The default is the gateway of `just serve`.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_WIZARD_GATEWAY_URL)]
+    wizard_gateway_url: String,
+    /// The `phs_` key the server mints gateway tokens with (the gateway's
+    /// `--mint-key`). Read from the environment rather than a flag, so it
+    /// does not show in process listings.
+    #[arg(long, hide = true, env = "PROVISIONING_SERVER_WIZARD_GATEWAY_MINT_KEY")]
+    wizard_gateway_mint_key: Option<String>,
+    /// Programs a gateway token may be pinned to (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "PROGRAM,…")]
+    wizard_gateway_programs: Option<Vec<String>>,
+    /// Gateway-token mints per user per hour.
+    #[arg(long, value_name = "N")]
+    wizard_gateway_mints_per_hour: Option<i64>,
+    /// Answer "not rolled out" to every gateway-token request (the real
+    /// server's rollout flag turned off).
+    #[arg(long)]
+    wizard_gateway_not_rolled_out: bool,
 }
+
+/// The gateway of `just serve`.
+const DEFAULT_WIZARD_GATEWAY_URL: &str = "http://localhost:3308";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -51,6 +75,13 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let flags = Flags::parse();
+    let wizard_gateway = match wizard_gateway(&flags) {
+        Ok(wizard_gateway) => wizard_gateway,
+        Err(error) => {
+            eprintln!("provisioning-server: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let config = server::Config {
         bind: flags.bind,
         database_url: flags.database_url,
@@ -59,6 +90,7 @@ async fn main() -> std::process::ExitCode {
         profile: flags.profile,
         seeds: flags.seeds,
         admin_token: flags.admin_token,
+        wizard_gateway,
     };
     match server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -67,4 +99,26 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn wizard_gateway(flags: &Flags) -> anyhow::Result<Option<server::WizardGateway>> {
+    if flags.wizard_gateway_url.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut gateway = server::WizardGateway::new(&flags.wizard_gateway_url)?;
+    if let Some(mint_key) = &flags.wizard_gateway_mint_key {
+        gateway.mint_key = mint_key.clone();
+    }
+    if let Some(programs) = &flags.wizard_gateway_programs {
+        gateway.programs = programs.clone();
+    }
+    if let Some(mints_per_hour) = flags.wizard_gateway_mints_per_hour {
+        anyhow::ensure!(
+            mints_per_hour >= 0,
+            "--wizard-gateway-mints-per-hour must not be negative"
+        );
+        gateway.mints_per_hour = mints_per_hour;
+    }
+    gateway.rolled_out = !flags.wizard_gateway_not_rolled_out;
+    Ok(Some(gateway))
 }

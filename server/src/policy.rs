@@ -23,6 +23,9 @@ pub struct ScopePolicy {
     pub refuse_code_without_scopes: bool,
     /// What a PAT minted at resource creation carries.
     pub personal_api_key_scopes: PersonalKeyScopes,
+    /// Whether `POST /api/wizard/gateway_token/` exists in this era (when
+    /// the server is also given a gateway to mint at).
+    pub wizard_gateway_tokens: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

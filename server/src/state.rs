@@ -24,6 +24,86 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// A ring: the oldest entry is dropped in O(1) once it is full.
     pub journal: Arc<Mutex<VecDeque<JournalEntry>>>,
+    /// Where `POST /api/wizard/gateway_token/` mints (`None`: not
+    /// configured, the endpoint answers 404).
+    pub wizard_gateway: Option<Arc<WizardGateway>>,
+}
+
+/// The settings of the wizard's gateway tokens (the real server's
+/// `WIZARD_GATEWAY_*` settings).
+#[derive(Clone)]
+pub struct WizardGateway {
+    /// The gateway's base URL without `/v1` and without a trailing slash:
+    /// minted at `{url}/v1/tokens`, and handed to the client as
+    /// `gateway_url`.
+    pub url: String,
+    /// The `phs_` the server mints with.
+    pub mint_key: String,
+    /// The OAuth applications whose tokens may mint.
+    pub client_ids: Vec<String>,
+    /// The wizard programs a token may be pinned to (`wizard:<program>`).
+    pub programs: Vec<String>,
+    /// The per-token cap, as the fixed-point string the gateway takes.
+    pub cap_usd: String,
+    pub ttl_seconds: i64,
+    /// Mints per user per hour.
+    pub mints_per_hour: i64,
+    /// The rollout flag: off answers "not rolled out".
+    pub rolled_out: bool,
+    pub client: reqwest::Client,
+}
+
+impl WizardGateway {
+    /// The settings `just serve` and the e2e harness use, minting at `url`.
+    pub fn new(url: &str) -> anyhow::Result<WizardGateway> {
+        let url = url.trim_end_matches('/');
+        let url = url.strip_suffix("/v1").unwrap_or(url).to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("--wizard-gateway-url must be an http(s) URL, got {url:?}");
+        }
+        Ok(WizardGateway {
+            url,
+            mint_key: protocol::gateway::DEV_MINT_KEY.to_owned(),
+            client_ids: protocol::oauth::WIZARD_CLIENT_IDS
+                .iter()
+                .map(|id| id.to_string())
+                .collect(),
+            programs: DEFAULT_PROGRAMS.iter().map(|id| id.to_string()).collect(),
+            cap_usd: "20.000000".to_owned(),
+            ttl_seconds: 3600,
+            mints_per_hour: 20,
+            rolled_out: true,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()?,
+        })
+    }
+}
+
+/// The wizard programs known by default: those the published wizard
+/// sends.
+pub const DEFAULT_PROGRAMS: [&str; 6] = [
+    "posthog-integration",
+    "integration",
+    "ai-observability",
+    "metrics",
+    "replay-vision",
+    "audit",
+];
+
+impl std::fmt::Debug for WizardGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WizardGateway")
+            .field("url", &self.url)
+            .field("mint_key", &protocol::credential::mask(&self.mint_key))
+            .field("client_ids", &self.client_ids)
+            .field("programs", &self.programs)
+            .field("cap_usd", &self.cap_usd)
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("mints_per_hour", &self.mints_per_hour)
+            .field("rolled_out", &self.rolled_out)
+            .finish()
+    }
 }
 
 pub use protocol::admin::JOURNAL_CAPACITY;

@@ -10,16 +10,12 @@ use protocol::credential::mask;
 use protocol::gateway::{Message, MessageContent, MessagesRequest, Tool};
 use serde_json::{Map, Value};
 
-use crate::auth::{decide, presented_credential, screen, Verdict};
+use crate::admission::{admit, conclude, Exchange, MAX_BODY_BYTES};
+use crate::auth::presented_credential;
 use crate::error::GatewayError;
-use crate::journal::Record;
 use crate::request_id::RequestId;
 use crate::{agent, faults, stream, AppState};
 use protocol::admin::Fault;
-
-/// Agent conversations grow with every turn, so the gateway accepts far
-/// more than the provisioning API's 64 KiB.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 pub async fn messages(
     State(state): State<AppState>,
@@ -31,35 +27,13 @@ pub async fn messages(
 ) -> Response {
     let credential = presented_credential(&headers);
     let outcome = answer(&state, &request_id, credential.as_deref(), &headers, body).await;
-    let (response, verdict, reason) = match outcome {
-        Ok((response, None)) => (response, Verdict::Granted.name(), None),
-        Ok((response, Some(fault))) => {
-            tracing::info!(request_id, fault, "injected a fault");
-            (response, "fault_injected", Some(fault))
-        }
-        Err(error) => {
-            tracing::info!(
-                request_id,
-                credential = credential.as_deref().map(mask).unwrap_or_default(),
-                verdict = error.verdict_name(),
-                reason = error.reason(),
-                "refused a messages request"
-            );
-            let verdict = error.verdict_name();
-            let reason = Some(error.reason());
-            (error.into_response(), verdict, reason)
-        }
-    };
-    state.journal.record(Record {
+    let exchange = Exchange {
         request_id: &request_id,
         method: method.as_str(),
         path: uri.path(),
-        status: response.status().as_u16(),
         credential: credential.as_deref(),
-        verdict,
-        reason,
-    });
-    response
+    };
+    conclude(&state, exchange, outcome)
 }
 
 async fn answer(
@@ -69,21 +43,8 @@ async fn answer(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Response, Option<String>), GatewayError> {
-    let kind = screen(credential).map_err(GatewayError::Refused)?;
+    admit(state, credential, request_id).await?;
     let credential = credential.unwrap_or_default();
-    let introspection = state
-        .introspection
-        .introspect(credential, request_id)
-        .await
-        .map_err(|error| {
-            GatewayError::Refused(Verdict::IntrospectionUnavailable {
-                cause: error.to_string(),
-            })
-        })?;
-    match decide(kind, &introspection, &state.policy) {
-        Verdict::Granted => {}
-        refusal => return Err(GatewayError::Refused(refusal)),
-    }
 
     check_content_type(headers)?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)

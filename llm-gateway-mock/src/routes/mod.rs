@@ -3,3 +3,5 @@
 pub mod admin;
 pub mod health;
 pub mod messages;
+pub mod responses;
+pub mod tokens;

@@ -6,6 +6,7 @@ mod agent;
 mod auth;
 mod binary;
 mod faults;
+mod gateway_tokens;
 mod health;
 mod hostile;
 mod support;

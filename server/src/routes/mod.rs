@@ -17,3 +17,4 @@ pub mod remove;
 pub mod resources;
 pub mod rotate;
 pub mod token;
+pub mod wizard_gateway_token;

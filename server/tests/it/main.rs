@@ -20,3 +20,4 @@ mod signup;
 mod storage;
 mod support;
 mod tokens;
+mod wizard_gateway_token;

@@ -51,12 +51,14 @@ pub enum Storage {
     File,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub profile: &'static str,
     pub storage: Storage,
     pub partner: bool,
     pub admin: bool,
+    /// Where `POST /api/wizard/gateway_token/` mints (`None`: 404).
+    pub wizard_gateway: Option<server::WizardGateway>,
 }
 
 impl Options {
@@ -66,6 +68,14 @@ impl Options {
             storage: Storage::Memory,
             partner: false,
             admin: true,
+            wizard_gateway: None,
+        }
+    }
+
+    pub fn wizard_gateway(self, gateway: server::WizardGateway) -> Options {
+        Options {
+            wizard_gateway: Some(gateway),
+            ..self
         }
     }
 
@@ -147,6 +157,7 @@ impl Server {
             region: "us".into(),
             admin_token: options.admin.then(|| ADMIN_TOKEN.into()),
             journal: Arc::new(Mutex::new(Default::default())),
+            wizard_gateway: options.wizard_gateway.map(Arc::new),
         };
         Server {
             app: server::app(state.clone()),

@@ -92,6 +92,7 @@ fn config(bind: std::net::SocketAddr, database_url: &str) -> server::Config {
         profile: "current".into(),
         seeds: Vec::new(),
         admin_token: Some(ADMIN_TOKEN.into()),
+        wizard_gateway: None,
     }
 }
 
