@@ -12,6 +12,13 @@ default:
 e2e *ARGS:
     cargo build --locked --workspace --bins
     cargo run --locked -q -p e2e -- run {{ARGS}}
+    cargo run --locked -q -p e2e -- conformance --no-build
+
+# The conformance suite (fixtures/conformance/): behaviours of PostHog's own
+# tests against our server, scored per era and area (target/e2e/conformance.md).
+conformance *ARGS:
+    cargo build --locked -p provisioning-server
+    cargo run --locked -q -p e2e -- conformance --no-build {{ARGS}}
 
 # The compatibility matrix alone (client `--scopes` against server profiles).
 e2e-matrix *ARGS:

@@ -330,10 +330,16 @@ pub fn prepare(
     if let Some(sign) = &step.sign {
         let now = server_now.context("signing needs the server's clock")?;
         let timestamp = now + steps::parse_at(&sign.at)?;
-        let secret = fill(&sign.secret)?;
+        let mut secrets = sign
+            .also
+            .iter()
+            .map(|secret| fill(secret))
+            .collect::<Result<Vec<String>>>()?;
+        secrets.push(fill(&sign.secret)?);
+        let secrets: Vec<&[u8]> = secrets.iter().map(String::as_bytes).collect();
         headers.push((
             protocol::signature::HEADER.to_owned(),
-            protocol::signature::header_value(&[secret.as_bytes()], timestamp, &sent),
+            protocol::signature::header_value(&secrets, timestamp, &sent),
         ));
         if sign.tamper {
             sent = tampered(&sent);
@@ -626,6 +632,23 @@ sign = { secret = "whsec_test_new_fake" }
         assert_eq!(sent["tampered"], true);
         assert_eq!(tampered(b""), b"tampered");
         assert_eq!(tampered(b"a=1"), b"a=1&tampered=1");
+        let text = SIGNED.replace(
+            "sign = { secret = \"whsec_test_new_fake\" }",
+            "sign = { secret = \"whsec_test_new_fake\", also = [\"retired\"] }",
+        );
+        let prepared = prepare(
+            &step(&text),
+            "http://s",
+            &values(),
+            &saved,
+            Some(NOW),
+            &random,
+        )
+        .unwrap();
+        let signature = header(&prepared, "Stripe-Signature").unwrap();
+        assert_eq!(signature.matches("v1=").count(), 2, "{signature}");
+        assert_eq!(verify(signature, &prepared.body, &secrets, NOW), Ok(0));
+        assert_eq!(verify(signature, &prepared.body, &[b"retired"], NOW), Ok(0));
     }
 
     #[test]

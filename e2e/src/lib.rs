@@ -11,6 +11,8 @@
 //! [`matrix`] is the compatibility matrix (client behaviours against
 //! server profiles), [`shard`] splits a run for CI, [`junit`] and
 //! [`mermaid`] are parts of the reports.
+//! [`conformance`] is the suite ported from PostHog's own tests, run by
+//! [`conformance_run`] (`e2e conformance`).
 //! [`bench`] is the side-by-side benchmark behind `just bench`
 //! (binary `bench`, figures in `BENCHMARKS.md`).
 
@@ -18,6 +20,8 @@ pub mod bench;
 pub mod binaries;
 pub mod browser;
 pub mod browser_step;
+pub mod conformance;
+pub mod conformance_run;
 pub mod expect;
 pub mod http_step;
 pub mod integrated;

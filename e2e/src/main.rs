@@ -42,6 +42,28 @@ enum Command {
         #[arg(long)]
         bless: bool,
     },
+    /// Runs the conformance suite (fixtures/conformance/): behaviours of
+    /// PostHog's own tests against our server, one server per era and
+    /// area; prints the score and writes target/e2e/conformance.md.
+    Conformance(ConformanceArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct ConformanceArgs {
+    /// Substring of the cases' real test identifiers or of their area.
+    filter: Option<String>,
+    /// Only this era (a server profile of fixtures/profiles/).
+    #[arg(long, value_name = "ERA")]
+    era: Option<String>,
+    /// Servers running at the same time.
+    #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
+    jobs: usize,
+    /// Never build: use the binaries as found.
+    #[arg(long)]
+    no_build: bool,
+    /// Where to write the score (default: target/e2e/conformance.md).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -103,6 +125,22 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             // A closed pipe (`e2e list | head`) is not an error.
             let _ = writeln!(std::io::stdout(), "{listing}");
             return Ok(e2e::suite::EXIT_PASSED);
+        }
+        Some(Command::Conformance(args)) => {
+            let options = e2e::conformance_run::ConformanceOptions {
+                fixtures,
+                filter: args.filter,
+                era: args.era,
+                build: !args.no_build && std::env::var_os("CARGO").is_some(),
+                jobs: args.jobs,
+                report_path: args
+                    .report
+                    .unwrap_or_else(e2e::conformance_run::default_report_path),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            return runtime.block_on(e2e::conformance_run::run(options));
         }
         Some(Command::Run(run)) => (run.clone(), true, !run.no_matrix, false),
         Some(Command::Matrix { run, bless }) => (run, false, true, bless),

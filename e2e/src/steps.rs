@@ -234,6 +234,10 @@ pub struct Signing {
     /// Sign the body, then send a different one.
     #[serde(default)]
     pub tamper: bool,
+    /// More secrets, each adding a `v1=` before the main one's, as a
+    /// sender does during a secret rotation.
+    #[serde(default)]
+    pub also: Vec<String>,
 }
 
 /// What the answer of an HTTP step must hold. Only what is written is
