@@ -34,6 +34,8 @@ pub struct ConformanceOptions {
     pub jobs: usize,
     /// Where the Markdown score goes.
     pub report_path: PathBuf,
+    /// Also print what each `gap` and `differs` case observed.
+    pub verbose: bool,
 }
 
 /// The default report: `target/e2e/conformance.md`.
@@ -178,6 +180,19 @@ pub async fn run(options: ConformanceOptions) -> Result<i32> {
         label: "the conformance report".to_owned(),
         text: text.clone(),
     }]);
+    if options.verbose {
+        for result in &outcome.results {
+            if matches!(
+                result.verdict,
+                conformance::Verdict::Gap | conformance::Verdict::Differs
+            ) {
+                println!("[{}] {} `{}`:", result.era, result.area, result.real);
+                for mismatch in &result.mismatches {
+                    println!("    {mismatch}");
+                }
+            }
+        }
+    }
     println!();
     println!("{text}");
     println!(

@@ -64,6 +64,9 @@ struct ConformanceArgs {
     /// Where to write the score (default: target/e2e/conformance.md).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Also print what each `gap` and `differs` case observed.
+    #[arg(long, short = 'v')]
+    verbose: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -136,6 +139,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                 report_path: args
                     .report
                     .unwrap_or_else(e2e::conformance_run::default_report_path),
+                verbose: args.verbose,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
