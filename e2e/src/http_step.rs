@@ -484,7 +484,7 @@ fn expect_with_placeholders(
 ) -> Result<HttpExpect> {
     let fill = |text: &str| saved.apply(&values.apply(text));
     let mut filled = expect.clone();
-    for value in filled.json.values_mut() {
+    for value in filled.json.values_mut().chain(filled.json_not.values_mut()) {
         *value = fill_json(value, &fill)?;
     }
     for value in filled

@@ -64,7 +64,8 @@ pub fn check(expect: &HttpExpect, answer: &Answer) -> Vec<String> {
     }
     let needs_json = !expect.json.is_empty()
         || !expect.json_present.is_empty()
-        || !expect.json_absent.is_empty();
+        || !expect.json_absent.is_empty()
+        || !expect.json_not.is_empty();
     if needs_json {
         match answer.json() {
             Some(document) => {
@@ -142,6 +143,22 @@ pub fn check_json(expect: &HttpExpect, document: &serde_json::Value) -> Vec<Stri
                 show_pointer(pointer),
                 excerpt(&document.to_string())
             ));
+        }
+    }
+    for (pointer, unwanted) in &expect.json_not {
+        match document.pointer(pointer) {
+            Some(found) if found == unwanted => mismatches.push(format!(
+                "json {}: expected anything but {}, got it",
+                show_pointer(pointer),
+                unwanted
+            )),
+            Some(_) => {}
+            None => mismatches.push(format!(
+                "json {}: expected a value other than {}, got no such key; body: {}",
+                show_pointer(pointer),
+                unwanted,
+                excerpt(&document.to_string())
+            )),
         }
     }
     for pointer in &expect.json_absent {
@@ -265,6 +282,24 @@ mod tests {
             }
         }
         assert!(check_json(&expect_json(&[("", body.clone())]), &body).is_empty());
+        let not = |pairs: &[(&str, serde_json::Value)]| HttpExpect {
+            json_not: pairs
+                .iter()
+                .map(|(pointer, value)| ((*pointer).to_owned(), value.clone()))
+                .collect(),
+            ..HttpExpect::default()
+        };
+        assert!(check_json(&not(&[("/n", json!(3599))]), &body).is_empty());
+        let found = check_json(&not(&[("/n", json!(3600)), ("/missing", json!(1))]), &body);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with("json /missing: expected a value other than 1, got no such key"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].starts_with("json /n: expected anything but 3600, got it"),
+            "{found:?}"
+        );
     }
 
     #[test]

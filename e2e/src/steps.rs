@@ -254,6 +254,10 @@ pub struct HttpExpect {
     pub json_present: Vec<String>,
     #[serde(default)]
     pub json_absent: Vec<String>,
+    /// JSON pointer → a value that must not be there (the key must be
+    /// present, with another value). Strings take placeholders.
+    #[serde(default)]
+    pub json_not: BTreeMap<String, serde_json::Value>,
     /// Header names that must be present (case-insensitive).
     #[serde(default)]
     pub header_present: Vec<String>,
@@ -423,6 +427,7 @@ fn validate_pointers(expect: &HttpExpect, save: &BTreeMap<String, String>) -> Re
         .keys()
         .chain(&expect.json_present)
         .chain(&expect.json_absent)
+        .chain(expect.json_not.keys())
         .chain(save.values());
     for pointer in pointers {
         if !pointer.is_empty() && !pointer.starts_with('/') {
