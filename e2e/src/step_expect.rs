@@ -62,6 +62,13 @@ pub fn check(expect: &HttpExpect, answer: &Answer) -> Vec<String> {
             ));
         }
     }
+    if expect.status_not.contains(&answer.status) {
+        mismatches.push(format!(
+            "status: expected anything but {}, got it; body: {}",
+            answer.status,
+            excerpt(&answer.body)
+        ));
+    }
     let needs_json = !expect.json.is_empty()
         || !expect.json_present.is_empty()
         || !expect.json_absent.is_empty()
@@ -327,6 +334,19 @@ mod tests {
                 "header Cache-Control: expected \"no-cache\", got \"no-store\"",
                 "body: expected it to contain \"zzz\", got: {\"detail\":\"Authentication required\"}",
             ]
+        );
+    }
+
+    #[test]
+    fn a_status_that_must_not_be() {
+        let expect = HttpExpect {
+            status_not: vec![404, 500],
+            ..HttpExpect::default()
+        };
+        assert!(check(&expect, &answer(400, "x")).is_empty());
+        assert_eq!(
+            check(&expect, &answer(404, "none")),
+            ["status: expected anything but 404, got it; body: none"]
         );
     }
 

@@ -246,6 +246,9 @@ pub struct Signing {
 #[serde(deny_unknown_fields)]
 pub struct HttpExpect {
     pub status: Option<u16>,
+    /// Statuses the answer must not have (e.g. `[404]`: the route exists).
+    #[serde(default)]
+    pub status_not: Vec<u16>,
     /// JSON pointer → expected value (`""` is the whole body). Strings
     /// take placeholders.
     #[serde(default)]
