@@ -73,7 +73,8 @@ pub struct AreaFile {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
-    /// `file.py::Class::test`, the real test's identifier.
+    /// `file.py::Class::test`, the real test's identifier (a parameterized
+    /// case carries its suffix: `test_x_0_name`, `test_x[a0-b0]`).
     pub real: String,
     /// One line, in our own words.
     pub description: String,
@@ -158,9 +159,9 @@ impl Case {
             && parts[0].ends_with(".py")
             && parts.iter().all(|part| {
                 !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/'))
+                    && part.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '[' | ']' | '-')
+                    })
             });
         if !well_formed {
             bail!(

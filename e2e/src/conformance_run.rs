@@ -366,7 +366,12 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
             },
         )
         .await;
-        transcript.extend(steps.transcript);
+        transcript.extend(
+            steps
+                .transcript
+                .iter()
+                .map(|line| secrets::redact_extra_secrets(line)),
+        );
         let held = steps.mismatches.is_empty() && steps.passed == steps.total;
         outcome.results.push(CaseResult {
             era: group.era.clone(),
@@ -374,7 +379,11 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
             real: case.real.clone(),
             verdict: conformance::verdict(case.mark(), held),
             mark_text: case.gap.clone().or_else(|| case.differs.clone()),
-            mismatches: steps.mismatches,
+            mismatches: steps
+                .mismatches
+                .iter()
+                .map(|line| secrets::redact_extra_secrets(line))
+                .collect(),
         });
     }
     let journal = fetch_journal(&client, &server.url, &admin_token).await;

@@ -492,6 +492,7 @@ fn expect_with_placeholders(
         .values_mut()
         .chain(filled.header_contains.values_mut())
         .chain(filled.body_contains.iter_mut())
+        .chain(filled.body_lacks.iter_mut())
     {
         *value = fill(value)?;
     }

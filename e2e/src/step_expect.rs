@@ -120,6 +120,14 @@ pub fn check(expect: &HttpExpect, answer: &Answer) -> Vec<String> {
             ));
         }
     }
+    for needle in &expect.body_lacks {
+        if answer.body.contains(needle.as_str()) {
+            mismatches.push(format!(
+                "body: expected it not to contain {needle:?}, got: {}",
+                excerpt(&answer.body)
+            ));
+        }
+    }
     mismatches
 }
 
@@ -344,6 +352,15 @@ mod tests {
             ..HttpExpect::default()
         };
         assert!(check(&expect, &answer(400, "x")).is_empty());
+        let lacks = HttpExpect {
+            body_lacks: vec!["llm_gateway".to_owned()],
+            ..HttpExpect::default()
+        };
+        assert!(check(&lacks, &answer(200, "[\"openid\"]")).is_empty());
+        assert_eq!(
+            check(&lacks, &answer(200, "[\"llm_gateway:read\"]")),
+            ["body: expected it not to contain \"llm_gateway\", got: [\"llm_gateway:read\"]"]
+        );
         assert_eq!(
             check(&expect, &answer(404, "none")),
             ["status: expected anything but 404, got it; body: none"]

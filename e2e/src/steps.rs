@@ -273,6 +273,9 @@ pub struct HttpExpect {
     pub header_contains: BTreeMap<String, String>,
     #[serde(default)]
     pub body_contains: Vec<String>,
+    /// Substrings the body must not contain (take placeholders).
+    #[serde(default)]
+    pub body_lacks: Vec<String>,
 }
 
 /// `POST /_admin/clock {"advance_seconds": seconds}` on the server.
