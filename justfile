@@ -17,7 +17,7 @@ e2e *ARGS:
 # The conformance suite (fixtures/conformance/): behaviours of PostHog's own
 # tests against our server, scored per era and area (target/e2e/conformance.md).
 conformance *ARGS:
-    cargo build --locked -p provisioning-server
+    cargo build --locked -p provisioning-server -p llm-gateway-mock
     cargo run --locked -q -p e2e -- conformance --no-build {{ARGS}}
 
 # The compatibility matrix alone (client `--scopes` against server profiles).

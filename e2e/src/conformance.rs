@@ -3,6 +3,8 @@
 //! run against our server by [`crate::conformance_run`].
 //!
 //! ```toml
+//! gateway = true                   # optional: an LLM gateway beside the server
+//!
 //! [[cases]]
 //! real = "test_oauth_token.py::TestOAuthToken::test_code_is_single_use"
 //! description = "A code exchanged once is invalid_grant the second time."
@@ -59,6 +61,11 @@ pub const DEFAULT_SEED: &str = "conformance/seed.toml";
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AreaFile {
+    /// Start an LLM gateway mock beside the area's server and point the
+    /// server's `--wizard-gateway-url` at it (the gateway mints `phe_`);
+    /// otherwise the server's gateway-token endpoint is off.
+    #[serde(default)]
+    pub gateway: bool,
     #[serde(default)]
     pub cases: Vec<Case>,
     /// Real tests of the area that observe only internal state.

@@ -51,6 +51,8 @@ pub struct Group {
     pub profile: String,
     pub area: String,
     pub seed: String,
+    /// Whether an LLM gateway runs beside the server ([`AreaFile::gateway`]).
+    pub gateway: bool,
     pub cases: Vec<Case>,
 }
 
@@ -83,6 +85,7 @@ pub fn plan(files: &[AreaFile], eras: &[(String, String)], filter: Option<&str>)
                         profile: profile.clone(),
                         area: file.area.clone(),
                         seed,
+                        gateway: file.gateway,
                         cases,
                     });
                 }
@@ -151,6 +154,7 @@ pub async fn run(options: ConformanceOptions) -> Result<i32> {
     let shared = Arc::new(Shared {
         fixtures: options.fixtures.clone(),
         server: located.server.path.clone(),
+        gateway: located.gateway.path.clone(),
         run_id: runner::new_run_id(),
     });
     let outcome = tokio::select! {
@@ -232,6 +236,7 @@ fn write_report(path: &Path, text: &str) -> bool {
 struct Shared {
     fixtures: PathBuf,
     server: PathBuf,
+    gateway: PathBuf,
     run_id: String,
 }
 
@@ -304,9 +309,45 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
         );
     }
     let admin_token = format!("e2e-admin-{}", shared.run_id);
+    let env = process::base_environment(&dir.join("home"), &dir.join("logs"));
+    // The gateway mints without introspecting, so it needs no server; the
+    // server needs the gateway's address. An area without one gets the
+    // endpoint off rather than whatever listens on the default port.
+    let gateway = match group.gateway {
+        true => {
+            let invocation = Invocation {
+                program: shared.gateway.clone(),
+                args: vec![
+                    "--bind".to_owned(),
+                    "127.0.0.1:0".to_owned(),
+                    "--introspection-url".to_owned(),
+                    "http://127.0.0.1:9/oauth/introspect".to_owned(),
+                ],
+                env: env.clone(),
+                current_dir: dir.to_path_buf(),
+            };
+            match process::start_service(
+                "llm-gateway-mock",
+                invocation,
+                &dir.join("gateway.stdout"),
+                &dir.join("gateway.stderr"),
+            )
+            .await
+            {
+                Ok(gateway) => Some(gateway),
+                Err(error) => return broken(group, format!("{title}: {error:#}")),
+            }
+        }
+        false => None,
+    };
+    let gateway_url = gateway
+        .as_ref()
+        .map(|gateway| gateway.url.clone())
+        .unwrap_or_default();
     let invocation = Invocation {
         program: shared.server.clone(),
         args: vec![
+            format!("--wizard-gateway-url={gateway_url}"),
             "--bind".to_owned(),
             "127.0.0.1:0".to_owned(),
             "--database-url".to_owned(),
@@ -320,7 +361,7 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
             "--seed".to_owned(),
             seed.display().to_string(),
         ],
-        env: process::base_environment(&dir.join("home"), &dir.join("logs")),
+        env,
         current_dir: dir.to_path_buf(),
     };
     let server = match process::start_service(
@@ -366,12 +407,7 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
             },
         )
         .await;
-        transcript.extend(
-            steps
-                .transcript
-                .iter()
-                .map(|line| secrets::redact_extra_secrets(line)),
-        );
+        transcript.extend(steps.transcript);
         let held = steps.mismatches.is_empty() && steps.passed == steps.total;
         outcome.results.push(CaseResult {
             era: group.era.clone(),
@@ -379,20 +415,24 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
             real: case.real.clone(),
             verdict: conformance::verdict(case.mark(), held),
             mark_text: case.gap.clone().or_else(|| case.differs.clone()),
-            mismatches: steps
-                .mismatches
-                .iter()
-                .map(|line| secrets::redact_extra_secrets(line))
-                .collect(),
+            mismatches: steps.mismatches,
         });
     }
     let journal = fetch_journal(&client, &server.url, &admin_token).await;
     server.process.kill().await;
+    if let Some(gateway) = gateway {
+        gateway.process.kill().await;
+    }
     let mut sources = vec![secrets::Source {
         label: format!("{title}: the steps' transcript"),
         text: transcript.join("\n"),
     }];
-    for file in ["server.stdout", "server.stderr"] {
+    for file in [
+        "server.stdout",
+        "server.stderr",
+        "gateway.stdout",
+        "gateway.stderr",
+    ] {
         sources.push(secrets::Source {
             label: format!("{title}: {file}"),
             text: std::fs::read_to_string(dir.join(file)).unwrap_or_default(),

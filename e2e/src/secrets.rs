@@ -10,17 +10,12 @@ pub struct Source {
     pub text: String,
 }
 
-/// Prefixes of secrets the harness also looks for beyond the protocol's
-/// own (`pha_`, `phr_`, `phx_`): the LLM gateway's tokens.
-pub const EXTRA_PREFIXES: [&str; 1] = ["phe_"];
-
 /// A mismatch per source holding full secrets, naming the source and the
 /// masked form of each secret (never the secret itself).
 pub fn scan(sources: &[Source]) -> Vec<String> {
     let mut mismatches = Vec::new();
     for source in sources {
-        let mut found = find_full_secrets(&source.text);
-        found.extend(find_extra_secrets(&source.text));
+        let found = find_full_secrets(&source.text);
         if found.is_empty() {
             continue;
         }
@@ -34,33 +29,6 @@ pub fn scan(sources: &[Source]) -> Vec<String> {
         ));
     }
     mismatches
-}
-
-/// Full secrets with one of [`EXTRA_PREFIXES`]: the prefix and at least 16
-/// URL-safe characters.
-pub fn find_extra_secrets(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for prefix in EXTRA_PREFIXES {
-        for (start, _) in text.match_indices(prefix) {
-            let body = &text[start + prefix.len()..];
-            let length = body
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-                .unwrap_or(body.len());
-            if length >= 16 {
-                found.push(text[start..start + prefix.len() + length].to_owned());
-            }
-        }
-    }
-    found
-}
-
-/// `text` with every full secret of [`find_extra_secrets`] masked.
-pub fn redact_extra_secrets(text: &str) -> String {
-    let mut out = text.to_owned();
-    for secret in find_extra_secrets(text) {
-        out = out.replace(&secret, &mask(&secret));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -88,21 +56,17 @@ mod tests {
         assert!(!mismatches[0].contains(secret));
     }
 
+    /// The conformance run writes gateway-token answers: a full `phe_` is a
+    /// leak too.
     #[test]
-    fn gateway_tokens_are_found_and_masked_too() {
-        let token = "phe_fakeBBBBBBBBBBBBBBBBBBBBBBBB";
-        let text = format!("{{\"token\":\"{token}\"}} and phe_short");
+    fn gateway_tokens_are_found_too() {
         let mismatches = scan(&[Source {
             label: "conformance".to_owned(),
-            text: text.clone(),
+            text: "{\"token\":\"phe_fakeBBBBBBBBBBBBBBBBBBBBBBBB\"} and phe_short".to_owned(),
         }]);
         assert_eq!(
             mismatches,
             ["conformance holds 1 full credential(s): phe_***"]
-        );
-        assert_eq!(
-            redact_extra_secrets(&text),
-            "{\"token\":\"phe_***\"} and phe_short"
         );
     }
 }
