@@ -408,10 +408,26 @@ pub fn report(results: &[CaseResult], not_observable: &[(String, NotObservable)]
             total.holds, total.ported, total.gaps, total.differs, total.broken
         );
     }
+    let mut skipped_by_area: BTreeMap<&str, usize> = BTreeMap::new();
+    for (area, _) in not_observable {
+        *skipped_by_area.entry(area.as_str()).or_default() += 1;
+    }
+    let by_area: Vec<String> = AREAS
+        .iter()
+        .filter_map(|area| {
+            skipped_by_area
+                .get(area)
+                .map(|count| format!("{area} {count}"))
+        })
+        .collect();
     let _ = writeln!(
         out,
-        "\nReal tests not ported because nothing of them shows over HTTP: {}.",
-        not_observable.len()
+        "\nReal tests not ported because nothing of them shows over HTTP (or they need a part we do not model): {}{}.",
+        not_observable.len(),
+        match by_area.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", by_area.join(", ")),
+        }
     );
     let unexpected: Vec<&CaseResult> = results
         .iter()
@@ -553,7 +569,15 @@ why = "a log line"
         }
         assert!(!passed(&results));
         assert!(passed(&results[..3]));
-        let text = report(&results, &[]);
+        let skipped = NotObservable {
+            real: "h.py::H::c".to_owned(),
+            why: "a log line".to_owned(),
+        };
+        let text = report(&results, &[("health".to_owned(), skipped)]);
+        assert!(
+            text.contains("or they need a part we do not model): 1 (health 1)."),
+            "{text}"
+        );
         assert!(
             text.contains("| current | token | 1 / 2 | 1 | 0 | 0 |"),
             "{text}"
