@@ -49,7 +49,7 @@ bless:
     cargo run --locked -q -p e2e -- run --no-matrix --bless-transcripts
 
 # Re-freeze the wire contract baseline (fixtures/contracts/baseline/) from docs/openapi.json and the
-# JSON Schemas. Refuses a breaking change unless protocol::API_VERSION was bumped first.
+# JSON Schemas. Refuses a breaking change unless protocol::CONTRACT_VERSION was bumped first.
 freeze-contract:
     UPDATE_OPENAPI=1 cargo test --locked -p provisioning-server --test it openapi
     FREEZE_CONTRACT=1 cargo test --locked -p protocol --test it guard

@@ -25,8 +25,9 @@ pub const EXPECTED_FILE: &str = "matrix/expected.toml";
 /// Prefix of every cell's scenario name.
 pub const CELL_PREFIX: &str = "matrix-";
 
-/// The server's built-in profiles, always the first columns.
-pub const BUILT_IN_PROFILES: [&str; 2] = ["legacy", "current"];
+/// The eras the server embeds, oldest first: always the first columns, in
+/// this order, so a row reads as the real server's history.
+pub const BUILT_IN_PROFILES: [&str; 4] = ["legacy", "allowlist", "ceilings", "current"];
 
 /// One way the wizard asks for scopes: its `--scopes` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -605,15 +606,25 @@ mod tests {
         let fixtures = tempfile::tempdir().unwrap();
         let dir = fixtures.path().join("profiles");
         std::fs::create_dir_all(&dir).unwrap();
-        for file in ["legacy.toml", "current.toml", "later-2026.toml", "notes.md"] {
+        for file in [
+            "legacy.toml",
+            "allowlist.toml",
+            "ceilings.toml",
+            "current.toml",
+            "later-2026.toml",
+            "notes.md",
+        ] {
             std::fs::write(dir.join(file), "").unwrap();
         }
         let columns = profiles(fixtures.path()).unwrap();
         let names: Vec<&str> = columns.iter().map(|column| column.name.as_str()).collect();
-        assert_eq!(names, ["legacy", "current", "later-2026"]);
-        assert_eq!(columns[2].argument, "profiles/later-2026.toml");
+        assert_eq!(
+            names,
+            ["legacy", "allowlist", "ceilings", "current", "later-2026"]
+        );
+        assert_eq!(columns[4].argument, "profiles/later-2026.toml");
         let without = tempfile::tempdir().unwrap();
-        assert_eq!(profiles(without.path()).unwrap().len(), 2);
+        assert_eq!(profiles(without.path()).unwrap().len(), 4);
     }
 
     #[test]

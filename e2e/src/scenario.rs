@@ -451,9 +451,12 @@ impl Scenario {
 
     /// `--profile` for one of the scenario's servers.
     pub fn profile_argument_of(&self, setup: &ServerSetup, fixtures: &Path) -> String {
-        match setup.profile.as_str() {
-            "legacy" | "current" => setup.profile.clone(),
-            file => fixtures.join(file).display().to_string(),
+        // A bare name is an era the server embeds (`legacy`, `allowlist`,
+        // `ceilings`, `current`); anything path-like is a profile file.
+        let profile = setup.profile.as_str();
+        match profile.contains('/') || profile.ends_with(".toml") {
+            false => profile.to_owned(),
+            true => fixtures.join(profile).display().to_string(),
         }
     }
 

@@ -27,7 +27,19 @@ pub mod signature;
 pub mod wizard;
 
 /// The only `API-Version` the provisioning API accepts (protocol section 2).
+/// It is the real server's header value, which the published wizard sends,
+/// so it does not move when our own contract does.
 pub const API_VERSION: &str = "0.1d";
+
+/// The version of this crate's frozen wire contract (every message's schema
+/// and the OpenAPI document, including the programs' own outputs), which the
+/// protocol guard holds against `fixtures/contracts/baseline/`. A deliberate
+/// breaking change bumps it. Its prefix is the [`API_VERSION`] it serves.
+///
+/// - `0.1d`: the first contract.
+/// - `0.1d.2`: eras (a server may mint no personal API key, so
+///   `wizard provision --json` may omit `personal_api_key`).
+pub const CONTRACT_VERSION: &str = "0.1d.2";
 
 /// The header that carries [`API_VERSION`].
 pub const API_VERSION_HEADER: &str = "API-Version";

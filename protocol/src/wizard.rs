@@ -15,7 +15,9 @@ pub struct ProvisionOutput {
     pub organization_id: String,
     pub project_api_key: String,
     pub host: String,
-    pub personal_api_key: String,
+    /// Absent when the server minted none (today's server mints none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_api_key: Option<String>,
     pub scope: String,
 }
 

@@ -70,7 +70,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
     }
     let db = Db::connect(&config.database_url).await?;
     for seed in &seeds {
-        seed.apply(&db).await?;
+        seed.apply(&db, &policy).await?;
     }
     Ok(AppState {
         db,

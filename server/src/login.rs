@@ -130,7 +130,7 @@ pub async fn authorize(
     };
     let scopes = granted_scopes(
         params.scope.as_deref().unwrap_or(""),
-        &application.ceiling(),
+        &state.policy.ceiling(&application),
     );
     if scopes.is_empty() {
         return redirect(

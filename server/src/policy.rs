@@ -1,31 +1,91 @@
-//! The scope policy: the one place that decides what happens to requested
-//! scopes, chosen by the server's behaviour profile (protocol section 8).
+//! The server's behaviour profile: one era of the real PostHog server, as
+//! data (`fixtures/profiles/*.toml`, the four eras embedded), read by the
+//! rules below. Handlers never ask which era they run in; they ask a rule
+//! ("what scopes does this code carry", "may this code mint tokens", "what
+//! does the personal key carry", "does a PKCE mismatch burn the code"), and
+//! the rule reads a field.
 //!
-//! Profiles are data (`fixtures/profiles/*.toml`, embedded), not `if legacy`
-//! branches: every scope decision in the server goes through a
-//! [`ScopePolicy`] method.
+//! The scope model follows `posthog/scopes.py`: an application's ceiling is
+//! an exhaustive list, unless it holds the `@default` sentinel, which stands
+//! for every unprivileged scope of the era's catalogue (its public objects,
+//! each with `read` and `write`, minus the privileged and the hidden ones)
+//! plus whatever else is listed. A few identity scopes are always allowed,
+//! whatever the ceiling. An `<object>:write` in the ceiling admits the
+//! request of `<object>:read` too.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::db::Application;
 use crate::error::ApiError;
 
-/// A behaviour profile, as read from its TOML file.
+/// The sentinel that stands for the era's unprivileged scopes in a ceiling.
+pub const DEFAULT_CEILING: &str = "@default";
+
+/// A behaviour profile (an era of the real server), as read from its TOML
+/// file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopePolicy {
     pub name: String,
     pub description: String,
-    /// Refuse requested scopes outside the partner's ceiling.
-    pub check_requested_against_ceiling: bool,
+    /// When the real server behaved like this, and which published wizards
+    /// met it.
+    pub period: String,
+    pub scopes: ScopeRules,
+    pub personal_api_key: PersonalKeyRule,
+    pub tokens: TokenRules,
+    /// Whether `POST /api/wizard/gateway_token/` exists in this era (when
+    /// the server is also given a gateway to mint at).
+    pub wizard_gateway_tokens: bool,
+    pub messages: Messages,
+}
+
+/// How requested scopes are judged.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRules {
+    /// Where a new account's requested scopes are held against the
+    /// partner's ceiling. An existing user's are held at the account request
+    /// in every era that checks at all.
+    pub checked_at: CeilingCheck,
     /// What an empty or absent request becomes.
     pub empty_request: EmptyRequest,
     /// Refuse to mint tokens from a code that carries no scopes.
     pub refuse_code_without_scopes: bool,
-    /// What a PAT minted at resource creation carries.
-    pub personal_api_key_scopes: PersonalKeyScopes,
-    /// Whether `POST /api/wizard/gateway_token/` exists in this era (when
-    /// the server is also given a gateway to mint at).
-    pub wizard_gateway_tokens: bool,
+    /// Whether `<object>:write` in a ceiling admits a request for
+    /// `<object>:read` (the read half a write scope already grants).
+    pub write_admits_read: bool,
+    /// Accepted whatever the ceiling (OIDC and introspection).
+    #[serde(default)]
+    pub always_allowed: Vec<String>,
+    /// Never part of `@default`; only an explicit ceiling grants them.
+    #[serde(default)]
+    pub privileged: Vec<String>,
+    /// Scope objects never advertised to OAuth clients (PAT-only), so never
+    /// part of `@default`.
+    #[serde(default)]
+    pub hidden_objects: Vec<String>,
+    /// The era's public scope objects: `@default` is each with `read` and
+    /// `write`, minus the privileged and hidden scopes.
+    #[serde(default)]
+    pub objects: Vec<String>,
+    /// The named ceilings seeds refer to (`ceiling = "wizard"`): what each
+    /// kind of application was allowed in this era.
+    pub ceilings: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CeilingCheck {
+    /// Requested scopes are stored unchecked: the April 2026 behaviour.
+    Never,
+    /// Refused at the account request, before any account exists.
+    AccountRequest,
+    /// A new user's scopes are refused at the token exchange (the account
+    /// is created); an existing user's at the account request.
+    TokenExchange,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -37,18 +97,63 @@ pub enum EmptyRequest {
     Ceiling,
 }
 
+/// What resource provisioning hands out besides the project key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalKeyRule {
+    /// Whether a personal API key is minted at all (the real server's
+    /// `issues_personal_api_key` gate); without one the answer has no
+    /// `personal_api_key`.
+    pub issued: bool,
+    pub scopes: PersonalKeyScopes,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PersonalKeyScopes {
-    None,
-    Token,
+    /// `[]`: a key that passes no scope check.
+    Empty,
+    /// `["*"]`.
+    Wildcard,
+    /// The application's ceiling, whatever the token holds.
+    Ceiling,
+    /// The token's scopes narrowed to the application's ceiling.
+    TokenWithinCeiling,
 }
 
-/// The embedded profiles, by name.
-pub const EMBEDDED: [(&str, &str); 2] = [
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRules {
+    /// Lifetime of an access token issued to a provisioning partner.
+    pub access_seconds: i64,
+    /// Whether a wrong PKCE verifier consumes the code (else the code is
+    /// verified before it is consumed, and the right verifier still works).
+    pub pkce_mismatch_burns_code: bool,
+}
+
+/// Error texts that changed between eras, word for word. `{scopes}` is
+/// replaced by the offending scopes, comma-separated.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Messages {
+    pub scopes_outside_ceiling_at_account_request: String,
+    pub scopes_outside_ceiling_at_token: String,
+    pub code_without_scopes: String,
+}
+
+/// The embedded profiles, by name, oldest era first.
+pub const EMBEDDED: [(&str, &str); 4] = [
     (
         "legacy",
         include_str!("../../fixtures/profiles/legacy.toml"),
+    ),
+    (
+        "allowlist",
+        include_str!("../../fixtures/profiles/allowlist.toml"),
+    ),
+    (
+        "ceilings",
+        include_str!("../../fixtures/profiles/ceilings.toml"),
     ),
     (
         "current",
@@ -57,45 +162,140 @@ pub const EMBEDDED: [(&str, &str); 2] = [
 ];
 
 impl ScopePolicy {
-    /// `legacy`, `current`, or the path of a profile file.
+    /// An embedded era by name, or the path of a profile file.
     pub fn load(name_or_path: &str) -> anyhow::Result<ScopePolicy> {
         let (origin, text) = match EMBEDDED.iter().find(|(name, _)| *name == name_or_path) {
             Some((name, text)) => (format!("embedded profile {name}"), (*text).to_owned()),
             None => {
+                let names: Vec<&str> = EMBEDDED.iter().map(|(name, _)| *name).collect();
                 let text = std::fs::read_to_string(name_or_path).map_err(|error| {
                     anyhow::anyhow!(
-                        "--profile {name_or_path:?} is neither `legacy`, `current` nor a readable file: {error}"
+                        "--profile {name_or_path:?} is neither an era ({}) nor a readable file: {error}",
+                        names.join(", ")
                     )
                 })?;
                 (format!("profile file {name_or_path}"), text)
             }
         };
-        toml::from_str(&text).map_err(|error| anyhow::anyhow!("{origin} is invalid: {error}"))
+        let policy: ScopePolicy = toml::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("{origin} is invalid: {error}"))?;
+        policy
+            .validate()
+            .map_err(|error| anyhow::anyhow!("{origin} is invalid: {error}"))?;
+        Ok(policy)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.tokens.access_seconds > 0,
+            "tokens.access_seconds must be positive"
+        );
+        for (name, ceiling) in &self.scopes.ceilings {
+            for scope in ceiling {
+                if scope == DEFAULT_CEILING {
+                    anyhow::ensure!(
+                        !self.scopes.objects.is_empty(),
+                        "ceiling {name} uses {DEFAULT_CEILING} but scopes.objects is empty"
+                    );
+                    continue;
+                }
+                protocol::scope::Scope::parse(scope)
+                    .map_err(|error| anyhow::anyhow!("ceiling {name}: {error}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The named ceiling `name` of this era.
+    pub fn named_ceiling(&self, name: &str) -> Option<&[String]> {
+        self.scopes.ceilings.get(name).map(Vec::as_slice)
+    }
+
+    /// The scopes `@default` stands for in this era, in catalogue order.
+    pub fn unprivileged(&self) -> Vec<String> {
+        let rules = &self.scopes;
+        rules
+            .objects
+            .iter()
+            .filter(|object| !rules.hidden_objects.contains(object))
+            .flat_map(|object| [format!("{object}:read"), format!("{object}:write")])
+            .filter(|scope| !rules.privileged.contains(scope))
+            .collect()
+    }
+
+    /// An application's ceiling with `@default` expanded, in order, without
+    /// duplicates.
+    pub fn ceiling(&self, application: &Application) -> Vec<String> {
+        self.expand(&application.ceiling())
+    }
+
+    /// A literal ceiling (as seeds and eras write it) with `@default`
+    /// expanded, in order, without duplicates.
+    pub fn expand(&self, literal: &[String]) -> Vec<String> {
+        let mut ceiling: Vec<String> = Vec::new();
+        let mut push = |scope: String| {
+            if !ceiling.contains(&scope) {
+                ceiling.push(scope);
+            }
+        };
+        for scope in literal {
+            match scope.as_str() {
+                DEFAULT_CEILING => self.unprivileged().into_iter().for_each(&mut push),
+                _ => push(scope.clone()),
+            }
+        }
+        ceiling
+    }
+
+    /// The requested scopes a ceiling does not admit: `*` never; an
+    /// always-allowed scope always; `<object>:read` when the ceiling holds
+    /// `<object>:write`, in eras where a write admits its read half.
+    pub fn outside(&self, requested: &[String], ceiling: &[String]) -> Vec<String> {
+        let mut outside: Vec<String> = requested
+            .iter()
+            .filter(|scope| !self.scopes.always_allowed.contains(scope))
+            .filter(|scope| {
+                let write_half = scope
+                    .strip_suffix(":read")
+                    .filter(|_| self.scopes.write_admits_read)
+                    .map(|object| format!("{object}:write"));
+                scope.as_str() == "*"
+                    || !(ceiling.contains(scope)
+                        || write_half.is_some_and(|write| ceiling.contains(&write)))
+            })
+            .cloned()
+            .collect();
+        outside.dedup();
+        outside
     }
 
     /// The scopes stored on a new code, from what the partner requested.
+    /// `existing_user`: the email already has an account (held at the
+    /// account request in every era that checks).
     pub fn scopes_for_code(
         &self,
         requested: Option<&[String]>,
         ceiling: &[String],
+        existing_user: bool,
     ) -> Result<Vec<String>, ApiError> {
         let requested = requested.unwrap_or(&[]);
         if requested.is_empty() {
-            return Ok(match self.empty_request {
+            return Ok(match self.scopes.empty_request {
                 EmptyRequest::Empty => Vec::new(),
                 EmptyRequest::Ceiling => ceiling.to_vec(),
             });
         }
-        if self.check_requested_against_ceiling {
-            let outside: Vec<&str> = requested
-                .iter()
-                .filter(|scope| !ceiling.contains(scope))
-                .map(String::as_str)
-                .collect();
+        let check_now = match self.scopes.checked_at {
+            CeilingCheck::Never => false,
+            CeilingCheck::AccountRequest => true,
+            CeilingCheck::TokenExchange => existing_user,
+        };
+        if check_now {
+            let outside = self.outside(requested, ceiling);
             if !outside.is_empty() {
-                return Err(ApiError::InvalidScope(format!(
-                    "Requested scopes are not allowed for this application: {}",
-                    outside.join(", ")
+                return Err(ApiError::InvalidScope(fill(
+                    &self.messages.scopes_outside_ceiling_at_account_request,
+                    &outside,
                 )));
             }
         }
@@ -108,86 +308,262 @@ impl ScopePolicy {
         Ok(unique)
     }
 
-    /// Whether a code with `scopes` may be exchanged for tokens.
-    pub fn check_code_scopes(&self, scopes: &[String]) -> Result<(), ApiError> {
-        if self.refuse_code_without_scopes && scopes.is_empty() {
+    /// Whether a code with `scopes`, issued to an application with
+    /// `ceiling`, may be exchanged for tokens.
+    pub fn check_code_scopes(&self, scopes: &[String], ceiling: &[String]) -> Result<(), ApiError> {
+        if self.scopes.refuse_code_without_scopes && scopes.is_empty() {
             return Err(ApiError::InvalidScope(
-                "The authorization code carries no scopes; request scopes in the account request"
-                    .into(),
+                self.messages.code_without_scopes.clone(),
             ));
+        }
+        if self.scopes.checked_at == CeilingCheck::TokenExchange {
+            let outside = self.outside(scopes, ceiling);
+            if !outside.is_empty() {
+                return Err(ApiError::InvalidScope(fill(
+                    &self.messages.scopes_outside_ceiling_at_token,
+                    &outside,
+                )));
+            }
         }
         Ok(())
     }
 
-    /// The scopes of a PAT minted for a token that holds `token_scopes`.
-    pub fn personal_api_key_scopes(&self, token_scopes: &[String]) -> Vec<String> {
-        match self.personal_api_key_scopes {
-            PersonalKeyScopes::None => Vec::new(),
-            PersonalKeyScopes::Token => token_scopes.to_vec(),
+    /// The scopes of the personal key minted for a token that holds
+    /// `token_scopes`, issued to an application with `ceiling`; `None` when
+    /// no key is minted.
+    pub fn personal_api_key_scopes(
+        &self,
+        token_scopes: &[String],
+        ceiling: &[String],
+    ) -> Option<Vec<String>> {
+        if !self.personal_api_key.issued {
+            return None;
+        }
+        let scopes = match self.personal_api_key.scopes {
+            PersonalKeyScopes::Empty => Vec::new(),
+            PersonalKeyScopes::Wildcard => vec!["*".to_owned()],
+            PersonalKeyScopes::Ceiling => ceiling.to_vec(),
+            PersonalKeyScopes::TokenWithinCeiling if token_scopes.iter().any(|s| s == "*") => {
+                ceiling.to_vec()
+            }
+            PersonalKeyScopes::TokenWithinCeiling => token_scopes
+                .iter()
+                .filter(|scope| scope.contains(':') && ceiling.contains(scope))
+                .cloned()
+                .collect(),
+        };
+        // A key the rule would leave empty is not minted, except in the era
+        // whose rule is the empty key itself.
+        match (self.personal_api_key.scopes, scopes.is_empty()) {
+            (PersonalKeyScopes::Empty, _) | (_, false) => Some(scopes),
+            (_, true) => None,
         }
     }
+}
+
+/// A message with `{scopes}` filled in.
+fn fill(template: &str, scopes: &[String]) -> String {
+    template.replace("{scopes}", &scopes.join(", "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::scope::{WIZARD_APPLICATION_CEILING, WIZARD_SIGNUP_SCOPES};
+    use protocol::scope::WIZARD_SIGNUP_SCOPES;
 
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|scope| (*scope).to_owned()).collect()
     }
 
-    /// One row: profile, request (None = field absent), expected code scopes
-    /// (Err = the error code).
-    fn check(profile: &str, requested: Option<&[&str]>, expected: Result<Vec<String>, &str>) {
-        let policy = ScopePolicy::load(profile).unwrap();
-        let ceiling = strings(&WIZARD_APPLICATION_CEILING);
+    fn wizard_ceiling(policy: &ScopePolicy) -> Vec<String> {
+        policy.expand(policy.named_ceiling("wizard").expect("a wizard ceiling"))
+    }
+
+    /// One row: era, request (None = field absent), existing user, expected
+    /// code scopes (Err = the error code).
+    fn check(
+        era: &str,
+        requested: Option<&[&str]>,
+        existing_user: bool,
+        expected: Result<Vec<String>, &str>,
+    ) {
+        let policy = ScopePolicy::load(era).unwrap();
+        let ceiling = wizard_ceiling(&policy);
         let requested = requested.map(strings);
         let got = policy
-            .scopes_for_code(requested.as_deref(), &ceiling)
+            .scopes_for_code(requested.as_deref(), &ceiling, existing_user)
             .map_err(|error| error.code());
-        assert_eq!(got, expected, "profile {profile}, request {requested:?}");
+        assert_eq!(got, expected, "era {era}, request {requested:?}");
+    }
+
+    #[test]
+    fn every_embedded_era_loads_and_knows_the_wizard_and_orchestrator_ceilings() {
+        for (name, _) in EMBEDDED {
+            let policy = ScopePolicy::load(name).unwrap();
+            assert_eq!(policy.name, name);
+            for ceiling in ["wizard", "orchestrator"] {
+                assert!(policy.named_ceiling(ceiling).is_some(), "{name}: {ceiling}");
+            }
+        }
     }
 
     #[test]
     fn scopes_for_code_table() {
         let signup = strings(&WIZARD_SIGNUP_SCOPES);
-        let ceiling = strings(&WIZARD_APPLICATION_CEILING);
-        check("legacy", None, Ok(vec![]));
-        check("legacy", Some(&[]), Ok(vec![]));
-        check("legacy", Some(&WIZARD_SIGNUP_SCOPES), Ok(signup.clone()));
+        check("legacy", None, false, Ok(vec![]));
+        check("legacy", Some(&[]), false, Ok(vec![]));
+        check(
+            "legacy",
+            Some(&WIZARD_SIGNUP_SCOPES),
+            false,
+            Ok(signup.clone()),
+        );
         check(
             "legacy",
             Some(&["introspection"]),
+            false,
             Ok(strings(&["introspection"])),
         );
-        check("current", None, Ok(ceiling.clone()));
-        check("current", Some(&[]), Ok(ceiling));
-        check("current", Some(&WIZARD_SIGNUP_SCOPES), Ok(signup));
+        check(
+            "allowlist",
+            Some(&WIZARD_SIGNUP_SCOPES),
+            false,
+            Ok(signup.clone()),
+        );
+        check(
+            "allowlist",
+            Some(&["made_up:read"]),
+            false,
+            Err("invalid_scope"),
+        );
+        check(
+            "allowlist",
+            Some(&["dashboard:read"]),
+            false,
+            Err("invalid_scope"),
+        );
+        check(
+            "allowlist",
+            Some(&["user:read", "introspection"]),
+            false,
+            Ok(strings(&["user:read", "introspection"])),
+        );
+        let current = ScopePolicy::load("current").unwrap();
+        check("current", None, false, Ok(wizard_ceiling(&current)));
+        check("current", Some(&WIZARD_SIGNUP_SCOPES), false, Ok(signup));
+        // Always allowed, whatever the ceiling.
         check(
             "current",
             Some(&["user:read", "introspection"]),
+            true,
+            Ok(strings(&["user:read", "introspection"])),
+        );
+        // A new account's scopes wait for the exchange; an existing user's
+        // are held now.
+        check(
+            "current",
+            Some(&["llm_gateway:write"]),
+            false,
+            Ok(strings(&["llm_gateway:write"])),
+        );
+        check(
+            "current",
+            Some(&["llm_gateway:write"]),
+            true,
             Err("invalid_scope"),
         );
         check(
             "current",
             Some(&["user:read", "user:read"]),
+            false,
             Ok(strings(&["user:read"])),
         );
     }
 
     #[test]
-    fn only_current_refuses_a_scopeless_code_and_scopes_pats() {
+    fn default_expands_to_the_unprivileged_catalogue() {
+        let current = ScopePolicy::load("current").unwrap();
+        let ceiling = wizard_ceiling(&current);
+        for scope in [
+            "user:read",
+            "dashboard:write",
+            "llm_gateway:read",
+            "health_issue:read",
+        ] {
+            assert!(ceiling.contains(&scope.to_owned()), "{scope}");
+        }
+        for scope in ["llm_gateway:write", "wizard_session:read", "*", "@default"] {
+            assert!(!ceiling.contains(&scope.to_owned()), "{scope}");
+        }
+        assert!(
+            current.unprivileged().len() > 200,
+            "{}",
+            current.unprivileged().len()
+        );
+    }
+
+    #[test]
+    fn outside_reads_write_as_read_and_never_admits_the_wildcard() {
+        let current = ScopePolicy::load("current").unwrap();
+        let ceiling = strings(&["dashboard:write", "user:read"]);
+        let outside = |requested: &[&str]| current.outside(&strings(requested), &ceiling);
+        assert!(outside(&["dashboard:read", "dashboard:write", "openid"]).is_empty());
+        assert_eq!(outside(&["user:write", "*"]), strings(&["user:write", "*"]));
+    }
+
+    #[test]
+    fn codes_and_personal_keys_by_era() {
+        let token = strings(&["user:read", "llm_gateway:read", "introspection"]);
+        let ceiling = strings(&["user:read", "project:read", "llm_gateway:read"]);
+        let keys: Vec<Option<Vec<String>>> = ["legacy", "allowlist", "ceilings", "current"]
+            .iter()
+            .map(|era| {
+                ScopePolicy::load(era)
+                    .unwrap()
+                    .personal_api_key_scopes(&token, &ceiling)
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                Some(vec![]),
+                Some(strings(&["*"])),
+                Some(ceiling.clone()),
+                None
+            ]
+        );
         let legacy = ScopePolicy::load("legacy").unwrap();
         let current = ScopePolicy::load("current").unwrap();
-        assert!(legacy.check_code_scopes(&[]).is_ok());
+        assert!(legacy.check_code_scopes(&[], &ceiling).is_ok());
         assert_eq!(
-            current.check_code_scopes(&[]).unwrap_err().code(),
+            current.check_code_scopes(&[], &ceiling).unwrap_err().code(),
             "invalid_scope"
         );
-        let token = strings(&["user:read", "llm_gateway:read"]);
-        assert!(legacy.personal_api_key_scopes(&token).is_empty());
-        assert_eq!(current.personal_api_key_scopes(&token), token);
+        assert!(current
+            .check_code_scopes(&strings(&["user:read", "openid"]), &ceiling)
+            .is_ok());
+        assert_eq!(
+            current
+                .check_code_scopes(&strings(&["llm_gateway:write"]), &ceiling)
+                .unwrap_err()
+                .to_string(),
+            "Requested scopes exceed the application's allowed scopes"
+        );
+        let within = ScopePolicy {
+            personal_api_key: PersonalKeyRule {
+                issued: true,
+                scopes: PersonalKeyScopes::TokenWithinCeiling,
+            },
+            ..current.clone()
+        };
+        assert_eq!(
+            within.personal_api_key_scopes(&token, &ceiling),
+            Some(strings(&["user:read", "llm_gateway:read"]))
+        );
+        assert_eq!(
+            within.personal_api_key_scopes(&strings(&["openid"]), &ceiling),
+            None
+        );
     }
 
     #[test]
@@ -195,11 +571,10 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("odd.toml");
         let legacy = EMBEDDED[0].1;
-        std::fs::write(&path, format!("{legacy}\nsurprise = true\n")).unwrap();
+        std::fs::write(&path, format!("surprise = true\n{legacy}")).unwrap();
         let error = ScopePolicy::load(path.to_str().unwrap())
             .unwrap_err()
             .to_string();
         assert!(error.contains("surprise"), "{error}");
-        assert!(ScopePolicy::load("nonexistent-profile").is_err());
     }
 }

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::db::{Application, Db};
+use crate::policy::ScopePolicy;
 use crate::rate_limit::RateLimits;
 
 pub mod accounts;
@@ -106,10 +107,12 @@ impl Seed {
         Ok(seed)
     }
 
-    /// Registers everything in the seed.
-    pub async fn apply(&self, db: &Db) -> anyhow::Result<()> {
+    /// Registers everything in the seed; a partner's named ceiling is the
+    /// era's (`policy`).
+    pub async fn apply(&self, db: &Db, policy: &ScopePolicy) -> anyhow::Result<()> {
         for partner in &self.partners {
-            db.upsert_application(&partner.application()?).await?;
+            db.upsert_application(&partner.application_in(policy)?)
+                .await?;
         }
         for server in &self.resource_servers {
             db.upsert_application(&server.application()).await?;
@@ -129,18 +132,61 @@ impl Seed {
     }
 }
 
+impl NamedCeiling {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NamedCeiling::Wizard => "wizard",
+            NamedCeiling::Orchestrator => "orchestrator",
+        }
+    }
+}
+
 impl PartnerSeed {
+    /// The application as the era `policy` sees it: a named ceiling is the
+    /// era's list for that name.
+    fn application_in(&self, policy: &ScopePolicy) -> anyhow::Result<Application> {
+        self.application_with(|name| {
+            policy
+                .named_ceiling(name.as_str())
+                .map(<[String]>::to_vec)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "partner {}: era {} has no ceiling named {}",
+                        self.client_id,
+                        policy.name,
+                        name.as_str()
+                    )
+                })
+        })
+    }
+
+    /// The application with the named ceilings of today's contract, to
+    /// check a seed before any era is chosen.
     fn application(&self) -> anyhow::Result<Application> {
+        self.application_with(|name| {
+            Ok(match name {
+                NamedCeiling::Wizard => to_strings(&protocol::scope::WIZARD_APPLICATION_CEILING),
+                NamedCeiling::Orchestrator => to_strings(&protocol::scope::ORCHESTRATOR_CEILING),
+            })
+        })
+    }
+
+    fn application_with(
+        &self,
+        named: impl Fn(NamedCeiling) -> anyhow::Result<Vec<String>>,
+    ) -> anyhow::Result<Application> {
         let ceiling: Vec<String> = match (&self.ceiling, &self.ceiling_scopes) {
-            (Some(NamedCeiling::Wizard), None) => to_strings(&protocol::scope::WIZARD_APPLICATION_CEILING),
-            (Some(NamedCeiling::Orchestrator), None) => to_strings(&protocol::scope::ORCHESTRATOR_CEILING),
+            (Some(name), None) => named(*name)?,
             (None, Some(scopes)) => scopes.clone(),
             _ => anyhow::bail!(
                 "partner {}: give exactly one of `ceiling` (wizard | orchestrator) or `ceiling_scopes`",
                 self.client_id
             ),
         };
-        for scope in &ceiling {
+        for scope in ceiling
+            .iter()
+            .filter(|scope| *scope != crate::policy::DEFAULT_CEILING)
+        {
             protocol::scope::Scope::parse(scope)
                 .map_err(|error| anyhow::anyhow!("partner {}: {error}", self.client_id))?;
         }

@@ -845,7 +845,10 @@ async fn provision(
         organization_id: provisioned.organization_id,
         project_api_key: provisioned.project_api_key,
         host: provisioned.host,
-        personal_api_key: provisioned.personal_api_key.expose().to_owned(),
+        personal_api_key: provisioned
+            .personal_api_key
+            .as_ref()
+            .map(|key| key.expose().to_owned()),
         scope: provisioned.granted_scope,
     };
     if json {
@@ -858,9 +861,14 @@ async fn provision(
         println!("  project:           {}", output.project_id);
         println!("  host:              {}", output.host);
         println!("  project API key:   {}", output.project_api_key);
-        println!("  personal API key:  {}", output.personal_api_key);
+        match &output.personal_api_key {
+            Some(key) => println!("  personal API key:  {key}"),
+            None => println!("  personal API key:  none (the server issued none; the access token is the credential)"),
+        }
         println!("  scope:             {}", output.scope);
-        println!("Store the personal API key now: it is shown only once.");
+        if output.personal_api_key.is_some() {
+            println!("Store the personal API key now: it is shown only once.");
+        }
     }
     Ok(Outcome::Provisioned)
 }

@@ -26,7 +26,9 @@ pub struct Provisioned {
     pub project_id: i64,
     pub project_api_key: String,
     pub host: String,
-    pub personal_api_key: Credential,
+    /// Only in eras whose server mints one with the resource (today's does
+    /// not: the access token is the credential).
+    pub personal_api_key: Option<Credential>,
 }
 
 pub struct Signup<'a> {
@@ -113,18 +115,20 @@ impl Signup<'_> {
         let resource = self.resources(&access_token).await?;
         step.done("Project provisioned");
         let configuration = resource.complete.access_configuration;
-        let personal_api_key = configuration
-            .personal_api_key
-            .as_deref()
-            .map(Credential::parse)
-            .transpose()
-            .ok()
-            .flatten()
-            .filter(|key| key.kind() == CredentialKind::PersonalApiKey)
-            .ok_or_else(|| WizardError::Provisioning {
-                message: "the resource answer carried no personal API key (phx_)".into(),
-                code: "provisioning_failed".into(),
-            })?;
+        // A personal key is optional (the server mints one only where its
+        // era does); one that is there must be a personal key.
+        let personal_api_key = match configuration.personal_api_key.as_deref() {
+            None => None,
+            Some(presented) => Some(
+                Credential::parse(presented)
+                    .ok()
+                    .filter(|key| key.kind() == CredentialKind::PersonalApiKey)
+                    .ok_or_else(|| WizardError::Provisioning {
+                        message: "the resource answer's personal_api_key is not a personal API key (phx_)".into(),
+                        code: "provisioning_failed".into(),
+                    })?,
+            ),
+        };
         let project_id = resource.id.parse().map_err(|_| {
             WizardError::Internal(format!(
                 "the resource id {:?} is not a project id",
@@ -132,8 +136,12 @@ impl Signup<'_> {
             ))
         })?;
         self.log.line(format!(
-            "step 3: project {project_id}, project key {}, host {}, personal key {personal_api_key}",
-            configuration.api_key, configuration.host
+            "step 3: project {project_id}, project key {}, host {}, personal key {}",
+            configuration.api_key,
+            configuration.host,
+            personal_api_key
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), Credential::masked)
         ));
         Ok(Started::Provisioned(Box::new(Provisioned {
             access_token,

@@ -6,7 +6,7 @@
 //! changed, or a request now needs a field it never sends.
 //!
 //! Additive changes pass. A deliberate break is accepted only together with
-//! a new `protocol::API_VERSION`, then `just freeze-contract` re-freezes the
+//! a new `protocol::CONTRACT_VERSION`, then `just freeze-contract` re-freezes the
 //! baseline (`FREEZE_CONTRACT=1`), which refuses to freeze a break under
 //! the baseline's own version.
 
@@ -413,8 +413,8 @@ fn contract_breaks() -> Vec<String> {
 }
 
 fn frozen_version() -> String {
-    std::fs::read_to_string(baseline_dir().join("API_VERSION"))
-        .expect("fixtures/contracts/baseline/API_VERSION exists")
+    std::fs::read_to_string(baseline_dir().join("CONTRACT_VERSION"))
+        .expect("fixtures/contracts/baseline/CONTRACT_VERSION exists")
         .trim()
         .to_owned()
 }
@@ -437,8 +437,8 @@ fn freeze() {
         std::fs::write(schemas.join(format!("{name}.json")), pretty(schema)).unwrap();
     }
     std::fs::write(
-        dir.join("API_VERSION"),
-        format!("{}\n", protocol::API_VERSION),
+        dir.join("CONTRACT_VERSION"),
+        format!("{}\n", protocol::CONTRACT_VERSION),
     )
     .unwrap();
 }
@@ -455,9 +455,9 @@ fn the_contract_has_no_breaking_change_since_the_frozen_baseline() {
     let breaks = contract_breaks();
     if std::env::var_os("FREEZE_CONTRACT").is_some() {
         assert!(
-            breaks.is_empty() || version != protocol::API_VERSION,
-            "refusing to freeze breaking changes under the same API version {version}; \
-             bump protocol::API_VERSION first:\n  - {}",
+            breaks.is_empty() || version != protocol::CONTRACT_VERSION,
+            "refusing to freeze breaking changes under the same contract version {version}; \
+             bump protocol::CONTRACT_VERSION first:\n  - {}",
             breaks.join("\n  - ")
         );
         freeze();
@@ -465,14 +465,14 @@ fn the_contract_has_no_breaking_change_since_the_frozen_baseline() {
     }
     assert_eq!(
         version,
-        protocol::API_VERSION,
-        "protocol::API_VERSION is {} but the baseline froze {version}: run `just freeze-contract` and commit the new baseline",
-        protocol::API_VERSION
+        protocol::CONTRACT_VERSION,
+        "protocol::CONTRACT_VERSION is {} but the baseline froze {version}: run `just freeze-contract` and commit the new baseline",
+        protocol::CONTRACT_VERSION
     );
     assert!(
         breaks.is_empty(),
-        "the wire contract broke clients of API-Version {version} ({} change(s)); \
-         undo them, or bump protocol::API_VERSION and run `just freeze-contract`:\n  - {}",
+        "the wire contract broke clients of contract {version} ({} change(s)); \
+         undo them, or bump protocol::CONTRACT_VERSION and run `just freeze-contract`:\n  - {}",
         breaks.len(),
         breaks.join("\n  - ")
     );

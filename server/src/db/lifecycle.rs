@@ -64,10 +64,10 @@ impl Db {
         team_id: i64,
         user_id: i64,
         api_token: &str,
-        key: &RotatedKey,
+        key: Option<&RotatedKey>,
         now: i64,
     ) -> sqlx::Result<Rotation> {
-        let (api_token, key) = (api_token.to_owned(), key.clone());
+        let (api_token, key) = (api_token.to_owned(), key.cloned());
         self.write(move |connection| {
             let api_token = api_token.clone();
             let key = key.clone();
@@ -94,20 +94,22 @@ impl Db {
                 .execute(&mut *connection)
                 .await?
                 .rows_affected();
-                sqlx::query(
-                    "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id,
-                        client_id, scopes, created_at, expires_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                )
-                .bind(&key.key_hash)
-                .bind(&key.masked)
-                .bind(user_id)
-                .bind(team_id)
-                .bind(&key.client_id)
-                .bind(&key.scopes)
-                .bind(now)
-                .execute(connection)
-                .await?;
+                if let Some(key) = key {
+                    sqlx::query(
+                        "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id,
+                            client_id, scopes, created_at, expires_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    )
+                    .bind(&key.key_hash)
+                    .bind(&key.masked)
+                    .bind(user_id)
+                    .bind(team_id)
+                    .bind(&key.client_id)
+                    .bind(&key.scopes)
+                    .bind(now)
+                    .execute(connection)
+                    .await?;
+                }
                 Ok(Rotation::Rotated { revoked_keys })
             })
         })

@@ -250,9 +250,12 @@ async fn create(
             .as_ref()
             .and_then(|c| c.team_id.as_ref()),
     )?;
-    let scopes = state
-        .policy
-        .scopes_for_code(request.scopes.as_deref(), &partner.ceiling())?;
+    let ceiling = state.policy.ceiling(&partner);
+    let existing_user = state.db.user_by_email(&email).await?.is_some();
+    let scopes =
+        state
+            .policy
+            .scopes_for_code(request.scopes.as_deref(), &ceiling, existing_user)?;
     let configuration = request.configuration.clone().unwrap_or_default();
     let now = state.clock.now();
     let new_account = NewAccount {

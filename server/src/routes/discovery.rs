@@ -38,7 +38,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
 async fn scopes_supported(state: &AppState) -> Result<Vec<String>, ApiError> {
     let mut scopes: Vec<String> = Vec::new();
     for application in state.db.applications().await? {
-        for scope in application.ceiling() {
+        for scope in state.policy.ceiling(&application) {
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }

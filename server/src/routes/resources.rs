@@ -168,23 +168,33 @@ async fn provision(
         state.db.rename_team(team.id, name.trim()).await?;
         team.name = name.trim().to_owned();
     }
-    let scopes = state.policy.personal_api_key_scopes(&token.scopes());
-    let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
-    state
-        .db
-        .insert_personal_key(
-            &key.hash(),
-            &key.masked(),
-            token.grant.user_id,
-            team.id,
-            token.grant.client_id.as_deref(),
-            &scopes.join(" "),
-            state.clock.now(),
-            None,
-        )
-        .await?;
-    tracing::info!(team_id = team.id, key = %key, "resource provisioned");
-    Ok(answer(state, &team, Some(&key)))
+    let ceiling = state.policy.ceiling(&partner);
+    let key = match state
+        .policy
+        .personal_api_key_scopes(&token.scopes(), &ceiling)
+    {
+        // The era mints no personal key (or none this token could carry).
+        None => None,
+        Some(scopes) => {
+            let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
+            state
+                .db
+                .insert_personal_key(
+                    &key.hash(),
+                    &key.masked(),
+                    token.grant.user_id,
+                    team.id,
+                    token.grant.client_id.as_deref(),
+                    &scopes.join(" "),
+                    state.clock.now(),
+                    None,
+                )
+                .await?;
+            Some(key)
+        }
+    };
+    tracing::info!(team_id = team.id, key = ?key, "resource provisioned");
+    Ok(answer(state, &team, key.as_ref()))
 }
 
 pub(crate) fn parse_resource_id(id: &str) -> Result<i64, ApiError> {

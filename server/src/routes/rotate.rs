@@ -18,7 +18,9 @@ use protocol::provisioning::ResourceAnswer;
 use crate::auth::Authenticated;
 use crate::db::lifecycle::{RotatedKey, Rotation};
 use crate::error::ApiError;
-use crate::routes::resources::{answer, change_request, reachable_team, respond};
+use crate::routes::resources::{
+    answer, change_request, provisioning_partner, reachable_team, respond,
+};
 use crate::state::AppState;
 
 /// Rotates the resource's credentials and answers like its creation.
@@ -59,28 +61,38 @@ async fn rotate(
 ) -> Result<ResourceAnswer, ApiError> {
     let mut team = reachable_team(state, token, team_id).await?;
     let api_token = Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
-    let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
-    let scopes = state.policy.personal_api_key_scopes(&token.scopes());
-    let stored = RotatedKey {
-        key_hash: key.hash(),
-        masked: key.masked(),
-        client_id: token.grant.client_id.clone(),
-        scopes: scopes.join(" "),
-    };
+    let partner = provisioning_partner(state, token).await?;
+    let ceiling = state.policy.ceiling(&partner);
+    // The era decides whether a new personal key comes with the new
+    // project key, and what it carries.
+    let key = state
+        .policy
+        .personal_api_key_scopes(&token.scopes(), &ceiling)
+        .map(|scopes| {
+            let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
+            let stored = RotatedKey {
+                key_hash: key.hash(),
+                masked: key.masked(),
+                client_id: token.grant.client_id.clone(),
+                scopes: scopes.join(" "),
+            };
+            (key, stored)
+        });
     let rotation = state
         .db
         .rotate_credentials(
             team.id,
             token.grant.user_id,
             api_token.expose(),
-            &stored,
+            key.as_ref().map(|(_, stored)| stored),
             state.clock.now(),
         )
         .await?;
     let Rotation::Rotated { revoked_keys } = rotation else {
         return Err(ApiError::NotFound(format!("No resource {team_id}")));
     };
-    tracing::info!(team_id = team.id, key = %key, revoked_keys, "credentials rotated");
+    let key = key.map(|(key, _)| key);
+    tracing::info!(team_id = team.id, key = ?key, revoked_keys, "credentials rotated");
     team.api_token = api_token.expose().to_owned();
-    Ok(answer(state, &team, Some(&key)))
+    Ok(answer(state, &team, key.as_ref()))
 }

@@ -9,8 +9,8 @@ use axum::Json;
 
 use protocol::credential::{hash_secret, Credential, CredentialKind};
 use protocol::oauth::{
-    AvailableTeam, TokenAccount, TokenAnswer, TokenRequest, ACCESS_TOKEN_SECONDS,
-    GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN,
+    AvailableTeam, TokenAccount, TokenAnswer, TokenRequest, GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
 };
 use protocol::pkce::{CodeChallenge, CodeVerifier};
 
@@ -128,11 +128,21 @@ pub(crate) async fn exchange_code(
         }
     }
     let now = state.clock.now();
+    // In eras that verify before they consume, a wrong verifier leaves a
+    // live code as it was: the right verifier still works.
+    let live = stored.consumed_at.is_none() && now < stored.expires_at;
+    if live && !state.policy.tokens.pkce_mismatch_burns_code {
+        verify_pkce(&stored, verifier)?;
+    }
+    let ceiling = match state.db.application(&stored.client_id).await? {
+        Some(application) => state.policy.ceiling(&application),
+        None => Vec::new(),
+    };
     // The checks read the code as found above: of its columns only
     // `consumed_at` ever changes, and the exchange below settles that.
     // Consumption and the new tokens share one write; a code that fails a
     // check stays consumed, and a replayed one revokes what it produced.
-    let minted = check_code(state, &stored, verifier, now).map(|()| mint_pair(state));
+    let minted = check_code(state, &stored, verifier, &ceiling, now).map(|()| mint_pair(state));
     let tokens = match &minted {
         Ok((access, refresh)) => Some(NewTokens {
             access_hash: access.hash(),
@@ -143,7 +153,7 @@ pub(crate) async fn exchange_code(
             scopes: stored.scopes.clone(),
             code_hash: Some(code_hash.clone()),
             now,
-            expires_at: now + ACCESS_TOKEN_SECONDS,
+            expires_at: now + state.policy.tokens.access_seconds,
         }),
         Err(_) => None,
     };
@@ -165,7 +175,7 @@ pub(crate) async fn exchange_code(
         token_type: "bearer".into(),
         access_token: access.expose().to_owned(),
         refresh_token: refresh.expose().to_owned(),
-        expires_in: ACCESS_TOKEN_SECONDS,
+        expires_in: state.policy.tokens.access_seconds,
         scope: stored.scopes,
         account: Some(account),
         scoped_teams: None,
@@ -174,33 +184,43 @@ pub(crate) async fn exchange_code(
 }
 
 /// What the exchange checks on a code before it issues tokens: expiry,
-/// the PKCE verifier, and the scopes against the server's policy.
+/// the PKCE verifier, and the scopes against the era's rules and the
+/// application's `ceiling`.
 fn check_code(
     state: &AppState,
     code: &Code,
     verifier: Option<&str>,
+    ceiling: &[String],
     now: i64,
 ) -> Result<(), ApiError> {
     if now >= code.expires_at {
         return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
     }
-    if let Some(challenge) = &code.code_challenge {
-        let answered = match (
-            verifier.map(CodeVerifier::parse),
-            CodeChallenge::parse(challenge, Some("S256")),
-        ) {
-            (Some(Ok(verifier)), Ok(challenge)) => challenge.is_answered_by(&verifier),
-            _ => false,
-        };
-        if !answered {
-            return Err(ApiError::InvalidGrant(
-                "PKCE code_verifier does not match".into(),
-            ));
-        }
-    }
+    verify_pkce(code, verifier)?;
     state
         .policy
-        .check_code_scopes(&protocol::scope::split(&code.scopes))
+        .check_code_scopes(&protocol::scope::split(&code.scopes), ceiling)
+}
+
+/// The verifier answers the code's challenge (a code without one, an hmac
+/// partner's, has nothing to verify).
+fn verify_pkce(code: &Code, verifier: Option<&str>) -> Result<(), ApiError> {
+    let Some(challenge) = &code.code_challenge else {
+        return Ok(());
+    };
+    let answered = match (
+        verifier.map(CodeVerifier::parse),
+        CodeChallenge::parse(challenge, Some("S256")),
+    ) {
+        (Some(Ok(verifier)), Ok(challenge)) => challenge.is_answered_by(&verifier),
+        _ => false,
+    };
+    match answered {
+        true => Ok(()),
+        false => Err(ApiError::InvalidGrant(
+            "PKCE code_verifier does not match".into(),
+        )),
+    }
 }
 
 pub(crate) async fn refresh(
@@ -255,7 +275,7 @@ pub(crate) async fn refresh(
         scopes: scopes.join(" "),
         code_hash: grant.code_hash.clone(),
         now,
-        expires_at: now + ACCESS_TOKEN_SECONDS,
+        expires_at: now + state.policy.tokens.access_seconds,
     };
     let rotation = RefreshRotation {
         refresh_hash,
@@ -268,7 +288,7 @@ pub(crate) async fn refresh(
         token_type: "bearer".into(),
         access_token: access.expose().to_owned(),
         refresh_token: refresh.expose().to_owned(),
-        expires_in: ACCESS_TOKEN_SECONDS,
+        expires_in: state.policy.tokens.access_seconds,
         scope: stored.scopes,
         account: None,
         scoped_teams: None,

@@ -136,7 +136,7 @@ async fn the_clock_reads_and_advances() {
 /// partners (and every later signup would be refused) or keep old accounts.
 #[tokio::test]
 async fn reset_forgets_accounts_but_keeps_partners() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let tokens = server.tokens(None).await;
     server.provision(&tokens.access).await;
     let before = server.admin_state().await;

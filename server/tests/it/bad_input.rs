@@ -136,7 +136,7 @@ fn version_cases(endpoint: &str, call: &Call) -> Vec<Case> {
 /// does not say what to fix.
 #[tokio::test]
 async fn bad_input_table() {
-    let server = Server::start(Options::new("current").partner()).await;
+    let server = Server::start(Options::new("ceilings").partner()).await;
     let tokens = server.tokens(None).await;
     let other = server.tokens(None).await;
     let foreign_team = other.answer["account"]["available_teams"][0]["id"]

@@ -64,14 +64,20 @@ const FIXED: [&str; 6] = [
     "expires_in",
 ];
 
-/// Every recorded key is answered, with the same JSON type, the same fixed
-/// values, and credentials of the same kind.
+/// Recorded keys the published client's own schema marks optional, which
+/// today's server leaves out: no personal API key is minted with a resource
+/// any more (`personal_api_key: z.string().optional()` in the client).
+const OPTIONAL: [&str; 1] = ["/complete/access_configuration/personal_api_key"];
+
+/// Every recorded key is answered (but the [`OPTIONAL`] ones), with the
+/// same JSON type, the same fixed values, and credentials of the same kind.
 fn same_shape(recorded: &Value, answered: &Value, at: &str, problems: &mut Vec<String>) {
     match (recorded, answered) {
         (Value::Object(expected), Value::Object(actual)) => {
             for (key, value) in expected {
                 let here = format!("{at}/{key}");
                 match actual.get(key) {
+                    None if OPTIONAL.contains(&here.as_str()) => {}
                     None => problems.push(format!("{here}: missing")),
                     Some(actual) => {
                         if FIXED.contains(&key.as_str()) && value != actual {

@@ -65,7 +65,7 @@ async fn read(server: &Server, id: i64, access: &str) -> Answer {
 /// keep serving the old `phx_`, or read-back would still show the old `phc_`.
 #[tokio::test]
 async fn rotation_replaces_both_keys_and_kills_the_old_ones_at_once() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let first = provisioned(&server).await;
     // A second provisioning of the same team: two live minted keys.
     let second_key = server.provision(&first.tokens.access).await.json()["complete"]
@@ -136,9 +136,13 @@ async fn rotation_replaces_both_keys_and_kills_the_old_ones_at_once() {
         active(&server, &stranger.personal_key).await,
         "another user's key"
     );
-    // The new key carries the token's scopes (profile current).
+    // The new key carries the application's ceiling (era `ceilings`), not
+    // just the token's scopes.
     let introspected = server.introspect(new_key).await.json();
-    assert_eq!(introspected["scope"], WIZARD_SIGNUP_SCOPES.join(" "));
+    assert_eq!(
+        introspected["scope"],
+        protocol::scope::WIZARD_APPLICATION_CEILING.join(" ")
+    );
 
     // Read-back shows the new phc_ only, and no phx_.
     let read_back = read(&server, first.team_id, &first.tokens.access)
@@ -171,7 +175,7 @@ async fn rotation_replaces_both_keys_and_kills_the_old_ones_at_once() {
 /// working after the partner deleted it.
 #[tokio::test]
 async fn removal_hides_the_team_and_revokes_its_keys() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let resource = provisioned(&server).await;
     let id = resource.team_id.to_string();
     let access = &resource.tokens.access;
@@ -243,7 +247,7 @@ async fn check_refusal(server: &Server, endpoint: fn(&str) -> String, case: &Ref
 /// or gets an error it cannot tell apart.
 #[tokio::test]
 async fn rotate_and_remove_refusals() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let own = provisioned(&server).await;
     let foreign = provisioned(&server).await;
     let access = Some(own.tokens.access.clone());
@@ -395,7 +399,7 @@ async fn check_deep_link(
 /// open redirect), or a valid link does not land on the project.
 #[tokio::test]
 async fn deep_link_paths_stay_inside_the_app() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let resource = provisioned(&server).await;
     let project = format!("/project/{}", resource.team_id);
     let bad = (StatusCode::BAD_REQUEST, "invalid_request");
@@ -506,7 +510,7 @@ async fn deep_link_paths_stay_inside_the_app() {
 /// who followed a dead link is not told why.
 #[tokio::test]
 async fn deep_links_are_single_use_and_expire() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let resource = provisioned(&server).await;
     let issue = || async {
         let answer = deep_link(
@@ -585,7 +589,7 @@ async fn deep_links_are_single_use_and_expire() {
 /// If this fails, a partner without the capability hands out sign-in links.
 #[tokio::test]
 async fn deep_links_need_the_capability_and_a_token() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let resource = provisioned(&server).await;
     let no_token = server
         .send(
@@ -614,7 +618,7 @@ async fn deep_links_need_the_capability_and_a_token() {
 /// project name can inject markup into the page.
 #[tokio::test]
 async fn the_project_page_names_the_project() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let tokens = server.tokens(Some(&WIZARD_SIGNUP_SCOPES)).await;
     let answer = server
         .send(

@@ -84,7 +84,7 @@ async fn a_scopeless_legacy_token_is_forbidden_naming_the_scope() {
 /// the key it was given, or a key would read a project it was not minted for.
 #[tokio::test]
 async fn a_personal_key_reads_its_own_project() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     let tokens = server.tokens(None).await;
     let team = tokens.answer["account"]["available_teams"][0]["id"]
         .as_i64()

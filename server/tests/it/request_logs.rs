@@ -74,7 +74,7 @@ fn capture() -> (Buffer, impl Drop) {
 /// or the log leaks a credential that works.
 #[tokio::test]
 async fn every_line_of_a_signup_carries_its_request_id_and_no_credential() {
-    let server = Server::current().await;
+    let server = Server::issuing_keys().await;
     // The test runtime is single-threaded: the handlers run on this thread.
     let (buffer, guard) = capture();
 

@@ -139,7 +139,7 @@ async fn seeded(options: Options) -> Server {
 async fn apply(server: &Server, text: &str) {
     Seed::parse(text, "accounts seed")
         .expect("seed parses")
-        .apply(&server.state.db)
+        .apply(&server.state.db, &server.state.policy)
         .await
         .expect("seed applies");
 }
@@ -390,7 +390,7 @@ async fn rate_limits_refuse_with_retry_after_until_the_window_turns() {
 /// If this fails, a deactivated partner (or its credentials) keeps working.
 #[tokio::test]
 async fn a_deactivated_partner_and_its_credentials_stop_working() {
-    let server = seeded(Options::new("current")).await;
+    let server = seeded(Options::new("ceilings")).await;
     let refused = signed_request(
         &server,
         "whsec_retired_fake",

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use protocol::paths;
 use protocol::scope::{WIZARD_APPLICATION_CEILING, WIZARD_SIGNUP_SCOPES};
 
+use server::ScopePolicy;
+
 use crate::support::*;
 
 /// One row: the profile, what the wizard requests (None: the field is
@@ -17,7 +19,8 @@ struct Case {
     profile: &'static str,
     requested: Option<&'static [&'static str]>,
     token_scope: String,
-    key_scope: String,
+    /// `None`: the era mints no personal API key.
+    key_scope: Option<String>,
 }
 
 async fn check(case: Case) {
@@ -77,11 +80,15 @@ async fn check(case: Case) {
     let project_key = access["api_key"].as_str().expect("api_key").to_owned();
     assert!(project_key.starts_with("phc_"), "{label}: {resource}");
     assert_eq!(access["host"], PUBLIC_URL, "{label}");
-    let personal_key = access["personal_api_key"]
-        .as_str()
-        .expect("personal_api_key")
-        .to_owned();
-    assert!(personal_key.starts_with("phx_"), "{label}");
+    let personal_key = access["personal_api_key"].as_str().map(str::to_owned);
+    assert_eq!(
+        personal_key.is_some(),
+        case.key_scope.is_some(),
+        "{label}: a personal key only where the era mints one: {resource}"
+    );
+    if let Some(personal_key) = &personal_key {
+        assert!(personal_key.starts_with("phx_"), "{label}");
+    }
 
     // The read-back never shows the personal key again.
     let answer = server
@@ -117,27 +124,30 @@ async fn check(case: Case) {
         }),
         "{label}: introspection of the pha_"
     );
-    let key_view = server.introspect(&personal_key).await.json();
-    assert_eq!(
-        key_view,
-        json!({
-            "active": true,
-            "scope": case.key_scope,
-            "client_id": WIZARD,
-            "token_type": "personal_api_key",
-            "iat": NOW,
-            "sub": user_uuid,
-            "scoped_teams": [team_id],
-            "region": "us",
-        }),
-        "{label}: introspection of the phx_"
-    );
+    if let (Some(personal_key), Some(key_scope)) = (&personal_key, &case.key_scope) {
+        let key_view = server.introspect(personal_key).await.json();
+        assert_eq!(
+            key_view,
+            json!({
+                "active": true,
+                "scope": key_scope,
+                "client_id": WIZARD,
+                "token_type": "personal_api_key",
+                "iat": NOW,
+                "sub": user_uuid,
+                "scoped_teams": [team_id],
+                "region": "us",
+            }),
+            "{label}: introspection of the phx_"
+        );
+    }
 
     // The PostHog API, with each credential: what CI mode would read.
-    for (credential, scopes) in [
-        (&token.access, &case.token_scope),
-        (&personal_key, &case.key_scope),
-    ] {
+    let mut credentials = vec![(&token.access, &case.token_scope)];
+    if let (Some(personal_key), Some(key_scope)) = (&personal_key, &case.key_scope) {
+        credentials.push((personal_key, key_scope));
+    }
+    for (credential, scopes) in credentials {
         let prefix = &credential[..4];
         let grants = |scope: &str| protocol::scope::grant_includes(scopes, scope);
         let me = server
@@ -203,7 +213,7 @@ async fn check(case: Case) {
     );
     assert_eq!(
         state.personal_api_key_scopes,
-        std::slice::from_ref(&case.key_scope),
+        case.key_scope.iter().cloned().collect::<Vec<_>>(),
         "{label}"
     );
 }
@@ -227,47 +237,76 @@ fn assert_permission_denied(answer: &Answer, scope: &str, label: &str) {
 /// (legacy) or no longer shows its fix (current): the wizard's token would
 /// carry the wrong scopes and the scenario suite would tell the wrong story.
 #[tokio::test]
-async fn signup_end_to_end_in_both_profiles() {
+async fn signup_end_to_end_in_every_era() {
     let signup = joined(&WIZARD_SIGNUP_SCOPES);
-    let ceiling = joined(&WIZARD_APPLICATION_CEILING);
+    let era_ceiling = |era: &str| {
+        let policy = ScopePolicy::load(era).unwrap();
+        policy
+            .expand(policy.named_ceiling("wizard").unwrap())
+            .join(" ")
+    };
+    let ceilings = joined(&WIZARD_APPLICATION_CEILING);
+    let today = era_ceiling("current");
     let cases = [
         // April 2026: nothing requested, nothing granted, PATs without scopes.
         Case {
             profile: "legacy",
             requested: None,
             token_scope: String::new(),
-            key_scope: String::new(),
+            key_scope: Some(String::new()),
         },
         Case {
             profile: "legacy",
             requested: Some(&[]),
             token_scope: String::new(),
-            key_scope: String::new(),
+            key_scope: Some(String::new()),
         },
         Case {
             profile: "legacy",
             requested: Some(&WIZARD_SIGNUP_SCOPES),
             token_scope: signup.clone(),
-            key_scope: String::new(),
+            key_scope: Some(String::new()),
         },
-        // Today: an empty request becomes the partner's ceiling.
+        // The global allowlist: PATs with the wildcard.
+        Case {
+            profile: "allowlist",
+            requested: Some(&WIZARD_SIGNUP_SCOPES),
+            token_scope: signup.clone(),
+            key_scope: Some("*".to_owned()),
+        },
+        // Per-application ceilings: an empty request becomes the ceiling,
+        // and the PAT carries the ceiling whatever the token holds.
+        Case {
+            profile: "ceilings",
+            requested: None,
+            token_scope: ceilings.clone(),
+            key_scope: Some(ceilings.clone()),
+        },
+        Case {
+            profile: "ceilings",
+            requested: Some(&WIZARD_SIGNUP_SCOPES),
+            token_scope: signup.clone(),
+            key_scope: Some(ceilings),
+        },
+        // Today: an empty request becomes `@default` and the gateway scope;
+        // no personal API key.
         Case {
             profile: "current",
             requested: None,
-            token_scope: ceiling.clone(),
-            key_scope: ceiling.clone(),
+            token_scope: today.clone(),
+            key_scope: None,
         },
         Case {
             profile: "current",
             requested: Some(&[]),
-            token_scope: ceiling.clone(),
-            key_scope: ceiling,
+            token_scope: today,
+            key_scope: None,
         },
         Case {
             profile: "current",
             requested: Some(&WIZARD_SIGNUP_SCOPES),
-            token_scope: signup.clone(),
-            key_scope: signup,
+            token_scope: signup,
+            key_scope: None,
         },
     ];
     for case in cases {
@@ -275,15 +314,18 @@ async fn signup_end_to_end_in_both_profiles() {
     }
 }
 
-/// If this fails, a partner could ask for `introspection` (an endpoint, not
-/// a scope) and the server would leave a half-made account behind.
+/// If this fails, a scope outside the application's ceiling is refused at
+/// the wrong step, or an era that checks at the account request leaves a
+/// half-made account behind.
 #[tokio::test]
-async fn current_profile_refuses_a_scope_outside_the_ceiling_and_creates_nobody() {
-    let server = Server::current().await;
+async fn a_scope_outside_the_ceiling_is_refused_where_the_era_checks_it() {
+    // The `ceilings` era holds every request at the account request, so no
+    // account exists afterwards; `introspection` is always allowed there.
+    let server = Server::start(Options::new("ceilings")).await;
     let verifier = server.verifier();
     let body = server.account_request(
         "nobody@example.com",
-        Some(&["user:read", "introspection"]),
+        Some(&["user:read", "llm_gateway:write", "introspection"]),
         &verifier,
     );
     let answer = server
@@ -293,11 +335,35 @@ async fn current_profile_refuses_a_scope_outside_the_ceiling_and_creates_nobody(
     let json = answer.json();
     let (code, message) = envelope(Family::AccountRequest, &json);
     assert_eq!(code, "invalid_scope");
-    assert!(message.contains("introspection"), "{message}");
+    assert!(message.ends_with(": llm_gateway:write"), "{message}");
     assert_eq!(json["id"], "acctreq_nobody@example.com");
     insta::assert_json_snapshot!("account_request_invalid_scope", json);
     let state = server.admin_state().await;
     assert_eq!((state.users, state.organizations, state.teams), (0, 0, 0));
+
+    // Today's server creates the new account and refuses at the exchange
+    // (test_oauth_token: the ceiling is enforced on the direct mint), with
+    // its own words; the always-allowed scopes pass.
+    let server = Server::current().await;
+    let (code, verifier) = server
+        .signup(Some(&["user:read", "llm_gateway:write", "introspection"]))
+        .await;
+    let answer = server.exchange(&code, verifier.as_str()).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+    assert_eq!(
+        answer.json(),
+        json!({
+            "error": "invalid_scope",
+            "error_description": "Requested scopes exceed the application's allowed scopes"
+        })
+    );
+    assert_eq!(server.admin_state().await.users, 1);
+    let (code, verifier) = server
+        .signup(Some(&["user:read", "openid", "introspection"]))
+        .await;
+    let answer = server.exchange(&code, verifier.as_str()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["scope"], "user:read openid introspection");
 }
 
 /// The bodies a person reads when they debug a signup: if these change, the

@@ -55,7 +55,7 @@ async fn dump_tables(url: &str) -> String {
 /// credentials for every account in it.
 #[tokio::test]
 async fn secrets_are_stored_only_as_hashes() {
-    let server = Server::start(Options::new("current").file()).await;
+    let server = Server::start(Options::new("ceilings").file()).await;
     let (code, verifier) = server.signup(None).await;
     let tokens = tokens_of(server.exchange(&code, verifier.as_str()).await);
     let resource = server.provision(&tokens.access).await.json();
@@ -115,7 +115,7 @@ async fn secrets_are_stored_only_as_hashes() {
 /// an issue) would leak working credentials.
 #[tokio::test]
 async fn the_journal_holds_no_full_secret() {
-    let server = Server::start(Options::new("current").partner()).await;
+    let server = Server::start(Options::new("ceilings").partner()).await;
     let tokens = server.tokens(None).await;
     let key = server.provision(&tokens.access).await.json()["complete"]["access_configuration"]
         ["personal_api_key"]

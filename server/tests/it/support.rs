@@ -136,15 +136,16 @@ impl Server {
             }
         };
         let db = Db::connect(&url).await.expect("database opens");
+        let policy = ScopePolicy::load(options.profile).expect("profile loads");
         Seed::parse(server::seed::DEFAULT_SEED, "embedded default")
             .expect("default seed parses")
-            .apply(&db)
+            .apply(&db, &policy)
             .await
             .expect("default seed applies");
         if options.partner {
             Seed::parse(PARTNER_SEED, "partner seed")
                 .expect("partner seed parses")
-                .apply(&db)
+                .apply(&db, &policy)
                 .await
                 .expect("partner seed applies");
         }
@@ -152,7 +153,7 @@ impl Server {
             db,
             clock: Arc::new(Clock::fixed(NOW)),
             random: Arc::new(SeededRandom::new(7)) as Arc<dyn RandomSource>,
-            policy: Arc::new(ScopePolicy::load(options.profile).expect("profile loads")),
+            policy: Arc::new(policy),
             public_url: PUBLIC_URL.into(),
             region: "us".into(),
             admin_token: options.admin.then(|| ADMIN_TOKEN.into()),
@@ -176,6 +177,13 @@ impl Server {
 
     pub async fn current() -> Server {
         Server::start(Options::new("current")).await
+    }
+
+    /// A server of an era that mints a personal API key with each resource
+    /// (`ceilings`: the key carries the application's ceiling), for tests of
+    /// what happens to such keys; today's server mints none.
+    pub async fn issuing_keys() -> Server {
+        Server::start(Options::new("ceilings")).await
     }
 
     /// Sends one request. Every answer must carry `x-request-id` and no

@@ -89,12 +89,17 @@ fn config(bind: std::net::SocketAddr, database_url: &str) -> server::Config {
         database_url: database_url.to_owned(),
         region: "us".into(),
         public_url: None,
-        profile: "current".into(),
+        // An era that mints a personal key with each resource: a signup's
+        // key is the suite's proof that every step of it was stored.
+        profile: LOAD_ERA.into(),
         seeds: Vec::new(),
         admin_token: Some(ADMIN_TOKEN.into()),
         wizard_gateway: None,
     }
 }
+
+/// The era the load runs in.
+const LOAD_ERA: &str = "ceilings";
 
 /// The real `provisioning-server` binary, started on a database file.
 pub struct Process {
@@ -115,6 +120,7 @@ impl Process {
             .args(["--bind", "127.0.0.1:0", "--region", "us"])
             .args(["--database-url", database_url])
             .args(["--admin-token", ADMIN_TOKEN])
+            .args(["--profile", LOAD_ERA, "--wizard-gateway-url", ""])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
