@@ -64,6 +64,9 @@ pub struct Application {
     pub can_create_accounts: bool,
     pub can_provision_resources: bool,
     pub can_issue_deep_links: bool,
+    /// The application's personal-key gate (read by eras whose keys are
+    /// gated per application).
+    pub issues_personal_api_key: bool,
     pub skip_existing_user_consent: bool,
     pub scope_ceiling: String,
     pub rate_limits: String,
@@ -401,15 +404,16 @@ impl Db {
         self.execute(
             "INSERT INTO oauth_applications (client_id, label, kind, auth_method, secrets, active,
                 can_create_accounts, can_provision_resources, can_issue_deep_links,
-                skip_existing_user_consent, scope_ceiling, rate_limits)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                skip_existing_user_consent, scope_ceiling, rate_limits, issues_personal_api_key)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (client_id) DO UPDATE SET label = excluded.label, kind = excluded.kind,
                 auth_method = excluded.auth_method, secrets = excluded.secrets,
                 active = excluded.active, can_create_accounts = excluded.can_create_accounts,
                 can_provision_resources = excluded.can_provision_resources,
                 can_issue_deep_links = excluded.can_issue_deep_links,
                 skip_existing_user_consent = excluded.skip_existing_user_consent,
-                scope_ceiling = excluded.scope_ceiling, rate_limits = excluded.rate_limits",
+                scope_ceiling = excluded.scope_ceiling, rate_limits = excluded.rate_limits,
+                issues_personal_api_key = excluded.issues_personal_api_key",
             arguments![
                 a.client_id.clone(),
                 a.label.clone(),
@@ -423,6 +427,7 @@ impl Db {
                 a.skip_existing_user_consent,
                 a.scope_ceiling.clone(),
                 a.rate_limits.clone(),
+                a.issues_personal_api_key,
             ],
         )
         .await?;
@@ -1090,6 +1095,7 @@ mod tests {
             can_create_accounts: true,
             can_provision_resources: true,
             can_issue_deep_links: false,
+            issues_personal_api_key: false,
             skip_existing_user_consent: false,
             scope_ceiling: "user:read".into(),
             rate_limits: "{}".into(),

@@ -101,11 +101,21 @@ pub enum EmptyRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonalKeyRule {
-    /// Whether a personal API key is minted at all (the real server's
-    /// `issues_personal_api_key` gate); without one the answer has no
-    /// `personal_api_key`.
-    pub issued: bool,
+    /// Whether a personal API key is minted; without one the answer has
+    /// no `personal_api_key`.
+    pub issued: KeyIssued,
     pub scopes: PersonalKeyScopes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyIssued {
+    /// For every application that provisions.
+    Always,
+    /// Only for an application whose gate is on (the real server's
+    /// `issues_personal_api_key`, off by default; a seed's
+    /// `issues_personal_api_key` capability).
+    Gated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -329,14 +339,15 @@ impl ScopePolicy {
     }
 
     /// The scopes of the personal key minted for a token that holds
-    /// `token_scopes`, issued to an application with `ceiling`; `None` when
-    /// no key is minted.
+    /// `token_scopes`, issued to an application with `ceiling` whose gate
+    /// is `gate_on`; `None` when no key is minted.
     pub fn personal_api_key_scopes(
         &self,
         token_scopes: &[String],
         ceiling: &[String],
+        gate_on: bool,
     ) -> Option<Vec<String>> {
-        if !self.personal_api_key.issued {
+        if self.personal_api_key.issued == KeyIssued::Gated && !gate_on {
             return None;
         }
         let scopes = match self.personal_api_key.scopes {
@@ -515,16 +526,20 @@ mod tests {
     fn codes_and_personal_keys_by_era() {
         let token = strings(&["user:read", "llm_gateway:read", "introspection"]);
         let ceiling = strings(&["user:read", "project:read", "llm_gateway:read"]);
-        let keys: Vec<Option<Vec<String>>> = ["legacy", "allowlist", "ceilings", "current"]
-            .iter()
-            .map(|era| {
-                ScopePolicy::load(era)
-                    .unwrap()
-                    .personal_api_key_scopes(&token, &ceiling)
-            })
-            .collect();
+        let keys = |gate_on: bool| -> Vec<Option<Vec<String>>> {
+            ["legacy", "allowlist", "ceilings", "current"]
+                .iter()
+                .map(|era| {
+                    ScopePolicy::load(era)
+                        .unwrap()
+                        .personal_api_key_scopes(&token, &ceiling, gate_on)
+                })
+                .collect()
+        };
+        // Today's key is gated per application: none for the wizard, whose
+        // gate is off; the token's scopes within the ceiling where it is on.
         assert_eq!(
-            keys,
+            keys(false),
             [
                 Some(vec![]),
                 Some(strings(&["*"])),
@@ -532,8 +547,17 @@ mod tests {
                 None
             ]
         );
+        assert_eq!(
+            keys(true)[3],
+            Some(strings(&["user:read", "llm_gateway:read"]))
+        );
         let legacy = ScopePolicy::load("legacy").unwrap();
         let current = ScopePolicy::load("current").unwrap();
+        assert_eq!(
+            current.personal_api_key_scopes(&strings(&["openid"]), &ceiling, true),
+            None,
+            "a key with nothing to carry is not minted"
+        );
         assert!(legacy.check_code_scopes(&[], &ceiling).is_ok());
         assert_eq!(
             current.check_code_scopes(&[], &ceiling).unwrap_err().code(),
@@ -548,21 +572,6 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "Requested scopes exceed the application's allowed scopes"
-        );
-        let within = ScopePolicy {
-            personal_api_key: PersonalKeyRule {
-                issued: true,
-                scopes: PersonalKeyScopes::TokenWithinCeiling,
-            },
-            ..current.clone()
-        };
-        assert_eq!(
-            within.personal_api_key_scopes(&token, &ceiling),
-            Some(strings(&["user:read", "llm_gateway:read"]))
-        );
-        assert_eq!(
-            within.personal_api_key_scopes(&strings(&["openid"]), &ceiling),
-            None
         );
     }
 

@@ -81,6 +81,9 @@ pub enum Capability {
     CanProvisionResources,
     CanIssueDeepLinks,
     SkipExistingUserConsent,
+    /// The per-application gate on a personal API key with each resource,
+    /// in eras that gate it (today's: off for the wizard applications).
+    IssuesPersonalApiKey,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +236,7 @@ impl PartnerSeed {
             can_create_accounts: has(Capability::CanCreateAccounts),
             can_provision_resources: has(Capability::CanProvisionResources),
             can_issue_deep_links: has(Capability::CanIssueDeepLinks),
+            issues_personal_api_key: has(Capability::IssuesPersonalApiKey),
             skip_existing_user_consent: has(Capability::SkipExistingUserConsent),
             scope_ceiling: ceiling.join(" "),
             rate_limits: serde_json::to_string(&self.rate_limits)?,
@@ -253,6 +257,7 @@ impl ResourceServerSeed {
             can_create_accounts: false,
             can_provision_resources: false,
             can_issue_deep_links: false,
+            issues_personal_api_key: false,
             skip_existing_user_consent: false,
             scope_ceiling: String::new(),
             rate_limits: "{}".into(),

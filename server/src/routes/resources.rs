@@ -169,10 +169,11 @@ async fn provision(
         team.name = name.trim().to_owned();
     }
     let ceiling = state.policy.ceiling(&partner);
-    let key = match state
-        .policy
-        .personal_api_key_scopes(&token.scopes(), &ceiling)
-    {
+    let key = match state.policy.personal_api_key_scopes(
+        &token.scopes(),
+        &ceiling,
+        partner.issues_personal_api_key,
+    ) {
         // The era mints no personal key (or none this token could carry).
         None => None,
         Some(scopes) => {

@@ -67,7 +67,7 @@ async fn rotate(
     // project key, and what it carries.
     let key = state
         .policy
-        .personal_api_key_scopes(&token.scopes(), &ceiling)
+        .personal_api_key_scopes(&token.scopes(), &ceiling, partner.issues_personal_api_key)
         .map(|scopes| {
             let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
             let stored = RotatedKey {
