@@ -155,6 +155,16 @@ pub const WIZARD_APPLICATION_CEILING: [&str; 12] = WIZARD_LOGIN_SCOPES;
 /// Today's ceiling for an orchestrator partner: the list of 18.
 pub const ORCHESTRATOR_CEILING: [&str; 18] = LATER_2026_ALLOWLIST;
 
+/// Scopes the real server never lists in `scopes_supported`, though an
+/// application's own ceiling may grant them: the privileged `llm_gateway:*`
+/// and the hidden (personal-key only) `wizard_session:*`.
+pub fn never_advertised(scope: &str) -> bool {
+    scope.starts_with("llm_gateway:") || scope.starts_with("wizard_session:")
+}
+
+/// Accepted whatever an application's ceiling (OIDC and introspection).
+pub const ALWAYS_ALLOWED: [&str; 4] = ["openid", "profile", "email", "introspection"];
+
 /// The step of the wizard that needs a scope, and why, for `wizard scopes`
 /// and for messages that name a missing scope.
 pub fn wizard_reason(scope: &str) -> Option<&'static str> {

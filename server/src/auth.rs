@@ -68,7 +68,10 @@ impl Dead {
     }
 
     pub fn into_error(self) -> ApiError {
-        ApiError::Unauthorized(self.detail().into())
+        match self {
+            Dead::Missing => ApiError::NotAuthenticated(self.detail().into()),
+            _ => ApiError::Unauthorized(self.detail().into()),
+        }
     }
 }
 

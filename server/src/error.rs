@@ -28,6 +28,10 @@ pub enum ApiError {
     InvalidSignature(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// No credential at all (PostHog's `not_authenticated`; elsewhere the
+    /// same `401 unauthorized` as any other).
+    #[error("{0}")]
+    NotAuthenticated(String),
     #[error("{0}")]
     Forbidden(String),
     /// A credential without the scope an endpoint needs (PostHog API subset).
@@ -68,8 +72,8 @@ pub enum Envelope {
     OAuth,
     /// `{"error":{"code","message"}}`.
     Plain,
-    /// `{"detail","code"?}`.
-    Detail,
+    /// PostHog's own API: `{"type","code","detail","attr"}`.
+    PostHog,
 }
 
 /// Attached to every error response so the journal can record the reason
@@ -91,7 +95,8 @@ impl ApiError {
             | ApiError::InvalidResourceId(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidClient(_)
             | ApiError::InvalidSignature(_)
-            | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            | ApiError::Unauthorized(_)
+            | ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -110,7 +115,7 @@ impl ApiError {
             ApiError::InvalidClient(_) => codes::INVALID_CLIENT,
             ApiError::UnsupportedGrantType(_) => codes::UNSUPPORTED_GRANT_TYPE,
             ApiError::InvalidSignature(_) => codes::INVALID_SIGNATURE,
-            ApiError::Unauthorized(_) => codes::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::NotAuthenticated(_) => codes::UNAUTHORIZED,
             ApiError::Forbidden(_) => codes::FORBIDDEN,
             ApiError::MissingScope(_) => codes::PERMISSION_DENIED,
             ApiError::NotFound(_) => codes::NOT_FOUND,
@@ -122,6 +127,25 @@ impl ApiError {
             ApiError::RateLimited { .. } => codes::RATE_LIMITED,
             ApiError::IdempotencyConflict(_) => codes::IDEMPOTENCY_CONFLICT,
             ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The `type` and `code` PostHog's API (drf-exceptions-hog) gives this
+    /// refusal.
+    fn posthog_kind_and_code(&self) -> (&'static str, &'static str) {
+        const AUTHENTICATION: &str = "authentication_error";
+        match self {
+            ApiError::NotAuthenticated(_) => (AUTHENTICATION, "not_authenticated"),
+            ApiError::Unauthorized(_)
+            | ApiError::InvalidClient(_)
+            | ApiError::InvalidSignature(_) => (AUTHENTICATION, "authentication_failed"),
+            ApiError::Forbidden(_) | ApiError::MissingScope(_) => {
+                (AUTHENTICATION, "permission_denied")
+            }
+            ApiError::NotFound(_) => ("invalid_request", "not_found"),
+            ApiError::RateLimited { .. } => ("throttled_error", "throttled"),
+            ApiError::Internal(_) => ("server_error", "error"),
+            _ => ("validation_error", "invalid_input"),
         }
     }
 
@@ -164,11 +188,16 @@ impl ApiError {
                 error: ErrorBody::new(code, message),
             })
             .into_response(),
-            Envelope::Detail => Json(DetailError {
-                detail: message,
-                code: matches!(status, StatusCode::FORBIDDEN).then(|| code.to_owned()),
-            })
-            .into_response(),
+            Envelope::PostHog => {
+                let (kind, code) = self.posthog_kind_and_code();
+                Json(PostHogError {
+                    kind: kind.to_owned(),
+                    code: code.to_owned(),
+                    detail: message,
+                    attr: None,
+                })
+                .into_response()
+            }
         };
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {

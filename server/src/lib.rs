@@ -246,7 +246,7 @@ async fn not_found(uri: Uri) -> Response {
     let envelope = if path.starts_with("/api/agentic/") || path.starts_with("/oauth/") {
         Envelope::Plain
     } else {
-        Envelope::Detail
+        Envelope::PostHog
     };
     ApiError::NotFound(format!("No route for {path}"))
         .into_envelope(envelope)

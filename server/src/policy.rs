@@ -23,6 +23,9 @@ use crate::error::ApiError;
 /// The sentinel that stands for the era's unprivileged scopes in a ceiling.
 pub const DEFAULT_CEILING: &str = "@default";
 
+/// The OpenID Connect scopes, advertised beside the resource scopes.
+pub const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
 /// A behaviour profile (an era of the real server), as read from its TOML
 /// file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -74,6 +77,29 @@ pub struct ScopeRules {
     /// The named ceilings seeds refer to (`ceiling = "wizard"`): what each
     /// kind of application was allowed in this era.
     pub ceilings: BTreeMap<String, Vec<String>>,
+    /// What an application without any ceiling may ask for.
+    pub empty_ceiling: EmptyCeiling,
+    /// What the discovery document's `scopes_supported` lists.
+    pub advertised: Advertised,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyCeiling {
+    /// Nothing.
+    Nothing,
+    /// The unprivileged default, as if the ceiling were `@default`.
+    Default,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Advertised {
+    /// The union of the registered applications' ceilings.
+    Ceilings,
+    /// The OIDC scopes and every unprivileged scope: what an OAuth client
+    /// can obtain self-serve, never a privileged or hidden one.
+    Unprivileged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -234,9 +260,36 @@ impl ScopePolicy {
     }
 
     /// An application's ceiling with `@default` expanded, in order, without
-    /// duplicates.
+    /// duplicates (an empty one as the era says).
     pub fn ceiling(&self, application: &Application) -> Vec<String> {
-        self.expand(&application.ceiling())
+        let literal = application.ceiling();
+        match (literal.is_empty(), self.scopes.empty_ceiling) {
+            (true, EmptyCeiling::Default) => self.unprivileged(),
+            _ => self.expand(&literal),
+        }
+    }
+
+    /// The discovery document's `scopes_supported`, given the registered
+    /// applications.
+    pub fn scopes_supported(&self, applications: &[Application]) -> Vec<String> {
+        let mut scopes: Vec<String> = Vec::new();
+        let mut push = |scope: String| {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        };
+        match self.scopes.advertised {
+            Advertised::Ceilings => applications
+                .iter()
+                .flat_map(|application| self.ceiling(application))
+                .for_each(&mut push),
+            Advertised::Unprivileged => OIDC_SCOPES
+                .iter()
+                .map(|scope| (*scope).to_owned())
+                .chain(self.unprivileged())
+                .for_each(&mut push),
+        }
+        scopes
     }
 
     /// A literal ceiling (as seeds and eras write it) with `@default`

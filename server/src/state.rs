@@ -71,7 +71,8 @@ impl WizardGateway {
             programs: DEFAULT_PROGRAMS.iter().map(|id| id.to_string()).collect(),
             cap_usd: "20.000000".to_owned(),
             ttl_seconds: 3600,
-            mints_per_hour: 20,
+            // The real endpoint's allowance: five mints, then 429.
+            mints_per_hour: 5,
             rolled_out: true,
             client: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))

@@ -903,9 +903,17 @@ async fn scopes(config: &Config, log: &VerboseLog, http: &Http) -> Result<Outcom
         }
     );
     let mut refused = Vec::new();
+    let mut unadvertised = Vec::new();
     for scope in &requested {
         let verdict = match &supported {
             Some(list) if list.contains(scope) => "supported",
+            Some(_) if protocol::scope::ALWAYS_ALLOWED.contains(&scope.as_str()) => {
+                "always allowed"
+            }
+            Some(_) if protocol::scope::never_advertised(scope) => {
+                unadvertised.push(scope.clone());
+                "not advertised"
+            }
             Some(_) => {
                 refused.push(scope.clone());
                 "NOT SUPPORTED"
@@ -915,18 +923,24 @@ async fn scopes(config: &Config, log: &VerboseLog, http: &Http) -> Result<Outcom
         let reason = match (protocol::scope::wizard_reason(scope), protocol::scope::Scope::parse(scope)) {
             (Some(reason), _) => reason,
             (None, Err(_)) if scope == "introspection" => {
-                "not a scope: introspection is an endpoint (RFC 7662), advertised as introspection_endpoint"
+                "token introspection (RFC 7662): granted whatever the application's ceiling, on today's server"
             }
             (None, Err(_)) => "not a scope: scopes look like resource:read or resource:write",
             (None, Ok(_)) => "not a scope the wizard uses",
         };
         println!("  {scope:<24} {verdict:<14} {reason}");
     }
+    if !unadvertised.is_empty() {
+        println!(
+            "Not advertised: {}. The server lists only what any OAuth client can get; privileged (llm_gateway:*) and hidden (wizard_session:*) scopes are granted by an application's own ceiling, if at all.",
+            unadvertised.join(", ")
+        );
+    }
     match (&supported, refused.is_empty()) {
         (None, _) => println!("The server did not publish scopes_supported ({}).", answer.status),
-        (Some(_), true) => println!("The server supports every requested scope."),
+        (Some(_), true) => println!("The server advertises every other requested scope."),
         (Some(_), false) => println!(
-            "The server will not grant: {}. A current server refuses the account request (invalid_scope).",
+            "The server will not grant: {}. Today's server refuses them at the token exchange (invalid_scope); older ones at the account request.",
             refused.join(", ")
         ),
     }

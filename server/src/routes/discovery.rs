@@ -34,15 +34,9 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The union of the partners' ceilings, in first-seen order.
+/// What the era advertises (the union of the partners' ceilings, or the
+/// OIDC and unprivileged scopes), in first-seen order.
 async fn scopes_supported(state: &AppState) -> Result<Vec<String>, ApiError> {
-    let mut scopes: Vec<String> = Vec::new();
-    for application in state.db.applications().await? {
-        for scope in state.policy.ceiling(&application) {
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
-            }
-        }
-    }
-    Ok(scopes)
+    let applications = state.db.applications().await?;
+    Ok(state.policy.scopes_supported(&applications))
 }

@@ -36,10 +36,10 @@ pub const MAX_LIMIT: i64 = 250;
     ),
     responses(
         (status = 200, body = protocol::posthog::HealthIssues),
-        (status = 400, description = "A filter that is not active/resolved, true/false or a positive integer", body = protocol::error::DetailError),
-        (status = 401, description = "Missing, unknown, revoked or expired credential; the detail says which", body = protocol::error::DetailError),
-        (status = 403, description = "permission_denied, naming the missing scope", body = protocol::error::DetailError),
-        (status = 404, description = "A project the credential cannot reach", body = protocol::error::DetailError),
+        (status = 400, description = "A filter that is not active/resolved, true/false or a positive integer", body = protocol::error::PostHogError),
+        (status = 401, description = "Missing, unknown, revoked or expired credential; the detail says which", body = protocol::error::PostHogError),
+        (status = 403, description = "permission_denied, naming the missing scope", body = protocol::error::PostHogError),
+        (status = 404, description = "A project the credential cannot reach", body = protocol::error::PostHogError),
     ),
     security(("bearer" = []))
 )]

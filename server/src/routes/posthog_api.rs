@@ -25,9 +25,9 @@ use crate::state::AppState;
     tag = "posthog",
     responses(
         (status = 200, body = protocol::posthog::Me),
-        (status = 401, description = "Missing, unknown, revoked or expired credential; the detail says which", body = protocol::error::DetailError),
-        (status = 403, description = "permission_denied, naming the missing scope", body = protocol::error::DetailError),
-        (status = 404, description = "The credential's project was removed", body = protocol::error::DetailError),
+        (status = 401, description = "Missing, unknown, revoked or expired credential; the detail says which", body = protocol::error::PostHogError),
+        (status = 403, description = "permission_denied, naming the missing scope", body = protocol::error::PostHogError),
+        (status = 404, description = "The credential's project was removed", body = protocol::error::PostHogError),
     ),
     security(("bearer" = []))
 )]
@@ -102,9 +102,9 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     params(("id" = String, Path, description = "The project (team) id")),
     responses(
         (status = 200, body = protocol::posthog::Project),
-        (status = 401, body = protocol::error::DetailError),
-        (status = 403, body = protocol::error::DetailError),
-        (status = 404, body = protocol::error::DetailError),
+        (status = 401, body = protocol::error::PostHogError),
+        (status = 403, body = protocol::error::PostHogError),
+        (status = 404, body = protocol::error::PostHogError),
     ),
     security(("bearer" = []))
 )]
@@ -181,17 +181,17 @@ where
     .await
     {
         Ok(resolved) => resolved,
-        Err(error) => return error.into_envelope(Envelope::Detail),
+        Err(error) => return error.into_envelope(Envelope::PostHog),
     };
     let verdict = auth::verdict(&resolved);
     let mut response = match resolved {
-        Err(dead) => dead.into_error().into_envelope(Envelope::Detail),
+        Err(dead) => dead.into_error().into_envelope(Envelope::PostHog),
         Ok(live) if !live.has_scope(scope) => {
-            ApiError::MissingScope(scope.to_owned()).into_envelope(Envelope::Detail)
+            ApiError::MissingScope(scope.to_owned()).into_envelope(Envelope::PostHog)
         }
         Ok(live) => match body(state.clone(), live).await {
             Ok(response) => response,
-            Err(error) => error.into_envelope(Envelope::Detail),
+            Err(error) => error.into_envelope(Envelope::PostHog),
         },
     };
     response.extensions_mut().insert(verdict);

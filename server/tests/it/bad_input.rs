@@ -796,7 +796,7 @@ async fn bad_input_table() {
             Call::get(paths::USERS_ME),
             401,
             Detail,
-            "",
+            "not_authenticated",
             "not provided",
         ),
         case(
@@ -804,7 +804,7 @@ async fn bad_input_table() {
             Call::get(paths::USERS_ME).header("authorization", "Bearer "),
             401,
             Detail,
-            "",
+            "not_authenticated",
             "not provided",
         ),
         case(
@@ -812,7 +812,7 @@ async fn bad_input_table() {
             Call::get(paths::USERS_ME).bearer(&tokens.refresh),
             401,
             Detail,
-            "",
+            "authentication_failed",
             "unknown",
         ),
         case(
@@ -820,7 +820,7 @@ async fn bad_input_table() {
             Call::get(paths::USERS_ME).bearer("phc_projectkeyprojectkeyprojectkey"),
             401,
             Detail,
-            "",
+            "authentication_failed",
             "unknown",
         ),
         case(
@@ -828,7 +828,7 @@ async fn bad_input_table() {
             Call::get(paths::USERS_ME).bearer("phx_not a key"),
             401,
             Detail,
-            "",
+            "authentication_failed",
             "unknown",
         ),
         case(
@@ -836,7 +836,7 @@ async fn bad_input_table() {
             Call::get(paths::project(1)),
             401,
             Detail,
-            "",
+            "not_authenticated",
             "not provided",
         ),
         case(
@@ -844,7 +844,7 @@ async fn bad_input_table() {
             Call::get("/api/projects/abc/").bearer(&tokens.access),
             404,
             Detail,
-            "",
+            "not_found",
             "Not found",
         ),
         case(
@@ -852,7 +852,7 @@ async fn bad_input_table() {
             Call::get(paths::project(foreign_team)).bearer(&tokens.access),
             404,
             Detail,
-            "",
+            "not_found",
             "Not found",
         ),
         case(
@@ -860,7 +860,7 @@ async fn bad_input_table() {
             Call::get(paths::project(1)).bearer(&tokens.refresh),
             401,
             Detail,
-            "",
+            "authentication_failed",
             "unknown",
         ),
     ];

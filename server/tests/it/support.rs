@@ -500,7 +500,7 @@ pub enum Family {
     OAuth,
     /// `{"error":{"code","message"}}`.
     Plain,
-    /// `{"detail","code"?}`.
+    /// PostHog's own API: `{"type","code","detail","attr"}`.
     Detail,
 }
 
@@ -551,12 +551,24 @@ pub fn envelope(family: Family, body: &Value) -> (String, String) {
             nested(&body["error"])
         }
         Family::Detail => {
-            assert!(
-                keys == ["detail"] || keys == ["code", "detail"],
+            assert_eq!(
+                keys,
+                ["attr", "code", "detail", "type"],
                 "{family:?}: {body}"
             );
-            let code = body.get("code").map(string).unwrap_or_default();
-            (code, string(&body["detail"]))
+            let kind = string(&body["type"]);
+            assert!(
+                [
+                    "authentication_error",
+                    "invalid_request",
+                    "validation_error",
+                    "throttled_error",
+                    "server_error"
+                ]
+                .contains(&kind.as_str()),
+                "{family:?}: type {kind:?}: {body}"
+            );
+            (string(&body["code"]), string(&body["detail"]))
         }
     }
 }
