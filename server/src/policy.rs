@@ -42,6 +42,10 @@ pub struct ScopePolicy {
     /// Whether `POST /api/wizard/gateway_token/` exists in this era (when
     /// the server is also given a gateway to mint at).
     pub wizard_gateway_tokens: bool,
+    /// Whether a public (PKCE) partner's `skip_existing_user_consent`
+    /// capability lets it link an existing account without the user's
+    /// consent. Today it never does: a client_id proves nothing.
+    pub public_partners_may_skip_consent: bool,
     pub messages: Messages,
 }
 
@@ -240,6 +244,12 @@ impl ScopePolicy {
             }
         }
         Ok(())
+    }
+
+    /// Whether a public partner with the `skip_existing_user_consent`
+    /// capability (`capability`) skips the existing user's consent.
+    pub fn skips_consent(&self, capability: bool) -> bool {
+        capability && self.public_partners_may_skip_consent
     }
 
     /// The named ceiling `name` of this era.
@@ -626,6 +636,23 @@ mod tests {
                 .to_string(),
             "Requested scopes exceed the application's allowed scopes"
         );
+    }
+
+    #[test]
+    fn only_older_eras_let_a_public_partner_skip_an_existing_users_consent() {
+        for (era, skips) in [
+            ("legacy", true),
+            ("allowlist", true),
+            ("ceilings", true),
+            ("current", false),
+        ] {
+            let policy = ScopePolicy::load(era).unwrap();
+            assert_eq!(policy.skips_consent(true), skips, "{era}");
+            assert!(
+                !policy.skips_consent(false),
+                "{era}: without the capability"
+            );
+        }
     }
 
     #[test]

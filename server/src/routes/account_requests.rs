@@ -260,7 +260,13 @@ async fn create(
     let now = state.clock.now();
     let new_account = NewAccount {
         email: email.clone(),
-        first_name: request.name.clone().unwrap_or_default(),
+        // The first word of the name, as the real server keeps it.
+        first_name: request
+            .name
+            .as_deref()
+            .and_then(|name| name.split(' ').next())
+            .unwrap_or_default()
+            .to_owned(),
         user_uuid: state.random.uuid(),
         organization_id: state.random.uuid(),
         organization_name: configuration
@@ -288,7 +294,11 @@ async fn create(
             return Ok(Outcome::Code(code));
         }
         Created::Existing(user) => match &caller {
-            Caller::Pkce(partner, challenge) if !partner.skip_existing_user_consent => {
+            Caller::Pkce(partner, challenge)
+                if !state
+                    .policy
+                    .skips_consent(partner.skip_existing_user_consent) =>
+            {
                 return Ok(Outcome::RequiresAuth(authorize_url(
                     state, partner, challenge, &scopes,
                 )));
