@@ -38,6 +38,7 @@ pub struct ScopePolicy {
     pub period: String,
     pub scopes: ScopeRules,
     pub personal_api_key: PersonalKeyRule,
+    pub resources: ResourceRules,
     pub tokens: TokenRules,
     /// Whether `POST /api/wizard/gateway_token/` exists in this era (when
     /// the server is also given a gateway to mint at).
@@ -159,6 +160,16 @@ pub enum PersonalKeyScopes {
     Ceiling,
     /// The token's scopes narrowed to the application's ceiling.
     TokenWithinCeiling,
+}
+
+/// How the resource endpoints answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRules {
+    /// A resource outside the token's teams is `403 forbidden` "Resource not
+    /// accessible with this token", whether or not it exists (else 403 for
+    /// another's team, 404 for one that does not exist).
+    pub outside_the_token_is_forbidden: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

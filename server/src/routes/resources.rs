@@ -207,25 +207,32 @@ pub(crate) fn parse_resource_id(id: &str) -> Result<i64, ApiError> {
     })
 }
 
-/// The team, if the token's user can reach it (else 403, or 404 if it does
-/// not exist at all).
+/// The team, if the token's user can reach it. Else, as the era says:
+/// 403 for another's team and 404 for one that does not exist (or was
+/// removed), or today's 403 "Resource not accessible with this token" for
+/// any team outside the token's.
 pub(crate) async fn reachable_team(
     state: &AppState,
     token: &Authenticated,
     team_id: i64,
 ) -> Result<Team, ApiError> {
-    match token
+    if let Some(team) = token
         .teams
         .iter()
         .find(|team| team.id == team_id && !team.is_demo)
     {
-        Some(team) => Ok(team.clone()),
-        None => match state.db.team(team_id).await? {
-            Some(_) => Err(ApiError::Forbidden(format!(
-                "Team {team_id} is not one of this token's teams"
-            ))),
-            None => Err(ApiError::NotFound(format!("No resource {team_id}"))),
-        },
+        return Ok(team.clone());
+    }
+    if state.policy.resources.outside_the_token_is_forbidden {
+        return Err(ApiError::Forbidden(
+            "Resource not accessible with this token".into(),
+        ));
+    }
+    match state.db.team(team_id).await? {
+        Some(_) => Err(ApiError::Forbidden(format!(
+            "Team {team_id} is not one of this token's teams"
+        ))),
+        None => Err(ApiError::NotFound(format!("No resource {team_id}"))),
     }
 }
 
