@@ -2,8 +2,11 @@
 # `just fuzz`: schemathesis against the real provisioning server.
 #
 # Builds the server, starts it on 127.0.0.1:0 with a temp SQLite file,
-# profile `current`, the orchestrator seed (hmac partner stripe-test) and
-# fuzz/seed.toml (two throttled partners), makes live credentials by real
+# profile `current`, the orchestrator seed (hmac partner stripe-test), the
+# wizard's personal-key gate turned on (so the phx_ routes are reached with a
+# live key; today's server mints none for the wizard by default) and
+# fuzz/seed.toml (two throttled partners), and a gateway-token mint that
+# points at a closed port (its documented 503, never a real gateway), makes live credentials by real
 # signups over HTTP (fuzz/signup.py), then runs schemathesis on
 # <server>/openapi.json with fuzz/hooks.py. Stops the server and exits
 # non-zero on any failure, after printing schemathesis's summary.
@@ -70,7 +73,9 @@ trap 'exit 130' INT TERM
 admin_token=fuzz-admin-$RANDOM$RANDOM
 "$server_bin" --bind 127.0.0.1:0 --profile current \
     --database-url "sqlite://$tmp/fuzz.db?mode=rwc" \
-    --seed fixtures/seeds/orchestrator.toml --seed fuzz/seed.toml \
+    --seed fixtures/seeds/orchestrator.toml --seed fixtures/seeds/wizard-personal-key.toml \
+    --seed fuzz/seed.toml \
+    --wizard-gateway-url http://127.0.0.1:9 \
     --admin-token "$admin_token" \
     >"$tmp/server.out" 2>"$tmp/server.log" </dev/null &
 server_pid=$!
