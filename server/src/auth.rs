@@ -25,8 +25,31 @@ impl Authenticated {
         protocol::scope::split(&self.grant.scopes)
     }
 
-    pub fn has_scope(&self, needed: &str) -> bool {
-        protocol::scope::grant_includes(&self.grant.scopes, needed)
+    /// Whether the credential may use an endpoint that needs `needed`, as
+    /// PostHog's `APIScopePermission` decides: a personal key without any
+    /// scope is a legacy key that may do anything; an access token without
+    /// any may do nothing; otherwise `*`, the scope itself, or (for a
+    /// `:read`) its `:write`.
+    pub fn check_scope(&self, needed: &str) -> Result<(), ApiError> {
+        let held = self.scopes();
+        if held.is_empty() {
+            return match self.kind {
+                CredentialKind::PersonalApiKey => Ok(()),
+                _ => Err(ApiError::Forbidden(
+                    "OAuth token has no scopes and cannot access this resource".into(),
+                )),
+            };
+        }
+        let write_half = needed
+            .strip_suffix(":read")
+            .map(|object| format!("{object}:write"));
+        let granted = held
+            .iter()
+            .any(|scope| scope == "*" || scope == needed || Some(scope) == write_half.as_ref());
+        match granted {
+            true => Ok(()),
+            false => Err(ApiError::MissingScope(needed.to_owned())),
+        }
     }
 }
 

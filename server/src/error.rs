@@ -35,7 +35,7 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(String),
     /// A credential without the scope an endpoint needs (PostHog API subset).
-    #[error("This action requires the '{0}' scope, which this credential does not have")]
+    #[error("API key missing required scope '{0}'")]
     MissingScope(String),
     #[error("{0}")]
     NotFound(String),

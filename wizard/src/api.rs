@@ -46,7 +46,8 @@ impl DeadKey {
     }
 }
 
-/// The scope a 403 `detail` names ("requires the 'health_issue:read' scope").
+/// The scope a 403 `detail` names ("API key missing required scope
+/// 'health_issue:read'").
 pub fn missing_scope(detail: &str) -> Option<String> {
     detail
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
@@ -224,10 +225,7 @@ mod tests {
     #[test]
     fn the_missing_scope_is_read_from_the_detail() {
         assert_eq!(
-            missing_scope(
-                "This action requires the 'health_issue:read' scope, which this credential does not have"
-            )
-            .as_deref(),
+            missing_scope("API key missing required scope 'health_issue:read'").as_deref(),
             Some("health_issue:read")
         );
         assert_eq!(

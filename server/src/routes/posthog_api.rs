@@ -186,12 +186,12 @@ where
     let verdict = auth::verdict(&resolved);
     let mut response = match resolved {
         Err(dead) => dead.into_error().into_envelope(Envelope::PostHog),
-        Ok(live) if !live.has_scope(scope) => {
-            ApiError::MissingScope(scope.to_owned()).into_envelope(Envelope::PostHog)
-        }
-        Ok(live) => match body(state.clone(), live).await {
-            Ok(response) => response,
-            Err(error) => error.into_envelope(Envelope::PostHog),
+        Ok(live) => match live.check_scope(scope) {
+            Err(refusal) => refusal.into_envelope(Envelope::PostHog),
+            Ok(()) => match body(state.clone(), live).await {
+                Ok(response) => response,
+                Err(error) => error.into_envelope(Envelope::PostHog),
+            },
         },
     };
     response.extensions_mut().insert(verdict);
