@@ -11,10 +11,12 @@ limits afterwards). Writes the tokens, keys and team ids to the output file
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,6 +36,8 @@ SIGNUP_SCOPES = [
 # Also asked for (within the wizard's ceiling; `wizard doctor` uses it), so
 # the health issues endpoint answers more than 403.
 EXTRA_SCOPES = ["health_issue:read"]
+# fuzz/seed.toml, partner fuzz-throttled-hmac.
+THROTTLED_HMAC_SECRET = b"whsec_fuzz_throttled_fake"
 
 
 def call(base, method, path, body=None, content_type=None, headers=None):
@@ -94,8 +98,27 @@ def signup(base, client_id):
     }
 
 
+def spend_the_throttled_partners_allowance(base):
+    """The throttled hmac partner may make one account request an hour:
+    make it now, so every generated one is over the limit (429)."""
+    body = json.dumps(
+        {"id": f"fuzz-{secrets.token_hex(8)}", "email": f"fuzz-{secrets.token_hex(6)}@example.com"}
+    ).encode()
+    timestamp = int(time.time())
+    mac = hmac.new(THROTTLED_HMAC_SECRET, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    call(
+        base,
+        "POST",
+        "/api/agentic/provisioning/account_requests",
+        body,
+        "application/json",
+        {"Stripe-Signature": f"t={timestamp},v1={mac}"},
+    )
+
+
 def main():
     base, output = sys.argv[1].rstrip("/"), sys.argv[2]
+    spend_the_throttled_partners_allowance(base)
     credentials = {"live": signup(base, "posthog-wizard"), "throttled": signup(base, "fuzz-throttled-pkce")}
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

@@ -11,7 +11,7 @@ use crate::state::AppState;
 /// The length of a window, in seconds.
 pub const WINDOW_SECONDS: i64 = 3600;
 
-/// A partner's limits per hour; an absent kind is unlimited (as are the
+/// A partner's limits per hour; an absent kind, or 0, is unlimited (as are the
 /// embedded default partners). Stored as JSON in
 /// `oauth_applications.rate_limits`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +77,9 @@ pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Re
         return Ok(());
     }
     let limits: RateLimits = serde_json::from_str(rate_limits).unwrap_or_default();
-    let Some(limit) = limits.limit(kind) else {
+    // An absent limit, or a limit of 0, is no limit (the real server reads
+    // a zero override as "limiting off").
+    let Some(limit) = limits.limit(kind).filter(|limit| *limit > 0) else {
         return Ok(());
     };
     let (start, retry_after) = window(state.clock.now());
