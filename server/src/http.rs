@@ -130,7 +130,27 @@ pub async fn request_id(
         path = %protocol::credential::redact_secrets(&path),
     );
     let started = std::time::Instant::now();
-    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let headroom = std::cell::Cell::new(None);
+    let (mut response, headroom) = crate::rate_limit::HEADROOM
+        .scope(headroom, async {
+            let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+            (
+                response,
+                crate::rate_limit::HEADROOM.with(std::cell::Cell::get),
+            )
+        })
+        .await;
+    if let Some(headroom) = headroom {
+        for (name, value) in [
+            ("ratelimit-limit", headroom.limit),
+            ("ratelimit-remaining", headroom.remaining),
+            ("ratelimit-reset", headroom.reset),
+        ] {
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from(value));
+        }
+    }
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

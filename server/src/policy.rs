@@ -39,6 +39,7 @@ pub struct ScopePolicy {
     pub scopes: ScopeRules,
     pub personal_api_key: PersonalKeyRule,
     pub resources: ResourceRules,
+    pub rate_limits: RateLimitRules,
     pub tokens: TokenRules,
     /// Whether `POST /api/wizard/gateway_token/` exists in this era (when
     /// the server is also given a gateway to mint at).
@@ -162,6 +163,24 @@ pub enum PersonalKeyScopes {
     TokenWithinCeiling,
 }
 
+/// How partners' rate limits are metered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitRules {
+    pub model: RateLimitModel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitModel {
+    /// At most N per hour, in windows aligned to the hour.
+    HourlyWindows,
+    /// A token bucket per partner and endpoint: a burst that refills at N an
+    /// hour, `RateLimit-*` headers on every metered answer, refreshes kept
+    /// out of the exchange bucket.
+    TokenBuckets,
+}
+
 /// How the resource endpoints answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +209,8 @@ pub struct Messages {
     pub scopes_outside_ceiling_at_account_request: String,
     pub scopes_outside_ceiling_at_token: String,
     pub code_without_scopes: String,
+    /// The message of a `429 rate_limited` (token-bucket eras).
+    pub rate_limited: String,
 }
 
 /// The embedded profiles, by name, oldest era first.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::Application;
 use crate::error::ApiError;
+use crate::policy::RateLimitModel;
 use crate::state::AppState;
 
 /// The length of a window, in seconds.
@@ -68,36 +69,109 @@ pub fn window(now: i64) -> (i64, i64) {
     (start, start + WINDOW_SECONDS - now)
 }
 
+impl Kind {
+    /// The burst and hourly rate today's real server declares for the
+    /// endpoint (its token buckets); a partner's override of N an hour keeps
+    /// the declared burst-to-rate proportion: `max(1, ceil(burst × N /
+    /// per_hour))`.
+    pub fn declared_budget(self) -> (i64, i64) {
+        match self {
+            Kind::AccountRequests => (5, 10),
+            Kind::ResourceCreates => (10, 30),
+            Kind::TokenExchanges => (30, 120),
+        }
+    }
+
+    /// The bucket of an override of `per_hour` an hour.
+    pub fn bucket(self, per_hour: i64) -> (i64, i64) {
+        let (burst, declared) = self.declared_budget();
+        let scaled = (burst * per_hour + declared - 1) / declared;
+        (scaled.max(1), per_hour)
+    }
+}
+
+/// What a rate-limited answer tells the partner (today's `RateLimit-*`
+/// headers): the bucket's capacity, what is left, and the seconds until it
+/// is full again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headroom {
+    pub limit: i64,
+    pub remaining: i64,
+    pub reset: i64,
+}
+
+tokio::task_local! {
+    /// The headroom of the request being answered, for the `RateLimit-*`
+    /// headers `http::request_id` adds to its answer.
+    pub static HEADROOM: std::cell::Cell<Option<Headroom>>;
+}
+
+fn note_headroom(headroom: Headroom) {
+    let _ = HEADROOM.try_with(|cell| cell.set(Some(headroom)));
+}
+
 /// Counts one request of `kind` against `application`, or refuses it with
-/// `429 rate_limited` when its hourly limit is reached. Unlimited kinds
-/// never touch the database.
+/// `429 rate_limited`, as the era meters: an hourly window, or today's
+/// token bucket (which also reports its headroom). An absent limit, or a
+/// limit of 0, is no limit (the real server reads a zero override as
+/// "limiting off"); unlimited kinds never touch the database.
 pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Result<(), ApiError> {
     let (client_id, rate_limits) = (&application.client_id, &application.rate_limits);
     if rate_limits == "{}" || rate_limits.is_empty() {
         return Ok(());
     }
     let limits: RateLimits = serde_json::from_str(rate_limits).unwrap_or_default();
-    // An absent limit, or a limit of 0, is no limit (the real server reads
-    // a zero override as "limiting off").
     let Some(limit) = limits.limit(kind).filter(|limit| *limit > 0) else {
         return Ok(());
     };
-    let (start, retry_after) = window(state.clock.now());
-    if state
-        .db
-        .take_rate_limit(client_id, kind.as_str(), start, limit)
-        .await?
-    {
-        return Ok(());
+    let now = state.clock.now();
+    match state.policy.rate_limits.model {
+        RateLimitModel::HourlyWindows => {
+            let (start, retry_after) = window(now);
+            if state
+                .db
+                .take_rate_limit(client_id, kind.as_str(), start, limit)
+                .await?
+            {
+                return Ok(());
+            }
+            tracing::warn!(client_id = %client_id, kind = kind.as_str(), limit, "rate limited");
+            Err(ApiError::RateLimited {
+                message: format!(
+                    "Rate limit reached: at most {limit} {} per hour for this partner; retry in {retry_after} s",
+                    kind.as_str().replace('_', " ")
+                ),
+                retry_after,
+            })
+        }
+        RateLimitModel::TokenBuckets => {
+            let (burst, per_hour) = kind.bucket(limit);
+            let (taken, left) = state
+                .db
+                .take_token(client_id, kind.as_str(), now, burst, per_hour)
+                .await?;
+            let seconds_per_token = 3600.0 / per_hour as f64;
+            note_headroom(Headroom {
+                limit: burst,
+                remaining: left.floor() as i64,
+                reset: ((burst as f64 - left) * seconds_per_token).ceil() as i64,
+            });
+            if taken {
+                return Ok(());
+            }
+            tracing::warn!(client_id = %client_id, kind = kind.as_str(), burst, per_hour, "rate limited");
+            Err(ApiError::RateLimited {
+                message: state.policy.messages.rate_limited.clone(),
+                retry_after: ((1.0 - left) * seconds_per_token).ceil().max(1.0) as i64,
+            })
+        }
     }
-    tracing::warn!(client_id = %client_id, kind = kind.as_str(), limit, "rate limited");
-    Err(ApiError::RateLimited {
-        message: format!(
-            "Rate limit reached: at most {limit} {} per hour for this partner; retry in {retry_after} s",
-            kind.as_str().replace('_', " ")
-        ),
-        retry_after,
-    })
+}
+
+/// Whether a refresh is counted with the code exchanges (hourly windows);
+/// today's token endpoint keeps refreshes out of the exchange bucket.
+pub fn refreshes_count_as_exchanges(state: &AppState) -> bool {
+    state.policy.rate_limits.model == RateLimitModel::HourlyWindows
 }
 
 /// [`take`] for the application `client_id`; an unknown one is not limited.
@@ -122,6 +196,24 @@ mod tests {
         check(3599, (0, 1));
         check(3600, (3600, 3600));
         check(1_775_000_000, (1_774_998_000, 1_600));
+    }
+
+    #[test]
+    fn an_override_keeps_the_declared_burst_to_rate_proportion() {
+        fn check(kind: Kind, per_hour: i64, burst: i64) {
+            assert_eq!(
+                kind.bucket(per_hour),
+                (burst, per_hour),
+                "{kind:?} at {per_hour}"
+            );
+        }
+        check(Kind::AccountRequests, 3, 2);
+        check(Kind::AccountRequests, 10, 5);
+        check(Kind::AccountRequests, 1, 1);
+        check(Kind::ResourceCreates, 1, 1);
+        check(Kind::ResourceCreates, 30, 10);
+        check(Kind::TokenExchanges, 120, 30);
+        check(Kind::TokenExchanges, 1, 1);
     }
 
     #[test]

@@ -338,6 +338,58 @@ impl Db {
         Ok(counted.is_some())
     }
 
+    /// Takes one token from `client_id`'s bucket for `kind` (capacity
+    /// `burst`, refilled at `per_hour` a hour, full when first used), in one
+    /// write. Answers whether it was taken and the tokens left after.
+    pub async fn take_token(
+        &self,
+        client_id: &str,
+        kind: &str,
+        now: i64,
+        burst: i64,
+        per_hour: i64,
+    ) -> sqlx::Result<(bool, f64)> {
+        let (client_id, kind) = (client_id.to_owned(), kind.to_owned());
+        self.write(move |connection| {
+            let client_id = client_id.clone();
+            let kind = kind.clone();
+            Box::pin(async move {
+                let stored: Option<(f64, i64)> = sqlx::query_as(
+                    "SELECT tokens, updated_at FROM rate_limit_buckets
+                     WHERE client_id = ? AND kind = ?",
+                )
+                .bind(&client_id)
+                .bind(&kind)
+                .fetch_optional(&mut *connection)
+                .await?;
+                let capacity = burst as f64;
+                let available = match stored {
+                    None => capacity,
+                    Some((tokens, updated_at)) => {
+                        let elapsed = (now - updated_at).max(0) as f64;
+                        (tokens + elapsed * per_hour as f64 / 3600.0).min(capacity)
+                    }
+                };
+                let taken = available >= 1.0;
+                let left = if taken { available - 1.0 } else { available };
+                sqlx::query(
+                    "INSERT INTO rate_limit_buckets (client_id, kind, tokens, updated_at)
+                     VALUES (?, ?, ?, ?)
+                     ON CONFLICT (client_id, kind)
+                     DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+                )
+                .bind(&client_id)
+                .bind(&kind)
+                .bind(left)
+                .bind(now)
+                .execute(connection)
+                .await?;
+                Ok((taken, left))
+            })
+        })
+        .await
+    }
+
     /// The answer kept for `client_id`'s request `request_id`, if any.
     pub async fn stored_account_request(
         &self,

@@ -244,7 +244,9 @@ pub(crate) async fn refresh(
         .await?
         .filter(|grant| grant.revoked_at.is_none())
         .ok_or_else(|| ApiError::InvalidGrant(INVALID_REFRESH.into()))?;
-    rate_limit::take_for(state, &grant.client_id, Kind::TokenExchanges).await?;
+    if rate_limit::refreshes_count_as_exchanges(state) {
+        rate_limit::take_for(state, &grant.client_id, Kind::TokenExchanges).await?;
+    }
     let held = protocol::scope::split(&grant.scopes);
     let scopes = match request.scope.as_deref().map(protocol::scope::split) {
         None => held,

@@ -293,6 +293,52 @@ async fn existing_users_get_codes_for_the_resolved_team() {
     }
 }
 
+/// If this fails, today's token buckets let a partner burst past its
+/// declared proportion, refill at the wrong rate, or hide its headroom.
+#[tokio::test]
+async fn todays_token_bucket_bursts_refills_and_tells_its_headroom() {
+    let server = seeded(Options::new("current")).await;
+    let secret = "whsec_limited_fake";
+    let request =
+        |n: u32| json!({"id": format!("bucket-{n}"), "email": format!("bucket{n}@example.com")});
+    // Two account requests an hour: a burst of max(1, ceil(5 × 2 / 10)) = 1.
+    let first = signed_request(&server, secret, &request(1)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(
+        (
+            first.header("ratelimit-limit"),
+            first.header("ratelimit-remaining"),
+            first.header("ratelimit-reset")
+        ),
+        (Some("1"), Some("0"), Some("1800"))
+    );
+    let second = signed_request(&server, secret, &request(2)).await;
+    assert_eq!(
+        second.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        second.text()
+    );
+    assert_eq!(second.header("retry-after"), Some("1800"));
+    assert_eq!(second.header("ratelimit-remaining"), Some("0"));
+    let (code, message) = envelope(Family::AccountRequest, &second.json());
+    assert_eq!(code, "rate_limited");
+    assert!(
+        message.starts_with("Rate limit exceeded for this partner."),
+        "{message}"
+    );
+    server.state.clock.advance(1799);
+    let early = signed_request(&server, secret, &request(3)).await;
+    assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(early.header("retry-after"), Some("1"));
+    server.state.clock.advance(1);
+    let refilled = signed_request(&server, secret, &request(4)).await;
+    assert_eq!(refilled.status, StatusCode::OK, "{}", refilled.text());
+    // An unmetered partner's answers carry no RateLimit-* headers.
+    let (code, _) = server.signup(None).await;
+    assert!(!code.is_empty());
+}
+
 /// If this fails, an orchestrator cannot pick another of the user's teams
 /// at resource creation, or can reach someone else's.
 #[tokio::test]
@@ -317,10 +363,10 @@ async fn resource_creation_picks_an_available_team_and_refuses_a_foreign_one() {
 }
 
 /// If this fails, a partner over its hourly limit is either let through or
-/// not told when to come back.
+/// not told when to come back (an era that meters in hourly windows).
 #[tokio::test]
 async fn rate_limits_refuse_with_retry_after_until_the_window_turns() {
-    let server = seeded(Options::new("current")).await;
+    let server = seeded(Options::new("ceilings")).await;
     let secret = "whsec_limited_fake";
     let request =
         |n: u32| json!({"id": format!("limited-{n}"), "email": format!("limited{n}@example.com")});
