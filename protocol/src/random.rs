@@ -26,16 +26,20 @@ pub trait RandomSource: Send + Sync {
         self.fill(&mut bytes);
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let hex = hex::encode(bytes);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
+        hyphenated(&hex::encode(bytes))
     }
+}
+
+/// The first 32 hex digits of `hex` in the hyphenated 8-4-4-4-12 UUID form.
+pub fn hyphenated(hex: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// The operating system's generator: what every binary uses by default.

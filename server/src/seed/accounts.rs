@@ -394,15 +394,9 @@ impl Accounts<'_> {
 /// A stable id for a seeded issue (the same entry gets the same id on every
 /// start), in UUID form.
 fn health_issue_id(team_id: i64, kind: &str, created_at: i64) -> String {
-    let hex = hash_secret(&format!("health_issue/{team_id}/{kind}/{created_at}"));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    protocol::random::hyphenated(&hash_secret(&format!(
+        "health_issue/{team_id}/{kind}/{created_at}"
+    )))
 }
 
 #[cfg(test)]
