@@ -420,10 +420,12 @@ impl HttpStep {
         validate_pointers(&self.expect, &self.save)
     }
 
-    /// Whether `API-Version: 0.1d` is sent.
+    /// Whether `API-Version: 0.1d` is sent: by default to the agentic
+    /// endpoints and their `/api/provisioning/…` aliases.
     pub fn sends_api_version(&self) -> bool {
-        self.api_version
-            .unwrap_or_else(|| self.path.starts_with("/api/agentic/"))
+        self.api_version.unwrap_or_else(|| {
+            self.path.starts_with("/api/agentic/") || self.path.starts_with("/api/provisioning/")
+        })
     }
 }
 

@@ -56,7 +56,12 @@ fn section(
 ) {
     let _ = writeln!(text, "# {name}");
     for entry in journal.entries.iter().filter(|entry| keep(entry)) {
-        let mut line = format!("{} {} -> {}", entry.method, entry.path, entry.status);
+        let mut line = format!(
+            "{} {} -> {}",
+            entry.method,
+            without_uuids(&entry.path),
+            entry.status
+        );
         if let Some(credential) = &entry.credential {
             let _ = write!(line, " [{credential}]");
         }
@@ -69,6 +74,25 @@ fn section(
         // Journals hold masks only; this is a second lock on the door.
         let _ = writeln!(text, "{}", protocol::credential::redact_secrets(&line));
     }
+}
+
+/// `path` with each UUID segment (a user's, drawn at random, as in
+/// `/verify_email/<uuid>`) written `{uuid}`: it changes from run to run.
+fn without_uuids(path: &str) -> String {
+    let is_uuid = |segment: &str| {
+        let groups: Vec<&str> = segment.split('-').collect();
+        groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|group| group.bytes().all(|byte| byte.is_ascii_hexdigit()))
+    };
+    path.split('/')
+        .map(|segment| match is_uuid(segment) {
+            true => "{uuid}",
+            false => segment,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Where a scenario's committed transcript lives.
@@ -171,6 +195,27 @@ mod tests {
         );
         assert!(!text.contains("req-random") && !text.contains("1775000000"));
         assert!(render(&Journals::default()).is_none());
+    }
+
+    #[test]
+    fn uuid_segments_are_left_out() {
+        for (path, expected) in [
+            (
+                "/verify_email/99d930ba-d807-42b0-8492-692ed84c884b",
+                "/verify_email/{uuid}",
+            ),
+            ("/project/1", "/project/1"),
+            (
+                "/api/x/99d930ba-d807-42b0-8492-692ed84c884",
+                "/api/x/99d930ba-d807-42b0-8492-692ed84c884",
+            ),
+            (
+                "/a/zzzzzzzz-d807-42b0-8492-692ed84c884b/b",
+                "/a/zzzzzzzz-d807-42b0-8492-692ed84c884b/b",
+            ),
+        ] {
+            assert_eq!(without_uuids(path), expected, "{path}");
+        }
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub mod codes {
     pub const INVALID_SIGNATURE: &str = "invalid_signature";
     pub const PERMISSION_DENIED: &str = "permission_denied";
     pub const PRODUCT_ACCESS_DENIED: &str = "product_access_denied";
+    pub const DEEP_LINKS_NOT_ENABLED: &str = "deep_links_not_enabled";
+    pub const INVALID_PATH: &str = "invalid_path";
+    pub const HMAC_SIGNATURE_REQUIRED: &str = "hmac_signature_required";
 }
 
 /// What an account request may answer on failure: its own envelope, or the

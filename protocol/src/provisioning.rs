@@ -166,10 +166,12 @@ pub struct RemovedAnswer {
     pub id: String,
 }
 
-/// `POST /api/agentic/provisioning/deep_links`.
+/// `POST /api/agentic/provisioning/deep_links`. `purpose` may be left out
+/// in eras that default it to `dashboard` (protocol section 8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeepLinkRequest {
-    pub purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
 }

@@ -47,6 +47,20 @@ pub enum ApiError {
     UnknownService(String),
     #[error("{0}")]
     InvalidResourceId(String),
+    /// A request that must authenticate and did not (today's token
+    /// endpoint: `401 invalid_request`).
+    #[error("{0}")]
+    AuthenticationRequired(String),
+    /// A partner without the deep-link capability (today's named refusal).
+    #[error("{0}")]
+    DeepLinksNotEnabled(String),
+    /// A deep link's path that is not a relative in-app path (today's named
+    /// refusal).
+    #[error("{0}")]
+    InvalidPath(String),
+    /// An hmac partner's bearer token used without its signature.
+    #[error("{0}")]
+    HmacSignatureRequired(String),
     #[error("Request body is larger than 64 KiB")]
     PayloadTooLarge,
     /// Over a partner's hourly limit; answered with `Retry-After`.
@@ -92,12 +106,17 @@ impl ApiError {
             | ApiError::Expired(_)
             | ApiError::TeamResolutionFailed(_)
             | ApiError::UnknownService(_)
-            | ApiError::InvalidResourceId(_) => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidResourceId(_)
+            | ApiError::InvalidPath(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidClient(_)
+            | ApiError::AuthenticationRequired(_)
+            | ApiError::HmacSignatureRequired(_)
             | ApiError::InvalidSignature(_)
             | ApiError::Unauthorized(_)
             | ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_)
+            | ApiError::MissingScope(_)
+            | ApiError::DeepLinksNotEnabled(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -123,6 +142,10 @@ impl ApiError {
             ApiError::TeamResolutionFailed(_) => codes::TEAM_RESOLUTION_FAILED,
             ApiError::UnknownService(_) => codes::UNKNOWN_SERVICE,
             ApiError::InvalidResourceId(_) => codes::INVALID_RESOURCE_ID,
+            ApiError::AuthenticationRequired(_) => codes::INVALID_REQUEST,
+            ApiError::DeepLinksNotEnabled(_) => codes::DEEP_LINKS_NOT_ENABLED,
+            ApiError::InvalidPath(_) => codes::INVALID_PATH,
+            ApiError::HmacSignatureRequired(_) => codes::HMAC_SIGNATURE_REQUIRED,
             ApiError::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => codes::RATE_LIMITED,
             ApiError::IdempotencyConflict(_) => codes::IDEMPOTENCY_CONFLICT,

@@ -19,6 +19,11 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// The path as the caller sent it (without a trailing slash) when routing
+/// replaced an alias: the journal records this one.
+#[derive(Debug, Clone)]
+pub struct SentPath(pub String);
+
 /// A note a handler leaves for the journal (e.g. how a credential was judged).
 #[derive(Debug, Clone)]
 pub struct Verdict(pub &'static str);
@@ -118,7 +123,10 @@ pub async fn request_id(
         .unwrap_or_else(|| state.random.uuid());
     request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().to_string();
-    let path = request.uri().path().to_owned();
+    let path = match request.extensions().get::<SentPath>() {
+        Some(sent) => sent.0.clone(),
+        None => request.uri().path().to_owned(),
+    };
     let credential = bearer(request.headers()).map(protocol::credential::mask);
     let at = state.clock.now();
     // Every log line of the request carries its id (and never a full

@@ -140,6 +140,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deep_links::handle))
         .routes(routes!(agentic_login::handle))
         .routes(routes!(project_page::handle))
+        .routes(routes!(verify_email_page::handle))
         .routes(routes!(introspect::handle))
         .routes(routes!(discovery::metadata))
         .routes(routes!(posthog_api::me))
@@ -152,7 +153,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
 #[openapi(
     info(
         title = "Simulated PostHog provisioning server",
-        description = "The agentic provisioning API, its OAuth endpoints and the PostHog API subset the wizard reads (API-Version 0.1d). Every path also answers with a trailing slash.",
+        description = "The agentic provisioning API, its OAuth endpoints and the PostHog API subset the wizard reads (API-Version 0.1d). Every path also answers with a trailing slash. In eras with aliases (today's), every /api/agentic/provisioning/… path also answers as /api/provisioning/…, and /api/agentic/oauth/token as /api/provisioning/oauth/token; the aliases are not listed again.",
         license(name = "MIT")
     ),
     modifiers(&SecuritySchemes)
@@ -183,8 +184,10 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The whole router.
 pub fn app(state: AppState) -> Router {
+    let state_aliases = state.policy.provisioning_aliases;
     let (mut router, document) = documented_routes().split_for_parts();
     let document = Arc::new(document);
+    router = router.route("/", get(home_page::handle));
     router = router.route(
         "/openapi.json",
         get(move || {
@@ -217,25 +220,65 @@ pub fn app(state: AppState) -> Router {
             http::request_id,
         ))
         .with_state(state);
-    // Paths answer with and without the trailing slash (section 2): the
-    // slash is dropped before routing, so each route is registered once.
+    // Paths answer with and without the trailing slash (section 2), and
+    // in eras with aliases under `/api/provisioning/…`: both are rewritten
+    // before routing, so each route is registered once.
+    let aliases = state_aliases;
     let normalized = tower::ServiceBuilder::new()
-        .map_request(trim_trailing_slash)
+        .map_request(move |request| normalize_path(request, aliases))
         .service(routed);
     Router::new().fallback_service(normalized)
 }
 
-fn trim_trailing_slash(mut request: axum::extract::Request) -> axum::extract::Request {
-    let path = request.uri().path();
-    if path.len() > 1 && path.ends_with('/') {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-        let rebuilt = match request.uri().query() {
-            Some(query) => format!("{trimmed}?{query}"),
-            None => trimmed.to_owned(),
-        };
-        if let Ok(uri) = rebuilt.parse() {
-            *request.uri_mut() = uri;
+/// The `/api/provisioning/…` aliases, most specific first: what the path
+/// starts with, and what that part stands for.
+pub const PROVISIONING_ALIASES: [(&str, &str); 2] = [
+    ("/api/provisioning/oauth/token", "/api/agentic/oauth/token"),
+    ("/api/provisioning/", "/api/agentic/provisioning/"),
+];
+
+/// The path routing sees: without trailing slashes and, when `aliases`,
+/// with an alias replaced by the path it stands for. `None` when it is
+/// the path as sent.
+pub fn routed_path(path: &str, aliases: bool) -> Option<String> {
+    let trimmed = match path.len() > 1 && path.ends_with('/') {
+        true => match path.trim_end_matches('/') {
+            "" => "/",
+            trimmed => trimmed,
+        },
+        false => path,
+    };
+    let aliased = PROVISIONING_ALIASES
+        .iter()
+        .filter(|_| aliases)
+        .find_map(|(alias, canonical)| {
+            let rest = trimmed.strip_prefix(alias)?;
+            let whole = alias.ends_with('/') || rest.is_empty();
+            whole.then(|| format!("{canonical}{rest}"))
+        });
+    match aliased {
+        Some(canonical) => Some(canonical),
+        None if trimmed.len() != path.len() => Some(trimmed.to_owned()),
+        None => None,
+    }
+}
+
+fn normalize_path(mut request: axum::extract::Request, aliases: bool) -> axum::extract::Request {
+    let Some(path) = routed_path(request.uri().path(), aliases) else {
+        return request;
+    };
+    // The journal keeps the alias the caller sent (without the slash).
+    let sent = request.uri().path();
+    let sent = routed_path(sent, false).unwrap_or_else(|| sent.to_owned());
+    let aliased = (sent != path).then_some(http::SentPath(sent));
+    let rebuilt = match request.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    if let Ok(uri) = rebuilt.parse() {
+        *request.uri_mut() = uri;
+        if let Some(sent) = aliased {
+            request.extensions_mut().insert(sent);
         }
     }
     request
@@ -271,5 +314,56 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routed_path;
+
+    /// If this fails, a path with a trailing slash or an
+    /// `/api/provisioning/…` alias reaches no route, or an alias answers
+    /// in an era without them.
+    #[test]
+    fn routed_path_table() {
+        let rows: [(&str, bool, Option<&str>); 10] = [
+            ("/api/agentic/provisioning/health", true, None),
+            ("/api/users/@me/", false, Some("/api/users/@me")),
+            ("/", true, None),
+            ("/api/provisioning/health", false, None),
+            (
+                "/api/provisioning/health",
+                true,
+                Some("/api/agentic/provisioning/health"),
+            ),
+            (
+                "/api/provisioning/resources/7/remove/",
+                true,
+                Some("/api/agentic/provisioning/resources/7/remove"),
+            ),
+            (
+                "/api/provisioning/oauth/token",
+                true,
+                Some("/api/agentic/oauth/token"),
+            ),
+            (
+                "/api/provisioning/oauth/token/",
+                true,
+                Some("/api/agentic/oauth/token"),
+            ),
+            (
+                "/api/provisioning/oauth/tokens",
+                true,
+                Some("/api/agentic/provisioning/oauth/tokens"),
+            ),
+            ("/api/provisioning", true, None),
+        ];
+        for (path, aliases, expected) in rows {
+            assert_eq!(
+                routed_path(path, aliases).as_deref(),
+                expected,
+                "{path} (aliases: {aliases})"
+            );
+        }
     }
 }

@@ -48,6 +48,10 @@ pub struct ScopePolicy {
     /// capability lets it link an existing account without the user's
     /// consent. Today it never does: a client_id proves nothing.
     pub public_partners_may_skip_consent: bool,
+    /// Whether every `/api/agentic/provisioning/…` endpoint, and the agentic
+    /// token endpoint, also answer under `/api/provisioning/…`.
+    pub provisioning_aliases: bool,
+    pub deep_links: DeepLinkRules,
     pub messages: Messages,
 }
 
@@ -199,6 +203,81 @@ pub struct TokenRules {
     /// Whether a wrong PKCE verifier consumes the code (else the code is
     /// verified before it is consumed, and the right verifier still works).
     pub pkce_mismatch_burns_code: bool,
+    /// How a PKCE code exchanged without `code_verifier` is refused.
+    pub missing_verifier: MissingVerifier,
+    /// How an unsigned exchange of a code issued without a PKCE challenge
+    /// (an hmac partner's) is refused.
+    pub unsigned_code_without_challenge: UnsignedCode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingVerifier {
+    /// `400 invalid_request` "code_verifier is required": a malformed request.
+    BadRequest,
+    /// `401 invalid_request` "code_verifier is required for PKCE": the
+    /// verifier is the caller's authentication.
+    Unauthorized,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsignedCode {
+    /// `401 invalid_client`, naming the partner's signature.
+    InvalidClient,
+    /// `401 invalid_request` "Authentication required".
+    AuthenticationRequired,
+}
+
+/// How deep links are issued and followed (protocol section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeepLinkRules {
+    pub purpose: PurposeRule,
+    pub refusals: DeepLinkRefusals,
+    /// Where a link followed by a user whose email is not verified (every
+    /// partner-created user) lands.
+    pub unverified_users: UnverifiedLanding,
+    /// Whether a token issued to an hmac partner mints links only in a
+    /// request that partner signed.
+    pub hmac_partner_signs: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurposeRule {
+    /// Required, one of [`DEEP_LINK_PURPOSES`].
+    Known,
+    /// A free-form label kept for analytics; absent or empty is `dashboard`.
+    LabelDefaultDashboard,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeepLinkRefusals {
+    /// `403 forbidden` and `400 invalid_request` saying which rule failed.
+    Generic,
+    /// `403 deep_links_not_enabled` and `400 invalid_path`, in the real
+    /// server's words.
+    Named,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnverifiedLanding {
+    /// Signed in like anyone else.
+    SignedIn,
+    /// Sent to `/verify_email/<user uuid>`, without a session.
+    VerifyEmail,
+}
+
+/// Where a followed deep link sends the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Landing {
+    /// Signed in (a session cookie), to the link's path.
+    SignedIn,
+    /// To the verify-email page, without a session.
+    VerifyEmail,
 }
 
 /// Error texts that changed between eras, word for word. `{scopes}` is
@@ -212,6 +291,13 @@ pub struct Messages {
     /// The message of a `429 rate_limited` (token-bucket eras).
     pub rate_limited: String,
 }
+
+/// The purposes a deep link may name in eras that check it.
+pub const DEEP_LINK_PURPOSES: [&str; 1] = ["dashboard"];
+
+/// Today's words for a deep link's path outside the app.
+pub const INVALID_PATH_MESSAGE: &str =
+    "path must be a relative in-app path beginning with a single '/'";
 
 /// The embedded profiles, by name, oldest era first.
 pub const EMBEDDED: [(&str, &str); 4] = [
@@ -467,6 +553,87 @@ impl ScopePolicy {
     }
 }
 
+/// The deep-link and token-endpoint rules.
+impl ScopePolicy {
+    /// The purpose a deep link is issued for, from what was asked.
+    pub fn deep_link_purpose(&self, requested: Option<&str>) -> Result<String, ApiError> {
+        match (self.deep_links.purpose, requested) {
+            (PurposeRule::LabelDefaultDashboard, None | Some("")) => Ok("dashboard".to_owned()),
+            (PurposeRule::LabelDefaultDashboard, Some(label)) => Ok(label.to_owned()),
+            (PurposeRule::Known, Some(purpose)) if DEEP_LINK_PURPOSES.contains(&purpose) => {
+                Ok(purpose.to_owned())
+            }
+            (PurposeRule::Known, None) => Err(ApiError::InvalidRequest(format!(
+                "purpose is required; known: {}",
+                DEEP_LINK_PURPOSES.join(", ")
+            ))),
+            (PurposeRule::Known, Some(other)) => Err(ApiError::InvalidRequest(format!(
+                "Unknown purpose {:?}; known: {}",
+                protocol::credential::redact_secrets(other),
+                DEEP_LINK_PURPOSES.join(", ")
+            ))),
+        }
+    }
+
+    /// The refusal of a partner without the deep-link capability.
+    pub fn deep_links_not_enabled(&self) -> ApiError {
+        match self.deep_links.refusals {
+            DeepLinkRefusals::Generic => {
+                ApiError::Forbidden("This application may not issue deep links".into())
+            }
+            DeepLinkRefusals::Named => {
+                ApiError::DeepLinksNotEnabled("Deep links are not enabled for this partner".into())
+            }
+        }
+    }
+
+    /// The refusal of a path outside the app; `why` names the rule it broke.
+    pub fn deep_link_path_refused(&self, why: String) -> ApiError {
+        match self.deep_links.refusals {
+            DeepLinkRefusals::Generic => ApiError::InvalidRequest(why),
+            DeepLinkRefusals::Named => ApiError::InvalidPath(INVALID_PATH_MESSAGE.into()),
+        }
+    }
+
+    /// Whether a deep-link request with a token of a partner authenticating
+    /// with `auth_method` must carry that partner's signature.
+    pub fn deep_link_needs_signature(&self, auth_method: &str) -> bool {
+        self.deep_links.hmac_partner_signs && auth_method == "hmac"
+    }
+
+    /// Where a followed link of a user sends the person.
+    pub fn deep_link_landing(&self, email_verified: bool) -> Landing {
+        match (self.deep_links.unverified_users, email_verified) {
+            (UnverifiedLanding::VerifyEmail, false) => Landing::VerifyEmail,
+            _ => Landing::SignedIn,
+        }
+    }
+
+    /// The refusal of a PKCE code exchanged without its verifier.
+    pub fn missing_code_verifier(&self) -> ApiError {
+        match self.tokens.missing_verifier {
+            MissingVerifier::BadRequest => {
+                ApiError::InvalidRequest("code_verifier is required".into())
+            }
+            MissingVerifier::Unauthorized => {
+                ApiError::AuthenticationRequired("code_verifier is required for PKCE".into())
+            }
+        }
+    }
+
+    /// The refusal of an unsigned exchange of a code without a challenge.
+    pub fn unsigned_code_without_challenge(&self) -> ApiError {
+        match self.tokens.unsigned_code_without_challenge {
+            UnsignedCode::InvalidClient => ApiError::InvalidClient(
+                "This code must be exchanged by a request signed by its partner".into(),
+            ),
+            UnsignedCode::AuthenticationRequired => {
+                ApiError::AuthenticationRequired("Authentication required".into())
+            }
+        }
+    }
+}
+
 /// A message with `{scopes}` filled in.
 fn fill(template: &str, scopes: &[String]) -> String {
     template.replace("{scopes}", &scopes.join(", "))
@@ -668,6 +835,94 @@ mod tests {
                 .to_string(),
             "Requested scopes exceed the application's allowed scopes"
         );
+    }
+
+    /// One row: era, purpose asked, the purpose issued or the error code.
+    fn check_purpose(era: &str, asked: Option<&str>, expected: Result<&str, &str>) {
+        let policy = ScopePolicy::load(era).unwrap();
+        let got = policy
+            .deep_link_purpose(asked)
+            .map_err(|error| error.code());
+        assert_eq!(
+            got.as_deref().map_err(|code| *code),
+            expected,
+            "era {era}, purpose {asked:?}"
+        );
+    }
+
+    #[test]
+    fn deep_link_purpose_table() {
+        check_purpose("ceilings", Some("dashboard"), Ok("dashboard"));
+        check_purpose("ceilings", None, Err("invalid_request"));
+        check_purpose("legacy", Some("billing"), Err("invalid_request"));
+        check_purpose("current", None, Ok("dashboard"));
+        check_purpose("current", Some(""), Ok("dashboard"));
+        check_purpose("current", Some("billing"), Ok("billing"));
+    }
+
+    /// Each era's refusals and landings, as (status, code, message).
+    #[test]
+    fn deep_link_and_token_refusals_by_era() {
+        let wire = |error: ApiError| (error.status().as_u16(), error.code(), error.to_string());
+        /// The four refusals of an era, as (status, code, message).
+        type Refusals<'a> = [(u16, &'a str, &'a str); 4];
+        let rows: [(&str, Refusals); 2] = [
+            (
+                "legacy",
+                [
+                    (
+                        403,
+                        "forbidden",
+                        "This application may not issue deep links",
+                    ),
+                    (400, "invalid_request", "why"),
+                    (400, "invalid_request", "code_verifier is required"),
+                    (
+                        401,
+                        "invalid_client",
+                        "This code must be exchanged by a request signed by its partner",
+                    ),
+                ],
+            ),
+            (
+                "current",
+                [
+                    (
+                        403,
+                        "deep_links_not_enabled",
+                        "Deep links are not enabled for this partner",
+                    ),
+                    (400, "invalid_path", INVALID_PATH_MESSAGE),
+                    (401, "invalid_request", "code_verifier is required for PKCE"),
+                    (401, "invalid_request", "Authentication required"),
+                ],
+            ),
+        ];
+        for (era, expected) in rows {
+            let policy = ScopePolicy::load(era).unwrap();
+            let got = [
+                wire(policy.deep_links_not_enabled()),
+                wire(policy.deep_link_path_refused("why".into())),
+                wire(policy.missing_code_verifier()),
+                wire(policy.unsigned_code_without_challenge()),
+            ];
+            let expected =
+                expected.map(|(status, code, message)| (status, code, message.to_owned()));
+            assert_eq!(got, expected, "era {era}");
+        }
+        for (era, landing, signs, aliases) in [
+            ("legacy", Landing::SignedIn, false, false),
+            ("allowlist", Landing::SignedIn, false, false),
+            ("ceilings", Landing::SignedIn, false, false),
+            ("current", Landing::VerifyEmail, true, true),
+        ] {
+            let policy = ScopePolicy::load(era).unwrap();
+            assert_eq!(policy.deep_link_landing(false), landing, "{era}");
+            assert_eq!(policy.deep_link_landing(true), Landing::SignedIn, "{era}");
+            assert_eq!(policy.deep_link_needs_signature("hmac"), signs, "{era}");
+            assert!(!policy.deep_link_needs_signature("pkce"), "{era}");
+            assert_eq!(policy.provisioning_aliases, aliases, "{era}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub async fn dashboard(
         .header(API_VERSION_HEADER, API_VERSION)
         .bearer_auth(token.expose())
         .json(&DeepLinkRequest {
-            purpose: PURPOSE_DASHBOARD.into(),
+            purpose: Some(PURPOSE_DASHBOARD.into()),
             path: None,
         });
     let answer = match http.send(log, "dashboard deep link", &url, builder).await {

@@ -1,25 +1,28 @@
 //! `GET /agentic/login?token=…&team_id=…` (protocol section 4): follows a
-//! deep link. The first follow within 600 s answers `302` to the link's
-//! path (`/project/<team_id>` by default); any later follow, an expired
-//! link, or a token the server does not know answers `410` with a small
-//! page. All three pages say "This link is no longer valid"; the used and
-//! expired pages then say which, since the server knows.
+//! deep link, as the real server does in every era we know: the first
+//! follow within 600 s signs the person in (a session cookie) and answers
+//! `302` to the link's path (`/project/<team_id>` by default), or, in eras
+//! that verify email first, `302` to `/verify_email/<user uuid>` without a
+//! session; a missing token answers `302` to `/?error=missing_token`, and
+//! a used, expired or unknown one `302` to
+//! `/?error=expired_or_invalid_token` (the app's home page explains both).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use protocol::credential::hash_secret;
 
-use crate::db::lifecycle::LinkUse;
+use crate::db::lifecycle::{DeepLink, LinkUse};
+use crate::policy::Landing;
+use crate::routes::authorize::{new_session, set_cookie};
 use crate::state::AppState;
 
-/// The heading every refused link shows.
-pub const NO_LONGER_VALID: &str = "This link is no longer valid";
-pub const ALREADY_USED: &str = "It has already been used: each sign-in link works once.";
-pub const EXPIRED: &str = "It has expired: sign-in links work for 10 minutes.";
-pub const UNKNOWN: &str =
-    "It is not a sign-in link this server issued, or its project was removed.";
+/// The `error` values of the home page a refused link lands on.
+pub const MISSING_TOKEN: &str = "missing_token";
+pub const EXPIRED_OR_INVALID_TOKEN: &str = "expired_or_invalid_token";
+pub const USER_NOT_FOUND: &str = "user_not_found";
+pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
 
 /// Follows a deep link.
 #[utoipa::path(
@@ -31,8 +34,8 @@ pub const UNKNOWN: &str =
         ("team_id" = Option<String>, Query, description = "The project (informational; the token decides)"),
     ),
     responses(
-        (status = 302, description = "Signed in: to /project/<team_id> or the link's path", headers(("Location" = String))),
-        (status = 410, description = "Used, expired or unknown link: an HTML page saying which", content_type = "text/html"),
+        (status = 302, description = "Signed in (Set-Cookie) to /project/<team_id> or the link's path; today an unverified user to /verify_email/<uuid> without a session; a missing token to /?error=missing_token; a used, expired or unknown one to /?error=expired_or_invalid_token", headers(("Location" = String))),
+        (status = 410, description = "Not answered any more: refused links redirect (302) to /?error=…, as the real server's do in every era. Kept in the document because contract 0.1d.2 lists it", content_type = "text/html"),
     )
 )]
 pub async fn handle(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
@@ -42,45 +45,81 @@ pub async fn handle(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         .and_then(|pairs| pairs.into_iter().find(|(name, _)| name == "token"))
         .map(|(_, token)| token)
         .filter(|token| !token.is_empty());
-    let found = match token {
-        Some(token) => state
-            .db
-            .use_deep_link(&hash_secret(&token), state.clock.now())
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(detail = %error, "deep link lookup failed");
-                LinkUse::Unknown
-            }),
-        None => LinkUse::Unknown,
+    let Some(token) = token else {
+        return refused(MISSING_TOKEN);
     };
-    let reason = match found {
-        LinkUse::Now(link) => {
-            tracing::info!(team_id = link.team_id, "deep link followed");
-            let mut response = StatusCode::FOUND.into_response();
-            let headers = response.headers_mut();
-            if let Ok(location) = HeaderValue::from_str(&link.path) {
-                headers.insert(header::LOCATION, location);
-            }
-            no_store(headers);
-            return response;
+    let found = state
+        .db
+        .use_deep_link(&hash_secret(&token), state.clock.now())
+        .await;
+    match found {
+        Ok(LinkUse::Now(link)) => follow(&state, link).await,
+        Ok(LinkUse::Used | LinkUse::Expired | LinkUse::Unknown) => {
+            refused(EXPIRED_OR_INVALID_TOKEN)
         }
-        LinkUse::Used => ALREADY_USED,
-        LinkUse::Expired => EXPIRED,
-        LinkUse::Unknown => UNKNOWN,
-    };
-    let page = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{NO_LONGER_VALID}</title></head>\n<body><h1>{NO_LONGER_VALID}</h1>\n<p>{reason}</p>\n<p>Ask the application that sent you here for a new link.</p></body></html>\n"
-    );
-    let mut response = (StatusCode::GONE, Html(page)).into_response();
-    no_store(response.headers_mut());
-    response
+        Err(error) => {
+            tracing::error!(detail = %error, "deep link lookup failed");
+            refused(SERVICE_UNAVAILABLE)
+        }
+    }
 }
 
-/// The link's token is in the URL: keep it out of caches and referrers.
-fn no_store(headers: &mut axum::http::HeaderMap) {
+/// A link used now: where its user lands, by the era's rule.
+async fn follow(state: &AppState, link: DeepLink) -> Response {
+    let user = match state.db.user(link.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return refused(USER_NOT_FOUND),
+        Err(error) => {
+            tracing::error!(detail = %error, "deep link user lookup failed");
+            return refused(SERVICE_UNAVAILABLE);
+        }
+    };
+    // No user of the simulator has verified an email address (the API's
+    // `is_email_verified` is false for everyone): partner-created users
+    // start unverified, and no verification flow is modelled.
+    let email_verified = false;
+    match state.policy.deep_link_landing(email_verified) {
+        Landing::VerifyEmail => {
+            tracing::info!(
+                team_id = link.team_id,
+                "deep link followed by an unverified user"
+            );
+            redirect(&format!("/verify_email/{}", user.uuid))
+        }
+        Landing::SignedIn => {
+            let mut response = redirect(&link.path);
+            match new_session(state, Some(user.id)).await {
+                Ok((id, session)) => {
+                    set_cookie(&mut response, &id, session.expires_at - state.clock.now());
+                }
+                Err(error) => {
+                    tracing::error!(detail = %error, "deep link session failed");
+                    return refused(SERVICE_UNAVAILABLE);
+                }
+            }
+            tracing::info!(team_id = link.team_id, "deep link followed; signed in");
+            response
+        }
+    }
+}
+
+/// A refused link: to the app's home page, which says why.
+fn refused(error: &str) -> Response {
+    redirect(&format!("/?error={error}"))
+}
+
+/// `302` to a relative location. The link's token is in the URL that led
+/// here: keep it out of caches and referrers.
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, location);
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    response
 }

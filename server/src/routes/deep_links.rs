@@ -20,11 +20,9 @@ use crate::auth::Authenticated;
 use crate::db::lifecycle::DeepLink;
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_json, read_body};
+use crate::routes::account_requests::verify_signature;
 use crate::routes::resources::{access_token, reachable_team};
 use crate::state::AppState;
-
-/// The purposes a deep link may serve.
-pub const PURPOSES: [&str; 1] = ["dashboard"];
 
 /// How long a link lives, in seconds.
 pub const LIFETIME_SECONDS: i64 = 600;
@@ -41,9 +39,9 @@ pub const MAX_PATH_LENGTH: usize = 2048;
     request_body(content = protocol::provisioning::DeepLinkRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "A single-use link, valid for 600 s", body = protocol::provisioning::DeepLinkAnswer),
-        (status = 400, description = "invalid_request (unknown purpose, a path that is not a relative in-app path), invalid_api_version", body = protocol::error::PlainError),
-        (status = 401, description = "Missing, invalid, revoked or expired access token", body = protocol::error::PlainError),
-        (status = 403, description = "The partner may not issue deep links, or the project is not the token's", body = protocol::error::PlainError),
+        (status = 400, description = "invalid_request (unknown purpose; before today also a path that is not a relative in-app path), invalid_path (today), invalid_api_version", body = protocol::error::PlainError),
+        (status = 401, description = "Missing, invalid, revoked or expired access token; hmac_signature_required or invalid_signature (today: an hmac partner's token without its signature)", body = protocol::error::PlainError),
+        (status = 403, description = "The partner may not issue deep links (forbidden; today deep_links_not_enabled), or the project is not the token's", body = protocol::error::PlainError),
         (status = 404, description = "The token's project was removed", body = protocol::error::PlainError),
         (status = 413, body = protocol::error::PlainError),
     ),
@@ -55,6 +53,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let token = access_token(&state, &headers).await?;
         let bytes = read_body(body).await?;
         let request: DeepLinkRequest = parse_json(&headers, &bytes)?;
+        signed_by_its_partner(&state, &token, &headers, &bytes).await?;
         issue(&state, &token, request).await
     }
     .await;
@@ -69,26 +68,15 @@ async fn issue(
     token: &Authenticated,
     request: DeepLinkRequest,
 ) -> Result<DeepLinkAnswer, ApiError> {
-    if !PURPOSES.contains(&request.purpose.as_str()) {
-        return Err(ApiError::InvalidRequest(format!(
-            "Unknown purpose {:?}; known: {}",
-            protocol::credential::redact_secrets(&request.purpose),
-            PURPOSES.join(", ")
-        )));
-    }
-    let partner = match token.grant.client_id.as_deref() {
-        Some(client_id) => state.db.application(client_id).await?,
-        None => None,
-    };
+    let purpose = state.policy.deep_link_purpose(request.purpose.as_deref())?;
+    let partner = partner(state, token).await?;
     if !partner.is_some_and(|partner| partner.active && partner.can_issue_deep_links) {
-        return Err(ApiError::Forbidden(
-            "This application may not issue deep links".into(),
-        ));
+        return Err(state.policy.deep_links_not_enabled());
     }
     let team = reachable_team(state, token, token.grant.team_id).await?;
     let path = match request.path {
         Some(path) => {
-            check_in_app_path(&path).map_err(ApiError::InvalidRequest)?;
+            check_in_app_path(&path).map_err(|why| state.policy.deep_link_path_refused(why))?;
             path
         }
         None => format!("/project/{}", team.id),
@@ -103,22 +91,65 @@ async fn issue(
             client_id: token.grant.client_id.clone(),
             user_id: token.grant.user_id,
             team_id: team.id,
-            purpose: request.purpose.clone(),
+            purpose: purpose.clone(),
             path,
             created_at: now,
             expires_at,
             used_at: None,
         })
         .await?;
-    tracing::info!(team_id = team.id, purpose = %request.purpose, expires_at, "deep link issued");
+    tracing::info!(team_id = team.id, purpose = %protocol::credential::redact_secrets(&purpose), expires_at, "deep link issued");
     Ok(DeepLinkAnswer {
-        purpose: request.purpose,
+        purpose,
         url: format!(
             "{}/agentic/login?token={secret}&team_id={}",
             state.public_url, team.id
         ),
         expires_at: crate::clock::rfc3339(expires_at),
     })
+}
+
+/// The application the token was issued to, if it still exists.
+async fn partner(
+    state: &AppState,
+    token: &Authenticated,
+) -> Result<Option<crate::db::Application>, ApiError> {
+    match token.grant.client_id.as_deref() {
+        Some(client_id) => Ok(state.db.application(client_id).await?),
+        None => Ok(None),
+    }
+}
+
+/// In eras where an hmac partner's token mints links only in a request
+/// that partner signed: the `Stripe-Signature` must be there, valid, and
+/// the token's partner's.
+async fn signed_by_its_partner(
+    state: &AppState,
+    token: &Authenticated,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let Some(partner) = partner(state, token).await? else {
+        return Ok(());
+    };
+    if !state.policy.deep_link_needs_signature(&partner.auth_method) {
+        return Ok(());
+    }
+    let signature = headers
+        .get(protocol::signature::HEADER)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::HmacSignatureRequired(
+                "This partner's requests must carry its Stripe-Signature".into(),
+            )
+        })?;
+    let signer = verify_signature(state, signature, body).await?;
+    match signer.client_id == partner.client_id {
+        true => Ok(()),
+        false => Err(ApiError::InvalidSignature(
+            "The signature is not the token's partner's".into(),
+        )),
+    }
 }
 
 /// Accepts only a relative path inside the app: it starts with one `/`,

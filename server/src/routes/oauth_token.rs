@@ -15,7 +15,7 @@ use protocol::credential::{hash_secret, Credential, CredentialKind};
 use protocol::oauth::{TokenAnswer, TokenRequest, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN};
 
 use crate::error::{ApiError, Envelope};
-use crate::http::{content_type_is, parse_form, parse_json, read_body};
+use crate::http::read_body;
 use crate::routes::token;
 use crate::state::AppState;
 
@@ -34,11 +34,7 @@ use crate::state::AppState;
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         let bytes = read_body(body).await?;
-        let request: TokenRequest = if content_type_is(&headers, "application/json") {
-            parse_json(&headers, &bytes)?
-        } else {
-            parse_form(&headers, &bytes)?
-        };
+        let request: TokenRequest = token::parse_token_request(&headers, &bytes)?;
         let mut answer = match request.grant_type.as_deref() {
             None | Some("") => Err(ApiError::InvalidRequest("grant_type is required".into())),
             Some(GRANT_AUTHORIZATION_CODE) => exchange(&state, &headers, &bytes, &request).await,

@@ -16,7 +16,7 @@ use protocol::pkce::{CodeChallenge, CodeVerifier};
 
 use crate::db::{Code, Exchange, NewTokens, RefreshRotation, Team};
 use crate::error::{ApiError, Envelope};
-use crate::http::{check_api_version, parse_form, read_body};
+use crate::http::{check_api_version, content_type_is, parse_form, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
 use crate::routes::account_requests::verify_signature;
 use crate::state::AppState;
@@ -30,11 +30,11 @@ use crate::state::AppState;
         ("API-Version" = String, Header, description = "Must be 0.1d"),
         ("Stripe-Signature" = Option<String>, Header, description = "Required to exchange an hmac partner's code"),
     ),
-    request_body(content = protocol::oauth::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = protocol::oauth::TokenRequest, content_type = "application/x-www-form-urlencoded", description = "Also accepted as application/json"),
     responses(
         (status = 200, description = "A new token pair (Cache-Control: no-store)", body = protocol::oauth::TokenAnswer),
         (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, invalid_api_version", body = protocol::error::OAuthFailure),
-        (status = 401, description = "invalid_client (an unsigned exchange of an hmac code), invalid_signature", body = protocol::error::OAuthFailure),
+        (status = 401, description = "An unsigned exchange of an hmac code (invalid_client; today invalid_request \"Authentication required\"), a missing code_verifier (today: invalid_request), invalid_signature", body = protocol::error::OAuthFailure),
         (status = 413, description = "Body over 64 KiB", body = protocol::error::OAuthError),
         (status = 429, description = "rate_limited: the partner the code or refresh token was issued to is over its hourly token exchanges (with Retry-After)", body = protocol::error::OAuthError),
     )
@@ -43,7 +43,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let result = async {
         check_api_version(&headers)?;
         let bytes = read_body(body).await?;
-        let request: TokenRequest = parse_form(&headers, &bytes)?;
+        let request = parse_token_request(&headers, &bytes)?;
         match request.grant_type.as_deref() {
             None | Some("") => Err(ApiError::InvalidRequest("grant_type is required".into())),
             Some(GRANT_AUTHORIZATION_CODE) => {
@@ -68,6 +68,18 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
 }
 
 const INVALID_CODE: &str = "Invalid or expired authorization code";
+
+/// A token request as JSON or as a form, by its `Content-Type` (the real
+/// endpoint parses both, in every era).
+pub(crate) fn parse_token_request(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenRequest, ApiError> {
+    match content_type_is(headers, "application/json") {
+        true => parse_json(headers, body),
+        false => parse_form(headers, body),
+    }
+}
 
 pub(crate) async fn exchange_code(
     state: &AppState,
@@ -107,7 +119,7 @@ pub(crate) async fn exchange_code(
         .as_deref()
         .filter(|verifier| !verifier.is_empty());
     if stored.code_challenge.is_some() && verifier.is_none() {
-        return Err(ApiError::InvalidRequest("code_verifier is required".into()));
+        return Err(state.policy.missing_code_verifier());
     }
     if stored.code_challenge.is_none() {
         // An hmac partner's code: only that partner's signed request may
@@ -115,11 +127,7 @@ pub(crate) async fn exchange_code(
         let signature = headers
             .get(protocol::signature::HEADER)
             .and_then(|value| value.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::InvalidClient(
-                    "This code must be exchanged by a request signed by its partner".into(),
-                )
-            })?;
+            .ok_or_else(|| state.policy.unsigned_code_without_challenge())?;
         let partner = verify_signature(state, signature, body).await?;
         if partner.client_id != stored.client_id {
             return Err(ApiError::InvalidClient(

@@ -412,12 +412,12 @@ async fn bad_input_table() {
         ),
         // --- the agentic token endpoint ----------------------------------
         case(
-            "token: JSON body",
+            "token: JSON body without a refresh token (JSON is parsed like a form)",
             token(json_type, br#"{"grant_type":"refresh_token"}"#),
             400,
             OAuth,
             "invalid_request",
-            "Content-Type",
+            "refresh_token",
         ),
         case(
             "token: no content type",

@@ -386,6 +386,14 @@ async fn check_deep_link(
                 Some("no-store"),
                 "{label}"
             );
+            // Signed in: a session cookie (test_valid_token_creates_session).
+            assert!(
+                followed
+                    .header("set-cookie")
+                    .is_some_and(|cookie| cookie.starts_with("posthog_session=")),
+                "{label}: {:?}",
+                followed.header("set-cookie")
+            );
         }
         Err((status, code)) => {
             assert_eq!(answer.status, status, "{label}: {}", answer.text());
@@ -528,20 +536,25 @@ async fn deep_links_are_single_use_and_expire() {
     };
 
     let used = issue().await;
-    assert_eq!(follow(used.clone()).await.status, StatusCode::FOUND);
+    let first = follow(used.clone()).await;
+    assert_eq!(first.status, StatusCode::FOUND);
     let again = follow(used).await;
-    assert_eq!(again.status, StatusCode::GONE);
-    assert!(
-        again.text().contains("This link is no longer valid"),
-        "{}",
-        again.text()
+    assert_eq!(again.status, StatusCode::FOUND);
+    assert_eq!(
+        again.header("location"),
+        Some("/?error=expired_or_invalid_token")
     );
-    assert!(
-        again.text().contains("already been used"),
-        "{}",
-        again.text()
-    );
-    assert!(again.content_type().unwrap().starts_with("text/html"));
+    let home = server
+        .send(Call::get("/?error=expired_or_invalid_token".to_owned()))
+        .await;
+    assert!(home.content_type().unwrap().starts_with("text/html"));
+    for words in [
+        "This link is no longer valid",
+        "already been used",
+        "expired",
+    ] {
+        assert!(home.text().contains(words), "{words}: {}", home.text());
+    }
 
     let last_second = issue().await;
     server.state.clock.advance(599);
@@ -554,25 +567,35 @@ async fn deep_links_are_single_use_and_expire() {
     let expired = issue().await;
     server.state.clock.advance(601);
     let answer = follow(expired.clone()).await;
-    assert_eq!(answer.status, StatusCode::GONE);
-    assert!(answer.text().contains("This link is no longer valid"));
-    assert!(answer.text().contains("expired"), "{}", answer.text());
-    // Still expired (not "used") when followed again.
-    assert!(follow(expired).await.text().contains("expired"));
+    assert_eq!(answer.status, StatusCode::FOUND);
+    assert_eq!(
+        answer.header("location"),
+        Some("/?error=expired_or_invalid_token")
+    );
+    // Still refused when followed again.
+    assert_eq!(
+        follow(expired).await.header("location"),
+        Some("/?error=expired_or_invalid_token")
+    );
 
-    for target in [
-        "/agentic/login?token=nonsense".to_owned(),
-        "/agentic/login".to_owned(),
-        "/agentic/login?token=".to_owned(),
+    // test_error_redirect_0_missing_token, test_error_redirect_1_invalid_token.
+    for (target, location) in [
+        (
+            "/agentic/login?token=nonsense",
+            "/?error=expired_or_invalid_token",
+        ),
+        ("/agentic/login", "/?error=missing_token"),
+        ("/agentic/login?token=", "/?error=missing_token"),
     ] {
-        let answer = follow(target.clone()).await;
-        assert_eq!(answer.status, StatusCode::GONE, "{target}");
-        assert!(
-            answer.text().contains("This link is no longer valid"),
-            "{target}"
-        );
-        assert!(!answer.text().contains("expired"), "{target}");
+        let answer = follow(target.to_owned()).await;
+        assert_eq!(answer.status, StatusCode::FOUND, "{target}");
+        assert_eq!(answer.header("location"), Some(location), "{target}");
+        assert_eq!(answer.header("set-cookie"), None, "{target}");
     }
+    let home = server
+        .send(Call::get("/?error=missing_token".to_owned()))
+        .await;
+    assert!(home.text().contains("no sign-in token"), "{}", home.text());
 
     // A link into a project removed before it is followed is dead too.
     let before_removal = issue().await;
@@ -583,7 +606,10 @@ async fn deep_links_are_single_use_and_expire() {
     )
     .await;
     assert_eq!(removed.status, StatusCode::OK);
-    assert_eq!(follow(before_removal).await.status, StatusCode::GONE);
+    assert_eq!(
+        follow(before_removal).await.header("location"),
+        Some("/?error=expired_or_invalid_token")
+    );
 }
 
 /// If this fails, a partner without the capability hands out sign-in links.
@@ -640,4 +666,90 @@ async fn the_project_page_names_the_project() {
             StatusCode::NOT_FOUND
         );
     }
+}
+
+/// One request of today's deep links and what must come of it: the
+/// purpose issued, or the refusal's status, code and message.
+type TodayExpected = Result<&'static str, (StatusCode, &'static str, &'static str)>;
+
+/// If this fails, today's partners read other refusals than the real
+/// server's (test_deep_links.py::test_deep_link_rejects_unsafe_path_*), a
+/// link without a purpose is refused, or a person whose email is not
+/// verified is signed in by a link
+/// (test_unverified_user_redirects_to_verify_email_0_false).
+#[tokio::test]
+async fn todays_deep_links_default_the_purpose_name_refusals_and_verify_email_first() {
+    let server = Server::start(Options::new("current")).await;
+    let tokens = server.tokens(Some(&WIZARD_SIGNUP_SCOPES)).await;
+    let invalid_path = (
+        StatusCode::BAD_REQUEST,
+        "invalid_path",
+        "path must be a relative in-app path beginning with a single '/'",
+    );
+    let cases: Vec<(&str, Value, TodayExpected)> = vec![
+        ("no purpose", json!({}), Ok("dashboard")),
+        ("an empty purpose", json!({"purpose": ""}), Ok("dashboard")),
+        (
+            "a free-form label",
+            json!({"purpose": "billing"}),
+            Ok("billing"),
+        ),
+        (
+            "an in-app path",
+            json!({"path": "/insights/new"}),
+            Ok("dashboard"),
+        ),
+        (
+            "protocol-relative",
+            json!({"path": "//evil.example"}),
+            Err(invalid_path),
+        ),
+        (
+            "an absolute URL",
+            json!({"path": "https://evil.example"}),
+            Err(invalid_path),
+        ),
+        (
+            "a newline",
+            json!({"path": "/project/1\nx"}),
+            Err(invalid_path),
+        ),
+    ];
+    let me = server
+        .send(Call::get("/api/users/@me/").bearer(&tokens.access))
+        .await;
+    let uuid = me.json()["uuid"].as_str().unwrap().to_owned();
+    for (label, body, expected) in cases {
+        let answer = deep_link(&server, &tokens.access, body).await;
+        match expected {
+            Ok(purpose) => {
+                assert_eq!(answer.status, StatusCode::OK, "{label}: {}", answer.text());
+                assert_eq!(answer.json()["purpose"], purpose, "{label}");
+                let url = answer.json()["url"].as_str().unwrap().to_owned();
+                let followed = server.send(Call::get(login_target(&url))).await;
+                assert_eq!(followed.status, StatusCode::FOUND, "{label}");
+                let location = format!("/verify_email/{uuid}");
+                assert_eq!(
+                    followed.header("location"),
+                    Some(location.as_str()),
+                    "{label}"
+                );
+                assert_eq!(followed.header("set-cookie"), None, "{label}: no session");
+            }
+            Err((status, code, message)) => {
+                assert_eq!(answer.status, status, "{label}: {}", answer.text());
+                let (found, text) = envelope(Family::Plain, &answer.json());
+                assert_eq!((found.as_str(), text.as_str()), (code, message), "{label}");
+            }
+        }
+    }
+    let page = server
+        .send(Call::get(format!("/verify_email/{uuid}")))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("Verify your email address"),
+        "{}",
+        page.text()
+    );
 }

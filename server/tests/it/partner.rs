@@ -220,8 +220,11 @@ async fn a_signed_partner_code_needs_a_signed_exchange() {
         "{}",
         unsigned.text()
     );
-    let (error, _) = envelope(Family::OAuth, &unsigned.json());
-    assert_eq!(error, "invalid_client");
+    // Today's words (test_oauth_token.py::test_code_without_challenge_requires_authentication).
+    assert_eq!(
+        unsigned.json(),
+        json!({"error": "invalid_request", "error_description": "Authentication required"})
+    );
     // A verifier does not replace the signature.
     let with_verifier = server.exchange(&code, &"a".repeat(43)).await;
     assert_eq!(with_verifier.status, StatusCode::UNAUTHORIZED);
