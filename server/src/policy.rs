@@ -241,6 +241,19 @@ pub struct DeepLinkRules {
     /// Whether a token issued to an hmac partner mints links only in a
     /// request that partner signed.
     pub hmac_partner_signs: bool,
+    /// Whether a public partner (a `pkce` one, known by a client_id anyone
+    /// can send) may mint links at all, whatever its capabilities.
+    pub public_partners: PublicPartners,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicPartners {
+    /// Like any partner with the capability.
+    Allowed,
+    /// `403 forbidden`: a link mints a web session, and the public tiers
+    /// get no deep-link budget.
+    Blocked,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -601,6 +614,18 @@ impl ScopePolicy {
         self.deep_links.hmac_partner_signs && auth_method == "hmac"
     }
 
+    /// The refusal of a partner authenticating with `auth_method` that may
+    /// not mint links in this era whatever its capabilities (a public one,
+    /// today), checked before the capability.
+    pub fn deep_links_barred(&self, auth_method: &str) -> Option<ApiError> {
+        match (self.deep_links.public_partners, auth_method) {
+            (PublicPartners::Blocked, "pkce") => Some(ApiError::Forbidden(
+                "Deep links are not available to public clients".into(),
+            )),
+            _ => None,
+        }
+    }
+
     /// Where a followed link of a user sends the person.
     pub fn deep_link_landing(&self, email_verified: bool) -> Landing {
         match (self.deep_links.unverified_users, email_verified) {
@@ -922,6 +947,12 @@ mod tests {
             assert_eq!(policy.deep_link_needs_signature("hmac"), signs, "{era}");
             assert!(!policy.deep_link_needs_signature("pkce"), "{era}");
             assert_eq!(policy.provisioning_aliases, aliases, "{era}");
+            assert!(policy.deep_links_barred("hmac").is_none(), "{era}");
+            assert_eq!(
+                policy.deep_links_barred("pkce").map(|error| error.code()),
+                aliases.then_some("forbidden"),
+                "{era}: public partners are barred today only"
+            );
         }
     }
 

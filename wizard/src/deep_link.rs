@@ -2,7 +2,9 @@
 //! section 4): `POST /api/agentic/provisioning/deep_links` with the run's
 //! `pha_`. The link signs the person in once, within 10 minutes. Its token
 //! is a bearer secret: it goes to stdout for the person and never into the
-//! verbose log. A refused or failed call costs only the link.
+//! verbose log. A refused or failed call costs only the link: today's
+//! server refuses every public client (the wizard applications among them,
+//! protocol section 8), so a run against it ends without one.
 
 use protocol::credential::Credential;
 use protocol::provisioning::{DeepLinkAnswer, DeepLinkRequest};

@@ -811,9 +811,7 @@ async fn dashboard_link(config: &Config, log: &VerboseLog, http: &Http, target: 
     };
     if let Some(link) = deep_link::dashboard(http, log, &config.server_url(), token).await {
         println!("Open your dashboard: {}", link.url);
-        // Today's server sends a person whose email is not verified (every
-        // new account) to the verify-email page first.
-        println!("  (the link works once and expires in 10 minutes; PostHog may ask you to verify your email address first)");
+        println!("  (the link works once and expires in 10 minutes)");
     }
 }
 

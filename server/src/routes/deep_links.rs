@@ -41,7 +41,7 @@ pub const MAX_PATH_LENGTH: usize = 2048;
         (status = 200, description = "A single-use link, valid for 600 s", body = protocol::provisioning::DeepLinkAnswer),
         (status = 400, description = "invalid_request (unknown purpose; before today also a path that is not a relative in-app path), invalid_path (today), invalid_api_version", body = protocol::error::PlainError),
         (status = 401, description = "Missing, invalid, revoked or expired access token; hmac_signature_required or invalid_signature (today: an hmac partner's token without its signature)", body = protocol::error::PlainError),
-        (status = 403, description = "The partner may not issue deep links (forbidden; today deep_links_not_enabled), or the project is not the token's", body = protocol::error::PlainError),
+        (status = 403, description = "The partner may not issue deep links (forbidden; today deep_links_not_enabled, and forbidden for every public partner), or the project is not the token's", body = protocol::error::PlainError),
         (status = 404, description = "The token's project was removed", body = protocol::error::PlainError),
         (status = 413, body = protocol::error::PlainError),
     ),
@@ -70,6 +70,12 @@ async fn issue(
 ) -> Result<DeepLinkAnswer, ApiError> {
     let purpose = state.policy.deep_link_purpose(request.purpose.as_deref())?;
     let partner = partner(state, token).await?;
+    if let Some(barred) = partner
+        .as_ref()
+        .and_then(|partner| state.policy.deep_links_barred(&partner.auth_method))
+    {
+        return Err(barred);
+    }
     if !partner.is_some_and(|partner| partner.active && partner.can_issue_deep_links) {
         return Err(state.policy.deep_links_not_enabled());
     }

@@ -387,3 +387,140 @@ async fn an_existing_email_through_the_wizard_must_sign_in() {
         "no code for the second request"
     );
 }
+
+/// A deep-link request with the partner's token, signed by the partner
+/// unless `signed` is false.
+async fn partner_deep_link(server: &Server, access: &str, body: &Value, signed: bool) -> Answer {
+    let text = body.to_string();
+    let mut call = Call::post(paths::DEEP_LINKS).version().bearer(access);
+    if signed {
+        call = call.header(HEADER, server.signature(text.as_bytes(), 0));
+    }
+    server.send(call.raw(Some("application/json"), text)).await
+}
+
+/// One request of today's deep links and what must come of it: the
+/// purpose issued, or the refusal's status, code and message.
+type TodayExpected = Result<&'static str, (StatusCode, &'static str, &'static str)>;
+
+/// If this fails, today's partners read other refusals than the real
+/// server's (test_deep_links.py::test_deep_link_rejects_unsafe_path_*,
+/// test_deep_link_requires_hmac_signature_for_hmac_partner), a link without
+/// a purpose is refused, a person whose email is not verified is signed in
+/// by a link (test_unverified_user_redirects_to_verify_email_0_false), or a
+/// public client mints links
+/// (test_partner_rate_limits.py::test_blocked_tier_cannot_use_deep_links).
+#[tokio::test]
+async fn todays_deep_links_default_the_purpose_name_refusals_and_verify_email_first() {
+    let server = partner_server().await;
+    let mut partner = server.state.db.application(PARTNER).await.unwrap().unwrap();
+    partner.can_issue_deep_links = true;
+    server.state.db.upsert_application(&partner).await.unwrap();
+    let answer = signed_account(
+        &server,
+        &json!({"id": "acctreq_links", "email": "links@example.com", "orchestrator": {"type": "stripe", "stripe": {"account": "acct_1"}}}),
+    )
+    .await;
+    let access = tokens_of(signed_exchange(&server, &code_of(&answer)).await).access;
+    let invalid_path = (
+        StatusCode::BAD_REQUEST,
+        "invalid_path",
+        "path must be a relative in-app path beginning with a single '/'",
+    );
+    let unsigned = (
+        StatusCode::UNAUTHORIZED,
+        "hmac_signature_required",
+        "This partner's requests must carry its Stripe-Signature",
+    );
+    // (label, body, signed, expected)
+    let cases: Vec<(&str, Value, bool, TodayExpected)> = vec![
+        ("no purpose", json!({}), true, Ok("dashboard")),
+        (
+            "an empty purpose",
+            json!({"purpose": ""}),
+            true,
+            Ok("dashboard"),
+        ),
+        (
+            "a free-form label",
+            json!({"purpose": "billing"}),
+            true,
+            Ok("billing"),
+        ),
+        (
+            "an in-app path",
+            json!({"path": "/insights/new"}),
+            true,
+            Ok("dashboard"),
+        ),
+        ("unsigned", json!({}), false, Err(unsigned)),
+        (
+            "protocol-relative",
+            json!({"path": "//evil.example"}),
+            true,
+            Err(invalid_path),
+        ),
+        (
+            "an absolute URL",
+            json!({"path": "https://evil.example"}),
+            true,
+            Err(invalid_path),
+        ),
+        (
+            "a newline",
+            json!({"path": "/project/1\nx"}),
+            true,
+            Err(invalid_path),
+        ),
+    ];
+    let me = server
+        .send(Call::get("/api/users/@me/").bearer(&access))
+        .await;
+    let uuid = me.json()["uuid"].as_str().unwrap().to_owned();
+    for (label, body, signed, expected) in cases {
+        let answer = partner_deep_link(&server, &access, &body, signed).await;
+        match expected {
+            Ok(purpose) => {
+                assert_eq!(answer.status, StatusCode::OK, "{label}: {}", answer.text());
+                assert_eq!(answer.json()["purpose"], purpose, "{label}");
+                let url = answer.json()["url"].as_str().unwrap().to_owned();
+                let target = url.strip_prefix(PUBLIC_URL).unwrap().to_owned();
+                let followed = server.send(Call::get(target)).await;
+                assert_eq!(followed.status, StatusCode::FOUND, "{label}");
+                let location = format!("/verify_email/{uuid}");
+                assert_eq!(
+                    followed.header("location"),
+                    Some(location.as_str()),
+                    "{label}"
+                );
+                assert_eq!(followed.header("set-cookie"), None, "{label}: no session");
+            }
+            Err((status, code, message)) => {
+                assert_eq!(answer.status, status, "{label}: {}", answer.text());
+                let (found, text) = envelope(Family::Plain, &answer.json());
+                assert_eq!((found.as_str(), text.as_str()), (code, message), "{label}");
+            }
+        }
+    }
+    let page = server
+        .send(Call::get(format!("/verify_email/{uuid}")))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("Verify your email address"),
+        "{}",
+        page.text()
+    );
+
+    // The wizard, a public client, mints none today, whatever its capabilities.
+    let wizard = server.tokens(Some(&WIZARD_SIGNUP_SCOPES)).await;
+    let answer = partner_deep_link(&server, &wizard.access, &json!({}), false).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
+    assert_eq!(
+        envelope(Family::Plain, &answer.json()),
+        (
+            "forbidden".to_owned(),
+            "Deep links are not available to public clients".to_owned()
+        )
+    );
+}
