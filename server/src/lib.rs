@@ -184,7 +184,7 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The whole router.
 pub fn app(state: AppState) -> Router {
-    let state_aliases = state.policy.provisioning_aliases;
+    let aliases = state.policy.provisioning_aliases;
     let (mut router, document) = documented_routes().split_for_parts();
     let document = Arc::new(document);
     router = router.route("/", get(home_page::handle));
@@ -223,7 +223,6 @@ pub fn app(state: AppState) -> Router {
     // Paths answer with and without the trailing slash (section 2), and
     // in eras with aliases under `/api/provisioning/…`: both are rewritten
     // before routing, so each route is registered once.
-    let aliases = state_aliases;
     let normalized = tower::ServiceBuilder::new()
         .map_request(move |request| normalize_path(request, aliases))
         .service(routed);
