@@ -2,8 +2,8 @@
 //! data (`fixtures/profiles/*.toml`, the four eras embedded), read by the
 //! rules below. Handlers never ask which era they run in; they ask a rule
 //! ("what scopes does this code carry", "may this code mint tokens", "what
-//! does the personal key carry", "does a PKCE mismatch burn the code"), and
-//! the rule reads a field.
+//! does the personal key carry", "does a PKCE mismatch burn the code",
+//! "where does a followed deep link land"), and the rule reads a field.
 //!
 //! The scope model follows `posthog/scopes.py`: an application's ceiling is
 //! an exhaustive list, unless it holds the `@default` sentinel, which stands
