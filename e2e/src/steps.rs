@@ -500,7 +500,7 @@ impl Saved {
     /// counts) are left alone: they are not secrets, and masking them would
     /// garble the message.
     pub fn mask(&self, text: &str) -> String {
-        let mut out = protocol::credential::redact_secrets(text);
+        let mut out = mask_link_tokens(&protocol::credential::redact_secrets(text));
         let mut secrets: Vec<&String> = self
             .values
             .values()
@@ -513,6 +513,26 @@ impl Saved {
         }
         out
     }
+}
+
+/// Masks the value of every `token=` parameter (a deep link's single-use
+/// sign-in token, a bearer secret without a prefix) to its first four
+/// characters and `***`.
+pub fn mask_link_tokens(text: &str) -> String {
+    const KEY: &str = "token=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find(KEY) {
+        let (before, after) = rest.split_at(position + KEY.len());
+        out.push_str(before);
+        let length = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(after.len());
+        out.push_str(&protocol::credential::mask(&after[..length]));
+        rest = &after[length..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A saved value as text: strings as they are, anything else as JSON.
@@ -802,6 +822,13 @@ expect = { status = 401, header_contains = { "www-authenticate" = "insufficient_
             "sent code_ABCDEFGHIJKLMNOPQRSTUVWXYZ for team 42 with pha_AAAAAAAAAAAAAAAAAAAAAAAA",
         );
         assert_eq!(message, "sent code*** for team 42 with pha_***");
+        assert_eq!(
+            saved.mask(
+                r#"{"url":"http://s/agentic/login?token=AbCdEfGhIjKlMnOpQrSt_-9&team_id=4"}"#
+            ),
+            r#"{"url":"http://s/agentic/login?token=AbCd***&team_id=4"}"#
+        );
+        assert_eq!(mask_link_tokens("token="), "token=***");
         assert_eq!(saved_text(&serde_json::json!("x")), "x");
         assert_eq!(saved_text(&serde_json::json!(42)), "42");
     }
