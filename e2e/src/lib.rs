@@ -13,6 +13,8 @@
 //! [`mermaid`] are parts of the reports.
 //! [`conformance`] is the suite ported from PostHog's own tests, run by
 //! [`conformance_run`] (`e2e conformance`).
+//! [`published_wizard`] runs pinned published `@posthog/wizard` versions
+//! against the stack (`just published-wizard`).
 //! [`bench`] is the side-by-side benchmark behind `just bench`
 //! (binary `bench`, figures in `BENCHMARKS.md`).
 
@@ -30,6 +32,7 @@ pub mod matrix;
 pub mod mermaid;
 pub mod process;
 pub mod project;
+pub mod published_wizard;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -46,6 +46,11 @@ enum Command {
     /// PostHog's own tests against our server, one server per era and
     /// area; prints the score and writes target/e2e/conformance.md.
     Conformance(ConformanceArgs),
+    /// Runs pinned published versions of the npm package `@posthog/wizard`
+    /// (installed under target/published-wizard/) headless against the
+    /// server and gateway, and compares how far each got with
+    /// fixtures/published-wizard/expected.toml.
+    PublishedWizard(PublishedWizardArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -67,6 +72,36 @@ struct ConformanceArgs {
     /// Also print what each `gap` and `differs` case observed.
     #[arg(long, short = 'v')]
     verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+struct PublishedWizardArgs {
+    /// A version to run (repeatable; default: every version of
+    /// fixtures/published-wizard/packages.toml).
+    #[arg(long = "version", value_name = "V")]
+    versions: Vec<String>,
+    /// A server profile to run against (repeatable; default: legacy and current).
+    #[arg(long = "profile", value_name = "P")]
+    profiles: Vec<String>,
+    /// `kept` or `removed` (repeatable; default: both): the account request
+    /// as published, or without `scopes`.
+    #[arg(long = "variant", value_name = "V")]
+    variants: Vec<e2e::published_wizard::expected::Variant>,
+    /// Install what is missing (Node 22, the pinned versions) with npm first.
+    #[arg(long)]
+    install: bool,
+    /// Install what is missing, then stop.
+    #[arg(long)]
+    install_only: bool,
+    /// Rewrite the expected outcome of every cell that ran (review the diff).
+    #[arg(long)]
+    bless: bool,
+    /// Time limit of one wizard run, in seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    timeout: u64,
+    /// Never build: use our binaries as found.
+    #[arg(long)]
+    no_build: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -145,6 +180,28 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                 .enable_all()
                 .build()?;
             return runtime.block_on(e2e::conformance_run::run(options));
+        }
+        Some(Command::PublishedWizard(args)) => {
+            let target = e2e::report::default_report_path()
+                .parent()
+                .map(|dir| dir.join("published-wizard"))
+                .unwrap_or_else(|| PathBuf::from("target/e2e/published-wizard"));
+            let options = e2e::published_wizard::Options {
+                fixtures,
+                versions: args.versions,
+                profiles: args.profiles,
+                variants: args.variants,
+                install: args.install,
+                install_only: args.install_only,
+                bless: args.bless,
+                build: !args.no_build && std::env::var_os("CARGO").is_some(),
+                timeout: std::time::Duration::from_secs(args.timeout),
+                out_dir: target,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            return runtime.block_on(e2e::published_wizard::run(options));
         }
         Some(Command::Run(run)) => (run.clone(), true, !run.no_matrix, false),
         Some(Command::Matrix { run, bless }) => (run, false, true, bless),
