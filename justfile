@@ -25,6 +25,30 @@ e2e-matrix *ARGS:
     cargo build --locked --workspace --bins
     cargo run --locked -q -p e2e -- matrix {{ARGS}}
 
+# Installs Node 22 and the versions pinned in fixtures/published-wizard/packages.toml under
+# target/published-wizard/ when missing (npm; never into the repository), builds our binaries, runs
+# every version x server profile x variant and compares how far each got with
+# fixtures/published-wizard/expected.toml; table and files in target/e2e/published-wizard/. In CI
+# (CI=true) a failed install fails the recipe; locally, without npm, it says NOT RUN.
+# The published @posthog/wizard, unchanged and headless, against our server and gateway.
+published-wizard *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    install="cargo run --locked -q -p e2e -- published-wizard --install-only"
+    not_run() {
+        if [ "${CI:-}" = "true" ]; then
+            echo "published-wizard: FAILED: $1" >&2
+            exit 1
+        fi
+        echo "published-wizard: NOT RUN: $1"
+        echo "published-wizard: install with: $install"
+        exit 0
+    }
+    command -v npm >/dev/null 2>&1 || not_run "npm is missing (it installs Node 22 and the wizard)"
+    $install {{ARGS}} || not_run "installing the pinned packages failed"
+    cargo build --locked --workspace --bins
+    cargo run --locked -q -p e2e -- published-wizard --no-build {{ARGS}}
+
 # List the e2e scenarios.
 e2e-list:
     cargo run --locked -q -p e2e -- list
@@ -39,6 +63,7 @@ check:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     just test
     just e2e
+    just published-wizard
 
 # Accept changed snapshots (JSON Schemas, CLI texts), regenerate docs/openapi.json and rewrite the
 # expected compatibility matrix (fixtures/matrix/expected.toml), after reviewing them.

@@ -17,7 +17,8 @@
 //! wizard always logs to `/tmp/posthog-wizard.log`.
 //!
 //! Everything written under `target/e2e/published-wizard/` is redacted and
-//! then scanned: no full `pha_`, `phr_`, `phx_` or `phe_` may be in it.
+//! then scanned: no full credential of protocol's secret kinds (`pha_`,
+//! `phr_`, `phx_`, `phe_`, …) may be in it.
 
 pub mod expected;
 pub mod install;
@@ -48,6 +49,10 @@ pub const GATEWAY_BIND: &str = "127.0.0.1:3308";
 /// The published wizard's fixed log file.
 pub const WIZARD_LOG: &str = "/tmp/posthog-wizard.log";
 
+/// Versions up to 2.73.0 give Claude Code an empty config directory made
+/// with this prefix in `/tmp` (not TMPDIR), and leave it behind when killed.
+pub const AGENT_CONFIG_DIR_PREFIX: &str = "posthog-wizard-claude-";
+
 /// The line the preload prints when it removed the field.
 pub const PRELOAD_MARKER: &str = "[omit-scopes] removed scopes from the account request";
 
@@ -59,11 +64,6 @@ pub const APP: &str = "next-js";
 
 /// How often the journals are read while the wizard runs.
 const POLL_EVERY: Duration = Duration::from_millis(300);
-
-/// The credential prefixes no written file may hold in full. `phe_` (the
-/// gateway's scoped token) is not one of protocol's kinds, so this module
-/// scans for it itself.
-const EXTRA_SECRET_PREFIX: &str = "phe_";
 
 /// Options of `e2e published-wizard`.
 #[derive(Debug, Clone)]
@@ -322,6 +322,7 @@ async fn run_cell_in(
     let home = dir.join("home");
     let project = dir.join("project");
     std::fs::create_dir_all(&home)?;
+    std::fs::create_dir_all(dir.join("tmp"))?;
     crate::project::copy_dir(&context.fixtures.join("apps").join(APP), &project)?;
     let installed = install::locate(&context.install_root, &context.packages, &key.version)?;
 
@@ -391,6 +392,7 @@ async fn run_cell_in(
     let invocation = wizard_invocation(context, key, &installed, &home, &project, dir);
     write_redacted(&cell_dir.join("command.txt"), &invocation.shell_line())?;
     let _ = std::fs::remove_file(WIZARD_LOG);
+    let agent_dirs_before = agent_config_dirs();
     let client = reqwest::Client::new();
     let ending = drive_wizard(
         &invocation,
@@ -407,6 +409,10 @@ async fn run_cell_in(
     let gateway_journal = fetch_journal(&client, &gateway.url, &admin_token).await;
     server.process.kill().await;
     gateway.process.kill().await;
+    // Only the directories this run made: they appeared while it ran.
+    for dir in agent_config_dirs().difference(&agent_dirs_before) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let ending = ending?;
     result.ending = Some(ending);
 
@@ -519,15 +525,18 @@ fn wizard_invocation(
     Invocation {
         program: installed.node.clone(),
         args,
-        env: wizard_environment(&installed.node, home),
+        env: wizard_environment(&installed.node, home, &dir.join("tmp")),
         current_dir: dir.to_path_buf(),
     }
 }
 
 /// The published wizard's whole environment: the pinned Node first on
-/// PATH, a fresh HOME, and nothing else (an unknown `POSTHOG_WIZARD_*`
-/// variable aborts it; `CI` would change its behaviour).
-pub fn wizard_environment(node: &Path, home: &Path) -> BTreeMap<String, String> {
+/// PATH, a fresh HOME (Claude Code keeps `.claude/` there, pi `.pi/`) and
+/// TMPDIR (their temporary directories), and nothing else: an unknown
+/// `POSTHOG_WIZARD_*` variable aborts it, and `CI` would change its
+/// behaviour. Only its log ignores TMPDIR: it is always
+/// `/tmp/posthog-wizard.log`.
+pub fn wizard_environment(node: &Path, home: &Path, tmp: &Path) -> BTreeMap<String, String> {
     let node_dir = node
         .parent()
         .map_or_else(String::new, |dir| dir.display().to_string());
@@ -537,6 +546,7 @@ pub fn wizard_environment(node: &Path, home: &Path) -> BTreeMap<String, String> 
             format!("{node_dir}:/usr/local/bin:/usr/bin:/bin"),
         ),
         ("HOME".to_owned(), home.display().to_string()),
+        ("TMPDIR".to_owned(), tmp.display().to_string()),
         ("LANG".to_owned(), "C.UTF-8".to_owned()),
     ])
 }
@@ -650,54 +660,39 @@ fn signup_requests(server: &[JournalEntry], gateway: &[JournalEntry]) -> Vec<Str
     lines
 }
 
+/// The Claude Code config directories in `/tmp` now.
+fn agent_config_dirs() -> std::collections::BTreeSet<PathBuf> {
+    let Ok(entries) = std::fs::read_dir("/tmp") else {
+        return Default::default();
+    };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(AGENT_CONFIG_DIR_PREFIX)
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
 fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
 }
 
-/// Full credentials in `text`: protocol's kinds and `phe_`.
-pub fn full_secrets(text: &str) -> Vec<String> {
-    let mut found = protocol::credential::find_full_secrets(text);
-    let mut rest = text;
-    while let Some(position) = rest.find(EXTRA_SECRET_PREFIX) {
-        let after = &rest[position + EXTRA_SECRET_PREFIX.len()..];
-        let body = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .unwrap_or(after.len());
-        if body >= 16 {
-            found.push(format!("{EXTRA_SECRET_PREFIX}{}", &after[..body]));
-        }
-        rest = &after[body..];
-    }
-    found
-}
-
-/// `text` with every full credential masked (`phe_***` included).
+/// `text` with every full credential masked.
 pub fn redact(text: &str) -> String {
-    let mut out = protocol::credential::redact_secrets(text);
-    for secret in full_secrets(&out) {
-        out = out.replace(&secret, &protocol::credential::mask(&secret));
-    }
-    out
+    protocol::credential::redact_secrets(text)
 }
 
 fn scan_text(label: &str, text: &str) -> Vec<String> {
-    let mut leaks = secrets::scan(&[secrets::Source {
+    secrets::scan(&[secrets::Source {
         label: label.to_owned(),
         text: text.to_owned(),
-    }]);
-    let extra: Vec<String> = full_secrets(text)
-        .into_iter()
-        .filter(|secret| secret.starts_with(EXTRA_SECRET_PREFIX))
-        .collect();
-    if !extra.is_empty() {
-        leaks.push(format!(
-            "{label} holds {} full credential(s): {EXTRA_SECRET_PREFIX}***",
-            extra.len()
-        ));
-    }
-    leaks
+    }])
 }
 
 fn write_redacted(path: &Path, text: &str) -> Result<()> {
@@ -868,13 +863,18 @@ mod tests {
     #[test]
     fn redaction_covers_the_gateway_token_too() {
         let text =
-            "Bearer phe_AAAAAAAAAAAAAAAAAAAAAAAA and pha_BBBBBBBBBBBBBBBBBBBBBBBB, phe_short";
+            "Bearer phe_AAAAAAAAAAAAAAAAAAAAAAAA and pha_BBBBBBBBBBBBBBBBBBBBBBBB, phc_public1234567890123456";
         let redacted = redact(text);
-        assert_eq!(redacted, "Bearer phe_*** and pha_***, phe_short");
-        assert!(full_secrets(&redacted).is_empty());
-        assert_eq!(full_secrets(text).len(), 2);
+        assert_eq!(
+            redacted,
+            "Bearer phe_*** and pha_***, phc_public1234567890123456"
+        );
+        assert!(protocol::credential::find_full_secrets(&redacted).is_empty());
         let leaks = scan_text("posthog-wizard.log", text);
-        assert_eq!(leaks.len(), 2, "{leaks:?}");
+        assert_eq!(
+            leaks,
+            ["posthog-wizard.log holds 2 full credential(s): phe_***, pha_***"]
+        );
         assert!(leaks
             .iter()
             .all(|leak| !leak.contains("AAAA") && !leak.contains("BBBB")));
@@ -882,9 +882,14 @@ mod tests {
 
     #[test]
     fn the_wizard_sees_no_variable_of_ours() {
-        let env = wizard_environment(Path::new("/opt/node/bin/node"), Path::new("/tmp/home"));
+        let env = wizard_environment(
+            Path::new("/opt/node/bin/node"),
+            Path::new("/s/home"),
+            Path::new("/s/tmp"),
+        );
         assert_eq!(env["PATH"], "/opt/node/bin:/usr/local/bin:/usr/bin:/bin");
-        assert_eq!(env["HOME"], "/tmp/home");
+        assert_eq!(env["HOME"], "/s/home");
+        assert_eq!(env["TMPDIR"], "/s/tmp");
         assert!(
             env.keys()
                 .all(|key| !key.starts_with("POSTHOG_WIZARD") && key != "CI"),
