@@ -403,6 +403,36 @@ mod tests {
         }
     }
 
+    /// Journals recorded by the lane (admin routes left out), in
+    /// fixtures/published-wizard/journals/: the outcome each run had.
+    #[test]
+    fn recorded_runs_classify_as_they_were_observed() {
+        let dir = crate::binaries::workspace_root().join("fixtures/published-wizard/journals");
+        let cases = [
+            // The legacy personal key has no scopes: the project read is refused.
+            ("2.62.0-legacy-kept", "project 403"),
+            // The derived gateway, with the personal key, without scopes sent.
+            ("2.37.0-current-removed", "gateway model 200"),
+            // The mint refuses the personal key; 2.73.0 falls back to /wizard.
+            ("2.73.0-current-kept", "gateway model 200"),
+            // 2.77.0 has no fallback.
+            ("2.77.0-current-kept", "gateway token 401"),
+        ];
+        for (cell, expected) in cases {
+            let path = dir.join(format!("{cell}.json"));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            let recorded: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let journal = |side: &str| -> Vec<JournalEntry> {
+                serde_json::from_value::<protocol::admin::Journal>(recorded[side].clone())
+                    .unwrap_or_else(|error| panic!("{cell} {side}: {error}"))
+                    .entries
+            };
+            let outcome = classify(&journal("server"), &journal("gateway"));
+            assert_eq!(outcome.to_string(), expected, "{cell}");
+        }
+    }
+
     #[test]
     fn only_a_model_call_ends_a_run_early() {
         let finals: Vec<(Outcome, bool)> = vec![
