@@ -116,6 +116,10 @@ pub struct CellResult {
     /// What a reader should know but does not fail the cell (credentials
     /// the published wizard wrote in full into its own outputs).
     pub notes: Vec<String>,
+    /// The code of the error the wizard reported in its structured
+    /// `phw-error: {json}` stderr line (2.73.0 and later), for the reader;
+    /// the outcome never depends on it.
+    pub wizard_error: Option<String>,
 }
 
 impl std::fmt::Display for Ending {
@@ -296,6 +300,7 @@ async fn run_cell(context: &Lane, key: &CellKey) -> CellResult {
         requests: Vec::new(),
         problems: Vec::new(),
         notes: Vec::new(),
+        wizard_error: None,
     };
     let cell_dir = context.out_dir.join(key.dir_name());
     if let Err(error) = run_cell_in(context, key, &cell_dir, &mut result).await {
@@ -476,6 +481,7 @@ async fn run_cell_in(
         }
         write_redacted(&cell_dir.join(name), text)?;
     }
+    result.wizard_error = wizard_error_code(&wizard_stderr);
     if key.variant == Variant::ScopesRemoved && !wizard_stderr.contains(PRELOAD_MARKER) {
         let reached_account_request = outcome != Outcome::NoRequest;
         if reached_account_request {
@@ -660,6 +666,15 @@ fn signup_requests(server: &[JournalEntry], gateway: &[JournalEntry]) -> Vec<Str
     lines
 }
 
+/// The `code` of the last `phw-error: {"code": …, "message": …}` line.
+pub fn wizard_error_code(stderr: &str) -> Option<String> {
+    stderr.lines().rev().find_map(|line| {
+        let json = line.trim().strip_prefix("phw-error:")?;
+        let value: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+        value.get("code")?.as_str().map(str::to_owned)
+    })
+}
+
 /// The Claude Code config directories in `/tmp` now.
 fn agent_config_dirs() -> std::collections::BTreeSet<PathBuf> {
     let Ok(entries) = std::fs::read_dir("/tmp") else {
@@ -816,6 +831,9 @@ fn render_report(results: &[CellResult]) -> String {
         if !result.passed() {
             let _ = writeln!(out, "**Failed:** {}\n", failure_text(result));
         }
+        if let Some(code) = &result.wizard_error {
+            let _ = writeln!(out, "- the wizard's error code: `{code}`");
+        }
         for note in &result.notes {
             let _ = writeln!(out, "- note: {note}");
         }
@@ -850,6 +868,7 @@ fn report_json(results: &[CellResult]) -> serde_json::Value {
                     "requests": result.requests,
                     "problems": result.problems,
                     "notes": result.notes,
+                    "wizard_error": result.wizard_error,
                 })
             })
             .collect(),
@@ -878,6 +897,22 @@ mod tests {
         assert!(leaks
             .iter()
             .all(|leak| !leak.contains("AAAA") && !leak.contains("BBBB")));
+    }
+
+    #[test]
+    fn the_wizard_error_code_is_read_from_its_structured_line() {
+        let cases = [
+            ("", None),
+            ("plain failure\n", None),
+            (
+                "  }\n}\nphw-error: {\"code\":\"PHW_GATEWAY_MINT_REFUSED\",\"message\":\"x\"}\n",
+                Some("PHW_GATEWAY_MINT_REFUSED"),
+            ),
+            ("phw-error: not json\n", None),
+        ];
+        for (stderr, code) in cases {
+            assert_eq!(wizard_error_code(stderr).as_deref(), code, "{stderr:?}");
+        }
     }
 
     #[test]
