@@ -80,7 +80,8 @@ struct PublishedWizardArgs {
     /// fixtures/published-wizard/packages.toml).
     #[arg(long = "version", value_name = "V")]
     versions: Vec<String>,
-    /// A server profile to run against (repeatable; default: legacy and current).
+    /// A server profile (era) to run against (repeatable; default: legacy,
+    /// allowlist, ceilings and current).
     #[arg(long = "profile", value_name = "P")]
     profiles: Vec<String>,
     /// `kept` or `removed` (repeatable; default: both): the account request

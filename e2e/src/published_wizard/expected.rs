@@ -20,8 +20,9 @@ pub const PACKAGES_FILE: &str = "published-wizard/packages.toml";
 /// The expectations, relative to the fixtures directory.
 pub const EXPECTED_FILE: &str = "published-wizard/expected.toml";
 
-/// The server profiles every version runs against.
-pub const PROFILES: [&str; 2] = ["legacy", "current"];
+/// The server profiles (eras of the real server, fixtures/profiles/) every
+/// version runs against, oldest first.
+pub const PROFILES: [&str; 4] = ["legacy", "allowlist", "ceilings", "current"];
 
 /// What is installed, exactly pinned.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -175,7 +176,10 @@ impl Expected {
         for (version, profiles) in &expected.0 {
             for (profile, variants) in profiles {
                 if !PROFILES.contains(&profile.as_str()) {
-                    bail!("[{version:?}.{profile}]: unknown profile (legacy, current)");
+                    bail!(
+                        "[{version:?}.{profile}]: unknown profile ({})",
+                        PROFILES.join(", ")
+                    );
                 }
                 for (variant, outcome) in variants {
                     variant

@@ -411,12 +411,14 @@ mod tests {
         let cases = [
             // The legacy personal key has no scopes: the project read is refused.
             ("2.62.0-legacy-kept", "project 403"),
-            // The derived gateway, with the personal key, without scopes sent.
-            ("2.37.0-current-removed", "gateway model 200"),
-            // The mint refuses the personal key; 2.73.0 falls back to /wizard.
-            ("2.73.0-current-kept", "gateway model 200"),
-            // 2.77.0 has no fallback.
-            ("2.77.0-current-kept", "gateway token 401"),
+            // The derived gateway lets the personal key in, scopes sent or not.
+            ("2.37.0-ceilings-removed", "gateway model 200"),
+            // No mint in that era (404): 2.73.0 falls back to /wizard.
+            ("2.73.0-ceilings-kept", "gateway model 200"),
+            // 2.77.0 reads the refusal (403) and has no fallback.
+            ("2.77.0-ceilings-kept", "gateway token 403"),
+            // Today's era mints no personal key: headless signup stops there.
+            ("2.62.0-current-kept", "resources 200"),
         ];
         for (cell, expected) in cases {
             let path = dir.join(format!("{cell}.json"));
