@@ -80,9 +80,9 @@ struct PublishedWizardArgs {
     /// fixtures/published-wizard/packages.toml).
     #[arg(long = "version", value_name = "V")]
     versions: Vec<String>,
-    /// A server profile (era) to run against (repeatable; default: legacy,
-    /// allowlist, ceilings and current).
-    #[arg(long = "profile", value_name = "P")]
+    /// A server to run against (repeatable; default: every one): an era
+    /// (legacy, allowlist, ceilings, current) or current-key-gate-on.
+    #[arg(long = "server", value_name = "S")]
     profiles: Vec<String>,
     /// `kept` or `removed` (repeatable; default: both): the account request
     /// as published, or without `scopes`.

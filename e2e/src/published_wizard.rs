@@ -2,7 +2,8 @@
 //! package `@posthog/wizard`, unchanged and headless, against our server
 //! and gateway, and reads from their journals how far each got.
 //!
-//! Each cell (version × server profile × variant) gets a fresh stack on the
+//! Each cell (version × server setup × variant; a setup is an era of the
+//! real server, [`expected::SERVERS`]) gets a fresh stack on the
 //! fixed ports the published wizard derives from a localhost base URL
 //! (server `127.0.0.1:8010`, public URL `http://localhost:8010`; gateway
 //! `127.0.0.1:3308`, base `/wizard`), a fresh SQLite file, HOME and copy of
@@ -34,7 +35,7 @@ use protocol::admin::{Journal, JournalEntry};
 
 use crate::process::{self, Invocation, Service};
 use crate::secrets;
-use expected::{CellKey, Expected, Packages, Variant, EXPECTED_FILE, PROFILES, VARIANTS};
+use expected::{CellKey, Expected, Packages, Variant, EXPECTED_FILE, VARIANTS};
 use outcome::{Outcome, Side, Stage};
 
 /// Where the server listens; the published wizard is given
@@ -156,11 +157,7 @@ pub async fn run(options: Options) -> Result<i32> {
     let workspace = crate::binaries::workspace_root();
     let packages = Packages::load(&options.fixtures)?;
     let versions = chosen(&options.versions, &packages.wizard, "version")?;
-    let profiles = chosen(
-        &options.profiles,
-        PROFILES.map(str::to_owned).as_ref(),
-        "profile",
-    )?;
+    let profiles = chosen(&options.profiles, &expected::server_names(), "server")?;
     let variants = if options.variants.is_empty() {
         VARIANTS.to_vec()
     } else {
@@ -333,26 +330,33 @@ async fn run_cell_in(
 
     let admin_token = format!("published-wizard-{}", context.run_id);
     let service_env = service_environment(&home);
+    let setup = expected::server(&key.profile)
+        .with_context(|| format!("unknown server {:?}", key.profile))?;
+    let mut server_args: Vec<String> = [
+        "--bind",
+        SERVER_BIND,
+        "--public-url",
+        BASE_URL,
+        "--region",
+        "us",
+        "--profile",
+        setup.profile,
+        "--admin-token",
+        &admin_token,
+        "--database-url",
+        &format!("sqlite://{}?mode=rwc", dir.join("server.sqlite").display()),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if let Some(seed) = setup.seed {
+        server_args.push("--seed".to_owned());
+        server_args.push(context.fixtures.join(seed).display().to_string());
+    }
     let server = process::start_service(
         "provisioning-server",
         Invocation {
             program: context.binaries.server.path.clone(),
-            args: [
-                "--bind",
-                SERVER_BIND,
-                "--public-url",
-                BASE_URL,
-                "--region",
-                "us",
-                "--profile",
-                &key.profile,
-                "--admin-token",
-                &admin_token,
-                "--database-url",
-                &format!("sqlite://{}?mode=rwc", dir.join("server.sqlite").display()),
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            args: server_args,
             env: service_env.clone(),
             current_dir: dir.to_path_buf(),
         },
@@ -765,7 +769,7 @@ fn failure_text(result: &CellResult) -> String {
 pub fn render_table(results: &[CellResult]) -> String {
     let mut rows = vec![[
         "version".to_owned(),
-        "profile".to_owned(),
+        "server".to_owned(),
         "variant".to_owned(),
         "outcome".to_owned(),
         "expected".to_owned(),
@@ -858,7 +862,7 @@ fn report_json(results: &[CellResult]) -> serde_json::Value {
             .map(|result| {
                 serde_json::json!({
                     "version": result.key.version,
-                    "profile": result.key.profile,
+                    "server": result.key.profile,
                     "variant": result.key.variant.label(),
                     "outcome": result.outcome.map(|outcome| outcome.to_string()),
                     "expected": result.expected.map(|outcome| outcome.to_string()),

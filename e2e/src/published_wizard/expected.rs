@@ -20,9 +20,57 @@ pub const PACKAGES_FILE: &str = "published-wizard/packages.toml";
 /// The expectations, relative to the fixtures directory.
 pub const EXPECTED_FILE: &str = "published-wizard/expected.toml";
 
-/// The server profiles (eras of the real server, fixtures/profiles/) every
-/// version runs against, oldest first.
-pub const PROFILES: [&str; 4] = ["legacy", "allowlist", "ceilings", "current"];
+/// One server the versions run against: an era of the real server
+/// (`--profile`, fixtures/profiles/) and the seed loaded on top of the
+/// embedded defaults, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSetup {
+    /// The column's name in expected.toml and the table.
+    pub name: &'static str,
+    pub profile: &'static str,
+    /// Relative to the fixtures directory.
+    pub seed: Option<&'static str>,
+}
+
+/// Every era, oldest first, then today's with the wizard applications'
+/// personal-key gate switched on (what the headless client needs).
+pub const SERVERS: [ServerSetup; 5] = [
+    ServerSetup {
+        name: "legacy",
+        profile: "legacy",
+        seed: None,
+    },
+    ServerSetup {
+        name: "allowlist",
+        profile: "allowlist",
+        seed: None,
+    },
+    ServerSetup {
+        name: "ceilings",
+        profile: "ceilings",
+        seed: None,
+    },
+    ServerSetup {
+        name: "current",
+        profile: "current",
+        seed: None,
+    },
+    ServerSetup {
+        name: "current-key-gate-on",
+        profile: "current",
+        seed: Some("seeds/wizard-personal-key.toml"),
+    },
+];
+
+/// The server setup of that name.
+pub fn server(name: &str) -> Option<ServerSetup> {
+    SERVERS.into_iter().find(|setup| setup.name == name)
+}
+
+/// Every server setup's name, in order.
+pub fn server_names() -> Vec<String> {
+    SERVERS.iter().map(|setup| setup.name.to_owned()).collect()
+}
 
 /// What is installed, exactly pinned.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -57,11 +105,12 @@ pub const VARIANTS: [Variant; 2] = [Variant::ScopesKept, Variant::ScopesRemoved]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CellKey {
     pub version: String,
+    /// The server setup's name ([`SERVERS`]).
     pub profile: String,
     pub variant: Variant,
 }
 
-/// expected.toml: version → profile → variant → outcome text.
+/// expected.toml: version → server setup → variant → outcome text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Expected(pub BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>);
@@ -69,7 +118,8 @@ pub struct Expected(pub BTreeMap<String, BTreeMap<String, BTreeMap<String, Strin
 /// The comment written at the top of expected.toml by `--bless`.
 pub const EXPECTED_HEADER: &str = "\
 # How far each pinned published @posthog/wizard gets against our stack
-# (`just published-wizard`): version → server profile → variant → outcome.
+# (`just published-wizard`): version → server (an era, `current-key-gate-on`
+# being today's with fixtures/seeds/wizard-personal-key.toml) → variant → outcome.
 # An outcome is `none` or `<stage> <status>`: the furthest stage of the
 # signup path in the server's and gateway's journals and what it answered
 # (account request, token, resources, project, users/@me, gateway token,
@@ -175,10 +225,10 @@ impl Expected {
         let expected: Expected = toml::from_str(text)?;
         for (version, profiles) in &expected.0 {
             for (profile, variants) in profiles {
-                if !PROFILES.contains(&profile.as_str()) {
+                if server(profile).is_none() {
                     bail!(
-                        "[{version:?}.{profile}]: unknown profile ({})",
-                        PROFILES.join(", ")
+                        "[{version:?}.{profile}]: unknown server ({})",
+                        server_names().join(", ")
                     );
                 }
                 for (variant, outcome) in variants {
@@ -269,7 +319,7 @@ mod tests {
         let cases = [
             (
                 "[\"2.62.0\".legacey]\n\"scopes kept\" = \"project 200\"\n",
-                "unknown profile",
+                "unknown server",
             ),
             (
                 "[\"2.62.0\".legacy]\n\"scopes kpt\" = \"project 200\"\n",
@@ -294,9 +344,9 @@ mod tests {
         assert!(!packages.wizard.is_empty());
         let expected = Expected::load(&fixtures).unwrap();
         for version in &packages.wizard {
-            for profile in PROFILES {
+            for profile in server_names() {
                 for variant in VARIANTS {
-                    let cell = key(version, profile, variant);
+                    let cell = key(version, &profile, variant);
                     assert!(
                         expected.get(&cell).is_some(),
                         "{EXPECTED_FILE} has no outcome for {cell}"

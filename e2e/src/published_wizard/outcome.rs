@@ -419,6 +419,8 @@ mod tests {
             ("2.77.0-ceilings-kept", "gateway token 403"),
             // Today's era mints no personal key: headless signup stops there.
             ("2.62.0-current-kept", "resources 200"),
+            // With the key, today's mint refuses it as a bearer (401).
+            ("2.77.0-current-key-gate-on-kept", "gateway token 401"),
         ];
         for (cell, expected) in cases {
             let path = dir.join(format!("{cell}.json"));
