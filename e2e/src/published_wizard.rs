@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use protocol::admin::{Journal, JournalEntry};
+use protocol::admin::{Journal, JournalEntry, StateSummary};
 
 use crate::process::{self, Invocation, Service};
 use crate::secrets;
@@ -121,6 +121,17 @@ pub struct CellResult {
     /// `phw-error: {json}` stderr line (2.73.0 and later), for the reader;
     /// the outcome never depends on it.
     pub wizard_error: Option<String>,
+    /// What the server minted, from `/_admin/state`: shows the scopeless
+    /// token of the `scopes removed` variant where the era keeps it.
+    pub credential_scopes: Option<CredentialScopes>,
+}
+
+/// The scopes of the credentials the server minted during a run (each
+/// credential's scopes space separated; empty when it has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialScopes {
+    pub access_tokens: Vec<String>,
+    pub personal_api_keys: Vec<String>,
 }
 
 impl std::fmt::Display for Ending {
@@ -298,6 +309,7 @@ async fn run_cell(context: &Lane, key: &CellKey) -> CellResult {
         problems: Vec::new(),
         notes: Vec::new(),
         wizard_error: None,
+        credential_scopes: None,
     };
     let cell_dir = context.out_dir.join(key.dir_name());
     if let Err(error) = run_cell_in(context, key, &cell_dir, &mut result).await {
@@ -416,6 +428,13 @@ async fn run_cell_in(
 
     let server_journal = fetch_journal(&client, &server.url, &admin_token).await;
     let gateway_journal = fetch_journal(&client, &gateway.url, &admin_token).await;
+    let state: Result<StateSummary> = fetch_admin(
+        &client,
+        &server.url,
+        protocol::paths::ADMIN_STATE,
+        &admin_token,
+    )
+    .await;
     server.process.kill().await;
     gateway.process.kill().await;
     // Only the directories this run made: they appeared while it ran.
@@ -430,6 +449,10 @@ async fn run_cell_in(
     let outcome = outcome::classify(&server_journal.entries, &gateway_journal.entries);
     result.outcome = Some(outcome);
     result.requests = signup_requests(&server_journal.entries, &gateway_journal.entries);
+    result.credential_scopes = state.ok().map(|state| CredentialScopes {
+        access_tokens: state.access_token_scopes,
+        personal_api_keys: state.personal_api_key_scopes,
+    });
 
     // The raw outputs: the wizard's own may hold credentials in full (a
     // note); ours may not (a problem).
@@ -617,7 +640,16 @@ async fn drive_wizard(
 }
 
 async fn fetch_journal(client: &reqwest::Client, base: &str, token: &str) -> Result<Journal> {
-    let url = format!("{base}{}", protocol::paths::ADMIN_JOURNAL);
+    fetch_admin(client, base, protocol::paths::ADMIN_JOURNAL, token).await
+}
+
+async fn fetch_admin<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+) -> Result<T> {
+    let url = format!("{base}{path}");
     let response = client
         .get(&url)
         .bearer_auth(token)
@@ -838,6 +870,14 @@ fn render_report(results: &[CellResult]) -> String {
         if let Some(code) = &result.wizard_error {
             let _ = writeln!(out, "- the wizard's error code: `{code}`");
         }
+        if let Some(scopes) = &result.credential_scopes {
+            let _ = writeln!(
+                out,
+                "- minted: access token scopes {}; personal API key scopes {}",
+                describe_scopes(&scopes.access_tokens),
+                describe_scopes(&scopes.personal_api_keys)
+            );
+        }
         for note in &result.notes {
             let _ = writeln!(out, "- note: {note}");
         }
@@ -853,6 +893,30 @@ fn render_report(results: &[CellResult]) -> String {
         );
     }
     out
+}
+
+/// Each credential's scopes in quotes (a long list counted, saying whether
+/// the gateway's scope is among them), `(none)` for a scopeless one, or
+/// `(no credential)`.
+fn describe_scopes(each: &[String]) -> String {
+    const LISTED_UP_TO: usize = 8;
+    if each.is_empty() {
+        return "(no credential)".to_owned();
+    }
+    each.iter()
+        .map(|scopes| {
+            let list: Vec<&str> = scopes.split_whitespace().collect();
+            match list.len() {
+                0 => "(none)".to_owned(),
+                count if count <= LISTED_UP_TO => format!("\"{scopes}\""),
+                count if list.contains(&"llm_gateway:read") => {
+                    format!("{count} scopes with llm_gateway:read")
+                }
+                count => format!("{count} scopes without llm_gateway:read"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn report_json(results: &[CellResult]) -> serde_json::Value {
@@ -873,6 +937,14 @@ fn report_json(results: &[CellResult]) -> serde_json::Value {
                     "problems": result.problems,
                     "notes": result.notes,
                     "wizard_error": result.wizard_error,
+                    "access_token_scopes": result
+                        .credential_scopes
+                        .as_ref()
+                        .map(|scopes| scopes.access_tokens.clone()),
+                    "personal_api_key_scopes": result
+                        .credential_scopes
+                        .as_ref()
+                        .map(|scopes| scopes.personal_api_keys.clone()),
                 })
             })
             .collect(),
@@ -916,6 +988,22 @@ mod tests {
         ];
         for (stderr, code) in cases {
             assert_eq!(wizard_error_code(stderr).as_deref(), code, "{stderr:?}");
+        }
+    }
+
+    #[test]
+    fn minted_scopes_read_for_a_person() {
+        let cases: [(&[&str], &str); 3] = [
+            (&[], "(no credential)"),
+            (&[""], "(none)"),
+            (
+                &["user:read llm_gateway:read", ""],
+                "\"user:read llm_gateway:read\", (none)",
+            ),
+        ];
+        for (each, text) in cases {
+            let each: Vec<String> = each.iter().map(|scopes| (*scopes).to_owned()).collect();
+            assert_eq!(describe_scopes(&each), text);
         }
     }
 
