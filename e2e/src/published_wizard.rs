@@ -196,6 +196,8 @@ pub async fn run(options: Options) -> Result<i32> {
     }
     let binaries = crate::binaries::locate(options.build)?;
     let mut expected = Expected::load(&options.fixtures)?;
+    // A run's files are only this run's: no cell of an earlier run stays.
+    let _ = std::fs::remove_dir_all(&options.out_dir);
     std::fs::create_dir_all(&options.out_dir)
         .with_context(|| format!("cannot create {}", options.out_dir.display()))?;
     let context = Lane {

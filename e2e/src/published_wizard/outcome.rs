@@ -409,8 +409,10 @@ mod tests {
     fn recorded_runs_classify_as_they_were_observed() {
         let dir = crate::binaries::workspace_root().join("fixtures/published-wizard/journals");
         let cases = [
-            // The legacy personal key has no scopes: the project read is refused.
-            ("2.62.0-legacy-kept", "project 403"),
+            // The April 2026 bug through the published client: the legacy
+            // personal key has no scopes; the API lets a scopeless key in,
+            // the gateway does not.
+            ("2.62.0-legacy-removed", "gateway model 401"),
             // The derived gateway lets the personal key in, scopes sent or not.
             ("2.37.0-ceilings-removed", "gateway model 200"),
             // No mint in that era (404): 2.73.0 falls back to /wizard.
