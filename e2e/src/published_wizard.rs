@@ -17,6 +17,11 @@
 //! Cells run one after another: the ports are fixed, and the published
 //! wizard always logs to `/tmp/posthog-wizard.log`.
 //!
+//! Code map: [`install`] (the pinned packages under target/), [`outcome`]
+//! (how far a run got), [`expected`] (the committed pins and expectations,
+//! the server setups), [`outputs`] (redacting and scanning what is
+//! written), [`report`] (the table, report.md, report.json).
+//!
 //! Everything written under `target/e2e/published-wizard/` is redacted and
 //! then scanned: no full credential of protocol's secret kinds (`pha_`,
 //! `phr_`, `phx_`, `phe_`, …) may be in it.
@@ -24,9 +29,10 @@
 pub mod expected;
 pub mod install;
 pub mod outcome;
+pub mod outputs;
+pub mod report;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,9 +40,12 @@ use anyhow::{bail, Context, Result};
 use protocol::admin::{Journal, JournalEntry, StateSummary};
 
 use crate::process::{self, Invocation, Service};
-use crate::secrets;
 use expected::{CellKey, Expected, Packages, Variant, EXPECTED_FILE, VARIANTS};
 use outcome::{Outcome, Side, Stage};
+use outputs::{
+    agent_config_dirs, read_lossy, scan_text, scan_tree, wizard_error_code, write_redacted,
+};
+use report::{failure_text, render_report, render_table, report_json, row_summary};
 
 /// Where the server listens; the published wizard is given
 /// `--base-url http://localhost:8010`.
@@ -49,10 +58,6 @@ pub const GATEWAY_BIND: &str = "127.0.0.1:3308";
 
 /// The published wizard's fixed log file.
 pub const WIZARD_LOG: &str = "/tmp/posthog-wizard.log";
-
-/// Versions up to 2.73.0 give Claude Code an empty config directory made
-/// with this prefix in `/tmp` (not TMPDIR), and leave it behind when killed.
-pub const AGENT_CONFIG_DIR_PREFIX: &str = "posthog-wizard-claude-";
 
 /// The line the preload prints when it removed the field.
 pub const PRELOAD_MARKER: &str = "[omit-scopes] removed scopes from the account request";
@@ -704,310 +709,9 @@ fn signup_requests(server: &[JournalEntry], gateway: &[JournalEntry]) -> Vec<Str
     lines
 }
 
-/// The `code` of the last `phw-error: {"code": …, "message": …}` line.
-pub fn wizard_error_code(stderr: &str) -> Option<String> {
-    stderr.lines().rev().find_map(|line| {
-        let json = line.trim().strip_prefix("phw-error:")?;
-        let value: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
-        value.get("code")?.as_str().map(str::to_owned)
-    })
-}
-
-/// The Claude Code config directories in `/tmp` now.
-fn agent_config_dirs() -> std::collections::BTreeSet<PathBuf> {
-    let Ok(entries) = std::fs::read_dir("/tmp") else {
-        return Default::default();
-    };
-    entries
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(AGENT_CONFIG_DIR_PREFIX)
-        })
-        .map(|entry| entry.path())
-        .collect()
-}
-
-fn read_lossy(path: &Path) -> String {
-    std::fs::read(path)
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
-}
-
-/// `text` with every full credential masked.
-pub fn redact(text: &str) -> String {
-    protocol::credential::redact_secrets(text)
-}
-
-fn scan_text(label: &str, text: &str) -> Vec<String> {
-    secrets::scan(&[secrets::Source {
-        label: label.to_owned(),
-        text: text.to_owned(),
-    }])
-}
-
-fn write_redacted(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, redact(text)).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Every full credential in any file under `dir` (there must be none).
-fn scan_tree(dir: &Path) -> Result<Vec<String>> {
-    let mut leaks = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let text = read_lossy(&path);
-                leaks.extend(scan_text(&path.display().to_string(), &text));
-            }
-        }
-    }
-    Ok(leaks)
-}
-
-fn row_summary(result: &CellResult) -> String {
-    let observed = result
-        .outcome
-        .map_or_else(|| "not run".to_owned(), |outcome| outcome.to_string());
-    let verdict = if result.passed() { "ok" } else { "FAILED" };
-    format!(
-        "{verdict}: {observed} ({}), {:.1} s",
-        result
-            .ending
-            .map_or_else(|| "no run".to_owned(), |ending| ending.to_string()),
-        result.duration.as_secs_f64()
-    )
-}
-
-fn failure_text(result: &CellResult) -> String {
-    let mut parts = Vec::new();
-    match (result.outcome, result.expected) {
-        (Some(observed), Some(wanted)) if observed != wanted => {
-            parts.push(format!("expected {wanted}, observed {observed}"))
-        }
-        (Some(observed), None) => parts.push(format!(
-            "no expectation in fixtures/{EXPECTED_FILE} (observed {observed}); review and run with --bless"
-        )),
-        _ => {}
-    }
-    parts.extend(result.problems.iter().cloned());
-    parts.join("; ")
-}
-
-/// The table printed at the end and put at the top of report.md.
-pub fn render_table(results: &[CellResult]) -> String {
-    let mut rows = vec![[
-        "version".to_owned(),
-        "server".to_owned(),
-        "variant".to_owned(),
-        "outcome".to_owned(),
-        "expected".to_owned(),
-        "result".to_owned(),
-        "wizard".to_owned(),
-        "time".to_owned(),
-        "meaning".to_owned(),
-    ]];
-    for result in results {
-        rows.push([
-            result.key.version.clone(),
-            result.key.profile.clone(),
-            result.key.variant.label().to_owned(),
-            result
-                .outcome
-                .map_or_else(|| "not run".to_owned(), |outcome| outcome.to_string()),
-            result
-                .expected
-                .map_or_else(|| "(none)".to_owned(), |outcome| outcome.to_string()),
-            if result.passed() { "ok" } else { "FAILED" }.to_owned(),
-            result
-                .ending
-                .map_or_else(|| "-".to_owned(), |ending| ending.to_string()),
-            format!("{:.1} s", result.duration.as_secs_f64()),
-            result
-                .outcome
-                .map_or_else(|| failure_text(result), |outcome| outcome.gloss()),
-        ]);
-    }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|column| {
-            rows.iter()
-                .map(|row| row[column].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-        if out.lines().count() == 1 {
-            let rule: Vec<String> = widths.iter().map(|width| "-".repeat(*width)).collect();
-            let _ = writeln!(out, "| {} |", rule.join(" | "));
-        }
-    }
-    out
-}
-
-fn render_report(results: &[CellResult]) -> String {
-    let mut out = String::from(
-        "# The published @posthog/wizard against our stack\n\n\
-         Outcome: the furthest stage of the signup path in the server's and the gateway's \
-         journals, and its status.\n\n",
-    );
-    out.push_str(&render_table(results));
-    for result in results {
-        let _ = writeln!(out, "\n## {}\n", result.key);
-        if !result.passed() {
-            let _ = writeln!(out, "**Failed:** {}\n", failure_text(result));
-        }
-        if let Some(code) = &result.wizard_error {
-            let _ = writeln!(out, "- the wizard's error code: `{code}`");
-        }
-        if let Some(scopes) = &result.credential_scopes {
-            let _ = writeln!(
-                out,
-                "- minted: access token scopes {}; personal API key scopes {}",
-                describe_scopes(&scopes.access_tokens),
-                describe_scopes(&scopes.personal_api_keys)
-            );
-        }
-        for note in &result.notes {
-            let _ = writeln!(out, "- note: {note}");
-        }
-        let _ = writeln!(out, "```");
-        for request in &result.requests {
-            let _ = writeln!(out, "{request}");
-        }
-        let _ = writeln!(out, "```");
-        let _ = writeln!(
-            out,
-            "Files: `{}/` (wizard.stdout, wizard.stderr, posthog-wizard.log, journals.json, command.txt).",
-            result.key.dir_name()
-        );
-    }
-    out
-}
-
-/// Each credential's scopes in quotes (a long list counted, saying whether
-/// the gateway's scope is among them), `(none)` for a scopeless one, or
-/// `(no credential)`.
-fn describe_scopes(each: &[String]) -> String {
-    const LISTED_UP_TO: usize = 8;
-    if each.is_empty() {
-        return "(no credential)".to_owned();
-    }
-    each.iter()
-        .map(|scopes| {
-            let list: Vec<&str> = scopes.split_whitespace().collect();
-            match list.len() {
-                0 => "(none)".to_owned(),
-                count if count <= LISTED_UP_TO => format!("\"{scopes}\""),
-                count if list.contains(&"llm_gateway:read") => {
-                    format!("{count} scopes with llm_gateway:read")
-                }
-                count => format!("{count} scopes without llm_gateway:read"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn report_json(results: &[CellResult]) -> serde_json::Value {
-    serde_json::Value::Array(
-        results
-            .iter()
-            .map(|result| {
-                serde_json::json!({
-                    "version": result.key.version,
-                    "server": result.key.profile,
-                    "variant": result.key.variant.label(),
-                    "outcome": result.outcome.map(|outcome| outcome.to_string()),
-                    "expected": result.expected.map(|outcome| outcome.to_string()),
-                    "passed": result.passed(),
-                    "ending": result.ending.map(|ending| ending.to_string()),
-                    "seconds": result.duration.as_secs_f64(),
-                    "requests": result.requests,
-                    "problems": result.problems,
-                    "notes": result.notes,
-                    "wizard_error": result.wizard_error,
-                    "access_token_scopes": result
-                        .credential_scopes
-                        .as_ref()
-                        .map(|scopes| scopes.access_tokens.clone()),
-                    "personal_api_key_scopes": result
-                        .credential_scopes
-                        .as_ref()
-                        .map(|scopes| scopes.personal_api_keys.clone()),
-                })
-            })
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_covers_the_gateway_token_too() {
-        let text =
-            "Bearer phe_AAAAAAAAAAAAAAAAAAAAAAAA and pha_BBBBBBBBBBBBBBBBBBBBBBBB, phc_public1234567890123456";
-        let redacted = redact(text);
-        assert_eq!(
-            redacted,
-            "Bearer phe_*** and pha_***, phc_public1234567890123456"
-        );
-        assert!(protocol::credential::find_full_secrets(&redacted).is_empty());
-        let leaks = scan_text("posthog-wizard.log", text);
-        assert_eq!(
-            leaks,
-            ["posthog-wizard.log holds 2 full credential(s): phe_***, pha_***"]
-        );
-        assert!(leaks
-            .iter()
-            .all(|leak| !leak.contains("AAAA") && !leak.contains("BBBB")));
-    }
-
-    #[test]
-    fn the_wizard_error_code_is_read_from_its_structured_line() {
-        let cases = [
-            ("", None),
-            ("plain failure\n", None),
-            (
-                "  }\n}\nphw-error: {\"code\":\"PHW_GATEWAY_MINT_REFUSED\",\"message\":\"x\"}\n",
-                Some("PHW_GATEWAY_MINT_REFUSED"),
-            ),
-            ("phw-error: not json\n", None),
-        ];
-        for (stderr, code) in cases {
-            assert_eq!(wizard_error_code(stderr).as_deref(), code, "{stderr:?}");
-        }
-    }
-
-    #[test]
-    fn minted_scopes_read_for_a_person() {
-        let cases: [(&[&str], &str); 3] = [
-            (&[], "(no credential)"),
-            (&[""], "(none)"),
-            (
-                &["user:read llm_gateway:read", ""],
-                "\"user:read llm_gateway:read\", (none)",
-            ),
-        ];
-        for (each, text) in cases {
-            let each: Vec<String> = each.iter().map(|scopes| (*scopes).to_owned()).collect();
-            assert_eq!(describe_scopes(&each), text);
-        }
-    }
 
     #[test]
     fn the_wizard_sees_no_variable_of_ours() {

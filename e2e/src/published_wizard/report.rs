@@ -1,0 +1,212 @@
+//! What a person reads after a run: the table (printed, and at the top of
+//! report.md), each cell's requests and notes (report.md) and the same as
+//! data (report.json).
+
+use std::fmt::Write as _;
+
+use super::expected::EXPECTED_FILE;
+use super::CellResult;
+
+pub fn row_summary(result: &CellResult) -> String {
+    let observed = result
+        .outcome
+        .map_or_else(|| "not run".to_owned(), |outcome| outcome.to_string());
+    let verdict = if result.passed() { "ok" } else { "FAILED" };
+    format!(
+        "{verdict}: {observed} ({}), {:.1} s",
+        result
+            .ending
+            .map_or_else(|| "no run".to_owned(), |ending| ending.to_string()),
+        result.duration.as_secs_f64()
+    )
+}
+
+pub fn failure_text(result: &CellResult) -> String {
+    let mut parts = Vec::new();
+    match (result.outcome, result.expected) {
+        (Some(observed), Some(wanted)) if observed != wanted => {
+            parts.push(format!("expected {wanted}, observed {observed}"))
+        }
+        (Some(observed), None) => parts.push(format!(
+            "no expectation in fixtures/{EXPECTED_FILE} (observed {observed}); review and run with --bless"
+        )),
+        _ => {}
+    }
+    parts.extend(result.problems.iter().cloned());
+    parts.join("; ")
+}
+
+/// The table printed at the end and put at the top of report.md.
+pub fn render_table(results: &[CellResult]) -> String {
+    let mut rows = vec![[
+        "version".to_owned(),
+        "server".to_owned(),
+        "variant".to_owned(),
+        "outcome".to_owned(),
+        "expected".to_owned(),
+        "result".to_owned(),
+        "wizard".to_owned(),
+        "time".to_owned(),
+        "meaning".to_owned(),
+    ]];
+    for result in results {
+        rows.push([
+            result.key.version.clone(),
+            result.key.profile.clone(),
+            result.key.variant.label().to_owned(),
+            result
+                .outcome
+                .map_or_else(|| "not run".to_owned(), |outcome| outcome.to_string()),
+            result
+                .expected
+                .map_or_else(|| "(none)".to_owned(), |outcome| outcome.to_string()),
+            if result.passed() { "ok" } else { "FAILED" }.to_owned(),
+            result
+                .ending
+                .map_or_else(|| "-".to_owned(), |ending| ending.to_string()),
+            format!("{:.1} s", result.duration.as_secs_f64()),
+            result
+                .outcome
+                .map_or_else(|| failure_text(result), |outcome| outcome.gloss()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if out.lines().count() == 1 {
+            let rule: Vec<String> = widths.iter().map(|width| "-".repeat(*width)).collect();
+            let _ = writeln!(out, "| {} |", rule.join(" | "));
+        }
+    }
+    out
+}
+
+pub fn render_report(results: &[CellResult]) -> String {
+    let mut out = String::from(
+        "# The published @posthog/wizard against our stack\n\n\
+         Outcome: the furthest stage of the signup path in the server's and the gateway's \
+         journals, and its status.\n\n",
+    );
+    out.push_str(&render_table(results));
+    for result in results {
+        let _ = writeln!(out, "\n## {}\n", result.key);
+        if !result.passed() {
+            let _ = writeln!(out, "**Failed:** {}\n", failure_text(result));
+        }
+        if let Some(code) = &result.wizard_error {
+            let _ = writeln!(out, "- the wizard's error code: `{code}`");
+        }
+        if let Some(scopes) = &result.credential_scopes {
+            let _ = writeln!(
+                out,
+                "- minted: access token scopes {}; personal API key scopes {}",
+                describe_scopes(&scopes.access_tokens),
+                describe_scopes(&scopes.personal_api_keys)
+            );
+        }
+        for note in &result.notes {
+            let _ = writeln!(out, "- note: {note}");
+        }
+        let _ = writeln!(out, "```");
+        for request in &result.requests {
+            let _ = writeln!(out, "{request}");
+        }
+        let _ = writeln!(out, "```");
+        let _ = writeln!(
+            out,
+            "Files: `{}/` (wizard.stdout, wizard.stderr, posthog-wizard.log, journals.json, command.txt).",
+            result.key.dir_name()
+        );
+    }
+    out
+}
+
+/// Each credential's scopes in quotes (a long list counted, saying whether
+/// the gateway's scope is among them), `(none)` for a scopeless one, or
+/// `(no credential)`.
+pub fn describe_scopes(each: &[String]) -> String {
+    const LISTED_UP_TO: usize = 8;
+    if each.is_empty() {
+        return "(no credential)".to_owned();
+    }
+    each.iter()
+        .map(|scopes| {
+            let list: Vec<&str> = scopes.split_whitespace().collect();
+            match list.len() {
+                0 => "(none)".to_owned(),
+                count if count <= LISTED_UP_TO => format!("\"{scopes}\""),
+                count if list.contains(&"llm_gateway:read") => {
+                    format!("{count} scopes with llm_gateway:read")
+                }
+                count => format!("{count} scopes without llm_gateway:read"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn report_json(results: &[CellResult]) -> serde_json::Value {
+    serde_json::Value::Array(
+        results
+            .iter()
+            .map(|result| {
+                serde_json::json!({
+                    "version": result.key.version,
+                    "server": result.key.profile,
+                    "variant": result.key.variant.label(),
+                    "outcome": result.outcome.map(|outcome| outcome.to_string()),
+                    "expected": result.expected.map(|outcome| outcome.to_string()),
+                    "passed": result.passed(),
+                    "ending": result.ending.map(|ending| ending.to_string()),
+                    "seconds": result.duration.as_secs_f64(),
+                    "requests": result.requests,
+                    "problems": result.problems,
+                    "notes": result.notes,
+                    "wizard_error": result.wizard_error,
+                    "access_token_scopes": result
+                        .credential_scopes
+                        .as_ref()
+                        .map(|scopes| scopes.access_tokens.clone()),
+                    "personal_api_key_scopes": result
+                        .credential_scopes
+                        .as_ref()
+                        .map(|scopes| scopes.personal_api_keys.clone()),
+                })
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_scopes_read_for_a_person() {
+        let cases: [(&[&str], &str); 3] = [
+            (&[], "(no credential)"),
+            (&[""], "(none)"),
+            (
+                &["user:read llm_gateway:read", ""],
+                "\"user:read llm_gateway:read\", (none)",
+            ),
+        ];
+        for (each, text) in cases {
+            let each: Vec<String> = each.iter().map(|scopes| (*scopes).to_owned()).collect();
+            assert_eq!(describe_scopes(&each), text);
+        }
+    }
+}
