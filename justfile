@@ -25,12 +25,12 @@ e2e-matrix *ARGS:
     cargo build --locked --workspace --bins
     cargo run --locked -q -p e2e -- matrix {{ARGS}}
 
-# Installs Node 22 and the versions pinned in fixtures/published-wizard/packages.toml under
+# The published @posthog/wizard, unchanged and headless, against our server and gateway. Installs
+# Node 22 and the versions pinned in fixtures/published-wizard/packages.toml under
 # target/published-wizard/ when missing (npm; never into the repository), builds our binaries, runs
-# every version x server profile x variant and compares how far each got with
+# every version x server x variant and compares how far each got with
 # fixtures/published-wizard/expected.toml; table and files in target/e2e/published-wizard/. In CI
 # (CI=true) a failed install fails the recipe; locally, without npm, it says NOT RUN.
-# The published @posthog/wizard, unchanged and headless, against our server and gateway.
 published-wizard *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
