@@ -149,10 +149,12 @@ pub const LATER_2026_ALLOWLIST: [&str; 18] = [
     "insight:write",
 ];
 
-/// Today's ceiling for the wizard applications: the wizard's login list.
+/// The wizard applications' ceiling of the `ceilings` era (an explicit list:
+/// the wizard's login list); today's is `@default` plus `llm_gateway:read`
+/// (the era profiles of `fixtures/profiles/`).
 pub const WIZARD_APPLICATION_CEILING: [&str; 12] = WIZARD_LOGIN_SCOPES;
 
-/// Today's ceiling for an orchestrator partner: the list of 18.
+/// An orchestrator partner's ceiling: the list of 18.
 pub const ORCHESTRATOR_CEILING: [&str; 18] = LATER_2026_ALLOWLIST;
 
 /// Scopes the real server never lists in `scopes_supported`, though an
