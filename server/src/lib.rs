@@ -17,6 +17,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod seed;
 pub mod state;
+pub mod stripe;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -147,6 +148,18 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(posthog_api::project))
         .routes(routes!(health_issues::list))
         .routes(routes!(wizard_gateway_token::handle))
+        // The Stripe namespace: the same endpoints, answering only in eras
+        // that serve it (`crate::stripe`).
+        .routes(routes!(health::stripe_health))
+        .routes(routes!(health::stripe_services))
+        .routes(routes!(account_requests::stripe))
+        .routes(routes!(token::stripe))
+        .routes(routes!(resources::stripe_create))
+        .routes(routes!(resources::stripe_read))
+        .routes(routes!(rotate::stripe))
+        .routes(routes!(remove::stripe))
+        .routes(routes!(deep_links::stripe))
+        .routes(routes!(agentic_login::stripe))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -285,7 +298,10 @@ fn normalize_path(mut request: axum::extract::Request, aliases: bool) -> axum::e
 
 async fn not_found(uri: Uri) -> Response {
     let path = protocol::credential::redact_secrets(uri.path());
-    let envelope = if path.starts_with("/api/agentic/") || path.starts_with("/oauth/") {
+    let envelope = if path.starts_with("/api/agentic/")
+        || path.starts_with("/oauth/")
+        || path.starts_with(policy::STRIPE_NAMESPACE)
+    {
         Envelope::Plain
     } else {
         Envelope::PostHog

@@ -53,7 +53,63 @@ pub struct ScopePolicy {
     pub provisioning_aliases: bool,
     pub deep_links: DeepLinkRules,
     pub messages: Messages,
+    pub stripe: StripeRules,
 }
+
+/// Where the Stripe-signed orchestrator partners are served, and what their
+/// own namespace does differently (`ee/partners/stripe/` of the real
+/// server). Under `/api/agentic` they are served in every era, by the rules
+/// every partner meets there.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeRules {
+    /// [`AGENTIC_NAMESPACE`]: no namespace of their own (the Stripe routes
+    /// answer 404); [`STRIPE_NAMESPACE`]: that namespace is served too.
+    pub namespace: String,
+    /// Lifetime of an access token issued by the namespace's own token
+    /// endpoint.
+    pub access_seconds: i64,
+    /// The namespace's own wording, word for word; required when it is
+    /// served.
+    pub messages: Option<StripeMessages>,
+}
+
+/// The Stripe namespace's error texts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeMessages {
+    /// Every signature failure (missing, malformed, stale, no match).
+    pub signature_failed: String,
+    /// An unsigned account request, or an unsigned exchange of a code
+    /// without a challenge.
+    pub authentication_required: String,
+    /// A PKCE code exchanged without its verifier.
+    pub verifier_required: String,
+    /// Another application's code at the namespace's token endpoint.
+    pub code_of_another_app: String,
+    /// Another application's refresh token there.
+    pub refresh_of_another_app: String,
+    pub email_required: String,
+    pub stripe_account_required: String,
+    pub request_expired: String,
+    pub expires_at_invalid: String,
+    pub challenge_method: String,
+    pub challenge_format: String,
+    /// A resource request without a bearer token.
+    pub bearer_missing: String,
+    /// An unknown, revoked or expired bearer token.
+    pub bearer_invalid: String,
+    /// A live bearer token of another application.
+    pub bearer_of_another_app: String,
+    /// `{service}` is replaced by the unknown service id.
+    pub unknown_service: String,
+}
+
+/// The namespace every partner is served under.
+pub const AGENTIC_NAMESPACE: &str = "/api/agentic";
+/// The Stripe partners' own namespace (routes registered under it answer
+/// only in eras whose `stripe.namespace` it is).
+pub const STRIPE_NAMESPACE: &str = "/api/partners/stripe";
 
 /// How requested scopes are judged.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -361,6 +417,20 @@ impl ScopePolicy {
             self.tokens.access_seconds > 0,
             "tokens.access_seconds must be positive"
         );
+        anyhow::ensure!(
+            self.stripe.access_seconds > 0,
+            "stripe.access_seconds must be positive"
+        );
+        match self.stripe.namespace.as_str() {
+            AGENTIC_NAMESPACE => {}
+            STRIPE_NAMESPACE => anyhow::ensure!(
+                self.stripe.messages.is_some(),
+                "stripe.namespace {STRIPE_NAMESPACE} needs [stripe.messages]"
+            ),
+            other => anyhow::bail!(
+                "stripe.namespace {other:?} is neither {AGENTIC_NAMESPACE} nor {STRIPE_NAMESPACE}"
+            ),
+        }
         for (name, ceiling) in &self.scopes.ceilings {
             for scope in ceiling {
                 if scope == DEFAULT_CEILING {
@@ -381,6 +451,37 @@ impl ScopePolicy {
     /// capability (`capability`) skips the existing user's consent.
     pub fn skips_consent(&self, capability: bool) -> bool {
         capability && self.public_partners_may_skip_consent
+    }
+
+    /// The Stripe namespace's wording, when this era serves it (`None`:
+    /// its routes answer 404).
+    pub fn stripe_namespace(&self) -> Option<&StripeMessages> {
+        match self.stripe.namespace.as_str() {
+            STRIPE_NAMESPACE => self.stripe.messages.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The scopes stored on a code asked for in the Stripe namespace: what
+    /// was requested, unchecked (the namespace holds Stripe to no
+    /// ceiling), without duplicates; an empty request gets the partner's
+    /// ceiling.
+    pub fn stripe_scopes_for_code(
+        &self,
+        requested: Option<&[String]>,
+        ceiling: &[String],
+    ) -> Vec<String> {
+        let requested = requested.unwrap_or(&[]);
+        if requested.is_empty() {
+            return ceiling.to_vec();
+        }
+        let mut unique: Vec<String> = Vec::with_capacity(requested.len());
+        for scope in requested {
+            if !unique.contains(scope) {
+                unique.push(scope.clone());
+            }
+        }
+        unique
     }
 
     /// The named ceiling `name` of this era.
@@ -970,6 +1071,71 @@ mod tests {
                 !policy.skips_consent(false),
                 "{era}: without the capability"
             );
+        }
+    }
+
+    #[test]
+    fn the_stripe_namespace_by_era() {
+        // (era, served, token lifetime there)
+        let cases = [
+            ("legacy", false, 3600),
+            ("allowlist", false, 3600),
+            ("ceilings", false, 3600),
+            ("current", true, 31_536_000),
+        ];
+        for (era, served, seconds) in cases {
+            let policy = ScopePolicy::load(era).unwrap();
+            assert_eq!(policy.stripe_namespace().is_some(), served, "{era}");
+            assert_eq!(policy.stripe.access_seconds, seconds, "{era}");
+        }
+        let current = ScopePolicy::load("current").unwrap();
+        let messages = current.stripe_namespace().unwrap();
+        assert_eq!(messages.signature_failed, "Signature verification failed");
+        assert_eq!(
+            messages.code_of_another_app,
+            "Authorization code was not issued for the Stripe Projects app"
+        );
+    }
+
+    #[test]
+    fn stripe_scopes_are_not_held_against_the_ceiling() {
+        let current = ScopePolicy::load("current").unwrap();
+        let ceiling = strings(&["query:read", "user:read"]);
+        let table: [(Option<&[&str]>, &[&str]); 4] = [
+            (None, &["query:read", "user:read"]),
+            (Some(&[]), &["query:read", "user:read"]),
+            (Some(&["llm_gateway:write"]), &["llm_gateway:write"]),
+            (Some(&["project:read", "project:read"]), &["project:read"]),
+        ];
+        for (requested, expected) in table {
+            let requested = requested.map(strings);
+            assert_eq!(
+                current.stripe_scopes_for_code(requested.as_deref(), &ceiling),
+                strings(expected),
+                "{requested:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stripe_namespace_needs_its_messages_and_a_known_path() {
+        let directory = tempfile::tempdir().unwrap();
+        let legacy = EMBEDDED[0].1;
+        let cases = [
+            ("/api/partners/stripe", "needs [stripe.messages]"),
+            ("/api/elsewhere", "is neither"),
+        ];
+        for (namespace, complaint) in cases {
+            let path = directory.path().join("odd.toml");
+            let text = legacy.replace(
+                "namespace = \"/api/agentic\"",
+                &format!("namespace = \"{namespace}\""),
+            );
+            std::fs::write(&path, text).unwrap();
+            let error = ScopePolicy::load(path.to_str().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(complaint), "{namespace}: {error}");
         }
     }
 

@@ -1,5 +1,7 @@
 //! `POST /api/agentic/provisioning/account_requests` (protocol section 4):
-//! who is asking, for which email, and what code they get.
+//! who is asking, for which email, and what code they get; and the same
+//! under the Stripe namespace (`crate::stripe`), where only a Stripe-signed
+//! partner may ask.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -18,6 +20,7 @@ use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
 use crate::state::AppState;
+use crate::stripe::{verify_signature, Door, StripeNamespace};
 
 mod idempotency;
 
@@ -43,15 +46,58 @@ mod idempotency;
     )
 )]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    serve(&state, Door::Agentic, &headers, body).await
+}
+
+/// The account request in the Stripe namespace: the body is checked
+/// first, then the signature (an unsigned request is `unauthorized`); the
+/// request names its Stripe account; a PKCE challenge is optional; the
+/// scopes are not held against a ceiling.
+#[utoipa::path(
+    post,
+    path = "/api/partners/stripe/provisioning/account_requests",
+    tag = "stripe",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.\" + body>"),
+    ),
+    request_body(content = protocol::provisioning::AccountRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A code (`oauth`)", body = protocol::provisioning::AccountRequestAnswer),
+        (status = 400, description = "invalid_request, expired, team_resolution_failed, invalid_api_version", body = protocol::error::AccountRequestFailure),
+        (status = 401, description = "unauthorized (unsigned), invalid_signature", body = protocol::error::AccountRequestFailure),
+        (status = 403, description = "The partner may not create accounts", body = protocol::error::AccountRequestError),
+        (status = 404, description = "The era does not serve the Stripe namespace", body = protocol::error::PlainError),
+        (status = 409, description = "idempotency_conflict", body = protocol::error::AccountRequestError),
+        (status = 429, description = "rate_limited (with Retry-After)", body = protocol::error::AccountRequestError),
+        (status = 413, description = "Body over 64 KiB", body = protocol::error::AccountRequestError),
+    )
+)]
+pub async fn stripe(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve(&state, Door::Stripe(&stripe), &headers, body).await
+}
+
+async fn serve(state: &AppState, door: Door<'_>, headers: &HeaderMap, body: Body) -> Response {
     // The id must be known before the body is fully understood, so that even
     // a refusal answers with the caller's id.
     let mut id = None;
     let result = async {
-        check_api_version(&headers)?;
+        check_api_version(headers)?;
         let bytes = read_body(body).await?;
         id = request_id_of(&bytes);
-        let request: AccountRequest = parse_json(&headers, &bytes)?;
-        let caller = identify_caller(&state, &headers, &bytes, &request).await?;
+        let (caller, request) = match door {
+            Door::Agentic => {
+                let request: AccountRequest = parse_json(headers, &bytes)?;
+                let caller = identify_caller(state, headers, &bytes, &request).await?;
+                (caller, request)
+            }
+            Door::Stripe(stripe) => stripe_caller(state, stripe, headers, &bytes).await?,
+        };
         let client_id = caller.application().client_id.clone();
         // Only a request with an id is compared or kept.
         let canonical = match &id {
@@ -60,17 +106,17 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
         };
         if let Some(request_id) = &id {
             if let Some(answer) =
-                idempotency::replay(&state, &client_id, request_id, &canonical).await?
+                idempotency::replay(state, &client_id, request_id, &canonical).await?
             {
                 return Ok(answer);
             }
         }
-        rate_limit::take(&state, caller.application(), Kind::AccountRequests).await?;
+        rate_limit::take(state, caller.application(), Kind::AccountRequests).await?;
         let region = request
             .configuration
             .as_ref()
             .and_then(|configuration| configuration.region.clone());
-        let outcome = create(&state, caller, request).await?;
+        let outcome = create(state, caller, request).await?;
         let Some(request_id) = id.clone() else {
             // Without the caller's id the request can never be replayed:
             // nothing to keep (no seal, no write).
@@ -120,14 +166,102 @@ pub enum Caller {
     Signed(Application),
     /// A public client with a PKCE challenge.
     Pkce(Application, CodeChallenge),
+    /// Signed in the Stripe namespace: the email is trusted, the scopes are
+    /// not held against a ceiling, and a PKCE challenge is optional (its
+    /// code is then exchanged with the verifier, unsigned).
+    Stripe(Application, Option<CodeChallenge>),
 }
 
 impl Caller {
     fn application(&self) -> &Application {
         match self {
-            Caller::Signed(application) | Caller::Pkce(application, _) => application,
+            Caller::Signed(application)
+            | Caller::Pkce(application, _)
+            | Caller::Stripe(application, _) => application,
         }
     }
+
+    fn challenge(&self) -> Option<&CodeChallenge> {
+        match self {
+            Caller::Pkce(_, challenge) => Some(challenge),
+            Caller::Stripe(_, challenge) => challenge.as_ref(),
+            Caller::Signed(_) => None,
+        }
+    }
+}
+
+/// The Stripe namespace's checks, in its order: the body (an email, a
+/// valid `expires_at` not in the past), the signature (none at all is
+/// `unauthorized`), the Stripe account, the PKCE challenge if any. The
+/// request comes back with its `expires_at` settled.
+async fn stripe_caller(
+    state: &AppState,
+    stripe: &StripeNamespace,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(Caller, AccountRequest), ApiError> {
+    let messages = &stripe.messages;
+    let value: serde_json::Value = crate::http::parse_json(headers, bytes)?;
+    let has_email = value
+        .get("email")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|email| !email.trim().is_empty());
+    if !has_email {
+        return Err(ApiError::InvalidRequest(messages.email_required.clone()));
+    }
+    let mut request: AccountRequest = parse_json(headers, bytes)?;
+    if let Some(expires_at) = request.expires_at.take() {
+        let expires_at = parse_expires_at(&expires_at)
+            .ok_or_else(|| ApiError::InvalidRequest(messages.expires_at_invalid.clone()))?;
+        if expires_at <= state.clock.now() {
+            return Err(ApiError::Expired(messages.request_expired.clone()));
+        }
+    }
+    if headers.get(protocol::signature::HEADER).is_none() {
+        return Err(ApiError::Unauthorized(
+            messages.authentication_required.clone(),
+        ));
+    }
+    let partner = stripe.signature(state, headers, bytes).await?;
+    let account = request
+        .orchestrator
+        .as_ref()
+        .and_then(|orchestrator| orchestrator.stripe.as_ref())
+        .and_then(|stripe| stripe.account.as_deref())
+        .filter(|account| !account.is_empty());
+    if account.is_none() {
+        return Err(ApiError::InvalidRequest(
+            messages.stripe_account_required.clone(),
+        ));
+    }
+    let challenge = match request.code_challenge.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        // The method defaults to S256.
+        Some(_)
+            if request
+                .code_challenge_method
+                .as_deref()
+                .is_some_and(|method| method != protocol::pkce::S256) =>
+        {
+            return Err(ApiError::InvalidRequest(messages.challenge_method.clone()))
+        }
+        Some(challenge) => Some(
+            CodeChallenge::parse(challenge, Some(protocol::pkce::S256))
+                .map_err(|_| ApiError::InvalidRequest(messages.challenge_format.clone()))?,
+        ),
+    };
+    Ok((Caller::Stripe(partner, challenge), request))
+}
+
+/// An ISO 8601 date-time as unix seconds; one without an offset is UTC.
+pub fn parse_expires_at(text: &str) -> Option<i64> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(time.timestamp());
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|time| time.and_utc().timestamp())
 }
 
 async fn identify_caller(
@@ -169,31 +303,6 @@ fn active(partner: Application) -> Result<Application, ApiError> {
         return Err(ApiError::Unauthorized("Partner is deactivated".into()));
     }
     Ok(partner)
-}
-
-/// Finds the hmac partner whose secret signed `body`. A header that fails
-/// for every partner reports the most telling reason (malformed, out of
-/// tolerance, no match).
-pub async fn verify_signature(
-    state: &AppState,
-    header: &str,
-    body: &[u8],
-) -> Result<Application, ApiError> {
-    use protocol::signature::{verify, SignatureError};
-    let mut worst = SignatureError::NoMatch;
-    for partner in state.db.applications().await? {
-        if partner.auth_method != "hmac" {
-            continue;
-        }
-        let secrets = partner.secret_list();
-        let secrets: Vec<&[u8]> = secrets.iter().map(|secret| secret.as_bytes()).collect();
-        match verify(header, body, &secrets, state.clock.now()) {
-            Ok(_) => return Ok(partner),
-            Err(SignatureError::NoMatch) => {}
-            Err(error) => worst = error,
-        }
-    }
-    Err(ApiError::InvalidSignature(worst.to_string()))
 }
 
 /// What an account request resolves to.
@@ -252,10 +361,14 @@ async fn create(
     )?;
     let ceiling = state.policy.ceiling(&partner);
     let existing_user = state.db.user_by_email(&email).await?.is_some();
-    let scopes =
-        state
+    let scopes = match &caller {
+        Caller::Stripe(..) => state
             .policy
-            .scopes_for_code(request.scopes.as_deref(), &ceiling, existing_user)?;
+            .stripe_scopes_for_code(request.scopes.as_deref(), &ceiling),
+        _ => state
+            .policy
+            .scopes_for_code(request.scopes.as_deref(), &ceiling, existing_user)?,
+    };
     let configuration = request.configuration.clone().unwrap_or_default();
     let now = state.clock.now();
     let new_account = NewAccount {
@@ -343,10 +456,9 @@ async fn create_team(state: &AppState, organization_id: &str, now: i64) -> Resul
 fn make_code(state: &AppState, caller: &Caller, scopes: &[String], now: i64) -> (String, Code) {
     let code = protocol::random::RandomSource::bytes(state.random.as_ref(), 32);
     let code = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, code);
-    let challenge = match caller {
-        Caller::Pkce(_, challenge) => Some(challenge.as_str().to_owned()),
-        Caller::Signed(_) => None,
-    };
+    let challenge = caller
+        .challenge()
+        .map(|challenge| challenge.as_str().to_owned());
     let row = Code {
         code_hash: hash_secret(&code),
         client_id: caller.application().client_id.clone(),

@@ -17,6 +17,7 @@ use crate::db::lifecycle::{DeepLink, LinkUse};
 use crate::policy::Landing;
 use crate::routes::authorize::{new_session, set_cookie};
 use crate::state::AppState;
+use crate::stripe::StripeNamespace;
 
 /// The `error` values of the home page a refused link lands on.
 pub const MISSING_TOKEN: &str = "missing_token";
@@ -39,6 +40,32 @@ pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
     )
 )]
 pub async fn handle(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    use_link(&state, query).await
+}
+
+/// Follows a deep link issued in the Stripe namespace, the same way.
+#[utoipa::path(
+    get,
+    path = "/api/partners/stripe/login",
+    tag = "stripe",
+    params(
+        ("token" = String, Query, description = "The deep link's single-use token"),
+        ("team_id" = Option<String>, Query, description = "The project (informational; the token decides)"),
+    ),
+    responses(
+        (status = 302, description = "As /agentic/login: signed in to the link's path, or redirected to /verify_email/<uuid> or /?error=…", headers(("Location" = String))),
+        (status = 404, description = "The era does not serve the Stripe namespace", body = protocol::error::PlainError),
+    )
+)]
+pub async fn stripe(
+    _stripe: StripeNamespace,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    use_link(&state, query).await
+}
+
+async fn use_link(state: &AppState, query: Option<String>) -> Response {
     let token = query
         .as_deref()
         .and_then(|query| serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok())
@@ -53,7 +80,7 @@ pub async fn handle(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         .use_deep_link(&hash_secret(&token), state.clock.now())
         .await;
     match found {
-        Ok(LinkUse::Now(link)) => follow(&state, link).await,
+        Ok(LinkUse::Now(link)) => follow(state, link).await,
         Ok(LinkUse::Used | LinkUse::Expired | LinkUse::Unknown) => {
             refused(EXPIRED_OR_INVALID_TOKEN)
         }

@@ -20,9 +20,9 @@ use crate::auth::Authenticated;
 use crate::db::lifecycle::DeepLink;
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_json, read_body};
-use crate::routes::account_requests::verify_signature;
 use crate::routes::resources::{access_token, reachable_team};
 use crate::state::AppState;
+use crate::stripe::{verify_signature, StripeNamespace};
 
 /// How long a link lives, in seconds.
 pub const LIFETIME_SECONDS: i64 = 600;
@@ -54,7 +54,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let bytes = read_body(body).await?;
         let request: DeepLinkRequest = parse_json(&headers, &bytes)?;
         signed_by_its_partner(&state, &token, &headers, &bytes).await?;
-        issue(&state, &token, request).await
+        issue(&state, &token, request, AGENTIC_LOGIN).await
     }
     .await;
     match result {
@@ -63,10 +63,64 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
     }
 }
 
+/// Where a link issued under `/api/agentic` is followed.
+const AGENTIC_LOGIN: &str = "/agentic/login";
+/// Where a link issued in the Stripe namespace is followed.
+const STRIPE_LOGIN: &str = "/api/partners/stripe/login";
+
+/// Issues a deep link in the Stripe namespace (a bearer of a Stripe-signed
+/// partner, then the signature over the body); it is followed at the
+/// namespace's own `login`.
+#[utoipa::path(
+    post,
+    path = "/api/partners/stripe/provisioning/deep_links",
+    tag = "stripe",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the body"),
+    ),
+    request_body(content = protocol::provisioning::DeepLinkRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A single-use link, valid for 600 s", body = protocol::provisioning::DeepLinkAnswer),
+        (status = 400, description = "invalid_request, invalid_api_version", body = protocol::error::PlainError),
+        (status = 401, description = "unauthorized, invalid_signature", body = protocol::error::ResourceFailure),
+        (status = 403, body = protocol::error::PlainError),
+        (status = 404, description = "The token's project was removed, or the era does not serve the Stripe namespace", body = protocol::error::PlainError),
+        (status = 413, body = protocol::error::PlainError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stripe(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_envelope(Envelope::Plain),
+    };
+    let token = match stripe.resource_request(&state, &headers, &bytes).await {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
+    let result = async {
+        let request: DeepLinkRequest = parse_json(&headers, &bytes)?;
+        issue(&state, &token, request, STRIPE_LOGIN).await
+    }
+    .await;
+    match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => error.into_envelope(Envelope::Plain),
+    }
+}
+
+/// Issues a link followed at `login` (a path of this server).
 async fn issue(
     state: &AppState,
     token: &Authenticated,
     request: DeepLinkRequest,
+    login: &str,
 ) -> Result<DeepLinkAnswer, ApiError> {
     let purpose = state.policy.deep_link_purpose(request.purpose.as_deref())?;
     let partner = partner(state, token).await?;
@@ -108,7 +162,7 @@ async fn issue(
     Ok(DeepLinkAnswer {
         purpose,
         url: format!(
-            "{}/agentic/login?token={secret}&team_id={}",
+            "{}{login}?token={secret}&team_id={}",
             state.public_url, team.id
         ),
         expires_at: crate::clock::rfc3339(expires_at),

@@ -1,4 +1,5 @@
-//! `GET /api/agentic/provisioning/health` and `…/services` (hmac partners).
+//! `GET /api/agentic/provisioning/health` and `…/services` (hmac partners),
+//! and the same under the Stripe namespace (`crate::stripe`).
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -9,8 +10,9 @@ use protocol::provisioning::{HealthAnswer, Service, ServicesAnswer};
 
 use crate::error::{ApiError, Envelope};
 use crate::http::check_api_version;
-use crate::routes::account_requests::verify_signature;
 use crate::state::AppState;
+use crate::stripe::verify_signature;
+use crate::stripe::StripeNamespace;
 
 /// Liveness for orchestrators (signed GET).
 #[utoipa::path(
@@ -28,12 +30,45 @@ use crate::state::AppState;
     )
 )]
 pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match signed(&state, &headers).await {
-        Ok(()) => Json(HealthAnswer {
-            status: "ok".into(),
-            supported_versions: vec![protocol::API_VERSION.into()],
-        })
-        .into_response(),
+    respond(signed(&state, &headers).await, health_answer)
+}
+
+/// Liveness in the Stripe namespace: the signature is checked before the
+/// API-Version.
+#[utoipa::path(
+    get,
+    path = "/api/partners/stripe/provisioning/health",
+    tag = "stripe",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the empty body"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::HealthAnswer),
+        (status = 400, body = protocol::error::PlainError),
+        (status = 401, body = protocol::error::PlainError),
+        (status = 404, description = "The era does not serve the Stripe namespace", body = protocol::error::PlainError),
+    )
+)]
+pub async fn stripe_health(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let checked = stripe.signed(&state, &headers, b"").await.map(|_| ());
+    respond(checked, health_answer)
+}
+
+fn health_answer() -> HealthAnswer {
+    HealthAnswer {
+        status: "ok".into(),
+        supported_versions: vec![protocol::API_VERSION.into()],
+    }
+}
+
+fn respond<T: serde::Serialize>(checked: Result<(), ApiError>, answer: fn() -> T) -> Response {
+    match checked {
+        Ok(()) => Json(answer()).into_response(),
         Err(error) => error.into_envelope(Envelope::Plain),
     }
 }
@@ -55,23 +90,48 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Respon
     )
 )]
 pub async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(signed(&state, &headers).await, services_answer)
+}
+
+/// The services in the Stripe namespace (the same list, for now).
+#[utoipa::path(
+    get,
+    path = "/api/partners/stripe/provisioning/services",
+    tag = "stripe",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the empty body"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::ServicesAnswer),
+        (status = 400, body = protocol::error::PlainError),
+        (status = 401, body = protocol::error::PlainError),
+        (status = 404, description = "The era does not serve the Stripe namespace", body = protocol::error::PlainError),
+    )
+)]
+pub async fn stripe_services(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let checked = stripe.signed(&state, &headers, b"").await.map(|_| ());
+    respond(checked, services_answer)
+}
+
+fn services_answer() -> ServicesAnswer {
     let service = |id: &str, kind: &str, name: &str| Service {
         id: id.into(),
         kind: kind.into(),
         name: name.into(),
     };
-    match signed(&state, &headers).await {
-        // One page: `next_cursor` is omitted, never an empty string.
-        Ok(()) => Json(ServicesAnswer {
-            data: vec![
-                service("analytics", "deployable", "PostHog product analytics"),
-                service("free", "plan", "Free"),
-                service("pay_as_you_go", "plan", "Pay as you go"),
-            ],
-            next_cursor: None,
-        })
-        .into_response(),
-        Err(error) => error.into_envelope(Envelope::Plain),
+    // One page: `next_cursor` is omitted, never an empty string.
+    ServicesAnswer {
+        data: vec![
+            service("analytics", "deployable", "PostHog product analytics"),
+            service("free", "plan", "Free"),
+            service("pay_as_you_go", "plan", "Pay as you go"),
+        ],
+        next_cursor: None,
     }
 }
 

@@ -18,6 +18,7 @@ use crate::error::{ApiError, Envelope};
 use crate::http::read_body;
 use crate::routes::token;
 use crate::state::AppState;
+use crate::stripe::Door;
 
 /// The interactive login's code exchange and refresh-token rotation.
 #[utoipa::path(
@@ -88,7 +89,7 @@ async fn exchange(
             "redirect_uri does not match the one of the authorization request".into(),
         ));
     }
-    let mut answer = token::exchange_code(state, headers, body, request).await?;
+    let mut answer = token::exchange_code(state, Door::Agentic, headers, body, request).await?;
     answer.scoped_teams = Some(vec![binding.team_id]);
     Ok(answer)
 }
@@ -101,7 +102,7 @@ async fn refresh(state: &AppState, request: &TokenRequest) -> Result<TokenAnswer
         }
         _ => None,
     };
-    let mut answer = token::refresh(state, request).await?;
+    let mut answer = token::refresh(state, Door::Agentic, request).await?;
     answer.scoped_teams = team.map(|team| vec![team]);
     Ok(answer)
 }

@@ -2,15 +2,19 @@
 //! section 4): the team is marked removed (read-back, rotation and removal
 //! answer 404 from then on) and every personal API key on it is revoked.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use protocol::provisioning::RemovedAnswer;
 
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::routes::resources::{change_request, reachable_team, respond};
+use crate::http::read_body;
+use crate::routes::resources::{change_request, reachable_team, respond, stripe_change_request};
 use crate::state::AppState;
+use crate::stripe::StripeNamespace;
 
 /// Removes the resource.
 #[utoipa::path(
@@ -37,16 +41,68 @@ pub async fn handle(
 ) -> Response {
     let result = async {
         let (token, team_id) = change_request(&state, &headers, &id).await?;
-        let team = reachable_team(&state, &token, team_id).await?;
-        if !state.db.remove_team(team.id, state.clock.now()).await? {
-            return Err(ApiError::NotFound(format!("No resource {team_id}")));
-        }
-        tracing::info!(team_id = team.id, "resource removed");
-        Ok(RemovedAnswer {
-            status: "removed".into(),
-            id: team.id.to_string(),
-        })
+        remove(&state, &token, team_id).await
     }
     .await;
     respond(result, &id)
+}
+
+/// Removes in the Stripe namespace (a bearer of a Stripe-signed partner,
+/// then the signature over the body).
+#[utoipa::path(
+    post,
+    path = "/api/partners/stripe/provisioning/resources/{id}/remove",
+    tag = "stripe",
+    params(
+        ("id" = String, Path, description = "The team id"),
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the body"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::RemovedAnswer),
+        (status = 400, description = "invalid_resource_id, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "unauthorized, invalid_signature", body = protocol::error::ResourceFailure),
+        (status = 403, body = protocol::error::ResourceError),
+        (status = 404, description = "No such resource, or the era does not serve the Stripe namespace", body = protocol::error::ResourceFailure),
+        (status = 413, body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stripe(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(error) => return respond::<RemovedAnswer>(Err(error), &id),
+    };
+    let token = match stripe.resource_request(&state, &headers, &bytes).await {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
+    let result = async {
+        let team_id = stripe_change_request(&state, &token, &id).await?;
+        remove(&state, &token, team_id).await
+    }
+    .await;
+    respond(result, &id)
+}
+
+async fn remove(
+    state: &AppState,
+    token: &Authenticated,
+    team_id: i64,
+) -> Result<RemovedAnswer, ApiError> {
+    let team = reachable_team(state, token, team_id).await?;
+    if !state.db.remove_team(team.id, state.clock.now()).await? {
+        return Err(ApiError::NotFound(format!("No resource {team_id}")));
+    }
+    tracing::info!(team_id = team.id, "resource removed");
+    Ok(RemovedAnswer {
+        status: "removed".into(),
+        id: team.id.to_string(),
+    })
 }

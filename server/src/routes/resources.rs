@@ -1,5 +1,7 @@
 //! `POST /api/agentic/provisioning/resources` and
-//! `GET /api/agentic/provisioning/resources/{id}` (protocol section 4).
+//! `GET /api/agentic/provisioning/resources/{id}` (protocol section 4),
+//! and the same under the Stripe namespace (`crate::stripe`): a bearer of
+//! a Stripe-signed partner and the signature, checked in that order.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -19,6 +21,7 @@ use crate::http::{bearer, check_api_version, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
 use crate::routes::account_requests::parse_team_id;
 use crate::state::AppState;
+use crate::stripe::StripeNamespace;
 
 /// The services a resource may be created for; `analytics` by default.
 pub const SERVICES: [&str; 3] = ["analytics", "free", "pay_as_you_go"];
@@ -47,11 +50,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         check_api_version(&headers)?;
         let token = access_token(&state, &headers).await?;
         let bytes = read_body(body).await?;
-        let request: ResourceRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-            ResourceRequest::default()
-        } else {
-            parse_json(&headers, &bytes)?
-        };
+        let request = parse_request(&headers, &bytes)?;
         provision(&state, &token, request).await
     }
     .await;
@@ -59,6 +58,69 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         Ok(answer) => Json(answer).into_response(),
         Err(error) => error.into_envelope(Envelope::Resource { id: None }),
     }
+}
+
+/// Provisions in the Stripe namespace.
+#[utoipa::path(
+    post,
+    path = "/api/partners/stripe/provisioning/resources",
+    tag = "stripe",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the body"),
+    ),
+    request_body(content = protocol::provisioning::ResourceRequest, content_type = "application/json"),
+    responses(
+        (status = 200, body = protocol::provisioning::ResourceAnswer),
+        (status = 400, description = "invalid_request, unknown_service, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "unauthorized (no bearer, an invalid one, another application's), invalid_signature", body = protocol::error::ResourceFailure),
+        (status = 403, body = protocol::error::ResourceError),
+        (status = 404, description = "No such team, or the era does not serve the Stripe namespace", body = protocol::error::ResourceFailure),
+        (status = 413, body = protocol::error::ResourceError),
+        (status = 429, description = "rate_limited (with Retry-After)", body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stripe_create(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_envelope(Envelope::Resource { id: None }),
+    };
+    let token = match stripe.resource_request(&state, &headers, &bytes).await {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
+    let result = async {
+        let request = parse_request(&headers, &bytes)?;
+        if let Some(service) = request
+            .service_id
+            .as_deref()
+            .filter(|service| !SERVICES.contains(service))
+        {
+            return Err(ApiError::UnknownService(
+                stripe
+                    .messages
+                    .unknown_service
+                    .replace("{service}", &protocol::credential::redact_secrets(service)),
+            ));
+        }
+        provision(&state, &token, request).await
+    }
+    .await;
+    respond(result, "")
+}
+
+/// A resource request's body: `{}` when empty.
+fn parse_request(headers: &HeaderMap, bytes: &[u8]) -> Result<ResourceRequest, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ResourceRequest::default());
+    }
+    parse_json(headers, bytes)
 }
 
 /// The resource again, never with a `personal_api_key`.
@@ -92,6 +154,56 @@ pub async fn read(
     }
     .await;
     respond(result, &id)
+}
+
+/// The resource again, in the Stripe namespace.
+#[utoipa::path(
+    get,
+    path = "/api/partners/stripe/provisioning/resources/{id}",
+    tag = "stripe",
+    params(
+        ("id" = String, Path, description = "The team id"),
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the empty body"),
+    ),
+    responses(
+        (status = 200, body = protocol::provisioning::ResourceAnswer),
+        (status = 400, description = "invalid_resource_id, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "unauthorized, invalid_signature", body = protocol::error::ResourceFailure),
+        (status = 403, body = protocol::error::ResourceError),
+        (status = 404, description = "No such resource, or the era does not serve the Stripe namespace", body = protocol::error::ResourceFailure),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stripe_read(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let token = match stripe.resource_request(&state, &headers, b"").await {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
+    let result = async {
+        let team = reachable_team(&state, &token, parse_resource_id(&id)?).await?;
+        Ok::<_, ApiError>(answer(&state, &team, None))
+    }
+    .await;
+    respond(result, &id)
+}
+
+/// The checks of a change to a resource in the Stripe namespace, after
+/// [`StripeNamespace::resource_request`]: an integer id and a partner that
+/// may provision.
+pub(crate) async fn stripe_change_request(
+    state: &AppState,
+    token: &Authenticated,
+    id: &str,
+) -> Result<i64, ApiError> {
+    let team_id = parse_resource_id(id)?;
+    require_provisioning_partner(state, token).await?;
+    Ok(team_id)
 }
 
 /// A resource route's answer: the JSON, or the error in the resource

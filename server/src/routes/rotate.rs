@@ -8,6 +8,7 @@
 //! without a `client_id`), and other users' keys on the same team, are left
 //! alone: a rotation answers for the credentials provisioning handed out.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -18,10 +19,12 @@ use protocol::provisioning::ResourceAnswer;
 use crate::auth::Authenticated;
 use crate::db::lifecycle::{RotatedKey, Rotation};
 use crate::error::ApiError;
+use crate::http::read_body;
 use crate::routes::resources::{
-    answer, change_request, provisioning_partner, reachable_team, respond,
+    answer, change_request, provisioning_partner, reachable_team, respond, stripe_change_request,
 };
 use crate::state::AppState;
+use crate::stripe::StripeNamespace;
 
 /// Rotates the resource's credentials and answers like its creation.
 #[utoipa::path(
@@ -48,6 +51,50 @@ pub async fn handle(
 ) -> Response {
     let result = async {
         let (token, team_id) = change_request(&state, &headers, &id).await?;
+        rotate(&state, &token, team_id).await
+    }
+    .await;
+    respond(result, &id)
+}
+
+/// Rotates in the Stripe namespace (a bearer of a Stripe-signed partner,
+/// then the signature over the body).
+#[utoipa::path(
+    post,
+    path = "/api/partners/stripe/provisioning/resources/{id}/rotate_credentials",
+    tag = "stripe",
+    params(
+        ("id" = String, Path, description = "The team id"),
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = String, Header, description = "Signature over the body"),
+    ),
+    responses(
+        (status = 200, description = "The new credentials", body = protocol::provisioning::ResourceAnswer),
+        (status = 400, description = "invalid_resource_id, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "unauthorized, invalid_signature", body = protocol::error::ResourceFailure),
+        (status = 403, body = protocol::error::ResourceError),
+        (status = 404, description = "No such resource, or the era does not serve the Stripe namespace", body = protocol::error::ResourceFailure),
+        (status = 413, body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stripe(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(error) => return respond::<ResourceAnswer>(Err(error), &id),
+    };
+    let token = match stripe.resource_request(&state, &headers, &bytes).await {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
+    let result = async {
+        let team_id = stripe_change_request(&state, &token, &id).await?;
         rotate(&state, &token, team_id).await
     }
     .await;

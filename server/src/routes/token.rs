@@ -1,5 +1,7 @@
 //! `POST /api/agentic/oauth/token` (protocol section 4): the
-//! authorization-code exchange and refresh-token rotation.
+//! authorization-code exchange and refresh-token rotation; and the same
+//! under the Stripe namespace (`crate::stripe`), for Stripe-signed
+//! partners' codes and refresh tokens only.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -18,8 +20,8 @@ use crate::db::{Code, Exchange, NewTokens, RefreshRotation, Team};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, content_type_is, parse_form, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
-use crate::routes::account_requests::verify_signature;
 use crate::state::AppState;
+use crate::stripe::{is_stripe_signed, verify_signature, Door, StripeNamespace};
 
 /// The authorization-code exchange and refresh-token rotation.
 #[utoipa::path(
@@ -40,16 +42,51 @@ use crate::state::AppState;
     )
 )]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    serve(&state, Door::Agentic, &headers, body).await
+}
+
+/// The token endpoint of the Stripe namespace: only a Stripe-signed
+/// partner's codes and refresh tokens, access tokens valid for the era's
+/// `stripe.access_seconds` (a year today), no scope ceiling; a code without
+/// a challenge needs the signature, a refresh only possession.
+#[utoipa::path(
+    post,
+    path = "/api/partners/stripe/oauth/token",
+    tag = "stripe",
+    params(
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+        ("Stripe-Signature" = Option<String>, Header, description = "Required to exchange a code issued without a PKCE challenge"),
+    ),
+    request_body(content = protocol::oauth::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A new token pair (Cache-Control: no-store)", body = protocol::oauth::TokenAnswer),
+        (status = 400, description = "invalid_request, invalid_grant (also a code or refresh token of another application), unsupported_grant_type, invalid_api_version", body = protocol::error::OAuthFailure),
+        (status = 401, description = "invalid_request (unsigned exchange of a code without a challenge, a PKCE code without its verifier), invalid_signature", body = protocol::error::OAuthFailure),
+        (status = 404, description = "The era does not serve the Stripe namespace", body = protocol::error::PlainError),
+        (status = 413, description = "Body over 64 KiB", body = protocol::error::OAuthError),
+        (status = 429, description = "rate_limited (with Retry-After)", body = protocol::error::OAuthError),
+    )
+)]
+pub async fn stripe(
+    stripe: StripeNamespace,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve(&state, Door::Stripe(&stripe), &headers, body).await
+}
+
+async fn serve(state: &AppState, door: Door<'_>, headers: &HeaderMap, body: Body) -> Response {
     let result = async {
-        check_api_version(&headers)?;
+        check_api_version(headers)?;
         let bytes = read_body(body).await?;
-        let request = parse_token_request(&headers, &bytes)?;
+        let request = parse_token_request(headers, &bytes)?;
         match request.grant_type.as_deref() {
             None | Some("") => Err(ApiError::InvalidRequest("grant_type is required".into())),
             Some(GRANT_AUTHORIZATION_CODE) => {
-                exchange_code(&state, &headers, &bytes, &request).await
+                exchange_code(state, door, headers, &bytes, &request).await
             }
-            Some(GRANT_REFRESH_TOKEN) => refresh(&state, &request).await,
+            Some(GRANT_REFRESH_TOKEN) => refresh(state, door, &request).await,
             Some(other) => Err(ApiError::UnsupportedGrantType(format!(
                 "grant_type {other:?} is not supported (use authorization_code or refresh_token)"
             ))),
@@ -83,6 +120,7 @@ pub(crate) fn parse_token_request(
 
 pub(crate) async fn exchange_code(
     state: &AppState,
+    door: Door<'_>,
     headers: &HeaderMap,
     body: &[u8],
     request: &TokenRequest,
@@ -98,6 +136,15 @@ pub(crate) async fn exchange_code(
     let Some((stored, teams)) = state.db.code_and_teams(&code_hash).await? else {
         return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
     };
+    // The Stripe namespace redeems only Stripe-signed partners' codes (a
+    // mistake, not an attack: the code is left as it was).
+    if let Door::Stripe(stripe) = door {
+        if !is_stripe_signed(state, Some(&stored.client_id)).await? {
+            return Err(ApiError::InvalidGrant(
+                stripe.messages.code_of_another_app.clone(),
+            ));
+        }
+    }
     rate_limit::take_for(state, &stored.client_id, Kind::TokenExchanges).await?;
     // RFC 6749 section 4.1.3: a code issued to a redirect URI is exchanged
     // only with that same URI (the agentic endpoint's callers send none, so
@@ -119,16 +166,29 @@ pub(crate) async fn exchange_code(
         .as_deref()
         .filter(|verifier| !verifier.is_empty());
     if stored.code_challenge.is_some() && verifier.is_none() {
-        return Err(state.policy.missing_code_verifier());
+        return Err(match door {
+            Door::Agentic => state.policy.missing_code_verifier(),
+            Door::Stripe(stripe) => {
+                ApiError::AuthenticationRequired(stripe.messages.verifier_required.clone())
+            }
+        });
     }
     if stored.code_challenge.is_none() {
         // An hmac partner's code: only that partner's signed request may
         // exchange it.
         let signature = headers
             .get(protocol::signature::HEADER)
-            .and_then(|value| value.to_str().ok())
-            .ok_or_else(|| state.policy.unsigned_code_without_challenge())?;
-        let partner = verify_signature(state, signature, body).await?;
+            .and_then(|value| value.to_str().ok());
+        let partner = match (door, signature) {
+            (Door::Agentic, None) => return Err(state.policy.unsigned_code_without_challenge()),
+            (Door::Stripe(stripe), None) => {
+                return Err(ApiError::AuthenticationRequired(
+                    stripe.messages.authentication_required.clone(),
+                ))
+            }
+            (Door::Agentic, Some(signature)) => verify_signature(state, signature, body).await?,
+            (Door::Stripe(stripe), Some(_)) => stripe.signature(state, headers, body).await?,
+        };
         if partner.client_id != stored.client_id {
             return Err(ApiError::InvalidClient(
                 "This code was issued to another partner".into(),
@@ -150,7 +210,9 @@ pub(crate) async fn exchange_code(
     // `consumed_at` ever changes, and the exchange below settles that.
     // Consumption and the new tokens share one write; a code that fails a
     // check stays consumed, and a replayed one revokes what it produced.
-    let minted = check_code(state, &stored, verifier, &ceiling, now).map(|()| mint_pair(state));
+    let minted =
+        check_code(state, door, &stored, verifier, &ceiling, now).map(|()| mint_pair(state));
+    let lifetime = access_seconds(state, door);
     let tokens = match &minted {
         Ok((access, refresh)) => Some(NewTokens {
             access_hash: access.hash(),
@@ -161,7 +223,7 @@ pub(crate) async fn exchange_code(
             scopes: stored.scopes.clone(),
             code_hash: Some(code_hash.clone()),
             now,
-            expires_at: now + state.policy.tokens.access_seconds,
+            expires_at: now + lifetime,
         }),
         Err(_) => None,
     };
@@ -183,7 +245,7 @@ pub(crate) async fn exchange_code(
         token_type: "bearer".into(),
         access_token: access.expose().to_owned(),
         refresh_token: refresh.expose().to_owned(),
-        expires_in: state.policy.tokens.access_seconds,
+        expires_in: lifetime,
         scope: stored.scopes,
         account: Some(account),
         scoped_teams: None,
@@ -192,10 +254,12 @@ pub(crate) async fn exchange_code(
 }
 
 /// What the exchange checks on a code before it issues tokens: expiry,
-/// the PKCE verifier, and the scopes against the era's rules and the
+/// the PKCE verifier, and (except in the Stripe namespace, which holds
+/// Stripe to no ceiling) the scopes against the era's rules and the
 /// application's `ceiling`.
 fn check_code(
     state: &AppState,
+    door: Door<'_>,
     code: &Code,
     verifier: Option<&str>,
     ceiling: &[String],
@@ -205,9 +269,20 @@ fn check_code(
         return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
     }
     verify_pkce(code, verifier)?;
-    state
-        .policy
-        .check_code_scopes(&protocol::scope::split(&code.scopes), ceiling)
+    match door {
+        Door::Agentic => state
+            .policy
+            .check_code_scopes(&protocol::scope::split(&code.scopes), ceiling),
+        Door::Stripe(_) => Ok(()),
+    }
+}
+
+/// The lifetime of an access token issued at this door.
+fn access_seconds(state: &AppState, door: Door<'_>) -> i64 {
+    match door {
+        Door::Agentic => state.policy.tokens.access_seconds,
+        Door::Stripe(stripe) => stripe.access_seconds,
+    }
 }
 
 /// The verifier answers the code's challenge (a code without one, an hmac
@@ -233,6 +308,7 @@ fn verify_pkce(code: &Code, verifier: Option<&str>) -> Result<(), ApiError> {
 
 pub(crate) async fn refresh(
     state: &AppState,
+    door: Door<'_>,
     request: &TokenRequest,
 ) -> Result<TokenAnswer, ApiError> {
     const INVALID_REFRESH: &str = "Invalid or revoked refresh token";
@@ -252,6 +328,15 @@ pub(crate) async fn refresh(
         .await?
         .filter(|grant| grant.revoked_at.is_none())
         .ok_or_else(|| ApiError::InvalidGrant(INVALID_REFRESH.into()))?;
+    // The Stripe namespace rotates only Stripe-signed partners' tokens,
+    // checked before anything is changed.
+    if let Door::Stripe(stripe) = door {
+        if !is_stripe_signed(state, Some(&grant.client_id)).await? {
+            return Err(ApiError::InvalidGrant(
+                stripe.messages.refresh_of_another_app.clone(),
+            ));
+        }
+    }
     if rate_limit::refreshes_count_as_exchanges(state) {
         rate_limit::take_for(state, &grant.client_id, Kind::TokenExchanges).await?;
     }
@@ -275,6 +360,7 @@ pub(crate) async fn refresh(
         }
     };
     let now = state.clock.now();
+    let lifetime = access_seconds(state, door);
     let (access, refresh) = mint_pair(state);
     let stored = NewTokens {
         access_hash: access.hash(),
@@ -285,7 +371,7 @@ pub(crate) async fn refresh(
         scopes: scopes.join(" "),
         code_hash: grant.code_hash.clone(),
         now,
-        expires_at: now + state.policy.tokens.access_seconds,
+        expires_at: now + lifetime,
     };
     let rotation = RefreshRotation {
         refresh_hash,
@@ -298,7 +384,7 @@ pub(crate) async fn refresh(
         token_type: "bearer".into(),
         access_token: access.expose().to_owned(),
         refresh_token: refresh.expose().to_owned(),
-        expires_in: state.policy.tokens.access_seconds,
+        expires_in: lifetime,
         scope: stored.scopes,
         account: None,
         scoped_teams: None,

@@ -18,6 +18,7 @@ mod request_logs;
 mod seeded_accounts;
 mod signup;
 mod storage;
+mod stripe_namespace;
 mod support;
 mod tokens;
 mod wizard_gateway_token;

@@ -1,0 +1,191 @@
+//! The Stripe partners' own namespace, `/api/partners/stripe/…`
+//! (`ee/partners/stripe/` of the real server), for eras whose profile
+//! serves it (`[stripe] namespace`).
+//!
+//! Its routes are the same endpoints as under `/api/agentic` (each
+//! endpoint's file registers both); what the namespace does differently is
+//! decided here and by the era's `[stripe]` fields: every request is
+//! Stripe-signed (the token endpoint takes a PKCE verifier instead), a
+//! resource request also needs a bearer token of a Stripe-signed partner,
+//! tokens live `stripe.access_seconds`, the partner's scopes are not held
+//! against a ceiling, and errors are worded as `[stripe.messages]` says.
+//! Under `/api/agentic` the same partners keep being served by the rules
+//! every partner meets there, so codes, bearers and refresh tokens work
+//! across both.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::{self, Authenticated};
+use crate::db::Application;
+use crate::error::{ApiError, Envelope};
+use crate::http::{bearer, check_api_version};
+use crate::policy::StripeMessages;
+use crate::state::AppState;
+
+/// The door a provisioning request came in by.
+#[derive(Debug, Clone, Copy)]
+pub enum Door<'a> {
+    /// `/api/agentic/…`: every partner, by the era's rules.
+    Agentic,
+    /// `/api/partners/stripe/…`.
+    Stripe(&'a StripeNamespace),
+}
+
+/// Proof that the era serves the Stripe namespace, with its rules; a route
+/// of the namespace that takes it answers 404 in an era that does not.
+#[derive(Debug, Clone)]
+pub struct StripeNamespace {
+    pub messages: StripeMessages,
+    /// Lifetime of the access tokens its token endpoint issues.
+    pub access_seconds: i64,
+}
+
+impl FromRequestParts<AppState> for StripeNamespace {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match state.policy.stripe_namespace() {
+            Some(messages) => Ok(StripeNamespace {
+                messages: messages.clone(),
+                access_seconds: state.policy.stripe.access_seconds,
+            }),
+            None => {
+                let path = protocol::credential::redact_secrets(parts.uri.path());
+                Err(ApiError::NotFound(format!("No route for {path}"))
+                    .into_envelope(Envelope::Plain)
+                    .into_response())
+            }
+        }
+    }
+}
+
+impl StripeNamespace {
+    /// The namespace's uniform checks, in its order: the signature over
+    /// `body`, then the API-Version.
+    pub async fn signed(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Application, ApiError> {
+        let partner = self.signature(state, headers, body).await?;
+        check_api_version(headers)?;
+        Ok(partner)
+    }
+
+    /// The Stripe-signed partner whose secret signed `body`. Every failure
+    /// (no header, malformed, stale, no match) reads the same.
+    pub async fn signature(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Application, ApiError> {
+        let failed = || ApiError::InvalidSignature(self.messages.signature_failed.clone());
+        let header = headers
+            .get(protocol::signature::HEADER)
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(failed)?;
+        let partner = verify_signature(state, header, body)
+            .await
+            .map_err(|error| match error {
+                ApiError::InvalidSignature(_) => failed(),
+                other => other,
+            })?;
+        if !partner.active {
+            return Err(ApiError::Unauthorized("Partner is deactivated".into()));
+        }
+        Ok(partner)
+    }
+
+    /// A resource request's checks, in the namespace's order: a live
+    /// bearer token issued to a Stripe-signed partner, then the signature
+    /// over `body`, then the API-Version. The bearer's failures answer in
+    /// the resource envelope with an empty id, before the path is read.
+    pub async fn resource_request(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Authenticated, Response> {
+        let refuse = |error: ApiError| {
+            error.into_envelope(Envelope::Resource {
+                id: Some(String::new()),
+            })
+        };
+        let token = self.bearer(state, headers).await.map_err(refuse)?;
+        self.signed(state, headers, body).await.map_err(refuse)?;
+        Ok(token)
+    }
+
+    async fn bearer(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<Authenticated, ApiError> {
+        let messages = &self.messages;
+        let token = match auth::resolve(
+            state,
+            bearer(headers),
+            &[protocol::credential::CredentialKind::AccessToken],
+        )
+        .await?
+        {
+            Ok(token) => token,
+            Err(auth::Dead::Missing) => {
+                return Err(ApiError::Unauthorized(messages.bearer_missing.clone()))
+            }
+            Err(_) => return Err(ApiError::Unauthorized(messages.bearer_invalid.clone())),
+        };
+        match is_stripe_signed(state, token.grant.client_id.as_deref()).await? {
+            true => Ok(token),
+            false => Err(ApiError::Unauthorized(
+                messages.bearer_of_another_app.clone(),
+            )),
+        }
+    }
+}
+
+/// Whether `client_id` names a Stripe-signed (hmac) partner: the only
+/// application whose codes, tokens and resources the namespace serves.
+pub async fn is_stripe_signed(state: &AppState, client_id: Option<&str>) -> Result<bool, ApiError> {
+    let Some(client_id) = client_id else {
+        return Ok(false);
+    };
+    Ok(state
+        .db
+        .application(client_id)
+        .await?
+        .is_some_and(|application| application.auth_method == "hmac"))
+}
+
+/// Finds the hmac partner whose secret signed `body`. A header that fails
+/// for every partner reports the most telling reason (malformed, out of
+/// tolerance, no match).
+pub async fn verify_signature(
+    state: &AppState,
+    header: &str,
+    body: &[u8],
+) -> Result<Application, ApiError> {
+    use protocol::signature::{verify, SignatureError};
+    let mut worst = SignatureError::NoMatch;
+    for partner in state.db.applications().await? {
+        if partner.auth_method != "hmac" {
+            continue;
+        }
+        let secrets = partner.secret_list();
+        let secrets: Vec<&[u8]> = secrets.iter().map(|secret| secret.as_bytes()).collect();
+        match verify(header, body, &secrets, state.clock.now()) {
+            Ok(_) => return Ok(partner),
+            Err(SignatureError::NoMatch) => {}
+            Err(error) => worst = error,
+        }
+    }
+    Err(ApiError::InvalidSignature(worst.to_string()))
+}

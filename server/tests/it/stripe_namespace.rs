@@ -1,0 +1,154 @@
+//! The Stripe partners' own namespace (`/api/partners/stripe/…`, protocol
+//! section 3): served only in eras whose profile says so, signed, with
+//! tokens a year long, and interchangeable with `/api/agentic`.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use protocol::paths;
+use protocol::signature::HEADER;
+
+use crate::support::*;
+
+const STRIPE: &str = "/api/partners/stripe";
+
+/// A POST signed by the partner (`form`: an urlencoded body, else JSON).
+async fn signed_post(server: &Server, path: &str, body: String, form: bool) -> Answer {
+    let content_type = match form {
+        true => "application/x-www-form-urlencoded",
+        false => "application/json",
+    };
+    let signature = server.signature(body.as_bytes(), 0);
+    server
+        .send(
+            Call::post(path)
+                .version()
+                .header(HEADER, signature)
+                .raw(Some(content_type), body),
+        )
+        .await
+}
+
+async fn signed_code(server: &Server, namespace: &str) -> String {
+    let email = server.email();
+    let body = json!({
+        "id": format!("acctreq-{email}"),
+        "email": email,
+        "scopes": ["query:read", "project:read"],
+        "orchestrator": {"type": "stripe", "stripe": {"account": "acct_1"}},
+    });
+    let path = format!("{namespace}/provisioning/account_requests");
+    let answer = signed_post(server, &path, body.to_string(), false).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    answer.json()["oauth"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn exchange_at(server: &Server, namespace: &str, code: &str) -> Value {
+    let body = serde_urlencoded::to_string([("grant_type", "authorization_code"), ("code", code)])
+        .unwrap();
+    let answer = signed_post(server, &format!("{namespace}/oauth/token"), body, true).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    answer.json()
+}
+
+/// If a row fails, an orchestrator pointed at a server of that era finds
+/// the namespace where the era had none, or misses it where it had one.
+#[tokio::test]
+async fn the_namespace_answers_only_in_eras_that_serve_it() {
+    for (era, expected) in [
+        ("legacy", StatusCode::NOT_FOUND),
+        ("allowlist", StatusCode::NOT_FOUND),
+        ("ceilings", StatusCode::NOT_FOUND),
+        ("current", StatusCode::OK),
+    ] {
+        let server = Server::start(Options::new(era).partner()).await;
+        let health = Call::get(format!("{STRIPE}/provisioning/health"))
+            .version()
+            .header(HEADER, server.signature(b"", 0));
+        let answer = server.send(health).await;
+        assert_eq!(answer.status, expected, "{era}: {}", answer.text());
+        // /api/agentic serves the same partner in every era.
+        let agentic = Call::get(paths::HEALTH)
+            .version()
+            .header(HEADER, server.signature(b"", 0));
+        assert_eq!(server.send(agentic).await.status, StatusCode::OK, "{era}");
+    }
+}
+
+/// If a row fails, Stripe's tokens expire after an hour where they should
+/// last a year, or a credential minted on one namespace is refused on the
+/// other while Stripe's traffic moves between them.
+#[tokio::test]
+async fn codes_cross_namespaces_and_the_lifetime_follows_the_token_endpoint() {
+    let server = Server::start(Options::new("current").partner()).await;
+    // (where the code is asked for, where it is exchanged, expires_in)
+    let table = [
+        (STRIPE, STRIPE, 31_536_000),
+        ("/api/agentic", STRIPE, 31_536_000),
+        (STRIPE, "/api/agentic", 3600),
+    ];
+    for (asked_at, exchanged_at, expires_in) in table {
+        let code = signed_code(&server, asked_at).await;
+        let tokens = exchange_at(&server, exchanged_at, &code).await;
+        assert_eq!(
+            tokens["expires_in"], expires_in,
+            "{asked_at} → {exchanged_at}"
+        );
+        let team = tokens["account"]["available_teams"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let access = tokens["access_token"].as_str().unwrap();
+        let read = |signed: bool| {
+            let call = Call::get(format!("{STRIPE}/provisioning/resources/{team}"))
+                .version()
+                .bearer(access);
+            match signed {
+                true => call.header(HEADER, server.signature(b"", 0)),
+                false => call,
+            }
+        };
+        let answer = server.send(read(true)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        // A bearer alone is not enough in the Stripe namespace.
+        let unsigned = server.send(read(false)).await;
+        assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            unsigned.json(),
+            json!({"error": {"code": "invalid_signature", "message": "Signature verification failed"}})
+        );
+    }
+}
+
+/// If a row fails, the Stripe namespace redeems a code or rotates a token
+/// of another application (the wizard's), or words a refusal differently
+/// from the real server.
+#[tokio::test]
+async fn the_token_endpoint_serves_only_stripe_signed_partners() {
+    let server = Server::start(Options::new("current").partner()).await;
+    let (code, _verifier) = server.signup(None).await;
+    let body = serde_urlencoded::to_string([("grant_type", "authorization_code"), ("code", &code)])
+        .unwrap();
+    let answer = signed_post(&server, &format!("{STRIPE}/oauth/token"), body, true).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer.json(),
+        json!({"error": "invalid_grant", "error_description": "Authorization code was not issued for the Stripe Projects app"})
+    );
+    // An unsigned exchange of a Stripe code without a challenge.
+    let stripe_code = signed_code(&server, STRIPE).await;
+    let body =
+        serde_urlencoded::to_string([("grant_type", "authorization_code"), ("code", &stripe_code)])
+            .unwrap();
+    let unsigned = server
+        .send(
+            Call::post(format!("{STRIPE}/oauth/token"))
+                .version()
+                .raw(Some("application/x-www-form-urlencoded"), body),
+        )
+        .await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unsigned.json(),
+        json!({"error": "invalid_request", "error_description": "Authentication required"})
+    );
+}
