@@ -122,6 +122,16 @@ pub struct ResourceRequest {
     pub configuration: Option<ResourceConfiguration>,
 }
 
+/// `POST …/resources/{id}/update_service` (the Stripe namespace): the
+/// plan or product the resource moves to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateServiceRequest {
+    /// `analytics`, `free` or `pay_as_you_go`; absent is
+    /// `400 missing_service_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 pub struct ResourceConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,6 +38,7 @@ pub fn all() -> Vec<MessageSchema> {
         of::<provisioning::AccountRequestAnswer>(),
         of::<provisioning::ResourceRequest>(),
         of::<provisioning::ResourceAnswer>(),
+        of::<provisioning::UpdateServiceRequest>(),
         of::<provisioning::RemovedAnswer>(),
         of::<provisioning::DeepLinkRequest>(),
         of::<provisioning::DeepLinkAnswer>(),

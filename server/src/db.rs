@@ -126,6 +126,8 @@ pub struct Team {
     pub organization_name: String,
     /// When the user joined the team's organization (for "oldest membership").
     pub joined_at: i64,
+    /// The service it is provisioned for (`analytics` unless moved).
+    pub service_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -226,7 +228,7 @@ pub struct Holder {
 macro_rules! team_columns {
     () => {
         "t.id AS member_team_id, t.name AS team_name, t.api_token, t.is_demo,
-         o.id AS organization_id, o.name AS organization_name, m.joined_at"
+         o.id AS organization_id, o.name AS organization_name, m.joined_at, t.service_id"
     };
 }
 
@@ -275,6 +277,7 @@ struct JoinedTeam {
     organization_id: Option<String>,
     organization_name: Option<String>,
     joined_at: Option<i64>,
+    service_id: Option<String>,
 }
 
 /// Rows that all carry the same head (a credential, a code) and one team
@@ -300,6 +303,7 @@ impl JoinedTeam {
             organization_id: self.organization_id?,
             organization_name: self.organization_name?,
             joined_at: self.joined_at?,
+            service_id: self.service_id?,
         })
     }
 }
@@ -650,12 +654,32 @@ impl Db {
     pub async fn team(&self, team_id: i64) -> sqlx::Result<Option<Team>> {
         sqlx::query_as(
             "SELECT t.id, t.name, t.api_token, t.is_demo, o.id AS organization_id,
-                    o.name AS organization_name, o.created_at AS joined_at
+                    o.name AS organization_name, o.created_at AS joined_at, t.service_id
              FROM teams t JOIN organizations o ON o.id = t.organization_id
              WHERE t.id = ? AND t.removed_at IS NULL",
         )
         .bind(team_id)
         .fetch_optional(&mut *self.reader.get().await?)
+        .await
+    }
+
+    /// Moves a live team to `service_id`; `false` if it is gone.
+    pub async fn set_team_service(&self, team_id: i64, service_id: &str) -> sqlx::Result<bool> {
+        let service_id = service_id.to_owned();
+        self.write(move |connection| {
+            let service_id = service_id.clone();
+            Box::pin(async move {
+                let moved = sqlx::query(
+                    "UPDATE teams SET service_id = ? WHERE id = ? AND removed_at IS NULL",
+                )
+                .bind(service_id)
+                .bind(team_id)
+                .execute(connection)
+                .await?
+                .rows_affected();
+                Ok(moved == 1)
+            })
+        })
         .await
     }
 

@@ -45,6 +45,12 @@ pub enum ApiError {
     TeamResolutionFailed(String),
     #[error("{0}")]
     UnknownService(String),
+    /// An update_service without a `service_id`.
+    #[error("{0}")]
+    MissingServiceId(String),
+    /// A paid plan without payment credentials.
+    #[error("{0}")]
+    RequiresPaymentCredentials(String),
     #[error("{0}")]
     InvalidResourceId(String),
     /// A request that must authenticate and did not (today's token
@@ -106,6 +112,8 @@ impl ApiError {
             | ApiError::Expired(_)
             | ApiError::TeamResolutionFailed(_)
             | ApiError::UnknownService(_)
+            | ApiError::MissingServiceId(_)
+            | ApiError::RequiresPaymentCredentials(_)
             | ApiError::InvalidResourceId(_)
             | ApiError::InvalidPath(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidClient(_)
@@ -141,6 +149,8 @@ impl ApiError {
             ApiError::Expired(_) => codes::EXPIRED,
             ApiError::TeamResolutionFailed(_) => codes::TEAM_RESOLUTION_FAILED,
             ApiError::UnknownService(_) => codes::UNKNOWN_SERVICE,
+            ApiError::MissingServiceId(_) => codes::MISSING_SERVICE_ID,
+            ApiError::RequiresPaymentCredentials(_) => codes::REQUIRES_PAYMENT_CREDENTIALS,
             ApiError::InvalidResourceId(_) => codes::INVALID_RESOURCE_ID,
             ApiError::AuthenticationRequired(_) => codes::INVALID_REQUEST,
             ApiError::DeepLinksNotEnabled(_) => codes::DEEP_LINKS_NOT_ENABLED,

@@ -158,6 +158,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resources::stripe_read))
         .routes(routes!(rotate::stripe))
         .routes(routes!(remove::stripe))
+        .routes(routes!(update_service::stripe))
         .routes(routes!(deep_links::stripe))
         .routes(routes!(agentic_login::stripe))
 }

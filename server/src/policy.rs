@@ -103,6 +103,10 @@ pub struct StripeMessages {
     pub bearer_of_another_app: String,
     /// `{service}` is replaced by the unknown service id.
     pub unknown_service: String,
+    /// An update_service without a `service_id`.
+    pub service_id_required: String,
+    /// An update_service to a paid plan without payment credentials.
+    pub payment_credentials_required: String,
 }
 
 /// The namespace every partner is served under.

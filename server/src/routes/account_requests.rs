@@ -580,6 +580,7 @@ mod tests {
             organization_id: organization.into(),
             organization_name: organization.into(),
             joined_at: 0,
+            service_id: "analytics".into(),
         }
     }
 

@@ -18,5 +18,6 @@ pub mod remove;
 pub mod resources;
 pub mod rotate;
 pub mod token;
+pub mod update_service;
 pub mod verify_email_page;
 pub mod wizard_gateway_token;

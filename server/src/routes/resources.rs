@@ -352,7 +352,7 @@ pub(crate) fn answer(state: &AppState, team: &Team, key: Option<&Credential>) ->
     ResourceAnswer {
         status: "complete".into(),
         id: team.id.to_string(),
-        service_id: "analytics".into(),
+        service_id: team.service_id.clone(),
         complete: ResourceComplete {
             access_configuration: AccessConfiguration {
                 api_key: team.api_token.clone(),
