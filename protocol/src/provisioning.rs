@@ -215,6 +215,54 @@ pub struct Service {
     /// `deployable` or `plan`.
     pub kind: String,
     pub name: String,
+    /// The rest is the Stripe namespace's catalogue (absent under
+    /// `/api/agentic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<ServicePricing>,
+    /// What the service may be changed to: plan ids, or `service_ref` for a
+    /// deployable whose plan may change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_updates: Option<Vec<String>>,
+}
+
+/// How a service is priced: `free`, `paid` (with `paid`) or `component`
+/// (priced by the parent plan, with `component`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServicePricing {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid: Option<PaidPricing>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<ComponentPricing>,
+}
+
+/// A paid price in words (`type` `freeform`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PaidPricing {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub freeform: String,
+}
+
+/// A deployable's price under each parent plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComponentPricing {
+    pub options: Vec<PricingOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PricingOption {
+    pub parent_service_ids: Vec<String>,
+    /// `free` or `paid`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid: Option<PaidPricing>,
 }
 
 /// `team_id` is lenient on input (an integer or a string of digits), and is

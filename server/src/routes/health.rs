@@ -6,7 +6,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use protocol::provisioning::{HealthAnswer, Service, ServicesAnswer};
+use protocol::provisioning::{
+    ComponentPricing, HealthAnswer, PaidPricing, PricingOption, Service, ServicePricing,
+    ServicesAnswer,
+};
 
 use crate::error::{ApiError, Envelope};
 use crate::http::check_api_version;
@@ -93,7 +96,8 @@ pub async fn services(State(state): State<AppState>, headers: HeaderMap) -> Resp
     respond(signed(&state, &headers).await, services_answer)
 }
 
-/// The services in the Stripe namespace (the same list, for now).
+/// The Stripe namespace's catalogue: `free`, `pay_as_you_go`, then the
+/// deployable `analytics`, priced by its parent plan.
 #[utoipa::path(
     get,
     path = "/api/partners/stripe/provisioning/services",
@@ -115,7 +119,7 @@ pub async fn stripe_services(
     headers: HeaderMap,
 ) -> Response {
     let checked = stripe.signed(&state, &headers, b"").await.map(|_| ());
-    respond(checked, services_answer)
+    respond(checked, stripe_services_answer)
 }
 
 fn services_answer() -> ServicesAnswer {
@@ -123,6 +127,10 @@ fn services_answer() -> ServicesAnswer {
         id: id.into(),
         kind: kind.into(),
         name: name.into(),
+        description: None,
+        categories: None,
+        pricing: None,
+        allowed_updates: None,
     };
     // One page: `next_cursor` is omitted, never an empty string.
     ServicesAnswer {
@@ -147,4 +155,90 @@ async fn signed(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         return Err(ApiError::Unauthorized("Partner is deactivated".into()));
     }
     Ok(())
+}
+
+/// Every service of the Stripe catalogue is in these categories.
+pub const STRIPE_CATEGORIES: [&str; 4] = ["analytics", "feature_flags", "ai", "observability"];
+
+/// The analytics service's description. The real server builds it from
+/// billing's product list (with a fixed fallback); billing is not
+/// modelled, so ours is fixed.
+pub const ANALYTICS_DESCRIPTION: &str = "A PostHog project: product and web analytics, session replay, feature flags, experiments, error tracking and more.";
+
+fn stripe_services_answer() -> ServicesAnswer {
+    let strings = |list: &[&str]| list.iter().map(|item| (*item).to_owned()).collect();
+    let freeform = |text: &str| PaidPricing {
+        kind: "freeform".into(),
+        freeform: text.into(),
+    };
+    let pricing = |kind: &str| ServicePricing {
+        kind: kind.into(),
+        paid: None,
+        component: None,
+    };
+    let service = |id: &str, kind: &str, name: &str, description: &str| Service {
+        id: id.into(),
+        kind: kind.into(),
+        name: name.into(),
+        description: Some(description.into()),
+        categories: Some(strings(&STRIPE_CATEGORIES)),
+        pricing: None,
+        allowed_updates: None,
+    };
+    let free = Service {
+        pricing: Some(pricing("free")),
+        allowed_updates: Some(strings(&["pay_as_you_go"])),
+        ..service(
+            "free",
+            "plan",
+            "Free",
+            "Free: every PostHog product within its free allowance; no card needed.",
+        )
+    };
+    let pay_as_you_go = Service {
+        pricing: Some(ServicePricing {
+            paid: Some(freeform(
+                "$0/mo base; pay per use beyond each product's free allowance. Rates: https://posthog.com/pricing",
+            )),
+            ..pricing("paid")
+        }),
+        allowed_updates: Some(strings(&["free"])),
+        ..service(
+            "pay_as_you_go",
+            "plan",
+            "Pay as you go",
+            "Pay as you go: every PostHog product, billed by usage, no minimum.",
+        )
+    };
+    let analytics = Service {
+        pricing: Some(ServicePricing {
+            component: Some(ComponentPricing {
+                options: vec![
+                    PricingOption {
+                        parent_service_ids: strings(&["free"]),
+                        kind: "free".into(),
+                        paid: None,
+                    },
+                    PricingOption {
+                        parent_service_ids: strings(&["pay_as_you_go"]),
+                        kind: "paid".into(),
+                        paid: Some(freeform("Billed by usage under the parent plan.")),
+                    },
+                ],
+            }),
+            ..pricing("component")
+        }),
+        // Stripe checks allowed_updates before it calls update_service.
+        allowed_updates: Some(strings(&["service_ref"])),
+        ..service(
+            "analytics",
+            "deployable",
+            "PostHog product analytics",
+            ANALYTICS_DESCRIPTION,
+        )
+    };
+    ServicesAnswer {
+        data: vec![free, pay_as_you_go, analytics],
+        next_cursor: None,
+    }
 }

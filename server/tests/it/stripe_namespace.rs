@@ -67,6 +67,21 @@ async fn the_namespace_answers_only_in_eras_that_serve_it() {
             .header(HEADER, server.signature(b"", 0));
         let answer = server.send(health).await;
         assert_eq!(answer.status, expected, "{era}: {}", answer.text());
+        if expected == StatusCode::OK {
+            // Today's catalogue: the two plans, then the deployable.
+            let services = Call::get(format!("{STRIPE}/provisioning/services"))
+                .version()
+                .header(HEADER, server.signature(b"", 0));
+            let body = server.send(services).await.json();
+            let ids: Vec<&str> = body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|service| service["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, ["free", "pay_as_you_go", "analytics"], "{body}");
+            assert_eq!(body["data"][2]["allowed_updates"], json!(["service_ref"]));
+        }
         // /api/agentic serves the same partner in every era.
         let agentic = Call::get(paths::HEALTH)
             .version()
