@@ -85,6 +85,7 @@ pub mod codes {
     pub const EXPIRED: &str = "expired";
     pub const UNKNOWN_SERVICE: &str = "unknown_service";
     pub const MISSING_SERVICE_ID: &str = "missing_service_id";
+    pub const INVALID_LABEL_PREFIX: &str = "invalid_label_prefix";
     pub const REQUIRES_PAYMENT_CREDENTIALS: &str = "requires_payment_credentials";
     pub const INVALID_RESOURCE_ID: &str = "invalid_resource_id";
     pub const INVALID_SIGNATURE: &str = "invalid_signature";

@@ -120,6 +120,23 @@ pub struct ResourceRequest {
     pub service_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<ResourceConfiguration>,
+    /// The Stripe namespace: a prefix for the provisioned personal key's
+    /// label (a string of at most 25 characters, no control or format
+    /// characters; anything else is `400 invalid_label_prefix`). Kept as raw
+    /// JSON so a non-string gets the contract's own message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub label_prefix: Option<serde_json::Value>,
+}
+
+/// `POST …/resources/{id}/rotate_credentials` in the Stripe namespace (an
+/// empty body is `{}`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct RotateRequest {
+    /// As the resource request's `label_prefix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub label_prefix: Option<serde_json::Value>,
 }
 
 /// `POST …/resources/{id}/update_service` (the Stripe namespace): the

@@ -39,6 +39,7 @@ pub fn all() -> Vec<MessageSchema> {
         of::<provisioning::ResourceRequest>(),
         of::<provisioning::ResourceAnswer>(),
         of::<provisioning::UpdateServiceRequest>(),
+        of::<provisioning::RotateRequest>(),
         of::<provisioning::RemovedAnswer>(),
         of::<provisioning::DeepLinkRequest>(),
         of::<provisioning::DeepLinkAnswer>(),

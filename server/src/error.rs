@@ -48,6 +48,9 @@ pub enum ApiError {
     /// An update_service without a `service_id`.
     #[error("{0}")]
     MissingServiceId(String),
+    /// A malformed `label_prefix` (the Stripe namespace).
+    #[error("{0}")]
+    InvalidLabelPrefix(String),
     /// A paid plan without payment credentials.
     #[error("{0}")]
     RequiresPaymentCredentials(String),
@@ -113,6 +116,7 @@ impl ApiError {
             | ApiError::TeamResolutionFailed(_)
             | ApiError::UnknownService(_)
             | ApiError::MissingServiceId(_)
+            | ApiError::InvalidLabelPrefix(_)
             | ApiError::RequiresPaymentCredentials(_)
             | ApiError::InvalidResourceId(_)
             | ApiError::InvalidPath(_) => StatusCode::BAD_REQUEST,
@@ -150,6 +154,7 @@ impl ApiError {
             ApiError::TeamResolutionFailed(_) => codes::TEAM_RESOLUTION_FAILED,
             ApiError::UnknownService(_) => codes::UNKNOWN_SERVICE,
             ApiError::MissingServiceId(_) => codes::MISSING_SERVICE_ID,
+            ApiError::InvalidLabelPrefix(_) => codes::INVALID_LABEL_PREFIX,
             ApiError::RequiresPaymentCredentials(_) => codes::REQUIRES_PAYMENT_CREDENTIALS,
             ApiError::InvalidResourceId(_) => codes::INVALID_RESOURCE_ID,
             ApiError::AuthenticationRequired(_) => codes::INVALID_REQUEST,

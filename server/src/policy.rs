@@ -107,7 +107,16 @@ pub struct StripeMessages {
     pub service_id_required: String,
     /// An update_service to a paid plan without payment credentials.
     pub payment_credentials_required: String,
+    /// A `label_prefix` that is not a string.
+    pub label_prefix_not_a_string: String,
+    /// A `label_prefix` longer than [`LABEL_PREFIX_MAX_CHARS`].
+    pub label_prefix_too_long: String,
+    /// A `label_prefix` with control or format characters.
+    pub label_prefix_characters: String,
 }
+
+/// The longest `label_prefix` the Stripe namespace takes, in characters.
+pub const LABEL_PREFIX_MAX_CHARS: usize = 25;
 
 /// The namespace every partner is served under.
 pub const AGENTIC_NAMESPACE: &str = "/api/agentic";

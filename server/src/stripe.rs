@@ -22,7 +22,7 @@ use crate::auth::{self, Authenticated};
 use crate::db::Application;
 use crate::error::{ApiError, Envelope};
 use crate::http::{bearer, check_api_version};
-use crate::policy::StripeMessages;
+use crate::policy::{StripeMessages, LABEL_PREFIX_MAX_CHARS};
 use crate::state::AppState;
 
 /// The door a provisioning request came in by.
@@ -152,6 +152,61 @@ impl StripeNamespace {
     }
 }
 
+impl StripeNamespace {
+    /// A resource request's optional `label_prefix`: absent, null or blank
+    /// is none; else a string of at most [`LABEL_PREFIX_MAX_CHARS`]
+    /// characters (once trimmed) with no control or format character.
+    pub fn check_label_prefix(&self, value: Option<&serde_json::Value>) -> Result<(), ApiError> {
+        let messages = &self.messages;
+        let refuse = |message: &String| Err(ApiError::InvalidLabelPrefix(message.clone()));
+        let text = match value {
+            None | Some(serde_json::Value::Null) => return Ok(()),
+            Some(serde_json::Value::String(text)) => text.trim(),
+            Some(_) => return refuse(&messages.label_prefix_not_a_string),
+        };
+        if text.chars().count() > LABEL_PREFIX_MAX_CHARS {
+            return refuse(&messages.label_prefix_too_long);
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() || is_format_character(c))
+        {
+            return refuse(&messages.label_prefix_characters);
+        }
+        Ok(())
+    }
+}
+
+/// Unicode's format characters (general category Cf): invisible marks,
+/// among them the bidirectional overrides that would make a key's label in
+/// the user's list read other than it is.
+pub fn is_format_character(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
 /// Whether `client_id` names a Stripe-signed (hmac) partner: the only
 /// application whose codes, tokens and resources the namespace serves.
 pub async fn is_stripe_signed(state: &AppState, client_id: Option<&str>) -> Result<bool, ApiError> {
@@ -188,4 +243,46 @@ pub async fn verify_signature(
         }
     }
     Err(ApiError::InvalidSignature(worst.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn label_prefix_table() {
+        let policy = crate::policy::ScopePolicy::load("current").unwrap();
+        let stripe = StripeNamespace {
+            messages: policy.stripe_namespace().unwrap().clone(),
+            access_seconds: policy.stripe.access_seconds,
+        };
+        let long = "x".repeat(26);
+        let cases: [(Option<serde_json::Value>, Result<(), &str>); 9] = [
+            (None, Ok(())),
+            (Some(json!(null)), Ok(())),
+            (Some(json!("   ")), Ok(())),
+            (Some(json!("Stripe")), Ok(())),
+            (Some(json!(format!("  {}  ", "x".repeat(25)))), Ok(())),
+            (
+                Some(json!(long)),
+                Err("label_prefix must be 25 characters or fewer"),
+            ),
+            (
+                Some(json!("\u{202e}evil")),
+                Err("label_prefix must not contain control or format characters"),
+            ),
+            (
+                Some(json!("a\u{0007}b")),
+                Err("label_prefix must not contain control or format characters"),
+            ),
+            (Some(json!(123)), Err("label_prefix must be a string")),
+        ];
+        for (value, expected) in cases {
+            let got = stripe
+                .check_label_prefix(value.as_ref())
+                .map_err(|error| error.to_string());
+            assert_eq!(got, expected.map_err(str::to_owned), "{value:?}");
+        }
+    }
 }

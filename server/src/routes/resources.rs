@@ -72,7 +72,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
     request_body(content = protocol::provisioning::ResourceRequest, content_type = "application/json"),
     responses(
         (status = 200, body = protocol::provisioning::ResourceAnswer),
-        (status = 400, description = "invalid_request, unknown_service, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 400, description = "invalid_request, unknown_service, invalid_label_prefix, invalid_api_version", body = protocol::error::ResourceFailure),
         (status = 401, description = "unauthorized (no bearer, an invalid one, another application's), invalid_signature", body = protocol::error::ResourceFailure),
         (status = 403, body = protocol::error::ResourceError),
         (status = 404, description = "No such team, or the era does not serve the Stripe namespace", body = protocol::error::ResourceFailure),
@@ -109,6 +109,7 @@ pub async fn stripe_create(
                     .replace("{service}", &protocol::credential::redact_secrets(service)),
             ));
         }
+        stripe.check_label_prefix(request.label_prefix.as_ref())?;
         provision(&state, &token, request).await
     }
     .await;

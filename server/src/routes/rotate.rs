@@ -14,12 +14,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use protocol::credential::{Credential, CredentialKind};
-use protocol::provisioning::ResourceAnswer;
+use protocol::provisioning::{ResourceAnswer, RotateRequest};
 
 use crate::auth::Authenticated;
 use crate::db::lifecycle::{RotatedKey, Rotation};
 use crate::error::ApiError;
-use crate::http::read_body;
+use crate::http::{parse_json, read_body};
 use crate::routes::resources::{
     answer, change_request, provisioning_partner, reachable_team, respond, stripe_change_request,
 };
@@ -68,9 +68,10 @@ pub async fn handle(
         ("API-Version" = String, Header, description = "Must be 0.1d"),
         ("Stripe-Signature" = String, Header, description = "Signature over the body"),
     ),
+    request_body(content = protocol::provisioning::RotateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The new credentials", body = protocol::provisioning::ResourceAnswer),
-        (status = 400, description = "invalid_resource_id, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 400, description = "invalid_resource_id, invalid_label_prefix, invalid_request, invalid_api_version", body = protocol::error::ResourceFailure),
         (status = 401, description = "unauthorized, invalid_signature", body = protocol::error::ResourceFailure),
         (status = 403, body = protocol::error::ResourceError),
         (status = 404, description = "No such resource, or the era does not serve the Stripe namespace", body = protocol::error::ResourceFailure),
@@ -95,6 +96,11 @@ pub async fn stripe(
     };
     let result = async {
         let team_id = stripe_change_request(&state, &token, &id).await?;
+        let request: RotateRequest = match bytes.iter().all(u8::is_ascii_whitespace) {
+            true => RotateRequest::default(),
+            false => parse_json(&headers, &bytes)?,
+        };
+        stripe.check_label_prefix(request.label_prefix.as_ref())?;
         rotate(&state, &token, team_id).await
     }
     .await;
