@@ -25,6 +25,10 @@ use crate::http::{bearer, check_api_version};
 use crate::policy::{StripeMessages, LABEL_PREFIX_MAX_CHARS};
 use crate::state::AppState;
 
+/// Why a deep link of the namespace stopped at the verify-email page: the
+/// app's page reads it to say so (a pinned value of the real server).
+pub const VERIFY_EMAIL_REASON: &str = "stripe_deep_link";
+
 /// The door a provisioning request came in by.
 #[derive(Debug, Clone, Copy)]
 pub enum Door<'a> {

@@ -40,7 +40,7 @@ pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
     )
 )]
 pub async fn handle(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    use_link(&state, query).await
+    use_link(&state, query, "").await
 }
 
 /// Follows a deep link issued in the Stripe namespace, the same way.
@@ -62,10 +62,13 @@ pub async fn stripe(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    use_link(&state, query).await
+    let reason = format!("?reason={}", crate::stripe::VERIFY_EMAIL_REASON);
+    use_link(&state, query, &reason).await
 }
 
-async fn use_link(state: &AppState, query: Option<String>) -> Response {
+/// Uses the link in `query`; an unverified user is sent to the verify-email
+/// page with `verify_email_query` appended.
+async fn use_link(state: &AppState, query: Option<String>, verify_email_query: &str) -> Response {
     let token = query
         .as_deref()
         .and_then(|query| serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok())
@@ -80,7 +83,7 @@ async fn use_link(state: &AppState, query: Option<String>) -> Response {
         .use_deep_link(&hash_secret(&token), state.clock.now())
         .await;
     match found {
-        Ok(LinkUse::Now(link)) => follow(state, link).await,
+        Ok(LinkUse::Now(link)) => follow(state, link, verify_email_query).await,
         Ok(LinkUse::Used | LinkUse::Expired | LinkUse::Unknown) => {
             refused(EXPIRED_OR_INVALID_TOKEN)
         }
@@ -92,7 +95,7 @@ async fn use_link(state: &AppState, query: Option<String>) -> Response {
 }
 
 /// A link used now: where its user lands, by the era's rule.
-async fn follow(state: &AppState, link: DeepLink) -> Response {
+async fn follow(state: &AppState, link: DeepLink, verify_email_query: &str) -> Response {
     let user = match state.db.user(link.user_id).await {
         Ok(Some(user)) => user,
         Ok(None) => return refused(USER_NOT_FOUND),
@@ -111,7 +114,7 @@ async fn follow(state: &AppState, link: DeepLink) -> Response {
                 team_id = link.team_id,
                 "deep link followed by an unverified user"
             );
-            redirect(&format!("/verify_email/{}", user.uuid))
+            redirect(&format!("/verify_email/{}{verify_email_query}", user.uuid))
         }
         Landing::SignedIn => {
             let mut response = redirect(&link.path);
