@@ -138,6 +138,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resources::read))
         .routes(routes!(rotate::handle))
         .routes(routes!(remove::handle))
+        .routes(routes!(update_service::handle))
         .routes(routes!(deep_links::handle))
         .routes(routes!(agentic_login::handle))
         .routes(routes!(project_page::handle))

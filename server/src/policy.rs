@@ -103,10 +103,6 @@ pub struct StripeMessages {
     pub bearer_of_another_app: String,
     /// `{service}` is replaced by the unknown service id.
     pub unknown_service: String,
-    /// An update_service without a `service_id`.
-    pub service_id_required: String,
-    /// An update_service to a paid plan without payment credentials.
-    pub payment_credentials_required: String,
     /// A `label_prefix` that is not a string.
     pub label_prefix_not_a_string: String,
     /// A `label_prefix` longer than [`LABEL_PREFIX_MAX_CHARS`].

@@ -1,7 +1,7 @@
-//! `POST /api/partners/stripe/provisioning/resources/{id}/update_service`
-//! (the Stripe namespace, protocol section 3): moves a resource to another
-//! service. Payment credentials are not modelled, so a paid plan is always
-//! refused with `requires_payment_credentials`.
+//! `POST /api/agentic/provisioning/resources/{id}/update_service` and the
+//! same in the Stripe namespace (protocol sections 3 and 4): moves a
+//! resource to another service. Payment credentials are not modelled, so a
+//! paid plan is always refused with `requires_payment_credentials`.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -13,14 +13,59 @@ use protocol::provisioning::{ResourceAnswer, UpdateServiceRequest};
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
-use crate::routes::resources::{answer, reachable_team, respond, stripe_change_request, SERVICES};
+use crate::routes::resources::{
+    answer, change_request, reachable_team, respond, stripe_change_request, SERVICES,
+};
 use crate::state::AppState;
-use crate::stripe::StripeNamespace;
+use crate::stripe::{Door, StripeNamespace};
 
 /// The service that needs payment credentials.
 pub const PAID_SERVICE: &str = "pay_as_you_go";
 
+/// The refusal of a request without a `service_id`.
+pub const SERVICE_ID_REQUIRED: &str = "service_id is required";
+
+/// The refusal of the paid plan (no payment credentials are ever presented).
+pub const PAYMENT_CREDENTIALS_REQUIRED: &str = "Payment credentials required for paid plan";
+
 /// Moves the resource to the requested service and answers like its read.
+#[utoipa::path(
+    post,
+    path = "/api/agentic/provisioning/resources/{id}/update_service",
+    tag = "provisioning",
+    params(
+        ("id" = String, Path, description = "The team id"),
+        ("API-Version" = String, Header, description = "Must be 0.1d"),
+    ),
+    request_body(content = protocol::provisioning::UpdateServiceRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The resource, with its new service_id", body = protocol::provisioning::ResourceAnswer),
+        (status = 400, description = "missing_service_id, unknown_service, requires_payment_credentials, invalid_resource_id, invalid_request, invalid_api_version", body = protocol::error::ResourceFailure),
+        (status = 401, description = "Missing, invalid, revoked or expired access token", body = protocol::error::ResourceError),
+        (status = 403, description = "A team outside the token's teams, or a partner that may not provision", body = protocol::error::ResourceError),
+        (status = 404, description = "No such resource", body = protocol::error::ResourceError),
+        (status = 413, body = protocol::error::ResourceError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn handle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let (token, team_id) = change_request(&state, &headers, &id).await?;
+        let bytes = read_body(body).await?;
+        let request: UpdateServiceRequest = parse_json(&headers, &bytes)?;
+        update(&state, Door::Agentic, &token, team_id, request).await
+    }
+    .await;
+    respond(result, &id)
+}
+
+/// The same in the Stripe namespace (a bearer of a Stripe-signed partner,
+/// then the signature over the body).
 #[utoipa::path(
     post,
     path = "/api/partners/stripe/provisioning/resources/{id}/update_service",
@@ -59,7 +104,7 @@ pub async fn stripe(
     let result = async {
         let team_id = stripe_change_request(&state, &token, &id).await?;
         let request: UpdateServiceRequest = parse_json(&headers, &bytes)?;
-        update(&state, &stripe, &token, team_id, request).await
+        update(&state, Door::Stripe(&stripe), &token, team_id, request).await
     }
     .await;
     respond(result, &id)
@@ -67,13 +112,13 @@ pub async fn stripe(
 
 async fn update(
     state: &AppState,
-    stripe: &StripeNamespace,
+    door: Door<'_>,
     token: &Authenticated,
     team_id: i64,
     request: UpdateServiceRequest,
 ) -> Result<ResourceAnswer, ApiError> {
     let mut team = reachable_team(state, token, team_id).await?;
-    let service = check_service(stripe, request.service_id.as_deref())?;
+    let service = check_service(door, request.service_id.as_deref())?;
     if !state.db.set_team_service(team.id, service).await? {
         return Err(ApiError::NotFound(format!("No resource {team_id}")));
     }
@@ -83,23 +128,25 @@ async fn update(
 }
 
 /// The service a resource may move to: a known one, and not the paid plan
-/// (no payment credentials are ever presented here).
-pub fn check_service<'a>(
-    stripe: &StripeNamespace,
-    service_id: Option<&'a str>,
-) -> Result<&'a str, ApiError> {
-    let messages = &stripe.messages;
+/// (no payment credentials are ever presented here). An unknown one is
+/// worded as the door words it.
+pub fn check_service<'a>(door: Door<'_>, service_id: Option<&'a str>) -> Result<&'a str, ApiError> {
     match service_id.filter(|service| !service.is_empty()) {
-        None => Err(ApiError::MissingServiceId(
-            messages.service_id_required.clone(),
-        )),
-        Some(service) if !SERVICES.contains(&service) => Err(ApiError::UnknownService(
-            messages
-                .unknown_service
-                .replace("{service}", &protocol::credential::redact_secrets(service)),
-        )),
+        None => Err(ApiError::MissingServiceId(SERVICE_ID_REQUIRED.into())),
+        Some(service) if !SERVICES.contains(&service) => {
+            let shown = protocol::credential::redact_secrets(service);
+            Err(ApiError::UnknownService(match door {
+                Door::Agentic => format!(
+                    "Unknown service_id {shown:?}; known: {}",
+                    SERVICES.join(", ")
+                ),
+                Door::Stripe(stripe) => {
+                    stripe.messages.unknown_service.replace("{service}", &shown)
+                }
+            }))
+        }
         Some(PAID_SERVICE) => Err(ApiError::RequiresPaymentCredentials(
-            messages.payment_credentials_required.clone(),
+            PAYMENT_CREDENTIALS_REQUIRED.into(),
         )),
         Some(service) => Ok(service),
     }
@@ -125,8 +172,12 @@ mod tests {
             (Some("pay_as_you_go"), Err("requires_payment_credentials")),
         ];
         for (service, expected) in cases {
-            let got = check_service(&stripe, service).map_err(|error| error.code());
-            assert_eq!(got, expected, "{service:?}");
+            for door in [Door::Agentic, Door::Stripe(&stripe)] {
+                let got = check_service(door, service).map_err(|error| error.code());
+                assert_eq!(got, expected, "{service:?} at {door:?}");
+            }
         }
+        let stripe_wording = check_service(Door::Stripe(&stripe), Some("bogus")).unwrap_err();
+        assert_eq!(stripe_wording.to_string(), "Unknown service_id: bogus");
     }
 }
