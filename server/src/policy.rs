@@ -97,8 +97,10 @@ pub struct StripeMessages {
     pub challenge_format: String,
     /// A resource request without a bearer token.
     pub bearer_missing: String,
-    /// An unknown, revoked or expired bearer token.
+    /// An unknown or revoked bearer token.
     pub bearer_invalid: String,
+    /// An expired bearer token.
+    pub bearer_expired: String,
     /// A live bearer token of another application.
     pub bearer_of_another_app: String,
     /// `{service}` is replaced by the unknown service id.

@@ -145,6 +145,9 @@ impl StripeNamespace {
             Err(auth::Dead::Missing) => {
                 return Err(ApiError::Unauthorized(messages.bearer_missing.clone()))
             }
+            Err(auth::Dead::Expired) => {
+                return Err(ApiError::Unauthorized(messages.bearer_expired.clone()))
+            }
             Err(_) => return Err(ApiError::Unauthorized(messages.bearer_invalid.clone())),
         };
         match is_stripe_signed(state, token.grant.client_id.as_deref()).await? {
@@ -159,7 +162,8 @@ impl StripeNamespace {
 impl StripeNamespace {
     /// A resource request's optional `label_prefix`: absent, null or blank
     /// is none; else a string of at most [`LABEL_PREFIX_MAX_CHARS`]
-    /// characters (once trimmed) with no control or format character.
+    /// characters (once trimmed) with no control or format character and
+    /// no line or paragraph separator.
     pub fn check_label_prefix(&self, value: Option<&serde_json::Value>) -> Result<(), ApiError> {
         let messages = &self.messages;
         let refuse = |message: &String| Err(ApiError::InvalidLabelPrefix(message.clone()));
@@ -171,10 +175,11 @@ impl StripeNamespace {
         if text.chars().count() > LABEL_PREFIX_MAX_CHARS {
             return refuse(&messages.label_prefix_too_long);
         }
-        if text
-            .chars()
-            .any(|c| c.is_control() || is_format_character(c))
-        {
+        // Line and paragraph separators break the label's line as well.
+        let breaks_the_label = |c: char| {
+            c.is_control() || is_format_character(c) || matches!(c, '\u{2028}' | '\u{2029}')
+        };
+        if text.chars().any(breaks_the_label) {
             return refuse(&messages.label_prefix_characters);
         }
         Ok(())
@@ -262,7 +267,7 @@ mod tests {
             access_seconds: policy.stripe.access_seconds,
         };
         let long = "x".repeat(26);
-        let cases: [(Option<serde_json::Value>, Result<(), &str>); 9] = [
+        let cases: [(Option<serde_json::Value>, Result<(), &str>); 10] = [
             (None, Ok(())),
             (Some(json!(null)), Ok(())),
             (Some(json!("   ")), Ok(())),
@@ -278,6 +283,10 @@ mod tests {
             ),
             (
                 Some(json!("a\u{0007}b")),
+                Err("label_prefix must not contain control or format characters"),
+            ),
+            (
+                Some(json!("a\u{2028}b")),
                 Err("label_prefix must not contain control or format characters"),
             ),
             (Some(json!(123)), Err("label_prefix must be a string")),

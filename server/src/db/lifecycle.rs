@@ -116,6 +116,38 @@ impl Db {
         .await
     }
 
+    /// Revokes every live access and refresh token `client_id` holds for
+    /// `user_id` (a partner's tokens once the last of their teams is
+    /// removed); the number of tokens revoked.
+    pub async fn revoke_partner_tokens(
+        &self,
+        user_id: i64,
+        client_id: &str,
+        now: i64,
+    ) -> sqlx::Result<u64> {
+        let client_id = client_id.to_owned();
+        self.write(move |connection| {
+            let client_id = client_id.clone();
+            Box::pin(async move {
+                let mut revoked = 0;
+                for table in ["access_tokens", "refresh_tokens"] {
+                    revoked += sqlx::query(&format!(
+                        "UPDATE {table} SET revoked_at = ?
+                            WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL"
+                    ))
+                    .bind(now)
+                    .bind(user_id)
+                    .bind(&client_id)
+                    .execute(&mut *connection)
+                    .await?
+                    .rows_affected();
+                }
+                Ok(revoked)
+            })
+        })
+        .await
+    }
+
     /// Marks the team removed and revokes every personal API key on it
     /// (whoever holds it) and its unused deep links. `false` when it was
     /// already removed or does not exist.

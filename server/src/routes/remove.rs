@@ -48,7 +48,8 @@ pub async fn handle(
 }
 
 /// Removes in the Stripe namespace (a bearer of a Stripe-signed partner,
-/// then the signature over the body).
+/// then the signature over the body). When it was the last team the user
+/// had, the partner's tokens for the user are revoked too.
 #[utoipa::path(
     post,
     path = "/api/partners/stripe/provisioning/resources/{id}/remove",
@@ -85,7 +86,25 @@ pub async fn stripe(
     };
     let result = async {
         let team_id = stripe_change_request(&state, &token, &id).await?;
-        remove(&state, &token, team_id).await
+        let removed = remove(&state, &token, team_id).await?;
+        // The namespace strips the team from the partner's tokens: a token
+        // left with no team is gone, and its refresh tokens with it.
+        let team_left = token
+            .teams
+            .iter()
+            .any(|team| team.id != team_id && !team.is_demo);
+        if let (false, Some(client_id)) = (team_left, token.grant.client_id.as_deref()) {
+            let revoked = state
+                .db
+                .revoke_partner_tokens(token.grant.user_id, client_id, state.clock.now())
+                .await?;
+            tracing::info!(
+                team_id,
+                revoked,
+                "the partner's tokens lost their last team"
+            );
+        }
+        Ok(removed)
     }
     .await;
     respond(result, &id)
