@@ -22,7 +22,7 @@ use crate::auth::{self, Authenticated};
 use crate::db::Application;
 use crate::error::{ApiError, Envelope};
 use crate::http::{bearer, check_api_version};
-use crate::policy::{StripeMessages, LABEL_PREFIX_MAX_CHARS};
+use crate::policy::{ScopePolicy, StripeMessages, LABEL_PREFIX_MAX_CHARS};
 use crate::state::AppState;
 
 /// Why a deep link of the namespace stopped at the verify-email page: the
@@ -36,6 +36,27 @@ pub enum Door<'a> {
     Agentic,
     /// `/api/partners/stripe/…`.
     Stripe(&'a StripeNamespace),
+}
+
+impl Door<'_> {
+    /// The scopes of the personal key minted with a resource (or its
+    /// rotation) at this door, `None` for no key: the era's rule under
+    /// `/api/agentic`; in the Stripe namespace always a key, carrying the
+    /// token's scopes as granted (the partner's ceiling when it holds none),
+    /// since the namespace holds Stripe to no ceiling.
+    pub fn personal_api_key_scopes(
+        self,
+        policy: &ScopePolicy,
+        token_scopes: &[String],
+        ceiling: &[String],
+        gate_on: bool,
+    ) -> Option<Vec<String>> {
+        match self {
+            Door::Agentic => policy.personal_api_key_scopes(token_scopes, ceiling, gate_on),
+            Door::Stripe(_) if token_scopes.is_empty() => Some(ceiling.to_vec()),
+            Door::Stripe(_) => Some(token_scopes.to_vec()),
+        }
+    }
 }
 
 /// Proof that the era serves the Stripe namespace, with its rules; a route
@@ -258,6 +279,47 @@ pub async fn verify_signature(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn personal_keys_by_door() {
+        let policy = crate::policy::ScopePolicy::load("current").unwrap();
+        let stripe = StripeNamespace {
+            messages: policy.stripe_namespace().unwrap().clone(),
+            access_seconds: policy.stripe.access_seconds,
+        };
+        let strings =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|s| (*s).to_owned()).collect() };
+        let ceiling = strings(&["query:read", "user:read"]);
+        let token = strings(&["query:read", "llm_gateway:write"]);
+        // (door, token scopes, gate on, expected)
+        type Case<'a> = (Door<'a>, Vec<String>, bool, Option<Vec<String>>);
+        let cases: [Case; 5] = [
+            (Door::Agentic, token.clone(), false, None),
+            (
+                Door::Agentic,
+                token.clone(),
+                true,
+                Some(strings(&["query:read"])),
+            ),
+            (
+                Door::Stripe(&stripe),
+                token.clone(),
+                false,
+                Some(token.clone()),
+            ),
+            (
+                Door::Stripe(&stripe),
+                token.clone(),
+                true,
+                Some(token.clone()),
+            ),
+            (Door::Stripe(&stripe), vec![], false, Some(ceiling.clone())),
+        ];
+        for (door, scopes, gate_on, expected) in cases {
+            let got = door.personal_api_key_scopes(&policy, &scopes, &ceiling, gate_on);
+            assert_eq!(got, expected, "{door:?}, {scopes:?}, gate {gate_on}");
+        }
+    }
 
     #[test]
     fn label_prefix_table() {

@@ -21,7 +21,7 @@ use crate::http::{bearer, check_api_version, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
 use crate::routes::account_requests::parse_team_id;
 use crate::state::AppState;
-use crate::stripe::StripeNamespace;
+use crate::stripe::{Door, StripeNamespace};
 
 /// The services a resource may be created for; `analytics` by default.
 pub const SERVICES: [&str; 3] = ["analytics", "free", "pay_as_you_go"];
@@ -51,7 +51,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let token = access_token(&state, &headers).await?;
         let bytes = read_body(body).await?;
         let request = parse_request(&headers, &bytes)?;
-        provision(&state, &token, request).await
+        provision(&state, Door::Agentic, &token, request).await
     }
     .await;
     match result {
@@ -110,7 +110,7 @@ pub async fn stripe_create(
             ));
         }
         stripe.check_label_prefix(request.label_prefix.as_ref())?;
-        provision(&state, &token, request).await
+        provision(&state, Door::Stripe(&stripe), &token, request).await
     }
     .await;
     respond(result, "")
@@ -258,6 +258,7 @@ pub(crate) async fn access_token(
 
 async fn provision(
     state: &AppState,
+    door: Door<'_>,
     token: &Authenticated,
     request: ResourceRequest,
 ) -> Result<ResourceAnswer, ApiError> {
@@ -282,7 +283,8 @@ async fn provision(
         team.name = name.trim().to_owned();
     }
     let ceiling = state.policy.ceiling(&partner);
-    let key = match state.policy.personal_api_key_scopes(
+    let key = match door.personal_api_key_scopes(
+        &state.policy,
         &token.scopes(),
         &ceiling,
         partner.issues_personal_api_key,

@@ -24,7 +24,7 @@ use crate::routes::resources::{
     answer, change_request, provisioning_partner, reachable_team, respond, stripe_change_request,
 };
 use crate::state::AppState;
-use crate::stripe::StripeNamespace;
+use crate::stripe::{Door, StripeNamespace};
 
 /// Rotates the resource's credentials and answers like its creation.
 #[utoipa::path(
@@ -51,7 +51,7 @@ pub async fn handle(
 ) -> Response {
     let result = async {
         let (token, team_id) = change_request(&state, &headers, &id).await?;
-        rotate(&state, &token, team_id).await
+        rotate(&state, Door::Agentic, &token, team_id).await
     }
     .await;
     respond(result, &id)
@@ -101,7 +101,7 @@ pub async fn stripe(
             false => parse_json(&headers, &bytes)?,
         };
         stripe.check_label_prefix(request.label_prefix.as_ref())?;
-        rotate(&state, &token, team_id).await
+        rotate(&state, Door::Stripe(&stripe), &token, team_id).await
     }
     .await;
     respond(result, &id)
@@ -109,6 +109,7 @@ pub async fn stripe(
 
 async fn rotate(
     state: &AppState,
+    door: Door<'_>,
     token: &Authenticated,
     team_id: i64,
 ) -> Result<ResourceAnswer, ApiError> {
@@ -116,11 +117,15 @@ async fn rotate(
     let api_token = Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
     let partner = provisioning_partner(state, token).await?;
     let ceiling = state.policy.ceiling(&partner);
-    // The era decides whether a new personal key comes with the new
-    // project key, and what it carries.
-    let key = state
-        .policy
-        .personal_api_key_scopes(&token.scopes(), &ceiling, partner.issues_personal_api_key)
+    // The era (or the Stripe namespace) decides whether a new personal key
+    // comes with the new project key, and what it carries.
+    let key = door
+        .personal_api_key_scopes(
+            &state.policy,
+            &token.scopes(),
+            &ceiling,
+            partner.issues_personal_api_key,
+        )
         .map(|scopes| {
             let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
             let stored = RotatedKey {
