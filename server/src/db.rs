@@ -983,6 +983,68 @@ pub struct RefreshRotation {
 
 impl Db {
     /// A new non-demo team in an existing organization.
+    /// The team dedicated to a partner's `project_id`, created (in
+    /// `organization_id`, named `name`) the first time it is asked for, in
+    /// one write so two requests never make two.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn project_team(
+        &self,
+        client_id: &str,
+        project_id: &str,
+        organization_id: &str,
+        name: &str,
+        api_token: &str,
+        region: &str,
+        now: i64,
+    ) -> sqlx::Result<i64> {
+        let values = [
+            client_id,
+            project_id,
+            organization_id,
+            name,
+            api_token,
+            region,
+        ]
+        .map(str::to_owned);
+        self.write(move |connection| {
+            let values = values.clone();
+            Box::pin(async move {
+                let [client_id, project_id, organization_id, name, api_token, region] = values;
+                let existing: Option<i64> = sqlx::query_scalar(
+                    "SELECT team_id FROM project_teams WHERE client_id = ? AND project_id = ?",
+                )
+                .bind(&client_id)
+                .bind(&project_id)
+                .fetch_optional(&mut *connection)
+                .await?;
+                if let Some(team_id) = existing {
+                    return Ok(team_id);
+                }
+                let team_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO teams (organization_id, name, api_token, is_demo, region,
+                        created_at) VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
+                )
+                .bind(organization_id)
+                .bind(name)
+                .bind(api_token)
+                .bind(region)
+                .bind(now)
+                .fetch_one(&mut *connection)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO project_teams (client_id, project_id, team_id) VALUES (?, ?, ?)",
+                )
+                .bind(client_id)
+                .bind(project_id)
+                .bind(team_id)
+                .execute(&mut *connection)
+                .await?;
+                Ok(team_id)
+            })
+        })
+        .await
+    }
+
     pub async fn create_team(
         &self,
         organization_id: &str,

@@ -149,7 +149,9 @@ impl StripeNamespace {
         Ok(token)
     }
 
-    async fn bearer(
+    /// The bearer token of a Stripe-signed partner (without the signature:
+    /// [`StripeNamespace::resource_request`] checks both).
+    pub async fn bearer(
         &self,
         state: &AppState,
         headers: &HeaderMap,

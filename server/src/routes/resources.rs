@@ -110,10 +110,58 @@ pub async fn stripe_create(
             ));
         }
         stripe.check_label_prefix(request.label_prefix.as_ref())?;
+        let project_id = request
+            .project_id
+            .clone()
+            .filter(|project| !project.trim().is_empty());
+        let Some(project_id) = project_id else {
+            return provision(&state, Door::Stripe(&stripe), &token, request).await;
+        };
+        // The project's own team, then a token that reaches it.
+        let team_id = project_team(&state, &token, &project_id, &request).await?;
+        let token = stripe.bearer(&state, &headers).await?;
+        let mut request = request;
+        let configuration = request.configuration.get_or_insert_with(Default::default);
+        configuration.team_id = Some(serde_json::Value::from(team_id));
+        // The project's team keeps the name it was created with.
+        configuration.project_name = None;
         provision(&state, Door::Stripe(&stripe), &token, request).await
     }
     .await;
     respond(result, "")
+}
+
+/// The team dedicated to `project_id` for the token's partner: found, or
+/// created in the organization of the token's own team, named after
+/// `configuration.project_name` (else "Default project").
+async fn project_team(
+    state: &AppState,
+    token: &Authenticated,
+    project_id: &str,
+    request: &ResourceRequest,
+) -> Result<i64, ApiError> {
+    let base = reachable_team(state, token, token.grant.team_id).await?;
+    let client_id = token.grant.client_id.as_deref().unwrap_or_default();
+    let name = request
+        .configuration
+        .as_ref()
+        .and_then(|configuration| configuration.project_name.as_deref())
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .unwrap_or("Default project");
+    let api_token = Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
+    Ok(state
+        .db
+        .project_team(
+            client_id,
+            project_id,
+            &base.organization_id,
+            name,
+            api_token.expose(),
+            &state.region,
+            state.clock.now(),
+        )
+        .await?)
 }
 
 /// A resource request's body: `{}` when empty.

@@ -167,3 +167,37 @@ async fn the_token_endpoint_serves_only_stripe_signed_partners() {
         json!({"error": "invalid_request", "error_description": "Authentication required"})
     );
 }
+
+/// If a row fails, an orchestrator's project gets a second team on a retry,
+/// shares the consent team, or two projects share one team.
+#[tokio::test]
+async fn each_project_id_gets_a_team_of_its_own() {
+    let server = Server::start(Options::new("current").partner()).await;
+    let code = signed_code(&server, STRIPE).await;
+    let tokens = exchange_at(&server, STRIPE, &code).await;
+    let consent_team = tokens["account"]["available_teams"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let create = |body: Value| {
+        let text = body.to_string();
+        Call::post(format!("{STRIPE}/provisioning/resources"))
+            .version()
+            .bearer(&access)
+            .header(HEADER, server.signature(text.as_bytes(), 0))
+            .raw(Some("application/json"), text)
+    };
+    let mut ids = Vec::new();
+    for project in ["proj_a", "proj_a", "proj_b"] {
+        let answer = server.send(create(json!({"project_id": project}))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        let json = answer.json();
+        assert!(json["complete"]["access_configuration"]["personal_api_key"]
+            .as_str()
+            .is_some_and(|key| key.starts_with("phx_")));
+        ids.push(json["id"].as_str().unwrap().parse::<i64>().unwrap());
+    }
+    assert_eq!(ids[0], ids[1], "the same project twice");
+    assert_ne!(ids[0], consent_team, "a project is not the consent team");
+    assert_ne!(ids[0], ids[2], "two projects, two teams");
+}
