@@ -120,9 +120,9 @@ pub struct ResourceRequest {
     pub service_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<ResourceConfiguration>,
-    /// The Stripe namespace: the orchestrator's project; each gets a team
-    /// of its own (created on first use, in the token's organization), the
-    /// same one every time.
+    /// The orchestrator's project: each gets a team of its own (created on
+    /// first use, in the organization of the token's team), the same one
+    /// every time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
     /// The Stripe namespace: a prefix for the provisioned personal key's

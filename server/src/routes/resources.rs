@@ -51,6 +51,11 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let token = access_token(&state, &headers).await?;
         let bytes = read_body(body).await?;
         let request = parse_request(&headers, &bytes)?;
+        let (request, created) = for_project(&state, &token, request).await?;
+        let token = match created {
+            true => access_token(&state, &headers).await?,
+            false => token,
+        };
         provision(&state, Door::Agentic, &token, request).await
     }
     .await;
@@ -110,25 +115,41 @@ pub async fn stripe_create(
             ));
         }
         stripe.check_label_prefix(request.label_prefix.as_ref())?;
-        let project_id = request
-            .project_id
-            .clone()
-            .filter(|project| !project.trim().is_empty());
-        let Some(project_id) = project_id else {
-            return provision(&state, Door::Stripe(&stripe), &token, request).await;
+        let (request, created) = for_project(&state, &token, request).await?;
+        // A new team: a token that reaches it.
+        let token = match created {
+            true => stripe.bearer(&state, &headers).await?,
+            false => token,
         };
-        // The project's own team, then a token that reaches it.
-        let team_id = project_team(&state, &token, &project_id, &request).await?;
-        let token = stripe.bearer(&state, &headers).await?;
-        let mut request = request;
-        let configuration = request.configuration.get_or_insert_with(Default::default);
-        configuration.team_id = Some(serde_json::Value::from(team_id));
-        // The project's team keeps the name it was created with.
-        configuration.project_name = None;
         provision(&state, Door::Stripe(&stripe), &token, request).await
     }
     .await;
     respond(result, "")
+}
+
+/// A request naming a `project_id` is for the project's own team (found, or
+/// created now): the request comes back naming that team, and whether it
+/// was created (the token's teams, read before, then lack it).
+async fn for_project(
+    state: &AppState,
+    token: &Authenticated,
+    mut request: ResourceRequest,
+) -> Result<(ResourceRequest, bool), ApiError> {
+    let project_id = request
+        .project_id
+        .clone()
+        .filter(|project| !project.trim().is_empty());
+    let Some(project_id) = project_id else {
+        return Ok((request, false));
+    };
+    require_provisioning_partner(state, token).await?;
+    let team_id = project_team(state, token, &project_id, &request).await?;
+    let created = !token.teams.iter().any(|team| team.id == team_id);
+    let configuration = request.configuration.get_or_insert_with(Default::default);
+    configuration.team_id = Some(serde_json::Value::from(team_id));
+    // The project's team keeps the name it was created with.
+    configuration.project_name = None;
+    Ok((request, created))
 }
 
 /// The team dedicated to `project_id` for the token's partner: found, or
