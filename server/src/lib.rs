@@ -200,6 +200,7 @@ impl utoipa::Modify for SecuritySchemes {
 /// The whole router.
 pub fn app(state: AppState) -> Router {
     let aliases = state.policy.provisioning_aliases;
+    let dashed = state.policy.dashed_account_requests;
     let (mut router, document) = documented_routes().split_for_parts();
     let document = Arc::new(document);
     router = router.route("/", get(home_page::handle));
@@ -239,7 +240,7 @@ pub fn app(state: AppState) -> Router {
     // in eras with aliases under `/api/provisioning/…`: both are rewritten
     // before routing, so each route is registered once.
     let normalized = tower::ServiceBuilder::new()
-        .map_request(move |request| normalize_path(request, aliases))
+        .map_request(move |request| normalize_path(request, aliases, dashed))
         .service(routed);
     Router::new().fallback_service(normalized)
 }
@@ -277,8 +278,27 @@ pub fn routed_path(path: &str, aliases: bool) -> Option<String> {
     }
 }
 
-fn normalize_path(mut request: axum::extract::Request, aliases: bool) -> axum::extract::Request {
-    let Some(path) = routed_path(request.uri().path(), aliases) else {
+/// The dashed spelling of the account-requests path that older servers
+/// also routed.
+pub const DASHED_ACCOUNT_REQUESTS: &str = "/api/agentic/provisioning/account-requests";
+
+/// [`routed_path`], and in eras that route it, the dashed account-requests
+/// path replaced by the real one.
+pub fn routed_path_in_era(path: &str, aliases: bool, dashed: bool) -> Option<String> {
+    let routed = routed_path(path, aliases);
+    let seen = routed.as_deref().unwrap_or(path);
+    match dashed && seen == DASHED_ACCOUNT_REQUESTS {
+        true => Some(paths::ACCOUNT_REQUESTS.to_owned()),
+        false => routed,
+    }
+}
+
+fn normalize_path(
+    mut request: axum::extract::Request,
+    aliases: bool,
+    dashed: bool,
+) -> axum::extract::Request {
+    let Some(path) = routed_path_in_era(request.uri().path(), aliases, dashed) else {
         return request;
     };
     // The journal keeps the alias the caller sent (without the slash).
@@ -336,7 +356,23 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::routed_path;
+    use super::{routed_path, routed_path_in_era};
+
+    /// If this fails, an older era's dashed account-requests path reaches
+    /// no route, or today's answers under it.
+    #[test]
+    fn the_dashed_account_requests_path_routes_only_where_the_era_says() {
+        let dashed = "/api/agentic/provisioning/account-requests";
+        assert_eq!(
+            routed_path_in_era(dashed, false, true).as_deref(),
+            Some("/api/agentic/provisioning/account_requests")
+        );
+        assert_eq!(
+            routed_path_in_era(&format!("{dashed}/"), false, true).as_deref(),
+            Some("/api/agentic/provisioning/account_requests")
+        );
+        assert_eq!(routed_path_in_era(dashed, true, false), None);
+    }
 
     /// If this fails, a path with a trailing slash or an
     /// `/api/provisioning/…` alias reaches no route, or an alias answers

@@ -51,6 +51,9 @@ pub struct ScopePolicy {
     /// Whether every `/api/agentic/provisioning/…` endpoint, and the agentic
     /// token endpoint, also answer under `/api/provisioning/…`.
     pub provisioning_aliases: bool,
+    /// Whether `/api/agentic/provisioning/account-requests` (dashed) is
+    /// routed to account requests too, as older servers did.
+    pub dashed_account_requests: bool,
     pub deep_links: DeepLinkRules,
     pub messages: Messages,
     pub stripe: StripeRules,
