@@ -263,6 +263,9 @@ pub struct ResourceRules {
     /// accessible with this token", whether or not it exists (else 403 for
     /// another's team, 404 for one that does not exist).
     pub outside_the_token_is_forbidden: bool,
+    /// Whether a rotation revokes the personal keys provisioning minted
+    /// before it (the older real server kept them and added the new one).
+    pub rotation_revokes_earlier_keys: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -54,17 +54,18 @@ pub enum LinkUse {
 }
 
 impl Db {
-    /// Gives the team a new `phc_`, revokes the personal API keys that
-    /// provisioning minted for `user_id` on this team (every live key of
-    /// that user and team with a partner `client_id`; keys a seed or a
-    /// person made, without one, are left alone), and stores `key`, all in
-    /// one transaction.
+    /// Gives the team a new `phc_`, revokes (when `revoke_earlier`) the
+    /// personal API keys that provisioning minted for `user_id` on this team
+    /// (every live key of that user and team with a partner `client_id`;
+    /// keys a seed or a person made, without one, are left alone), and
+    /// stores `key`, all in one transaction.
     pub async fn rotate_credentials(
         &self,
         team_id: i64,
         user_id: i64,
         api_token: &str,
         key: Option<&RotatedKey>,
+        revoke_earlier: bool,
         now: i64,
     ) -> sqlx::Result<Rotation> {
         let (api_token, key) = (api_token.to_owned(), key.cloned());
@@ -83,17 +84,20 @@ impl Db {
                 if updated == 0 {
                     return Ok(Rotation::TeamGone);
                 }
-                let revoked_keys = sqlx::query(
-                    "UPDATE personal_api_keys SET revoked_at = ?
-                     WHERE team_id = ? AND user_id = ? AND client_id IS NOT NULL
-                       AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(team_id)
-                .bind(user_id)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected();
+                let revoked_keys = match revoke_earlier {
+                    false => 0,
+                    true => sqlx::query(
+                        "UPDATE personal_api_keys SET revoked_at = ?
+                         WHERE team_id = ? AND user_id = ? AND client_id IS NOT NULL
+                           AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(team_id)
+                    .bind(user_id)
+                    .execute(&mut *connection)
+                    .await?
+                    .rows_affected(),
+                };
                 if let Some(key) = key {
                     sqlx::query(
                         "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id,

@@ -143,6 +143,7 @@ async fn rotate(
             token.grant.user_id,
             api_token.expose(),
             key.as_ref().map(|(_, stored)| stored),
+            state.policy.resources.rotation_revokes_earlier_keys,
             state.clock.now(),
         )
         .await?;

@@ -667,3 +667,28 @@ async fn the_project_page_names_the_project() {
         );
     }
 }
+
+/// If this fails, the legacy era's rotation kills the personal key a
+/// partner already handed out (the older real server kept it beside the
+/// new one: test_rotate_credentials.py::test_rotate_preserves_existing_pats).
+#[tokio::test]
+async fn a_legacy_rotation_keeps_the_earlier_personal_key() {
+    let server = Server::legacy().await;
+    let first = provisioned(&server).await;
+    let answer = post(
+        &server,
+        &rotate_path(&first.team_id.to_string()),
+        &first.tokens.access,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let new_key = answer.json()["complete"]["access_configuration"]["personal_api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        active(&server, &first.personal_key).await,
+        "the earlier phx_"
+    );
+    assert!(active(&server, &new_key).await, "the new phx_");
+}
