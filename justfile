@@ -6,13 +6,12 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Before asking for review: every scenario and the compatibility matrix, the
-# three real programs against each other. Reports in target/e2e/ (report.md,
+# Before asking for review: every scenario, the compatibility matrix and the
+# conformance suite, the three real programs against each other. Reports in target/e2e/ (report.md,
 # report.xml, report.json). CI may add `--shard K/N`.
 e2e *ARGS:
     cargo build --locked --workspace --bins
     cargo run --locked -q -p e2e -- run {{ARGS}}
-    cargo run --locked -q -p e2e -- conformance --no-build
 
 # The conformance suite (fixtures/conformance/): behaviours of PostHog's own
 # tests against our server, scored per era and area (target/e2e/conformance.md).

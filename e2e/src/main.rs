@@ -140,6 +140,10 @@ struct RunArgs {
     /// the scenarios (filtered by name like them: `matrix-<profile>-…`).
     #[arg(long)]
     no_matrix: bool,
+    /// Skip the conformance suite, which otherwise runs after the scenarios
+    /// when no FILTER is given (in the first shard only).
+    #[arg(long)]
+    no_conformance: bool,
 }
 
 fn main() {
@@ -209,6 +213,24 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
         None => (cli.run.clone(), true, !cli.run.no_matrix, false),
     };
     let (run, scenarios, matrix, bless) = run;
+    // The whole main job also scores the conformance suite (about two
+    // seconds): only when every scenario runs, and once across shards.
+    let conformance = scenarios
+        && !bless
+        && !run.no_conformance
+        && !run.bless_transcripts
+        && run.filter.is_none()
+        && run.shard.is_none_or(|shard| shard.index == 1);
+    let conformance_options = e2e::conformance_run::ConformanceOptions {
+        fixtures: fixtures.clone(),
+        filter: None,
+        era: None,
+        // The scenarios' build (if any) has just made the binaries.
+        build: false,
+        jobs: run.jobs,
+        report_path: e2e::conformance_run::default_report_path(),
+        verbose: false,
+    };
     let options = e2e::suite::RunOptions {
         fixtures,
         filter: run.filter,
@@ -228,5 +250,13 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(e2e::suite::run(options))
+    let scenarios_code = runtime.block_on(e2e::suite::run(options))?;
+    if !conformance || scenarios_code == e2e::suite::EXIT_INTERRUPTED {
+        return Ok(scenarios_code);
+    }
+    let conformance_code = runtime.block_on(e2e::conformance_run::run(conformance_options))?;
+    Ok(match (scenarios_code, conformance_code) {
+        (e2e::suite::EXIT_PASSED, code) => code,
+        (code, _) => code,
+    })
 }
