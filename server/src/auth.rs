@@ -31,8 +31,10 @@ impl Authenticated {
     /// any may do nothing; otherwise `*`, the scope itself, or (for a
     /// `:read`) its `:write`.
     pub fn check_scope(&self, needed: &str) -> Result<(), ApiError> {
-        let held = self.scopes();
-        if held.is_empty() {
+        // Read on every PostHog API request: the stored text is scanned in
+        // place, never split into a list.
+        let mut held = self.grant.scopes.split_whitespace().peekable();
+        if held.peek().is_none() {
             return match self.kind {
                 CredentialKind::PersonalApiKey => Ok(()),
                 _ => Err(ApiError::Forbidden(
@@ -40,12 +42,12 @@ impl Authenticated {
                 )),
             };
         }
-        let write_half = needed
-            .strip_suffix(":read")
-            .map(|object| format!("{object}:write"));
-        let granted = held
-            .iter()
-            .any(|scope| scope == "*" || scope == needed || Some(scope) == write_half.as_ref());
+        let write_half = needed.strip_suffix(":read");
+        let granted = held.any(|scope| {
+            scope == "*"
+                || scope == needed
+                || write_half.is_some_and(|object| scope.strip_suffix(":write") == Some(object))
+        });
         match granted {
             true => Ok(()),
             false => Err(ApiError::MissingScope(needed.to_owned())),

@@ -11,7 +11,6 @@ use protocol::provisioning::RemovedAnswer;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::http::read_body;
 use crate::routes::resources::{change_request, reachable_team, respond, stripe_change_request};
 use crate::state::AppState;
 use crate::stripe::StripeNamespace;
@@ -76,16 +75,12 @@ pub async fn stripe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match read_body(body).await {
-        Ok(bytes) => bytes,
-        Err(error) => return respond::<RemovedAnswer>(Err(error), &id),
-    };
-    let token = match stripe.resource_request(&state, &headers, &bytes).await {
-        Ok(token) => token,
-        Err(refused) => return refused,
-    };
+    let (_body, token, team_id) =
+        match stripe_change_request::<RemovedAnswer>(&stripe, &state, &headers, body, &id).await {
+            Ok(checked) => checked,
+            Err(refused) => return refused,
+        };
     let result = async {
-        let team_id = stripe_change_request(&state, &token, &id).await?;
         let removed = remove(&state, &token, team_id).await?;
         // The namespace strips the team from the partner's tokens: a token
         // left with no team is gone, and its refresh tokens with it.

@@ -263,17 +263,30 @@ pub async fn stripe_read(
     respond(result, &id)
 }
 
-/// The checks of a change to a resource in the Stripe namespace, after
-/// [`StripeNamespace::resource_request`]: an integer id and a partner that
-/// may provision.
-pub(crate) async fn stripe_change_request(
+/// What a change to a resource in the Stripe namespace (rotate, remove,
+/// update_service) checks first: the body is read, the bearer of a
+/// Stripe-signed partner and the signature over the body are checked, the
+/// id is an integer and the partner may provision. A refusal is the whole
+/// answer, in the resource envelope of a `T` route.
+pub(crate) async fn stripe_change_request<T: serde::Serialize>(
+    stripe: &StripeNamespace,
     state: &AppState,
-    token: &Authenticated,
+    headers: &HeaderMap,
+    body: Body,
     id: &str,
-) -> Result<i64, ApiError> {
-    let team_id = parse_resource_id(id)?;
-    require_provisioning_partner(state, token).await?;
-    Ok(team_id)
+) -> Result<(axum::body::Bytes, Authenticated, i64), Response> {
+    let bytes = read_body(body)
+        .await
+        .map_err(|error| respond::<T>(Err(error), id))?;
+    let token = stripe.resource_request(state, headers, &bytes).await?;
+    let team_id = match parse_resource_id(id) {
+        Ok(team_id) => team_id,
+        Err(error) => return Err(respond::<T>(Err(error), id)),
+    };
+    if let Err(error) = require_provisioning_partner(state, &token).await {
+        return Err(respond::<T>(Err(error), id));
+    }
+    Ok((bytes, token, team_id))
 }
 
 /// A resource route's answer: the JSON, or the error in the resource

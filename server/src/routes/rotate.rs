@@ -19,7 +19,7 @@ use protocol::provisioning::{ResourceAnswer, RotateRequest};
 use crate::auth::Authenticated;
 use crate::db::lifecycle::{RotatedKey, Rotation};
 use crate::error::ApiError;
-use crate::http::{parse_json, read_body};
+use crate::http::parse_json;
 use crate::routes::resources::{
     answer, change_request, provisioning_partner, reachable_team, respond, stripe_change_request,
 };
@@ -86,16 +86,12 @@ pub async fn stripe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match read_body(body).await {
-        Ok(bytes) => bytes,
-        Err(error) => return respond::<ResourceAnswer>(Err(error), &id),
-    };
-    let token = match stripe.resource_request(&state, &headers, &bytes).await {
-        Ok(token) => token,
-        Err(refused) => return refused,
-    };
+    let (bytes, token, team_id) =
+        match stripe_change_request::<ResourceAnswer>(&stripe, &state, &headers, body, &id).await {
+            Ok(checked) => checked,
+            Err(refused) => return refused,
+        };
     let result = async {
-        let team_id = stripe_change_request(&state, &token, &id).await?;
         let request: RotateRequest = match bytes.iter().all(u8::is_ascii_whitespace) {
             true => RotateRequest::default(),
             false => parse_json(&headers, &bytes)?,

@@ -93,16 +93,12 @@ pub async fn stripe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match read_body(body).await {
-        Ok(bytes) => bytes,
-        Err(error) => return respond::<ResourceAnswer>(Err(error), &id),
-    };
-    let token = match stripe.resource_request(&state, &headers, &bytes).await {
-        Ok(token) => token,
-        Err(refused) => return refused,
-    };
+    let (bytes, token, team_id) =
+        match stripe_change_request::<ResourceAnswer>(&stripe, &state, &headers, body, &id).await {
+            Ok(checked) => checked,
+            Err(refused) => return refused,
+        };
     let result = async {
-        let team_id = stripe_change_request(&state, &token, &id).await?;
         let request: UpdateServiceRequest = parse_json(&headers, &bytes)?;
         update(&state, Door::Stripe(&stripe), &token, team_id, request).await
     }
