@@ -247,6 +247,18 @@ fn server_launch(cx: &Context_, label: &str) -> Result<Launch> {
                 .join("fixtures/seeds/login-user.toml")
                 .display()
                 .to_string(),
+            // Today's era mints the wizard no personal key; with its gate on,
+            // a measured signup still writes the key, as every earlier
+            // figure's did.
+            "--seed".into(),
+            crate::binaries::workspace_root()
+                .join("fixtures/seeds/wizard-personal-key.toml")
+                .display()
+                .to_string(),
+            // No gateway-token mints: none is measured, and none may reach
+            // whatever listens on the default :3308.
+            "--wizard-gateway-url".into(),
+            String::new(),
         ],
         env: vec![("RUST_LOG".into(), cx.options.log.clone())],
         stderr: dir.join("server.stderr"),
