@@ -525,6 +525,20 @@ mod tests {
         *step
     }
 
+    /// [`SIGNED`] with its `sign` table replaced, prepared at [`NOW`].
+    fn signed_with(sign: &str, saved: &Saved) -> Prepared {
+        let text = SIGNED.replace("sign = { secret = \"whsec_test_new_fake\" }", sign);
+        prepare(
+            &step(&text),
+            "http://s",
+            &values(),
+            saved,
+            Some(NOW),
+            &SeededRandom::new(1),
+        )
+        .unwrap()
+    }
+
     fn header<'a>(prepared: &'a Prepared, name: &str) -> Option<&'a str> {
         prepared
             .headers
@@ -579,31 +593,18 @@ sign = { secret = "whsec_test_new_fake" }
 
     #[test]
     fn offsets_and_tampering() {
-        let saved = {
-            let mut saved = Saved::default();
-            saved.insert("n", "7".to_owned());
-            saved
-        };
-        let random = SeededRandom::new(1);
+        let mut saved = Saved::default();
+        saved.insert("n", "7".to_owned());
         let secrets: [&[u8]; 1] = [b"whsec_test_new_fake"];
         for (at, expected) in [
             ("now-301", Err(SignatureError::OutOfTolerance)),
             ("now+301", Err(SignatureError::OutOfTolerance)),
             ("now-300", Ok(0)),
         ] {
-            let text = SIGNED.replace(
-                "sign = { secret = \"whsec_test_new_fake\" }",
+            let prepared = signed_with(
                 &format!("sign = {{ secret = \"whsec_test_new_fake\", at = \"{at}\" }}"),
-            );
-            let prepared = prepare(
-                &step(&text),
-                "http://s",
-                &values(),
                 &saved,
-                Some(NOW),
-                &random,
-            )
-            .unwrap();
+            );
             let signature = header(&prepared, "Stripe-Signature").unwrap();
             assert_eq!(
                 verify(signature, &prepared.body, &secrets, NOW),
@@ -611,19 +612,10 @@ sign = { secret = "whsec_test_new_fake" }
                 "{at}"
             );
         }
-        let text = SIGNED.replace(
-            "sign = { secret = \"whsec_test_new_fake\" }",
+        let prepared = signed_with(
             "sign = { secret = \"whsec_test_new_fake\", tamper = true }",
-        );
-        let prepared = prepare(
-            &step(&text),
-            "http://s",
-            &values(),
             &saved,
-            Some(NOW),
-            &random,
-        )
-        .unwrap();
+        );
         let signature = header(&prepared, "Stripe-Signature").unwrap();
         assert_eq!(
             verify(signature, &prepared.body, &secrets, NOW),
@@ -633,19 +625,10 @@ sign = { secret = "whsec_test_new_fake" }
         assert_eq!(sent["tampered"], true);
         assert_eq!(tampered(b""), b"tampered");
         assert_eq!(tampered(b"a=1"), b"a=1&tampered=1");
-        let text = SIGNED.replace(
-            "sign = { secret = \"whsec_test_new_fake\" }",
+        let prepared = signed_with(
             "sign = { secret = \"whsec_test_new_fake\", also = [\"retired\"] }",
-        );
-        let prepared = prepare(
-            &step(&text),
-            "http://s",
-            &values(),
             &saved,
-            Some(NOW),
-            &random,
-        )
-        .unwrap();
+        );
         let signature = header(&prepared, "Stripe-Signature").unwrap();
         assert_eq!(signature.matches("v1=").count(), 2, "{signature}");
         assert_eq!(verify(signature, &prepared.body, &secrets, NOW), Ok(0));

@@ -195,13 +195,11 @@ impl IntoResponse for Refusal {
         if let Refusal::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        if let Refusal::MintFailed = self {
-            let body = ErrorText {
-                error: "Gateway token mint failed.".to_owned(),
-            };
-            return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-        }
         let (status, kind, code, detail) = self.parts();
+        // The real endpoint answers a failed mint outside its envelope.
+        if let Refusal::MintFailed = self {
+            return (status, Json(ErrorText { error: detail })).into_response();
+        }
         let body = PostHogError {
             kind: kind.to_owned(),
             code: code.to_owned(),
