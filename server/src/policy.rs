@@ -161,6 +161,10 @@ pub struct ScopeRules {
     pub empty_ceiling: EmptyCeiling,
     /// What the discovery document's `scopes_supported` lists.
     pub advertised: Advertised,
+    /// What `@default` stands for, derived from the lists above once, at
+    /// load ([`ScopePolicy::unprivileged`]).
+    #[serde(skip)]
+    unprivileged: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -421,8 +425,16 @@ impl ScopePolicy {
                 (format!("profile file {name_or_path}"), text)
             }
         };
-        let policy: ScopePolicy = toml::from_str(&text)
+        let mut policy: ScopePolicy = toml::from_str(&text)
             .map_err(|error| anyhow::anyhow!("{origin} is invalid: {error}"))?;
+        let rules = &policy.scopes;
+        policy.scopes.unprivileged = rules
+            .objects
+            .iter()
+            .filter(|object| !rules.hidden_objects.contains(object))
+            .flat_map(|object| [format!("{object}:read"), format!("{object}:write")])
+            .filter(|scope| !rules.privileged.contains(scope))
+            .collect();
         policy
             .validate()
             .map_err(|error| anyhow::anyhow!("{origin} is invalid: {error}"))?;
@@ -506,16 +518,10 @@ impl ScopePolicy {
         self.scopes.ceilings.get(name).map(Vec::as_slice)
     }
 
-    /// The scopes `@default` stands for in this era, in catalogue order.
-    pub fn unprivileged(&self) -> Vec<String> {
-        let rules = &self.scopes;
-        rules
-            .objects
-            .iter()
-            .filter(|object| !rules.hidden_objects.contains(object))
-            .flat_map(|object| [format!("{object}:read"), format!("{object}:write")])
-            .filter(|scope| !rules.privileged.contains(scope))
-            .collect()
+    /// The scopes `@default` stands for in this era, in catalogue order:
+    /// each public object's `read` and `write`, minus the privileged ones.
+    pub fn unprivileged(&self) -> &[String] {
+        &self.scopes.unprivileged
     }
 
     /// An application's ceiling with `@default` expanded, in order, without
@@ -523,7 +529,7 @@ impl ScopePolicy {
     pub fn ceiling(&self, application: &Application) -> Vec<String> {
         let literal = application.ceiling();
         match (literal.is_empty(), self.scopes.empty_ceiling) {
-            (true, EmptyCeiling::Default) => self.unprivileged(),
+            (true, EmptyCeiling::Default) => self.unprivileged().to_vec(),
             _ => self.expand(&literal),
         }
     }
@@ -545,7 +551,7 @@ impl ScopePolicy {
             Advertised::Unprivileged => OIDC_SCOPES
                 .iter()
                 .map(|scope| (*scope).to_owned())
-                .chain(self.unprivileged())
+                .chain(self.unprivileged().iter().cloned())
                 .for_each(&mut push),
         }
         scopes
@@ -562,7 +568,7 @@ impl ScopePolicy {
         };
         for scope in literal {
             match scope.as_str() {
-                DEFAULT_CEILING => self.unprivileged().into_iter().for_each(&mut push),
+                DEFAULT_CEILING => self.unprivileged().iter().cloned().for_each(&mut push),
                 _ => push(scope.clone()),
             }
         }
