@@ -81,7 +81,8 @@ struct PublishedWizardArgs {
     #[arg(long = "version", value_name = "V")]
     versions: Vec<String>,
     /// A server to run against (repeatable; default: every one): an era
-    /// (legacy, allowlist, ceilings, current) or current-key-gate-on.
+    /// (legacy, allowlist, ceilings, current), current-key-gate-on or
+    /// current-key-mints.
     #[arg(long = "server", value_name = "S")]
     profiles: Vec<String>,
     /// `kept` or `removed` (repeatable; default: both): the account request

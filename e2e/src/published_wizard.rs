@@ -371,6 +371,7 @@ async fn run_cell_in(
         server_args.push("--seed".to_owned());
         server_args.push(context.fixtures.join(seed).display().to_string());
     }
+    server_args.extend(setup.flags.iter().map(|flag| flag.to_string()));
     let server = process::start_service(
         "provisioning-server",
         Invocation {

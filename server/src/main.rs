@@ -58,6 +58,12 @@ struct Flags {
     /// server's rollout flag turned off).
     #[arg(long)]
     wizard_gateway_not_rolled_out: bool,
+    /// Let a wizard application's personal key (`phx_`) mint a gateway
+    /// token as its access token would. A deliberate difference (BEYOND.md):
+    /// the real endpoint takes access tokens only, but the published wizard
+    /// 2.77.0 sends its personal key.
+    #[arg(long)]
+    wizard_gateway_accepts_personal_keys: bool,
 }
 
 /// The gateway of `just serve`.
@@ -120,5 +126,6 @@ fn wizard_gateway(flags: &Flags) -> anyhow::Result<Option<server::WizardGateway>
         gateway.mints_per_hour = mints_per_hour;
     }
     gateway.rolled_out = !flags.wizard_gateway_not_rolled_out;
+    gateway.accepts_personal_keys = flags.wizard_gateway_accepts_personal_keys;
     Ok(Some(gateway))
 }

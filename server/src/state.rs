@@ -50,6 +50,11 @@ pub struct WizardGateway {
     pub mints_per_hour: i64,
     /// The rollout flag: off answers "not rolled out".
     pub rolled_out: bool,
+    /// Whether a personal key (`phx_`) of a wizard application may mint as
+    /// its access token would. The real endpoint takes access tokens only;
+    /// the published wizard 2.77.0 sends its personal key (BEYOND.md), so
+    /// this is off unless asked for.
+    pub accepts_personal_keys: bool,
     pub client: reqwest::Client,
 }
 
@@ -74,6 +79,7 @@ impl WizardGateway {
             // The real endpoint's allowance: five mints, then 429.
             mints_per_hour: 5,
             rolled_out: true,
+            accepts_personal_keys: false,
             client: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .build()?,

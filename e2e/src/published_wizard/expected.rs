@@ -30,35 +30,50 @@ pub struct ServerSetup {
     pub profile: &'static str,
     /// Relative to the fixtures directory.
     pub seed: Option<&'static str>,
+    /// Further server flags.
+    pub flags: &'static [&'static str],
 }
 
 /// Every era, oldest first, then today's with the wizard applications'
-/// personal-key gate switched on (what the headless client needs).
-pub const SERVERS: [ServerSetup; 5] = [
+/// personal-key gate switched on (what the headless client needs), then
+/// that server letting the personal key mint a gateway token too (what
+/// 2.77.0 needs; a deliberate difference, BEYOND.md).
+pub const SERVERS: [ServerSetup; 6] = [
     ServerSetup {
         name: "legacy",
         profile: "legacy",
         seed: None,
+        flags: &[],
     },
     ServerSetup {
         name: "allowlist",
         profile: "allowlist",
         seed: None,
+        flags: &[],
     },
     ServerSetup {
         name: "ceilings",
         profile: "ceilings",
         seed: None,
+        flags: &[],
     },
     ServerSetup {
         name: "current",
         profile: "current",
         seed: None,
+        flags: &[],
     },
     ServerSetup {
         name: "current-key-gate-on",
         profile: "current",
         seed: Some("seeds/wizard-personal-key.toml"),
+        flags: &[],
+    },
+    ServerSetup {
+        name: "current-key-mints",
+        profile: "current",
+        seed: Some("seeds/wizard-personal-key.toml"),
+        flags: &["--wizard-gateway-accepts-personal-keys"],
     },
 ];
 
@@ -118,8 +133,10 @@ pub struct Expected(pub BTreeMap<String, BTreeMap<String, BTreeMap<String, Strin
 /// The comment written at the top of expected.toml by `--bless`.
 pub const EXPECTED_HEADER: &str = "\
 # How far each pinned published @posthog/wizard gets against our stack
-# (`just published-wizard`): version → server (an era, `current-key-gate-on`
-# being today's with fixtures/seeds/wizard-personal-key.toml) → variant → outcome.
+# (`just published-wizard`): version → server (an era; `current-key-gate-on`
+# is today's with fixtures/seeds/wizard-personal-key.toml, `current-key-mints`
+# that server also letting the personal key mint a gateway token, a
+# deliberate difference in BEYOND.md) → variant → outcome.
 # An outcome is `none` or `<stage> <status>`: the furthest stage of the
 # signup path in the server's and gateway's journals and what it answered
 # (account request, token, resources, project, users/@me, gateway token,

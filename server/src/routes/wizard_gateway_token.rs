@@ -270,7 +270,11 @@ async fn decide(
         _ => return Err(Refusal::Unconfigured { reads_reason }),
     };
 
-    let live = match auth::resolve(state, bearer(headers), &[CredentialKind::AccessToken]).await? {
+    let kinds: &[CredentialKind] = match gateway.accepts_personal_keys {
+        true => &[CredentialKind::AccessToken, CredentialKind::PersonalApiKey],
+        false => &[CredentialKind::AccessToken],
+    };
+    let live = match auth::resolve(state, bearer(headers), kinds).await? {
         Ok(live) => live,
         Err(Dead::Missing | Dead::Unknown) => {
             return Err(Refusal::InvalidToken("Invalid access token.".to_owned()))

@@ -418,3 +418,71 @@ async fn a_body_that_is_not_json_is_a_parse_error() {
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
     assert_eq!(answer.json()["code"], "parse_error");
 }
+
+/// Today's server with the wizard applications' personal-key gate on
+/// (fixtures/seeds/wizard-personal-key.toml), minting through `gateway`.
+async fn issuing_wizard_keys(gateway: server::WizardGateway) -> Server {
+    let server = Server::start(Options::new("current").wizard_gateway(gateway)).await;
+    server::seed::Seed::parse(
+        include_str!("../../../fixtures/seeds/wizard-personal-key.toml"),
+        "wizard-personal-key.toml",
+    )
+    .expect("seed parses")
+    .apply(&server.state.db, &server.state.policy)
+    .await
+    .expect("seed applies");
+    server
+}
+
+/// If this fails, either the faithful endpoint mints for a personal key
+/// (the real one takes access tokens only), or the switch for the
+/// published wizard 2.77.0, which sends its personal key, stopped working.
+#[tokio::test]
+async fn a_personal_key_mints_only_when_the_server_is_told_to_accept_one() {
+    let mint = Mint::start(StatusCode::CREATED).await;
+    let faithful = issuing_wizard_keys(mint.gateway()).await;
+    let mut accepting = mint.gateway();
+    accepting.accepts_personal_keys = true;
+    let accepting = issuing_wizard_keys(accepting).await;
+
+    for (server, expected) in [
+        (&faithful, StatusCode::UNAUTHORIZED),
+        (&accepting, StatusCode::CREATED),
+    ] {
+        let tokens = wizard_tokens(server, &SIGNUP_SCOPES).await;
+        let resource = server.provision(&tokens.access).await.json();
+        let key = resource["complete"]["access_configuration"]["personal_api_key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the gate is on, so a personal key: {resource}"))
+            .to_owned();
+        let (status, answer) = ask(server, Some(&key), body("posthog-integration")).await;
+        assert_eq!(status, expected, "{answer}");
+        match expected {
+            StatusCode::CREATED => {
+                assert_eq!(answer["token"], "phe_minted_by_the_stand_in_fake_000000");
+                assert_eq!(
+                    answer["team_id"],
+                    resource["id"].as_str().unwrap().parse::<i64>().unwrap()
+                );
+            }
+            _ => assert_eq!(
+                answer,
+                refusal(
+                    "authentication_error",
+                    "authentication_failed",
+                    "Invalid access token."
+                )
+            ),
+        }
+    }
+    assert_eq!(mint.asked().len(), 1, "only the accepting server minted");
+
+    // A key nobody holds is still refused.
+    let (status, _) = ask(
+        &accepting,
+        Some("phx_not_a_key_of_anyone_at_all_000000"),
+        body("integration"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
