@@ -36,6 +36,12 @@ pub struct Evidence {
 /// The text printed after "Authentication failed (401)".
 pub fn explain_401(evidence: &Evidence) -> String {
     let mut out = String::from("Authentication failed (401)\n");
+    // The cause the wizard can prove comes first, whatever else it found:
+    // a settings conflict is advice added to it, never a replacement.
+    if let Some(cause) = known_cause(evidence) {
+        out.push_str(&cause);
+        out.push('\n');
+    }
     if !evidence.conflicts.is_empty() {
         out.push_str("Claude Code auth is conflicting with the wizard:\n");
         for conflict in &evidence.conflicts {
@@ -49,10 +55,6 @@ pub fn explain_401(evidence: &Evidence) -> String {
             "Remove those settings, or log out with `claude auth logout`, then try again.\n",
         );
     } else {
-        if let Some(cause) = known_cause(evidence) {
-            out.push_str(&cause);
-            out.push('\n');
-        }
         out.push_str("Likely causes:\n");
         out.push_str("  - wrong key type: the gateway takes a personal API key (phx_) or the wizard's own OAuth access token (pha_), not a project key (phc_)\n");
         out.push_str("  - missing scope: the key lacks llm_gateway:read\n");
@@ -134,6 +136,27 @@ mod tests {
         let text = explain_401(&evidence);
         assert!(text.contains("claude auth logout"), "{text}");
         assert!(text.contains("/home/ada/.claude/settings.json sets env.ANTHROPIC_BASE_URL"));
+    }
+
+    /// If this fails, a settings conflict hides the cause the wizard knows
+    /// (seed 003: the advice is added, the cause still comes first).
+    #[test]
+    fn a_settings_conflict_keeps_the_known_cause_first() {
+        let mut evidence = evidence(
+            "pha_",
+            Some(r#"Bearer error="insufficient_scope", scope="llm_gateway:read""#),
+            Some(""),
+        );
+        evidence.conflicts.push(Conflict {
+            file: PathBuf::from("/home/ada/.claude/settings.json"),
+            keys: vec!["apiKeyHelper".into()],
+        });
+        let text = explain_401(&evidence);
+        let cause =
+            text.find("Cause: the server granted this signup's access token no scopes at all");
+        let advice = text.find("claude auth logout");
+        assert!(cause.is_some() && advice.is_some(), "{text}");
+        assert!(cause < advice, "the cause comes before the advice: {text}");
     }
 
     #[test]
