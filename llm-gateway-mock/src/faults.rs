@@ -83,6 +83,10 @@ impl Faults {
             if rule.count == Some(0) {
                 continue;
             }
+            if let Some(after) = rule.after.as_mut().filter(|after| **after > 0) {
+                *after -= 1;
+                continue;
+            }
             if let Some(probability) = rule.probability {
                 if !random.gen_bool(probability.clamp(0.0, 1.0)) {
                     continue;
@@ -149,6 +153,7 @@ pub fn validate(settings: &FaultSettings) -> Result<(), String> {
 
 /// Parses one `--fault` flag: a fault and optional settings, comma
 /// separated: `status=529,count=2`, `status=429,retry_after=1`,
+/// `status=401,after=1` (from the second request on),
 /// `latency=50..200`, `latency=100`, `drop,probability=0.5`, `truncate`,
 /// `cut_stream`, `route=readyz`.
 pub fn parse_flag(text: &str) -> Result<FaultRule, String> {
@@ -157,6 +162,7 @@ pub fn parse_flag(text: &str) -> Result<FaultRule, String> {
         route: "messages".into(),
         fault: Fault::Drop,
         count: None,
+        after: None,
         probability: None,
     };
     let mut retry_after = None;
@@ -204,6 +210,11 @@ pub fn parse_flag(text: &str) -> Result<FaultRule, String> {
                     u32::try_from(number(value)?).map_err(|_| "count is too large".to_owned())?,
                 )
             }
+            "after" => {
+                rule.after = Some(
+                    u32::try_from(number(value)?).map_err(|_| "after is too large".to_owned())?,
+                )
+            }
             "probability" => {
                 rule.probability = Some(
                     value
@@ -242,6 +253,11 @@ pub fn parse_flag(text: &str) -> Result<FaultRule, String> {
 pub fn status_response(status: u16, retry_after_seconds: Option<u64>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (kind, message) = match status.as_u16() {
+        401 => (
+            "authentication_error",
+            "Invalid bearer token (injected fault)",
+        ),
+        403 => ("permission_error", "Permission denied (injected fault)"),
         429 => ("rate_limit_error", "Rate limited (injected fault)"),
         529 => ("overloaded_error", "Overloaded (injected fault)"),
         500..=599 => ("api_error", "Internal server error (injected fault)"),
@@ -303,8 +319,34 @@ mod tests {
             route: "messages".into(),
             fault,
             count,
+            after: None,
             probability,
         }
+    }
+
+    /// If this fails, a fault meant for a later turn of the agent fires
+    /// on the first (or never), and a "writes nothing after staging"
+    /// scenario tests the first turn again.
+    #[test]
+    fn after_lets_the_first_requests_through_then_applies() {
+        let faults = Faults::new(FaultSettings {
+            seed: 0,
+            rules: vec![parse_flag("status=401,after=2").unwrap()],
+        });
+        let fired: Vec<bool> = (0..4)
+            .map(|_| faults.draw("messages").failure.is_some())
+            .collect();
+        assert_eq!(fired, [false, false, true, true]);
+        assert_eq!(faults.settings().rules[0].after, Some(0));
+        assert!(faults.draw("readyz").failure.is_none());
+        let once = Faults::new(FaultSettings {
+            seed: 0,
+            rules: vec![parse_flag("drop,after=1,count=1").unwrap()],
+        });
+        let fired: Vec<bool> = (0..3)
+            .map(|_| once.draw("messages").failure.is_some())
+            .collect();
+        assert_eq!(fired, [false, true, false]);
     }
 
     #[test]

@@ -93,6 +93,11 @@ pub struct FaultRule {
     /// count is what `GET /_admin/faults` shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
+    /// Lets the first N matching requests through untouched before it
+    /// applies (a refusal on the agent's third turn is `after: 2`); the
+    /// remaining number is what `GET /_admin/faults` shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u32>,
     /// Applies with this probability, from 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,

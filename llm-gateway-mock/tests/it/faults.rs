@@ -12,6 +12,7 @@ fn rule(fault: Fault, count: Option<u32>) -> FaultRule {
         route: "messages".into(),
         fault,
         count,
+        after: None,
         probability: None,
     }
 }

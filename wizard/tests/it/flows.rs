@@ -172,6 +172,52 @@ fn gateway_401_variants() {
     insta::assert_snapshot!(report);
 }
 
+/// If this fails, the wizard writes what the agent staged on turn 1 even
+/// though the gateway refused turn 2: the "nothing was written" promise
+/// holds only for a refusal of the first turn.
+#[test]
+fn a_refusal_after_edits_were_staged_writes_nothing() {
+    for status in [401, 403] {
+        let Gateway::Script(script) = next_js_script() else {
+            unreachable!()
+        };
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stub = stub::start(
+            Gateway::RefusedAfter {
+                status,
+                after: 1,
+                calls: calls.clone(),
+                script,
+            },
+            SIGNUP_SCOPE,
+        );
+        let sandbox = Sandbox::new();
+        let before = sandbox.snapshot();
+        let output = sandbox
+            .against(&stub.url)
+            .args(["--signup", "--email", "a@example.com"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{status}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "{status}: turn 1 answered with two edits, turn 2 refused"
+        );
+        assert_eq!(
+            sandbox.snapshot(),
+            before,
+            "{status}: the project must be untouched"
+        );
+        assert_no_secrets(&sandbox, &output);
+    }
+}
+
 #[test]
 fn the_api_key_prefix_warning_names_the_key_type() {
     let cases = [

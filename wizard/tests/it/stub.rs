@@ -35,6 +35,15 @@ pub enum Gateway {
         calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         script: Vec<Value>,
     },
+    /// Plays the script for the first `after` calls (so turn 1's edits
+    /// are staged), then refuses every later call with `status` (401 with
+    /// `WWW-Authenticate: Bearer error="invalid_token"`, or 403).
+    RefusedAfter {
+        status: u16,
+        after: usize,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        script: Vec<Value>,
+    },
     /// Answers `status` (with `Retry-After: 0` on 429) to the first
     /// `failures` calls, then plays the script.
     Flaky {
@@ -439,6 +448,29 @@ fn messages(gateway: Gateway, credential: &str, headers: HeaderMap, body: Value)
                 return answer;
             }
             messages(Gateway::Script(script), credential, headers, body)
+        }
+        Gateway::RefusedAfter {
+            status,
+            after,
+            calls,
+            script,
+        } => {
+            let call = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if call < after {
+                return messages(Gateway::Script(script), credential, headers, body);
+            }
+            let status = StatusCode::from_u16(status).unwrap();
+            let mut answer =
+                (status, Json(json!({"detail": "Authentication required"}))).into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                answer.headers_mut().insert(
+                    "www-authenticate",
+                    r#"Bearer realm="llm-gateway", error="invalid_token""#
+                        .parse()
+                        .unwrap(),
+                );
+            }
+            answer
         }
         Gateway::CutStream {
             cuts,
