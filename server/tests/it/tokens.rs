@@ -124,6 +124,49 @@ async fn a_reused_code_fails_and_revokes_what_it_minted() {
     assert_eq!(server.introspect(&key).await.json()["active"], true);
 }
 
+/// If this fails, a replayed code leaves alive the pair its tokens were
+/// refreshed into: the link from a refreshed pair back to its code was
+/// dropped, and a leak revealed by the replay keeps working.
+#[tokio::test]
+async fn a_code_reused_after_a_refresh_revokes_the_refreshed_pair_too() {
+    for era in ["current", "legacy"] {
+        let server = Server::start(Options::new(era)).await;
+        let (code, verifier) = server
+            .signup(Some(&["user:read", "llm_gateway:read"]))
+            .await;
+        let first = tokens_of(server.exchange(&code, verifier.as_str()).await);
+        let refreshed = tokens_of(server.refresh(&first.refresh, None).await);
+        let twice = tokens_of(server.refresh(&refreshed.refresh, None).await);
+        assert_eq!(
+            server.introspect(&twice.access).await.json()["active"],
+            true,
+            "{era}"
+        );
+
+        let again = server.exchange(&code, verifier.as_str()).await;
+        assert_oauth_error(
+            &again,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            INVALID_CODE,
+        );
+
+        for (label, tokens) in [("refreshed", &refreshed), ("refreshed twice", &twice)] {
+            assert_eq!(
+                server.introspect(&tokens.access).await.text(),
+                r#"{"active":false}"#,
+                "{era}: the {label} access token"
+            );
+            assert_oauth_error(
+                &server.refresh(&tokens.refresh, None).await,
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                INVALID_REFRESH,
+            );
+        }
+    }
+}
+
 /// If this fails, a code would live longer than the contract's 300 s.
 #[tokio::test]
 async fn a_code_expires_after_300_seconds() {
