@@ -312,12 +312,18 @@ async fn todays_token_bucket_bursts_refills_and_tells_its_headroom() {
         ),
         (Some("1"), Some("0"), Some("1800"))
     );
+    let users = server.admin_state().await.users;
     let second = signed_request(&server, secret, &request(2)).await;
     assert_eq!(
         second.status,
         StatusCode::TOO_MANY_REQUESTS,
         "{}",
         second.text()
+    );
+    assert_eq!(
+        server.admin_state().await.users,
+        users,
+        "a refused account request creates no account"
     );
     assert_eq!(second.header("retry-after"), Some("1800"));
     assert_eq!(second.header("ratelimit-remaining"), Some("0"));
@@ -374,12 +380,18 @@ async fn rate_limits_refuse_with_retry_after_until_the_window_turns() {
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
     let second = signed_request(&server, secret, &request(2)).await;
     assert_eq!(second.status, StatusCode::OK);
+    let users = server.admin_state().await.users;
     let third = signed_request(&server, secret, &request(3)).await;
     assert_eq!(
         third.status,
         StatusCode::TOO_MANY_REQUESTS,
         "{}",
         third.text()
+    );
+    assert_eq!(
+        server.admin_state().await.users,
+        users,
+        "a refused account request creates no account"
     );
     // NOW is 2000 s into its hour.
     assert_eq!(third.header("retry-after"), Some("1600"));
