@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use protocol::admin::Journal;
 
-use crate::runner::ScenarioResult;
+use crate::process::Ending;
+use crate::runner::{ProjectState, ScenarioResult, WizardOutcome};
 use crate::scenario::Scenario;
 
 /// The expectation's path under the fixtures directory.
@@ -244,7 +245,11 @@ pub fn is_cell(name: &str) -> bool {
 
 /// The outcome of a run, from its exit code, project and journals. The
 /// refusals come first: a refused signup also ends in a non-zero exit.
-pub fn classify(observed: &str, server: Option<&Journal>, gateway: Option<&Journal>) -> Outcome {
+pub fn classify(
+    wizard: Option<&WizardOutcome>,
+    server: Option<&Journal>,
+    gateway: Option<&Journal>,
+) -> Outcome {
     let refused_with_invalid_scope = |suffix: &str| {
         server.is_some_and(|journal| {
             journal.entries.iter().any(|entry| {
@@ -253,31 +258,33 @@ pub fn classify(observed: &str, server: Option<&Journal>, gateway: Option<&Journ
             })
         })
     };
-    if refused_with_invalid_scope("/account_requests") {
+    let Some(wizard) = wizard else {
+        return Outcome::Other("set-up failed".to_owned());
+    };
+    let exit = match wizard.ending {
+        Ending::Exited(code) => code,
+        Ending::Signalled(signal) => return Outcome::Other(format!("signal {signal}")),
+        Ending::TimedOut => return Outcome::Other("timed out".to_owned()),
+    };
+    let untouched = wizard.project == ProjectState::Untouched;
+    if refused_with_invalid_scope("/account_requests") && untouched {
         return Outcome::InvalidScopeAtSignup;
     }
-    if refused_with_invalid_scope("/oauth/token") {
+    if refused_with_invalid_scope("/oauth/token") && untouched {
         return Outcome::InvalidScopeAtToken;
     }
-    if gateway.is_some_and(|journal| journal.entries.iter().any(|entry| entry.status == 401)) {
+    // The bug as a person meets it: the gateway said 401, the wizard
+    // exited 3 (authentication) and wrote nothing. A 401 in the journal
+    // with any other ending is not this outcome.
+    let gateway_refused =
+        gateway.is_some_and(|journal| journal.entries.iter().any(|entry| entry.status == 401));
+    if gateway_refused && exit == 3 && untouched {
         return Outcome::GatewayUnauthorized;
     }
-    let exit = exit_code(observed);
-    let parts: Vec<&str> = observed.split(", ").collect();
-    if exit == Some(0) && parts.contains(&"integrated") {
+    if exit == 0 && wizard.project == ProjectState::Integrated {
         return Outcome::Integrated;
     }
-    match exit {
-        Some(code) => Outcome::Exit(code),
-        None => Outcome::Other(observed.split(", ").next().unwrap_or("?").to_owned()),
-    }
-}
-
-/// The first `exit N` of a result's observed summary.
-fn exit_code(observed: &str) -> Option<i32> {
-    observed
-        .split(", ")
-        .find_map(|part| part.strip_prefix("exit ")?.parse().ok())
+    Outcome::Exit(exit)
 }
 
 /// Compares the cells' results with the expectation. `complete` says every
@@ -304,7 +311,7 @@ pub fn evaluate(
                 continue;
             };
             let outcome = classify(
-                &result.observed,
+                result.wizard.as_ref(),
                 result.journals.server.as_ref(),
                 result.journals.gateway.as_ref(),
             );
@@ -552,53 +559,84 @@ mod tests {
         )]);
         let gateway_401 = journal(vec![entry("/wizard/v1/messages", 401, None)]);
         let gateway_ok = journal(vec![entry("/wizard/v1/messages", 200, None)]);
+        use Ending::{Exited, TimedOut};
+        use ProjectState::{Changed, Integrated, Untouched};
         let cases = [
             (
-                "exit 4, untouched, gw []",
+                Some(ran(Exited(4), Untouched)),
                 Some(&signup_refused),
                 Some(&gateway_ok),
                 Outcome::InvalidScopeAtSignup,
             ),
             (
-                "exit 4, untouched, gw []",
+                Some(ran(Exited(4), Untouched)),
                 Some(&token_refused),
                 None,
                 Outcome::InvalidScopeAtToken,
             ),
             (
-                "exit 3, untouched, gw [insufficient_scope]",
+                Some(ran(Exited(3), Untouched)),
                 Some(&fine),
                 Some(&gateway_401),
                 Outcome::GatewayUnauthorized,
             ),
+            // A 401 in the journal is the bug only if the wizard stopped
+            // with exit 3 and wrote nothing.
             (
-                "exit 0, integrated, gw [granted]",
+                Some(ran(Exited(0), Integrated)),
+                Some(&fine),
+                Some(&gateway_401),
+                Outcome::Integrated,
+            ),
+            (
+                Some(ran(Exited(3), Changed)),
+                Some(&fine),
+                Some(&gateway_401),
+                Outcome::Exit(3),
+            ),
+            (
+                Some(ran(Exited(5), Untouched)),
+                Some(&fine),
+                Some(&gateway_401),
+                Outcome::Exit(5),
+            ),
+            (
+                Some(ran(Exited(0), Integrated)),
                 Some(&fine),
                 Some(&gateway_ok),
                 Outcome::Integrated,
             ),
             (
-                "exit 0, changed, gw [granted]",
+                Some(ran(Exited(0), Changed)),
                 Some(&fine),
                 Some(&gateway_ok),
                 Outcome::Exit(0),
             ),
             (
-                "steps 1/1 ok, exit 5, untouched, gw []",
+                Some(ran(Exited(5), Untouched)),
                 None,
                 None,
                 Outcome::Exit(5),
             ),
             (
-                "timed out, untouched, gw []",
+                Some(ran(TimedOut, Untouched)),
                 None,
                 None,
                 Outcome::Other("timed out".to_owned()),
             ),
+            (None, None, None, Outcome::Other("set-up failed".to_owned())),
         ];
-        for (observed, server, gateway, wanted) in cases {
-            assert_eq!(classify(observed, server, gateway), wanted, "{observed}");
+        for (wizard, server, gateway, wanted) in cases {
+            assert_eq!(
+                classify(wizard.as_ref(), server, gateway),
+                wanted,
+                "{wizard:?}"
+            );
         }
+    }
+
+    fn ran(ending: Ending, project: ProjectState) -> WizardOutcome {
+        WizardOutcome { ending, project }
     }
 
     #[test]
@@ -646,11 +684,16 @@ mod tests {
         assert!(!is_cell("signup-django"));
     }
 
-    fn result(name: &str, observed: &str, server: Journal, gateway: Journal) -> ScenarioResult {
+    fn result(
+        name: &str,
+        wizard: WizardOutcome,
+        server: Journal,
+        gateway: Journal,
+    ) -> ScenarioResult {
         ScenarioResult {
             name: name.to_owned(),
             expected: String::new(),
-            observed: observed.to_owned(),
+            observed: String::new(),
             mismatches: Vec::new(),
             duration: Duration::from_millis(100),
             diagnostics: String::new(),
@@ -660,6 +703,7 @@ mod tests {
                 gateway: Some(gateway),
                 server_restarts: 0,
             },
+            wizard: Some(wizard),
         }
     }
 
@@ -669,13 +713,13 @@ mod tests {
         let results = [
             result(
                 "matrix-legacy-none",
-                "exit 3, untouched, gw [insufficient_scope]",
+                ran(Ending::Exited(3), ProjectState::Untouched),
                 ok(),
                 unauthorized(),
             ),
             result(
                 "matrix-legacy-signup",
-                "exit 0, integrated, gw [granted]",
+                ran(Ending::Exited(0), ProjectState::Integrated),
                 ok(),
                 ok(),
             ),

@@ -390,6 +390,7 @@ mod tests {
             diagnostics: "  --- wizard stderr ---\n    boom".to_owned(),
             kept: None,
             journals: crate::runner::Journals::default(),
+            wizard: None,
         }
     }
 

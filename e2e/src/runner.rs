@@ -61,6 +61,38 @@ pub struct ScenarioResult {
     /// The admin journals read after the run, for the report's sequence
     /// diagrams and the matrix's classification.
     pub journals: Journals,
+    /// How the scenario's own wizard run ended and what it left in the
+    /// project (`None` without one, or when the run never got that far).
+    pub wizard: Option<WizardOutcome>,
+}
+
+/// How a scenario's wizard run ended and what it did to the project, as
+/// data (the matrix classifies from this, never from the summary text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WizardOutcome {
+    pub ending: Ending,
+    pub project: ProjectState,
+}
+
+/// The project after the run, against the copy made before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectState {
+    /// Byte for byte as it was.
+    Untouched,
+    /// The app's integration checklist holds.
+    Integrated,
+    /// Anything else.
+    Changed,
+}
+
+impl std::fmt::Display for ProjectState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProjectState::Untouched => "untouched",
+            ProjectState::Integrated => "integrated",
+            ProjectState::Changed => "changed",
+        })
+    }
 }
 
 /// The two admin journals of a run (credentials already masked); `None`
@@ -118,23 +150,26 @@ pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioR
                 diagnostics: String::new(),
                 kept: None,
                 journals: Journals::default(),
+                wizard: None,
             }
         }
     };
     let dir = scratch.path().to_path_buf();
     let outcome = run_in(scenario, settings, &dir).await;
-    let (observed, mut mismatches, invocations, journals) = match outcome {
+    let (observed, mut mismatches, invocations, journals, wizard) = match outcome {
         Ok(done) => (
             done.observed,
             done.mismatches,
             done.invocations,
             done.journals,
+            done.wizard,
         ),
         Err(error) => (
             "set-up failed".to_owned(),
             vec![format!("{error:#}")],
             Vec::new(),
             Journals::default(),
+            None,
         ),
     };
     let diagnostics = if mismatches.is_empty() {
@@ -165,6 +200,7 @@ pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioR
         diagnostics,
         kept,
         journals,
+        wizard,
     }
 }
 
@@ -173,6 +209,7 @@ struct Done {
     mismatches: Vec<String>,
     invocations: Vec<(String, Invocation)>,
     journals: Journals,
+    wizard: Option<WizardOutcome>,
 }
 
 async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<Done> {
@@ -481,14 +518,12 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         Some(_) => project::manifest(&project_dir)?,
         None => project::Manifest::new(),
     };
-    let mut observed_summary = match ending {
-        Some(ending) => describe_observation(
-            ending,
-            integrated.as_ref(),
-            &project_before,
-            &project_after,
-            &gateway_journal,
-        ),
+    let wizard = ending.map(|ending| WizardOutcome {
+        ending,
+        project: project_state(integrated.as_ref(), &project_before, &project_after),
+    });
+    let mut observed_summary = match wizard {
+        Some(wizard) => describe_observation(wizard, &gateway_journal),
         None => describe_gateway(&gateway_journal),
     };
     if steps.total > 0 {
@@ -585,6 +620,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
             gateway: gateway_journal.ok(),
             server_restarts,
         },
+        wizard,
     })
 }
 
@@ -680,32 +716,40 @@ pub fn describe_expectation(scenario: &Scenario) -> String {
 }
 
 fn describe_observation(
-    ending: Ending,
-    integrated: Option<&IntegratedProject>,
-    before: &project::Manifest,
-    after: &project::Manifest,
+    wizard: WizardOutcome,
     gateway_journal: &Result<Journal, String>,
 ) -> String {
-    let mut parts = vec![match ending {
+    let ending = match wizard.ending {
         Ending::Exited(code) => format!("exit {code}"),
         Ending::Signalled(signal) => format!("signal {signal}"),
         Ending::TimedOut => "timed out".to_owned(),
-    }];
+    };
+    format!(
+        "{ending}, {}, {}",
+        wizard.project,
+        describe_gateway(gateway_journal)
+    )
+}
+
+/// What the run did to the project.
+fn project_state(
+    integrated: Option<&IntegratedProject>,
+    before: &project::Manifest,
+    after: &project::Manifest,
+) -> ProjectState {
     let integrated_probe = crate::scenario::Expect {
         project: Some(ProjectExpectation::Integrated),
         ..Default::default()
     };
     if Difference::between(before, after).is_empty() {
-        parts.push("untouched".to_owned());
+        ProjectState::Untouched
     } else if integrated.is_some()
         && expect::check_project(&integrated_probe, integrated, before, after).is_empty()
     {
-        parts.push("integrated".to_owned());
+        ProjectState::Integrated
     } else {
-        parts.push("changed".to_owned());
+        ProjectState::Changed
     }
-    parts.push(describe_gateway(gateway_journal));
-    parts.join(", ")
 }
 
 /// The gateway's verdicts, for the table.
