@@ -245,6 +245,28 @@ pub fn check_server(expect: &ServerExpect, state: &StateSummary) -> Vec<String> 
             }
         }
     }
+    if !expect.access_token_scopes_include.is_empty() {
+        if state.access_token_scopes.is_empty() {
+            mismatches.push(
+                "server state access_token_scopes_include: there is no access token".to_owned(),
+            );
+        }
+        for (index, held) in state.access_token_scopes.iter().enumerate() {
+            let held: Vec<&str> = held.split_whitespace().collect();
+            let missing: Vec<&String> = expect
+                .access_token_scopes_include
+                .iter()
+                .filter(|scope| !held.contains(&scope.as_str()))
+                .collect();
+            if !missing.is_empty() {
+                mismatches.push(format!(
+                    "server state access_token_scopes_include: access token {} lacks {missing:?} (it holds {} scopes)",
+                    index + 1,
+                    held.len()
+                ));
+            }
+        }
+    }
     mismatches
 }
 
@@ -530,6 +552,30 @@ mod tests {
                 "server state users: expected 0, got 1",
                 "server state personal_api_key_scopes: expected [\"user:read\"], got [\"\"]",
             ]
+        );
+    }
+
+    #[test]
+    fn included_scopes_are_checked_in_every_access_token() {
+        let state = StateSummary {
+            access_token_scopes: vec![
+                "user:read llm_gateway:read project:read".to_owned(),
+                "user:read".to_owned(),
+            ],
+            ..StateSummary::default()
+        };
+        let include = |scopes: &[&str]| ServerExpect {
+            access_token_scopes_include: scopes.iter().map(|scope| scope.to_string()).collect(),
+            ..ServerExpect::default()
+        };
+        assert!(check_server(&include(&["user:read"]), &state).is_empty());
+        assert_eq!(
+            check_server(&include(&["llm_gateway:read", "user:read"]), &state),
+            ["server state access_token_scopes_include: access token 2 lacks [\"llm_gateway:read\"] (it holds 1 scopes)"]
+        );
+        assert_eq!(
+            check_server(&include(&["user:read"]), &StateSummary::default()),
+            ["server state access_token_scopes_include: there is no access token"]
         );
     }
 

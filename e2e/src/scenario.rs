@@ -205,6 +205,11 @@ pub struct ServerExpect {
     pub personal_api_keys: Option<i64>,
     pub personal_api_key_scopes: Option<Vec<String>>,
     pub access_token_scopes: Option<Vec<String>>,
+    /// Scopes every access token holds (among others): for grants too
+    /// long to spell out, such as a ceiling filled in for a scopeless
+    /// request. There must be at least one token.
+    #[serde(default)]
+    pub access_token_scopes_include: Vec<String>,
     /// Entries in the server's request journal (`GET /_admin/journal`):
     /// the wizard's requests and the gateway's introspection calls (admin
     /// routes are not journaled). `0` means nothing reached the server.
