@@ -219,3 +219,85 @@ async fn wizard_client_ids_flag_decides_the_product_check() {
         403
     );
 }
+
+/// A `MakeWriter` into a shared buffer: what the gateway logs during one
+/// test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// If this fails, the gateway's own log prints a presented credential in
+/// full when it refuses (or grants) a request; until now only the e2e
+/// leak scan would have noticed.
+#[tokio::test]
+async fn the_log_masks_every_credential_it_refuses_or_grants() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    // The test's runtime is single-threaded: the gateway's tasks run on
+    // this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let gateway = Gateway::start().await;
+    let credentials = [
+        PAT,
+        PAT_WITHOUT_SCOPE,
+        PAT_UNKNOWN,
+        WIZARD_TOKEN,
+        OTHER_APP_TOKEN,
+        EU_PAT,
+        SCOPELESS_WIZARD_TOKEN,
+        BREAKS_INTROSPECTION,
+        GARBLES_INTROSPECTION,
+        "phe_test_fake_gateway_token_never_minted_0010",
+        "phr_test_fake_refresh_token_at_the_gateway_0011",
+        "phs_test_fake_mint_key_sent_as_a_credential_0012",
+    ];
+    for credential in credentials {
+        for header in ["authorization", "x-api-key"] {
+            let value = match header {
+                "authorization" => format!("Bearer {credential}"),
+                _ => credential.to_owned(),
+            };
+            gateway
+                .http
+                .post(gateway.messages_url())
+                .header(header, value)
+                .json(&first_request("framework: next-js"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("refused a model request") && log.contains("phx_***"),
+        "the refusals were logged, masked:\n{log}"
+    );
+    for credential in credentials {
+        // The part after the prefix never shows, in full or in part.
+        let secret = &credential[4..];
+        assert!(
+            !log.contains(secret),
+            "{credential} leaked into the gateway's log:\n{log}"
+        );
+    }
+}
