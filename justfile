@@ -80,7 +80,8 @@ freeze-contract:
 
 # The reliability and security suites at full size (RELIABILITY.md): 10,000 cases per parser
 # property, 1,000 concurrent signups over HTTP, three SIGKILLs of the real server mid-load,
-# hostile input against the gateway. The normal `just test` runs the same suites, smaller.
+# 5,000 mutated bodies against the gateway (its fixed hostile cases run at one size). The normal
+# `just test` runs the same suites, smaller.
 reliability:
     RELIABILITY_FULL=1 cargo test --locked -p protocol --test it properties
     RELIABILITY_FULL=1 cargo test --locked -p e2e --test it properties

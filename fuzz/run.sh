@@ -16,7 +16,7 @@
 #   FUZZ_SEED        schemathesis and hooks seed (default 20261)
 #   FUZZ_TIMEOUT     hard limit on the schemathesis run, seconds (default 900)
 #   FUZZ_MIN_CASES   fail unless at least this many cases ran (default 1000;
-#                    0 to skip, as the short CI run does)
+#                    at least 1: a run that generated nothing never passes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,10 @@ EXAMPLES=${FUZZ_EXAMPLES:-100}
 SEED=${FUZZ_SEED:-20261}
 TIMEOUT=${FUZZ_TIMEOUT:-900}
 MIN_CASES=${FUZZ_MIN_CASES:-1000}
+if ! [[ $MIN_CASES =~ ^[0-9]+$ ]] || (( MIN_CASES < 1 )); then
+    echo "fuzz: FUZZ_MIN_CASES must be a whole number of at least 1, not '$MIN_CASES'" >&2
+    exit 2
+fi
 CHECKS=${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,allow_header_conformance}
 
 root=$PWD
@@ -145,7 +149,7 @@ if [[ ${server_errors:-1} -ne 0 ]]; then
     echo "fuzz: FAILED (${server_errors:-unknown} answers with a 5xx in the journal)" >&2
     exit 1
 fi
-if [[ $MIN_CASES -gt 0 && $cases -lt $MIN_CASES ]]; then
+if (( cases < MIN_CASES )); then
     echo "fuzz: FAILED (only $cases cases; at least $MIN_CASES wanted)" >&2
     exit 1
 fi

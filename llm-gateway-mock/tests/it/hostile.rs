@@ -453,3 +453,93 @@ async fn lying_and_oversized_requests_on_a_raw_socket() {
         .await;
     assert_eq!(answer.status(), StatusCode::OK);
 }
+
+/// How many mutated bodies [`mutated_bodies_are_answered_without_a_crash`]
+/// sends: a few in `cargo test`, thousands under `RELIABILITY_FULL=1`
+/// (`just reliability`).
+fn mutated_body_count() -> usize {
+    match std::env::var("RELIABILITY_FULL").as_deref() {
+        Ok("1") => 5_000,
+        _ => 100,
+    }
+}
+
+/// The valid first request, damaged one seeded way or another: truncated,
+/// bytes flipped, a slice repeated, a structural character inserted.
+fn mutated(valid: &[u8], random: &mut rand::rngs::StdRng) -> Vec<u8> {
+    use rand::Rng;
+    let mut body = valid.to_vec();
+    for _ in 0..random.gen_range(1..=4) {
+        let at = random.gen_range(0..body.len().max(1));
+        match random.gen_range(0..4) {
+            0 => body.truncate(at),
+            1 => {
+                if let Some(byte) = body.get_mut(at) {
+                    *byte ^= 1 << random.gen_range(0..8);
+                }
+            }
+            2 => {
+                let end = (at + random.gen_range(1..64)).min(body.len());
+                let slice = body[at..end].to_vec();
+                for _ in 0..random.gen_range(1..200) {
+                    body.splice(at..at, slice.iter().copied());
+                }
+            }
+            _ => {
+                let inserted =
+                    [b'{', b'[', b'"', b'\\', b',', b':', 0, 0xff][random.gen_range(0..8)];
+                body.insert(at.min(body.len()), inserted);
+            }
+        }
+    }
+    body
+}
+
+/// If this fails, some damaged body (a truncated stream, a flipped bit, a
+/// repeated slice) crashes a gateway request or earns a 5xx. The count
+/// grows under `just reliability`, as its recipe promises.
+#[tokio::test]
+async fn mutated_bodies_are_answered_without_a_crash() {
+    use rand::SeedableRng;
+    let gateway = Gateway::start().await;
+    let url = gateway.messages_url();
+    let valid = first_request("framework: next-js").to_string().into_bytes();
+    let mut random = rand::rngs::StdRng::seed_from_u64(20261205);
+    let count = mutated_body_count();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for index in 0..count {
+        let body = mutated(&valid, &mut random);
+        let response = gateway
+            .http
+            .post(&url)
+            .header("x-api-key", PAT)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("mutation {index}: no answer ({error})"));
+        let status = response.status().as_u16();
+        assert!(
+            status < 500,
+            "mutation {index} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+        );
+        *statuses.entry(status).or_default() += 1;
+    }
+    eprintln!("{count} mutated bodies: {statuses:?}");
+    let ready = gateway
+        .http
+        .get(format!("{}/readyz", gateway.base))
+        .send()
+        .await
+        .expect("the gateway still answers");
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        find_full_secrets(&gateway.journal_text().await),
+        Vec::<String>::new()
+    );
+}
