@@ -208,9 +208,19 @@ async fn malformed_bodies_are_400_never_500() {
             r#"{"model":"m","max_tokens":1,"messages":[]}"#,
         ),
         ("", r#"{"model":"m","max_tokens":1,"messages":[]}"#),
+        // Each odd input in a body that parses, so the check that answers
+        // is the one for that input: a model of NUL and U+FFFF (JSON
+        // escapes) reaches max_tokens, which is not an integer.
         (
             "application/json",
-            "{\"model\":\"\u{0}\u{ffff}\",\"max_tokens\":1e400}",
+            r#"{"model":"\u0000\uffff","max_tokens":1e300,"messages":[]}"#,
+        ),
+        // A raw control character, which JSON itself forbids.
+        ("application/json", "{\"model\":\"\u{0}\"}"),
+        // A number past f64, which the JSON parser refuses.
+        (
+            "application/json",
+            r#"{"model":"m","max_tokens":1e400,"messages":[]}"#,
         ),
     ];
     let mut report = String::new();

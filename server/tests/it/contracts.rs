@@ -88,11 +88,20 @@ fn same_shape(recorded: &Value, answered: &Value, at: &str, problems: &mut Vec<S
                 }
             }
         }
-        (Value::Array(expected), Value::Array(actual)) => {
-            if let (Some(expected), Some(actual)) = (expected.first(), actual.first()) {
-                same_shape(expected, actual, &format!("{at}/0"), problems);
+        (Value::Array(expected), Value::Array(actual)) => match (expected.first(), actual) {
+            // Every item answered must have the recorded item's shape, and
+            // a recording with items must not be answered with none.
+            (Some(_), actual) if actual.is_empty() => problems.push(format!(
+                "{at}: an empty array where the recording has {} item(s)",
+                expected.len()
+            )),
+            (Some(expected), actual) => {
+                for (index, item) in actual.iter().enumerate() {
+                    same_shape(expected, item, &format!("{at}/{index}"), problems);
+                }
             }
-        }
+            (None, _) => {}
+        },
         (Value::String(expected), Value::String(actual)) => {
             for prefix in ["pha_", "phr_", "phx_", "phc_"] {
                 if expected.starts_with(prefix) && !actual.starts_with(prefix) {
@@ -178,4 +187,32 @@ fn the_recorded_answers_are_our_wire_types() {
         serde_json::from_value(exchange("02-token.json")["response"]["body"].clone()).unwrap();
     let _: protocol::provisioning::ResourceAnswer =
         serde_json::from_value(exchange("03-resources.json")["response"]["body"].clone()).unwrap();
+}
+
+/// If this fails, the replay above would pass an answer whose arrays are
+/// empty where the published wizard's recording has items, or whose later
+/// items have another shape than the first.
+#[test]
+fn same_shape_compares_every_item_and_refuses_an_empty_array() {
+    let recorded = serde_json::json!({"teams": [{"id": 1, "name": "a"}]});
+    let problems = |answered: Value| {
+        let mut problems = Vec::new();
+        same_shape(&recorded, &answered, "", &mut problems);
+        problems
+    };
+    assert_eq!(
+        problems(serde_json::json!({"teams": [{"id": 2, "name": "b"}, {"id": 3, "name": "c"}]})),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems(serde_json::json!({"teams": []})),
+        ["/teams: an empty array where the recording has 1 item(s)"]
+    );
+    assert_eq!(
+        problems(serde_json::json!({"teams": [{"id": 2, "name": "b"}, {"id": "3"}]})),
+        [
+            r#"/teams/1/id: "3" where the recording has 1"#,
+            "/teams/1/name: missing"
+        ]
+    );
 }
