@@ -737,6 +737,9 @@ fn a_second_run_changes_nothing() {
         after_first,
         "a second run must write nothing"
     );
+    // Each run asks for its own single-use link: the first run's is spent.
+    assert!(text(&first.stdout).contains(&stub::deep_link_token(1)));
+    assert!(text(&second.stdout).contains(&stub::deep_link_token(2)));
     let servers = [(stub.url.as_str(), "[SERVER]")];
     insta::assert_snapshot!(format!(
         "=== first run\n{}\n=== second run\n{}",

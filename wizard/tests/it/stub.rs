@@ -80,6 +80,12 @@ pub enum DeepLinks {
 /// like the real one).
 pub const DEEP_LINK_TOKEN: &str = "dl-token-1";
 
+/// The stub's `n`th single-use token (counting from 1), as it hands out a
+/// new one for every deep-link request.
+pub fn deep_link_token(n: usize) -> String {
+    format!("dl-token-{n}")
+}
+
 /// Everything a test can choose about the stub.
 #[derive(Clone)]
 pub struct Options {
@@ -269,10 +275,13 @@ pub fn start_with(options: Options) -> Stub {
                     header("authorization"),
                     body.clone(),
                 ));
+                // Each link is single-use, as the real server's: a new token
+                // for every request (dl-token-1, dl-token-2, …).
+                let issued = requests.lock().unwrap().len();
                 match answer {
                     DeepLinks::Issued => Json(json!({
                         "purpose": body["purpose"],
-                        "url": format!("{url}/agentic/login?token={DEEP_LINK_TOKEN}&team_id=7"),
+                        "url": format!("{url}/agentic/login?token=dl-token-{issued}&team_id=7"),
                         "expires_at": "2026-06-01T10:10:00Z"
                     }))
                     .into_response(),
