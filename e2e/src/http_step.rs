@@ -195,8 +195,12 @@ async fn run_step(
             let server = context
                 .server
                 .context("this harness run cannot restart the server")?;
+            let gateway = crate::server_control::GatewayAdmin {
+                url: context.gateway_url,
+                admin_token: context.admin_token,
+            };
             server
-                .restart(restart, context.client, transcript, title)
+                .restart(restart, context.client, &gateway, transcript, title)
                 .await
         }
     }

@@ -18,7 +18,71 @@ use protocol::admin::{Journal, JournalEntry};
 use protocol::paths;
 
 use crate::process::{self, Invocation, Service};
-use crate::steps::RestartServerStep;
+use crate::steps::{RestartServerStep, VerdictWait};
+
+/// The scenario's gateway, as a restart step reaches it: its held
+/// requests and its journal.
+pub struct GatewayAdmin<'a> {
+    pub url: &'a str,
+    pub admin_token: &'a str,
+}
+
+impl GatewayAdmin<'_> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+    ) -> Result<T> {
+        let url = format!("{}{path}", self.url);
+        let response = client
+            .get(&url)
+            .bearer_auth(self.admin_token)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("GET {url}: {status}");
+        }
+        response
+            .json()
+            .await
+            .with_context(|| format!("GET {url}: unexpected body"))
+    }
+
+    async fn held(&self, client: &reqwest::Client) -> Result<u32> {
+        let held: protocol::admin::Held = self.get(client, paths::ADMIN_HELD).await?;
+        Ok(held.held)
+    }
+
+    async fn release(&self, client: &reqwest::Client) -> Result<u32> {
+        let url = format!("{}{}", self.url, paths::ADMIN_RELEASE);
+        let response = client
+            .post(&url)
+            .bearer_auth(self.admin_token)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("POST {url}: {status}");
+        }
+        let released: protocol::admin::Held = response
+            .json()
+            .await
+            .with_context(|| format!("POST {url}: unexpected body"))?;
+        Ok(released.held)
+    }
+
+    async fn verdicts(&self, client: &reqwest::Client, verdict: &str) -> Result<usize> {
+        let journal: Journal = self.get(client, paths::ADMIN_JOURNAL).await?;
+        Ok(journal
+            .entries
+            .iter()
+            .filter(|entry| entry.verdict.as_deref() == Some(verdict))
+            .count())
+    }
+}
 
 /// How long a restarted server may keep failing to bind its old port.
 pub const REBIND_DEADLINE: Duration = Duration::from_secs(5);
@@ -74,6 +138,7 @@ impl ServerControl {
         &self,
         step: &RestartServerStep,
         client: &reqwest::Client,
+        gateway: &GatewayAdmin<'_>,
         transcript: &mut Vec<String>,
         title: &str,
     ) -> Result<Vec<String>> {
@@ -81,6 +146,33 @@ impl ServerControl {
         let Some(service) = inner.service.take() else {
             bail!("the server is not running (an earlier restart failed)");
         };
+        if let Some(wanted) = step.after_gateway_holds {
+            let timeout = step
+                .after
+                .as_ref()
+                .map_or(10, |after| after.timeout_seconds);
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            loop {
+                let held = match gateway.held(client).await {
+                    Ok(held) => held,
+                    Err(error) => {
+                        inner.service = Some(service);
+                        return Err(error);
+                    }
+                };
+                if held >= wanted {
+                    transcript.push(format!("{title}: the gateway holds {held} request(s)"));
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    inner.service = Some(service);
+                    bail!(
+                        "the gateway held {held} request(s) after {timeout} s, not {wanted} (is its `hold` fault set?); the server was not restarted"
+                    );
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
         if let Some(after) = &step.after {
             let deadline = Instant::now() + Duration::from_secs(after.timeout_seconds);
             loop {
@@ -124,11 +216,24 @@ impl ServerControl {
         inner.earlier.extend(journal.entries);
         inner.restarts += 1;
         let number = inner.restarts;
-        transcript.push(format!(
-            "{title}: killed the server (SIGKILL); down {} ms",
-            step.down_ms
-        ));
-        tokio::time::sleep(Duration::from_millis(step.down_ms)).await;
+        match &step.up_when {
+            Some(up) => transcript.push(format!(
+                "{title}: killed the server (SIGKILL); down until the gateway has answered {} × {}",
+                up.count, up.gateway_verdict
+            )),
+            None => transcript.push(format!(
+                "{title}: killed the server (SIGKILL); down {} ms",
+                step.down_ms
+            )),
+        }
+        if step.release_gateway {
+            let released = gateway.release(client).await?;
+            transcript.push(format!("{title}: released {released} held request(s)"));
+        }
+        match &step.up_when {
+            Some(up) => wait_for_verdicts(gateway, client, up, transcript, title).await?,
+            None => tokio::time::sleep(Duration::from_millis(step.down_ms)).await,
+        }
 
         let address = self.url.strip_prefix("http://").unwrap_or(&self.url);
         let invocation = with_bind(invocation, address);
@@ -228,6 +333,37 @@ impl ServerControl {
             .json::<Journal>()
             .await
             .with_context(|| format!("GET {url}: unexpected body"))
+    }
+}
+
+/// Waits until the gateway's journal holds `up.count` entries with
+/// `up.gateway_verdict`.
+async fn wait_for_verdicts(
+    gateway: &GatewayAdmin<'_>,
+    client: &reqwest::Client,
+    up: &VerdictWait,
+    transcript: &mut Vec<String>,
+    title: &str,
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(up.timeout_seconds);
+    loop {
+        let seen = gateway.verdicts(client, &up.gateway_verdict).await?;
+        if seen >= up.count {
+            transcript.push(format!(
+                "{title}: the gateway's journal holds {seen} × {}",
+                up.gateway_verdict
+            ));
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "the gateway's journal held {seen} × {} after {} s, not {}; the server stays down",
+                up.gateway_verdict,
+                up.timeout_seconds,
+                up.count
+            );
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 

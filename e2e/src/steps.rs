@@ -39,7 +39,14 @@
 //! after = { path = "/oauth/introspect", count = 1 }  # optional: first wait until the
 //!                                     # server's journal holds `count` entries on `path`
 //!                                     # (at most `timeout_seconds`, default 10)
+//! after_gateway_holds = 1             # optional: first wait until the gateway holds this
+//!                                     # many requests (its `hold` fault; `GET /_admin/held`)
+//! release_gateway = true              # after the kill, release the held requests
 //! down_ms = 400                       # how long it stays down; default 0, at most 5000
+//! up_when = { gateway_verdict = "introspection_unavailable", count = 1 }
+//!                                     # or: stay down until the gateway's journal holds
+//!                                     # `count` entries with that verdict (a readiness
+//!                                     # signal instead of a time; not with down_ms)
 //! ```
 //!
 //! The journal of the killed process is read just before the kill; the
@@ -91,6 +98,28 @@ pub struct RestartServerStep {
     /// crash lands at a known point of a background wizard's run.
     #[serde(default)]
     pub after: Option<JournalWait>,
+    /// Wait until the gateway holds this many requests (its `hold` fault)
+    /// before the kill: the wizard is then mid-conversation, waiting.
+    #[serde(default)]
+    pub after_gateway_holds: Option<u32>,
+    /// Release the gateway's held requests right after the kill.
+    #[serde(default)]
+    pub release_gateway: bool,
+    /// Stay down until the gateway has answered this verdict this often
+    /// (the wizard has met the outage), rather than for `down_ms`.
+    #[serde(default)]
+    pub up_when: Option<VerdictWait>,
+}
+
+/// Waits until the gateway's journal holds `count` entries with `verdict`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictWait {
+    pub gateway_verdict: String,
+    #[serde(default = "default_count")]
+    pub count: usize,
+    #[serde(default = "default_after_seconds")]
+    pub timeout_seconds: u64,
 }
 
 /// Waits until the server's journal holds `count` entries on `path`.
@@ -107,12 +136,22 @@ pub struct JournalWait {
 
 impl RestartServerStep {
     pub fn label(&self) -> String {
-        self.label.clone().unwrap_or_else(|| match &self.after {
-            Some(after) => format!(
-                "restart the server after {} × {}, down {} ms",
-                after.count, after.path, self.down_ms
-            ),
-            None => format!("restart the server, down {} ms", self.down_ms),
+        self.label.clone().unwrap_or_else(|| {
+            let mut label = "restart the server".to_owned();
+            if let Some(after) = &self.after {
+                label.push_str(&format!(" after {} × {}", after.count, after.path));
+            }
+            if let Some(held) = self.after_gateway_holds {
+                label.push_str(&format!(" once the gateway holds {held}"));
+            }
+            match &self.up_when {
+                Some(up) => label.push_str(&format!(
+                    ", down until {} × {}",
+                    up.count, up.gateway_verdict
+                )),
+                None => label.push_str(&format!(", down {} ms", self.down_ms)),
+            }
+            label
         })
     }
 
@@ -135,6 +174,20 @@ impl RestartServerStep {
             }
             if after.timeout_seconds == 0 || after.timeout_seconds > MAX_AFTER_SECONDS {
                 bail!("after.timeout_seconds must be between 1 and {MAX_AFTER_SECONDS}");
+            }
+        }
+        if self.after_gateway_holds == Some(0) {
+            bail!("after_gateway_holds must be at least 1");
+        }
+        if let Some(up) = &self.up_when {
+            if self.down_ms != 0 {
+                bail!("up_when and down_ms exclude each other: the server comes back on a signal or after a time");
+            }
+            if up.gateway_verdict.trim().is_empty() || up.count == 0 {
+                bail!("up_when needs a gateway_verdict and a count of at least 1");
+            }
+            if up.timeout_seconds == 0 || up.timeout_seconds > MAX_AFTER_SECONDS {
+                bail!("up_when.timeout_seconds must be between 1 and {MAX_AFTER_SECONDS}");
             }
         }
         Ok(())
@@ -719,6 +772,9 @@ expect = { status = 401, header_contains = { "www-authenticate" = "insufficient_
                 label: None,
                 down_ms: 0,
                 after: None,
+                after_gateway_holds: None,
+                release_gateway: false,
+                up_when: None,
             })
         );
         assert_eq!(steps[0].label(), "restart the server, down 0 ms");
@@ -745,6 +801,14 @@ expect = { status = 401, header_contains = { "www-authenticate" = "insufficient_
             "restart the server after 1 × /x, down 0 ms"
         );
         assert!(parse("[[steps]]\nkind = \"restart_server\"\ndown_ms = 5000\n").is_ok());
+        let signalled = parse(
+            "[[steps]]\nkind = \"restart_server\"\nafter_gateway_holds = 1\nrelease_gateway = true\nup_when = { gateway_verdict = \"introspection_unavailable\", count = 4 }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            signalled[0].label(),
+            "restart the server once the gateway holds 1, down until 4 × introspection_unavailable"
+        );
     }
 
     #[test]
@@ -779,6 +843,22 @@ expect = { status = 401, header_contains = { "www-authenticate" = "insufficient_
                 "cnt",
             ),
             (format!("{step}after = {{ count = 1 }}\n"), "path"),
+            (
+                format!("{step}after_gateway_holds = 0\n"),
+                "after_gateway_holds",
+            ),
+            (
+                format!("{step}down_ms = 10\nup_when = {{ gateway_verdict = \"x\" }}\n"),
+                "exclude each other",
+            ),
+            (
+                format!("{step}up_when = {{ gateway_verdict = \"x\", count = 0 }}\n"),
+                "count of at least 1",
+            ),
+            (
+                format!("{step}up_when = {{ gateway_verdict = \"x\", timeout_seconds = 61 }}\n"),
+                "up_when.timeout_seconds",
+            ),
         ];
         for (text, needle) in cases {
             let message = format!("{:#}", parse(&text).expect_err(needle));

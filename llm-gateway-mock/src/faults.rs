@@ -19,7 +19,15 @@ use rand::{Rng, SeedableRng};
 /// The live fault settings. Counts go down as faults fire.
 pub struct Faults {
     state: Mutex<State>,
+    /// Requests the `hold` fault holds now.
+    held: std::sync::atomic::AtomicU32,
+    /// Bumped by every release; held requests wait for it to change.
+    releases: tokio::sync::watch::Sender<u64>,
 }
+
+/// The longest a `hold` lasts without a release: a scenario that forgets
+/// to release still ends.
+pub const MAX_HOLD: Duration = Duration::from_secs(60);
 
 struct State {
     settings: FaultSettings,
@@ -30,6 +38,8 @@ struct State {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Drawn {
     pub delay: Option<Duration>,
+    /// Wait for a release (the `hold` fault) before answering.
+    pub hold: bool,
     pub failure: Option<Fault>,
 }
 
@@ -40,12 +50,15 @@ impl Drawn {
         if let Some(delay) = self.delay {
             parts.push(format!("latency {} ms", delay.as_millis()));
         }
+        if self.hold {
+            parts.push("hold".into());
+        }
         match &self.failure {
             Some(Fault::Status { status, .. }) => parts.push(format!("status {status}")),
             Some(Fault::Drop) => parts.push("drop".into()),
             Some(Fault::Truncate) => parts.push("truncate".into()),
             Some(Fault::CutStream) => parts.push("cut_stream".into()),
-            Some(Fault::Latency { .. }) | None => {}
+            Some(Fault::Latency { .. } | Fault::Hold) | None => {}
         }
         (!parts.is_empty()).then(|| parts.join(", "))
     }
@@ -58,7 +71,32 @@ impl Faults {
                 random: StdRng::seed_from_u64(settings.seed),
                 settings,
             }),
+            held: Default::default(),
+            releases: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Waits, counted in [`Faults::held`], until the next release (or
+    /// [`MAX_HOLD`]).
+    pub async fn hold(&self) {
+        use std::sync::atomic::Ordering;
+        let mut releases = self.releases.subscribe();
+        releases.mark_unchanged();
+        self.held.fetch_add(1, Ordering::SeqCst);
+        let _ = tokio::time::timeout(MAX_HOLD, releases.changed()).await;
+        self.held.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// How many requests are held now.
+    pub fn held(&self) -> u32 {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Lets every held request go on; answers how many there were.
+    pub fn release(&self) -> u32 {
+        let held = self.held();
+        self.releases.send_modify(|generation| *generation += 1);
+        held
     }
 
     /// Replaces every rule and reseeds the generator.
@@ -93,6 +131,10 @@ impl Faults {
                 }
             }
             let fires = match &rule.fault {
+                Fault::Hold => {
+                    drawn.hold = true;
+                    true
+                }
                 Fault::Latency { min_ms, max_ms } => {
                     let (low, high) = (*min_ms.min(max_ms), *min_ms.max(max_ms));
                     let wait = random.gen_range(low..=high);
@@ -153,7 +195,7 @@ pub fn validate(settings: &FaultSettings) -> Result<(), String> {
 
 /// Parses one `--fault` flag: a fault and optional settings, comma
 /// separated: `status=529,count=2`, `status=429,retry_after=1`,
-/// `status=401,after=1` (from the second request on),
+/// `status=401,after=1` (from the second request on), `hold,count=1`,
 /// `latency=50..200`, `latency=100`, `drop,probability=0.5`, `truncate`,
 /// `cut_stream`, `route=readyz`.
 pub fn parse_flag(text: &str) -> Result<FaultRule, String> {
@@ -204,6 +246,7 @@ pub fn parse_flag(text: &str) -> Result<FaultRule, String> {
             "drop" => fault = Some(Fault::Drop),
             "truncate" => fault = Some(Fault::Truncate),
             "cut_stream" => fault = Some(Fault::CutStream),
+            "hold" => fault = Some(Fault::Hold),
             "retry_after" => retry_after = Some(number(value)?),
             "count" => {
                 rule.count = Some(
@@ -236,7 +279,7 @@ pub fn parse_flag(text: &str) -> Result<FaultRule, String> {
         (Some(fault), None) => fault,
         (None, _) => {
             return Err(format!(
-                "{text:?} names no fault (status, latency, drop, truncate, cut_stream)"
+                "{text:?} names no fault (status, latency, drop, truncate, cut_stream, hold)"
             ))
         }
     };

@@ -189,7 +189,9 @@ pub fn app(state: AppState) -> Router {
             .route(
                 protocol::paths::ADMIN_FAULTS,
                 get(routes::admin::faults).post(routes::admin::set_faults),
-            );
+            )
+            .route(protocol::paths::ADMIN_HELD, get(routes::admin::held))
+            .route(protocol::paths::ADMIN_RELEASE, post(routes::admin::release));
     }
     router
         .fallback(not_found)

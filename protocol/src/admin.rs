@@ -127,4 +127,16 @@ pub enum Fault {
     /// In a streamed answer, stop after half of the events; in a plain
     /// answer, like `truncate`.
     CutStream,
+    /// Hold the authenticated request before the agent answers, until
+    /// `POST /_admin/release` (at most a minute): a scenario's readiness
+    /// signal that the wizard is mid-conversation (`GET /_admin/held`).
+    Hold,
+}
+
+/// `GET /_admin/held` and `POST /_admin/release`: how many requests the
+/// `hold` fault holds now (for release: held when they were released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Held {
+    pub held: u32,
 }

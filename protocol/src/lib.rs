@@ -70,6 +70,8 @@ pub mod paths {
     pub const ADMIN_RESET: &str = "/_admin/reset";
     pub const ADMIN_STATE: &str = "/_admin/state";
     pub const ADMIN_FAULTS: &str = "/_admin/faults";
+    pub const ADMIN_HELD: &str = "/_admin/held";
+    pub const ADMIN_RELEASE: &str = "/_admin/release";
 
     /// `GET /api/projects/{id}/`.
     pub fn project(id: i64) -> String {

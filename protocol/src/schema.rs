@@ -77,6 +77,7 @@ pub fn all() -> Vec<MessageSchema> {
         of::<admin::ClockAdvance>(),
         of::<admin::StateSummary>(),
         of::<admin::FaultSettings>(),
+        of::<admin::Held>(),
     ]
 }
 

@@ -1,4 +1,5 @@
-//! `GET /_admin/journal` and `POST /_admin/reset`, only when the gateway
+//! `GET /_admin/journal`, `POST /_admin/reset`, the fault settings and the
+//! held requests (`GET /_admin/held`, `POST /_admin/release`), only when the gateway
 //! runs with `--admin-token`, and only with `Authorization: Bearer <token>`.
 
 use axum::extract::State;
@@ -32,6 +33,27 @@ pub async fn faults(State(state): State<AppState>, headers: HeaderMap) -> Respon
         return refusal;
     }
     Json(state.faults.settings()).into_response()
+}
+
+/// `GET /_admin/held`: how many requests the `hold` fault holds now.
+pub async fn held(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refusal(&state, &headers) {
+        return refusal;
+    }
+    Json(protocol::admin::Held {
+        held: state.faults.held(),
+    })
+    .into_response()
+}
+
+/// `POST /_admin/release`: lets every held request go on.
+pub async fn release(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refusal(&state, &headers) {
+        return refusal;
+    }
+    let held = state.faults.release();
+    tracing::info!(held, "released the held requests");
+    Json(protocol::admin::Held { held }).into_response()
 }
 
 /// `POST /_admin/faults`: replaces every rule (an empty `rules` clears

@@ -62,6 +62,9 @@ async fn answer(
     if let Some(delay) = drawn.delay {
         tokio::time::sleep(delay).await;
     }
+    if drawn.hold {
+        state.faults.hold().await;
+    }
     let fault = drawn.describe();
     let reply = agent::reply(&state.scripts, &request);
     let response = agent::response(reply, &request);
@@ -100,7 +103,7 @@ async fn answer(
             };
             return Ok((faults::broken_body(content_type, body, keep), fault));
         }
-        Some(Fault::Latency { .. }) | None => {}
+        Some(Fault::Latency { .. } | Fault::Hold) | None => {}
     }
     if streamed {
         let body = stream::encode(&stream::events(&response));

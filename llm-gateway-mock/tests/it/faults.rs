@@ -195,3 +195,76 @@ async fn admin_route_replaces_lists_and_validates_faults() {
         .await;
     assert_eq!(answer.status(), 200);
 }
+
+/// If this fails, a scenario cannot place a crash at a known point of the
+/// wizard's conversation without sleeping: the `hold` fault must keep an
+/// authenticated request waiting, show it in `GET /_admin/held`, and let
+/// it answer on `POST /_admin/release`.
+#[tokio::test]
+async fn a_held_request_waits_for_its_release() {
+    let gateway = with_faults(vec![rule(Fault::Hold, Some(1))]).await;
+    let admin = |path: &str| format!("{}{path}", gateway.base);
+    let held = || async {
+        let answer: protocol::admin::Held = gateway
+            .http
+            .get(admin(protocol::paths::ADMIN_HELD))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer.held
+    };
+    assert_eq!(held().await, 0);
+    // An unknown key is refused at once: holds strike only authenticated
+    // requests.
+    let refused = gateway
+        .post_messages(PAT_UNKNOWN, &first_request("framework: next-js"))
+        .await;
+    assert_eq!(refused.status(), 401);
+
+    let waiting = tokio::spawn({
+        let (http, url) = (gateway.http.clone(), gateway.messages_url());
+        async move {
+            http.post(url)
+                .header("x-api-key", PAT)
+                .json(&first_request("framework: next-js"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    // A readiness signal, not a sleep: poll until the request is held.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while held().await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request was never held"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiting.is_finished(), "a held request has no answer yet");
+    let released: protocol::admin::Held = gateway
+        .http
+        .post(admin(protocol::paths::ADMIN_RELEASE))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released.held, 1);
+    assert_eq!(waiting.await.unwrap(), 200);
+    assert_eq!(held().await, 0);
+    // count = 1: the next request is not held.
+    let next = gateway
+        .post_messages(PAT, &first_request("framework: next-js"))
+        .await;
+    assert_eq!(next.status(), 200);
+    let journal = gateway.journal_text().await;
+    assert!(journal.contains("\"hold\""), "{journal}");
+}
