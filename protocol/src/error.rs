@@ -30,12 +30,17 @@ pub struct PlainError {
     pub error: ErrorBody,
 }
 
-/// Account requests: `{"id","type":"error","error":{"code","message"}}`.
+/// Account requests: `{"id"?,"type":"error","error":{"code","message"}}`.
 /// (The success answers share the `type` tag; see
-/// [`crate::provisioning::AccountRequestAnswer`].)
+/// [`crate::provisioning::AccountRequestAnswer`].) The real server names
+/// the request (`id`) only where it threads the request's id through: the
+/// Stripe namespace's checks before it takes a request up (an unsigned
+/// request, a body without email, a missing Stripe account, a rate limit)
+/// answer without one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AccountRequestError {
-    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
     pub error: ErrorBody,

@@ -39,7 +39,9 @@ pub const API_VERSION: &str = "0.1d";
 /// - `0.1d`: the first contract.
 /// - `0.1d.2`: eras (a server may mint no personal API key, so
 ///   `wizard provision --json` may omit `personal_api_key`).
-pub const CONTRACT_VERSION: &str = "0.1d.2";
+/// - `0.1d.3`: an account-request error may omit `id`, as the real Stripe
+///   namespace's refusals before it takes a request up do.
+pub const CONTRACT_VERSION: &str = "0.1d.3";
 
 /// The header that carries [`API_VERSION`].
 pub const API_VERSION_HEADER: &str = "API-Version";

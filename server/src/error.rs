@@ -87,8 +87,8 @@ pub enum ApiError {
 /// The error shapes of protocol section 2.
 #[derive(Debug, Clone)]
 pub enum Envelope {
-    /// `{"id","type":"error","error":{…}}`.
-    AccountRequest { id: String },
+    /// `{"id"?,"type":"error","error":{…}}`.
+    AccountRequest { id: Option<String> },
     /// `{"status":"error","id"?,"error":{…}}`.
     Resource { id: Option<String> },
     /// RFC 6749 `{"error","error_description"}`.

@@ -171,3 +171,50 @@ pub fn host_of(url: &str) -> String {
         Err(_) => url.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every error envelope the servers answer, with and without the
+    /// account request's optional `id` (contract 0.1d.3): if one fails, the
+    /// wizard reports a refusal without its code or its reason.
+    #[test]
+    fn every_error_envelope_gives_its_code_and_message() {
+        fn check(body: &str, code: Option<&str>, message: &str) {
+            let answer = Answer {
+                status: StatusCode::UNAUTHORIZED,
+                www_authenticate: None,
+                retry_after: None,
+                body: body.into(),
+            };
+            assert_eq!(answer.code().as_deref(), code, "{body}");
+            assert_eq!(answer.message(), message, "{body}");
+        }
+        check(
+            r#"{"id":"acctreq_1","type":"error","error":{"code":"unauthorized","message":"Partner is deactivated"}}"#,
+            Some("unauthorized"),
+            "Partner is deactivated",
+        );
+        check(
+            r#"{"type":"error","error":{"code":"unauthorized","message":"Authentication required"}}"#,
+            Some("unauthorized"),
+            "Authentication required",
+        );
+        check(
+            r#"{"status":"error","error":{"code":"forbidden","message":"No"}}"#,
+            Some("forbidden"),
+            "No",
+        );
+        check(
+            r#"{"error":"invalid_grant","error_description":"Invalid code"}"#,
+            Some("invalid_grant"),
+            "Invalid code",
+        );
+        check(
+            r#"{"detail":"Authentication required"}"#,
+            None,
+            "Authentication required",
+        );
+    }
+}

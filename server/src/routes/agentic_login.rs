@@ -36,7 +36,7 @@ pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
     ),
     responses(
         (status = 302, description = "Signed in (Set-Cookie) to /project/<team_id> or the link's path; today an unverified user to /verify_email/<uuid> without a session; a missing token to /?error=missing_token; a used, expired or unknown one to /?error=expired_or_invalid_token", headers(("Location" = String))),
-        (status = 410, description = "Not answered any more: refused links redirect (302) to /?error=…, as the real server's do in every era. Kept in the document because contract 0.1d.2 lists it", content_type = "text/html"),
+        (status = 410, description = "Not answered any more: refused links redirect (302) to /?error=…, as the real server's do in every era. Kept in the document because the frozen contract lists it", content_type = "text/html"),
     )
 )]
 pub async fn handle(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {

@@ -201,3 +201,46 @@ async fn each_project_id_gets_a_team_of_its_own() {
     assert_ne!(ids[0], consent_team, "a project is not the consent team");
     assert_ne!(ids[0], ids[2], "two projects, two teams");
 }
+
+/// If a row fails, an orchestrator that matches refusals on the envelope's
+/// exact shape (as the real namespace's tests do) sees an `id` the real
+/// server leaves out, or misses one it sends: the checks before a request
+/// is taken up name no request; a bad `configuration.team_id` does.
+#[tokio::test]
+async fn refusals_before_a_request_is_taken_up_name_no_request() {
+    let server = Server::start(Options::new("current").partner()).await;
+    let path = format!("{STRIPE}/provisioning/account_requests");
+    let email = server.email();
+    let account = json!({"type": "stripe", "stripe": {"account": "acct_1"}});
+    let unsigned = server
+        .send(Call::post(&path).version().json(&json!({
+            "id": "req-unsigned", "email": email, "orchestrator": account,
+        })))
+        .await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unsigned.json(),
+        json!({"type": "error", "error": {"code": "unauthorized", "message": "Authentication required"}})
+    );
+    for (body, status, expected) in [
+        (
+            json!({"id": "req-1", "email": ""}),
+            StatusCode::BAD_REQUEST,
+            json!({"type": "error", "error": {"code": "invalid_request", "message": "email is required"}}),
+        ),
+        (
+            json!({"id": "req-2", "email": email, "orchestrator": {"type": "stripe", "stripe": {}}}),
+            StatusCode::BAD_REQUEST,
+            json!({"type": "error", "error": {"code": "invalid_request", "message": "orchestrator.stripe.account is required"}}),
+        ),
+        (
+            json!({"id": "req-3", "email": email, "orchestrator": account, "configuration": {"team_id": "abc"}}),
+            StatusCode::BAD_REQUEST,
+            json!({"id": "req-3", "type": "error", "error": {"code": "invalid_request", "message": "configuration.team_id must be an integer"}}),
+        ),
+    ] {
+        let answer = signed_post(&server, &path, body.to_string(), false).await;
+        assert_eq!(answer.status, status, "{body}");
+        assert_eq!(answer.json(), expected, "{body}");
+    }
+}
