@@ -75,6 +75,38 @@ pub struct StripeRules {
     /// The namespace's own wording, word for word; required when it is
     /// served.
     pub messages: Option<StripeMessages>,
+    /// Whether a Stripe-signed account request under `/api/agentic` must
+    /// name its Stripe account (an `orchestrator` of type `stripe` with a
+    /// non-empty `stripe.account`), and the text of its `400
+    /// invalid_request` if it does not. The real server asked it of the
+    /// Stripe Projects caller for as long as it served Stripe there (every
+    /// hmac partner is that caller here); today's `/api/agentic`
+    /// identifies registered partners and asks nothing of the kind.
+    #[serde(default)]
+    pub agentic_account_required: Option<String>,
+}
+
+impl StripeRules {
+    /// The refusal of a signed account request under `/api/agentic` that
+    /// names no Stripe account, in eras that require one
+    /// (test_account_requests.py::TestAccountRequests::test_missing_stripe_account_returns_400).
+    pub fn check_agentic_account(
+        &self,
+        orchestrator: Option<&protocol::provisioning::Orchestrator>,
+    ) -> Result<(), ApiError> {
+        let Some(message) = &self.agentic_account_required else {
+            return Ok(());
+        };
+        let named = orchestrator
+            .filter(|orchestrator| orchestrator.kind == "stripe")
+            .and_then(|orchestrator| orchestrator.stripe.as_ref())
+            .and_then(|stripe| stripe.account.as_deref())
+            .is_some_and(|account| !account.is_empty());
+        match named {
+            true => Ok(()),
+            false => Err(ApiError::InvalidRequest(message.clone())),
+        }
+    }
 }
 
 /// The Stripe namespace's error texts.
@@ -900,6 +932,43 @@ mod tests {
             false,
             Ok(strings(&["user:read"])),
         );
+    }
+
+    /// If a row fails, a Stripe-signed request under `/api/agentic` naming
+    /// no Stripe account is taken in an era that refused it, or the other
+    /// way round.
+    #[test]
+    fn the_stripe_account_is_required_under_agentic_only_before_the_namespace() {
+        use protocol::provisioning::{Orchestrator, StripeOrchestrator};
+        fn check(
+            era: &str,
+            orchestrator: Option<(&str, Option<&str>)>,
+            expected: Result<(), &str>,
+        ) {
+            let policy = ScopePolicy::load(era).unwrap();
+            let orchestrator = orchestrator.map(|(kind, account)| Orchestrator {
+                kind: kind.into(),
+                stripe: Some(StripeOrchestrator {
+                    account: account.map(str::to_owned),
+                }),
+            });
+            let got = policy
+                .stripe
+                .check_agentic_account(orchestrator.as_ref())
+                .map_err(|error| error.to_string());
+            let expected = expected.map_err(str::to_owned);
+            assert_eq!(got, expected, "{era}: {orchestrator:?}");
+        }
+        const REQUIRED: &str = "orchestrator.stripe.account is required";
+        for era in ["legacy", "allowlist", "ceilings"] {
+            check(era, Some(("stripe", Some("acct_1"))), Ok(()));
+            check(era, Some(("stripe", Some(""))), Err(REQUIRED));
+            check(era, Some(("stripe", None)), Err(REQUIRED));
+            check(era, Some(("other", Some("acct_1"))), Err(REQUIRED));
+            check(era, None, Err(REQUIRED));
+        }
+        check("current", None, Ok(()));
+        check("current", Some(("stripe", None)), Ok(()));
     }
 
     #[test]

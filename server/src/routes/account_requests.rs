@@ -295,8 +295,12 @@ async fn identify_caller(
         let signature = signature.to_str().map_err(|_| {
             ApiError::InvalidSignature(protocol::signature::SignatureError::Malformed.to_string())
         })?;
-        let partner = verify_signature(state, signature, body).await?;
-        return Ok(Caller::Signed(active(partner)?));
+        let partner = active(verify_signature(state, signature, body).await?)?;
+        state
+            .policy
+            .stripe
+            .check_agentic_account(request.orchestrator.as_ref())?;
+        return Ok(Caller::Signed(partner));
     }
     let Some(client_id) = request.client_id.as_deref() else {
         return Err(ApiError::Unauthorized(

@@ -524,3 +524,56 @@ async fn todays_deep_links_default_the_purpose_name_refusals_and_verify_email_fi
         )
     );
 }
+
+/// If a row fails, a Stripe-signed request under `/api/agentic` that names
+/// no Stripe account is taken where the era refused it (the older real
+/// server asked the Stripe Projects caller for one), or refused where
+/// today's server takes it.
+#[tokio::test]
+async fn a_signed_request_names_its_stripe_account_in_the_eras_that_ask() {
+    for (era, refused) in [
+        ("legacy", true),
+        ("allowlist", true),
+        ("ceilings", true),
+        ("current", false),
+    ] {
+        let server = Server::start(Options::new(era).partner()).await;
+        let account = json!({"type": "stripe", "stripe": {"account": "acct_1"}});
+        for (label, orchestrator) in [
+            ("none", Value::Null),
+            ("no account", json!({"type": "stripe", "stripe": {}})),
+            (
+                "another type",
+                json!({"type": "other", "stripe": {"account": "acct_1"}}),
+            ),
+            ("named", account.clone()),
+        ] {
+            let mut body = json!({"id": format!("req-{label}"), "email": server.email()});
+            if !orchestrator.is_null() {
+                body["orchestrator"] = orchestrator;
+            }
+            let answer = signed_account(&server, &body).await;
+            match (refused, label) {
+                (true, "named") | (false, _) => {
+                    assert_eq!(
+                        answer.status,
+                        StatusCode::OK,
+                        "{era} {label}: {}",
+                        answer.text()
+                    )
+                }
+                (true, _) => {
+                    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{era} {label}");
+                    assert_eq!(
+                        answer.json(),
+                        json!({"id": format!("req-{label}"), "type": "error", "error": {
+                            "code": "invalid_request",
+                            "message": "orchestrator.stripe.account is required",
+                        }}),
+                        "{era} {label}"
+                    );
+                }
+            }
+        }
+    }
+}

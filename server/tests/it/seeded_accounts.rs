@@ -186,7 +186,12 @@ async fn linked(server: &Server, email: &str, configuration: Value) -> Value {
     let answer = signed_request(
         server,
         PARTNER_SECRET,
-        &json!({"id": format!("req-{email}-{configuration}"), "email": email, "configuration": configuration}),
+        &json!({
+            "id": format!("req-{email}-{configuration}"),
+            "email": email,
+            "configuration": configuration,
+            "orchestrator": {"type": "stripe", "stripe": {"account": "acct_seeded"}},
+        }),
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
@@ -374,8 +379,13 @@ async fn resource_creation_picks_an_available_team_and_refuses_a_foreign_one() {
 async fn rate_limits_refuse_with_retry_after_until_the_window_turns() {
     let server = seeded(Options::new("ceilings")).await;
     let secret = "whsec_limited_fake";
-    let request =
-        |n: u32| json!({"id": format!("limited-{n}"), "email": format!("limited{n}@example.com")});
+    let request = |n: u32| {
+        json!({
+            "id": format!("limited-{n}"),
+            "email": format!("limited{n}@example.com"),
+            "orchestrator": {"type": "stripe", "stripe": {"account": "acct_limited"}},
+        })
+    };
     let first = signed_request(&server, secret, &request(1)).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
     let second = signed_request(&server, secret, &request(2)).await;
