@@ -85,6 +85,7 @@ pub mod codes {
     pub const NOT_FOUND: &str = "not_found";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const TEAM_RESOLUTION_FAILED: &str = "team_resolution_failed";
     pub const IDEMPOTENCY_CONFLICT: &str = "idempotency_conflict";
     pub const EXPIRED: &str = "expired";

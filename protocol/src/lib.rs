@@ -59,6 +59,7 @@ pub mod paths {
     pub const SERVICES: &str = "/api/agentic/provisioning/services";
     pub const RESOURCES: &str = "/api/agentic/provisioning/resources";
     pub const DEEP_LINKS: &str = "/api/agentic/provisioning/deep_links";
+    pub const LIMITS: &str = "/api/agentic/provisioning/limits";
     pub const AGENTIC_TOKEN: &str = "/api/agentic/oauth/token";
     pub const OAUTH_TOKEN: &str = "/oauth/token";
     pub const OAUTH_AUTHORIZE: &str = "/oauth/authorize";

@@ -215,6 +215,60 @@ pub struct DeepLinkAnswer {
     pub expires_at: String,
 }
 
+/// What `POST /api/agentic/provisioning/limits` reads of its request (the
+/// form or JSON body, else the query): a `client_id` names a partner, and
+/// proves nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LimitsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// `POST /api/agentic/provisioning/limits`: the calling partner's tier and
+/// the budget of every endpoint metered per partner, so a partner can pace
+/// itself instead of learning its limits from `429`s. Endpoints are listed
+/// by their budget names, in name order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LimitsAnswer {
+    /// `public`, `public_attested`, `jwks` or `jwks_attested`.
+    pub tier: String,
+    pub tier_basis: TierBasis,
+    pub endpoints: std::collections::BTreeMap<String, EndpointBudget>,
+}
+
+/// What a partner's tier follows from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TierBasis {
+    /// How the partner proves itself at the token endpoint (`none` for a
+    /// public PKCE client).
+    pub client_authentication: String,
+    /// Whether the partner's organization is verified.
+    pub attested: bool,
+}
+
+/// One endpoint's budget for the partner: `{"blocked":true}` (its tier may
+/// not call it), `{"unlimited":true}`, or a token bucket of `burst` that
+/// refills at `per_hour`, with what is left of it now (`remaining`) and
+/// the seconds until it is full again (`reset`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EndpointBudget {
+    Blocked {
+        blocked: bool,
+    },
+    Unlimited {
+        unlimited: bool,
+    },
+    Bucket {
+        per_hour: i64,
+        burst: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remaining: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reset: Option<i64>,
+    },
+}
+
 /// `GET /api/agentic/provisioning/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HealthAnswer {

@@ -43,6 +43,8 @@ pub fn all() -> Vec<MessageSchema> {
         of::<provisioning::RemovedAnswer>(),
         of::<provisioning::DeepLinkRequest>(),
         of::<provisioning::DeepLinkAnswer>(),
+        of::<provisioning::LimitsRequest>(),
+        of::<provisioning::LimitsAnswer>(),
         of::<provisioning::HealthAnswer>(),
         of::<provisioning::ServicesAnswer>(),
         // Tokens, discovery, introspection (sections 4-6).

@@ -70,6 +70,9 @@ pub enum ApiError {
     /// An hmac partner's bearer token used without its signature.
     #[error("{0}")]
     HmacSignatureRequired(String),
+    /// A method the path does not serve (answered `405` with `Allow`).
+    #[error("Method \"{method}\" not allowed.")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("Request body is larger than 64 KiB")]
     PayloadTooLarge,
     /// Over a partner's hourly limit; answered with `Retry-After`.
@@ -130,6 +133,7 @@ impl ApiError {
             | ApiError::MissingScope(_)
             | ApiError::DeepLinksNotEnabled(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::IdempotencyConflict(_) => StatusCode::CONFLICT,
@@ -161,6 +165,7 @@ impl ApiError {
             ApiError::DeepLinksNotEnabled(_) => codes::DEEP_LINKS_NOT_ENABLED,
             ApiError::InvalidPath(_) => codes::INVALID_PATH,
             ApiError::HmacSignatureRequired(_) => codes::HMAC_SIGNATURE_REQUIRED,
+            ApiError::MethodNotAllowed { .. } => codes::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => codes::RATE_LIMITED,
             ApiError::IdempotencyConflict(_) => codes::IDEMPOTENCY_CONFLICT,
@@ -181,6 +186,7 @@ impl ApiError {
                 (AUTHENTICATION, "permission_denied")
             }
             ApiError::NotFound(_) => ("invalid_request", "not_found"),
+            ApiError::MethodNotAllowed { .. } => ("invalid_request", "method_not_allowed"),
             ApiError::RateLimited { .. } => ("throttled_error", "throttled"),
             ApiError::Internal(_) => ("server_error", "error"),
             _ => ("validation_error", "invalid_input"),
@@ -197,6 +203,10 @@ impl ApiError {
         }
         let retry_after = match &self {
             ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        let allow = match &self {
+            ApiError::MethodNotAllowed { allow, .. } => Some(*allow),
             _ => None,
         };
         let message = protocol::credential::redact_secrets(&self.to_string());
@@ -253,6 +263,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        if let Some(methods) = allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(methods));
         }
         response.extensions_mut().insert(ErrorReason(code));
         response

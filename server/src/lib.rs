@@ -140,6 +140,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(remove::handle))
         .routes(routes!(update_service::handle))
         .routes(routes!(deep_links::handle))
+        .routes(routes!(limits::handle))
         .routes(routes!(agentic_login::handle))
         .routes(routes!(project_page::handle))
         .routes(routes!(verify_email_page::handle))
@@ -204,6 +205,8 @@ pub fn app(state: AppState) -> Router {
     let (mut router, document) = documented_routes().split_for_parts();
     let document = Arc::new(document);
     router = router.route("/", get(home_page::handle));
+    // Not documented: the newest real view serves no GET (a refusal only).
+    router = router.route(paths::LIMITS, get(limits::refuse_get));
     router = router.route(
         "/openapi.json",
         get(move || {

@@ -278,6 +278,9 @@ pub enum PersonalKeyScopes {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitRules {
     pub model: RateLimitModel,
+    /// Whether `POST /api/agentic/provisioning/limits` exists (a partner
+    /// reads its own tier and budgets); without it the path is 404.
+    pub limits_endpoint: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

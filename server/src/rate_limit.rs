@@ -2,6 +2,9 @@
 //! section 3). Windows are aligned to the hour on the server's injected
 //! clock, so tests reach the next window by advancing the clock.
 
+use std::collections::BTreeMap;
+
+use protocol::provisioning::EndpointBudget;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Application;
@@ -168,6 +171,81 @@ pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Re
     }
 }
 
+/// The budget of every endpoint a partner's limits name (`POST
+/// /api/agentic/provisioning/limits`), by the real server's budget names,
+/// in name order: the three this server meters per partner, deep links
+/// (blocked where the era bars the partner from them) and the limits reads
+/// themselves. An endpoint without a limit of its own is `unlimited`, as
+/// this server meters it (protocol section 3); a metered one reports its
+/// bucket and what is left of it now, read without charging it.
+pub async fn describe(
+    state: &AppState,
+    application: &Application,
+) -> Result<BTreeMap<String, EndpointBudget>, ApiError> {
+    let limits = RateLimits::of(application);
+    let mut endpoints = BTreeMap::new();
+    for kind in [
+        Kind::AccountRequests,
+        Kind::TokenExchanges,
+        Kind::ResourceCreates,
+    ] {
+        let budget = match limits.limit(kind).filter(|limit| *limit > 0) {
+            None => EndpointBudget::Unlimited { unlimited: true },
+            Some(limit) => match state.policy.rate_limits.model {
+                RateLimitModel::HourlyWindows => EndpointBudget::Bucket {
+                    per_hour: limit,
+                    burst: limit,
+                    remaining: None,
+                    reset: None,
+                },
+                RateLimitModel::TokenBuckets => {
+                    let (burst, per_hour) = kind.bucket(limit);
+                    let stored = state
+                        .db
+                        .token_bucket(&application.client_id, kind.as_str())
+                        .await?;
+                    let headroom = headroom(stored, state.clock.now(), burst, per_hour);
+                    EndpointBudget::Bucket {
+                        per_hour,
+                        burst,
+                        remaining: Some(headroom.remaining),
+                        reset: Some(headroom.reset),
+                    }
+                }
+            },
+        };
+        endpoints.insert(kind.as_str().to_owned(), budget);
+    }
+    let deep_links = match state.policy.deep_links_barred(&application.auth_method) {
+        Some(_) => EndpointBudget::Blocked { blocked: true },
+        None => EndpointBudget::Unlimited { unlimited: true },
+    };
+    endpoints.insert("deep_links".into(), deep_links);
+    endpoints.insert(
+        "limits_reads".into(),
+        EndpointBudget::Unlimited { unlimited: true },
+    );
+    Ok(endpoints)
+}
+
+/// A bucket of `burst` refilling at `per_hour`, as stored (`tokens` left
+/// at `updated_at`; none yet: full), seen at `now` without charging it.
+pub fn headroom(stored: Option<(f64, i64)>, now: i64, burst: i64, per_hour: i64) -> Headroom {
+    let capacity = burst as f64;
+    let available = match stored {
+        None => capacity,
+        Some((tokens, updated_at)) => {
+            let elapsed = (now - updated_at).max(0) as f64;
+            (tokens + elapsed * per_hour as f64 / 3600.0).min(capacity)
+        }
+    };
+    Headroom {
+        limit: burst,
+        remaining: available.floor() as i64,
+        reset: ((capacity - available) * 3600.0 / per_hour as f64).ceil() as i64,
+    }
+}
+
 /// Whether a refresh is counted with the code exchanges (hourly windows);
 /// today's token endpoint keeps refreshes out of the exchange bucket.
 pub fn refreshes_count_as_exchanges(state: &AppState) -> bool {
@@ -214,6 +292,27 @@ mod tests {
         check(Kind::ResourceCreates, 30, 10);
         check(Kind::TokenExchanges, 120, 30);
         check(Kind::TokenExchanges, 1, 1);
+    }
+
+    #[test]
+    fn headroom_refills_to_the_burst_without_charging() {
+        fn check(stored: Option<(f64, i64)>, now: i64, expected: (i64, i64)) {
+            // A bucket of 2 refilling at 7 an hour (one token every 514.3 s).
+            let headroom = headroom(stored, now, 2, 7);
+            assert_eq!(
+                (headroom.remaining, headroom.reset),
+                expected,
+                "{stored:?} at {now}"
+            );
+            assert_eq!(headroom.limit, 2);
+        }
+        check(None, 1_000, (2, 0));
+        check(Some((1.0, 1_000)), 1_000, (1, 515));
+        check(Some((0.0, 1_000)), 1_000, (0, 1029));
+        check(Some((0.0, 1_000)), 1_515, (1, 514));
+        check(Some((0.0, 1_000)), 100_000, (2, 0));
+        // A clock that went back counts no refill.
+        check(Some((1.0, 1_000)), 900, (1, 515));
     }
 
     #[test]

@@ -390,6 +390,23 @@ impl Db {
         .await
     }
 
+    /// The stored state of `client_id`'s bucket for `kind` (tokens left and
+    /// when they were counted), read without charging it.
+    pub async fn token_bucket(
+        &self,
+        client_id: &str,
+        kind: &str,
+    ) -> sqlx::Result<Option<(f64, i64)>> {
+        sqlx::query_as(
+            "SELECT tokens, updated_at FROM rate_limit_buckets
+             WHERE client_id = ? AND kind = ?",
+        )
+        .bind(client_id)
+        .bind(kind)
+        .fetch_optional(&mut *self.reader.get().await?)
+        .await
+    }
+
     /// The answer kept for `client_id`'s request `request_id`, if any.
     pub async fn stored_account_request(
         &self,

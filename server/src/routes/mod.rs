@@ -11,6 +11,7 @@ pub mod health;
 pub mod health_issues;
 pub mod home_page;
 pub mod introspect;
+pub mod limits;
 pub mod oauth_token;
 pub mod posthog_api;
 pub mod project_page;

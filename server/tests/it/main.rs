@@ -9,6 +9,7 @@ mod contracts;
 mod hostile;
 mod introspection;
 mod lifecycle;
+mod limits;
 mod login;
 mod openapi;
 mod partner;
