@@ -41,7 +41,9 @@ pub const API_VERSION: &str = "0.1d";
 ///   `wizard provision --json` may omit `personal_api_key`).
 /// - `0.1d.3`: an account-request error may omit `id`, as the real Stripe
 ///   namespace's refusals before it takes a request up do.
-pub const CONTRACT_VERSION: &str = "0.1d.3";
+/// - `0.1d.4`: today's `requires_auth` is `{"url"}` (a pending consent at
+///   `/api/agentic/authorize`) beside the older `{"type":"redirect",…}`.
+pub const CONTRACT_VERSION: &str = "0.1d.4";
 
 /// The header that carries [`API_VERSION`].
 pub const API_VERSION_HEADER: &str = "API-Version";
@@ -63,6 +65,8 @@ pub mod paths {
     pub const AGENTIC_TOKEN: &str = "/api/agentic/oauth/token";
     pub const OAUTH_TOKEN: &str = "/oauth/token";
     pub const OAUTH_AUTHORIZE: &str = "/oauth/authorize";
+    /// Today's consent for an existing user (a pending consent's `state`).
+    pub const AGENTIC_AUTHORIZE: &str = "/api/agentic/authorize";
     pub const INTROSPECT: &str = "/oauth/introspect";
     pub const AUTHORIZATION_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
     pub const USERS_ME: &str = "/api/users/@me/";

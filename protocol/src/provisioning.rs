@@ -99,12 +99,32 @@ pub struct OAuthCode {
     pub code: String,
 }
 
-/// `{"type":"redirect","redirect":{"url"}}`.
+/// Where the person behind an existing email goes before a code is issued,
+/// in one of two shapes (the era decides which the server sends).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct RequiresAuth {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub redirect: Redirect,
+#[serde(untagged)]
+pub enum RequiresAuth {
+    /// `{"type":"redirect","redirect":{"url"}}`: the older eras' sign-in
+    /// link, `/oauth/authorize?…` with the account request's challenge.
+    Redirect {
+        #[serde(rename = "type")]
+        kind: String,
+        redirect: Redirect,
+    },
+    /// `{"url"}`: today's consent link, `/api/agentic/authorize?state=…`,
+    /// naming a pending consent that keeps the account request (its
+    /// challenge included) for 600 s.
+    Consent { url: String },
+}
+
+impl RequiresAuth {
+    /// The URL, whichever the shape.
+    pub fn url(&self) -> &str {
+        match self {
+            RequiresAuth::Redirect { redirect, .. } => &redirect.url,
+            RequiresAuth::Consent { url } => url,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -346,9 +346,23 @@ async fn signup(
     .await?;
     let provisioned = match started {
         provisioning::Started::Provisioned(provisioned) => provisioned,
-        provisioning::Started::RequiresAuth { url, verifier } => {
+        provisioning::Started::RequiresAuth { sign_in, verifier } => {
             println!("{email} already has a PostHog account: sign in to continue.");
-            let signed_in = login(config, log, http, Some(&url), Some(&verifier)).await?;
+            let signed_in = match sign_in {
+                provisioning::SignIn::Link(url) => {
+                    login(config, log, http, Some(&url), Some(&verifier)).await?
+                }
+                provisioning::SignIn::Consent { url, scope } => {
+                    // Approving the consent link would send the code to the
+                    // application's registered callback, not to this run:
+                    // the wizard's own login asks for the same scopes.
+                    log.line(format!(
+                        "sign-in: the server asks for consent at {url}; using the wizard's own login instead"
+                    ));
+                    let own = login::own_authorize_url(&config.server_url(), scope.as_deref());
+                    login(config, log, http, Some(&own), None).await?
+                }
+            };
             return integrate_signed_in(
                 config, log, http, progress, framework, signed_in, project_id,
             )

@@ -119,6 +119,20 @@ pub fn authorize_request(
     })
 }
 
+/// The wizard's own authorize URL on `server`, asking for `scope` (space
+/// separated) when given, else for the login scopes; [`authorize_request`]
+/// completes it.
+pub fn own_authorize_url(server: &str, scope: Option<&str>) -> String {
+    let base = format!("{server}{}", protocol::paths::OAUTH_AUTHORIZE);
+    match (scope, Url::parse(&base)) {
+        (Some(scope), Ok(mut url)) => {
+            url.query_pairs_mut().append_pair("scope", scope);
+            url.to_string()
+        }
+        _ => base,
+    }
+}
+
 /// Binds the login listener on 127.0.0.1: the given port, or the first
 /// free one of [`CALLBACK_PORTS`].
 pub fn bind(port: Option<u16>) -> Result<(TcpListener, u16), WizardError> {
@@ -492,6 +506,33 @@ mod tests {
         assert_eq!(get(&pairs, "scope"), WIZARD_LOGIN_SCOPES.join(" "));
         assert_eq!(get(&pairs, "response_type"), "code");
         assert_eq!(get(&pairs, "code_challenge_method"), "S256");
+    }
+
+    #[test]
+    fn todays_consent_link_becomes_the_wizards_own_login_with_its_scopes() {
+        let random = SeededRandom::new(4);
+        let own = own_authorize_url("http://server", Some("user:read llm_gateway:read"));
+        let request = authorize_request(
+            Some(&own),
+            "http://server",
+            "posthog-wizard",
+            8241,
+            &random,
+            None,
+        )
+        .unwrap();
+        assert!(request.url.starts_with("http://server/oauth/authorize?"));
+        let pairs = query(&request.url);
+        assert_eq!(get(&pairs, "client_id"), "posthog-wizard");
+        assert_eq!(get(&pairs, "scope"), "user:read llm_gateway:read");
+        assert_eq!(
+            get(&pairs, "redirect_uri"),
+            "http://localhost:8241/callback"
+        );
+        assert_eq!(
+            own_authorize_url("http://server", None),
+            "http://server/oauth/authorize"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use protocol::credential::{Credential, CredentialKind};
 use protocol::oauth::{TokenAnswer, GRANT_AUTHORIZATION_CODE};
 use protocol::pkce::{CodeVerifier, S256};
 use protocol::provisioning::{
-    AccountConfiguration, AccountRequest, AccountRequestAnswer, ResourceAnswer, ResourceRequest,
+    AccountConfiguration, AccountRequest, AccountRequestAnswer, RequiresAuth, ResourceAnswer,
+    ResourceRequest,
 };
 use protocol::random::RandomSource;
 use protocol::{paths, API_VERSION, API_VERSION_HEADER};
@@ -53,12 +54,46 @@ pub struct Signup<'a> {
 #[derive(Debug)]
 pub enum Started {
     Provisioned(Box<Provisioned>),
-    /// The `requires_auth` redirect URL, and the verifier whose challenge the
-    /// account request carried (the URL usually carries that challenge).
+    /// The email has an account: how the person signs in, and the verifier
+    /// whose challenge the account request carried.
     RequiresAuth {
-        url: String,
+        sign_in: SignIn,
         verifier: CodeVerifier,
     },
+}
+
+/// How an existing email signs in, from the shape of `requires_auth`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    /// The older eras' `/oauth/authorize` link: it takes the wizard's
+    /// loopback `redirect_uri` and `state`, and usually the account
+    /// request's challenge.
+    Link(String),
+    /// Today's consent link (`/api/agentic/authorize?state=…`): approving
+    /// it sends the code to the application's registered callback, never to
+    /// this run's listener, so the wizard signs in with its own login
+    /// instead, asking for `scope` (the link's, when it names one).
+    Consent { url: String, scope: Option<String> },
+}
+
+impl SignIn {
+    pub fn from_answer(requires_auth: &RequiresAuth) -> SignIn {
+        match requires_auth {
+            RequiresAuth::Redirect { redirect, .. } => SignIn::Link(redirect.url.clone()),
+            RequiresAuth::Consent { url } => {
+                let scope = reqwest::Url::parse(url).ok().and_then(|parsed| {
+                    parsed
+                        .query_pairs()
+                        .find(|(key, value)| key == "scope" && !value.trim().is_empty())
+                        .map(|(_, value)| value.into_owned())
+                });
+                SignIn::Consent {
+                    url: url.clone(),
+                    scope,
+                }
+            }
+        }
+    }
 }
 
 impl Signup<'_> {
@@ -66,11 +101,19 @@ impl Signup<'_> {
     pub async fn run(&self) -> Result<Provisioned, WizardError> {
         match self.start().await? {
             Started::Provisioned(provisioned) => Ok(*provisioned),
-            Started::RequiresAuth { url, .. } => Err(WizardError::Provisioning {
-                message: format!(
-                    "{} already has a PostHog account. Sign in to continue:\n{url}",
-                    self.email
-                ),
+            Started::RequiresAuth { sign_in, .. } => Err(WizardError::Provisioning {
+                message: match sign_in {
+                    SignIn::Link(url) => format!(
+                        "{} already has a PostHog account. Sign in to continue:\n{url}",
+                        self.email
+                    ),
+                    // The consent link's code goes to the application's
+                    // registered callback, which no headless run receives.
+                    SignIn::Consent { .. } => format!(
+                        "{} already has a PostHog account. `provision` only creates new accounts; sign in with a browser instead: run the wizard with --signup --email {}",
+                        self.email, self.email
+                    ),
+                },
                 code: "email_exists".into(),
             }),
         }
@@ -88,13 +131,16 @@ impl Signup<'_> {
                 step.done(&format!("Account requested for {}", self.email));
                 code
             }
-            AccountAnswer::RequiresAuth(url) => {
+            AccountAnswer::RequiresAuth(requires_auth) => {
                 step.done(&format!("{} already has an account", self.email));
                 self.log.line(format!(
                     "step 1: {} already has an account; interactive login",
                     self.email
                 ));
-                return Ok(Started::RequiresAuth { url, verifier });
+                return Ok(Started::RequiresAuth {
+                    sign_in: SignIn::from_answer(&requires_auth),
+                    verifier,
+                });
             }
         };
         let step = self
@@ -195,7 +241,7 @@ impl Signup<'_> {
         match answer.json::<AccountRequestAnswer>("the account request")? {
             AccountRequestAnswer::Oauth { oauth, .. } => Ok(AccountAnswer::Code(oauth.code)),
             AccountRequestAnswer::RequiresAuth { requires_auth, .. } => {
-                Ok(AccountAnswer::RequiresAuth(requires_auth.redirect.url))
+                Ok(AccountAnswer::RequiresAuth(requires_auth))
             }
             AccountRequestAnswer::Error { error, .. } => Err(WizardError::Provisioning {
                 message: format!(
@@ -255,7 +301,7 @@ impl Signup<'_> {
 
 enum AccountAnswer {
     Code(String),
-    RequiresAuth(String),
+    RequiresAuth(RequiresAuth),
 }
 
 /// A refusal from the provisioning API: 401/403 are authentication

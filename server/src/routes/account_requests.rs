@@ -346,7 +346,7 @@ impl Outcome {
             },
             Outcome::RequiresAuth(url) => AccountRequestAnswer::RequiresAuth {
                 id,
-                requires_auth: RequiresAuth {
+                requires_auth: RequiresAuth::Redirect {
                     kind: "redirect".into(),
                     redirect: Redirect { url },
                 },
