@@ -25,6 +25,8 @@
 //! save = { code = "code" }            # saved name → the callback's query parameter
 //! deliver = true                      # then GET the callback: the running wizard's
 //!                                     # listener receives it (crate::wizard_step)
+//! external = true                     # or: a partner's callback off this machine,
+//!                                     # read and never visited
 //! ```
 //!
 //! `expect` takes `status`, `headers`, `header_contains`, `header_present`,
@@ -108,6 +110,11 @@ pub struct BrowserFollowStep {
     /// be a 2xx page.
     #[serde(default)]
     pub deliver: bool,
+    /// The callback is a partner's registered redirect URI off this
+    /// machine (today's consent sends the code there): it is read, never
+    /// visited. Otherwise a callback off loopback is a failure.
+    #[serde(default)]
+    pub external: bool,
     /// Checks the last answer (the callback redirect, or the page reached).
     #[serde(default)]
     pub expect: BrowserExpect,
@@ -176,6 +183,9 @@ impl BrowserFollowStep {
             if name.is_empty() || name.contains(['{', '}']) {
                 bail!("save name {name:?} must be plain (no braces)");
             }
+        }
+        if self.external && self.deliver {
+            bail!("an `external` callback is never visited: drop `deliver`");
         }
         Ok(())
     }
@@ -342,7 +352,7 @@ pub async fn follow(
         }
         return Ok(failures);
     };
-    if !browser::is_loopback(&callback) {
+    if !step.external && !browser::is_loopback(&callback) {
         failures.push(format!(
             "redirected off the server to {callback}, which is not a loopback callback"
         ));

@@ -13,7 +13,7 @@
 //! differs = "why"                  # optional: a deliberate difference (BEYOND.md)
 //! seed = "conformance/other.toml"  # optional: another server for this case
 //!
-//! [[cases.steps]]                  # e2e's `kind = "http"` and `advance_clock` steps
+//! [[cases.steps]]                  # e2e's `http`, `advance_clock` and browser steps
 //! kind = "http"
 //! method = "POST"
 //! path = "/api/agentic/oauth/token"
@@ -39,8 +39,9 @@ use serde::Deserialize;
 use crate::steps::Step;
 
 /// The areas, most important first: one file each under `fixtures/conformance/`.
-pub const AREAS: [&str; 12] = [
+pub const AREAS: [&str; 13] = [
     "account_requests",
+    "authorize",
     "token",
     "resources",
     "signatures",
@@ -202,9 +203,17 @@ impl Case {
             bail!("a case needs at least one step");
         }
         for (index, step) in self.steps.iter().enumerate() {
-            if !matches!(step, Step::Http(_) | Step::AdvanceClock(_)) {
+            let allowed = matches!(
+                step,
+                Step::Http(_)
+                    | Step::AdvanceClock(_)
+                    | Step::BrowserOpen(_)
+                    | Step::BrowserSubmit(_)
+                    | Step::BrowserFollow(_)
+            );
+            if !allowed {
                 bail!(
-                    "step {} ({}): a conformance case has only `http` and `advance_clock` steps",
+                    "step {} ({}): a conformance case has only `http`, `advance_clock` and browser steps (a person signed in to the server's pages)",
                     index + 1,
                     step.label()
                 );

@@ -29,6 +29,7 @@ macro_rules! arguments {
     }};
 }
 
+pub mod consent;
 pub mod lifecycle;
 pub mod login;
 pub mod reader;
@@ -962,6 +963,7 @@ impl Db {
                 sqlx::query(
                     "DELETE FROM personal_api_keys; DELETE FROM refresh_tokens;
                      DELETE FROM access_tokens; DELETE FROM authorization_codes;
+                     DELETE FROM pending_consents;
                      DELETE FROM teams; DELETE FROM memberships; DELETE FROM users;
                      DELETE FROM organizations",
                 )

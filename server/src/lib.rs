@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod consent;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -133,6 +134,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(token::handle))
         .routes(routes!(authorize::show))
         .routes(routes!(authorize_submit::submit))
+        .routes(routes!(agentic_authorize::handle))
+        .routes(routes!(consent_page::show, consent_page::approve))
+        .routes(routes!(account_mismatch_page::handle))
+        .routes(routes!(sign_in_page::show, sign_in_page::submit))
         .routes(routes!(oauth_token::handle))
         .routes(routes!(resources::create))
         .routes(routes!(resources::read))

@@ -11,7 +11,7 @@
 
 use protocol::pkce::CodeChallenge;
 
-use crate::db::Application;
+use crate::db::{Application, User};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,6 +21,50 @@ pub const SESSION_COOKIE: &str = "posthog_session";
 pub const SESSION_SECONDS: i64 = 14 * 24 * 3600;
 
 pub use protocol::oauth::AuthorizeParams;
+
+/// What a refused sign-in says (the same for an unknown email).
+pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+/// What a form without this browser's session or CSRF token gets.
+pub const STALE_FORM: &str =
+    "This form has expired or was not sent from this page. Open the sign-in link again.";
+
+/// The user with this email (trimmed, any case) and password, if the
+/// password is right. An unknown email or a user without a password costs
+/// the same Argon2 work, so timing does not tell which emails exist.
+pub async fn check_password(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<User>, ApiError> {
+    let email = email.trim().to_lowercase();
+    let user = state.db.user_with_password(&email).await?;
+    let verified = match &user {
+        Some((_, Some(stored))) => crate::password::verify(password, stored),
+        _ => {
+            let _ = crate::password::verify(password, dummy_hash());
+            false
+        }
+    };
+    Ok(match (user, verified) {
+        (Some((user, _)), true) => Some(user),
+        _ => None,
+    })
+}
+
+/// 32 bytes of the injected randomness, URL-safe: session ids, CSRF
+/// tokens, codes and consent states.
+pub fn random_token(state: &AppState) -> String {
+    let bytes = protocol::random::RandomSource::bytes(state.random.as_ref(), 32);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+/// A valid hash no password matches by chance, for equal timing.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        crate::password::hash("not a password anyone has", &protocol::random::OsRandom)
+    })
+}
 
 /// The query string of `GET /oauth/authorize` for these parameters.
 pub fn authorize_query(params: &AuthorizeParams) -> String {

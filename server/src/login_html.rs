@@ -11,7 +11,13 @@
 //!   `<li data-scope="…">` per granted scope, `<select name="team_id">`, and
 //!   the buttons `name="decision" value="allow"` and `value="deny"`;
 //! - the code page (no `redirect_uri`): `<code id="authorization-code">`;
-//! - error pages: `<p id="error">`.
+//! - error pages: `<p id="error">`;
+//! - `/login`: `<form id="sign-in" method="post" action="/login">` with
+//!   `email`, `password`, hidden `next` and `csrf_token`;
+//! - today's consent page (`/agentic/authorize`): `<form id="consent"
+//!   method="post" action="/agentic/authorize">` with hidden `state` and
+//!   `csrf_token`, `<ul id="scopes">` as above, `<select name="team_id">`
+//!   and the button `name="decision" value="allow"`.
 
 use crate::db::Team;
 use crate::login::{Authorization, AuthorizeParams};
@@ -93,6 +99,94 @@ pub fn consent_page(
         hidden = hidden_fields(&authorization.params, csrf_token, "consent"),
     );
     page("Authorize access", &body)
+}
+
+/// `/login`: the sign-in form that returns to `next` (an in-app path).
+pub fn login_page(next: &str, csrf_token: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|message| format!("<p id=\"error\" role=\"alert\">{}</p>\n", escape(message)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Sign in to PostHog</h1>\n\
+         {error}\
+         <form id=\"sign-in\" method=\"post\" action=\"{action}\">\n\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\">\n\
+         <label>Email <input type=\"email\" name=\"email\" autocomplete=\"username\" required></label>\n\
+         <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\n\
+         <button type=\"submit\">Sign in</button>\n\
+         </form>\n",
+        action = crate::consent::SIGN_IN_PAGE,
+        csrf = escape(csrf_token),
+        next = escape(next),
+    );
+    page("Sign in to PostHog", &body)
+}
+
+/// Today's consent page for an existing user: which partner asks, for
+/// which scopes (from the pending consent, never from the URL), and the
+/// project the code is for.
+pub fn agentic_consent_page(
+    partner: &str,
+    email: &str,
+    scopes: &[String],
+    teams: &[Team],
+    state: &str,
+    csrf_token: &str,
+) -> String {
+    let scopes: String = scopes
+        .iter()
+        .map(|scope| {
+            format!(
+                "<li data-scope=\"{scope}\">{scope}</li>\n",
+                scope = escape(scope)
+            )
+        })
+        .collect();
+    let options: String = teams
+        .iter()
+        .enumerate()
+        .map(|(index, team)| {
+            format!(
+                "<option value=\"{id}\"{selected}>{name} ({organization})</option>\n",
+                id = team.id,
+                selected = if index == 0 { " selected" } else { "" },
+                name = escape(&team.name),
+                organization = escape(&team.organization_name),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Connect {partner} to your PostHog account</h1>\n\
+         <p>Signed in as {email}.</p>\n\
+         <p>{partner} will be able to:</p>\n\
+         <ul id=\"scopes\">\n{scopes}</ul>\n\
+         <form id=\"consent\" method=\"post\" action=\"{action}\">\n\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
+         <input type=\"hidden\" name=\"state\" value=\"{state}\">\n\
+         <label>Project <select name=\"team_id\">\n{options}</select></label>\n\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n\
+         </form>\n",
+        partner = escape(partner),
+        email = escape(email),
+        action = crate::consent::CONSENT_PAGE,
+        csrf = escape(csrf_token),
+        state = escape(state),
+    );
+    page("Authorize access", &body)
+}
+
+/// Signed in as someone other than the email the partner asked for.
+pub fn account_mismatch_page(expected: &str, current: &str, partner: &str) -> String {
+    page(
+        "Wrong account",
+        &format!(
+            "<h1>Wrong account</h1>\n<p id=\"error\" role=\"alert\">{partner} asked to connect {expected}, but you are signed in as {current}. Sign in as {expected} and open the link again.</p>\n",
+            partner = escape(partner),
+            expected = escape(expected),
+            current = escape(current),
+        ),
+    )
 }
 
 /// The code, for a request without `redirect_uri`: the person pastes it

@@ -48,6 +48,9 @@ pub struct ScopePolicy {
     /// capability lets it link an existing account without the user's
     /// consent. Today it never does: a client_id proves nothing.
     pub public_partners_may_skip_consent: bool,
+    /// How a public (PKCE) partner's account request for an existing email
+    /// is answered when it does not skip consent.
+    pub existing_user_requires_auth: RequiresAuthRule,
     /// Whether every `/api/agentic/provisioning/…` endpoint, and the agentic
     /// token endpoint, also answer under `/api/provisioning/…`.
     pub provisioning_aliases: bool,
@@ -57,6 +60,20 @@ pub struct ScopePolicy {
     pub deep_links: DeepLinkRules,
     pub messages: Messages,
     pub stripe: StripeRules,
+}
+
+/// The `requires_auth` answer to an existing email (protocol section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequiresAuthRule {
+    /// `{"type":"redirect","redirect":{"url"}}`: the sign-in link
+    /// `/oauth/authorize?…` with the account request's challenge and scopes.
+    Redirect,
+    /// `{"url"}`: `/api/agentic/authorize?state=…&scope=…`, a pending
+    /// consent that keeps the request 600 s; approving it redirects to the
+    /// partner's first registered redirect URI with a code for the
+    /// request's verifier.
+    PendingConsent,
 }
 
 /// Where the Stripe-signed orchestrator partners are served, and what their
@@ -515,6 +532,12 @@ impl ScopePolicy {
     /// capability (`capability`) skips the existing user's consent.
     pub fn skips_consent(&self, capability: bool) -> bool {
         capability && self.public_partners_may_skip_consent
+    }
+
+    /// How an existing email's account request from a public partner that
+    /// does not skip consent is answered.
+    pub fn existing_user_requires_auth(&self) -> RequiresAuthRule {
+        self.existing_user_requires_auth
     }
 
     /// The Stripe namespace's wording, when this era serves it (`None`:

@@ -54,6 +54,10 @@ pub struct PartnerSeed {
     /// Per hour; an absent kind (or table) is unlimited.
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Redirect URIs the partner registered, added to any it has; today's
+    /// consent sends the code to the first (in sorted order).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
 }
 
 fn active_by_default() -> bool {
@@ -116,6 +120,9 @@ impl Seed {
         for partner in &self.partners {
             db.upsert_application(&partner.application_in(policy)?)
                 .await?;
+            for uri in &partner.redirect_uris {
+                db.register_redirect_uri(&partner.client_id, uri).await?;
+            }
         }
         for server in &self.resource_servers {
             db.upsert_application(&server.application()).await?;

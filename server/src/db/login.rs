@@ -50,6 +50,16 @@ impl Db {
             .await
     }
 
+    /// Registers a redirect URI for `client_id` (a seed's; kept if present).
+    pub async fn register_redirect_uri(&self, client_id: &str, uri: &str) -> sqlx::Result<()> {
+        self.execute(
+            "INSERT OR IGNORE INTO oauth_redirect_uris (client_id, uri) VALUES (?, ?)",
+            arguments![client_id.to_owned(), uri.to_owned()],
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn insert_session(&self, session: &NewSession) -> sqlx::Result<()> {
         self.execute(
             "INSERT INTO login_sessions (id_hash, user_id, csrf_token, created_at, expires_at)

@@ -15,9 +15,12 @@ use protocol::provisioning::{
     AccountRequest, AccountRequestAnswer, OAuthCode, Redirect, RequiresAuth,
 };
 
+use crate::consent;
+use crate::db::consent::PendingConsent;
 use crate::db::{Application, Code, Created, NewAccount, Team};
 use crate::error::{ApiError, Envelope};
 use crate::http::{check_api_version, parse_json, read_body};
+use crate::policy::RequiresAuthRule;
 use crate::rate_limit::{self, Kind};
 use crate::state::AppState;
 use crate::stripe::{verify_signature, Door, StripeNamespace};
@@ -334,7 +337,10 @@ fn active(partner: Application) -> Result<Application, ApiError> {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Code(String),
-    RequiresAuth(String),
+    /// The older eras' sign-in link (`requires_auth.redirect.url`).
+    SignIn(String),
+    /// Today's consent link (`requires_auth.url`).
+    Consent(String),
 }
 
 impl Outcome {
@@ -344,12 +350,16 @@ impl Outcome {
                 id,
                 oauth: OAuthCode { code },
             },
-            Outcome::RequiresAuth(url) => AccountRequestAnswer::RequiresAuth {
+            Outcome::SignIn(url) => AccountRequestAnswer::RequiresAuth {
                 id,
                 requires_auth: RequiresAuth::Redirect {
                     kind: "redirect".into(),
                     redirect: Redirect { url },
                 },
+            },
+            Outcome::Consent(url) => AccountRequestAnswer::RequiresAuth {
+                id,
+                requires_auth: RequiresAuth::Consent { url },
             },
         }
     }
@@ -437,9 +447,14 @@ async fn create(
                     .policy
                     .skips_consent(partner.skip_existing_user_consent) =>
             {
-                return Ok(Outcome::RequiresAuth(authorize_url(
-                    state, partner, challenge, &scopes,
-                )));
+                return Ok(match state.policy.existing_user_requires_auth() {
+                    RequiresAuthRule::Redirect => {
+                        Outcome::SignIn(authorize_url(state, partner, challenge, &scopes))
+                    }
+                    RequiresAuthRule::PendingConsent => Outcome::Consent(
+                        pend_consent(state, partner, challenge, &user.email, &scopes, now).await?,
+                    ),
+                });
             }
             _ => {
                 let teams = state.db.teams_of_user(user.id).await?;
@@ -497,6 +512,35 @@ fn make_code(state: &AppState, caller: &Caller, scopes: &[String], now: i64) -> 
         consumed_at: None,
     };
     (code, row)
+}
+
+/// Keeps the request as a pending consent for 600 s, replacing any
+/// earlier one of this partner for this email, and answers its URL. Only
+/// the state's hash is stored; the URL carries the state itself.
+async fn pend_consent(
+    state: &AppState,
+    partner: &Application,
+    challenge: &CodeChallenge,
+    email: &str,
+    scopes: &[String],
+    now: i64,
+) -> Result<String, ApiError> {
+    let secret = crate::login::random_token(state);
+    state
+        .db
+        .replace_pending_consent(&PendingConsent {
+            state_hash: hash_secret(&secret),
+            client_id: partner.client_id.clone(),
+            email: email.to_owned(),
+            scopes: scopes.join(" "),
+            code_challenge: challenge.as_str().to_owned(),
+            region: state.region.to_string(),
+            created_at: now,
+            expires_at: now + consent::PENDING_CONSENT_SECONDS,
+        })
+        .await?;
+    tracing::info!(client_id = %partner.client_id, "existing user: consent pending");
+    Ok(consent::consent_url(&state.public_url, &secret, scopes))
 }
 
 /// Where an existing user signs in (protocol section 6).

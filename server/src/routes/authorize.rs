@@ -134,8 +134,8 @@ pub(crate) async fn new_session(
     state: &AppState,
     user_id: Option<i64>,
 ) -> Result<(String, LoginSession), ApiError> {
-    let id = random_token(state);
-    let csrf_token = random_token(state);
+    let id = login::random_token(state);
+    let csrf_token = login::random_token(state);
     let now = state.clock.now();
     let expires_at = now + login::SESSION_SECONDS;
     state
@@ -177,7 +177,7 @@ pub(crate) async fn issue_code(
     user_id: i64,
     team_id: i64,
 ) -> Result<String, ApiError> {
-    let code = random_token(state);
+    let code = login::random_token(state);
     let now = state.clock.now();
     state
         .db
@@ -288,10 +288,4 @@ fn no_store(response: &mut Response) {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-}
-
-/// 32 bytes of the injected randomness, URL-safe.
-fn random_token(state: &AppState) -> String {
-    let bytes = protocol::random::RandomSource::bytes(state.random.as_ref(), 32);
-    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
 }

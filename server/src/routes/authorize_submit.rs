@@ -4,8 +4,6 @@
 //! fields (checked again here, exactly as the GET checks them) and the
 //! session's CSRF token.
 
-use std::sync::OnceLock;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -41,9 +39,7 @@ struct Submitted {
     decision: Option<String>,
 }
 
-const WRONG_CREDENTIALS: &str = "Wrong email or password.";
-const STALE_FORM: &str =
-    "This form has expired or was not sent from this page. Open the sign-in link again.";
+use crate::login::{STALE_FORM, WRONG_CREDENTIALS};
 
 /// Signs in, or records the consent decision.
 #[utoipa::path(
@@ -137,26 +133,11 @@ async fn sign_in(
     csrf_token: &str,
     submitted: &Submitted,
 ) -> Result<Response, ApiError> {
-    let email = submitted
-        .email
-        .as_deref()
-        .unwrap_or("")
-        .trim()
-        .to_lowercase();
+    let email = submitted.email.as_deref().unwrap_or("");
     let password = submitted.password.as_deref().unwrap_or("");
-    let user = state.db.user_with_password(&email).await?;
-    let verified = match &user {
-        Some((_, Some(stored))) => crate::password::verify(password, stored),
-        // Spend the same work on an unknown email or a user without a
-        // password, so timing does not tell which emails exist.
-        _ => {
-            let _ = crate::password::verify(password, dummy_hash());
-            false
-        }
-    };
-    let user = match (user, verified) {
-        (Some((user, _)), true) => user,
-        _ => {
+    let user = match login::check_password(state, email, password).await? {
+        Some(user) => user,
+        None => {
             let page = login_html::sign_in_page(
                 &authorization.params,
                 csrf_token,
@@ -258,14 +239,6 @@ async fn consent(
         .await?;
     let code = issue_code(state, authorization, user_id, team_id).await?;
     Ok(finish(authorization, &code, StatusCode::SEE_OTHER))
-}
-
-/// A valid hash no password matches by chance, for equal timing.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        crate::password::hash("not a password anyone has", &protocol::random::OsRandom)
-    })
 }
 
 trait MapStatus {

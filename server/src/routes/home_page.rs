@@ -6,6 +6,7 @@ use axum::extract::Query;
 use axum::response::Html;
 use serde::Deserialize;
 
+use crate::consent;
 use crate::routes::agentic_login::{
     EXPIRED_OR_INVALID_TOKEN, MISSING_TOKEN, SERVICE_UNAVAILABLE, USER_NOT_FOUND,
 };
@@ -38,6 +39,16 @@ pub fn explain(error: &str) -> &'static str {
         }
         USER_NOT_FOUND => "The account it signs in to no longer exists.",
         SERVICE_UNAVAILABLE => "PostHog could not check it just now.",
+        consent::MISSING_STATE => {
+            "The consent link has no state: it was cut short when it was copied."
+        }
+        consent::EXPIRED_OR_INVALID_STATE => {
+            "The consent link has expired (they work for 10 minutes) or was already used."
+        }
+        consent::NO_ORGANIZATION => "Your account belongs to no organization to connect.",
+        consent::PARTNER_DEACTIVATED => {
+            "The application that sent you here is no longer allowed to connect accounts."
+        }
         _ => "It could not sign you in.",
     }
 }

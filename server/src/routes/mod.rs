@@ -1,10 +1,13 @@
 //! One file per endpoint: its handler and its rules.
 
+pub mod account_mismatch_page;
 pub mod account_requests;
 pub mod admin;
+pub mod agentic_authorize;
 pub mod agentic_login;
 pub mod authorize;
 pub mod authorize_submit;
+pub mod consent_page;
 pub mod deep_links;
 pub mod discovery;
 pub mod health;
@@ -18,6 +21,7 @@ pub mod project_page;
 pub mod remove;
 pub mod resources;
 pub mod rotate;
+pub mod sign_in_page;
 pub mod token;
 pub mod update_service;
 pub mod verify_email_page;

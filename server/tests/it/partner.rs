@@ -349,10 +349,11 @@ async fn team_resolution_for_an_existing_user() {
 }
 
 /// If this fails, a public client could obtain a code for someone else's
-/// account just by knowing their email.
+/// account just by knowing their email (the older eras' answer: the
+/// sign-in link).
 #[tokio::test]
 async fn an_existing_email_through_the_wizard_must_sign_in() {
-    let server = Server::current().await;
+    let server = Server::of_era("ceilings").await;
     let email = server.email();
     server.signup_as(&email, None).await;
     let verifier = server.verifier();
@@ -380,6 +381,48 @@ async fn an_existing_email_through_the_wizard_must_sign_in() {
     assert_eq!(get("code_challenge"), Some(verifier.challenge().as_str()));
     assert_eq!(get("code_challenge_method"), Some("S256"));
     assert_eq!(get("scope"), Some(joined(&WIZARD_SIGNUP_SCOPES).as_str()));
+    let state = server.admin_state().await;
+    assert_eq!(
+        (state.users, state.authorization_codes),
+        (1, 1),
+        "no code for the second request"
+    );
+}
+
+/// If this fails, today's answer to an existing email is not the real
+/// server's: `requires_auth.url` to `/api/agentic/authorize` with the
+/// pending consent's state and the scopes, and no code for anyone.
+#[tokio::test]
+async fn an_existing_email_today_gets_a_consent_link_and_no_code() {
+    let server = Server::current().await;
+    let email = server.email();
+    server.signup_as(&email, None).await;
+    let verifier = server.verifier();
+    let body = server.account_request(&email, Some(&WIZARD_SIGNUP_SCOPES), &verifier);
+    let answer = server
+        .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let json = answer.json();
+    assert_eq!(json["type"], "requires_auth");
+    assert!(json["requires_auth"].get("redirect").is_none(), "{json}");
+    let url = json["requires_auth"]["url"].as_str().unwrap();
+    let prefix = format!("{PUBLIC_URL}{}?", paths::AGENTIC_AUTHORIZE);
+    assert!(url.starts_with(&prefix), "{url}");
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(&url[prefix.len()..]).unwrap();
+    let get = |key: &str| {
+        query
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    };
+    assert!(get("state").is_some_and(|state| state.len() >= 43), "{url}");
+    assert_eq!(get("scope"), Some(joined(&WIZARD_SIGNUP_SCOPES).as_str()));
+    assert_eq!(
+        get("code_challenge"),
+        None,
+        "the challenge stays on the server"
+    );
     let state = server.admin_state().await;
     assert_eq!(
         (state.users, state.authorization_codes),

@@ -179,6 +179,11 @@ impl Server {
         Server::start(Options::new("current")).await
     }
 
+    /// A server of the named era (`fixtures/profiles/<era>.toml`).
+    pub async fn of_era(era: &'static str) -> Server {
+        Server::start(Options::new(era)).await
+    }
+
     /// A server of an era that mints a personal API key with each resource
     /// (`ceilings`: the key carries the application's ceiling), for tests of
     /// what happens to such keys; today's server mints none.

@@ -1,0 +1,46 @@
+//! `GET /agentic/account-mismatch?expected_email&current_email&partner_name&state`:
+//! where today's consent entry sends a person signed in as someone other
+//! than the email the partner asked for. It only explains; it changes
+//! nothing.
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::login_html;
+use crate::routes::authorize::html;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MismatchQuery {
+    #[serde(default)]
+    expected_email: String,
+    #[serde(default)]
+    current_email: String,
+    #[serde(default)]
+    partner_name: String,
+}
+
+/// The account-mismatch page.
+#[utoipa::path(
+    get,
+    path = "/agentic/account-mismatch",
+    tag = "app",
+    params(
+        ("expected_email" = Option<String>, Query, description = "The email the partner asked for"),
+        ("current_email" = Option<String>, Query, description = "The signed-in person's"),
+        ("partner_name" = Option<String>, Query, description = "The partner's name"),
+        ("state" = Option<String>, Query, description = "The pending consent (untouched)"),
+    ),
+    responses((status = 200, description = "What went wrong, in words", content_type = "text/html"))
+)]
+pub async fn handle(Query(query): Query<MismatchQuery>) -> Response {
+    let partner = match query.partner_name.as_str() {
+        "" => "An application",
+        name => name,
+    };
+    html(
+        StatusCode::OK,
+        login_html::account_mismatch_page(&query.expected_email, &query.current_email, partner),
+    )
+}
