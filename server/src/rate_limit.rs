@@ -27,6 +27,10 @@ pub struct RateLimits {
     pub token_exchanges: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_creates: Option<i64>,
+    /// Refresh grants: a bucket of their own in today's era; counted with
+    /// `token_exchanges` where limits are hourly windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_refreshes: Option<i64>,
 }
 
 /// What is counted.
@@ -38,6 +42,9 @@ pub enum Kind {
     TokenExchanges,
     /// Counted against the partner the access token was issued to.
     ResourceCreates,
+    /// Counted against the partner the refresh token was issued to (today's
+    /// era; before it, refreshes were [`Kind::TokenExchanges`]).
+    TokenRefreshes,
 }
 
 impl Kind {
@@ -46,6 +53,7 @@ impl Kind {
             Kind::AccountRequests => "account_requests",
             Kind::TokenExchanges => "token_exchanges",
             Kind::ResourceCreates => "resource_creates",
+            Kind::TokenRefreshes => "token_refreshes",
         }
     }
 }
@@ -61,6 +69,7 @@ impl RateLimits {
             Kind::AccountRequests => self.account_requests,
             Kind::TokenExchanges => self.token_exchanges,
             Kind::ResourceCreates => self.resource_creates,
+            Kind::TokenRefreshes => self.token_refreshes,
         }
     }
 }
@@ -81,7 +90,11 @@ impl Kind {
         match self {
             Kind::AccountRequests => (5, 10),
             Kind::ResourceCreates => (10, 30),
-            Kind::TokenExchanges => (30, 120),
+            // The token endpoint's two buckets: new authorizations, and
+            // refreshes apart from them (partner tokens live an hour, so
+            // counting rotations as exchanges capped a partner's live users).
+            Kind::TokenExchanges => (10, 20),
+            Kind::TokenRefreshes => (30, 120),
         }
     }
 
@@ -188,6 +201,7 @@ pub async fn describe(
         Kind::AccountRequests,
         Kind::TokenExchanges,
         Kind::ResourceCreates,
+        Kind::TokenRefreshes,
     ] {
         let budget = match limits.limit(kind).filter(|limit| *limit > 0) {
             None => EndpointBudget::Unlimited { unlimited: true },
@@ -246,10 +260,13 @@ pub fn headroom(stored: Option<(f64, i64)>, now: i64, burst: i64, per_hour: i64)
     }
 }
 
-/// Whether a refresh is counted with the code exchanges (hourly windows);
-/// today's token endpoint keeps refreshes out of the exchange bucket.
-pub fn refreshes_count_as_exchanges(state: &AppState) -> bool {
-    state.policy.rate_limits.model == RateLimitModel::HourlyWindows
+/// What a refresh is counted as: a code exchange where limits are hourly
+/// windows; today, a bucket of its own.
+pub fn refresh_kind(state: &AppState) -> Kind {
+    match state.policy.rate_limits.model {
+        RateLimitModel::HourlyWindows => Kind::TokenExchanges,
+        RateLimitModel::TokenBuckets => Kind::TokenRefreshes,
+    }
 }
 
 /// [`take`] for the application `client_id`; an unknown one is not limited.
@@ -290,8 +307,10 @@ mod tests {
         check(Kind::AccountRequests, 1, 1);
         check(Kind::ResourceCreates, 1, 1);
         check(Kind::ResourceCreates, 30, 10);
-        check(Kind::TokenExchanges, 120, 30);
+        check(Kind::TokenExchanges, 20, 10);
         check(Kind::TokenExchanges, 1, 1);
+        check(Kind::TokenRefreshes, 120, 30);
+        check(Kind::TokenRefreshes, 2, 1);
     }
 
     #[test]

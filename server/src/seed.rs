@@ -221,6 +221,7 @@ impl PartnerSeed {
             ("account_requests", self.rate_limits.account_requests),
             ("token_exchanges", self.rate_limits.token_exchanges),
             ("resource_creates", self.rate_limits.resource_creates),
+            ("token_refreshes", self.rate_limits.token_refreshes),
         ] {
             if limit.is_some_and(|limit| limit < 0) {
                 anyhow::bail!(

@@ -337,9 +337,7 @@ pub(crate) async fn refresh(
             ));
         }
     }
-    if rate_limit::refreshes_count_as_exchanges(state) {
-        rate_limit::take_for(state, &grant.client_id, Kind::TokenExchanges).await?;
-    }
+    rate_limit::take_for(state, &grant.client_id, rate_limit::refresh_kind(state)).await?;
     let held = protocol::scope::split(&grant.scopes);
     let scopes = match request.scope.as_deref().map(protocol::scope::split) {
         None => held,

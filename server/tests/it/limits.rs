@@ -69,6 +69,7 @@ async fn a_public_partner_reads_its_tier_and_budgets_with_its_bearer() {
                 "limits_reads": {"unlimited": true},
                 "resource_creates": {"per_hour": 7, "burst": 3, "remaining": 3, "reset": 0},
                 "token_exchanges": {"unlimited": true},
+                "token_refreshes": {"unlimited": true},
             },
         })
     );

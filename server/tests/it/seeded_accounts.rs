@@ -20,7 +20,7 @@ auth_method = "hmac"
 ceiling = "orchestrator"
 capabilities = ["can_create_accounts", "can_provision_resources"]
 signing_secrets = ["whsec_limited_fake"]
-rate_limits = { account_requests = 2, token_exchanges = 1, resource_creates = 1 }
+rate_limits = { account_requests = 2, token_exchanges = 1, resource_creates = 1, token_refreshes = 2 }
 
 [[partners]]
 client_id = "retired"
@@ -641,4 +641,104 @@ async fn health_issues_are_filtered_limited_and_private() {
             _ => {}
         }
     }
+}
+
+async fn signed_refresh(server: &Server, secret: &str, refresh: &str) -> Answer {
+    let body =
+        serde_urlencoded::to_string([("grant_type", "refresh_token"), ("refresh_token", refresh)])
+            .unwrap();
+    let signature = protocol::signature::header_value(
+        &[secret.as_bytes()],
+        server.state.clock.now(),
+        body.as_bytes(),
+    );
+    server
+        .send(
+            Call::post(paths::AGENTIC_TOKEN)
+                .version()
+                .header(protocol::signature::HEADER, signature)
+                .raw(Some("application/x-www-form-urlencoded"), body),
+        )
+        .await
+}
+
+/// If this fails, today's refresh grant is not rate-limited at all (the
+/// OpenAPI document promises a 429), or it spends the partner's exchange
+/// budget, which the real server split off because refreshes of hour-long
+/// tokens capped a partner's live users.
+#[tokio::test]
+async fn todays_refreshes_have_a_bucket_of_their_own() {
+    let server = seeded(Options::new("current")).await;
+    let secret = "whsec_limited_fake";
+    let code = |answer: Answer| answer.json()["oauth"]["code"].as_str().unwrap().to_owned();
+    let first = code(
+        signed_request(
+            &server,
+            secret,
+            &json!({"id": "refresh-1", "email": "refresh1@example.com"}),
+        )
+        .await,
+    );
+    let tokens = tokens_of(signed_exchange(&server, secret, &first).await);
+    // Two refreshes an hour: a burst of max(1, ceil(30 × 2 / 120)) = 1.
+    let refreshed = signed_refresh(&server, secret, &tokens.refresh).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text());
+    assert_eq!(refreshed.header("ratelimit-limit"), Some("1"));
+    let again = tokens_of(refreshed).refresh;
+    let refused = signed_refresh(&server, secret, &again).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text()
+    );
+    let (code_name, _) = envelope(Family::OAuth, &refused.json());
+    assert_eq!(code_name, "rate_limited");
+    assert_eq!(refused.header("retry-after"), Some("1800"));
+    // The refused refresh token still works once the bucket refills.
+    server.state.clock.advance(1800);
+    let later = signed_refresh(&server, secret, &again).await;
+    assert_eq!(later.status, StatusCode::OK, "{}", later.text());
+
+    // The exchange budget was not spent by the refreshes.
+    server.state.clock.advance(3600);
+    let second = code(
+        signed_request(
+            &server,
+            secret,
+            &json!({"id": "refresh-2", "email": "refresh2@example.com"}),
+        )
+        .await,
+    );
+    let exchanged = signed_exchange(&server, secret, &second).await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.text());
+}
+
+/// If this fails, an era of hourly windows stopped counting a refresh as
+/// a code exchange (its own rule), or began metering it apart.
+#[tokio::test]
+async fn before_today_a_refresh_counts_as_an_exchange() {
+    let server = seeded(Options::new("ceilings")).await;
+    let secret = "whsec_limited_fake";
+    // Before today a Stripe-signed request names its Stripe account.
+    let request = json!({
+        "id": "window-1",
+        "email": "window1@example.com",
+        "orchestrator": {"type": "stripe", "stripe": {"account": "acct_window"}},
+    });
+    let answer = signed_request(&server, secret, &request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let code = answer.json()["oauth"]["code"].as_str().unwrap().to_owned();
+    // token_exchanges = 1 an hour: the exchange spends it, so the refresh
+    // is refused (token_refreshes = 2 does not apply in this era).
+    let tokens = tokens_of(signed_exchange(&server, secret, &code).await);
+    let refused = signed_refresh(&server, secret, &tokens.refresh).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text()
+    );
+    let (code_name, _) = envelope(Family::OAuth, &refused.json());
+    assert_eq!(code_name, "rate_limited");
 }
