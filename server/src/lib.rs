@@ -210,8 +210,12 @@ pub fn app(state: AppState) -> Router {
     let (mut router, document) = documented_routes().split_for_parts();
     let document = Arc::new(document);
     router = router.route("/", get(home_page::handle));
-    // Not documented: the newest real view serves no GET (a refusal only).
-    router = router.route(paths::LIMITS, get(limits::refuse_get));
+    // Not documented: the newest real view serves POST only; every other
+    // method (GET, OPTIONS, …) is refused with `Allow: POST` alone.
+    router = router.route(
+        paths::LIMITS,
+        axum::routing::MethodRouter::new().fallback(limits::refuse_method),
+    );
     router = router.route(
         "/openapi.json",
         get(move || {

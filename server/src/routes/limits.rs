@@ -72,16 +72,21 @@ pub async fn handle(
     }
 }
 
-/// A GET of the limits: the newest real view serves POST only (a GET has
-/// nowhere to carry client authentication), so it is `405
-/// method_not_allowed` with `Allow: POST`, in PostHog's error envelope.
-/// Not in the OpenAPI document, which lists what is served.
-pub async fn refuse_get(State(state): State<AppState>, uri: Uri) -> Response {
+/// Any other method on the limits: the newest real view serves POST only
+/// (a GET has nowhere to carry client authentication), so it is `405
+/// method_not_allowed` with `Allow: POST` (never the methods axum would
+/// list), in PostHog's error envelope. Not in the OpenAPI document, which
+/// lists what is served.
+pub async fn refuse_method(
+    State(state): State<AppState>,
+    method: axum::http::Method,
+    uri: Uri,
+) -> Response {
     if !state.policy.rate_limits.limits_endpoint {
         return unrouted(&uri);
     }
     ApiError::MethodNotAllowed {
-        method: "GET".into(),
+        method: method.to_string(),
         allow: "POST",
     }
     .into_envelope(Envelope::PostHog)

@@ -1,7 +1,7 @@
 //! `POST /api/agentic/provisioning/limits` (protocol section 3): a partner
 //! reads its own tier and budgets, proving itself with its bearer.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use protocol::paths;
@@ -157,6 +157,13 @@ async fn only_today_serves_the_limits_and_only_to_a_post() {
                 assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED, "{era}");
                 assert_eq!(get.header("allow"), Some("POST"));
                 assert_eq!(get.json()["code"], "method_not_allowed");
+                // Every other method too, naming POST alone (schemathesis
+                // found OPTIONS advertising GET and HEAD).
+                for method in [Method::OPTIONS, Method::PUT, Method::DELETE, Method::HEAD] {
+                    let answer = limits(&server, Call::new(method.clone(), paths::LIMITS)).await;
+                    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+                    assert_eq!(answer.header("allow"), Some("POST"), "{method}");
+                }
             }
             _ => {
                 assert_eq!(post.status, StatusCode::NOT_FOUND, "{era}");
