@@ -88,6 +88,14 @@ reliability:
     RELIABILITY_FULL=1 cargo test --locked -p provisioning-server --test it reliability -- --nocapture --test-threads=1
     RELIABILITY_FULL=1 cargo test --locked -p llm-gateway-mock --test it hostile -- --nocapture
 
+# Mutation testing (mutants/run.sh) of every module that holds a rule (mutants/rules.txt), with
+# cargo-mutants pinned into target/tools: a mutant no test catches fails the run unless
+# mutants/accepted.txt lists it with its reason. Long (each mutant rebuilds and tests its package);
+# `mutants/run.sh --in-diff <commit>` mutates only changed lines, as CI does, and `--file <path>`
+# one module.
+mutants *ARGS:
+    mutants/run.sh {{ARGS}}
+
 # Schemathesis against the real server's /openapi.json (fuzz/run.sh): at least 1,000 generated cases,
 # signed, authenticated and checked against the documented statuses and schemas. Installs the pinned
 # schemathesis into target/fuzz/venv. FUZZ_EXAMPLES (per operation, default 100) and FUZZ_SEED tune it.

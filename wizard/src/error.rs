@@ -75,3 +75,31 @@ Exit codes:
   5  network failure or timeout (names the host that did not answer)
   6  `doctor` found active health issues
   7  the agent's edits were refused (outside the project, conflicting content)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// If this fails, `wizard provision --json` reports another code than
+    /// the one a script branches on, or an exit code prints as something
+    /// other than its number.
+    #[test]
+    fn json_codes_and_exit_numbers() {
+        let provisioning = |code: &str| WizardError::Provisioning {
+            message: "m".into(),
+            code: code.into(),
+        };
+        assert_eq!(provisioning("email_exists").code(), "email_exists");
+        assert_eq!(provisioning("invalid_scope").code(), "provisioning_failed");
+        assert_eq!(WizardError::Auth("a".into()).code(), "provisioning_failed");
+        for (error, number) in [
+            (WizardError::Usage("u".into()), "2"),
+            (WizardError::Auth("a".into()), "3"),
+            (provisioning("x"), "4"),
+            (WizardError::Network("n".into()), "5"),
+            (WizardError::Internal("i".into()), "1"),
+        ] {
+            assert_eq!(error.exit_code().to_string(), number, "{error:?}");
+        }
+    }
+}

@@ -70,10 +70,6 @@ impl Staging {
             .collect()
     }
 
-    pub fn staged(&self, path: &str) -> Option<&str> {
-        self.files.get(Path::new(path)).map(String::as_str)
-    }
-
     /// Writes every staged file (each through a temporary file and a
     /// rename, so no file is ever half-written).
     pub fn commit(self) -> std::io::Result<Vec<String>> {
@@ -182,11 +178,16 @@ mod tests {
     fn refusals_table() {
         let directory = project();
         std::fs::write(directory.path().join("twice.txt"), "ab ab").unwrap();
+        std::fs::create_dir(directory.path().join("a-directory")).unwrap();
         let mut staging = Staging::new(directory.path());
         let cases: Vec<(Result<(), Refusal>, &str)> = vec![
             (staging.write("../escape.txt", "x"), "outside"),
             (staging.write("/etc/passwd", "x"), "outside"),
             (staging.write("", "x"), "outside"),
+            (staging.write("a\0b.txt", "x"), "outside"),
+            (staging.edit("a\0b.txt", "a", "b"), "outside"),
+            // Present but not a readable file: not "does not exist".
+            (staging.edit("a-directory", "a", "b"), "cannot read"),
             (staging.write("a/../../b", "x"), "outside"),
             (staging.edit("missing.txt", "a", "b"), "does not exist"),
             (staging.edit("package.json", "nope", "b"), "not found"),
