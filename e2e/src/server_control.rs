@@ -33,21 +33,7 @@ impl GatewayAdmin<'_> {
         client: &reqwest::Client,
         path: &str,
     ) -> Result<T> {
-        let url = format!("{}{path}", self.url);
-        let response = client
-            .get(&url)
-            .bearer_auth(self.admin_token)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("GET {url}: {status}");
-        }
-        response
-            .json()
-            .await
-            .with_context(|| format!("GET {url}: unexpected body"))
+        admin_json(client.get(format!("{}{path}", self.url)), self.admin_token).await
     }
 
     async fn held(&self, client: &reqwest::Client) -> Result<u32> {
@@ -57,20 +43,8 @@ impl GatewayAdmin<'_> {
 
     async fn release(&self, client: &reqwest::Client) -> Result<u32> {
         let url = format!("{}{}", self.url, paths::ADMIN_RELEASE);
-        let response = client
-            .post(&url)
-            .bearer_auth(self.admin_token)
-            .send()
-            .await
-            .with_context(|| format!("POST {url}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("POST {url}: {status}");
-        }
-        let released: protocol::admin::Held = response
-            .json()
-            .await
-            .with_context(|| format!("POST {url}: unexpected body"))?;
+        let released: protocol::admin::Held =
+            admin_json(client.post(url), self.admin_token).await?;
         Ok(released.held)
     }
 
@@ -319,21 +293,31 @@ impl ServerControl {
 
     async fn fetch_journal(&self, client: &reqwest::Client) -> Result<Journal> {
         let url = format!("{}{}", self.url, paths::ADMIN_JOURNAL);
-        let response = client
-            .get(&url)
-            .bearer_auth(&self.admin_token)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("GET {url}: {status}");
-        }
-        response
-            .json::<Journal>()
-            .await
-            .with_context(|| format!("GET {url}: unexpected body"))
+        admin_json(client.get(url), &self.admin_token).await
     }
+}
+
+/// Sends an admin request with the admin token and reads its JSON answer;
+/// a failure names the method and URL.
+async fn admin_json<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    admin_token: &str,
+) -> Result<T> {
+    let (client, request) = request.bearer_auth(admin_token).build_split();
+    let request = request?;
+    let what = format!("{} {}", request.method(), request.url());
+    let response = client
+        .execute(request)
+        .await
+        .with_context(|| what.clone())?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("{what}: {status}");
+    }
+    response
+        .json()
+        .await
+        .with_context(|| format!("{what}: unexpected body"))
 }
 
 /// Waits until the gateway's journal holds `up.count` entries with

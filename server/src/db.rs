@@ -131,6 +131,23 @@ pub struct Team {
     pub service_id: String,
 }
 
+#[cfg(test)]
+impl Team {
+    /// A team for the unit tests of rules that choose among teams.
+    pub fn for_test(id: i64, organization: &str, is_demo: bool) -> Team {
+        Team {
+            id,
+            name: format!("team {id}"),
+            api_token: format!("phc_{id}"),
+            is_demo,
+            organization_id: organization.into(),
+            organization_name: organization.into(),
+            joined_at: 0,
+            service_id: "analytics".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Code {
     pub code_hash: String,

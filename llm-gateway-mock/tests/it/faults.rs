@@ -203,20 +203,18 @@ async fn admin_route_replaces_lists_and_validates_faults() {
 #[tokio::test]
 async fn a_held_request_waits_for_its_release() {
     let gateway = with_faults(vec![rule(Fault::Hold, Some(1))]).await;
-    let admin = |path: &str| format!("{}{path}", gateway.base);
-    let held = || async {
-        let answer: protocol::admin::Held = gateway
+    // `GET /_admin/held` or `POST /_admin/release`: how many are (were) held.
+    let admin = |method: reqwest::Method, path: &'static str| {
+        let request = gateway
             .http
-            .get(admin(protocol::paths::ADMIN_HELD))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer.held
+            .request(method, format!("{}{path}", gateway.base))
+            .bearer_auth(ADMIN_TOKEN);
+        async move {
+            let answer: protocol::admin::Held = request.send().await.unwrap().json().await.unwrap();
+            answer.held
+        }
     };
+    let held = || admin(reqwest::Method::GET, protocol::paths::ADMIN_HELD);
     assert_eq!(held().await, 0);
     // An unknown key is refused at once: holds strike only authenticated
     // requests.
@@ -247,17 +245,8 @@ async fn a_held_request_waits_for_its_release() {
         tokio::task::yield_now().await;
     }
     assert!(!waiting.is_finished(), "a held request has no answer yet");
-    let released: protocol::admin::Held = gateway
-        .http
-        .post(admin(protocol::paths::ADMIN_RELEASE))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(released.held, 1);
+    let released = admin(reqwest::Method::POST, protocol::paths::ADMIN_RELEASE).await;
+    assert_eq!(released, 1);
     assert_eq!(waiting.await.unwrap(), 200);
     assert_eq!(held().await, 0);
     // count = 1: the next request is not held.

@@ -641,16 +641,7 @@ mod tests {
     use serde_json::json;
 
     fn team(id: i64, organization: &str, is_demo: bool) -> Team {
-        Team {
-            id,
-            name: format!("team {id}"),
-            api_token: format!("phc_{id}"),
-            is_demo,
-            organization_id: organization.into(),
-            organization_name: organization.into(),
-            joined_at: 0,
-            service_id: "analytics".into(),
-        }
+        Team::for_test(id, organization, is_demo)
     }
 
     #[test]

@@ -275,6 +275,38 @@ pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     html(status, login_html::error_page(message))
 }
 
+/// A browser form's bytes, or the page that refuses it: `413` over 64 KiB,
+/// `400` when it was not sent as a form.
+pub(crate) async fn form_bytes(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, Response> {
+    let Ok(bytes) = crate::http::read_body(body).await else {
+        return Err(error_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The form is too large.",
+        ));
+    };
+    if !crate::http::content_type_is(headers, "application/x-www-form-urlencoded") {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "The form was not sent as a form.",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A browser form read into `T`, or the page that refuses it ([`form_bytes`],
+/// and `400` when its fields do not parse).
+pub(crate) async fn read_form<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<T, Response> {
+    let bytes = form_bytes(headers, body).await?;
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| error_page(StatusCode::BAD_REQUEST, "The form is malformed."))
+}
+
 /// A failure of the server itself, as a page (its detail is logged only).
 pub(crate) fn internal(error: ApiError) -> Response {
     tracing::error!(%error, detail = ?error, "interactive login failed");

@@ -13,12 +13,11 @@ use serde::Deserialize;
 use protocol::credential::{constant_time_eq, hash_secret, Credential, CredentialKind};
 
 use crate::error::ApiError;
-use crate::http::{content_type_is, read_body};
 use crate::login::{self, Authorization, AuthorizeParams, Refusal, ReturnTo};
 use crate::login_html;
 use crate::routes::authorize::{
-    current_session, error_page, finish, html, internal, issue_code, new_session, real_teams,
-    redirect, refuse, set_cookie,
+    current_session, error_page, finish, form_bytes, html, internal, issue_code, new_session,
+    real_teams, redirect, refuse, set_cookie,
 };
 use crate::state::AppState;
 
@@ -57,13 +56,10 @@ use crate::login::{STALE_FORM, WRONG_CREDENTIALS};
     )
 )]
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match read_body(body).await {
+    let bytes = match form_bytes(&headers, body).await {
         Ok(bytes) => bytes,
-        Err(_) => return error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
+        Err(refusal) => return refusal,
     };
-    if !content_type_is(&headers, "application/x-www-form-urlencoded") {
-        return error_page(StatusCode::BAD_REQUEST, "The form was not sent as a form.");
-    }
     let parsed = serde_urlencoded::from_bytes::<AuthorizeParams>(&bytes)
         .and_then(|params| Ok((params, serde_urlencoded::from_bytes::<Submitted>(&bytes)?)));
     let Ok((params, submitted)) = parsed else {

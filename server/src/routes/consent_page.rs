@@ -22,10 +22,11 @@ use crate::consent::{self, ApprovalFacts};
 use crate::db::consent::Approval;
 use crate::db::Code;
 use crate::error::ApiError;
-use crate::http::{content_type_is, read_body};
 use crate::login::{self, STALE_FORM};
 use crate::login_html;
-use crate::routes::authorize::{current_session, error_page, html, internal, real_teams, redirect};
+use crate::routes::authorize::{
+    current_session, error_page, html, internal, read_form, real_teams, redirect,
+};
 use crate::routes::sign_in_page::sign_in_location;
 use crate::state::AppState;
 
@@ -128,15 +129,9 @@ async fn show_inner(
     )
 )]
 pub async fn approve(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match read_body(body).await {
-        Ok(bytes) => bytes,
-        Err(_) => return error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
-    };
-    if !content_type_is(&headers, "application/x-www-form-urlencoded") {
-        return error_page(StatusCode::BAD_REQUEST, "The form was not sent as a form.");
-    }
-    let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(&bytes) else {
-        return error_page(StatusCode::BAD_REQUEST, "The form is malformed.");
+    let form = match read_form::<ConsentForm>(&headers, body).await {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
     };
     match approve_inner(&state, &headers, &form).await {
         Ok(response) => response,

@@ -13,11 +13,10 @@ use serde::Deserialize;
 use protocol::credential::{constant_time_eq, hash_secret};
 
 use crate::error::ApiError;
-use crate::http::{content_type_is, read_body};
 use crate::login::{self, STALE_FORM, WRONG_CREDENTIALS};
 use crate::login_html;
 use crate::routes::authorize::{
-    current_session, error_page, html, internal, new_session, redirect, set_cookie,
+    current_session, error_page, html, internal, new_session, read_form, redirect, set_cookie,
 };
 use crate::state::AppState;
 
@@ -96,15 +95,9 @@ async fn show_inner(
     )
 )]
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match read_body(body).await {
-        Ok(bytes) => bytes,
-        Err(_) => return error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
-    };
-    if !content_type_is(&headers, "application/x-www-form-urlencoded") {
-        return error_page(StatusCode::BAD_REQUEST, "The form was not sent as a form.");
-    }
-    let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&bytes) else {
-        return error_page(StatusCode::BAD_REQUEST, "The form is malformed.");
+    let form = match read_form::<LoginForm>(&headers, body).await {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
     };
     match submit_inner(&state, &headers, &form).await {
         Ok(response) => response,

@@ -164,8 +164,26 @@ async fn signed_request(server: &Server, secret: &str, body: &Value) -> Answer {
 
 /// A signed code exchange by the partner with `secret`.
 async fn signed_exchange(server: &Server, secret: &str, code: &str) -> Answer {
-    let body = serde_urlencoded::to_string([("grant_type", "authorization_code"), ("code", code)])
-        .unwrap();
+    signed_token(
+        server,
+        secret,
+        &[("grant_type", "authorization_code"), ("code", code)],
+    )
+    .await
+}
+
+async fn signed_refresh(server: &Server, secret: &str, refresh: &str) -> Answer {
+    signed_token(
+        server,
+        secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await
+}
+
+/// A form to the agentic token endpoint, signed with `secret`.
+async fn signed_token(server: &Server, secret: &str, form: &[(&str, &str)]) -> Answer {
+    let body = serde_urlencoded::to_string(form).unwrap();
     let signature = protocol::signature::header_value(
         &[secret.as_bytes()],
         server.state.clock.now(),
@@ -641,25 +659,6 @@ async fn health_issues_are_filtered_limited_and_private() {
             _ => {}
         }
     }
-}
-
-async fn signed_refresh(server: &Server, secret: &str, refresh: &str) -> Answer {
-    let body =
-        serde_urlencoded::to_string([("grant_type", "refresh_token"), ("refresh_token", refresh)])
-            .unwrap();
-    let signature = protocol::signature::header_value(
-        &[secret.as_bytes()],
-        server.state.clock.now(),
-        body.as_bytes(),
-    );
-    server
-        .send(
-            Call::post(paths::AGENTIC_TOKEN)
-                .version()
-                .header(protocol::signature::HEADER, signature)
-                .raw(Some("application/x-www-form-urlencoded"), body),
-        )
-        .await
 }
 
 /// If this fails, today's refresh grant is not rate-limited at all (the
