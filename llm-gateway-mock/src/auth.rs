@@ -220,6 +220,40 @@ mod tests {
         );
     }
 
+    /// If this fails, an access token of another application is let in
+    /// when introspection leaves out `token_type`: the `pha_` prefix alone
+    /// must make it an access token.
+    #[test]
+    fn the_prefix_alone_makes_an_access_token() {
+        let mut answer = live(
+            "llm_gateway:read",
+            TOKEN_TYPE_ACCESS_TOKEN,
+            Some("stripe-orchestrator"),
+            None,
+        );
+        answer.token_type = None;
+        check(
+            Some("pha_test_fake_access"),
+            Some(answer),
+            "product_access_denied",
+        );
+    }
+
+    /// If this fails, the journal's reasons (what a reviewer reads beside
+    /// each verdict) changed or went empty.
+    #[test]
+    fn reasons_as_the_journal_shows_them() {
+        assert_eq!(Verdict::Granted.reason(), "credential accepted");
+        assert_eq!(
+            Verdict::InvalidToken.reason(),
+            "introspection answered active:false"
+        );
+        assert_eq!(
+            Verdict::UnknownPrefix.reason(),
+            "credential prefix is not phx_, pha_ or phe_"
+        );
+    }
+
     #[test]
     fn decision_table() {
         let pat = TOKEN_TYPE_PERSONAL_API_KEY;

@@ -242,6 +242,52 @@ mod tests {
     use super::*;
     use crate::random::SeededRandom;
 
+    /// If this fails, a credential body of 512 characters is refused or one
+    /// of 513 is taken (the bound every program parses with).
+    #[test]
+    fn a_body_may_be_512_characters_and_no_more() {
+        let at = |length: usize| Credential::parse(&format!("phx_{}", "a".repeat(length)));
+        assert!(at(512).is_ok());
+        assert_eq!(at(513).unwrap_err(), CredentialError::Malformed);
+        assert_eq!(at(0).unwrap_err(), CredentialError::Malformed);
+    }
+
+    /// If this fails, what is stored for a credential is not the SHA-256 of
+    /// the full string the other programs hash when they look it up.
+    #[test]
+    fn the_stored_form_is_the_hash_of_the_whole_credential() {
+        let credential = Credential::parse("pha_test_fake_access_token").unwrap();
+        assert_eq!(credential.hash(), hash_secret("pha_test_fake_access_token"));
+        assert_eq!(credential.hash().len(), 64);
+        assert_ne!(
+            credential.hash(),
+            Credential::parse("pha_test_fake_other_token")
+                .unwrap()
+                .hash()
+        );
+    }
+
+    /// If this fails, a message naming the kind of key a person gave says
+    /// nothing, or the wrong thing.
+    #[test]
+    fn each_kind_has_its_name_for_people() {
+        assert_eq!(
+            CredentialKind::PersonalApiKey.description(),
+            "a personal API key"
+        );
+        assert_eq!(
+            CredentialKind::ProjectApiKey.description(),
+            "a project API key (public ingestion key)"
+        );
+        let mut names: Vec<&str> = CredentialKind::ALL
+            .iter()
+            .map(|kind| kind.description())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CredentialKind::ALL.len(), "one name each");
+    }
+
     #[test]
     fn generated_credentials_carry_prefix_and_enough_randomness() {
         let random = SeededRandom::new(1);
