@@ -13,6 +13,7 @@
 #
 # Environment: MUTANTS_JOBS (parallel builds, default 1: the machine has
 # two cores), MUTANTS_TIMEOUT (seconds per test run, default 300),
+# MUTANTS_OUT (where results go, default target/mutants),
 # MUTANTS_IN_PLACE=1 (mutate this tree and build in its own target/, warm,
 # instead of a fresh copy: for CI's throwaway clone or a worktree kept for
 # it; cargo-mutants puts every file back, but an interrupted run may not).
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 CARGO_MUTANTS_VERSION=27.1.0
 root=$PWD
 tools=$root/target/tools
-out=$root/target/mutants
+out=${MUTANTS_OUT:-$root/target/mutants}
 jobs=${MUTANTS_JOBS:-1}
 timeout=${MUTANTS_TIMEOUT:-300}
 
