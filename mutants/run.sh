@@ -12,7 +12,9 @@
 #   mutants/run.sh --file PATH       one module (repeatable), for a quick look
 #
 # Environment: MUTANTS_JOBS (parallel builds, default 1: the machine has
-# two cores), MUTANTS_TIMEOUT (seconds per test run, default 300),
+# two cores), MUTANTS_TIMEOUT (seconds per test run; by default
+# cargo-mutants derives it from the unmutated run, so a mutant that loops
+# forever costs seconds, not minutes),
 # MUTANTS_OUT (where results go, default target/mutants),
 # MUTANTS_IN_PLACE=1 (mutate this tree and build in its own target/, warm,
 # instead of a fresh copy: for CI's throwaway clone or a worktree kept for
@@ -27,7 +29,7 @@ root=$PWD
 tools=$root/target/tools
 out=${MUTANTS_OUT:-$root/target/mutants}
 jobs=${MUTANTS_JOBS:-1}
-timeout=${MUTANTS_TIMEOUT:-300}
+timeout=${MUTANTS_TIMEOUT:-}
 
 # 1. cargo-mutants, pinned. A failed install fails the run: there is no
 # silent skip.
@@ -61,7 +63,10 @@ for file in "${files[@]}"; do
     [[ -f $file ]] || { echo "mutants: $file (mutants/rules.txt) does not exist" >&2; exit 2; }
 done
 
-args=(mutants --no-shuffle --timeout "$timeout" --output "$out")
+args=(mutants --no-shuffle --output "$out")
+if [[ -n $timeout ]]; then
+    args+=(--timeout "$timeout")
+fi
 if [[ ${MUTANTS_IN_PLACE:-} == 1 ]]; then
     args+=(--in-place)
 else
