@@ -90,6 +90,13 @@ mod tests {
     use super::*;
     use crate::random::SeededRandom;
 
+    /// If this fails, a verifier (a one-time secret) shows in debug output.
+    #[test]
+    fn a_verifier_does_not_debug_print() {
+        let verifier = CodeVerifier::generate(&SeededRandom::new(3));
+        assert_eq!(format!("{verifier:?}"), "CodeVerifier(***)");
+    }
+
     #[test]
     fn rfc7636_appendix_b_vector() {
         let verifier = CodeVerifier::parse("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();

@@ -3,8 +3,6 @@
 //! Scope lists are kept in the exact order the real programs send them: the
 //! published wizard's tests compare arrays exactly, and so do ours.
 
-use std::fmt;
-
 /// A single OAuth scope, such as `llm_gateway:read`, or the wildcard `*`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Scope(String);
@@ -42,17 +40,6 @@ impl Scope {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// Whether holding `self` grants `needed`: equal, or the wildcard.
-    pub fn grants(&self, needed: &str) -> bool {
-        self.0 == "*" || self.0 == needed
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -204,7 +191,10 @@ mod tests {
             "event_definition:write",
             "*",
         ] {
-            assert!(Scope::parse(good).is_ok(), "{good}");
+            assert_eq!(
+                Scope::parse(good).map(|scope| scope.as_str().to_owned()),
+                Ok(good.to_owned())
+            );
         }
         for bad in [
             "introspection",
@@ -237,7 +227,29 @@ mod tests {
     #[test]
     fn every_wizard_scope_has_a_reason() {
         for scope in WIZARD_LOGIN_SCOPES {
-            assert!(wizard_reason(scope).is_some(), "{scope}");
+            assert!(
+                wizard_reason(scope).is_some_and(|reason| reason.len() > 20),
+                "{scope}"
+            );
+        }
+        assert!(wizard_reason("llm_gateway:read")
+            .is_some_and(|reason| reason.contains("every agent call is 401")));
+        assert_eq!(wizard_reason("insight:read"), None);
+    }
+
+    /// If this fails, `wizard scopes` lists a privileged or hidden scope as
+    /// one the server advertises, or the reverse.
+    #[test]
+    fn privileged_and_hidden_scopes_are_never_advertised() {
+        for (scope, hidden) in [
+            ("llm_gateway:read", true),
+            ("llm_gateway:write", true),
+            ("wizard_session:read", true),
+            ("user:read", false),
+            ("query:read", false),
+            ("llm_gateways:read", false),
+        ] {
+            assert_eq!(never_advertised(scope), hidden, "{scope}");
         }
     }
 

@@ -132,6 +132,25 @@ mod tests {
 
     const NOW: i64 = 1_775_000_000;
 
+    /// If this fails, a header with a timestamp of more than 12 digits, or
+    /// with more than 8 signatures, is parsed (each bounds the work one
+    /// request can ask of the server).
+    #[test]
+    fn a_header_is_bounded() {
+        let v1 = format!("v1={}", "0".repeat(64));
+        let header = |parts: Vec<String>| SignatureHeader::parse(&parts.join(","));
+        assert!(header(vec![format!("t={}", "1".repeat(12)), v1.clone()]).is_ok());
+        assert_eq!(
+            header(vec![format!("t={}", "1".repeat(13)), v1.clone()]).unwrap_err(),
+            SignatureError::Malformed
+        );
+        let mut eight = vec![format!("t={NOW}")];
+        eight.extend(std::iter::repeat_n(v1.clone(), 8));
+        assert!(header(eight.clone()).is_ok());
+        eight.push(v1);
+        assert_eq!(header(eight).unwrap_err(), SignatureError::Malformed);
+    }
+
     #[test]
     fn known_vector() {
         // Computed independently:
@@ -166,6 +185,8 @@ mod tests {
             ),
             // Rotation: the sender signs with both, the server knows either.
             (header_value(&[old, new], NOW, body), vec![new], NOW, Ok(0)),
+            // The same signature twice still matches (no XOR of matches).
+            (header_value(&[new, new], NOW, body), vec![new], NOW, Ok(0)),
             (header_value(&[old], NOW, body), vec![old, new], NOW, Ok(0)),
             (header_value(&[new], NOW, body), vec![old, new], NOW, Ok(1)),
             (
