@@ -285,6 +285,19 @@ async fn existing_users_get_codes_for_the_resolved_team() {
 
     for (team_id, expected) in [(json!(43), 43), (json!("42"), 42)] {
         let answer = linked(&server, "multi@example.com", json!({"team_id": team_id})).await;
+        // The account is the organization of the code's team, not of
+        // another team the user reaches.
+        let code_team = answer["account"]["available_teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|team| team["id"] == expected)
+            .unwrap_or_else(|| panic!("team {expected} is available: {answer}"))
+            .clone();
+        assert_eq!(
+            answer["account"]["id"], code_team["organization_id"],
+            "{answer}"
+        );
         let access = answer["access_token"].as_str().unwrap();
         let resource = server.provision(access).await;
         assert_eq!(

@@ -166,6 +166,28 @@ async fn the_token_endpoint_serves_only_stripe_signed_partners() {
         unsigned.json(),
         json!({"error": "invalid_request", "error_description": "Authentication required"})
     );
+
+    // A refresh: the Stripe partner's own token rotates here, the
+    // wizard's is refused.
+    let token_path = format!("{STRIPE}/oauth/token");
+    let refresh_at = |refresh: String| {
+        let body = serde_urlencoded::to_string([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ])
+        .unwrap();
+        signed_post(&server, &token_path, body, true)
+    };
+    let stripe = exchange_at(&server, STRIPE, &signed_code(&server, STRIPE).await).await;
+    let own = refresh_at(stripe["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text());
+    let wizard = server.tokens(None).await;
+    let other = refresh_at(wizard.refresh).await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        other.json(),
+        json!({"error": "invalid_grant", "error_description": "Refresh token was not issued for the Stripe Projects app"})
+    );
 }
 
 /// If a row fails, an orchestrator's project gets a second team on a retry,

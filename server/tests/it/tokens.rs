@@ -167,6 +167,69 @@ async fn a_code_reused_after_a_refresh_revokes_the_refreshed_pair_too() {
     }
 }
 
+/// If this fails, a replay whose verifier is wrong is answered as a PKCE
+/// mismatch and leaves alive what the code minted (an attacker holding a
+/// leaked code but not the verifier must still reveal the leak), or a
+/// code at its very expiry second is checked for PKCE instead of refused
+/// as expired.
+#[tokio::test]
+async fn a_dead_code_is_refused_as_such_whatever_its_verifier() {
+    for era in ["current", "legacy"] {
+        let server = Server::start(Options::new(era)).await;
+        let (code, verifier) = server.signup(None).await;
+        let first = tokens_of(server.exchange(&code, verifier.as_str()).await);
+        let wrong = server.verifier();
+        let replayed = server.exchange(&code, wrong.as_str()).await;
+        assert_oauth_error(
+            &replayed,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            INVALID_CODE,
+        );
+        assert_eq!(
+            server.introspect(&first.access).await.text(),
+            r#"{"active":false}"#,
+            "{era}: the replay revoked what the code minted"
+        );
+
+        let (code, _) = server.signup(None).await;
+        server.state.clock.advance(300);
+        let expired = server.exchange(&code, wrong.as_str()).await;
+        assert_oauth_error(
+            &expired,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            INVALID_CODE,
+        );
+    }
+}
+
+/// If this fails, a refresh with an empty `scope` drops every scope
+/// instead of keeping the grant, or a refreshed access token lives longer
+/// (or shorter) than an hour.
+#[tokio::test]
+async fn a_refresh_keeps_the_grant_for_an_empty_scope_and_lives_an_hour() {
+    let server = Server::current().await;
+    let tokens = server
+        .tokens(Some(&["user:read", "llm_gateway:read"]))
+        .await;
+    let refreshed = server.refresh(&tokens.refresh, Some("")).await.json();
+    assert_eq!(
+        refreshed["scope"], "user:read llm_gateway:read",
+        "{refreshed}"
+    );
+    assert_eq!(refreshed["expires_in"], 3600);
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    server.state.clock.advance(3599);
+    assert_eq!(server.introspect(&access).await.json()["active"], true);
+    server.state.clock.advance(1);
+    assert_eq!(
+        server.introspect(&access).await.text(),
+        r#"{"active":false}"#,
+        "expired at 3600 s"
+    );
+}
+
 /// If this fails, a code would live longer than the contract's 300 s.
 #[tokio::test]
 async fn a_code_expires_after_300_seconds() {
