@@ -80,6 +80,24 @@ async fn a_public_partner_reads_its_tier_and_budgets_with_its_bearer() {
         3
     );
     assert!(again.header("ratelimit-limit").is_none());
+
+    // A charge shows in the answer's headers and in the limits alike: one
+    // of three taken, back in 3600 / 7 = 514.3 s (rounded up).
+    let created = server.provision(&access).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    assert_eq!(
+        (
+            created.header("ratelimit-limit"),
+            created.header("ratelimit-remaining"),
+            created.header("ratelimit-reset")
+        ),
+        (Some("3"), Some("2"), Some("515"))
+    );
+    let after = limits(&server, Call::post(paths::LIMITS).bearer(&access)).await;
+    assert_eq!(
+        after.json()["endpoints"]["resource_creates"],
+        json!({"per_hour": 7, "burst": 3, "remaining": 2, "reset": 515})
+    );
 }
 
 /// If a row fails, a caller that proved nothing reads a partner's limits,
