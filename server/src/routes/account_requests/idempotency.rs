@@ -200,5 +200,25 @@ mod tests {
         check(Some(("other", 100)), 200, Verdict::Conflict);
         check(Some(("other", 100)), 100 + WINDOW_SECONDS, Verdict::New);
         check(Some(("body", 100)), 100 + WINDOW_SECONDS, Verdict::New);
+        // The window is a day, in seconds.
+        check(Some(("body", 0)), 86_399, Verdict::Replay);
+        check(Some(("body", 0)), 86_400, Verdict::New);
+    }
+
+    /// If this fails, a stored answer cut short (a damaged row) panics the
+    /// request instead of being treated as unreadable.
+    #[test]
+    fn a_short_or_foreign_seal_does_not_open() {
+        let (_, sealed) = seal("body", "answer", &protocol::random::SeededRandom::new(5));
+        assert_eq!(open("body", &sealed).as_deref(), Some("answer"));
+        assert_eq!(open("other body", &sealed), None);
+        for length in [0, 5, 11, 12] {
+            assert_eq!(
+                open("body", &STANDARD.encode(vec![0u8; length])),
+                None,
+                "{length}"
+            );
+        }
+        assert_eq!(open("body", "not base64!"), None);
     }
 }
