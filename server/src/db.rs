@@ -74,6 +74,27 @@ pub struct Application {
 }
 
 impl Application {
+    /// A public partner for unit tests: every provisioning right, no
+    /// limits, this scope ceiling.
+    #[cfg(test)]
+    pub fn for_test(client_id: &str, scope_ceiling: &str) -> Application {
+        Application {
+            client_id: client_id.into(),
+            label: client_id.into(),
+            kind: "partner".into(),
+            auth_method: "pkce".into(),
+            secrets: "[]".into(),
+            active: true,
+            can_create_accounts: true,
+            can_provision_resources: true,
+            can_issue_deep_links: false,
+            issues_personal_api_key: false,
+            skip_existing_user_consent: false,
+            scope_ceiling: scope_ceiling.into(),
+            rate_limits: "{}".into(),
+        }
+    }
+
     pub fn ceiling(&self) -> Vec<String> {
         protocol::scope::split(&self.scope_ceiling)
     }
@@ -1191,19 +1212,8 @@ mod tests {
 
     fn partner(active: bool) -> Application {
         Application {
-            client_id: "partner_test".into(),
-            label: "Test partner".into(),
-            kind: "partner".into(),
-            auth_method: "pkce".into(),
-            secrets: "[]".into(),
             active,
-            can_create_accounts: true,
-            can_provision_resources: true,
-            can_issue_deep_links: false,
-            issues_personal_api_key: false,
-            skip_existing_user_consent: false,
-            scope_ceiling: "user:read".into(),
-            rate_limits: "{}".into(),
+            ..Application::for_test("partner_test", "user:read")
         }
     }
 

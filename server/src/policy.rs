@@ -876,6 +876,64 @@ mod tests {
         assert_eq!(got, expected, "era {era}, request {requested:?}");
     }
 
+    /// If this fails, an application registered without a ceiling may ask
+    /// for nothing today (the real `@default` stands in for it), or for
+    /// `@default` in an era where an empty ceiling meant nothing.
+    #[test]
+    fn an_empty_ceiling_is_the_eras_default() {
+        let bare = Application::for_test("bare", "");
+        let today = ScopePolicy::load("current").unwrap();
+        assert!(!today.unprivileged().is_empty());
+        assert_eq!(today.ceiling(&bare), today.unprivileged());
+        let april = ScopePolicy::load("legacy").unwrap();
+        assert_eq!(april.ceiling(&bare), Vec::<String>::new());
+        let narrow = Application::for_test("narrow", "user:read");
+        assert_eq!(today.ceiling(&narrow), strings(&["user:read"]));
+    }
+
+    /// If this fails, the discovery document advertises nothing, a blank,
+    /// duplicates, or a privileged or hidden scope.
+    #[test]
+    fn scopes_supported_lists_what_may_be_asked_for_once_each() {
+        let applications = [
+            Application::for_test("a", "user:read llm_gateway:read wizard_session:read"),
+            Application::for_test("b", "user:read project:read"),
+        ];
+        for era in ["legacy", "allowlist", "ceilings", "current"] {
+            let policy = ScopePolicy::load(era).unwrap();
+            let supported = policy.scopes_supported(&applications);
+            assert!(
+                supported.iter().any(|scope| scope == "user:read"),
+                "{era}: {supported:?}"
+            );
+            assert!(supported.iter().all(|scope| !scope.is_empty()), "{era}");
+            match policy.scopes.advertised {
+                // The registered ceilings, in order, once each.
+                Advertised::Ceilings => assert_eq!(
+                    supported,
+                    strings(&[
+                        "user:read",
+                        "llm_gateway:read",
+                        "wizard_session:read",
+                        "project:read"
+                    ]),
+                    "{era}"
+                ),
+                // Today: the catalogue, never a privileged or hidden scope.
+                Advertised::Unprivileged => assert!(
+                    supported
+                        .iter()
+                        .all(|scope| !protocol::scope::never_advertised(scope)),
+                    "{era}: {supported:?}"
+                ),
+            }
+            let mut unique = supported.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), supported.len(), "{era}: duplicates");
+        }
+    }
+
     #[test]
     fn every_embedded_era_loads_and_knows_the_wizard_and_orchestrator_ceilings() {
         for (name, _) in EMBEDDED {
