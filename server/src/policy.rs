@@ -876,6 +876,27 @@ mod tests {
         assert_eq!(got, expected, "era {era}, request {requested:?}");
     }
 
+    /// If this fails, today's personal key for a token holding `*` carries
+    /// no scope at all, which PostHog reads as a legacy key that may do
+    /// everything, instead of the application's ceiling.
+    #[test]
+    fn todays_key_for_a_wildcard_token_is_the_ceiling() {
+        let today = ScopePolicy::load("current").unwrap();
+        let ceiling = strings(&["user:read", "project:read"]);
+        assert_eq!(
+            today.personal_api_key_scopes(&strings(&["*"]), &ceiling, true),
+            Some(ceiling.clone())
+        );
+        assert_eq!(
+            today.personal_api_key_scopes(&strings(&["user:read", "query:read"]), &ceiling, true),
+            Some(strings(&["user:read"]))
+        );
+        assert_eq!(
+            today.personal_api_key_scopes(&strings(&["*"]), &ceiling, false),
+            None
+        );
+    }
+
     /// If this fails, an application registered without a ceiling may ask
     /// for nothing today (the real `@default` stands in for it), or for
     /// `@default` in an era where an empty ceiling meant nothing.
