@@ -644,6 +644,38 @@ mod tests {
         Team::for_test(id, organization, is_demo)
     }
 
+    /// If this fails, a refusal names a request by an empty id, or by one
+    /// longer than the 200 characters an id may have.
+    #[test]
+    fn only_a_usable_id_names_a_request() {
+        let id_of = |id: serde_json::Value| request_id_of(json!({"id": id}).to_string().as_bytes());
+        assert_eq!(id_of(json!("req-1")), Some("req-1".to_owned()));
+        assert_eq!(id_of(json!("a".repeat(200))), Some("a".repeat(200)));
+        assert_eq!(id_of(json!("a".repeat(201))), None);
+        assert_eq!(id_of(json!("")), None);
+        assert_eq!(id_of(json!(7)), None);
+        assert_eq!(request_id_of(b"not json"), None);
+    }
+
+    /// If this fails, an `expires_at` is read as another time than it says.
+    #[test]
+    fn expires_at_is_read_as_utc_unless_it_says_otherwise() {
+        assert_eq!(
+            parse_expires_at("2099-01-01T00:00:00+00:00"),
+            Some(4_070_908_800)
+        );
+        assert_eq!(
+            parse_expires_at("2099-01-01T01:00:00+01:00"),
+            Some(4_070_908_800)
+        );
+        assert_eq!(parse_expires_at("2099-01-01T00:00:00"), Some(4_070_908_800));
+        assert_eq!(
+            parse_expires_at("2099-01-01T00:00:00.5"),
+            Some(4_070_908_800)
+        );
+        assert_eq!(parse_expires_at("tomorrow"), None);
+    }
+
     #[test]
     fn team_resolution_table() {
         let one = [team(1, "o1", false)];

@@ -620,3 +620,70 @@ async fn a_signed_request_names_its_stripe_account_in_the_eras_that_ask() {
         }
     }
 }
+
+/// If a row fails, a public partner trusted to skip consent is sent to
+/// sign in (or one that is not gets a code) for an existing email: the
+/// older eras honour `skip_existing_user_consent`, today's does not.
+#[tokio::test]
+async fn only_the_older_eras_let_a_trusted_public_partner_skip_consent() {
+    const TRUSTED: &str = r#"
+[[partners]]
+client_id = "trusted-public"
+label = "Trusted public partner"
+auth_method = "pkce"
+ceiling = "wizard"
+capabilities = ["can_create_accounts", "can_provision_resources", "skip_existing_user_consent"]
+"#;
+    for (era, expected) in [("ceilings", "oauth"), ("current", "requires_auth")] {
+        let server = Server::of_era(era).await;
+        server::Seed::parse(TRUSTED, "trusted partner")
+            .unwrap()
+            .apply(&server.state.db, &server.state.policy)
+            .await
+            .unwrap();
+        let email = server.email();
+        server.signup_as(&email, None).await;
+        let verifier = server.verifier();
+        let mut body = server.account_request(&email, Some(&WIZARD_SIGNUP_SCOPES), &verifier);
+        body["client_id"] = json!("trusted-public");
+        let answer = server
+            .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{era}: {}", answer.text());
+        assert_eq!(answer.json()["type"], expected, "{era}: {}", answer.text());
+    }
+}
+
+/// If this fails, a blank `organization_name` names the new organization
+/// "  " instead of the partner's default.
+#[tokio::test]
+async fn a_blank_organization_name_gets_the_default() {
+    let server = partner_server().await;
+    let email = server.email();
+    let answer = signed_account(
+        &server,
+        &json!({"id": "blank-org", "email": email, "configuration": {"organization_name": "   "}}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let code = answer.json()["oauth"]["code"].as_str().unwrap().to_owned();
+    let body = serde_urlencoded::to_string([("grant_type", "authorization_code"), ("code", &code)])
+        .unwrap();
+    let tokens = server
+        .send(
+            Call::post(paths::AGENTIC_TOKEN)
+                .version()
+                .header(HEADER, server.signature(body.as_bytes(), 0))
+                .raw(Some("application/x-www-form-urlencoded"), body),
+        )
+        .await
+        .json();
+    let organization = tokens["account"]["available_teams"][0]["organization_name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"))
+        .to_owned();
+    assert!(
+        organization.ends_with(&format!("({email})")),
+        "{organization}"
+    );
+}

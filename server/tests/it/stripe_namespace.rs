@@ -266,3 +266,132 @@ async fn refusals_before_a_request_is_taken_up_name_no_request() {
         assert_eq!(answer.json(), expected, "{body}");
     }
 }
+
+/// If a row fails, the Stripe namespace takes up a request past its
+/// `expires_at`, or takes a challenge it should refuse (a method other
+/// than S256), or refuses one it should take (S256 named, or no method:
+/// S256 by default; an empty challenge is no challenge).
+#[tokio::test]
+async fn expiry_and_challenge_method_are_checked_in_the_namespace() {
+    let server = Server::start(Options::new("current").partner()).await;
+    let path = format!("{STRIPE}/provisioning/account_requests");
+    let verifier = server.verifier();
+    let challenge = verifier.challenge().as_str().to_owned();
+    let request = |extra: Value| {
+        let email = server.email();
+        let mut body = json!({
+            "id": format!("req-{email}"),
+            "email": email,
+            "orchestrator": {"type": "stripe", "stripe": {"account": "acct_1"}},
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body.to_string()
+    };
+    let message = |answer: &Answer| answer.json()["error"]["message"].clone();
+    let now = server.state.clock.now();
+    let at = |offset: i64| {
+        chrono::DateTime::from_timestamp(now + offset, 0)
+            .unwrap()
+            .to_rfc3339()
+    };
+    for (extra, status, expected) in [
+        (
+            json!({"expires_at": at(0)}),
+            400,
+            Some("Account request has expired"),
+        ),
+        (
+            json!({"expires_at": at(-60)}),
+            400,
+            Some("Account request has expired"),
+        ),
+        (json!({"expires_at": at(60)}), 200, None),
+        (json!({"expires_at": "2099-01-01T00:00:00"}), 200, None),
+        (
+            json!({"expires_at": "tomorrow"}),
+            400,
+            Some("expires_at must be a valid ISO 8601 timestamp"),
+        ),
+        (
+            json!({"code_challenge": challenge, "code_challenge_method": "plain"}),
+            400,
+            Some("Only S256 code_challenge_method is supported"),
+        ),
+        (
+            json!({"code_challenge": challenge, "code_challenge_method": "S256"}),
+            200,
+            None,
+        ),
+        (json!({"code_challenge": challenge}), 200, None),
+        (
+            json!({"code_challenge": "", "code_challenge_method": "plain"}),
+            200,
+            None,
+        ),
+        (
+            json!({"code_challenge": "short"}),
+            400,
+            Some("code_challenge must be 43-128 characters using base64url charset"),
+        ),
+    ] {
+        let answer = signed_post(&server, &path, request(extra.clone()), false).await;
+        assert_eq!(answer.status.as_u16(), status, "{extra}: {}", answer.text());
+        if let Some(expected) = expected {
+            assert_eq!(message(&answer), expected, "{extra}");
+        }
+    }
+}
+
+/// If this fails, the Stripe namespace holds a request's scopes to the
+/// partner's ceiling as `/api/agentic` does (the real namespace takes them
+/// as asked, duplicates dropped), or `/api/agentic` stops holding them.
+#[tokio::test]
+async fn the_namespace_takes_scopes_as_asked_and_agentic_holds_them_to_the_ceiling() {
+    let server = Server::start(Options::new("current").partner()).await;
+    let body = |email: String| {
+        json!({
+            "id": format!("scopes-{email}"),
+            "email": email,
+            "scopes": ["cohort:read", "cohort:read", "user:read"],
+            "orchestrator": {"type": "stripe", "stripe": {"account": "acct_1"}},
+        })
+        .to_string()
+    };
+    let namespace = signed_post(
+        &server,
+        &format!("{STRIPE}/provisioning/account_requests"),
+        body(server.email()),
+        false,
+    )
+    .await;
+    assert_eq!(namespace.status, StatusCode::OK, "{}", namespace.text());
+    let code = namespace.json()["oauth"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tokens = exchange_at(&server, STRIPE, &code).await;
+    assert_eq!(tokens["scope"], "cohort:read user:read", "{tokens}");
+
+    let agentic = signed_post(
+        &server,
+        paths::ACCOUNT_REQUESTS,
+        body(server.email()),
+        false,
+    )
+    .await;
+    assert_eq!(agentic.status, StatusCode::OK, "{}", agentic.text());
+    // Today /api/agentic holds the scopes to the ceiling at the exchange.
+    let code = agentic.json()["oauth"]["code"].as_str().unwrap().to_owned();
+    let body = serde_urlencoded::to_string([("grant_type", "authorization_code"), ("code", &code)])
+        .unwrap();
+    let refused = signed_post(&server, paths::AGENTIC_TOKEN, body, true).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(refused.json()["error"], "invalid_scope");
+}
