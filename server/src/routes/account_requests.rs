@@ -709,6 +709,9 @@ mod tests {
         for bad in [
             json!("4a"),
             json!(""),
+            // Signs parse as integers in Rust but are not digits.
+            json!("-5"),
+            json!("+5"),
             json!(1.5),
             json!(true),
             json!([1]),

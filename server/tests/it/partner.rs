@@ -417,6 +417,15 @@ async fn an_existing_email_today_gets_a_consent_link_and_no_code() {
             .map(|(_, value)| value.as_str())
     };
     assert!(get("state").is_some_and(|state| state.len() >= 43), "{url}");
+    // The pending consent lives 600 s.
+    let state_hash = protocol::credential::hash_secret(get("state").unwrap());
+    let now = server.state.clock.now();
+    let pending = |at: i64| server.state.db.pending_consent(&state_hash, at);
+    assert!(
+        pending(now + 599).await.unwrap().is_some(),
+        "alive at 599 s"
+    );
+    assert!(pending(now + 600).await.unwrap().is_none(), "gone at 600 s");
     assert_eq!(get("scope"), Some(joined(&WIZARD_SIGNUP_SCOPES).as_str()));
     assert_eq!(
         get("code_challenge"),
