@@ -373,6 +373,22 @@ async fn the_namespace_takes_scopes_as_asked_and_agentic_holds_them_to_the_ceili
         .to_owned();
     let tokens = exchange_at(&server, STRIPE, &code).await;
     assert_eq!(tokens["scope"], "cohort:read user:read", "{tokens}");
+    // For an existing user too (where /api/agentic checks the ceiling at
+    // the request itself).
+    let email = server.email();
+    for round in ["first", "again"] {
+        let mut request: Value = serde_json::from_str(&body(email.clone())).unwrap();
+        request["id"] = json!(format!("scopes-{round}-{email}"));
+        let answer = signed_post(
+            &server,
+            &format!("{STRIPE}/provisioning/account_requests"),
+            request.to_string(),
+            false,
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{round}: {}", answer.text());
+        assert_eq!(answer.json()["type"], "oauth", "{round}");
+    }
 
     let agentic = signed_post(
         &server,
