@@ -31,18 +31,7 @@ out=${MUTANTS_OUT:-$root/target/mutants}
 jobs=${MUTANTS_JOBS:-1}
 timeout=${MUTANTS_TIMEOUT:-}
 
-# 1. cargo-mutants, pinned. A failed install fails the run: there is no
-# silent skip.
-if [[ "$("$tools/bin/cargo-mutants" mutants --version 2>/dev/null || true)" != *"$CARGO_MUTANTS_VERSION"* ]]; then
-    echo "== installing cargo-mutants $CARGO_MUTANTS_VERSION into $tools"
-    if ! cargo install --quiet --locked --root "$tools" --version "$CARGO_MUTANTS_VERSION" cargo-mutants; then
-        echo "mutants: FAILED to install cargo-mutants $CARGO_MUTANTS_VERSION (is crates.io reachable?)" >&2
-        exit 1
-    fi
-fi
-export PATH=$tools/bin:$PATH
-
-# 2. What to mutate.
+# 1. What to mutate.
 files=()
 diff_base=
 while [[ $# -gt 0 ]]; do
@@ -84,6 +73,17 @@ if [[ -n $diff_base ]]; then
     fi
     args+=(--in-diff "$out/in.diff")
 fi
+
+# 2. cargo-mutants, pinned, installed only once there is something to
+# mutate. A failed install fails the run: there is no silent skip.
+if [[ "$("$tools/bin/cargo-mutants" mutants --version 2>/dev/null || true)" != *"$CARGO_MUTANTS_VERSION"* ]]; then
+    echo "== installing cargo-mutants $CARGO_MUTANTS_VERSION into $tools"
+    if ! cargo install --quiet --locked --root "$tools" --version "$CARGO_MUTANTS_VERSION" cargo-mutants; then
+        echo "mutants: FAILED to install cargo-mutants $CARGO_MUTANTS_VERSION (is crates.io reachable?)" >&2
+        exit 1
+    fi
+fi
+export PATH=$tools/bin:$PATH
 
 # 3. Run. cargo-mutants exits 2 when a mutant survives and 3 on timeouts;
 # the accepted list decides, below.
