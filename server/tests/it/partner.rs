@@ -348,21 +348,31 @@ async fn team_resolution_for_an_existing_user() {
     );
 }
 
+/// A PKCE account request by `client_id`, with the signup scopes, for an
+/// email that already has an account: its email, verifier and answer.
+async fn existing_email_request(
+    server: &Server,
+    client_id: &str,
+) -> (String, protocol::pkce::CodeVerifier, Value) {
+    let email = server.email();
+    server.signup_as(&email, None).await;
+    let verifier = server.verifier();
+    let mut body = server.account_request(&email, Some(&WIZARD_SIGNUP_SCOPES), &verifier);
+    body["client_id"] = json!(client_id);
+    let answer = server
+        .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    (email, verifier, answer.json())
+}
+
 /// If this fails, a public client could obtain a code for someone else's
 /// account just by knowing their email (the older eras' answer: the
 /// sign-in link).
 #[tokio::test]
 async fn an_existing_email_through_the_wizard_must_sign_in() {
     let server = Server::of_era("ceilings").await;
-    let email = server.email();
-    server.signup_as(&email, None).await;
-    let verifier = server.verifier();
-    let body = server.account_request(&email, Some(&WIZARD_SIGNUP_SCOPES), &verifier);
-    let answer = server
-        .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    let json = answer.json();
+    let (email, verifier, json) = existing_email_request(&server, WIZARD).await;
     assert_eq!(json["type"], "requires_auth");
     assert_eq!(json["id"], format!("acctreq_{email}_2").as_str());
     assert_eq!(json["requires_auth"]["type"], "redirect");
@@ -395,15 +405,7 @@ async fn an_existing_email_through_the_wizard_must_sign_in() {
 #[tokio::test]
 async fn an_existing_email_today_gets_a_consent_link_and_no_code() {
     let server = Server::current().await;
-    let email = server.email();
-    server.signup_as(&email, None).await;
-    let verifier = server.verifier();
-    let body = server.account_request(&email, Some(&WIZARD_SIGNUP_SCOPES), &verifier);
-    let answer = server
-        .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    let json = answer.json();
+    let (_, _, json) = existing_email_request(&server, WIZARD).await;
     assert_eq!(json["type"], "requires_auth");
     assert!(json["requires_auth"].get("redirect").is_none(), "{json}");
     let url = json["requires_auth"]["url"].as_str().unwrap();
@@ -650,16 +652,8 @@ capabilities = ["can_create_accounts", "can_provision_resources", "skip_existing
             .apply(&server.state.db, &server.state.policy)
             .await
             .unwrap();
-        let email = server.email();
-        server.signup_as(&email, None).await;
-        let verifier = server.verifier();
-        let mut body = server.account_request(&email, Some(&WIZARD_SIGNUP_SCOPES), &verifier);
-        body["client_id"] = json!("trusted-public");
-        let answer = server
-            .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{era}: {}", answer.text());
-        assert_eq!(answer.json()["type"], expected, "{era}: {}", answer.text());
+        let (_, _, json) = existing_email_request(&server, "trusted-public").await;
+        assert_eq!(json["type"], expected, "{era}: {json}");
     }
 }
 
