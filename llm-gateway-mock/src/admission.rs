@@ -8,7 +8,7 @@ use protocol::credential::{mask, CredentialKind};
 use crate::auth::{self, Verdict};
 use crate::error::GatewayError;
 use crate::journal::Record;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Agent conversations grow with every turn, so the model routes accept
 /// far more than the provisioning API's 64 KiB.

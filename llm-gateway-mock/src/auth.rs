@@ -7,7 +7,7 @@ use protocol::credential::CredentialKind;
 use protocol::oauth::{IntrospectionAnswer, TOKEN_TYPE_ACCESS_TOKEN};
 use protocol::scope::{grant_includes, LLM_GATEWAY_READ};
 
-use crate::Region;
+use protocol::region::Region;
 
 /// What the gateway decided about a request's credential. Each refusal maps
 /// to one answer (see [`crate::error::GatewayError`]).

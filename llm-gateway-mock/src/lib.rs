@@ -19,6 +19,7 @@
 pub mod admission;
 pub mod agent;
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod faults;
 pub mod gateway_tokens;
@@ -26,12 +27,10 @@ pub mod introspection;
 pub mod journal;
 pub mod request_id;
 pub mod routes;
+pub mod state;
 pub mod stream;
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
@@ -39,129 +38,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use protocol::random::{OsRandom, RandomSource};
 
-use crate::agent::Scripts;
-use crate::auth::Policy;
-use crate::gateway_tokens::GatewayTokens;
-use crate::introspection::IntrospectionClient;
-use crate::journal::RequestJournal;
-
-pub const DEFAULT_BIND: &str = "127.0.0.1:3308";
-pub const DEFAULT_INTROSPECTION_URL: &str = "http://localhost:8010/oauth/introspect";
-
-/// The region a gateway serves; it refuses credentials of the other one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Region {
-    #[default]
-    Us,
-    Eu,
-}
-
-impl Region {
-    /// Lower case, as introspection's `region` field and the flag spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Region::Us => "us",
-            Region::Eu => "eu",
-        }
-    }
-}
-
-/// Everything the flags decide.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub bind: SocketAddr,
-    pub region: Region,
-    pub introspection_url: String,
-    pub introspection_client_id: String,
-    pub introspection_client_secret: String,
-    pub wizard_client_ids: Vec<String>,
-    /// The `phs_` the provisioning server mints gateway tokens with.
-    pub mint_key: String,
-    /// Admin routes exist only when this is set.
-    pub admin_token: Option<String>,
-    /// Load scripts from here instead of the embedded ones.
-    pub agent_dir: Option<PathBuf>,
-    /// Faults to inject from the start (also settable through
-    /// `POST /_admin/faults`).
-    pub faults: protocol::admin::FaultSettings,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            bind: DEFAULT_BIND
-                .parse()
-                .expect("the default bind address parses"),
-            region: Region::Us,
-            introspection_url: DEFAULT_INTROSPECTION_URL.to_owned(),
-            introspection_client_id: protocol::oauth::DEV_INTROSPECTION_CLIENT_ID.to_owned(),
-            introspection_client_secret: protocol::oauth::DEV_INTROSPECTION_CLIENT_SECRET
-                .to_owned(),
-            wizard_client_ids: protocol::oauth::WIZARD_CLIENT_IDS
-                .iter()
-                .map(|id| id.to_string())
-                .collect(),
-            mint_key: protocol::gateway::DEV_MINT_KEY.to_owned(),
-            admin_token: None,
-            agent_dir: None,
-            faults: protocol::admin::FaultSettings::default(),
-        }
-    }
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub policy: Arc<Policy>,
-    pub introspection: Arc<IntrospectionClient>,
-    pub scripts: Arc<Scripts>,
-    pub journal: RequestJournal,
-    pub admin_token: Option<Arc<str>>,
-    /// Source of generated request ids.
-    pub random: Arc<dyn RandomSource>,
-    /// Injected faults.
-    pub faults: Arc<faults::Faults>,
-    /// The gateway tokens (`phe_`) minted here.
-    pub gateway_tokens: Arc<GatewayTokens>,
-    /// The time, in unix seconds (the system clock; tests fix it).
-    pub now: Arc<dyn Fn() -> i64 + Send + Sync>,
-}
-
-impl AppState {
-    /// Builds the state; a bad agent script is an error naming its file.
-    pub fn from_config(config: &Config) -> anyhow::Result<AppState> {
-        let scripts = match &config.agent_dir {
-            Some(dir) => Scripts::from_dir(dir)?,
-            None => Scripts::embedded()?,
-        };
-        let introspection = IntrospectionClient::new(
-            config.introspection_url.clone(),
-            config.introspection_client_id.clone(),
-            config.introspection_client_secret.clone(),
-        )
-        .context("cannot build the introspection client")?;
-        Ok(AppState {
-            policy: Arc::new(Policy {
-                region: config.region,
-                wizard_client_ids: config.wizard_client_ids.clone(),
-            }),
-            introspection: Arc::new(introspection),
-            scripts: Arc::new(scripts),
-            journal: RequestJournal::default(),
-            admin_token: config.admin_token.as_deref().map(Arc::from),
-            random: Arc::new(OsRandom),
-            faults: {
-                faults::validate(&config.faults)
-                    .map_err(|error| anyhow::anyhow!("--fault: {error}"))?;
-                Arc::new(faults::Faults::new(config.faults.clone()))
-            },
-            gateway_tokens: Arc::new(GatewayTokens::new(&config.mint_key)),
-            now: Arc::new(gateway_tokens::unix_now),
-        })
-    }
-}
+pub use crate::config::{Config, DEFAULT_BIND, DEFAULT_INTROSPECTION_URL};
+pub use crate::state::AppState;
+pub use protocol::region::Region;
 
 /// The gateway's routes.
 pub fn app(state: AppState) -> Router {
@@ -230,28 +110,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stdout.flush()?;
     }
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(protocol::serve::shutdown_signal())
         .await
         .context("the server stopped with an error")
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
 }

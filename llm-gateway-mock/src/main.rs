@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Parser;
 use gateway::{Config, Region};
 
@@ -17,7 +18,13 @@ struct Flags {
     #[arg(long, env = "LLM_GATEWAY_BIND", default_value = gateway::DEFAULT_BIND)]
     bind: SocketAddr,
     /// The region this gateway serves; credentials of the other are refused.
-    #[arg(long, env = "LLM_GATEWAY_REGION", value_enum, default_value = "us")]
+    #[arg(
+        long,
+        env = "LLM_GATEWAY_REGION",
+        default_value = "us",
+        value_parser = PossibleValuesParser::new(["us", "eu"])
+            .map(|name| name.parse::<Region>().expect("a possible value is a region")),
+    )]
     region: Region,
     /// Full URL of the provisioning server's introspection endpoint.
     #[arg(long, env = "LLM_GATEWAY_INTROSPECTION_URL", default_value = gateway::DEFAULT_INTROSPECTION_URL)]

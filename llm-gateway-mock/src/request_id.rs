@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use protocol::REQUEST_ID_HEADER;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// The request's id, stored in the request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,8 +21,11 @@ pub mod pkce;
 pub mod posthog;
 pub mod provisioning;
 pub mod random;
+pub mod region;
 pub mod schema;
 pub mod scope;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod signature;
 pub mod wizard;
 

@@ -24,9 +24,10 @@ pub trait RandomSource: Send + Sync {
     fn uuid(&self) -> String {
         let mut bytes = [0u8; 16];
         self.fill(&mut bytes);
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        hyphenated(&hex::encode(bytes))
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
     }
 }
 

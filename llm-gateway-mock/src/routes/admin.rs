@@ -10,7 +10,7 @@ use protocol::credential::constant_time_eq;
 use protocol::gateway::AUTHENTICATION_REQUIRED;
 
 use crate::error::detail;
-use crate::AppState;
+use crate::state::AppState;
 
 pub async fn journal(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(refusal) = refusal(&state, &headers) {

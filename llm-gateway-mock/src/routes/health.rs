@@ -7,7 +7,7 @@ use axum::{Extension, Json};
 use protocol::gateway::ReadyAnswer;
 
 use crate::request_id::RequestId;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Ready when introspection answers the gateway's credentials: an empty
 /// token should get `200 {"active":false}`. A 401 or 403 means the

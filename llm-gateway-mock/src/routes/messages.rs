@@ -14,7 +14,8 @@ use crate::admission::{admit, conclude, Exchange, MAX_BODY_BYTES};
 use crate::auth::presented_credential;
 use crate::error::GatewayError;
 use crate::request_id::RequestId;
-use crate::{agent, faults, stream, AppState};
+use crate::state::AppState;
+use crate::{agent, faults, stream};
 use protocol::admin::Fault;
 
 pub async fn messages(

@@ -18,7 +18,7 @@ use crate::admission::{admit, conclude, Exchange, MAX_BODY_BYTES};
 use crate::auth::presented_credential;
 use crate::error::GatewayError;
 use crate::request_id::RequestId;
-use crate::AppState;
+use crate::state::AppState;
 
 /// What the one answer says.
 pub const NO_AGENT_TEXT: &str =

@@ -15,7 +15,7 @@ use crate::auth::presented_credential;
 use crate::gateway_tokens::MintError;
 use crate::journal::Record;
 use crate::request_id::RequestId;
-use crate::AppState;
+use crate::state::AppState;
 
 pub async fn mint(
     State(state): State<AppState>,
