@@ -5,7 +5,7 @@
 use axum::http::HeaderMap;
 use protocol::credential::CredentialKind;
 use protocol::oauth::{IntrospectionAnswer, TOKEN_TYPE_ACCESS_TOKEN};
-use protocol::scope::{grant_includes, LLM_GATEWAY_READ};
+use protocol::scope::{Scopes, LLM_GATEWAY_READ};
 
 use protocol::region::Region;
 
@@ -139,10 +139,7 @@ pub fn decide(kind: CredentialKind, answer: &IntrospectionAnswer, policy: &Polic
             };
         }
     }
-    if !grant_includes(
-        answer.scope.as_deref().unwrap_or_default(),
-        LLM_GATEWAY_READ,
-    ) {
+    if !Scopes::parse(answer.scope.as_deref().unwrap_or_default()).includes(LLM_GATEWAY_READ) {
         return Verdict::InsufficientScope;
     }
     let is_access_token = kind == CredentialKind::AccessToken

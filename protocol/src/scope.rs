@@ -43,6 +43,81 @@ impl Scope {
     }
 }
 
+/// A grant's scopes, parsed once from the RFC 6749 `scope` form (space
+/// separated) and kept in the order they were given: the real programs
+/// compare lists exactly, so the display is the text they expect back.
+/// Every program reads, compares and joins scopes through this type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Scopes(Vec<String>);
+
+impl Scopes {
+    /// Splits a space-separated `scope` value, dropping empty parts.
+    pub fn parse(text: &str) -> Scopes {
+        Scopes(text.split_whitespace().map(str::to_owned).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// Whether `scope` is one of them, spelled exactly.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.iter().any(|held| held == scope)
+    }
+
+    /// Whether they include `needed`, directly or through `*`.
+    pub fn includes(&self, needed: &str) -> bool {
+        self.iter().any(|held| held == "*" || held == needed)
+    }
+
+    /// Whether they allow `needed` as PostHog's API permission decides: `*`,
+    /// the scope itself, or, for a `:read`, the same object's `:write`.
+    pub fn allow(&self, needed: &str) -> bool {
+        let write_half = needed.strip_suffix(":read");
+        self.iter().any(|held| {
+            held == "*"
+                || held == needed
+                || write_half.is_some_and(|object| held.strip_suffix(":write") == Some(object))
+        })
+    }
+
+    /// The scopes as owned strings, in order.
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Scopes {
+    /// Single spaces between, the RFC 6749 `scope` form.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0.join(" "))
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for Scopes {
+    fn from_iter<I: IntoIterator<Item = S>>(scopes: I) -> Scopes {
+        Scopes(scopes.into_iter().map(Into::into).collect())
+    }
+}
+
+impl From<Vec<String>> for Scopes {
+    fn from(scopes: Vec<String>) -> Scopes {
+        Scopes(scopes)
+    }
+}
+
 /// Joins scopes with single spaces, the RFC 6749 `scope` form.
 pub fn join(scopes: &[String]) -> String {
     scopes.join(" ")
@@ -50,14 +125,12 @@ pub fn join(scopes: &[String]) -> String {
 
 /// Splits a space-separated `scope` value, dropping empty parts.
 pub fn split(scope: &str) -> Vec<String> {
-    scope.split_whitespace().map(str::to_owned).collect()
+    Scopes::parse(scope).into_vec()
 }
 
 /// Whether a space-separated grant includes `needed` (directly or by `*`).
 pub fn grant_includes(granted: &str, needed: &str) -> bool {
-    granted
-        .split_whitespace()
-        .any(|scope| scope == "*" || scope == needed)
+    Scopes::parse(granted).includes(needed)
 }
 
 /// The scope the LLM gateway requires.
@@ -262,5 +335,27 @@ mod tests {
         assert!(grant_includes("*", LLM_GATEWAY_READ));
         assert!(!grant_includes("", LLM_GATEWAY_READ));
         assert!(!grant_includes("llm_gateway:readx", LLM_GATEWAY_READ));
+    }
+
+    #[test]
+    fn scopes_keep_their_order_and_decide_like_posthog() {
+        let scopes = Scopes::parse("  query:read  insight:write\tllm_gateway:read ");
+        assert_eq!(
+            scopes.to_string(),
+            "query:read insight:write llm_gateway:read"
+        );
+        assert_eq!(scopes.len(), 3);
+        assert!(scopes.contains("query:read") && !scopes.contains("query:write"));
+        assert!(scopes.includes("llm_gateway:read") && !scopes.includes("insight:read"));
+        // A `:write` allows the same object's `:read`, not the other way.
+        assert!(scopes.allow("insight:read") && scopes.allow("insight:write"));
+        assert!(!scopes.allow("query:write") && !scopes.allow("project:read"));
+        let wildcard = Scopes::parse("*");
+        assert!(wildcard.includes("anything:write") && wildcard.allow("anything:write"));
+        assert!(Scopes::parse(" ").is_empty() && !Scopes::default().allow("a:read"));
+        assert_eq!(
+            Scopes::from_iter(["a:read", "b:write"]).to_string(),
+            "a:read b:write"
+        );
     }
 }
