@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod credential;
+pub mod email;
 pub mod error;
 pub mod gateway;
 pub mod oauth;

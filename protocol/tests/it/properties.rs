@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 use protocol::credential::{find_full_secrets, redact_secrets, Credential, CredentialKind};
+use protocol::email::Email;
 use protocol::pkce::{CodeChallenge, CodeVerifier, PkceError};
 use protocol::random::SeededRandom;
 use protocol::scope::{self, Scope};
@@ -313,5 +314,53 @@ proptest! {
         let expected: Vec<&str> = text.split_whitespace().collect();
         prop_assert_eq!(joined, expected.join(" "));
         prop_assert!(words.iter().all(|word| !word.is_empty()));
+    }
+}
+
+/// Addresses that look right, in mixed case, with Unicode mixed in.
+fn email_like() -> impl Strategy<Value = String> {
+    (
+        "[A-Za-z0-9.+_-]{0,20}",
+        prop::sample::select(vec![
+            "", "\u{212A}", "\u{200B}", "\u{0}", " ", "\u{130}", "\u{FEFF}",
+        ]),
+        "[A-Za-z0-9-]{1,12}",
+        "[A-Za-z]{2,6}",
+    )
+        .prop_map(|(local, odd, host, top)| format!("{local}{odd}@{host}.{top}"))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// If this fails, a strange address crashes an account request.
+    #[test]
+    fn any_text_is_judged_as_an_email_without_panicking(text in ".{0,300}") {
+        let _ = Email::parse(&text);
+    }
+
+    /// If this fails, two spellings of one address can open two accounts,
+    /// or one spelling can reach another person's account.
+    #[test]
+    fn an_accepted_email_is_canonical_ascii_and_case_blind(text in email_like()) {
+        if let Ok(email) = Email::parse(&text) {
+            prop_assert!(email.as_str().bytes().all(|byte| byte.is_ascii_graphic()));
+            prop_assert!(!email.as_str().bytes().any(|byte| byte.is_ascii_uppercase()));
+            prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+            prop_assert_eq!(Email::parse(&text.to_ascii_uppercase()), Ok(email.clone()));
+            // Only ASCII case folds: nothing else is mapped onto a letter.
+            prop_assert_eq!(email.as_str(), text.trim().to_ascii_lowercase());
+        }
+    }
+
+    /// If this fails, a person with an ordinary address cannot sign up.
+    #[test]
+    fn a_well_formed_address_is_accepted(
+        runs in prop::collection::vec("[A-Za-z0-9+_-]{1,8}", 1..4),
+        host in "[A-Za-z0-9]([A-Za-z0-9-]{0,10}[A-Za-z0-9])?",
+        top in "[A-Za-z]{2,6}",
+    ) {
+        let text = format!("{}@{host}.{top}", runs.join("."));
+        prop_assert_eq!(Email::parse(&text).map(Email::into_string), Ok(text.to_ascii_lowercase()));
     }
 }
