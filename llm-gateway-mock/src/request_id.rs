@@ -1,5 +1,6 @@
-//! `x-request-id`: the caller's, or a new one. Every answer carries it, and
-//! the messages handler passes it on to introspection.
+//! `x-request-id`: the caller's when [`protocol::request_id::accept`] takes
+//! it, else a new one. Every answer carries it, the journal and the log line
+//! record it, and the messages handler passes it on to introspection.
 
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
@@ -13,16 +14,12 @@ use crate::state::AppState;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
-/// Ids longer than this are replaced: they end up in logs and the journal.
-const MAX_REQUEST_ID_CHARS: usize = 200;
-
 pub async fn layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|value| !value.is_empty() && value.len() <= MAX_REQUEST_ID_CHARS)
+        .and_then(protocol::request_id::accept)
         .map(str::to_owned);
     let id = match presented {
         Some(id) => id,

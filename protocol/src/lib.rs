@@ -23,6 +23,7 @@ pub mod posthog;
 pub mod provisioning;
 pub mod random;
 pub mod region;
+pub mod request_id;
 pub mod schema;
 pub mod scope;
 #[cfg(feature = "serve")]

@@ -301,3 +301,47 @@ async fn the_log_masks_every_credential_it_refuses_or_grants() {
         );
     }
 }
+
+/// A request id is caller-controlled text: one that is not a short token
+/// of `[A-Za-z0-9._-]` (or that hides a credential) is replaced before it
+/// reaches the journal, the log or introspection.
+#[tokio::test]
+async fn an_unacceptable_request_id_is_replaced_everywhere() {
+    let gateway = Gateway::start().await;
+    let secret = format!("phx_{}", "R".repeat(40));
+    let presented = [
+        secret.clone(),
+        format!("oops-{secret}"),
+        "two words".to_owned(),
+        "r".repeat(129),
+    ];
+    let mut answered = Vec::new();
+    for id in &presented {
+        let response = gateway
+            .http
+            .post(gateway.messages_url())
+            .header("x-api-key", PAT)
+            .header("x-request-id", id.as_str())
+            .json(&first_request("framework: next-js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{id}");
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(id.starts_with("req_"), "a generated id, not {id}");
+        answered.push(Some(id));
+    }
+    let forwarded: Vec<_> = gateway
+        .introspection
+        .seen()
+        .into_iter()
+        .map(|call| call.request_id)
+        .collect();
+    assert_eq!(forwarded, answered);
+    let journal = gateway.journal_text().await;
+    assert!(!journal.contains(&"R".repeat(40)), "{journal}");
+    assert!(!journal.contains("two words"), "{journal}");
+}
