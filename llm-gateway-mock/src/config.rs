@@ -26,6 +26,9 @@ pub struct Config {
     /// Faults to inject from the start (also settable through
     /// `POST /_admin/faults`).
     pub faults: protocol::admin::FaultSettings,
+    /// How long a client may take to send a request's head, and how many
+    /// connections are served at once.
+    pub limits: protocol::serve::Limits,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             admin_token: None,
             agent_dir: None,
             faults: protocol::admin::FaultSettings::default(),
+            limits: protocol::serve::Limits::DEFAULT,
         }
     }
 }

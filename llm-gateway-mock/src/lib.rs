@@ -89,8 +89,8 @@ async fn not_found() -> Response {
     error::detail(StatusCode::NOT_FOUND, "Not found.")
 }
 
-/// Binds, prints `listening on http://<addr>` once, and serves until
-/// Ctrl-C or SIGTERM.
+/// Binds, prints `listening on http://<addr>` once, and serves (within
+/// `config.limits`) until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = AppState::from_config(&config)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
@@ -109,8 +109,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(protocol::serve::shutdown_signal())
-        .await
-        .context("the server stopped with an error")
+    protocol::serve::serve(
+        listener,
+        app(state),
+        config.limits,
+        protocol::serve::shutdown_signal(),
+    )
+    .await;
+    Ok(())
 }

@@ -57,6 +57,13 @@ struct Flags {
     /// Seed of the generator behind fault probabilities and latency ranges.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
+    /// Seconds a client may take to send a request's head (a keep-alive
+    /// connection left idle this long is closed too).
+    #[arg(long, env = "LLM_GATEWAY_HEADER_READ_TIMEOUT", default_value_t = protocol::serve::Limits::DEFAULT.header_read_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "LLM_GATEWAY_MAX_CONNECTIONS", default_value_t = protocol::serve::Limits::DEFAULT.max_connections, value_parser = clap::value_parser!(u64).range(1..).map(|count| count as usize))]
+    max_connections: usize,
 }
 
 #[tokio::main]
@@ -95,6 +102,10 @@ async fn main() -> ExitCode {
         faults: protocol::admin::FaultSettings {
             seed: flags.fault_seed,
             rules: flags.faults,
+        },
+        limits: protocol::serve::Limits {
+            header_read_timeout: std::time::Duration::from_secs(flags.header_read_timeout),
+            max_connections: flags.max_connections,
         },
     };
     match gateway::run(config).await {

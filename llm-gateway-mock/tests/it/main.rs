@@ -10,3 +10,4 @@ mod gateway_tokens;
 mod health;
 mod hostile;
 mod support;
+mod transport;

@@ -225,7 +225,15 @@ impl Gateway {
         };
         adjust(&mut config);
         let state = AppState::from_config(&config).unwrap();
-        let address = serve(gateway::app(state)).await;
+        // The program's own accept loop, within the configured limits.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(protocol::serve::serve(
+            listener,
+            gateway::app(state),
+            config.limits,
+            std::future::pending(),
+        ));
         Gateway {
             base: format!("http://{address}"),
             http: reqwest::Client::new(),
