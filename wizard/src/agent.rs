@@ -8,13 +8,13 @@ use protocol::gateway::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::client::{host_of, Answer, Http};
+use crate::client::{host_of, Answer};
 use crate::diagnose::{self, Evidence};
 use crate::error::WizardError;
 use crate::framework::Framework;
-use crate::log::VerboseLog;
-use crate::progress::{Progress, Step};
-use crate::retry::{self, RetryPolicy};
+use crate::progress::Step;
+use crate::retry;
+use crate::session::Session;
 use crate::sse;
 use crate::staging::Staging;
 
@@ -28,22 +28,15 @@ pub struct Briefing<'a> {
     pub host: &'a str,
 }
 
-/// What the gateway run needs besides the project.
+/// What the gateway run needs besides the project. The gateway's URL, the
+/// retries (`--retry-base-ms`) and whether to ask for server-sent events
+/// (`--stream`) come from the session's config; each turn is a step of its
+/// progress.
 pub struct GatewayCall<'a> {
-    pub http: &'a Http,
-    pub log: &'a VerboseLog,
-    /// The base including the product path; the wizard posts to
-    /// `<gateway_url>/v1/messages`.
-    pub gateway_url: &'a str,
+    pub session: &'a Session,
     pub credential: &'a protocol::credential::Credential,
     /// Builds the 401 explanation from what the gateway said.
     pub evidence: Evidence,
-    /// Retries of overloaded, rate-limited or broken calls.
-    pub retry: RetryPolicy,
-    /// Ask for server-sent events (`--stream`) instead of one JSON body.
-    pub stream: bool,
-    /// Shows each turn as a step.
-    pub progress: &'a Progress,
 }
 
 /// What one gateway call gave: the agent's message, or an answer that is
@@ -60,10 +53,11 @@ pub async fn converse(
     briefing: &Briefing<'_>,
     mut staging: Staging,
 ) -> Result<(Staging, Vec<String>), WizardError> {
-    let url = format!("{}/v1/messages", call.gateway_url.trim_end_matches('/'));
-    call.log.line(format!("gateway URL: {url}"));
-    call.log
-        .line(format!("gateway credential: {}", call.credential));
+    let session = call.session;
+    let (config, log) = (&session.config, &session.log);
+    let url = format!("{}/v1/messages", config.gateway_url().trim_end_matches('/'));
+    log.line(format!("gateway URL: {url}"));
+    log.line(format!("gateway credential: {}", call.credential));
     let mut messages = vec![Message {
         role: "user".into(),
         content: MessageContent::Text(first_message(briefing)),
@@ -76,9 +70,9 @@ pub async fn converse(
             system: Some(MessageContent::Text(SYSTEM_PROMPT.into())),
             messages: messages.clone(),
             tools: tools(),
-            stream: call.stream.then_some(true),
+            stream: config.stream.then_some(true),
         };
-        let step = call.progress.step(format!("Agent turn {}…", turn + 1));
+        let step = session.progress.step(format!("Agent turn {}…", turn + 1));
         let response = match send_with_retries(call, &step, turn, &url, &request).await? {
             Reply::Message(response) => response,
             Reply::Refused(answer) => return Err(refusal(call, &url, answer)),
@@ -86,14 +80,14 @@ pub async fn converse(
         let mut results = Vec::new();
         for block in &response.content {
             match block {
-                ContentBlock::Text { text } => call.log.line(format!("agent says: {text}")),
+                ContentBlock::Text { text } => log.line(format!("agent says: {text}")),
                 ContentBlock::ToolUse { id, name, input } => {
                     let outcome = apply_tool(&mut staging, name, input);
                     let (text, is_error) = match &outcome {
                         Ok(()) => ("staged".to_owned(), None),
                         Err(reason) => (reason.clone(), Some(true)),
                     };
-                    call.log.line(format!(
+                    log.line(format!(
                         "agent tool {name} {}: {text}",
                         input
                             .get("file_path")
@@ -140,7 +134,7 @@ fn refusal(call: &GatewayCall<'_>, url: &str, answer: Answer) -> WizardError {
         StatusCode::UNAUTHORIZED => {
             let mut evidence = call.evidence.clone();
             evidence.www_authenticate = answer.www_authenticate.clone();
-            call.log.line(format!(
+            call.session.log.line(format!(
                 "gateway 401; WWW-Authenticate: {}; settings conflicts: {}",
                 answer.www_authenticate.as_deref().unwrap_or("(none)"),
                 evidence.conflicts.len()
@@ -150,7 +144,7 @@ fn refusal(call: &GatewayCall<'_>, url: &str, answer: Answer) -> WizardError {
         StatusCode::FORBIDDEN => WizardError::Auth(format!(
             "The gateway refused this credential (403): {}\nVerbose log: {}",
             answer.message(),
-            call.log.path().display()
+            call.session.log.path().display()
         )),
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
             WizardError::Network(format!(
@@ -170,7 +164,7 @@ fn refusal(call: &GatewayCall<'_>, url: &str, answer: Answer) -> WizardError {
                 "The LLM gateway at {} is {what} ({}) and still was after {} attempts: {}. This is not a problem with your key; try again in a few minutes.",
                 host_of(url),
                 retry::status_text(status.as_u16()),
-                call.retry.max_attempts,
+                call.session.config.retry.max_attempts,
                 answer.message()
             ))
         }
@@ -254,6 +248,7 @@ async fn send_with_retries(
     request: &MessagesRequest,
 ) -> Result<Reply, WizardError> {
     let what = format!("agent turn {}", turn + 1);
+    let (policy, log) = (call.session.config.retry, &call.session.log);
     let mut attempt = 1;
     loop {
         let outcome = send_once(call, &what, url, request).await;
@@ -265,7 +260,7 @@ async fn send_with_retries(
             Err(WizardError::Network(message)) => (None, message.clone()),
             _ => return outcome,
         };
-        let Some(wait) = call.retry.delay(attempt, retry_after) else {
+        let Some(wait) = policy.delay(attempt, retry_after) else {
             return match outcome {
                 Err(WizardError::Network(message)) => Err(WizardError::Network(format!(
                     "{message} (after {attempt} attempts)"
@@ -273,11 +268,11 @@ async fn send_with_retries(
                 other => other,
             };
         };
-        call.log.line(format!(
+        log.line(format!(
             "{what}: {reason}; retrying in {} ms (attempt {} of {})",
             wait.as_millis(),
             attempt + 1,
-            call.retry.max_attempts
+            policy.max_attempts
         ));
         step.note(&format!(
             "The LLM gateway answered {reason}; retrying in {:.1} s…",
@@ -295,21 +290,21 @@ async fn send_once(
     url: &str,
     request: &MessagesRequest,
 ) -> Result<Reply, WizardError> {
-    let builder = call
-        .http
+    let session = call.session;
+    let builder = session
         .client()
         .post(url)
         .bearer_auth(call.credential.expose())
         .header("anthropic-version", "2023-06-01")
         .json(request);
-    let response = call.http.start(call.log, what, url, builder).await?;
+    let response = session.http.start(&session.log, what, url, builder).await?;
     let streamed = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/event-stream"));
     if response.status() != StatusCode::OK || !streamed {
-        let answer = Answer::read(response, call.log, what, url).await?;
+        let answer = Answer::read(response, &session.log, what, url).await?;
         return match answer.status {
             StatusCode::OK => Ok(Reply::Message(answer.json("the LLM gateway")?)),
             _ => Ok(Reply::Refused(answer)),
@@ -333,7 +328,7 @@ async fn read_stream(
             "the LLM gateway at {} broke off its streamed answer ({what}): {why}",
             host_of(url)
         );
-        call.log.line(format!("{what} failed: {message}"));
+        call.session.log.line(format!("{what} failed: {message}"));
         WizardError::Network(message)
     };
     let mut decoder = sse::Decoder::default();
@@ -353,7 +348,8 @@ async fn read_stream(
     let message = decoder
         .finish()
         .map_err(|error| broken(error.to_string()))?;
-    call.log
+    call.session
+        .log
         .line(format!("{what}: 200 OK, streamed ({received} bytes)"));
     Ok(message)
 }

@@ -3,12 +3,13 @@
 //! (seed 003: say the cause first, in one sentence with its fix).
 
 use protocol::credential::Credential;
-use protocol::posthog::{HealthIssues, Me, Project};
+use protocol::posthog::{Me, Project};
 use serde::de::DeserializeOwned;
 
-use crate::client::{Answer, Http};
+use crate::client::Answer;
 use crate::error::WizardError;
 use crate::log::VerboseLog;
+use crate::session::Session;
 
 /// Why the API refused a credential with 401, read from its `detail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,39 +86,41 @@ pub fn explain_403(path: &str, detail: &str, log: &VerboseLog) -> String {
 
 /// `GET <server><path>` with a bearer credential.
 pub async fn get_raw(
-    http: &Http,
-    log: &VerboseLog,
+    session: &Session,
     server: &str,
     path: &str,
     key: &Credential,
 ) -> Result<Answer, WizardError> {
     let url = format!("{server}{path}");
-    http.send(
-        log,
-        &format!("GET {path}"),
-        &url,
-        http.client().get(&url).bearer_auth(key.expose()),
-    )
-    .await
+    session
+        .send(
+            &format!("GET {path}"),
+            &url,
+            session.client().get(&url).bearer_auth(key.expose()),
+        )
+        .await
 }
 
-/// Turns an answer into `T`, or an explained error; `pinned`: the server
-/// was pinned with `--base-url`.
+/// Turns an answer into `T`, or an explained error (which names the other
+/// region only when `--base-url` did not pin the server).
 pub fn read<T: DeserializeOwned>(
+    session: &Session,
     answer: &Answer,
     path: &str,
-    pinned: bool,
-    log: &VerboseLog,
 ) -> Result<T, WizardError> {
     match answer.status.as_u16() {
         200 => answer.json(path),
         401 => Err(WizardError::Auth(explain_401(
             path,
             &answer.message(),
-            pinned,
-            log,
+            session.config.pinned(),
+            &session.log,
         ))),
-        403 => Err(WizardError::Auth(explain_403(path, &answer.message(), log))),
+        403 => Err(WizardError::Auth(explain_403(
+            path,
+            &answer.message(),
+            &session.log,
+        ))),
         status => Err(WizardError::Internal(format!(
             "{path} answered {status}: {}",
             answer.message()
@@ -125,56 +128,34 @@ pub fn read<T: DeserializeOwned>(
     }
 }
 
-/// Where the API is asked, and whether `--base-url` pinned it there.
-#[derive(Debug, Clone, Copy)]
-pub struct Server<'a> {
-    pub url: &'a str,
-    pub pinned: bool,
-}
-
+/// `GET <server><path>`, read as `T` or explained.
 pub async fn get<T: DeserializeOwned>(
-    http: &Http,
-    log: &VerboseLog,
-    server: Server<'_>,
+    session: &Session,
+    server: &str,
     path: &str,
     key: &Credential,
 ) -> Result<T, WizardError> {
-    let answer = get_raw(http, log, server.url, path, key).await?;
-    read(&answer, path, server.pinned, log)
+    let answer = get_raw(session, server, path, key).await?;
+    read(session, &answer, path)
 }
 
-pub async fn me(
-    http: &Http,
-    log: &VerboseLog,
-    server: Server<'_>,
-    key: &Credential,
-) -> Result<Me, WizardError> {
-    get(http, log, server, protocol::paths::USERS_ME, key).await
+/// The user `key` belongs to, with their current project.
+pub async fn me(session: &Session, server: &str, key: &Credential) -> Result<Me, WizardError> {
+    get(session, server, protocol::paths::USERS_ME, key).await
 }
 
 pub async fn project(
-    http: &Http,
-    log: &VerboseLog,
-    server: Server<'_>,
+    session: &Session,
+    server: &str,
     key: &Credential,
     id: i64,
 ) -> Result<Project, WizardError> {
-    get(http, log, server, &protocol::paths::project(id), key).await
+    get(session, server, &protocol::paths::project(id), key).await
 }
 
 /// `GET /api/environments/{id}/health_issues/?status=active&dismissed=false&limit=250`.
 pub fn health_issues_path(project_id: i64) -> String {
     format!("/api/environments/{project_id}/health_issues/?status=active&dismissed=false&limit=250")
-}
-
-pub async fn health_issues(
-    http: &Http,
-    log: &VerboseLog,
-    server: Server<'_>,
-    key: &Credential,
-    project_id: i64,
-) -> Result<HealthIssues, WizardError> {
-    get(http, log, server, &health_issues_path(project_id), key).await
 }
 
 #[cfg(test)]

@@ -10,21 +10,17 @@ use protocol::credential::Credential;
 use protocol::provisioning::{DeepLinkAnswer, DeepLinkRequest};
 use protocol::{paths, API_VERSION, API_VERSION_HEADER};
 
-use crate::client::Http;
-use crate::log::VerboseLog;
+use crate::session::Session;
 
 /// The purpose that opens the project's dashboard.
 pub const PURPOSE_DASHBOARD: &str = "dashboard";
 
-/// Asks `server` for a dashboard link; `None` (logged) when it cannot.
-pub async fn dashboard(
-    http: &Http,
-    log: &VerboseLog,
-    server: &str,
-    token: &Credential,
-) -> Option<DeepLinkAnswer> {
-    let url = format!("{server}{}", paths::DEEP_LINKS);
-    let builder = http
+/// Asks the run's server for a dashboard link; `None` (logged) when it
+/// cannot.
+pub async fn dashboard(session: &Session, token: &Credential) -> Option<DeepLinkAnswer> {
+    let log = &session.log;
+    let url = format!("{}{}", session.config.server_url(), paths::DEEP_LINKS);
+    let builder = session
         .client()
         .post(&url)
         .header(API_VERSION_HEADER, API_VERSION)
@@ -33,7 +29,7 @@ pub async fn dashboard(
             purpose: Some(PURPOSE_DASHBOARD.into()),
             path: None,
         });
-    let answer = match http.send(log, "dashboard deep link", &url, builder).await {
+    let answer = match session.send("dashboard deep link", &url, builder).await {
         Ok(answer) => answer,
         Err(error) => {
             log.line(format!("no dashboard link: {error}"));

@@ -56,6 +56,21 @@ impl WizardError {
             _ => "provisioning_failed",
         }
     }
+
+    /// The error as a person reads it on stderr: the message without a
+    /// trailing newline (a 401's explanation ends with one).
+    pub fn for_a_person(&self) -> String {
+        self.to_string().trim_end().to_owned()
+    }
+
+    /// The error as `provision --json` prints it on stderr, for a script.
+    pub fn as_json(&self) -> String {
+        let output = protocol::wizard::WizardErrorOutput {
+            error: self.to_string(),
+            code: self.code().to_owned(),
+        };
+        serde_json::to_string(&output).unwrap_or_default()
+    }
 }
 
 impl fmt::Display for ExitCode {

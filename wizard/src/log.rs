@@ -9,35 +9,47 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::output::Output;
+
 pub const FILE_NAME: &str = "posthog-wizard.log";
 
 pub struct VerboseLog {
     path: PathBuf,
     file: Mutex<Option<File>>,
-    echo: bool,
+    /// Where `--debug` echoes every line (stderr).
+    echo: Option<Output>,
 }
 
 impl VerboseLog {
     /// Opens (appending) the log in `directory`. A log that cannot be opened
-    /// is not fatal: the run goes on and says so on stderr once.
-    pub fn open(directory: &Path, echo: bool) -> VerboseLog {
+    /// is not fatal: the run goes on and says so once on `output`'s stderr.
+    pub fn open(directory: &Path, output: &Output) -> VerboseLog {
         let path = directory.join(FILE_NAME);
         let file = std::fs::create_dir_all(directory)
             .and_then(|()| OpenOptions::new().create(true).append(true).open(&path));
         let file = match file {
             Ok(file) => Some(file),
             Err(error) => {
-                eprintln!(
+                output.warn(format!(
                     "warning: cannot write the verbose log {}: {error}",
                     path.display()
-                );
+                ));
                 None
             }
         };
         VerboseLog {
             path,
             file: Mutex::new(file),
-            echo,
+            echo: None,
+        }
+    }
+
+    /// The same log, every line of which is also written (already
+    /// redacted) on `output`'s stderr: `--debug`.
+    pub fn echoing_to(self, output: Output) -> VerboseLog {
+        VerboseLog {
+            echo: Some(output),
+            ..self
         }
     }
 
@@ -46,7 +58,7 @@ impl VerboseLog {
         VerboseLog {
             path: PathBuf::from("/dev/null"),
             file: Mutex::new(None),
-            echo: false,
+            echo: None,
         }
     }
 
@@ -69,8 +81,8 @@ impl VerboseLog {
 
     fn write_raw(&self, text: &str) {
         let text = protocol::credential::redact_secrets(text);
-        if self.echo {
-            eprint!("{text}");
+        if let Some(output) = &self.echo {
+            output.echo(&text);
         }
         let mut file = self
             .file
@@ -89,7 +101,7 @@ mod tests {
     #[test]
     fn the_log_never_holds_a_full_secret() {
         let directory = tempfile::tempdir().unwrap();
-        let log = VerboseLog::open(directory.path(), false);
+        let log = VerboseLog::open(directory.path(), &Output::standard());
         log.banner("--signup --email a@example.com");
         log.line("token pha_ThisIsAFakeTokenThatMustNotLeak1234 issued");
         let text = std::fs::read_to_string(directory.path().join(FILE_NAME)).unwrap();

@@ -14,12 +14,96 @@ use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::client::Http;
 use crate::error::WizardError;
 use crate::log::VerboseLog;
+use crate::session::Session;
 
 /// The ports tried in order when `--callback-port` is not given.
 pub const CALLBACK_PORTS: [u16; 6] = [8239, 8238, 8240, 8237, 8236, 8235];
+
+/// A finished interactive login.
+pub struct SignedIn {
+    pub token: Credential,
+    /// The `scope` of the token answer, space separated.
+    pub granted_scope: String,
+}
+
+/// Signs in through the link of an account request's `requires_auth` (the
+/// older eras): the link's own client, scopes and, when it is the account
+/// request's, challenge, which `account_verifier` answers.
+pub async fn sign_in_with_link(
+    session: &Session,
+    link: &str,
+    account_verifier: &CodeVerifier,
+) -> Result<SignedIn, WizardError> {
+    let (listener, port) = bind(session)?;
+    let request = authorize_link(
+        link,
+        session.config.client_id(),
+        port,
+        &*session.random,
+        account_verifier,
+    )?;
+    finish_sign_in(session, listener, port, request).await
+}
+
+/// Signs in with the wizard's own authorize URL, asking for `scope` when the
+/// server named one (today's consent link), else for the login scopes.
+pub async fn sign_in(session: &Session, scope: Option<&str>) -> Result<SignedIn, WizardError> {
+    let (listener, port) = bind(session)?;
+    let request = own_authorize_request(
+        &session.config.server_url(),
+        scope,
+        session.config.client_id(),
+        port,
+        &*session.random,
+    )?;
+    finish_sign_in(session, listener, port, request).await
+}
+
+/// The listener at `--callback-port`, or at the first free default port.
+fn bind(session: &Session) -> Result<(TcpListener, u16), WizardError> {
+    match session.config.callback_port {
+        Some(port) => bind_port(port),
+        None => bind_first_free(),
+    }
+}
+
+/// Shows the authorize URL alone on its line (protocol section 6), waits for
+/// the callback or a pasted code, and exchanges it; a grant narrower than
+/// asked is warned about on stderr.
+async fn finish_sign_in(
+    session: &Session,
+    listener: TcpListener,
+    port: u16,
+    request: AuthorizeRequest,
+) -> Result<SignedIn, WizardError> {
+    session.log.line(format!(
+        "sign-in: listening on 127.0.0.1:{port}, asking for {}",
+        request.asked.join(" ")
+    ));
+    let output = &session.output;
+    output.line("Open this URL in your browser to sign in:");
+    output.line(&request.url);
+    output.line(format!(
+        "Waiting for the sign-in (at most {}). You can also paste the code, or the whole callback URL, here.",
+        human(session.config.login_timeout)
+    ));
+    output.flush();
+    let code = wait_for_code(session, &listener, &request.state).await?;
+    drop(listener);
+    let tokens = exchange(session, &request, &code).await?;
+    if let Some(warning) = scope_warning(&request.asked, &tokens.scope) {
+        output.warn(warning);
+    }
+    let token = Credential::parse(&tokens.access_token)
+        .map_err(|error| WizardError::Internal(format!("malformed access token: {error}")))?;
+    output.line("Signed in.");
+    Ok(SignedIn {
+        token,
+        granted_scope: tokens.scope,
+    })
+}
 
 /// What the browser is sent to, and what the exchange needs afterwards.
 #[derive(Debug)]
@@ -33,52 +117,91 @@ pub struct AuthorizeRequest {
     pub asked: Vec<String>,
 }
 
-/// Builds the authorize URL. `redirect` is the account request's
-/// `requires_auth` URL (it carries client_id, the challenge and the scope);
-/// without it the wizard builds the URL itself with the LOGIN scopes.
-/// When the server's URL carries the account request's own challenge,
+/// Completes the sign-in link of an account request's `requires_auth` (the
+/// older eras' `/oauth/authorize` link, which carries the client_id, the
+/// challenge and the scope) with this run's loopback `redirect_uri` and
+/// `state`. When the link carries the account request's own challenge,
 /// `account_verifier` answers it (it is the same request); otherwise a fresh
 /// pair replaces the challenge.
-pub fn authorize_request(
-    redirect: Option<&str>,
-    server: &str,
+pub fn authorize_link(
+    link: &str,
     default_client_id: &str,
     port: u16,
     random: &dyn RandomSource,
-    account_verifier: Option<&CodeVerifier>,
+    account_verifier: &CodeVerifier,
 ) -> Result<AuthorizeRequest, WizardError> {
-    let base = match redirect {
-        Some(url) => url.to_owned(),
-        None => format!("{server}{}", protocol::paths::OAUTH_AUTHORIZE),
+    let (url, original) = sign_in_url(link)?;
+    let verifier = match param(&original, "code_challenge") {
+        Some(challenge) if account_verifier.challenge().as_str() == challenge => {
+            account_verifier.clone()
+        }
+        _ => CodeVerifier::generate(random),
     };
-    let mut url = Url::parse(&base).map_err(|error| {
+    Ok(complete(
+        url,
+        &original,
+        default_client_id,
+        verifier,
+        port,
+        random,
+    ))
+}
+
+/// The wizard's own authorize request on `server` (`doctor` without a key,
+/// and today's existing email, whose consent link would send the code
+/// elsewhere): a fresh PKCE pair, asking for `scope` (space separated) when
+/// the server named one, else for the login scopes.
+pub fn own_authorize_request(
+    server: &str,
+    scope: Option<&str>,
+    client_id: &str,
+    port: u16,
+    random: &dyn RandomSource,
+) -> Result<AuthorizeRequest, WizardError> {
+    let (url, original) = sign_in_url(&own_authorize_url(server, scope))?;
+    let verifier = CodeVerifier::generate(random);
+    Ok(complete(url, &original, client_id, verifier, port, random))
+}
+
+/// Parses a sign-in URL and keeps its query pairs.
+fn sign_in_url(text: &str) -> Result<(Url, Vec<(String, String)>), WizardError> {
+    let url = Url::parse(text).map_err(|error| {
         WizardError::Internal(format!(
             "the server sent a sign-in URL the wizard cannot read ({error})"
         ))
     })?;
-    let original: Vec<(String, String)> = url
+    let original = url
         .query_pairs()
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
-    let param = |name: &str| {
-        original
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
-    let client_id = param("client_id").unwrap_or_else(|| default_client_id.to_owned());
-    let asked: Vec<String> = match param("scope") {
+    Ok((url, original))
+}
+
+fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
+}
+
+/// Rewrites `url`'s query with this run's parameters, keeping the client_id
+/// and scope it names (else `default_client_id` and the login scopes) and
+/// any parameter of its own after them.
+fn complete(
+    mut url: Url,
+    original: &[(String, String)],
+    default_client_id: &str,
+    verifier: CodeVerifier,
+    port: u16,
+    random: &dyn RandomSource,
+) -> AuthorizeRequest {
+    let client_id = param(original, "client_id").unwrap_or_else(|| default_client_id.to_owned());
+    let asked: Vec<String> = match param(original, "scope") {
         Some(scope) if !scope.trim().is_empty() => protocol::scope::split(&scope),
         _ => WIZARD_LOGIN_SCOPES
             .iter()
             .map(|scope| (*scope).to_owned())
             .collect(),
-    };
-    let verifier = match (account_verifier, param("code_challenge")) {
-        (Some(verifier), Some(challenge)) if verifier.challenge().as_str() == challenge => {
-            verifier.clone()
-        }
-        _ => CodeVerifier::generate(random),
     };
     let state = hex(&random.bytes(16));
     let redirect_uri = format!("http://localhost:{port}/callback");
@@ -109,20 +232,20 @@ pub fn authorize_request(
             query.append_pair(key, value);
         }
     }
-    Ok(AuthorizeRequest {
+    AuthorizeRequest {
         url: url.to_string(),
         client_id,
         redirect_uri,
         state,
         verifier,
         asked,
-    })
+    }
 }
 
 /// The wizard's own authorize URL on `server`, asking for `scope` (space
-/// separated) when given, else for the login scopes; [`authorize_request`]
-/// completes it.
-pub fn own_authorize_url(server: &str, scope: Option<&str>) -> String {
+/// separated) when given, else for the login scopes;
+/// [`own_authorize_request`] completes it.
+fn own_authorize_url(server: &str, scope: Option<&str>) -> String {
     let base = format!("{server}{}", protocol::paths::OAUTH_AUTHORIZE);
     match (scope, Url::parse(&base)) {
         (Some(scope), Ok(mut url)) => {
@@ -133,47 +256,53 @@ pub fn own_authorize_url(server: &str, scope: Option<&str>) -> String {
     }
 }
 
-/// Binds the login listener on 127.0.0.1: the given port, or the first
-/// free one of [`CALLBACK_PORTS`].
-pub fn bind(port: Option<u16>) -> Result<(TcpListener, u16), WizardError> {
-    let candidates: Vec<u16> = match port {
-        Some(port) => vec![port],
-        None => CALLBACK_PORTS.to_vec(),
-    };
-    for candidate in &candidates {
-        let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", *candidate)) else {
-            continue;
-        };
-        let port = listener
-            .local_addr()
-            .map_or(*candidate, |address| address.port());
-        let listener = listener
-            .set_nonblocking(true)
-            .and_then(|()| TcpListener::from_std(listener))
-            .map_err(|error| {
-                WizardError::Internal(format!("cannot listen for the sign-in: {error}"))
-            })?;
-        return Ok((listener, port));
+/// Binds the login listener on 127.0.0.1 at `--callback-port`.
+pub fn bind_port(port: u16) -> Result<(TcpListener, u16), WizardError> {
+    match listen(port)? {
+        Some(bound) => Ok(bound),
+        None => Err(WizardError::Usage(format!(
+            "--callback-port {port} is in use; choose a free port for the sign-in listener"
+        ))),
     }
-    Err(WizardError::Usage(match port {
-        Some(port) => {
-            format!("--callback-port {port} is in use; choose a free port for the sign-in listener")
+}
+
+/// Binds the login listener on 127.0.0.1 at the first free one of
+/// [`CALLBACK_PORTS`] (protocol section 9's defaults).
+pub fn bind_first_free() -> Result<(TcpListener, u16), WizardError> {
+    for candidate in CALLBACK_PORTS {
+        if let Some(bound) = listen(candidate)? {
+            return Ok(bound);
         }
-        None => format!(
-            "the sign-in listener found no free port among {}; choose one with --callback-port",
-            CALLBACK_PORTS.map(|port| port.to_string()).join(", ")
-        ),
-    }))
+    }
+    Err(WizardError::Usage(format!(
+        "the sign-in listener found no free port among {}; choose one with --callback-port",
+        CALLBACK_PORTS.map(|port| port.to_string()).join(", ")
+    )))
+}
+
+/// A listener on `port`, or `None` when the port is taken.
+fn listen(port: u16) -> Result<Option<(TcpListener, u16)>, WizardError> {
+    let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) else {
+        return Ok(None);
+    };
+    let port = listener.local_addr().map_or(port, |address| address.port());
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(listener))
+        .map_err(|error| {
+            WizardError::Internal(format!("cannot listen for the sign-in: {error}"))
+        })?;
+    Ok(Some((listener, port)))
 }
 
 /// Waits for the callback on `listener` or a code pasted on stdin (a bare
-/// code or the whole callback URL), at most `timeout`.
+/// code or the whole callback URL), at most the config's login timeout.
 pub async fn wait_for_code(
+    session: &Session,
     listener: &TcpListener,
     state: &str,
-    timeout: Duration,
-    log: &VerboseLog,
 ) -> Result<String, WizardError> {
+    let (log, timeout) = (&session.log, session.config.login_timeout);
     let (sender, mut pasted) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
@@ -212,7 +341,7 @@ pub async fn wait_for_code(
                     }
                     Pasted::Received(Received::Denied(reason)) => return Err(denied(&reason)),
                     Pasted::Empty => {}
-                    Pasted::WrongState => eprintln!(
+                    Pasted::WrongState => session.output.warn(
                         "That callback URL belongs to another sign-in (its state does not match); paste the one from this run."
                     ),
                 }
@@ -223,21 +352,23 @@ pub async fn wait_for_code(
 
 /// Exchanges the code at `POST <server>/oauth/token`.
 pub async fn exchange(
-    http: &Http,
-    log: &VerboseLog,
-    server: &str,
+    session: &Session,
     request: &AuthorizeRequest,
     code: &str,
 ) -> Result<TokenAnswer, WizardError> {
-    let url = format!("{server}{}", protocol::paths::OAUTH_TOKEN);
-    let builder = http.client().post(&url).form(&[
+    let url = format!(
+        "{}{}",
+        session.config.server_url(),
+        protocol::paths::OAUTH_TOKEN
+    );
+    let builder = session.client().post(&url).form(&[
         ("grant_type", GRANT_AUTHORIZATION_CODE),
         ("code", code),
         ("redirect_uri", &request.redirect_uri),
         ("client_id", &request.client_id),
         ("code_verifier", request.verifier.as_str()),
     ]);
-    let answer = http.send(log, "login code exchange", &url, builder).await?;
+    let answer = session.send("login code exchange", &url, builder).await?;
     if !answer.status.is_success() {
         let code = answer
             .code()
@@ -257,7 +388,7 @@ pub async fn exchange(
             "the token endpoint sent a malformed access token: {error}"
         ))
     })?;
-    log.line(format!(
+    session.log.line(format!(
         "sign-in: granted scope {:?}, scoped teams {:?}, region {:?}",
         tokens.scope, tokens.scoped_teams, tokens.posthog_region
     ));
@@ -459,15 +590,7 @@ mod tests {
             "http://server/oauth/authorize?client_id=posthog-wizard&response_type=code&code_challenge={}&code_challenge_method=S256&scope=user%3Aread+llm_gateway%3Aread",
             verifier.challenge().as_str()
         );
-        let request = authorize_request(
-            Some(&redirect),
-            "http://server",
-            "x",
-            8239,
-            &random,
-            Some(&verifier),
-        )
-        .unwrap();
+        let request = authorize_link(&redirect, "x", 8239, &random, &verifier).unwrap();
         assert_eq!(request.verifier, verifier);
         let pairs = query(&request.url);
         assert_eq!(
@@ -485,8 +608,8 @@ mod tests {
     fn a_foreign_challenge_gets_a_fresh_pair_that_matches() {
         let random = SeededRandom::new(2);
         let redirect = "http://server/oauth/authorize?client_id=c&code_challenge=somebody-elses&code_challenge_method=S256";
-        let request =
-            authorize_request(Some(redirect), "http://server", "x", 1, &random, None).unwrap();
+        let unrelated = CodeVerifier::generate(&random);
+        let request = authorize_link(redirect, "x", 1, &random, &unrelated).unwrap();
         let pairs = query(&request.url);
         assert_eq!(
             get(&pairs, "code_challenge"),
@@ -499,8 +622,7 @@ mod tests {
     fn the_wizard_builds_the_url_itself_with_the_login_scopes() {
         let random = SeededRandom::new(3);
         let request =
-            authorize_request(None, "http://server", "posthog-wizard", 8240, &random, None)
-                .unwrap();
+            own_authorize_request("http://server", None, "posthog-wizard", 8240, &random).unwrap();
         assert!(request.url.starts_with("http://server/oauth/authorize?"));
         let pairs = query(&request.url);
         assert_eq!(get(&pairs, "scope"), WIZARD_LOGIN_SCOPES.join(" "));
@@ -511,14 +633,12 @@ mod tests {
     #[test]
     fn todays_consent_link_becomes_the_wizards_own_login_with_its_scopes() {
         let random = SeededRandom::new(4);
-        let own = own_authorize_url("http://server", Some("user:read llm_gateway:read"));
-        let request = authorize_request(
-            Some(&own),
+        let request = own_authorize_request(
             "http://server",
+            Some("user:read llm_gateway:read"),
             "posthog-wizard",
             8241,
             &random,
-            None,
         )
         .unwrap();
         assert!(request.url.starts_with("http://server/oauth/authorize?"));

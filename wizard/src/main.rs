@@ -1,11 +1,13 @@
-//! `wizard`: flags in, [`wizard::run`] out, exit code from the outcome.
+//! `wizard`: flags in, a session on stdout and stderr with the operating
+//! system's randomness, [`wizard::run`] out, exit code from the outcome.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use wizard::{Command, Config, ExitCode, Region, ScopeRequest, WizardError};
+use protocol::random::OsRandom;
+use wizard::{Command, Config, ExitCode, Output, Region, ScopeRequest, Session, WizardError};
 
 /// The PostHog setup wizard (simulated): signs you up without a browser,
 /// then writes the PostHog SDK integration into your project.
@@ -142,24 +144,22 @@ enum Sub {
 fn main() -> std::process::ExitCode {
     let flags = Flags::parse();
     let json_errors = matches!(flags.command, Some(Sub::Provision { json, .. }) if json || !std::io::stdout().is_terminal());
+    let output = Output::standard();
     let result = config(flags).and_then(|config| {
-        tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|error| WizardError::Internal(format!("cannot start the runtime: {error}")))?
-            .block_on(wizard::run(config))
+            .map_err(|error| WizardError::Internal(format!("cannot start the runtime: {error}")))?;
+        let session = Session::new(config, output.clone(), Box::new(OsRandom))?;
+        runtime.block_on(wizard::run(session))
     });
     match result {
         Ok(outcome) => std::process::ExitCode::from(outcome.exit_code() as u8),
         Err(error) => {
             if json_errors {
-                let output = protocol::wizard::WizardErrorOutput {
-                    error: error.to_string(),
-                    code: error.code().to_owned(),
-                };
-                eprintln!("{}", serde_json::to_string(&output).unwrap_or_default());
+                output.warn(error.as_json());
             } else {
-                eprintln!("{}", error.to_string().trim_end());
+                output.warn(error.for_a_person());
             }
             std::process::ExitCode::from(error.exit_code() as u8)
         }

@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::output::Output;
+
 /// How steps are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// A spinner on stdout, replaced by a `✓` line when the step is done.
+    /// A spinner on the terminal, replaced by a `✓` line when the step is
+    /// done. The spinner itself is drawn on the process's stdout, which
+    /// `main` chose this mode for because it is a terminal; every line that
+    /// stays goes through the [`Output`].
     Spinner,
     /// The step's line, once, when it starts.
     Plain,
@@ -19,34 +24,33 @@ pub enum Mode {
     Hidden,
 }
 
-#[derive(Debug)]
+/// Shows the run's steps in one [`Mode`] on one [`Output`].
 pub struct Progress {
     mode: Mode,
+    output: Output,
 }
 
 /// One running step. Dropped without [`Step::done`] (the step failed), its
 /// spinner is cleared so that the error stands alone.
 pub struct Step {
     bar: Option<ProgressBar>,
+    output: Output,
 }
 
 impl Progress {
-    pub fn new(mode: Mode) -> Progress {
-        Progress { mode }
-    }
-
-    pub fn hidden() -> Progress {
-        Progress::new(Mode::Hidden)
+    pub fn new(mode: Mode, output: Output) -> Progress {
+        Progress { mode, output }
     }
 
     /// Starts a step; `message` ends with `…`.
     pub fn step(&self, message: impl Into<String>) -> Step {
         let message = message.into();
+        let output = self.output.clone();
         match self.mode {
-            Mode::Hidden => Step { bar: None },
+            Mode::Hidden => Step { bar: None, output },
             Mode::Plain => {
-                println!("{message}");
-                Step { bar: None }
+                output.line(&message);
+                Step { bar: None, output }
             }
             Mode::Spinner => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
@@ -55,7 +59,10 @@ impl Progress {
                 }
                 bar.set_message(message);
                 bar.enable_steady_tick(Duration::from_millis(100));
-                Step { bar: Some(bar) }
+                Step {
+                    bar: Some(bar),
+                    output,
+                }
             }
         }
     }
@@ -65,8 +72,8 @@ impl Step {
     /// Prints a note on stderr without tearing the spinner.
     pub fn note(&self, text: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
+            Some(bar) => bar.suspend(|| self.output.warn(text)),
+            None => self.output.warn(text),
         }
     }
 
@@ -74,7 +81,7 @@ impl Step {
     pub fn done(mut self, summary: &str) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
-            println!("✓ {summary}");
+            self.output.line(format!("✓ {summary}"));
         }
     }
 }

@@ -7,50 +7,56 @@
 use protocol::credential::Credential;
 use protocol::posthog::Me;
 
-use crate::api::{self, DeadKey, Server};
-use crate::client::{host_of, Answer, Http};
+use crate::api::{self, DeadKey};
+use crate::client::{host_of, Answer};
+use crate::config::Region;
 use crate::error::WizardError;
-use crate::log::VerboseLog;
-use crate::{Config, Region};
+use crate::session::Session;
 
 /// Where the key works.
 pub struct Located {
-    /// The run's config with the discovered region filled in.
-    pub config: Config,
+    /// The region the run uses from here on: the discovered one, else the
+    /// flag's (`None` when `--base-url` pinned the server without a region).
+    pub region: Option<Region>,
     pub server: String,
     pub me: Me,
 }
 
-pub async fn locate(
-    config: &Config,
-    log: &VerboseLog,
-    http: &Http,
-    key: &Credential,
-) -> Result<Located, WizardError> {
+impl Located {
+    /// Makes the located region the session's, so the steps after it (the
+    /// gateway above all) go to that region.
+    pub fn settle(&self, session: &mut Session) {
+        session.config.region = self.region;
+    }
+}
+
+/// Finds the server that knows `key`, saying on stdout where it looks.
+pub async fn locate(session: &Session, key: &Credential) -> Result<Located, WizardError> {
+    let config = &session.config;
+    let log = &session.log;
     let path = protocol::paths::USERS_ME;
-    if config.base_url.is_some() {
+    if config.pinned() {
         let server = config.server_url();
-        println!("Checking the API key with {server}…");
-        let me = api::me(
-            http,
-            log,
-            Server {
-                url: &server,
-                pinned: true,
-            },
-            key,
-        )
-        .await?;
-        return Ok(found(config, config.region, server, me));
+        session
+            .output
+            .line(format!("Checking the API key with {server}…"));
+        let me = api::me(session, &server, key).await?;
+        return Ok(Located {
+            region: config.region,
+            server,
+            me,
+        });
     }
     if let Some(region) = config.region {
         let server = config.region_server_url(region);
-        println!("Checking the API key with {server}…");
-        let answer = api::get_raw(http, log, &server, path, key).await?;
+        session
+            .output
+            .line(format!("Checking the API key with {server}…"));
+        let answer = api::get_raw(session, &server, path, key).await?;
         if answer.status.as_u16() == 401 {
             let other = region.other();
             let other_server = config.region_server_url(other);
-            let elsewhere = api::get_raw(http, log, &other_server, path, key).await;
+            let elsewhere = api::get_raw(session, &other_server, path, key).await;
             if matches!(&elsewhere, Ok(answer) if answer.status.is_success()) {
                 log.line(format!(
                     "the key is refused in {} but valid in {}",
@@ -65,15 +71,21 @@ pub async fn locate(
                 )));
             }
         }
-        let me = api::read(&answer, path, false, log)?;
-        return Ok(found(config, Some(region), server, me));
+        let me = api::read(session, &answer, path)?;
+        return Ok(Located {
+            region: Some(region),
+            server,
+            me,
+        });
     }
     let us_server = config.region_server_url(Region::Us);
     let eu_server = config.region_server_url(Region::Eu);
-    println!("Looking for the API key's region ({us_server}, {eu_server})…");
+    session.output.line(format!(
+        "Looking for the API key's region ({us_server}, {eu_server})…"
+    ));
     let (us, eu) = tokio::join!(
-        api::get_raw(http, log, &us_server, path, key),
-        api::get_raw(http, log, &eu_server, path, key)
+        api::get_raw(session, &us_server, path, key),
+        api::get_raw(session, &eu_server, path, key)
     );
     let answers = [(Region::Us, &us_server, &us), (Region::Eu, &eu_server, &eu)];
     // A 200 names the region; failing that, a 403 does too (the key exists
@@ -82,10 +94,16 @@ pub async fn locate(
         for (region, server, answer) in answers {
             if let Ok(answer) = answer {
                 if answer.status.as_u16() == status {
-                    let me = api::read(answer, path, false, log)?;
+                    let me = api::read(session, answer, path)?;
                     log.line(format!("the key belongs to the {} region", region.wire()));
-                    println!("The key belongs to the {} region.", region.wire());
-                    return Ok(found(config, Some(region), server.clone(), me));
+                    session
+                        .output
+                        .line(format!("The key belongs to the {} region.", region.wire()));
+                    return Ok(Located {
+                        region: Some(region),
+                        server: server.clone(),
+                        me,
+                    });
                 }
             }
         }
@@ -123,13 +141,7 @@ pub async fn locate(
             )
         })
         .unwrap_or(&arrived[0]);
-    Err(api::read::<Me>(telling, path, false, log)
+    Err(api::read::<Me>(session, telling, path)
         .err()
         .unwrap_or_else(|| WizardError::Internal("unreachable: no region answered 200".into())))
-}
-
-fn found(config: &Config, region: Option<Region>, server: String, me: Me) -> Located {
-    let mut config = config.clone();
-    config.region = region.or(config.region);
-    Located { config, server, me }
 }
