@@ -17,18 +17,25 @@ pub enum Command {
     /// already has one), then integrate.
     Signup {
         email: String,
+        /// `--name`, for the new account.
         name: Option<String>,
+        /// `--project-id`, used after a sign-in; default: the user's
+        /// current project.
         project_id: Option<i64>,
     },
     /// `--ci --api-key K`: integrate with an existing personal API key.
     Ci {
+        /// As given; a key of another kind is warned about, then tried.
         api_key: String,
+        /// Default: the key's current project.
         project_id: Option<i64>,
     },
     /// `provision --email E`: create an account and print its credentials.
     Provision {
         email: String,
         name: Option<String>,
+        /// JSON for a script (`--json`, or stdout is not a terminal),
+        /// else lines for a person.
         json: bool,
     },
     /// `scopes`: explain the scopes and check them against the server.
@@ -36,7 +43,9 @@ pub enum Command {
     /// `doctor`: list the project's active health issues, with `--api-key`
     /// or, without one, after an interactive login.
     Doctor {
+        /// `None`: sign in through a browser instead.
         api_key: Option<String>,
+        /// Default: the key's or the signed-in user's current project.
         project_id: Option<i64>,
     },
 }
@@ -44,14 +53,18 @@ pub enum Command {
 /// What the account request asks for (`--scopes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeRequest {
+    /// The signup scopes (`protocol::scope::WIZARD_SIGNUP_SCOPES`).
     Signup,
+    /// The login scopes, which add the returning user's.
     Login,
     /// Omit the field, as the first signup client did.
     None,
+    /// Exactly these, for trying what a server refuses.
     List(Vec<String>),
 }
 
 impl ScopeRequest {
+    /// Reads `--scopes`; the error is the usage message.
     pub fn parse(text: &str) -> Result<ScopeRequest, String> {
         Ok(match text {
             "signup" => ScopeRequest::Signup,
@@ -94,6 +107,8 @@ pub enum Region {
 }
 
 impl Region {
+    /// As the account request's `configuration.region` and messages spell
+    /// it.
     pub fn wire(self) -> &'static str {
         match self {
             Region::Us => "US",
@@ -109,6 +124,7 @@ impl Region {
         }
     }
 
+    /// The region a key refused here may belong to.
     pub fn other(self) -> Region {
         match self {
             Region::Us => Region::Eu,
@@ -124,24 +140,35 @@ pub struct Config {
     /// `--region`; `None` lets CI mode and `doctor` discover it, and means
     /// US wherever a region is needed and none was discovered.
     pub region: Option<Region>,
+    /// The project directory, canonical (the edits stay inside it).
     pub install_dir: PathBuf,
+    /// `--base-url`: one server for every origin; see [`Config::pinned`].
     pub base_url: Option<String>,
+    /// The servers region discovery asks when nothing is pinned.
     pub us_base_url: String,
     pub eu_base_url: String,
+    /// `--gateway-url`; default: the region's gateway.
     pub gateway_url: Option<String>,
+    /// What the account request asks for.
     pub scopes: ScopeRequest,
     /// `--callback-port`: the login listener's port.
     pub callback_port: Option<u16>,
     /// How long the interactive login waits (30 minutes).
     pub login_timeout: Duration,
+    /// `--debug`: echo the verbose log on stderr.
     pub debug: bool,
     /// How steps are shown: spinners on a terminal, plain lines otherwise.
     pub progress: progress::Mode,
     /// `--stream`: ask the gateway for server-sent events.
     pub stream: bool,
+    /// Where `posthog-wizard.log` is appended to.
     pub log_dir: PathBuf,
+    /// `$HOME`, whose Claude Code settings may take over the gateway's
+    /// credentials (checked for a 401's explanation).
     pub home: PathBuf,
+    /// The managed Claude Code settings file (tests point it elsewhere).
     pub managed_settings: PathBuf,
+    /// Each request's timeout.
     pub timeout: Duration,
     /// Retries of the gateway call.
     pub retry: retry::RetryPolicy,
@@ -149,23 +176,29 @@ pub struct Config {
     pub arguments: String,
 }
 
+/// Where the local stack listens by default: a server and a gateway per
+/// region.
 pub const DEFAULT_US_BASE_URL: &str = "http://localhost:8010";
 pub const DEFAULT_EU_BASE_URL: &str = "http://localhost:8011";
 pub const DEFAULT_US_GATEWAY_URL: &str = "http://localhost:3308/wizard";
 pub const DEFAULT_EU_GATEWAY_URL: &str = "http://localhost:3309/wizard";
 /// What the published wizard sends when pinned with `--base-url`.
 pub const LOCAL_CLIENT_ID: &str = "DC5uRLVbGI02YQ82grxgnK6Qn12SXWpCqdPb60oZ";
+/// The published wizard's applications in each region (the embedded seed
+/// registers all three).
 pub const US_CLIENT_ID: &str = "c4Rdw8DIxgtQfA80IiSnGKlNX8QN00cFWF00QQhM";
 pub const EU_CLIENT_ID: &str = "bx2C5sZRN03TkdjraCcetvQFPGH6N2Y9vRLkcKEy";
 /// The interactive login waits this long at most.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 impl Config {
-    /// The region in use: the flag's, else US.
+    /// The region in use: the flag's or the discovered one, else US.
     pub fn region(&self) -> Region {
         self.region.unwrap_or(Region::Us)
     }
 
+    /// The provisioning server and PostHog API in use: `--base-url`, else
+    /// the region's.
     pub fn server_url(&self) -> String {
         match &self.base_url {
             Some(base) => base.trim_end_matches('/').to_owned(),
@@ -182,6 +215,8 @@ impl Config {
         url.trim_end_matches('/').to_owned()
     }
 
+    /// The gateway base in use (with its product path): `--gateway-url`,
+    /// else the region's.
     pub fn gateway_url(&self) -> String {
         match (&self.gateway_url, self.region()) {
             (Some(url), _) => url.clone(),
@@ -205,6 +240,8 @@ impl Config {
         }
     }
 
+    /// The application the wizard signs up and in as: the local one when
+    /// pinned, else the region's.
     pub fn client_id(&self) -> &'static str {
         match (&self.base_url, self.region()) {
             (Some(_), _) => LOCAL_CLIENT_ID,

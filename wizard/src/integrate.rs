@@ -19,13 +19,16 @@ use crate::staging::Staging;
 /// The project the integration targets.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Decides the env file, its variables and the agent's script.
     pub framework: Framework,
     /// The `pha_` that may ask for a dashboard deep link (signup and login
     /// runs; CI mode has none).
     pub deep_link_token: Option<Credential>,
+    /// The project (team) id, told to the agent and shown in the summary.
     pub project_id: i64,
     /// Known when the project was read from the API (sign-in, CI mode).
     pub project_name: Option<String>,
+    /// The public `phc_` and the host the env file gets.
     pub project_api_key: String,
     pub host: String,
 }

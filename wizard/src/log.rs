@@ -53,15 +53,6 @@ impl VerboseLog {
         }
     }
 
-    /// A log that writes nowhere (tests).
-    pub fn disabled() -> VerboseLog {
-        VerboseLog {
-            path: PathBuf::from("/dev/null"),
-            file: Mutex::new(None),
-            echo: None,
-        }
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }

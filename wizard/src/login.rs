@@ -23,6 +23,7 @@ pub const CALLBACK_PORTS: [u16; 6] = [8239, 8238, 8240, 8237, 8236, 8235];
 
 /// A finished interactive login.
 pub struct SignedIn {
+    /// The `pha_` the rest of the run uses.
     pub token: Credential,
     /// The `scope` of the token answer, space separated.
     pub granted_scope: String,

@@ -18,6 +18,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// 0, or 6 when `doctor` found active issues, so a script can tell.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Outcome::HealthChecked { active } if *active > 0 => ExitCode::HealthIssues,

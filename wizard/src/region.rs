@@ -18,7 +18,9 @@ pub struct Located {
     /// The region the run uses from here on: the discovered one, else the
     /// flag's (`None` when `--base-url` pinned the server without a region).
     pub region: Option<Region>,
+    /// The server that answered for the key.
     pub server: String,
+    /// The key's user, with their current project.
     pub me: Me,
 }
 

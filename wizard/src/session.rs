@@ -19,6 +19,7 @@ pub struct Session {
     /// The run's options. CI mode and `doctor` fill in the region they
     /// discover, so the steps after it use that region's gateway.
     pub config: Config,
+    /// One client with the run's timeout, for every request.
     pub http: Http,
     /// The verbose log; every line is redacted before it is written.
     pub log: VerboseLog,
