@@ -117,4 +117,28 @@ mod tests {
             assert_eq!(error.exit_code().to_string(), number, "{error:?}");
         }
     }
+
+    /// If this fails, a script reading `provision --json`'s stderr cannot
+    /// tell an existing email from another refusal, or a person's stderr
+    /// ends with a blank line after a 401's explanation.
+    #[test]
+    fn the_two_renderings_of_an_error() {
+        let error = WizardError::Provisioning {
+            message: "a@example.com already has a PostHog account.".into(),
+            code: "email_exists".into(),
+        };
+        let json: serde_json::Value = serde_json::from_str(&error.as_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "error": "a@example.com already has a PostHog account.",
+                "code": "email_exists"
+            })
+        );
+        let explained = WizardError::Auth("Authentication failed (401)\nVerbose log: x\n".into());
+        assert_eq!(
+            explained.for_a_person(),
+            "Authentication failed (401)\nVerbose log: x"
+        );
+    }
 }
