@@ -283,3 +283,39 @@ async fn scopes_are_checked_against_todays_server() {
     assert_eq!(result.ok(), Some(Outcome::Explained), "{seen}");
     insta::assert_snapshot!(seen);
 }
+
+/// If this fails, a module writes to the terminal by itself, so what it
+/// prints escapes the session's output: the tests above no longer see all
+/// a person reads, and an embedding program cannot redirect it. Only
+/// `main.rs` (which hands the session the process's streams) and
+/// `output.rs` (which writes them) may name stdout or stderr.
+#[test]
+fn only_the_output_writes_to_the_terminal() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&source, &source, &mut files);
+    let forbidden = [
+        "print!(",
+        "println!(",
+        "eprint!(",
+        "eprintln!(",
+        "dbg!(",
+        "io::stdout(",
+        "io::stderr(",
+    ];
+    for (path, bytes) in files {
+        if !path.ends_with(".rs") || path == "main.rs" || path == "output.rs" {
+            continue;
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            for needle in forbidden {
+                assert!(
+                    !line.contains(needle),
+                    "src/{path}:{}: {needle} bypasses the session's output: {line}",
+                    number + 1
+                );
+            }
+        }
+    }
+}
