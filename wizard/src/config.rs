@@ -99,39 +99,7 @@ impl ScopeRequest {
     }
 }
 
-/// `us` or `eu`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Region {
-    Us,
-    Eu,
-}
-
-impl Region {
-    /// As the account request's `configuration.region` and messages spell
-    /// it.
-    pub fn wire(self) -> &'static str {
-        match self {
-            Region::Us => "US",
-            Region::Eu => "EU",
-        }
-    }
-
-    /// As typed on the command line.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Region::Us => "us",
-            Region::Eu => "eu",
-        }
-    }
-
-    /// The region a key refused here may belong to.
-    pub fn other(self) -> Region {
-        match self {
-            Region::Us => Region::Eu,
-            Region::Eu => Region::Us,
-        }
-    }
-}
+pub use protocol::region::Region;
 
 /// Everything a run needs, from flags and the environment.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use protocol::credential::Credential;
 use protocol::oauth::{TokenAnswer, GRANT_AUTHORIZATION_CODE};
 use protocol::pkce::{CodeVerifier, S256};
 use protocol::random::RandomSource;
-use protocol::scope::{grant_includes, LLM_GATEWAY_READ, WIZARD_LOGIN_SCOPES};
+use protocol::scope::{Scopes, LLM_GATEWAY_READ, WIZARD_LOGIN_SCOPES};
 use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -81,7 +81,7 @@ async fn finish_sign_in(
 ) -> Result<SignedIn, WizardError> {
     session.log.line(format!(
         "sign-in: listening on 127.0.0.1:{port}, asking for {}",
-        request.asked.join(" ")
+        request.asked
     ));
     let output = &session.output;
     output.line("Open this URL in your browser to sign in:");
@@ -115,7 +115,7 @@ pub struct AuthorizeRequest {
     pub state: String,
     pub verifier: CodeVerifier,
     /// The scopes asked for, in order.
-    pub asked: Vec<String>,
+    pub asked: Scopes,
 }
 
 /// Completes the sign-in link of an account request's `requires_auth` (the
@@ -197,12 +197,9 @@ fn complete(
     random: &dyn RandomSource,
 ) -> AuthorizeRequest {
     let client_id = param(original, "client_id").unwrap_or_else(|| default_client_id.to_owned());
-    let asked: Vec<String> = match param(original, "scope") {
-        Some(scope) if !scope.trim().is_empty() => protocol::scope::split(&scope),
-        _ => WIZARD_LOGIN_SCOPES
-            .iter()
-            .map(|scope| (*scope).to_owned())
-            .collect(),
+    let asked = match param(original, "scope") {
+        Some(scope) if !scope.trim().is_empty() => Scopes::parse(&scope),
+        _ => Scopes::from_iter(WIZARD_LOGIN_SCOPES),
     };
     let state = hex(&random.bytes(16));
     let redirect_uri = format!("http://localhost:{port}/callback");
@@ -224,7 +221,7 @@ fn complete(
             .append_pair("response_type", "code")
             .append_pair("code_challenge", verifier.challenge().as_str())
             .append_pair("code_challenge_method", S256)
-            .append_pair("scope", &asked.join(" "))
+            .append_pair("scope", &asked.to_string())
             .append_pair("state", &state);
         for (key, value) in original
             .iter()
@@ -397,25 +394,25 @@ pub async fn exchange(
 }
 
 /// The scopes asked for that the grant lacks, in the order asked.
-pub fn missing_scopes(asked: &[String], granted: &str) -> Vec<String> {
+pub fn missing_scopes(asked: &Scopes, granted: &str) -> Scopes {
+    let granted = Scopes::parse(granted);
     asked
         .iter()
-        .filter(|scope| !grant_includes(granted, scope))
-        .cloned()
+        .filter(|scope| !granted.includes(scope))
         .collect()
 }
 
 /// The warning lines for a grant narrower than the request, if any.
-pub fn scope_warning(asked: &[String], granted: &str) -> Option<String> {
+pub fn scope_warning(asked: &Scopes, granted: &str) -> Option<String> {
     let missing = missing_scopes(asked, granted);
     if missing.is_empty() {
         return None;
     }
     let mut text = format!(
         "warning: the sign-in granted fewer scopes than the wizard asked for; missing: {}.",
-        missing.join(", ")
+        missing.as_slice().join(", ")
     );
-    if missing.iter().any(|scope| scope == LLM_GATEWAY_READ) {
+    if missing.contains(LLM_GATEWAY_READ) {
         text.push_str("\nwarning: without llm_gateway:read the agent step will fail: the LLM gateway only lets in credentials that carry that scope.");
     }
     Some(text)
@@ -602,7 +599,7 @@ mod tests {
         assert_eq!(get(&pairs, "scope"), "user:read llm_gateway:read");
         assert_eq!(get(&pairs, "state"), request.state);
         assert_eq!(request.state.len(), 32);
-        assert_eq!(request.asked, ["user:read", "llm_gateway:read"]);
+        assert_eq!(request.asked.as_slice(), ["user:read", "llm_gateway:read"]);
     }
 
     #[test]
@@ -692,9 +689,7 @@ mod tests {
 
     #[test]
     fn a_narrower_grant_is_named_and_the_gateway_warning_given() {
-        let asked: Vec<String> = ["user:read", "llm_gateway:read", "health_issue:read"]
-            .map(str::to_owned)
-            .to_vec();
+        let asked = Scopes::from_iter(["user:read", "llm_gateway:read", "health_issue:read"]);
         assert_eq!(
             scope_warning(&asked, "user:read llm_gateway:read health_issue:read"),
             None

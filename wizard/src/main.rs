@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use protocol::random::OsRandom;
 use wizard::{Command, Config, ExitCode, Output, Region, ScopeRequest, Session, WizardError};
@@ -30,8 +31,14 @@ struct Flags {
     name: Option<String>,
     /// The PostHog region. Without it, CI mode and doctor find the key's
     /// region by asking both; elsewhere it means us.
-    #[arg(long, env = "POSTHOG_WIZARD_REGION", value_parser = ["us", "eu"], global = true)]
-    region: Option<String>,
+    #[arg(
+        long,
+        env = "POSTHOG_WIZARD_REGION",
+        global = true,
+        value_parser = PossibleValuesParser::new(["us", "eu"])
+            .map(|name| name.parse::<Region>().expect("a possible value is a region")),
+    )]
+    region: Option<Region>,
     /// Non-interactive run with a personal API key (--api-key).
     #[arg(long, env = "POSTHOG_WIZARD_CI")]
     ci: bool,
@@ -224,10 +231,7 @@ fn config(flags: Flags) -> Result<Config, WizardError> {
         .collect();
     Ok(Config {
         command,
-        region: flags.region.as_deref().map(|region| match region {
-            "eu" => Region::Eu,
-            _ => Region::Us,
-        }),
+        region: flags.region,
         install_dir,
         base_url: flags.base_url,
         us_base_url: flags.us_base_url,

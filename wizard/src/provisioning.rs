@@ -118,7 +118,7 @@ pub async fn start(session: &Session, applicant: Applicant<'_>) -> Result<Starte
     let verifier = CodeVerifier::generate(&*session.random);
     let step = progress.step(format!(
         "Creating a PostHog account for {email} ({} region)…",
-        session.config.region().wire()
+        session.config.region().upper()
     ));
     let code = match account_request(session, applicant, &verifier).await? {
         AccountAnswer::Code(code) => {
@@ -210,7 +210,7 @@ async fn account_request(
         code_challenge: Some(verifier.challenge().as_str().to_owned()),
         code_challenge_method: Some(S256.into()),
         configuration: Some(AccountConfiguration {
-            region: Some(config.region().wire().to_owned()),
+            region: Some(config.region().upper().to_owned()),
             ..AccountConfiguration::default()
         }),
         ..AccountRequest::default()

@@ -62,13 +62,13 @@ pub async fn locate(session: &Session, key: &Credential) -> Result<Located, Wiza
             if matches!(&elsewhere, Ok(answer) if answer.status.is_success()) {
                 log.line(format!(
                     "the key is refused in {} but valid in {}",
-                    region.wire(),
-                    other.wire()
+                    region.upper(),
+                    other.upper()
                 ));
                 return Err(WizardError::Auth(format!(
                     "Authentication failed (401) at {path}.\nCause: this key belongs to the {} region; run with --region {}.\nVerbose log: {}",
-                    other.wire(),
-                    other.flag(),
+                    other.upper(),
+                    other.as_str(),
                     log.path().display()
                 )));
             }
@@ -97,10 +97,10 @@ pub async fn locate(session: &Session, key: &Credential) -> Result<Located, Wiza
             if let Ok(answer) = answer {
                 if answer.status.as_u16() == status {
                     let me = api::read(session, answer, path)?;
-                    log.line(format!("the key belongs to the {} region", region.wire()));
+                    log.line(format!("the key belongs to the {} region", region.upper()));
                     session
                         .output
-                        .line(format!("The key belongs to the {} region.", region.wire()));
+                        .line(format!("The key belongs to the {} region.", region.upper()));
                     return Ok(Located {
                         region: Some(region),
                         server: server.clone(),

@@ -56,7 +56,7 @@ async fn provisioned(
     let provisioned = provisioning::new_account(session, Applicant { email, name }).await?;
     Ok(ProvisionOutput {
         email: email.to_owned(),
-        region: session.config.region().flag().to_owned(),
+        region: session.config.region().as_str().to_owned(),
         project_id: provisioned.project_id,
         organization_id: provisioned.organization_id,
         project_api_key: provisioned.project_api_key,
