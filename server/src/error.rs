@@ -1,8 +1,13 @@
 //! The server's one error type, and its wire mapping, written once.
 //!
-//! A handler returns an [`ApiError`]; the endpoint's family decides the
+//! A rule returns an [`ApiError`]; the endpoint's family decides the
 //! envelope ([`Envelope`]), since each family answers in its own shape
-//! (protocol section 2). No handler builds an error body by hand.
+//! (protocol section 2). Each family is a response type of its own
+//! ([`PlainRefusal`], [`OAuthRefusal`], [`PostHogRefusal`],
+//! [`ResourceRefusal`], [`AccountRequestRefusal`]): a handler returns
+//! `Result<_, Family>` and `?` turns an [`ApiError`] into the family's
+//! answer, and the extractors of `extract.rs` refuse in the family their
+//! handler names. No handler builds an error body by hand.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -277,5 +282,107 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> ApiError {
         ApiError::Internal(error.to_string())
+    }
+}
+
+/// The families whose envelope needs nothing but the error.
+macro_rules! family {
+    ($(#[$doc:meta])* $name:ident => $envelope:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name(pub ApiError);
+
+        impl IntoResponse for $name {
+            fn into_response(self) -> Response {
+                self.0.into_envelope($envelope)
+            }
+        }
+
+        impl From<ApiError> for $name {
+            fn from(error: ApiError) -> $name {
+                $name(error)
+            }
+        }
+
+        impl From<sqlx::Error> for $name {
+            fn from(error: sqlx::Error) -> $name {
+                $name(error.into())
+            }
+        }
+    };
+}
+
+family!(
+    /// A refusal in the plain envelope `{"error":{"code","message"}}`:
+    /// health, services, deep links, discovery and the admin routes.
+    PlainRefusal => Envelope::Plain
+);
+
+family!(
+    /// A refusal as RFC 6749 words it, `{"error","error_description"}`:
+    /// the token endpoints and introspection.
+    OAuthRefusal => Envelope::OAuth
+);
+
+family!(
+    /// A refusal of PostHog's own API, `{"type","code","detail","attr"}`.
+    PostHogRefusal => Envelope::PostHog
+);
+
+/// A refusal of a resource route, `{"status":"error","id"?,"error":{…}}`:
+/// `id` echoes the resource the path named (redacted: a person may have
+/// pasted a credential there), or none when the path names none.
+#[derive(Debug)]
+pub struct ResourceRefusal {
+    pub id: Option<String>,
+    pub error: ApiError,
+}
+
+impl ResourceRefusal {
+    /// The refusal of a request for the resource `id`, as the path sent it.
+    pub fn naming(id: &str) -> impl Fn(ApiError) -> ResourceRefusal + '_ {
+        move |error| ResourceRefusal {
+            id: Some(protocol::credential::redact_secrets(id)),
+            error,
+        }
+    }
+}
+
+impl IntoResponse for ResourceRefusal {
+    fn into_response(self) -> Response {
+        self.error.into_envelope(Envelope::Resource { id: self.id })
+    }
+}
+
+impl From<ApiError> for ResourceRefusal {
+    fn from(error: ApiError) -> ResourceRefusal {
+        ResourceRefusal { id: None, error }
+    }
+}
+
+impl From<sqlx::Error> for ResourceRefusal {
+    fn from(error: sqlx::Error) -> ResourceRefusal {
+        ResourceRefusal::from(ApiError::from(error))
+    }
+}
+
+/// A refusal of an account request, `{"id"?,"type":"error","error":{…}}`:
+/// `id` names the request when the caller's is known (or one drawn for it).
+#[derive(Debug)]
+pub struct AccountRequestRefusal {
+    pub id: Option<String>,
+    pub error: ApiError,
+}
+
+impl IntoResponse for AccountRequestRefusal {
+    fn into_response(self) -> Response {
+        self.error
+            .into_envelope(Envelope::AccountRequest { id: self.id })
+    }
+}
+
+impl From<ApiError> for AccountRequestRefusal {
+    fn from(error: ApiError) -> AccountRequestRefusal {
+        AccountRequestRefusal { id: None, error }
     }
 }

@@ -6,7 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use protocol::admin::JournalEntry;
@@ -94,6 +94,20 @@ pub fn check_api_version(headers: &HeaderMap) -> Result<(), ApiError> {
     {
         Some(API_VERSION) => Ok(()),
         _ => Err(ApiError::InvalidApiVersion),
+    }
+}
+
+/// An answer that must not be cached, whatever it says: token answers
+/// (RFC 6749 section 5.1), refusals included.
+pub struct NoStore<R>(pub R);
+
+impl<R: IntoResponse> IntoResponse for NoStore<R> {
+    fn into_response(self) -> Response {
+        let mut response = self.0.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
     }
 }
 

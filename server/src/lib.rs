@@ -8,6 +8,7 @@ pub mod clock;
 pub mod consent;
 pub mod db;
 pub mod error;
+pub mod exchange;
 pub mod http;
 pub mod login;
 pub mod login_html;

@@ -1,7 +1,7 @@
 //! The era's scope rules (`posthog/scopes.py`): an application's ceiling
-//! with `@default` expanded, what a code carries, what the exchange
-//! accepts, what a personal key carries and what the discovery document
-//! advertises.
+//! with `@default` expanded, what a code carries, what the exchange and a
+//! refresh accept, what a personal key carries and what the discovery
+//! document advertises.
 
 use crate::db::Application;
 use crate::error::ApiError;
@@ -196,6 +196,32 @@ impl ScopePolicy {
         match (self.personal_api_key.scopes, scopes.is_empty()) {
             (PersonalKeyScopes::Empty, _) | (_, false) => Some(scopes),
             (_, true) => None,
+        }
+    }
+
+    /// The scopes of the tokens a refresh issues: those `asked` when it
+    /// asks (a refresh may only narrow), else those `held` (RFC 6749
+    /// section 6). Asking for one not held is `invalid_scope`.
+    pub fn refresh_scopes(
+        &self,
+        held: Vec<String>,
+        asked: Option<&str>,
+    ) -> Result<Vec<String>, ApiError> {
+        let asked = match asked.map(protocol::scope::split) {
+            Some(asked) if !asked.is_empty() => asked,
+            _ => return Ok(held),
+        };
+        let widened: Vec<&str> = asked
+            .iter()
+            .filter(|scope| !held.contains(scope))
+            .map(String::as_str)
+            .collect();
+        match widened.is_empty() {
+            true => Ok(asked),
+            false => Err(ApiError::InvalidScope(format!(
+                "A refresh may only narrow the scope; not held: {}",
+                widened.join(", ")
+            ))),
         }
     }
 }
@@ -487,6 +513,36 @@ mod tests {
                 current.stripe_scopes_for_code(requested.as_deref(), &ceiling),
                 strings(expected),
                 "{requested:?}"
+            );
+        }
+    }
+
+    /// If a row fails, a refresh widens what its tokens carry, or a
+    /// refresh that asks for nothing loses the scopes it held.
+    #[test]
+    fn a_refresh_may_only_narrow() {
+        let policy = ScopePolicy::load("current").unwrap();
+        let held = strings(&["user:read", "project:read"]);
+        let cases: [(Option<&str>, Result<&str, &str>); 6] = [
+            (None, Ok("user:read project:read")),
+            (Some(""), Ok("user:read project:read")),
+            (Some("  "), Ok("user:read project:read")),
+            (Some("project:read"), Ok("project:read")),
+            (Some("project:read user:read"), Ok("project:read user:read")),
+            (
+                Some("user:read query:read *"),
+                Err("A refresh may only narrow the scope; not held: query:read, *"),
+            ),
+        ];
+        for (asked, expected) in cases {
+            let got = policy
+                .refresh_scopes(held.clone(), asked)
+                .map(|scopes| scopes.join(" "))
+                .map_err(|error| error.to_string());
+            assert_eq!(
+                got,
+                expected.map(str::to_owned).map_err(str::to_owned),
+                "{asked:?}"
             );
         }
     }
