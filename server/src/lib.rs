@@ -3,21 +3,25 @@
 //! `main.rs` parses flags into a [`Config`] and calls [`run`]; tests build an
 //! [`AppState`] themselves and drive [`app`] in process.
 
+pub mod accounts;
 pub mod auth;
 pub mod clock;
 pub mod consent;
 pub mod db;
 pub mod error;
 pub mod exchange;
+pub mod fields;
 pub mod http;
 pub mod login;
 pub mod login_html;
+pub mod partner;
 pub mod password;
 pub mod policy;
 pub mod posthog_ids;
 pub mod rate_limit;
 pub mod routes;
 pub mod seed;
+pub mod signup;
 pub mod state;
 pub mod stripe;
 

@@ -17,9 +17,9 @@ use protocol::provisioning::{
 use crate::auth::{self, Authenticated};
 use crate::db::{Application, Team};
 use crate::error::{ApiError, Envelope};
+use crate::fields::parse_team_id;
 use crate::http::{bearer, check_api_version, parse_json, read_body};
 use crate::rate_limit::{self, Kind};
-use crate::routes::account_requests::parse_team_id;
 use crate::state::AppState;
 use crate::stripe::{Door, StripeNamespace};
 
