@@ -3,13 +3,16 @@
 //! `main.rs` parses flags into a [`Config`] and calls [`run`]; tests build an
 //! [`AppState`] themselves and drive [`app`] in process.
 
+pub mod access;
 pub mod accounts;
 pub mod auth;
 pub mod clock;
 pub mod consent;
 pub mod db;
+pub mod deep_link;
 pub mod error;
 pub mod exchange;
+pub mod extract;
 pub mod fields;
 pub mod http;
 pub mod login;
@@ -19,6 +22,7 @@ pub mod password;
 pub mod policy;
 pub mod posthog_ids;
 pub mod rate_limit;
+pub mod resource;
 pub mod routes;
 pub mod seed;
 pub mod signup;

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::{self, Authenticated};
 use crate::db::Application;
-use crate::error::{ApiError, Envelope};
+use crate::error::{ApiError, Envelope, ResourceRefusal};
 use crate::http::{bearer, check_api_version};
 use crate::policy::{ScopePolicy, StripeMessages, LABEL_PREFIX_MAX_CHARS};
 use crate::state::AppState;
@@ -131,21 +131,18 @@ impl StripeNamespace {
 
     /// A resource request's checks, in the namespace's order: a live
     /// bearer token issued to a Stripe-signed partner, then the signature
-    /// over `body`, then the API-Version. The bearer's failures answer in
-    /// the resource envelope with an empty id, before the path is read.
+    /// over `body`, then the API-Version. Their failures answer in the
+    /// resource envelope with an empty id, before the path is read (deep
+    /// links' too).
     pub async fn resource_request(
         &self,
         state: &AppState,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<Authenticated, Response> {
-        let refuse = |error: ApiError| {
-            error.into_envelope(Envelope::Resource {
-                id: Some(String::new()),
-            })
-        };
-        let token = self.bearer(state, headers).await.map_err(refuse)?;
-        self.signed(state, headers, body).await.map_err(refuse)?;
+    ) -> Result<Authenticated, ResourceRefusal> {
+        let refused = ResourceRefusal::naming("");
+        let token = self.bearer(state, headers).await.map_err(&refused)?;
+        self.signed(state, headers, body).await.map_err(&refused)?;
         Ok(token)
     }
 

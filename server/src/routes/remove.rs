@@ -2,18 +2,15 @@
 //! section 4): the team is marked removed (read-back, rotation and removal
 //! answer 404 from then on) and every personal API key on it is revoked.
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::extract::State;
+use axum::Json;
 
 use protocol::provisioning::RemovedAnswer;
 
+use crate::access::{reachable_team, Change, StripeChange};
 use crate::auth::Authenticated;
-use crate::error::ApiError;
-use crate::routes::resources::{change_request, reachable_team, respond, stripe_change_request};
+use crate::error::{ApiError, ResourceRefusal};
 use crate::state::AppState;
-use crate::stripe::StripeNamespace;
 
 /// Removes the resource.
 #[utoipa::path(
@@ -35,15 +32,12 @@ use crate::stripe::StripeNamespace;
 )]
 pub async fn handle(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let (token, team_id) = change_request(&state, &headers, &id).await?;
-        remove(&state, &token, team_id).await
-    }
-    .await;
-    respond(result, &id)
+    change: Change,
+) -> Result<Json<RemovedAnswer>, ResourceRefusal> {
+    remove(&state, &change.token, change.team_id)
+        .await
+        .map(Json)
+        .map_err(change.refused())
 }
 
 /// Removes in the Stripe namespace (a bearer of a Stripe-signed partner,
@@ -69,40 +63,41 @@ pub async fn handle(
     security(("bearer" = []))
 )]
 pub async fn stripe(
-    stripe: StripeNamespace,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let (_body, token, team_id) =
-        match stripe_change_request::<RemovedAnswer>(&stripe, &state, &headers, body, &id).await {
-            Ok(checked) => checked,
-            Err(refused) => return refused,
-        };
-    let result = async {
-        let removed = remove(&state, &token, team_id).await?;
-        // The namespace strips the team from the partner's tokens: a token
-        // left with no team is gone, and its refresh tokens with it.
-        let team_left = token
-            .teams
-            .iter()
-            .any(|team| team.id != team_id && !team.is_demo);
-        if let (false, Some(client_id)) = (team_left, token.grant.client_id.as_deref()) {
-            let revoked = state
-                .db
-                .revoke_partner_tokens(token.grant.user_id, client_id, state.clock.now())
-                .await?;
-            tracing::info!(
-                team_id,
-                revoked,
-                "the partner's tokens lost their last team"
-            );
-        }
-        Ok(removed)
+    change: StripeChange,
+) -> Result<Json<RemovedAnswer>, ResourceRefusal> {
+    stripe_remove(&state, &change.token, change.team_id)
+        .await
+        .map(Json)
+        .map_err(change.refused())
+}
+
+/// The removal, and then, when it was the last team the token had, the
+/// partner's tokens for the user revoked: the namespace strips the team
+/// from the partner's tokens, and a token left with no team is gone, its
+/// refresh tokens with it.
+async fn stripe_remove(
+    state: &AppState,
+    token: &Authenticated,
+    team_id: i64,
+) -> Result<RemovedAnswer, ApiError> {
+    let removed = remove(state, token, team_id).await?;
+    let team_left = token
+        .teams
+        .iter()
+        .any(|team| team.id != team_id && !team.is_demo);
+    if let (false, Some(client_id)) = (team_left, token.grant.client_id.as_deref()) {
+        let revoked = state
+            .db
+            .revoke_partner_tokens(token.grant.user_id, client_id, state.clock.now())
+            .await?;
+        tracing::info!(
+            team_id,
+            revoked,
+            "the partner's tokens lost their last team"
+        );
     }
-    .await;
-    respond(result, &id)
+    Ok(removed)
 }
 
 async fn remove(

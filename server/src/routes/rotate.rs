@@ -8,23 +8,21 @@
 //! without a `client_id`), and other users' keys on the same team, are left
 //! alone: a rotation answers for the credentials provisioning handed out.
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::extract::State;
+use axum::Json;
 
 use protocol::credential::{Credential, CredentialKind};
 use protocol::provisioning::{ResourceAnswer, RotateRequest};
 
+use crate::access::{reachable_team, Change, StripeChange};
 use crate::auth::Authenticated;
 use crate::db::lifecycle::{RotatedKey, Rotation};
-use crate::error::ApiError;
+use crate::error::{ApiError, ResourceRefusal};
 use crate::http::parse_json;
-use crate::routes::resources::{
-    answer, change_request, provisioning_partner, reachable_team, respond, stripe_change_request,
-};
+use crate::partner;
+use crate::resource;
 use crate::state::AppState;
-use crate::stripe::{Door, StripeNamespace};
+use crate::stripe::Door;
 
 /// Rotates the resource's credentials and answers like its creation.
 #[utoipa::path(
@@ -46,15 +44,12 @@ use crate::stripe::{Door, StripeNamespace};
 )]
 pub async fn handle(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let (token, team_id) = change_request(&state, &headers, &id).await?;
-        rotate(&state, Door::Agentic, &token, team_id).await
-    }
-    .await;
-    respond(result, &id)
+    change: Change,
+) -> Result<Json<ResourceAnswer>, ResourceRefusal> {
+    rotate(&state, Door::Agentic, &change.token, change.team_id)
+        .await
+        .map(Json)
+        .map_err(change.refused())
 }
 
 /// Rotates in the Stripe namespace (a bearer of a Stripe-signed partner,
@@ -80,27 +75,27 @@ pub async fn handle(
     security(("bearer" = []))
 )]
 pub async fn stripe(
-    stripe: StripeNamespace,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let (bytes, token, team_id) =
-        match stripe_change_request::<ResourceAnswer>(&stripe, &state, &headers, body, &id).await {
-            Ok(checked) => checked,
-            Err(refused) => return refused,
-        };
-    let result = async {
-        let request: RotateRequest = match bytes.iter().all(u8::is_ascii_whitespace) {
-            true => RotateRequest::default(),
-            false => parse_json(&headers, &bytes)?,
-        };
-        stripe.check_label_prefix(request.label_prefix.as_ref())?;
-        rotate(&state, Door::Stripe(&stripe), &token, team_id).await
-    }
-    .await;
-    respond(result, &id)
+    change: StripeChange,
+) -> Result<Json<ResourceAnswer>, ResourceRefusal> {
+    stripe_rotate(&state, &change)
+        .await
+        .map(Json)
+        .map_err(change.refused())
+}
+
+/// The namespace's body (an optional `label_prefix`), then the rotation.
+async fn stripe_rotate(
+    state: &AppState,
+    change: &StripeChange,
+) -> Result<ResourceAnswer, ApiError> {
+    let request: RotateRequest = match change.body.iter().all(u8::is_ascii_whitespace) {
+        true => RotateRequest::default(),
+        false => parse_json(&change.headers, &change.body)?,
+    };
+    let stripe = &change.stripe;
+    stripe.check_label_prefix(request.label_prefix.as_ref())?;
+    rotate(state, Door::Stripe(stripe), &change.token, change.team_id).await
 }
 
 async fn rotate(
@@ -111,7 +106,7 @@ async fn rotate(
 ) -> Result<ResourceAnswer, ApiError> {
     let mut team = reachable_team(state, token, team_id).await?;
     let api_token = Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
-    let partner = provisioning_partner(state, token).await?;
+    let partner = partner::provisioning(state, token).await?;
     let ceiling = state.policy.ceiling(&partner);
     // The era (or the Stripe namespace) decides whether a new personal key
     // comes with the new project key, and what it carries.
@@ -149,5 +144,5 @@ async fn rotate(
     let key = key.map(|(key, _)| key);
     tracing::info!(team_id = team.id, key = ?key, revoked_keys, "credentials rotated");
     team.api_token = api_token.expose().to_owned();
-    Ok(answer(state, &team, key.as_ref()))
+    Ok(resource::answer(&state.public_url, &team, key.as_ref()))
 }

@@ -4,29 +4,19 @@
 //! paid plan is always refused with `requires_payment_credentials`.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::Json;
 
 use protocol::provisioning::{ResourceAnswer, UpdateServiceRequest};
 
+use crate::access::{reachable_team, Change, StripeChange};
 use crate::auth::Authenticated;
-use crate::error::ApiError;
+use crate::error::{ApiError, ResourceRefusal};
 use crate::http::{parse_json, read_body};
-use crate::routes::resources::{
-    answer, change_request, reachable_team, respond, stripe_change_request, SERVICES,
-};
+use crate::resource;
 use crate::state::AppState;
-use crate::stripe::{Door, StripeNamespace};
-
-/// The service that needs payment credentials.
-pub const PAID_SERVICE: &str = "pay_as_you_go";
-
-/// The refusal of a request without a `service_id`.
-pub const SERVICE_ID_REQUIRED: &str = "service_id is required";
-
-/// The refusal of the paid plan (no payment credentials are ever presented).
-pub const PAYMENT_CREDENTIALS_REQUIRED: &str = "Payment credentials required for paid plan";
+use crate::stripe::Door;
 
 /// Moves the resource to the requested service and answers like its read.
 #[utoipa::path(
@@ -50,18 +40,23 @@ pub const PAYMENT_CREDENTIALS_REQUIRED: &str = "Payment credentials required for
 )]
 pub async fn handle(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    change: Change,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let result = async {
-        let (token, team_id) = change_request(&state, &headers, &id).await?;
-        let bytes = read_body(body).await?;
-        let request: UpdateServiceRequest = parse_json(&headers, &bytes)?;
-        update(&state, Door::Agentic, &token, team_id, request).await
-    }
-    .await;
-    respond(result, &id)
+) -> Result<Json<ResourceAnswer>, ResourceRefusal> {
+    let refused = change.refused();
+    let bytes = read_body(body).await.map_err(&refused)?;
+    update(
+        &state,
+        Door::Agentic,
+        &change.token,
+        change.team_id,
+        &headers,
+        &bytes,
+    )
+    .await
+    .map(Json)
+    .map_err(refused)
 }
 
 /// The same in the Stripe namespace (a bearer of a Stripe-signed partner,
@@ -87,93 +82,39 @@ pub async fn handle(
     security(("bearer" = []))
 )]
 pub async fn stripe(
-    stripe: StripeNamespace,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let (bytes, token, team_id) =
-        match stripe_change_request::<ResourceAnswer>(&stripe, &state, &headers, body, &id).await {
-            Ok(checked) => checked,
-            Err(refused) => return refused,
-        };
-    let result = async {
-        let request: UpdateServiceRequest = parse_json(&headers, &bytes)?;
-        update(&state, Door::Stripe(&stripe), &token, team_id, request).await
-    }
-    .await;
-    respond(result, &id)
+    change: StripeChange,
+) -> Result<Json<ResourceAnswer>, ResourceRefusal> {
+    let door = Door::Stripe(&change.stripe);
+    update(
+        &state,
+        door,
+        &change.token,
+        change.team_id,
+        &change.headers,
+        &change.body,
+    )
+    .await
+    .map(Json)
+    .map_err(change.refused())
 }
 
+/// Reads the request (`body`), then moves the team to its service.
 async fn update(
     state: &AppState,
     door: Door<'_>,
     token: &Authenticated,
     team_id: i64,
-    request: UpdateServiceRequest,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<ResourceAnswer, ApiError> {
+    let request: UpdateServiceRequest = parse_json(headers, body)?;
     let mut team = reachable_team(state, token, team_id).await?;
-    let service = check_service(door, request.service_id.as_deref())?;
+    let service = resource::service_to_move_to(door, request.service_id.as_deref())?;
     if !state.db.set_team_service(team.id, service).await? {
         return Err(ApiError::NotFound(format!("No resource {team_id}")));
     }
     tracing::info!(team_id = team.id, service, "service updated");
     team.service_id = service.to_owned();
-    Ok(answer(state, &team, None))
-}
-
-/// The service a resource may move to: a known one, and not the paid plan
-/// (no payment credentials are ever presented here). An unknown one is
-/// worded as the door words it.
-pub fn check_service<'a>(door: Door<'_>, service_id: Option<&'a str>) -> Result<&'a str, ApiError> {
-    match service_id.filter(|service| !service.is_empty()) {
-        None => Err(ApiError::MissingServiceId(SERVICE_ID_REQUIRED.into())),
-        Some(service) if !SERVICES.contains(&service) => {
-            let shown = protocol::credential::redact_secrets(service);
-            Err(ApiError::UnknownService(match door {
-                Door::Agentic => format!(
-                    "Unknown service_id {shown:?}; known: {}",
-                    SERVICES.join(", ")
-                ),
-                Door::Stripe(stripe) => {
-                    stripe.messages.unknown_service.replace("{service}", &shown)
-                }
-            }))
-        }
-        Some(PAID_SERVICE) => Err(ApiError::RequiresPaymentCredentials(
-            PAYMENT_CREDENTIALS_REQUIRED.into(),
-        )),
-        Some(service) => Ok(service),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_table() {
-        let policy = crate::policy::ScopePolicy::load("current").unwrap();
-        let stripe = StripeNamespace {
-            messages: policy.stripe_namespace().unwrap().clone(),
-            access_seconds: policy.stripe.access_seconds,
-        };
-        let cases: [(Option<&str>, Result<&str, &str>); 6] = [
-            (Some("free"), Ok("free")),
-            (Some("analytics"), Ok("analytics")),
-            (None, Err("missing_service_id")),
-            (Some(""), Err("missing_service_id")),
-            (Some("bogus"), Err("unknown_service")),
-            (Some("pay_as_you_go"), Err("requires_payment_credentials")),
-        ];
-        for (service, expected) in cases {
-            for door in [Door::Agentic, Door::Stripe(&stripe)] {
-                let got = check_service(door, service).map_err(|error| error.code());
-                assert_eq!(got, expected, "{service:?} at {door:?}");
-            }
-        }
-        let stripe_wording = check_service(Door::Stripe(&stripe), Some("bogus")).unwrap_err();
-        assert_eq!(stripe_wording.to_string(), "Unknown service_id: bogus");
-    }
+    Ok(resource::answer(&state.public_url, &team, None))
 }

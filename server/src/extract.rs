@@ -1,0 +1,139 @@
+//! The extractors handlers share, each refusing in the envelope of the
+//! family its handler answers in (axum's `customize-extractor-error`
+//! pattern): the family is the type parameter `R`, any response type that
+//! an [`ApiError`] converts into (`error.rs`). So a body over 64 KiB, a
+//! body that is not the JSON it should be, a wrong `API-Version` or a dead
+//! bearer is answered in the contract's words, never in axum's own
+//! 415/422.
+//!
+//! Extractors run in the order of the handler's arguments, the body last:
+//! a handler lists them in the order the endpoint checks.
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::de::DeserializeOwned;
+
+use protocol::credential::CredentialKind;
+
+use crate::access;
+use crate::auth::{self, Authenticated};
+use crate::error::{ApiError, PostHogRefusal};
+use crate::http::{bearer, check_api_version, parse_json, read_body, Verdict};
+use crate::state::AppState;
+
+/// `API-Version: 0.1d`, checked (refused in `R`).
+pub struct ApiVersion<R>(PhantomData<fn() -> R>);
+
+impl<S, R> FromRequestParts<S> for ApiVersion<R>
+where
+    S: Send + Sync,
+    R: From<ApiError> + IntoResponse,
+{
+    type Rejection = R;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, R> {
+        check_api_version(&parts.headers)?;
+        Ok(ApiVersion(PhantomData))
+    }
+}
+
+/// The body as bytes, at most 64 KiB (`413` in `R` beyond).
+pub struct RawBody<R>(pub Bytes, pub PhantomData<fn() -> R>);
+
+impl<S, R> FromRequest<S> for RawBody<R>
+where
+    S: Send + Sync,
+    R: From<ApiError> + IntoResponse,
+{
+    type Rejection = R;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, R> {
+        let bytes = read_body(request.into_body()).await?;
+        Ok(RawBody(bytes, PhantomData))
+    }
+}
+
+/// A JSON body of at most 64 KiB, parsed leniently (`http::parse_json`:
+/// unknown fields ignored, a malformed one named), refused in `R`.
+pub struct JsonBody<T, R>(pub T, pub PhantomData<fn() -> R>);
+
+impl<S, T, R> FromRequest<S> for JsonBody<T, R>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+    R: From<ApiError> + IntoResponse,
+{
+    type Rejection = R;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, R> {
+        let (parts, body) = request.into_parts();
+        let bytes = read_body(body).await?;
+        let value = parse_json(&parts.headers, &bytes)?;
+        Ok(JsonBody(value, PhantomData))
+    }
+}
+
+/// A live access token (`pha_`) of the provisioning API, refused in `R`
+/// with the provisioning API's 401 (`access::access_token`).
+pub struct AccessToken<R>(pub Authenticated, pub PhantomData<fn() -> R>);
+
+impl<R> FromRequestParts<AppState> for AccessToken<R>
+where
+    R: From<ApiError> + IntoResponse,
+{
+    type Rejection = R;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, R> {
+        let token = access::access_token(state, &parts.headers).await?;
+        Ok(AccessToken(token, PhantomData))
+    }
+}
+
+/// The scope a PostHog API endpoint needs.
+pub trait NeededScope {
+    const SCOPE: &'static str;
+}
+
+/// The caller of a PostHog API endpoint: a live `pha_` or `phx_` that
+/// holds the endpoint's scope `N`. Every answer, a refusal too, carries
+/// the journal's verdict on the credential: a handler answers with
+/// [`PostHogCaller::verdict`] beside its result.
+pub struct PostHogCaller<N> {
+    pub live: Authenticated,
+    verdict: Verdict,
+    needed: PhantomData<fn() -> N>,
+}
+
+impl<N> PostHogCaller<N> {
+    /// The journal's verdict, as a part of the answer.
+    pub fn verdict(&self) -> Extension<Verdict> {
+        Extension(self.verdict.clone())
+    }
+}
+
+impl<N: NeededScope> FromRequestParts<AppState> for PostHogCaller<N> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let accepted = [CredentialKind::AccessToken, CredentialKind::PersonalApiKey];
+        let resolved = auth::resolve(state, bearer(&parts.headers), &accepted)
+            .await
+            .map_err(|error| PostHogRefusal(error).into_response())?;
+        let verdict = auth::verdict(&resolved);
+        let refused = |error: ApiError| (Extension(verdict.clone()), PostHogRefusal(error));
+        let live = resolved.map_err(|dead| refused(dead.into_error()).into_response())?;
+        match live.check_scope(N::SCOPE) {
+            Ok(()) => Ok(PostHogCaller {
+                live,
+                verdict,
+                needed: PhantomData,
+            }),
+            Err(refusal) => Err(refused(refusal).into_response()),
+        }
+    }
+}
