@@ -122,29 +122,36 @@ pub async fn resolve(
         | CredentialKind::GatewayToken
         | CredentialKind::GatewayMintKey => None,
     };
+    Ok(judge(credential.kind(), holder, state.clock.now()))
+}
+
+/// The rule of [`resolve`], over the holder found for a credential of
+/// `kind` (`None`: no such credential): live at `now`, or why not.
+pub fn judge(
+    kind: CredentialKind,
+    holder: Option<Holder>,
+    now: i64,
+) -> Result<Authenticated, Dead> {
     let Some(Holder { grant, user, teams }) = holder else {
-        return Ok(Err(Dead::Unknown));
+        return Err(Dead::Unknown);
     };
     if grant.revoked_at.is_some() {
-        return Ok(Err(Dead::Revoked));
+        return Err(Dead::Revoked);
     }
-    if grant
-        .expires_at
-        .is_some_and(|expires_at| state.clock.now() >= expires_at)
-    {
-        return Ok(Err(Dead::Expired));
+    if grant.expires_at.is_some_and(|expires_at| now >= expires_at) {
+        return Err(Dead::Expired);
     }
     // The partner's `active` flag comes from the same query as the grant
     // (a join, not a cache): a deactivation is seen on the next request.
     if grant.client_id.is_some() && grant.partner_active == Some(false) {
-        return Ok(Err(Dead::PartnerDeactivated));
+        return Err(Dead::PartnerDeactivated);
     }
-    Ok(Ok(Authenticated {
-        kind: credential.kind(),
+    Ok(Authenticated {
+        kind,
         grant,
         user,
         teams,
-    }))
+    })
 }
 
 /// Marks the journal entry with how a bearer credential was judged.
@@ -153,4 +160,68 @@ pub fn verdict(result: &Result<Authenticated, Dead>) -> crate::http::Verdict {
         Ok(_) => "granted",
         Err(dead) => dead.verdict(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(
+        client_id: Option<&str>,
+        expires_at: Option<i64>,
+        revoked_at: Option<i64>,
+        partner_active: Option<bool>,
+    ) -> Holder {
+        Holder {
+            grant: Grant {
+                client_id: client_id.map(str::to_owned),
+                user_id: 1,
+                team_id: 1,
+                scopes: "user:read".into(),
+                created_at: 0,
+                expires_at,
+                revoked_at,
+                partner_active,
+            },
+            user: User {
+                id: 1,
+                uuid: "u".into(),
+                email: "a@b.co".into(),
+                first_name: String::new(),
+                created_at: 0,
+                has_password: false,
+            },
+            teams: Vec::new(),
+        }
+    }
+
+    /// If a row fails, a revoked, expired or deactivated partner's
+    /// credential is let in, or a live one is refused (or refused for the
+    /// wrong reason, which the 401's detail names).
+    #[test]
+    fn judge_table() {
+        let cases = [
+            (None, Err(Dead::Unknown)),
+            (Some(holder(Some("p"), Some(100), None, Some(true))), Ok(())),
+            (Some(holder(None, None, None, None)), Ok(())),
+            (
+                Some(holder(Some("p"), Some(100), Some(50), Some(true))),
+                Err(Dead::Revoked),
+            ),
+            (
+                Some(holder(Some("p"), Some(99), None, Some(true))),
+                Err(Dead::Expired),
+            ),
+            (
+                Some(holder(Some("p"), Some(100), None, Some(false))),
+                Err(Dead::PartnerDeactivated),
+            ),
+            // No registered partner to be deactivated.
+            (Some(holder(Some("p"), None, None, None)), Ok(())),
+        ];
+        for (index, (holder, expected)) in cases.into_iter().enumerate() {
+            let got = judge(CredentialKind::AccessToken, holder, 99).map(|_| ());
+            assert_eq!(got, expected, "row {index}");
+        }
+    }
 }

@@ -1,17 +1,16 @@
 //! The simulator's admin routes (protocol section 10), mounted only when
 //! `--admin-token` is given, each requiring `Authorization: Bearer <token>`.
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use protocol::admin::{ClockAdvance, ClockAnswer, Journal};
+use protocol::admin::{ClockAdvance, ClockAnswer, Journal, StateSummary};
 
-use crate::error::{ApiError, Envelope};
-use crate::http::{bearer, parse_json, read_body};
+use crate::error::{ApiError, PlainRefusal};
+use crate::extract::JsonBody;
+use crate::http::bearer;
 use crate::state::AppState;
 
 /// Refuses any admin request without the admin token.
@@ -23,15 +22,15 @@ pub async fn require_token(
     let expected = state.admin_token.as_deref().unwrap_or_default();
     let presented = bearer(request.headers()).unwrap_or_default();
     if expected.is_empty() || !protocol::credential::constant_time_eq(expected, presented) {
-        return ApiError::Unauthorized(
+        return PlainRefusal(ApiError::Unauthorized(
             "The admin routes need Authorization: Bearer <admin token>".into(),
-        )
-        .into_envelope(Envelope::Plain);
+        ))
+        .into_response();
     }
     next.run(request).await
 }
 
-pub async fn journal(State(state): State<AppState>) -> Response {
+pub async fn journal(State(state): State<AppState>) -> Json<Journal> {
     let entries = state
         .journal
         .lock()
@@ -39,49 +38,36 @@ pub async fn journal(State(state): State<AppState>) -> Response {
         .iter()
         .cloned()
         .collect();
-    Json(Journal { entries }).into_response()
+    Json(Journal { entries })
 }
 
-pub async fn state_summary(State(state): State<AppState>) -> Response {
-    match state.db.state_summary().await {
-        Ok(summary) => Json(summary).into_response(),
-        Err(error) => ApiError::from(error).into_envelope(Envelope::Plain),
-    }
+pub async fn state_summary(
+    State(state): State<AppState>,
+) -> Result<Json<StateSummary>, PlainRefusal> {
+    Ok(Json(state.db.state_summary().await?))
 }
 
-pub async fn clock(State(state): State<AppState>) -> Response {
-    Json(clock_answer(&state)).into_response()
+pub async fn clock(State(state): State<AppState>) -> Json<ClockAnswer> {
+    Json(clock_answer(&state))
 }
 
 pub async fn advance_clock(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let result = async {
-        let bytes = read_body(body).await?;
-        let advance: ClockAdvance = parse_json(&headers, &bytes)?;
-        state.clock.advance(advance.advance_seconds);
-        Ok::<_, ApiError>(clock_answer(&state))
-    }
-    .await;
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_envelope(Envelope::Plain),
-    }
+    JsonBody(advance, _): JsonBody<ClockAdvance, PlainRefusal>,
+) -> Json<ClockAnswer> {
+    state.clock.advance(advance.advance_seconds);
+    Json(clock_answer(&state))
 }
 
 /// Forgets every account, credential and journal entry; keeps partners.
-pub async fn reset(State(state): State<AppState>) -> Response {
-    if let Err(error) = state.db.reset().await {
-        return ApiError::from(error).into_envelope(Envelope::Plain);
-    }
+pub async fn reset(State(state): State<AppState>) -> Result<Json<serde_json::Value>, PlainRefusal> {
+    state.db.reset().await?;
     state
         .journal
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clear();
-    Json(serde_json::json!({"status": "reset"})).into_response()
+    Ok(Json(serde_json::json!({"status": "reset"})))
 }
 
 fn clock_answer(state: &AppState) -> ClockAnswer {

@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use protocol::provisioning::{
@@ -11,11 +10,11 @@ use protocol::provisioning::{
     ServicesAnswer,
 };
 
-use crate::error::{ApiError, Envelope};
+use crate::error::{ApiError, PlainRefusal};
 use crate::http::check_api_version;
+use crate::partner;
 use crate::state::AppState;
-use crate::stripe::verify_signature;
-use crate::stripe::StripeNamespace;
+use crate::stripe::{verify_signature, StripeNamespace};
 
 /// Liveness for orchestrators (signed GET).
 #[utoipa::path(
@@ -32,8 +31,12 @@ use crate::stripe::StripeNamespace;
         (status = 401, body = protocol::error::PlainError),
     )
 )]
-pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(signed(&state, &headers).await, health_answer)
+pub async fn health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<HealthAnswer>, PlainRefusal> {
+    signed(&state, &headers).await?;
+    Ok(Json(health_answer()))
 }
 
 /// Liveness in the Stripe namespace: the signature is checked before the
@@ -57,22 +60,15 @@ pub async fn stripe_health(
     stripe: StripeNamespace,
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Response {
-    let checked = stripe.signed(&state, &headers, b"").await.map(|_| ());
-    respond(checked, health_answer)
+) -> Result<Json<HealthAnswer>, PlainRefusal> {
+    stripe.signed(&state, &headers, b"").await?;
+    Ok(Json(health_answer()))
 }
 
 fn health_answer() -> HealthAnswer {
     HealthAnswer {
         status: "ok".into(),
         supported_versions: vec![protocol::API_VERSION.into()],
-    }
-}
-
-fn respond<T: serde::Serialize>(checked: Result<(), ApiError>, answer: fn() -> T) -> Response {
-    match checked {
-        Ok(()) => Json(answer()).into_response(),
-        Err(error) => error.into_envelope(Envelope::Plain),
     }
 }
 
@@ -92,8 +88,12 @@ fn respond<T: serde::Serialize>(checked: Result<(), ApiError>, answer: fn() -> T
         (status = 401, body = protocol::error::PlainError),
     )
 )]
-pub async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(signed(&state, &headers).await, services_answer)
+pub async fn services(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ServicesAnswer>, PlainRefusal> {
+    signed(&state, &headers).await?;
+    Ok(Json(services_answer()))
 }
 
 /// The Stripe namespace's catalogue: `free`, `pay_as_you_go`, then the
@@ -117,9 +117,9 @@ pub async fn stripe_services(
     stripe: StripeNamespace,
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Response {
-    let checked = stripe.signed(&state, &headers, b"").await.map(|_| ());
-    respond(checked, stripe_services_answer)
+) -> Result<Json<ServicesAnswer>, PlainRefusal> {
+    stripe.signed(&state, &headers, b"").await?;
+    Ok(Json(stripe_services_answer()))
 }
 
 fn services_answer() -> ServicesAnswer {
@@ -150,10 +150,7 @@ async fn signed(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .get(protocol::signature::HEADER)
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| ApiError::InvalidSignature("Stripe-Signature header is required".into()))?;
-    let partner = verify_signature(state, signature, b"").await?;
-    if !partner.active {
-        return Err(ApiError::Unauthorized("Partner is deactivated".into()));
-    }
+    partner::active(verify_signature(state, signature, b"").await?)?;
     Ok(())
 }
 

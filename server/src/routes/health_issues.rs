@@ -4,20 +4,27 @@
 //! rest of the PostHog API subset (`{"detail","code"?}`).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 
 use protocol::credential::CredentialKind;
 use protocol::posthog::{HealthIssue, HealthIssues};
 
+use crate::auth::Authenticated;
 use crate::db::seeds::HealthIssueFilter;
-use crate::error::ApiError;
-use crate::routes::posthog_api::respond;
+use crate::error::{ApiError, PostHogRefusal};
+use crate::extract::{NeededScope, PostHogCaller};
+use crate::http::Verdict;
 use crate::state::AppState;
 
 /// The scope the endpoint needs.
 pub const SCOPE: &str = "health_issue:read";
+/// The endpoint's scope, as its extractor reads it.
+pub struct HealthIssueRead;
+
+impl NeededScope for HealthIssueRead {
+    const SCOPE: &'static str = SCOPE;
+}
+
 /// `limit` when absent.
 pub const DEFAULT_LIMIT: i64 = 100;
 /// The most one answer lists, whatever `limit` asks.
@@ -47,37 +54,47 @@ pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    respond(&state, &headers, SCOPE, |state, live| async move {
-        let filter = parse_filter(query.as_deref().unwrap_or(""))?;
-        let not_found = || ApiError::NotFound("Not found.".into());
-        let team_id: i64 = id.parse().map_err(|_| not_found())?;
-        if !live.teams.iter().any(|team| team.id == team_id) {
-            return Err(not_found());
-        }
-        // A personal API key reaches only its own project.
-        if live.kind == CredentialKind::PersonalApiKey && live.grant.team_id != team_id {
-            return Err(not_found());
-        }
-        let (rows, count) = state.db.health_issues(team_id, &filter).await?;
-        Ok(Json(HealthIssues {
-            results: rows
-                .into_iter()
-                .map(|row| HealthIssue {
-                    id: row.id,
-                    kind: row.kind,
-                    severity: row.severity,
-                    status: row.status,
-                    dismissed: row.dismissed,
-                    created_at: crate::clock::rfc3339(row.created_at),
-                })
-                .collect(),
-            count,
-        })
-        .into_response())
+    caller: PostHogCaller<HealthIssueRead>,
+) -> (
+    Extension<Verdict>,
+    Result<Json<HealthIssues>, PostHogRefusal>,
+) {
+    let listed = issues(&state, &caller.live, &id, query.as_deref().unwrap_or("")).await;
+    (caller.verdict(), listed.map(Json))
+}
+
+/// The issues of project `id` the caller reaches, filtered by `query`.
+async fn issues(
+    state: &AppState,
+    live: &Authenticated,
+    id: &str,
+    query: &str,
+) -> Result<HealthIssues, PostHogRefusal> {
+    let filter = parse_filter(query)?;
+    let not_found = || ApiError::NotFound("Not found.".into());
+    let team_id: i64 = id.parse().map_err(|_| not_found())?;
+    if !live.teams.iter().any(|team| team.id == team_id) {
+        return Err(not_found().into());
+    }
+    // A personal API key reaches only its own project.
+    if live.kind == CredentialKind::PersonalApiKey && live.grant.team_id != team_id {
+        return Err(not_found().into());
+    }
+    let (rows, count) = state.db.health_issues(team_id, &filter).await?;
+    Ok(HealthIssues {
+        results: rows
+            .into_iter()
+            .map(|row| HealthIssue {
+                id: row.id,
+                kind: row.kind,
+                severity: row.severity,
+                status: row.status,
+                dismissed: row.dismissed,
+                created_at: crate::clock::rfc3339(row.created_at),
+            })
+            .collect(),
+        count,
     })
-    .await
 }
 
 /// The query string's filters. Unknown parameters are ignored (PostHog

@@ -2,11 +2,10 @@
 //! `phx_`. The caller authenticates with HTTP Basic as a registered
 //! resource server.
 
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use protocol::credential::{constant_time_eq, hash_secret, CredentialKind};
@@ -15,8 +14,9 @@ use protocol::oauth::{
 };
 
 use crate::auth;
-use crate::error::{ApiError, Envelope};
-use crate::http::{parse_form, read_body, Verdict};
+use crate::error::{ApiError, OAuthRefusal};
+use crate::extract::RawBody;
+use crate::http::{parse_form, Verdict};
 use crate::state::AppState;
 
 /// RFC 7662 introspection of a `pha_` or `phx_`, for resource servers.
@@ -33,21 +33,27 @@ use crate::state::AppState;
     ),
     security(("basic" = []))
 )]
-pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let result = async {
-        authenticate_resource_server(&state, &headers).await?;
-        let bytes = read_body(body).await?;
-        let request: IntrospectionRequest = parse_form(&headers, &bytes)?;
-        introspect(&state, request.token.as_deref()).await
-    }
-    .await;
-    match result {
-        Ok((answer, verdict)) => {
-            let mut response = Json(answer).into_response();
-            response.extensions_mut().insert(verdict);
-            response
-        }
-        Err(error) => error.into_envelope(Envelope::OAuth),
+pub async fn handle(
+    State(state): State<AppState>,
+    _: ResourceServer,
+    headers: HeaderMap,
+    RawBody(bytes, _): RawBody<OAuthRefusal>,
+) -> Result<(Extension<Verdict>, Json<IntrospectionAnswer>), OAuthRefusal> {
+    let request: IntrospectionRequest = parse_form(&headers, &bytes)?;
+    let (answer, verdict) = introspect(&state, request.token.as_deref()).await?;
+    Ok((Extension(verdict), Json(answer)))
+}
+
+/// A caller authenticated with HTTP Basic as a registered, active
+/// resource server (the only callers introspection answers).
+pub struct ResourceServer;
+
+impl FromRequestParts<AppState> for ResourceServer {
+    type Rejection = OAuthRefusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, OAuthRefusal> {
+        authenticate_resource_server(state, &parts.headers).await?;
+        Ok(ResourceServer)
     }
 }
 

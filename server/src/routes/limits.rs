@@ -20,8 +20,9 @@ use protocol::provisioning::{LimitsAnswer, LimitsRequest, TierBasis};
 
 use crate::auth::{self, Dead};
 use crate::db::Application;
-use crate::error::{ApiError, Envelope};
+use crate::error::{AccountRequestRefusal, ApiError, PlainRefusal, PostHogRefusal};
 use crate::http::{bearer, content_type_is, parse_form, parse_json, read_body};
+use crate::partner;
 use crate::rate_limit;
 use crate::state::AppState;
 
@@ -52,24 +53,31 @@ pub async fn handle(
     if !state.policy.rate_limits.limits_endpoint {
         return unrouted(&uri);
     }
-    let result = async {
-        let partner = identify(&state, &uri, &headers, body).await?;
-        let endpoints = rate_limit::describe(&state, &partner).await?;
-        let (tier, client_authentication) = tier_of(&partner);
-        Ok::<_, ApiError>(LimitsAnswer {
-            tier: tier.into(),
-            tier_basis: TierBasis {
-                client_authentication: client_authentication.into(),
-                attested: false,
-            },
-            endpoints,
-        })
-    }
-    .await;
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_envelope(Envelope::AccountRequest { id: None }),
-    }
+    limits(&state, &uri, &headers, body)
+        .await
+        .map(Json)
+        .map_err(AccountRequestRefusal::from)
+        .into_response()
+}
+
+/// The calling partner's tier and budgets.
+async fn limits(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<LimitsAnswer, ApiError> {
+    let partner = identify(state, uri, headers, body).await?;
+    let endpoints = rate_limit::describe(state, &partner).await?;
+    let (tier, client_authentication) = tier_of(&partner);
+    Ok(LimitsAnswer {
+        tier: tier.into(),
+        tier_basis: TierBasis {
+            client_authentication: client_authentication.into(),
+            attested: false,
+        },
+        endpoints,
+    })
 }
 
 /// Any other method on the limits: the newest real view serves POST only
@@ -85,16 +93,16 @@ pub async fn refuse_method(
     if !state.policy.rate_limits.limits_endpoint {
         return unrouted(&uri);
     }
-    ApiError::MethodNotAllowed {
+    PostHogRefusal(ApiError::MethodNotAllowed {
         method: method.to_string(),
         allow: "POST",
-    }
-    .into_envelope(Envelope::PostHog)
+    })
+    .into_response()
 }
 
 /// What an era without the endpoint answers: the router's own 404.
 fn unrouted(uri: &Uri) -> Response {
-    ApiError::NotFound(format!("No route for {}", uri.path())).into_envelope(Envelope::Plain)
+    PlainRefusal(ApiError::NotFound(format!("No route for {}", uri.path()))).into_response()
 }
 
 /// The partner that proved itself, in the real view's order: a bearer
@@ -149,11 +157,7 @@ async fn bearer_partner(state: &AppState, headers: &HeaderMap) -> Result<Applica
             ))
         }
     };
-    let partner = match token.grant.client_id.as_deref() {
-        Some(client_id) => state.db.application(client_id).await?,
-        None => None,
-    };
-    match partner {
+    match partner::of_token(state, &token).await? {
         Some(partner) if partner.kind == "partner" && partner.active => Ok(partner),
         Some(partner) if partner.kind == "partner" => {
             Err(ApiError::Unauthorized("Partner is deactivated".into()))

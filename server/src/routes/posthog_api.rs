@@ -3,20 +3,33 @@
 //! `phx_`; errors as `{"detail","code"?}`.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 
 use protocol::credential::CredentialKind;
 use protocol::posthog::{Me, OrganizationRef, Project, TeamRef};
 
-use crate::auth::{self, Authenticated};
+use crate::auth::Authenticated;
 use crate::clock;
 use crate::db::Team;
-use crate::error::{ApiError, Envelope};
-use crate::http::bearer;
+use crate::error::{ApiError, PostHogRefusal};
+use crate::extract::{NeededScope, PostHogCaller};
+use crate::http::Verdict;
 use crate::posthog_ids;
 use crate::state::AppState;
+
+/// `/api/users/@me/` needs `user:read`.
+pub struct UserRead;
+
+impl NeededScope for UserRead {
+    const SCOPE: &'static str = "user:read";
+}
+
+/// `/api/projects/{id}/` needs `project:read`.
+pub struct ProjectRead;
+
+impl NeededScope for ProjectRead {
+    const SCOPE: &'static str = "project:read";
+}
 
 /// The signed-in user (needs `user:read`).
 #[utoipa::path(
@@ -31,67 +44,70 @@ use crate::state::AppState;
     ),
     security(("bearer" = []))
 )]
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(&state, &headers, "user:read", |state, live| async move {
-        let Authenticated {
-            grant, user, teams, ..
-        } = live;
-        // The credential's team is almost always one of the user's: no
-        // second query then.
-        let team = match teams.iter().find(|team| team.id == grant.team_id) {
-            Some(team) => team.clone(),
-            None => state
-                .db
-                .team(grant.team_id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("Not found.".into()))?,
-        };
-        let mut organizations: Vec<OrganizationRef> = Vec::new();
-        for team in &teams {
-            if !organizations
-                .iter()
-                .any(|organization| organization.id == team.organization_id)
-            {
-                organizations.push(organization(team));
-            }
+pub async fn me(
+    State(state): State<AppState>,
+    caller: PostHogCaller<UserRead>,
+) -> (Extension<Verdict>, Result<Json<Me>, PostHogRefusal>) {
+    (caller.verdict(), me_of(&state, caller.live).await.map(Json))
+}
+
+async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefusal> {
+    let Authenticated {
+        grant, user, teams, ..
+    } = live;
+    // The credential's team is almost always one of the user's: no
+    // second query then.
+    let team = match teams.iter().find(|team| team.id == grant.team_id) {
+        Some(team) => team.clone(),
+        None => state
+            .db
+            .team(grant.team_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("Not found.".into()))?,
+    };
+    let mut organizations: Vec<OrganizationRef> = Vec::new();
+    for team in &teams {
+        if !organizations
+            .iter()
+            .any(|organization| organization.id == team.organization_id)
+        {
+            organizations.push(organization(team));
         }
-        Ok(Json(Me {
-            id: user.id,
-            distinct_id: posthog_ids::distinct_id(&user.uuid),
-            uuid: user.uuid,
-            email: user.email,
-            first_name: user.first_name,
-            last_name: String::new(),
-            date_joined: clock::rfc3339(user.created_at),
-            pending_email: None,
-            is_email_verified: false,
-            is_staff: false,
-            has_password: user.has_password,
-            is_2fa_enabled: false,
-            has_social_auth: false,
-            has_sso_enforcement: false,
-            theme_mode: None,
-            toolbar_mode: None,
-            role_at_organization: None,
-            hide_mcp_hints: false,
-            organization: organization(&team),
-            team: TeamRef {
-                id: team.id,
-                uuid: posthog_ids::team_uuid(&team.organization_id, team.id),
-                organization: team.organization_id.clone(),
-                project_id: team.id,
-                name: team.name,
-                api_token: team.api_token,
-                timezone: "UTC".to_owned(),
-                is_demo: team.is_demo,
-                ingested_event: false,
-                completed_snippet_onboarding: false,
-            },
-            organizations,
-        })
-        .into_response())
+    }
+    Ok(Me {
+        id: user.id,
+        distinct_id: posthog_ids::distinct_id(&user.uuid),
+        uuid: user.uuid,
+        email: user.email,
+        first_name: user.first_name,
+        last_name: String::new(),
+        date_joined: clock::rfc3339(user.created_at),
+        pending_email: None,
+        is_email_verified: false,
+        is_staff: false,
+        has_password: user.has_password,
+        is_2fa_enabled: false,
+        has_social_auth: false,
+        has_sso_enforcement: false,
+        theme_mode: None,
+        toolbar_mode: None,
+        role_at_organization: None,
+        hide_mcp_hints: false,
+        organization: organization(&team),
+        team: TeamRef {
+            id: team.id,
+            uuid: posthog_ids::team_uuid(&team.organization_id, team.id),
+            organization: team.organization_id.clone(),
+            project_id: team.id,
+            name: team.name,
+            api_token: team.api_token,
+            timezone: "UTC".to_owned(),
+            is_demo: team.is_demo,
+            ingested_event: false,
+            completed_snippet_onboarding: false,
+        },
+        organizations,
     })
-    .await
 }
 
 /// One project (needs `project:read`).
@@ -109,39 +125,39 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     security(("bearer" = []))
 )]
 pub async fn project(
-    State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    respond(&state, &headers, "project:read", |_, live| async move {
-        let id: i64 = id
-            .parse()
-            .map_err(|_| ApiError::NotFound("Not found.".into()))?;
-        let Some(team) = live.teams.iter().find(|team| team.id == id).cloned() else {
-            return Err(ApiError::NotFound("Not found.".into()));
-        };
-        if live.kind == CredentialKind::PersonalApiKey && live.grant.team_id != team.id {
-            return Err(ApiError::Forbidden(
-                "This personal API key is scoped to another project.".into(),
-            ));
-        }
-        Ok(Json(Project {
-            id: team.id,
-            uuid: posthog_ids::team_uuid(&team.organization_id, team.id),
-            organization: team.organization_id,
-            name: team.name,
-            api_token: team.api_token,
-            timezone: "UTC".to_owned(),
-            is_demo: team.is_demo,
-            ingested_event: false,
-            completed_snippet_onboarding: false,
-            session_recording_opt_in: false,
-            autocapture_exceptions_opt_in: None,
-            surveys_opt_in: None,
-        })
-        .into_response())
+    caller: PostHogCaller<ProjectRead>,
+) -> (Extension<Verdict>, Result<Json<Project>, PostHogRefusal>) {
+    (caller.verdict(), project_of(&caller.live, &id).map(Json))
+}
+
+fn project_of(live: &Authenticated, id: &str) -> Result<Project, PostHogRefusal> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound("Not found.".into()))?;
+    let Some(team) = live.teams.iter().find(|team| team.id == id).cloned() else {
+        return Err(ApiError::NotFound("Not found.".into()).into());
+    };
+    if live.kind == CredentialKind::PersonalApiKey && live.grant.team_id != team.id {
+        return Err(ApiError::Forbidden(
+            "This personal API key is scoped to another project.".into(),
+        )
+        .into());
+    }
+    Ok(Project {
+        id: team.id,
+        uuid: posthog_ids::team_uuid(&team.organization_id, team.id),
+        organization: team.organization_id,
+        name: team.name,
+        api_token: team.api_token,
+        timezone: "UTC".to_owned(),
+        is_demo: team.is_demo,
+        ingested_event: false,
+        completed_snippet_onboarding: false,
+        session_recording_opt_in: false,
+        autocapture_exceptions_opt_in: None,
+        surveys_opt_in: None,
     })
-    .await
 }
 
 /// An organization as `/api/users/@me/` lists it: every user here owns
@@ -160,40 +176,3 @@ fn organization(team: &Team) -> OrganizationRef {
 
 /// PostHog's `OrganizationMembership.Level.OWNER`.
 const OWNER_LEVEL: i64 = 15;
-
-/// Authenticates, checks `scope`, runs `body`, and answers in the detail
-/// envelope.
-pub(crate) async fn respond<F, Fut>(
-    state: &AppState,
-    headers: &HeaderMap,
-    scope: &str,
-    body: F,
-) -> Response
-where
-    F: FnOnce(AppState, Authenticated) -> Fut,
-    Fut: std::future::Future<Output = Result<Response, ApiError>>,
-{
-    let resolved = match auth::resolve(
-        state,
-        bearer(headers),
-        &[CredentialKind::AccessToken, CredentialKind::PersonalApiKey],
-    )
-    .await
-    {
-        Ok(resolved) => resolved,
-        Err(error) => return error.into_envelope(Envelope::PostHog),
-    };
-    let verdict = auth::verdict(&resolved);
-    let mut response = match resolved {
-        Err(dead) => dead.into_error().into_envelope(Envelope::PostHog),
-        Ok(live) => match live.check_scope(scope) {
-            Err(refusal) => refusal.into_envelope(Envelope::PostHog),
-            Ok(()) => match body(state.clone(), live).await {
-                Ok(response) => response,
-                Err(error) => error.into_envelope(Envelope::PostHog),
-            },
-        },
-    };
-    response.extensions_mut().insert(verdict);
-    response
-}

@@ -6,6 +6,8 @@
 //! why the refusals older clients absorb answer 404 unless the client says it
 //! reads a refusal's reason.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -19,6 +21,7 @@ use protocol::posthog::{GatewayTokenAnswer, GatewayTokenRequest};
 use protocol::scope::LLM_GATEWAY_READ;
 
 use crate::auth::{self, Authenticated, Dead};
+use crate::db::{Team, User};
 use crate::error::ApiError;
 use crate::http::{bearer, read_body, Verdict};
 use crate::posthog_ids;
@@ -42,7 +45,7 @@ use crate::state::{AppState, WizardGateway};
     security(("bearer" = []))
 )]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let outcome = decide(&state, &headers, body).await;
+    let outcome = serve(&state, &headers, body).await;
     let (mut response, verdict) = match outcome {
         Ok(answer) => (
             (StatusCode::CREATED, Json(answer)).into_response(),
@@ -255,70 +258,46 @@ async fn read_request(body: Body) -> ReadBody {
     }
 }
 
-async fn decide(
+/// Reads the request and what it names (the bearer, and the token's team
+/// when the user no longer has it), decides, then counts the mint against
+/// the user's hourly allowance and asks the gateway.
+async fn serve(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<GatewayTokenAnswer, Refusal> {
     let request = read_request(body).await;
-    let reads_reason = match &request {
-        ReadBody::Read(request) => request.reads_refusal_reason,
-        ReadBody::Malformed => false,
-    };
     let gateway = match (&state.wizard_gateway, state.policy.wizard_gateway_tokens) {
-        (Some(gateway), true) => gateway.clone(),
-        _ => return Err(Refusal::Unconfigured { reads_reason }),
+        (Some(gateway), true) => Some(gateway.clone()),
+        _ => None,
     };
-
-    let kinds: &[CredentialKind] = match gateway.accepts_personal_keys {
-        true => &[CredentialKind::AccessToken, CredentialKind::PersonalApiKey],
-        false => &[CredentialKind::AccessToken],
-    };
-    let live = match auth::resolve(state, bearer(headers), kinds).await? {
-        Ok(live) => live,
-        Err(Dead::Missing | Dead::Unknown) => {
-            return Err(Refusal::InvalidToken("Invalid access token.".to_owned()))
+    let token = match &gateway {
+        Some(gateway) => {
+            let kinds: &[CredentialKind] = match gateway.accepts_personal_keys {
+                true => &[CredentialKind::AccessToken, CredentialKind::PersonalApiKey],
+                false => &[CredentialKind::AccessToken],
+            };
+            Some(auth::resolve(state, bearer(headers), kinds).await?)
         }
-        Err(dead) => return Err(Refusal::InvalidToken(dead.detail().to_owned())),
+        None => None,
     };
-    let Authenticated {
-        grant, user, teams, ..
-    } = live;
-    let is_wizard = grant
-        .client_id
-        .as_deref()
-        .is_some_and(|client_id| gateway.client_ids.iter().any(|id| id == client_id));
-    if !is_wizard {
-        return Err(Refusal::NotWizardApp);
-    }
-    // The token's own scope text: `*` does not stand in for the gateway
-    // scope here, unlike at the gateway itself.
-    if !protocol::scope::split(&grant.scopes)
-        .iter()
-        .any(|scope| scope == LLM_GATEWAY_READ)
-    {
-        return Err(Refusal::ScopeMissing);
-    }
-    // Every token here is scoped to exactly one team, so the real
-    // endpoint's "exactly one team" check cannot fail.
-    let team = match teams.into_iter().find(|team| team.id == grant.team_id) {
-        Some(team) => team,
-        None => match state.db.team(grant.team_id).await? {
-            Some(_) => return Err(Refusal::Unauthorized),
-            None => return Err(Refusal::TeamMissing),
-        },
+    let team_elsewhere = match &token {
+        Some(Ok(live)) if !live.teams.iter().any(|team| team.id == live.grant.team_id) => {
+            state.db.team(live.grant.team_id).await?.is_some()
+        }
+        _ => false,
     };
-    if !gateway.rolled_out {
-        return Err(Refusal::NotRolledOut { reads_reason });
-    }
-    let request = match request {
-        ReadBody::Read(request) => request,
-        ReadBody::Malformed => return Err(Refusal::ParseError),
-    };
-    let program = match request.program {
-        Some(serde_json::Value::String(program)) if gateway.programs.contains(&program) => program,
-        _ => return Err(Refusal::ProgramUnknown { reads_reason }),
-    };
+    let Mint {
+        gateway,
+        program,
+        user,
+        team,
+    } = decide(Facts {
+        request,
+        gateway,
+        token,
+        team_elsewhere,
+    })?;
     let now = state.clock.now();
     let (window_start, retry_after) = crate::rate_limit::window(now);
     let allowed = state
@@ -350,6 +329,87 @@ async fn decide(
         cap_usd: Some(minted.cap_usd),
         gateway_url: gateway.url.clone(),
         team_id: team.id,
+    })
+}
+
+/// What the endpoint knows before it decides.
+struct Facts {
+    request: ReadBody,
+    /// Where to mint, when this era and this server mint at all.
+    gateway: Option<Arc<WizardGateway>>,
+    /// The bearer, judged (`None` where nothing is minted, so nothing is
+    /// read).
+    token: Option<Result<Authenticated, Dead>>,
+    /// Whether the token's team exists though the user no longer has it.
+    team_elsewhere: bool,
+}
+
+/// A mint the checks let through.
+#[derive(Debug)]
+struct Mint {
+    gateway: Arc<WizardGateway>,
+    program: String,
+    user: User,
+    team: Team,
+}
+
+/// The checks in the real endpoint's order; the first that fails answers.
+fn decide(facts: Facts) -> Result<Mint, Refusal> {
+    let reads_reason = match &facts.request {
+        ReadBody::Read(request) => request.reads_refusal_reason,
+        ReadBody::Malformed => false,
+    };
+    let (Some(gateway), Some(token)) = (facts.gateway, facts.token) else {
+        return Err(Refusal::Unconfigured { reads_reason });
+    };
+    let live = match token {
+        Ok(live) => live,
+        Err(Dead::Missing | Dead::Unknown) => {
+            return Err(Refusal::InvalidToken("Invalid access token.".to_owned()))
+        }
+        Err(dead) => return Err(Refusal::InvalidToken(dead.detail().to_owned())),
+    };
+    let Authenticated {
+        grant, user, teams, ..
+    } = live;
+    let is_wizard = grant
+        .client_id
+        .as_deref()
+        .is_some_and(|client_id| gateway.client_ids.iter().any(|id| id == client_id));
+    if !is_wizard {
+        return Err(Refusal::NotWizardApp);
+    }
+    // The token's own scope text: `*` does not stand in for the gateway
+    // scope here, unlike at the gateway itself.
+    if !protocol::scope::split(&grant.scopes)
+        .iter()
+        .any(|scope| scope == LLM_GATEWAY_READ)
+    {
+        return Err(Refusal::ScopeMissing);
+    }
+    // Every token here is scoped to exactly one team, so the real
+    // endpoint's "exactly one team" check cannot fail.
+    let team = match teams.into_iter().find(|team| team.id == grant.team_id) {
+        Some(team) => team,
+        None if facts.team_elsewhere => return Err(Refusal::Unauthorized),
+        None => return Err(Refusal::TeamMissing),
+    };
+    if !gateway.rolled_out {
+        return Err(Refusal::NotRolledOut { reads_reason });
+    }
+    let request = match facts.request {
+        ReadBody::Read(request) => request,
+        ReadBody::Malformed => return Err(Refusal::ParseError),
+    };
+    let program = match request.program {
+        Some(serde_json::Value::String(program)) if gateway.programs.contains(&program) => program,
+        _ => return Err(Refusal::ProgramUnknown { reads_reason }),
+    };
+    Ok(Mint {
+        gateway,
+        program,
+        user,
+        team,
     })
 }
 
@@ -390,6 +450,170 @@ async fn mint(gateway: &WizardGateway, request: &MintRequest) -> Result<MintAnsw
         _ => {
             tracing::warn!(url, "gateway mint answer was malformed");
             Err(Refusal::MintFailed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Grant, Holder};
+
+    fn gateway(rolled_out: bool) -> Option<Arc<WizardGateway>> {
+        let mut gateway = WizardGateway::new("http://127.0.0.1:9").unwrap();
+        gateway.rolled_out = rolled_out;
+        Some(Arc::new(gateway))
+    }
+
+    fn live(client_id: &str, scopes: &str, has_team: bool) -> Option<Result<Authenticated, Dead>> {
+        let holder = Holder {
+            grant: Grant {
+                client_id: Some(client_id.to_owned()),
+                user_id: 1,
+                team_id: 7,
+                scopes: scopes.to_owned(),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: None,
+                partner_active: Some(true),
+            },
+            user: User {
+                id: 1,
+                uuid: "u".into(),
+                email: "a@b.co".into(),
+                first_name: String::new(),
+                created_at: 0,
+                has_password: false,
+            },
+            teams: match has_team {
+                true => vec![Team::for_test(7, "o1", false)],
+                false => Vec::new(),
+            },
+        };
+        Some(auth::judge(CredentialKind::AccessToken, Some(holder), 0))
+    }
+
+    fn program(name: &str) -> ReadBody {
+        ReadBody::Read(GatewayTokenRequest {
+            program: Some(serde_json::Value::String(name.to_owned())),
+            reads_refusal_reason: true,
+        })
+    }
+
+    /// If a row fails, a token mints that the real endpoint refuses, or
+    /// the refusal is another one than the real endpoint's first.
+    #[test]
+    fn decide_table() {
+        let wizard = protocol::oauth::WIZARD_CLIENT_IDS[0];
+        let scope = LLM_GATEWAY_READ;
+        let cases: Vec<(Facts, Result<&str, Refusal>)> = vec![
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: None,
+                    token: None,
+                    team_elsewhere: false,
+                },
+                Err(Refusal::Unconfigured { reads_reason: true }),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(true),
+                    token: Some(Err(Dead::Missing)),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::InvalidToken("Invalid access token.".into())),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(true),
+                    token: Some(Err(Dead::Expired)),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::InvalidToken(Dead::Expired.detail().into())),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(true),
+                    token: live("partner", scope, true),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::NotWizardApp),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(true),
+                    token: live(wizard, "*", true),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::ScopeMissing),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(true),
+                    token: live(wizard, scope, false),
+                    team_elsewhere: true,
+                },
+                Err(Refusal::Unauthorized),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(true),
+                    token: live(wizard, scope, false),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::TeamMissing),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(false),
+                    token: live(wizard, scope, true),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::NotRolledOut { reads_reason: true }),
+            ),
+            (
+                Facts {
+                    request: ReadBody::Malformed,
+                    gateway: gateway(true),
+                    token: live(wizard, scope, true),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::ParseError),
+            ),
+            (
+                Facts {
+                    request: program("elsewhere"),
+                    gateway: gateway(true),
+                    token: live(wizard, scope, true),
+                    team_elsewhere: false,
+                },
+                Err(Refusal::ProgramUnknown { reads_reason: true }),
+            ),
+            (
+                Facts {
+                    request: program("integration"),
+                    gateway: gateway(true),
+                    token: live(wizard, scope, true),
+                    team_elsewhere: false,
+                },
+                Ok("integration"),
+            ),
+        ];
+        for (index, (facts, expected)) in cases.into_iter().enumerate() {
+            let got = decide(facts).map(|mint| mint.program);
+            assert_eq!(
+                got.as_deref().map_err(Clone::clone),
+                expected,
+                "row {index}"
+            );
         }
     }
 }
