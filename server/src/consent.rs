@@ -4,6 +4,8 @@
 //! by, the URL the account request answers with, and what
 //! `GET /api/agentic/authorize` and the consent page's approval decide.
 //!
+//! Also where the app's sign-in page (`/login`) may send a browser on to.
+//!
 //! The handlers are `routes/account_requests.rs` (stores the pending
 //! consent), `routes/agentic_authorize.rs` (the entry the partner sends the
 //! person to), `routes/consent_page.rs` (`/agentic/authorize`, the page and
@@ -56,6 +58,33 @@ pub fn consent_url(public_url: &str, state: &str, scopes: &[String]) -> String {
 /// partner registered none, and the flow fails rather than guess).
 pub fn callback(registered: &[String]) -> Option<&str> {
     registered.first().map(String::as_str)
+}
+
+/// `next` when it is a path of this site (one leading `/`, no scheme, no
+/// backslash, no control character or space), else `/`: the sign-in page
+/// never sends a browser elsewhere.
+pub fn in_app_path(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path
+                    .chars()
+                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+        {
+            path
+        }
+        _ => "/",
+    }
+}
+
+/// `/login?next=<path>`: where a person who is not signed in goes first.
+pub fn sign_in_location(next: &str) -> String {
+    format!(
+        "{}?{}",
+        SIGN_IN_PAGE,
+        serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
+    )
 }
 
 /// What `GET /api/agentic/authorize` finds, for a signed-in person.
@@ -399,5 +428,29 @@ mod tests {
             ..base.clone()
         });
         assert!(forgotten.is_err_and(|refused| refused.forget));
+    }
+
+    #[test]
+    fn next_stays_on_this_site() {
+        for (next, expected) in [
+            (
+                Some("/api/agentic/authorize?state=abc"),
+                "/api/agentic/authorize?state=abc",
+            ),
+            (Some("/"), "/"),
+            (None, "/"),
+            (Some(""), "/"),
+            (Some("https://evil.example/"), "/"),
+            (Some("//evil.example/"), "/"),
+            (Some("/\\evil.example"), "/"),
+            (Some("/a b"), "/"),
+            (Some("/a\nLocation: x"), "/"),
+        ] {
+            assert_eq!(in_app_path(next), expected, "{next:?}");
+        }
+        assert_eq!(
+            sign_in_location("/api/agentic/authorize?state=a"),
+            "/login?next=%2Fapi%2Fagentic%2Fauthorize%3Fstate%3Da"
+        );
     }
 }

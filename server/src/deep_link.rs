@@ -1,5 +1,6 @@
 //! Deep links (protocol section 4): what a request for one may ask, as a
-//! plain function over what was loaded ([`decide`]). The era's part is
+//! plain function over what was loaded ([`decide`]), and the words a
+//! followed link that did not sign anyone in lands on. The era's part is
 //! `ScopePolicy`'s (`policy/deep_links.rs`).
 
 use protocol::provisioning::DeepLinkRequest;
@@ -13,6 +14,12 @@ pub const LIFETIME_SECONDS: i64 = 600;
 
 /// The longest `path` accepted.
 pub const MAX_PATH_LENGTH: usize = 2048;
+
+/// The `error` values of the home page a refused link lands on.
+pub const MISSING_TOKEN: &str = "missing_token";
+pub const EXPIRED_OR_INVALID_TOKEN: &str = "expired_or_invalid_token";
+pub const USER_NOT_FOUND: &str = "user_not_found";
+pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
 
 /// A link to issue: its purpose, the in-app path it opens, and the team
 /// it signs into.

@@ -1,19 +1,21 @@
 //! The rules of the interactive login (protocol section 6), as plain
 //! functions over plain data: which redirect URI is registered, what an
-//! authorize request may ask, which scopes are granted, how the session
-//! cookie reads and is written, and where the browser is sent back.
+//! authorize request may ask, how the session cookie reads and is written,
+//! and where the browser is sent back. Which scopes are granted is the
+//! era's rule (`ScopePolicy::granted_scopes`).
 //!
 //! The handlers are `routes/authorize.rs` (`GET /oauth/authorize`: validate,
 //! then the sign-in form, the consent form, or straight back with a code),
 //! `routes/authorize_submit.rs` (`POST /oauth/authorize`: both forms) and
-//! `routes/oauth_token.rs` (`POST /oauth/token`). The pages are in
+//! `routes/oauth_token.rs` (`POST /oauth/token`); what they share with
+//! I/O is `authorization.rs` and `session.rs`. The pages are in
 //! `login_html.rs`.
 
 use protocol::pkce::CodeChallenge;
+use protocol::random::RandomSource;
 
-use crate::db::{Application, User};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::db::Application;
+use crate::policy::ScopePolicy;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "posthog_session";
@@ -28,42 +30,11 @@ pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 pub const STALE_FORM: &str =
     "This form has expired or was not sent from this page. Open the sign-in link again.";
 
-/// The user with this email (trimmed, any case) and password, if the
-/// password is right. An unknown email or a user without a password costs
-/// the same Argon2 work, so timing does not tell which emails exist.
-pub async fn check_password(
-    state: &AppState,
-    email: &str,
-    password: &str,
-) -> Result<Option<User>, ApiError> {
-    let email = email.trim().to_lowercase();
-    let user = state.db.user_with_password(&email).await?;
-    let verified = match &user {
-        Some((_, Some(stored))) => crate::password::verify(password, stored),
-        _ => {
-            let _ = crate::password::verify(password, dummy_hash());
-            false
-        }
-    };
-    Ok(match (user, verified) {
-        (Some((user, _)), true) => Some(user),
-        _ => None,
-    })
-}
-
 /// 32 bytes of the injected randomness, URL-safe: session ids, CSRF
 /// tokens, codes and consent states.
-pub fn random_token(state: &AppState) -> String {
-    let bytes = protocol::random::RandomSource::bytes(state.random.as_ref(), 32);
+pub fn random_token(random: &dyn RandomSource) -> String {
+    let bytes = random.bytes(32);
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
-}
-
-/// A valid hash no password matches by chance, for equal timing.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| {
-        crate::password::hash("not a password anyone has", &protocol::random::OsRandom)
-    })
 }
 
 /// The query string of `GET /oauth/authorize` for these parameters.
@@ -120,19 +91,23 @@ pub enum Refusal {
 
 /// Checks an authorize request: client, redirect URI, response type, PKCE
 /// challenge, scopes, in the order RFC 6749 section 4.1.2.1 needs.
-pub async fn authorize(
-    state: &AppState,
+/// `application` is the one `client_id` names, if any; `registered`, its
+/// registered redirect URIs.
+pub fn check_authorize(
+    policy: &ScopePolicy,
     params: &AuthorizeParams,
-) -> Result<Result<Authorization, Refusal>, ApiError> {
+    application: Option<Application>,
+    registered: &[String],
+) -> Result<Authorization, Refusal> {
     let page = |message: &str| {
-        Ok(Err(Refusal::Page {
+        Err(Refusal::Page {
             message: message.into(),
-        }))
+        })
     };
-    let Some(client_id) = params.client_id.as_deref().filter(|id| !id.is_empty()) else {
+    if params.client_id.as_deref().is_none_or(str::is_empty) {
         return page("The link is missing its client_id.");
-    };
-    let application = match state.db.application(client_id).await? {
+    }
+    let application = match application {
         Some(application) if application.kind == "partner" && application.auth_method == "pkce" => {
             application
         }
@@ -143,24 +118,21 @@ pub async fn authorize(
     }
     let return_to = match params.redirect_uri.as_deref() {
         None => ReturnTo::Paste,
-        Some(uri) => {
-            let registered = state.db.registered_redirect_uris(client_id).await?;
-            if !redirect_uri_matches(&registered, uri) {
-                return page("The redirect_uri is not registered for this application.");
-            }
-            ReturnTo::Redirect(uri.to_owned())
+        Some(uri) if !redirect_uri_matches(registered, uri) => {
+            return page("The redirect_uri is not registered for this application.")
         }
+        Some(uri) => ReturnTo::Redirect(uri.to_owned()),
     };
     let redirect = |error: &'static str, description: &str| match &return_to {
-        ReturnTo::Redirect(uri) => Ok(Err(Refusal::Redirect {
+        ReturnTo::Redirect(uri) => Err(Refusal::Redirect {
             redirect_uri: uri.clone(),
             error,
             description: description.into(),
             state: params.state.clone(),
-        })),
-        ReturnTo::Paste => Ok(Err(Refusal::Page {
+        }),
+        ReturnTo::Paste => Err(Refusal::Page {
             message: format!("{error}: {description}"),
-        })),
+        }),
     };
     if params.response_type.as_deref() != Some("code") {
         return redirect("unsupported_response_type", "response_type must be code");
@@ -172,9 +144,9 @@ pub async fn authorize(
         Ok(challenge) => challenge,
         Err(error) => return redirect("invalid_request", &error.to_string()),
     };
-    let scopes = granted_scopes(
+    let scopes = policy.granted_scopes(
         params.scope.as_deref().unwrap_or(""),
-        &state.policy.ceiling(&application),
+        &policy.ceiling(&application),
     );
     if scopes.is_empty() {
         return redirect(
@@ -182,14 +154,14 @@ pub async fn authorize(
             "None of the requested scopes is available to this application",
         );
     }
-    Ok(Ok(Authorization {
+    Ok(Authorization {
         application,
         return_to,
         challenge,
         scopes,
         state: params.state.clone(),
         params: params.clone(),
-    }))
+    })
 }
 
 /// Whether `uri` is one of `registered`. A registered loopback URI has no
@@ -224,30 +196,6 @@ pub fn redirect_uri_matches(registered: &[String], uri: &str) -> bool {
     }
     let without_port = format!("http://{host}{path}");
     registered.contains(&without_port)
-}
-
-/// The scopes granted for a request: those requested that the ceiling
-/// holds, in the order requested, once each. Faithful: the others are
-/// dropped silently; only the token answer's `scope` tells the truth. An
-/// empty request asks for the whole ceiling.
-pub fn granted_scopes(requested: &str, ceiling: &[String]) -> Vec<String> {
-    let requested = protocol::scope::split(requested);
-    if requested.is_empty() {
-        return ceiling.to_vec();
-    }
-    let mut granted: Vec<String> = Vec::new();
-    for scope in requested {
-        if ceiling.contains(&scope) && !granted.contains(&scope) {
-            granted.push(scope);
-        }
-    }
-    granted
-}
-
-/// Whether a remembered consent covers every scope of `scopes`.
-pub fn consent_covers(remembered: &str, scopes: &[String]) -> bool {
-    let remembered = protocol::scope::split(remembered);
-    scopes.iter().all(|scope| remembered.contains(scope))
 }
 
 /// The session id of a `Cookie` header, if it has one.
@@ -312,31 +260,6 @@ mod tests {
             &exact,
             "https://partner.example:444/cb"
         ));
-    }
-
-    #[test]
-    fn scopes_above_the_ceiling_are_dropped_silently() {
-        let ceiling: Vec<String> = ["user:read", "project:read", "llm_gateway:read"]
-            .map(String::from)
-            .to_vec();
-        let cases = [
-            (
-                "user:read introspection llm_gateway:write project:read",
-                "user:read project:read",
-            ),
-            ("project:read project:read", "project:read"),
-            ("", "user:read project:read llm_gateway:read"),
-            ("introspection", ""),
-        ];
-        for (requested, expected) in cases {
-            assert_eq!(
-                granted_scopes(requested, &ceiling).join(" "),
-                expected,
-                "{requested}"
-            );
-        }
-        assert!(consent_covers("a b c", &["b".into(), "a".into()]));
-        assert!(!consent_covers("a", &["a".into(), "b".into()]));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The era's scope rules (`posthog/scopes.py`): an application's ceiling
 //! with `@default` expanded, what a code carries, what the exchange and a
-//! refresh accept, what a personal key carries and what the discovery
-//! document advertises.
+//! refresh accept, what the interactive login grants, what a personal key
+//! carries and what the discovery document advertises. Every scope
+//! decision of the server is one of these methods.
 
 use crate::db::Application;
 use crate::error::ApiError;
@@ -197,6 +198,33 @@ impl ScopePolicy {
             (PersonalKeyScopes::Empty, _) | (_, false) => Some(scopes),
             (_, true) => None,
         }
+    }
+
+    /// The scopes the interactive login grants for a request: those
+    /// requested that the ceiling holds, in the order requested, once each.
+    /// Faithful: the others are dropped silently; only the token answer's
+    /// `scope` tells the truth. An empty request asks for the whole
+    /// ceiling.
+    pub fn granted_scopes(&self, requested: &str, ceiling: &[String]) -> Vec<String> {
+        let requested = protocol::scope::split(requested);
+        if requested.is_empty() {
+            return ceiling.to_vec();
+        }
+        let mut granted: Vec<String> = Vec::new();
+        for scope in requested {
+            if ceiling.contains(&scope) && !granted.contains(&scope) {
+                granted.push(scope);
+            }
+        }
+        granted
+    }
+
+    /// Whether a consent the interactive login remembers (its scopes,
+    /// `remembered`) covers every scope of `scopes`, so the browser goes
+    /// straight back with a code.
+    pub fn consent_covers(&self, remembered: &str, scopes: &[String]) -> bool {
+        let remembered = protocol::scope::split(remembered);
+        scopes.iter().all(|scope| remembered.contains(scope))
     }
 
     /// The scopes of the tokens a refresh issues: those `asked` when it
@@ -515,6 +543,33 @@ mod tests {
                 "{requested:?}"
             );
         }
+    }
+
+    /// If this fails, the interactive login grants a scope above the
+    /// application's ceiling, grants one twice, or a remembered consent
+    /// is taken to cover a scope it never held.
+    #[test]
+    fn scopes_above_the_ceiling_are_dropped_silently() {
+        let policy = ScopePolicy::load("current").unwrap();
+        let ceiling = strings(&["user:read", "project:read", "llm_gateway:read"]);
+        let cases = [
+            (
+                "user:read introspection llm_gateway:write project:read",
+                "user:read project:read",
+            ),
+            ("project:read project:read", "project:read"),
+            ("", "user:read project:read llm_gateway:read"),
+            ("introspection", ""),
+        ];
+        for (requested, expected) in cases {
+            assert_eq!(
+                policy.granted_scopes(requested, &ceiling).join(" "),
+                expected,
+                "{requested}"
+            );
+        }
+        assert!(policy.consent_covers("a b c", &strings(&["b", "a"])));
+        assert!(!policy.consent_covers("a", &strings(&["a", "b"])));
     }
 
     /// If a row fails, a refresh widens what its tokens carry, or a

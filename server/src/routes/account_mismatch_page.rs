@@ -6,20 +6,10 @@
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
 
+use crate::browser::html;
+use crate::forms::MismatchQuery;
 use crate::login_html;
-use crate::routes::authorize::html;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct MismatchQuery {
-    #[serde(default)]
-    expected_email: String,
-    #[serde(default)]
-    current_email: String,
-    #[serde(default)]
-    partner_name: String,
-}
 
 /// The account-mismatch page.
 #[utoipa::path(

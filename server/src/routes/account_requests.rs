@@ -341,7 +341,7 @@ async fn pend_consent(
     scopes: &[String],
     now: i64,
 ) -> Result<String, ApiError> {
-    let secret = random_token(state);
+    let secret = random_token(state.random.as_ref());
     state
         .db
         .replace_pending_consent(&PendingConsent {

@@ -10,21 +10,16 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
 
-use protocol::credential::{hash_secret, Credential, CredentialKind};
+use protocol::credential::hash_secret;
 
-use crate::consent::{self, Entry, EntryFacts};
+use crate::accounts::create_default_team;
+use crate::browser::{redirect, PageFailure};
+use crate::consent::{self, sign_in_location, Entry, EntryFacts};
 use crate::error::ApiError;
-use crate::routes::authorize::{current_session, internal, redirect};
-use crate::routes::sign_in_page::sign_in_location;
+use crate::forms::EntryQuery;
+use crate::session;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-struct EntryQuery {
-    #[serde(default)]
-    state: Option<String>,
-}
 
 /// Today's consent entry for an existing user.
 #[utoipa::path(
@@ -43,15 +38,9 @@ pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    match enter(&state, &headers, query.as_deref().unwrap_or("")).await {
-        Ok(response) => response,
-        Err(error) => internal(error),
-    }
-}
-
-async fn enter(state: &AppState, headers: &HeaderMap, query: &str) -> Result<Response, ApiError> {
-    let user_id = match current_session(state, headers).await? {
+) -> Result<Response, PageFailure> {
+    let query = query.as_deref().unwrap_or("");
+    let user_id = match session::current(&state, &headers).await? {
         Some((_, session)) => session.user_id,
         None => None,
     };
@@ -117,18 +106,7 @@ async fn enter(state: &AppState, headers: &HeaderMap, query: &str) -> Result<Res
         }
         Entry::ConsentPage { create_team_in } => {
             if let Some(organization_id) = create_team_in {
-                let api_token =
-                    Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
-                state
-                    .db
-                    .create_team(
-                        &organization_id,
-                        "Default project",
-                        api_token.expose(),
-                        &state.region,
-                        state.clock.now(),
-                    )
-                    .await?;
+                create_default_team(&state, &organization_id, state.clock.now()).await?;
             }
             let query = serde_urlencoded::to_string([("state", state_param.unwrap_or(""))])
                 .unwrap_or_default();

@@ -13,17 +13,15 @@ use axum::response::{IntoResponse, Response};
 
 use protocol::credential::hash_secret;
 
+use crate::browser::set_cookie;
 use crate::db::lifecycle::{DeepLink, LinkUse};
+use crate::deep_link::{
+    EXPIRED_OR_INVALID_TOKEN, MISSING_TOKEN, SERVICE_UNAVAILABLE, USER_NOT_FOUND,
+};
 use crate::policy::Landing;
-use crate::routes::authorize::{new_session, set_cookie};
+use crate::session;
 use crate::state::AppState;
 use crate::stripe::StripeNamespace;
-
-/// The `error` values of the home page a refused link lands on.
-pub const MISSING_TOKEN: &str = "missing_token";
-pub const EXPIRED_OR_INVALID_TOKEN: &str = "expired_or_invalid_token";
-pub const USER_NOT_FOUND: &str = "user_not_found";
-pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
 
 /// Follows a deep link.
 #[utoipa::path(
@@ -118,7 +116,7 @@ async fn follow(state: &AppState, link: DeepLink, verify_email_query: &str) -> R
         }
         Landing::SignedIn => {
             let mut response = redirect(&link.path);
-            match new_session(state, Some(user.id)).await {
+            match session::start(state, Some(user.id)).await {
                 Ok((id, session)) => {
                     set_cookie(&mut response, &id, session.expires_at - state.clock.now());
                 }

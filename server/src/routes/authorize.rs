@@ -2,20 +2,20 @@
 //! shows the sign-in form (no session), the consent form (signed in), or
 //! sends the browser straight back with a code (signed in, and consent to
 //! these scopes remembered). The forms post to `POST /oauth/authorize`
-//! (`authorize_submit.rs`); the rules live in `login.rs`, the pages in
-//! `login_html.rs`.
+//! (`authorize_submit.rs`); the rules live in `login.rs`, what both
+//! handlers share in `authorization.rs`, the pages in `login_html.rs`.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
-use protocol::credential::hash_secret;
-
-use crate::db::login::{LoginSession, NewSession};
-use crate::db::{Code, Team};
+use crate::accounts::real_teams;
+use crate::authorization::{authorize, finish, issue_code, refuse};
+use crate::browser::{error_page, html, set_cookie, PageFailure};
 use crate::error::ApiError;
-use crate::login::{self, Authorization, AuthorizeParams, Refusal, ReturnTo};
+use crate::login::AuthorizeParams;
 use crate::login_html;
+use crate::session;
 use crate::state::AppState;
 
 /// The interactive login's entry: sign-in form, consent form, or a redirect.
@@ -42,32 +42,25 @@ pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, PageFailure> {
     let params: AuthorizeParams = match serde_urlencoded::from_str(query.as_deref().unwrap_or("")) {
         Ok(params) => params,
-        Err(_) => return error_page(StatusCode::BAD_REQUEST, "The sign-in link is malformed."),
+        Err(_) => {
+            return Ok(error_page(
+                StatusCode::BAD_REQUEST,
+                "The sign-in link is malformed.",
+            ))
+        }
     };
-    match show_inner(&state, &headers, &params).await {
-        Ok(response) => response,
-        Err(error) => internal(error),
-    }
-}
-
-async fn show_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &AuthorizeParams,
-) -> Result<Response, ApiError> {
-    let authorization = match login::authorize(state, params).await? {
+    let authorization = match authorize(&state, &params).await? {
         Ok(authorization) => authorization,
-        Err(refusal) => return Ok(refuse(refusal)),
+        Err(refusal) => return Ok(refuse(refusal, StatusCode::FOUND)),
     };
     let now = state.clock.now();
-    let session = current_session(state, headers).await?;
-    let Some((_, session)) = session else {
-        let (id, session) = new_session(state, None).await?;
+    let Some((_, session)) = session::current(&state, &headers).await? else {
+        let (id, session) = session::start(&state, None).await?;
         let page = login_html::sign_in_page(
-            params,
+            &params,
             &session.csrf_token,
             &authorization.application.label,
             None,
@@ -78,14 +71,14 @@ async fn show_inner(
     };
     let Some(user_id) = session.user_id else {
         let page = login_html::sign_in_page(
-            params,
+            &params,
             &session.csrf_token,
             &authorization.application.label,
             None,
         );
         return Ok(html(StatusCode::OK, page));
     };
-    let teams = real_teams(state, user_id).await?;
+    let teams = real_teams(&state, user_id).await?;
     // Remembered consent covering these scopes, for a team the user still
     // has: straight back with a code.
     if let Some(consent) = state
@@ -94,8 +87,11 @@ async fn show_inner(
         .await?
     {
         let team_still_there = teams.iter().any(|team| team.id == consent.team_id);
-        if team_still_there && login::consent_covers(&consent.scopes, &authorization.scopes) {
-            let code = issue_code(state, &authorization, user_id, consent.team_id).await?;
+        let covered = state
+            .policy
+            .consent_covers(&consent.scopes, &authorization.scopes);
+        if team_still_there && covered {
+            let code = issue_code(&state, &authorization, user_id, consent.team_id).await?;
             return Ok(finish(&authorization, &code, StatusCode::FOUND));
         }
     }
@@ -106,218 +102,4 @@ async fn show_inner(
         .ok_or_else(|| ApiError::Internal("session of a missing user".into()))?;
     let page = login_html::consent_page(&authorization, &session.csrf_token, &user.email, &teams);
     Ok(html(StatusCode::OK, page))
-}
-
-/// The session of the request's cookie, if it is live: its id and row.
-pub(crate) async fn current_session(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(String, LoginSession)>, ApiError> {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let Some(id) = login::session_id(Some(&cookie)) else {
-        return Ok(None);
-    };
-    let session = state
-        .db
-        .session(&hash_secret(id), state.clock.now())
-        .await?;
-    Ok(session.map(|session| (id.to_owned(), session)))
-}
-
-/// A new session (anonymous with `None`): its id, for the cookie, and row.
-pub(crate) async fn new_session(
-    state: &AppState,
-    user_id: Option<i64>,
-) -> Result<(String, LoginSession), ApiError> {
-    let id = login::random_token(state);
-    let csrf_token = login::random_token(state);
-    let now = state.clock.now();
-    let expires_at = now + login::SESSION_SECONDS;
-    state
-        .db
-        .insert_session(&NewSession {
-            id_hash: hash_secret(&id),
-            user_id,
-            csrf_token: csrf_token.clone(),
-            now,
-            expires_at,
-        })
-        .await?;
-    Ok((
-        id,
-        LoginSession {
-            user_id,
-            csrf_token,
-            expires_at,
-        },
-    ))
-}
-
-/// The user's non-demo teams, oldest membership first.
-pub(crate) async fn real_teams(state: &AppState, user_id: i64) -> Result<Vec<Team>, ApiError> {
-    Ok(state
-        .db
-        .teams_of_user(user_id)
-        .await?
-        .into_iter()
-        .filter(|team| !team.is_demo)
-        .collect())
-}
-
-/// A single-use, 300 s code bound to the challenge, the redirect URI, the
-/// granted scopes and the team.
-pub(crate) async fn issue_code(
-    state: &AppState,
-    authorization: &Authorization,
-    user_id: i64,
-    team_id: i64,
-) -> Result<String, ApiError> {
-    let code = login::random_token(state);
-    let now = state.clock.now();
-    state
-        .db
-        .insert_code(
-            &Code {
-                code_hash: hash_secret(&code),
-                client_id: authorization.application.client_id.clone(),
-                user_id,
-                team_id,
-                scopes: authorization.scopes.join(" "),
-                code_challenge: Some(authorization.challenge.as_str().to_owned()),
-                redirect_uri: authorization.redirect_uri().map(str::to_owned),
-                region: state.region.to_string(),
-                expires_at: now + protocol::oauth::CODE_SECONDS,
-                consumed_at: None,
-            },
-            authorization.redirect_uri(),
-            now,
-        )
-        .await?;
-    Ok(code)
-}
-
-/// Back to the application with the code (or the code page, without a
-/// redirect URI).
-pub(crate) fn finish(authorization: &Authorization, code: &str, status: StatusCode) -> Response {
-    match &authorization.return_to {
-        ReturnTo::Redirect(uri) => {
-            let mut pairs = vec![("code", code)];
-            if let Some(state) = authorization.state.as_deref() {
-                pairs.push(("state", state));
-            }
-            redirect(status, &login::callback_url(uri, &pairs))
-        }
-        ReturnTo::Paste => html(StatusCode::OK, login_html::code_page(code)),
-    }
-}
-
-/// A refusal as RFC 6749 section 4.1.2.1 wants it.
-pub(crate) fn refuse(refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::Page { message } => error_page(StatusCode::BAD_REQUEST, &message),
-        Refusal::Redirect {
-            redirect_uri,
-            error,
-            description,
-            state,
-        } => {
-            let mut pairs = vec![
-                ("error", error),
-                ("error_description", description.as_str()),
-            ];
-            if let Some(state) = state.as_deref() {
-                pairs.push(("state", state));
-            }
-            redirect(
-                StatusCode::FOUND,
-                &login::callback_url(&redirect_uri, &pairs),
-            )
-        }
-    }
-}
-
-pub(crate) fn set_cookie(response: &mut Response, id: &str, max_age: i64) {
-    if let Ok(value) = HeaderValue::from_str(&login::session_cookie(id, max_age)) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-pub(crate) fn redirect(status: StatusCode, location: &str) -> Response {
-    let mut response = status.into_response();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    no_store(&mut response);
-    response
-}
-
-pub(crate) fn html(status: StatusCode, page: String) -> Response {
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response();
-    no_store(&mut response);
-    // The consent page must not be framed by another site (clickjacking).
-    response
-        .headers_mut()
-        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
-}
-
-pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
-    html(status, login_html::error_page(message))
-}
-
-/// A browser form's bytes, or the page that refuses it: `413` over 64 KiB,
-/// `400` when it was not sent as a form.
-pub(crate) async fn form_bytes(
-    headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<axum::body::Bytes, Response> {
-    let Ok(bytes) = crate::http::read_body(body).await else {
-        return Err(error_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The form is too large.",
-        ));
-    };
-    if !crate::http::content_type_is(headers, "application/x-www-form-urlencoded") {
-        return Err(error_page(
-            StatusCode::BAD_REQUEST,
-            "The form was not sent as a form.",
-        ));
-    }
-    Ok(bytes)
-}
-
-/// A browser form read into `T`, or the page that refuses it ([`form_bytes`],
-/// and `400` when its fields do not parse).
-pub(crate) async fn read_form<T: serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<T, Response> {
-    let bytes = form_bytes(headers, body).await?;
-    serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| error_page(StatusCode::BAD_REQUEST, "The form is malformed."))
-}
-
-/// A failure of the server itself, as a page (its detail is logged only).
-pub(crate) fn internal(error: ApiError) -> Response {
-    tracing::error!(%error, detail = ?error, "interactive login failed");
-    error_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong on our side. Try again.",
-    )
-}
-
-fn no_store(response: &mut Response) {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }

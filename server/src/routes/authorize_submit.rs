@@ -4,41 +4,23 @@
 //! fields (checked again here, exactly as the GET checks them) and the
 //! session's CSRF token.
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
 
-use protocol::credential::{constant_time_eq, hash_secret, Credential, CredentialKind};
+use protocol::credential::{constant_time_eq, hash_secret};
 
+use crate::accounts::{create_default_team, real_teams};
+use crate::authorization::{authorize, finish, issue_code, refuse};
+use crate::browser::{error_page, html, parse_form, redirect, set_cookie, FormBytes, PageFailure};
 use crate::error::ApiError;
-use crate::login::{self, Authorization, AuthorizeParams, Refusal, ReturnTo};
-use crate::login_html;
-use crate::routes::authorize::{
-    current_session, error_page, finish, form_bytes, html, internal, issue_code, new_session,
-    real_teams, redirect, refuse, set_cookie,
+use crate::forms::AuthorizeForm;
+use crate::login::{
+    self, Authorization, AuthorizeParams, Refusal, ReturnTo, STALE_FORM, WRONG_CREDENTIALS,
 };
+use crate::login_html;
+use crate::session;
 use crate::state::AppState;
-
-/// What the forms add to the authorize parameters.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct Submitted {
-    #[serde(default)]
-    step: Option<String>,
-    #[serde(default)]
-    csrf_token: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    team_id: Option<String>,
-    #[serde(default)]
-    decision: Option<String>,
-}
-
-use crate::login::{STALE_FORM, WRONG_CREDENTIALS};
 
 /// Signs in, or records the consent decision.
 #[utoipa::path(
@@ -55,34 +37,23 @@ use crate::login::{STALE_FORM, WRONG_CREDENTIALS};
         (status = 413, description = "A form over 64 KiB: an HTML page", content_type = "text/html"),
     )
 )]
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match form_bytes(&headers, body).await {
-        Ok(bytes) => bytes,
-        Err(refusal) => return refusal,
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FormBytes(bytes): FormBytes,
+) -> Result<Response, PageFailure> {
+    let parsed = parse_form::<AuthorizeParams>(&bytes)
+        .and_then(|params| Ok((params, parse_form::<AuthorizeForm>(&bytes)?)));
+    let (params, submitted) = match parsed {
+        Ok(parsed) => parsed,
+        Err(malformed) => return Ok(malformed.into_response()),
     };
-    let parsed = serde_urlencoded::from_bytes::<AuthorizeParams>(&bytes)
-        .and_then(|params| Ok((params, serde_urlencoded::from_bytes::<Submitted>(&bytes)?)));
-    let Ok((params, submitted)) = parsed else {
-        return error_page(StatusCode::BAD_REQUEST, "The form is malformed.");
-    };
-    match submit_inner(&state, &headers, &params, &submitted).await {
-        Ok(response) => response,
-        Err(error) => internal(error),
-    }
-}
-
-async fn submit_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &AuthorizeParams,
-    submitted: &Submitted,
-) -> Result<Response, ApiError> {
-    let authorization = match login::authorize(state, params).await? {
+    let authorization = match authorize(&state, &params).await? {
         Ok(authorization) => authorization,
-        Err(refusal) => return Ok(refuse(refusal)),
+        Err(refusal) => return Ok(refuse(refusal, StatusCode::FOUND)),
     };
     // The form must come from a page this browser's session was shown.
-    let Some((session_id, session)) = current_session(state, headers).await? else {
+    let Some((session_id, session)) = session::current(&state, &headers).await? else {
         return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
     };
     let token_matches = submitted
@@ -92,34 +63,34 @@ async fn submit_inner(
     if !token_matches {
         return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
     }
-    match submitted.step.as_deref() {
+    Ok(match submitted.step.as_deref() {
         Some("sign_in") => {
             sign_in(
-                state,
+                &state,
                 &authorization,
                 &session_id,
                 &session.csrf_token,
-                submitted,
+                &submitted,
             )
-            .await
+            .await?
         }
         Some("consent") => match session.user_id {
-            Some(user_id) => consent(state, &authorization, user_id, submitted).await,
-            None => Ok(html(
+            Some(user_id) => consent(&state, &authorization, user_id, &submitted).await?,
+            None => html(
                 StatusCode::OK,
                 login_html::sign_in_page(
-                    params,
+                    &params,
                     &session.csrf_token,
                     &authorization.application.label,
                     None,
                 ),
-            )),
+            ),
         },
-        _ => Ok(error_page(
+        _ => error_page(
             StatusCode::BAD_REQUEST,
             "The form is malformed (unknown step).",
-        )),
-    }
+        ),
+    })
 }
 
 async fn sign_in(
@@ -127,11 +98,11 @@ async fn sign_in(
     authorization: &Authorization,
     session_id: &str,
     csrf_token: &str,
-    submitted: &Submitted,
+    submitted: &AuthorizeForm,
 ) -> Result<Response, ApiError> {
     let email = submitted.email.as_deref().unwrap_or("");
     let password = submitted.password.as_deref().unwrap_or("");
-    let user = match login::check_password(state, email, password).await? {
+    let user = match session::check_password(state, email, password).await? {
         Some(user) => user,
         None => {
             let page = login_html::sign_in_page(
@@ -145,7 +116,7 @@ async fn sign_in(
     };
     // A new session for the user: an id planted before sign-in is worthless.
     state.db.delete_session(&hash_secret(session_id)).await?;
-    let (id, session) = new_session(state, Some(user.id)).await?;
+    let (id, session) = session::start(state, Some(user.id)).await?;
     tracing::info!(user = %user.uuid, client_id = %authorization.application.client_id, "signed in");
     let location = format!(
         "{}?{}",
@@ -161,21 +132,24 @@ async fn consent(
     state: &AppState,
     authorization: &Authorization,
     user_id: i64,
-    submitted: &Submitted,
+    submitted: &AuthorizeForm,
 ) -> Result<Response, ApiError> {
     match submitted.decision.as_deref() {
         Some("allow") => {}
         Some("deny") => {
+            // A redirect after a POST is a 303 (RFC 9110 section 15.4.4).
             return Ok(match &authorization.return_to {
-                ReturnTo::Redirect(uri) => refuse(Refusal::Redirect {
-                    redirect_uri: uri.clone(),
-                    error: "access_denied",
-                    description: "The user denied access".into(),
-                    state: authorization.state.clone(),
-                })
-                .map_status(StatusCode::SEE_OTHER),
+                ReturnTo::Redirect(uri) => refuse(
+                    Refusal::Redirect {
+                        redirect_uri: uri.clone(),
+                        error: "access_denied",
+                        description: "The user denied access".into(),
+                        state: authorization.state.clone(),
+                    },
+                    StatusCode::SEE_OTHER,
+                ),
                 ReturnTo::Paste => error_page(StatusCode::OK, "You denied access."),
-            })
+            });
         }
         _ => {
             return Ok(error_page(
@@ -194,18 +168,7 @@ async fn consent(
                 .first()
                 .map(|team| team.organization_id.clone())
                 .ok_or_else(|| ApiError::Internal("user without organization".into()))?;
-            let api_token =
-                Credential::generate(CredentialKind::ProjectApiKey, state.random.as_ref());
-            state
-                .db
-                .create_team(
-                    &oldest,
-                    "Default project",
-                    api_token.expose(),
-                    &state.region,
-                    state.clock.now(),
-                )
-                .await?
+            create_default_team(state, &oldest, state.clock.now()).await?
         }
         (Some(chosen), teams) => match teams
             .iter()
@@ -235,18 +198,4 @@ async fn consent(
         .await?;
     let code = issue_code(state, authorization, user_id, team_id).await?;
     Ok(finish(authorization, &code, StatusCode::SEE_OTHER))
-}
-
-trait MapStatus {
-    fn map_status(self, status: StatusCode) -> Self;
-}
-
-impl MapStatus for Response {
-    /// A redirect after a POST is a 303 (RFC 9110 section 15.4.4).
-    fn map_status(mut self, status: StatusCode) -> Response {
-        if self.status().is_redirection() {
-            *self.status_mut() = status;
-        }
-        self
-    }
 }

@@ -10,35 +10,23 @@
 //! partner exchanges the code at `/api/agentic/oauth/token` with the
 //! verifier of its original account request.
 
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
 
 use protocol::credential::{constant_time_eq, hash_secret};
 
-use crate::consent::{self, ApprovalFacts};
+use crate::accounts::real_teams;
+use crate::browser::{error_page, html, redirect, Form, PageFailure};
+use crate::consent::{self, sign_in_location, ApprovalFacts};
 use crate::db::consent::Approval;
 use crate::db::Code;
 use crate::error::ApiError;
+use crate::forms::ConsentForm;
 use crate::login::{self, STALE_FORM};
 use crate::login_html;
-use crate::routes::authorize::{
-    current_session, error_page, html, internal, read_form, real_teams, redirect,
-};
-use crate::routes::sign_in_page::sign_in_location;
+use crate::session;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-struct ConsentForm {
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    csrf_token: Option<String>,
-    #[serde(default)]
-    team_id: Option<String>,
-}
 
 /// The consent page.
 #[utoipa::path(
@@ -57,19 +45,9 @@ pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    match show_inner(&state, &headers, query.as_deref().unwrap_or("")).await {
-        Ok(response) => response,
-        Err(error) => internal(error),
-    }
-}
-
-async fn show_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: &str,
-) -> Result<Response, ApiError> {
-    let session = current_session(state, headers).await?;
+) -> Result<Response, PageFailure> {
+    let query = query.as_deref().unwrap_or("");
+    let session = session::current(&state, &headers).await?;
     let Some((_, session)) = session.filter(|(_, session)| session.user_id.is_some()) else {
         let here = format!("{}?{query}", consent::CONSENT_PAGE);
         return Ok(redirect(StatusCode::FOUND, &sign_in_location(&here)));
@@ -102,7 +80,7 @@ async fn show_inner(
         .application(&pending.client_id)
         .await?
         .map_or_else(|| "the requesting app".to_owned(), |partner| partner.label);
-    let teams = real_teams(state, user_id).await?;
+    let teams = real_teams(&state, user_id).await?;
     let page = login_html::agentic_consent_page(
         &partner,
         &user.email,
@@ -128,24 +106,13 @@ async fn show_inner(
         (status = 413, description = "A form over 64 KiB", content_type = "text/html"),
     )
 )]
-pub async fn approve(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let form = match read_form::<ConsentForm>(&headers, body).await {
-        Ok(form) => form,
-        Err(refusal) => return refusal,
-    };
-    match approve_inner(&state, &headers, &form).await {
-        Ok(response) => response,
-        Err(error) => internal(error),
-    }
-}
-
-async fn approve_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &ConsentForm,
-) -> Result<Response, ApiError> {
+pub async fn approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, PageFailure> {
     // The form must come from a page this browser's signed-in session was shown.
-    let Some((_, session)) = current_session(state, headers).await? else {
+    let Some((_, session)) = session::current(&state, &headers).await? else {
         return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
     };
     let token_matches = form
@@ -209,9 +176,9 @@ async fn approve_inner(
             let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST);
             return Ok(error_page(status, refused.error));
         }
-        (Ok(_), ..) => return Err(ApiError::Internal("approval without its facts".into())),
+        (Ok(_), ..) => return Err(ApiError::Internal("approval without its facts".into()).into()),
     };
-    let code = login::random_token(state);
+    let code = login::random_token(state.random.as_ref());
     let row = Code {
         code_hash: hash_secret(&code),
         client_id: pending.client_id.clone(),

@@ -4,17 +4,12 @@
 
 use axum::extract::Query;
 use axum::response::Html;
-use serde::Deserialize;
 
 use crate::consent;
-use crate::routes::agentic_login::{
+use crate::deep_link::{
     EXPIRED_OR_INVALID_TOKEN, MISSING_TOKEN, SERVICE_UNAVAILABLE, USER_NOT_FOUND,
 };
-
-#[derive(Debug, Deserialize)]
-pub struct HomeQuery {
-    error: Option<String>,
-}
+use crate::forms::HomeQuery;
 
 /// The home page (not in the OpenAPI document, whose paths never end in
 /// `/`; like the app's other pages it is for browsers).

@@ -4,33 +4,19 @@
 //! as the interactive login's form does, and sends the browser on to
 //! `next`, an in-app path only.
 
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
 
 use protocol::credential::{constant_time_eq, hash_secret};
 
-use crate::error::ApiError;
-use crate::login::{self, STALE_FORM, WRONG_CREDENTIALS};
+use crate::browser::{error_page, html, redirect, set_cookie, Form, PageFailure};
+use crate::consent::in_app_path;
+use crate::forms::LoginForm;
+use crate::login::{STALE_FORM, WRONG_CREDENTIALS};
 use crate::login_html;
-use crate::routes::authorize::{
-    current_session, error_page, html, internal, new_session, read_form, redirect, set_cookie,
-};
+use crate::session;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    next: Option<String>,
-    #[serde(default)]
-    csrf_token: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-}
 
 /// The sign-in form (or straight on to `next` when already signed in).
 #[utoipa::path(
@@ -47,37 +33,26 @@ pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, PageFailure> {
     let form: LoginForm =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     let next = in_app_path(form.next.as_deref());
-    match show_inner(&state, &headers, next).await {
-        Ok(response) => response,
-        Err(error) => internal(error),
-    }
-}
-
-async fn show_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    next: &str,
-) -> Result<Response, ApiError> {
-    match current_session(state, headers).await? {
-        Some((_, session)) if session.user_id.is_some() => Ok(redirect(StatusCode::FOUND, next)),
-        Some((_, session)) => Ok(html(
+    Ok(match session::current(&state, &headers).await? {
+        Some((_, session)) if session.user_id.is_some() => redirect(StatusCode::FOUND, next),
+        Some((_, session)) => html(
             StatusCode::OK,
             login_html::login_page(next, &session.csrf_token, None),
-        )),
+        ),
         None => {
-            let (id, session) = new_session(state, None).await?;
+            let (id, session) = session::start(&state, None).await?;
             let mut response = html(
                 StatusCode::OK,
                 login_html::login_page(next, &session.csrf_token, None),
             );
             set_cookie(&mut response, &id, session.expires_at - state.clock.now());
-            Ok(response)
+            response
         }
-    }
+    })
 }
 
 /// Signs in and goes on to `next`.
@@ -94,24 +69,13 @@ async fn show_inner(
         (status = 413, description = "A form over 64 KiB", content_type = "text/html"),
     )
 )]
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let form = match read_form::<LoginForm>(&headers, body).await {
-        Ok(form) => form,
-        Err(refusal) => return refusal,
-    };
-    match submit_inner(&state, &headers, &form).await {
-        Ok(response) => response,
-        Err(error) => internal(error),
-    }
-}
-
-async fn submit_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &LoginForm,
-) -> Result<Response, ApiError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageFailure> {
     let next = in_app_path(form.next.as_deref());
-    let Some((session_id, session)) = current_session(state, headers).await? else {
+    let Some((session_id, session)) = session::current(&state, &headers).await? else {
         return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
     };
     let token_matches = form
@@ -123,71 +87,15 @@ async fn submit_inner(
     }
     let email = form.email.as_deref().unwrap_or("");
     let password = form.password.as_deref().unwrap_or("");
-    let Some(user) = login::check_password(state, email, password).await? else {
+    let Some(user) = session::check_password(&state, email, password).await? else {
         let page = login_html::login_page(next, &session.csrf_token, Some(WRONG_CREDENTIALS));
         return Ok(html(StatusCode::UNAUTHORIZED, page));
     };
     // A new session for the user: an id planted before sign-in is worthless.
     state.db.delete_session(&hash_secret(&session_id)).await?;
-    let (id, session) = new_session(state, Some(user.id)).await?;
+    let (id, session) = session::start(&state, Some(user.id)).await?;
     tracing::info!(user = %user.uuid, "signed in");
     let mut response = redirect(StatusCode::SEE_OTHER, next);
     set_cookie(&mut response, &id, session.expires_at - state.clock.now());
     Ok(response)
-}
-
-/// `next` when it is a path of this site (one leading `/`, no scheme, no
-/// backslash, no control character or space), else `/`: the sign-in page
-/// never sends a browser elsewhere.
-pub fn in_app_path(next: Option<&str>) -> &str {
-    match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path
-                    .chars()
-                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
-        {
-            path
-        }
-        _ => "/",
-    }
-}
-
-/// `/login?next=<path>`: where a person who is not signed in goes first.
-pub fn sign_in_location(next: &str) -> String {
-    format!(
-        "{}?{}",
-        crate::consent::SIGN_IN_PAGE,
-        serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_stays_on_this_site() {
-        for (next, expected) in [
-            (
-                Some("/api/agentic/authorize?state=abc"),
-                "/api/agentic/authorize?state=abc",
-            ),
-            (Some("/"), "/"),
-            (None, "/"),
-            (Some(""), "/"),
-            (Some("https://evil.example/"), "/"),
-            (Some("//evil.example/"), "/"),
-            (Some("/\\evil.example"), "/"),
-            (Some("/a b"), "/"),
-            (Some("/a\nLocation: x"), "/"),
-        ] {
-            assert_eq!(in_app_path(next), expected, "{next:?}");
-        }
-        assert_eq!(
-            sign_in_location("/api/agentic/authorize?state=a"),
-            "/login?next=%2Fapi%2Fagentic%2Fauthorize%3Fstate%3Da"
-        );
-    }
 }
