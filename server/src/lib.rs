@@ -2,6 +2,16 @@
 //!
 //! `main.rs` parses flags into a [`Config`] and calls [`run`]; tests build an
 //! [`AppState`] themselves and drive [`app`] in process.
+//!
+//! Layers, each knowing nothing of those above it: this file, the router;
+//! `routes/`, one file per endpoint; what several routes share (the
+//! extractors of `extract` and `access`, the grants of `exchange`, the
+//! browser's `session`, `authorization` and `browser`, `partner`,
+//! `accounts`); the rules, plain functions over what was loaded (`policy`,
+//! `signup`, `exchange`'s rules, `login`, `consent`, `deep_link`,
+//! `resource`, `fields`); and below them the state, the database, the
+//! errors and the HTTP plumbing. Nothing imports this file: modules name
+//! `crate::state`, `crate::config` and the rest directly.
 
 pub mod access;
 pub mod accounts;
@@ -9,6 +19,7 @@ pub mod auth;
 pub mod authorization;
 pub mod browser;
 pub mod clock;
+pub mod config;
 pub mod consent;
 pub mod db;
 pub mod deep_link;
@@ -34,7 +45,6 @@ pub mod state;
 pub mod stripe;
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::DefaultBodyLimit;
@@ -49,29 +59,13 @@ use protocol::paths;
 use protocol::random::{OsRandom, RandomSource};
 
 pub use crate::clock::Clock;
+pub use crate::config::Config;
 pub use crate::db::Db;
 use crate::error::{ApiError, Envelope};
 pub use crate::policy::ScopePolicy;
 use crate::routes::*;
 pub use crate::seed::Seed;
 pub use crate::state::{AppState, WizardGateway};
-
-/// Everything the server needs to start, from flags.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub bind: SocketAddr,
-    pub database_url: String,
-    /// `us` or `eu`.
-    pub region: String,
-    /// The URL clients reach the server at; default `http://<bound address>`.
-    pub public_url: Option<String>,
-    /// `legacy`, `current` or a profile file.
-    pub profile: String,
-    pub seeds: Vec<std::path::PathBuf>,
-    pub admin_token: Option<String>,
-    /// Where gateway tokens are minted (`None`: the endpoint answers 404).
-    pub wizard_gateway: Option<WizardGateway>,
-}
 
 /// Opens the database, applies the embedded and given seeds, and builds the
 /// state (with the system clock and OS randomness).

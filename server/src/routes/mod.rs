@@ -1,4 +1,9 @@
-//! One file per endpoint: its handler and its rules.
+//! One file per endpoint, its `/api/agentic` door and its Stripe one
+//! registered side by side: the handlers, each extracting what the request
+//! carries, asking the rules, writing what they decide and answering. The
+//! rules and the checks several routes share live below, in modules that
+//! know nothing of routes (`signup.rs`, `exchange.rs`, `access.rs`,
+//! `partner.rs`, `session.rs`, …); no route file imports another.
 
 pub mod account_mismatch_page;
 pub mod account_requests;
