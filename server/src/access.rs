@@ -96,18 +96,24 @@ impl FromRequestParts<AppState> for Change {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let checked = async {
-            check_api_version(&parts.headers)?;
-            let token = access_token(state, &parts.headers).await?;
-            let team_id = parse_resource_id(&id)?;
-            partner::provisioning(state, &token).await?;
-            Ok((token, team_id))
-        };
-        match checked.await {
+        match check_change(state, &parts.headers, &id).await {
             Ok((token, team_id)) => Ok(Change { id, token, team_id }),
             Err(error) => Err(ResourceRefusal::naming(&id)(error).into_response()),
         }
     }
+}
+
+/// The checks of [`Change`]: the live token and the team id.
+async fn check_change(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Authenticated, i64), ApiError> {
+    check_api_version(headers)?;
+    let token = access_token(state, headers).await?;
+    let team_id = parse_resource_id(id)?;
+    partner::provisioning(state, &token).await?;
+    Ok((token, team_id))
 }
 
 /// A change to the resource `{id}` in the Stripe namespace, checked in its

@@ -137,3 +137,81 @@ impl<N: NeededScope> FromRequestParts<AppState> for PostHogCaller<N> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{PlainRefusal, ResourceRefusal};
+
+    fn request(content_type: &str, api_version: Option<&str>, body: Vec<u8>) -> Request {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header(axum::http::header::CONTENT_TYPE, content_type);
+        if let Some(version) = api_version {
+            builder = builder.header(protocol::API_VERSION_HEADER, version);
+        }
+        builder.body(axum::body::Body::from(body)).unwrap()
+    }
+
+    async fn answer(response: Response) -> (u16, serde_json::Value) {
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// If this fails, a malformed request is answered in axum's own words
+    /// (415, 422, 2 MB) or in another family's envelope than its
+    /// handler's.
+    #[tokio::test]
+    async fn extractors_refuse_in_their_handlers_family() {
+        let (parts, _) = request("application/json", Some("0.0"), Vec::new()).into_parts();
+        let mut parts = parts;
+        let refused = ApiVersion::<ResourceRefusal>::from_request_parts(&mut parts, &())
+            .await
+            .err()
+            .expect("a wrong API-Version is refused");
+        let (status, body) = answer(refused.into_response()).await;
+        // API-Version failures always use the plain envelope (section 2).
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], "invalid_api_version");
+
+        let refused = JsonBody::<serde_json::Value, ResourceRefusal>::from_request(
+            request("text/plain", None, b"{}".to_vec()),
+            &(),
+        )
+        .await
+        .err()
+        .expect("a body not declared as JSON is refused");
+        let (status, body) = answer(refused.into_response()).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["error"]["code"], "invalid_request");
+
+        let oversized = vec![b' '; protocol::MAX_BODY_BYTES + 1];
+        let refused = RawBody::<PlainRefusal>::from_request(
+            request("application/json", None, oversized),
+            &(),
+        )
+        .await
+        .err()
+        .expect("a body over 64 KiB is refused");
+        let (status, body) = answer(refused.into_response()).await;
+        assert_eq!(status, 413);
+        assert_eq!(body["error"]["code"], "payload_too_large");
+
+        let JsonBody(value, _) = JsonBody::<serde_json::Value, PlainRefusal>::from_request(
+            request(
+                "application/json; charset=utf-8",
+                None,
+                br#"{"a":1}"#.to_vec(),
+            ),
+            &(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("a JSON body is read"));
+        assert_eq!(value["a"], 1);
+    }
+}
