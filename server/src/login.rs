@@ -282,4 +282,93 @@ mod tests {
             "http://localhost:1/callback?code=a+b&state=s%26t"
         );
     }
+
+    /// If a row fails, an unknown client or an unregistered redirect URI
+    /// is redirected to (RFC 6749 section 4.1.2.1 forbids it), or a later
+    /// refusal is shown as a page instead of going back to the client.
+    #[test]
+    fn check_authorize_table() {
+        let policy = ScopePolicy::load("current").unwrap();
+        let registered = vec!["http://localhost/callback".to_owned()];
+        let wizard = Application::for_test("wizard", "user:read");
+        let params =
+            |redirect_uri: Option<&str>, response_type: &str, scope: &str| AuthorizeParams {
+                client_id: Some("wizard".into()),
+                redirect_uri: redirect_uri.map(str::to_owned),
+                response_type: Some(response_type.into()),
+                code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+                code_challenge_method: Some("S256".into()),
+                scope: Some(scope.into()),
+                state: Some("s".into()),
+            };
+        let loopback = Some("http://localhost:8239/callback");
+        let outcome =
+            |params: &AuthorizeParams, application: Option<Application>| match check_authorize(
+                &policy,
+                params,
+                application,
+                &registered,
+            ) {
+                Ok(authorization) => format!("ok {}", authorization.scopes.join(" ")),
+                Err(Refusal::Page { message }) => format!("page {message}"),
+                Err(Refusal::Redirect { error, .. }) => format!("redirect {error}"),
+            };
+        let inactive = Application {
+            active: false,
+            ..wizard.clone()
+        };
+        let cases = [
+            (
+                params(loopback, "code", "user:read"),
+                Some(wizard.clone()),
+                "ok user:read",
+            ),
+            (
+                params(None, "code", ""),
+                Some(wizard.clone()),
+                "ok user:read",
+            ),
+            (
+                params(loopback, "code", "user:read"),
+                None,
+                "page This application is not known to PostHog.",
+            ),
+            (
+                params(loopback, "code", "user:read"),
+                Some(inactive),
+                "page This application has been deactivated.",
+            ),
+            (
+                params(Some("http://evil.example/callback"), "token", "user:read"),
+                Some(wizard.clone()),
+                "page The redirect_uri is not registered for this application.",
+            ),
+            (
+                params(loopback, "token", "user:read"),
+                Some(wizard.clone()),
+                "redirect unsupported_response_type",
+            ),
+            (
+                params(loopback, "code", "project:read"),
+                Some(wizard.clone()),
+                "redirect invalid_scope",
+            ),
+            (
+                params(None, "token", "user:read"),
+                Some(wizard.clone()),
+                "page unsupported_response_type: response_type must be code",
+            ),
+        ];
+        for (params, application, expected) in cases {
+            assert_eq!(outcome(&params, application), expected, "{params:?}");
+        }
+        let nameless = AuthorizeParams {
+            client_id: None,
+            ..params(loopback, "code", "user:read")
+        };
+        assert_eq!(
+            outcome(&nameless, Some(wizard)),
+            "page The link is missing its client_id."
+        );
+    }
 }
