@@ -35,7 +35,7 @@ pub async fn create_default_team(
             organization_id,
             DEFAULT_PROJECT,
             api_token.expose(),
-            &state.region,
+            state.region.as_str(),
             now,
         )
         .await?)

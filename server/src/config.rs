@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use protocol::region::Region;
+
 use crate::state::WizardGateway;
 
 /// Everything the server needs to start, from flags.
@@ -10,7 +12,7 @@ pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
     /// `us` or `eu`.
-    pub region: String,
+    pub region: Region,
     /// The URL clients reach the server at; default `http://<bound address>`.
     pub public_url: Option<String>,
     /// `legacy`, `current` or a profile file.
@@ -19,4 +21,7 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Where gateway tokens are minted (`None`: the endpoint answers 404).
     pub wizard_gateway: Option<WizardGateway>,
+    /// How long a client may take to send a request's head, and how many
+    /// connections are served at once.
+    pub limits: protocol::serve::Limits,
 }

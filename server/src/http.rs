@@ -132,7 +132,7 @@ pub async fn request_id(
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty() && value.len() <= 200)
+        .and_then(protocol::request_id::accept)
         .map(str::to_owned)
         .unwrap_or_else(|| state.random.uuid());
     request.extensions_mut().insert(RequestId(id.clone()));

@@ -87,14 +87,15 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         random: Arc::new(OsRandom) as Arc<dyn RandomSource>,
         policy: Arc::new(policy),
         public_url: public_url.trim_end_matches('/').into(),
-        region: config.region.clone().into(),
+        region: config.region,
         admin_token: config.admin_token.clone().map(Into::into),
         journal: Arc::new(Mutex::new(VecDeque::with_capacity(1024))),
         wizard_gateway: config.wizard_gateway.clone().map(Arc::new),
     })
 }
 
-/// Binds, prints the `listening on` line, and serves until Ctrl-C or SIGTERM.
+/// Binds, prints the `listening on` line, and serves (within `config.limits`)
+/// until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -117,9 +118,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    protocol::serve::serve(
+        listener,
+        app(state),
+        config.limits,
+        protocol::serve::shutdown_signal(),
+    )
+    .await;
     Ok(())
 }
 
@@ -350,27 +355,6 @@ async fn not_found(uri: Uri) -> Response {
     ApiError::NotFound(format!("No route for {path}"))
         .into_envelope(envelope)
         .into_response()
-}
-
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }
 
 #[cfg(test)]

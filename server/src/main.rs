@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Parser;
+use protocol::region::Region;
 
 /// The simulated PostHog agentic provisioning server.
 ///
@@ -23,8 +25,13 @@ struct Flags {
     #[arg(long, default_value = "sqlite://provisioning.db?mode=rwc")]
     database_url: String,
     /// The region this instance serves.
-    #[arg(long, default_value = "us", value_parser = ["us", "eu"])]
-    region: String,
+    #[arg(
+        long,
+        default_value = "us",
+        value_parser = PossibleValuesParser::new(["us", "eu"])
+            .map(|name| name.parse::<Region>().expect("a possible value is a region")),
+    )]
+    region: Region,
     /// The URL clients use to reach this server (default: http://<bound address>).
     #[arg(long)]
     public_url: Option<String>,
@@ -37,6 +44,13 @@ struct Flags {
     /// Enables the /_admin/ routes, guarded by this bearer token.
     #[arg(long)]
     admin_token: Option<String>,
+    /// Seconds a client may take to send a request's head (a keep-alive
+    /// connection left idle this long is closed too).
+    #[arg(long, default_value_t = protocol::serve::Limits::DEFAULT.header_read_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, default_value_t = protocol::serve::Limits::DEFAULT.max_connections, value_parser = clap::value_parser!(u64).range(1..).map(|count| count as usize))]
+    max_connections: usize,
     /// The LLM gateway that mints the wizard's gateway tokens
     /// (`POST /api/wizard/gateway_token/` mints at `<URL>/v1/tokens` and
     /// hands `<URL>` to the client); an empty value turns the endpoint off
@@ -97,6 +111,10 @@ async fn main() -> std::process::ExitCode {
         seeds: flags.seeds,
         admin_token: flags.admin_token,
         wizard_gateway,
+        limits: protocol::serve::Limits {
+            header_read_timeout: std::time::Duration::from_secs(flags.header_read_timeout),
+            max_connections: flags.max_connections,
+        },
     };
     match server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use protocol::pkce::CodeChallenge;
 use protocol::provisioning::{
     AccountRequest, AccountRequestAnswer, OAuthCode, Redirect, RequiresAuth,
 };
+use protocol::region::Region;
 
 use crate::db::{Application, Code, NewAccount, Team};
 use crate::error::ApiError;
@@ -264,7 +265,7 @@ pub fn new_account(
     request: &AccountRequest,
     email: &str,
     drawn: Drawn,
-    region: &str,
+    region: Region,
     now: i64,
 ) -> NewAccount {
     let organization_name = request
@@ -286,14 +287,14 @@ pub fn new_account(
         organization_name,
         team_name: crate::accounts::DEFAULT_PROJECT.into(),
         team_api_token: drawn.team_api_token,
-        region: region.to_owned(),
+        region: region.to_string(),
         now,
     }
 }
 
 /// The row that stores `code` (hashed), bound to the caller's challenge;
 /// its `user_id` and `team_id` are filled in where it is stored.
-pub fn code_row(caller: &Caller, code: &str, scopes: &[String], region: &str, now: i64) -> Code {
+pub fn code_row(caller: &Caller, code: &str, scopes: &[String], region: Region, now: i64) -> Code {
     Code {
         code_hash: hash_secret(code),
         client_id: caller.application().client_id.clone(),
@@ -304,7 +305,7 @@ pub fn code_row(caller: &Caller, code: &str, scopes: &[String], region: &str, no
             .challenge()
             .map(|challenge| challenge.as_str().to_owned()),
         redirect_uri: None,
-        region: region.to_owned(),
+        region: region.to_string(),
         expires_at: now + protocol::oauth::CODE_SECONDS,
         consumed_at: None,
     }
@@ -682,13 +683,13 @@ mod tests {
             team_api_token: "phc_x".into(),
         };
         let plain = request(json!({"email": "a@b.co", "name": "Ada Lovelace"}));
-        let account = new_account(&partner, &plain, "a@b.co", drawn(), "us", 1);
+        let account = new_account(&partner, &plain, "a@b.co", drawn(), Region::Us, 1);
         assert_eq!(account.first_name, "Ada");
         assert_eq!(account.organization_name, "Acme (a@b.co)");
         assert_eq!(account.team_name, "Default project");
         let named =
             request(json!({"email": "a@b.co", "configuration": {"organization_name": "Lab"}}));
-        let account = new_account(&partner, &named, "a@b.co", drawn(), "us", 1);
+        let account = new_account(&partner, &named, "a@b.co", drawn(), Region::Us, 1);
         assert_eq!(account.organization_name, "Lab");
         assert_eq!(account.first_name, "");
     }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use protocol::admin::JournalEntry;
 use protocol::random::RandomSource;
+use protocol::region::Region;
 
 use crate::clock::Clock;
 use crate::db::Db;
@@ -20,7 +21,7 @@ pub struct AppState {
     /// The URL clients reach this server at, without a trailing slash.
     pub public_url: Arc<str>,
     /// `us` or `eu`.
-    pub region: Arc<str>,
+    pub region: Region,
     pub admin_token: Option<Arc<str>>,
     /// A ring: the oldest entry is dropped in O(1) once it is full.
     pub journal: Arc<Mutex<VecDeque<JournalEntry>>>,

@@ -279,11 +279,11 @@ async fn create(
             .to_owned(),
     };
     let new_account =
-        signup::new_account(partner, &request, &checked.email, drawn, &state.region, now);
+        signup::new_account(partner, &request, &checked.email, drawn, state.region, now);
     // The code is made now: a new account stores it in the account's own
     // write (which fills in the new user and team), an existing one below.
     let code = draw_code(state);
-    let row = signup::code_row(&caller, &code, &scopes, &state.region, now);
+    let row = signup::code_row(&caller, &code, &scopes, state.region, now);
     let user = match state
         .db
         .create_account_with_code(&new_account, &row)

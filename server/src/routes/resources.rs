@@ -174,7 +174,7 @@ async fn project_team(
             &base.organization_id,
             name,
             api_token.expose(),
-            &state.region,
+            state.region.as_str(),
             state.clock.now(),
         )
         .await?)

@@ -960,6 +960,28 @@ async fn every_answer_carries_a_request_id() {
     envelope(Family::Detail, &answer.json());
 }
 
+/// If this fails, a credential or a line break a caller sends as its
+/// request id reaches the journal, the log and the answer (issue 14,
+/// class 3): only a short plain token is taken, anything else is replaced.
+#[tokio::test]
+async fn an_unacceptable_request_id_is_replaced() {
+    let server = Server::current().await;
+    let secret = format!("phx_{}", "R".repeat(40));
+    for presented in [
+        secret.clone(),
+        format!("oops-{secret}"),
+        "two words".to_owned(),
+        "r".repeat(129),
+    ] {
+        let answer = server
+            .send(Call::get(paths::USERS_ME).header("x-request-id", &presented))
+            .await;
+        let id = answer.header("x-request-id").unwrap();
+        assert_ne!(id, presented);
+        assert_eq!(id.len(), 36, "a generated id is a UUID: {id}");
+    }
+}
+
 /// Representative error bodies, one per envelope family, as a person sees
 /// them.
 #[tokio::test]

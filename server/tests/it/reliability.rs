@@ -10,6 +10,7 @@
 mod concurrency;
 mod durability;
 mod live;
+mod transport;
 
 /// Whether the full sizes were asked for (`RELIABILITY_FULL=1`).
 fn full() -> bool {

@@ -155,7 +155,7 @@ impl Server {
             random: Arc::new(SeededRandom::new(7)) as Arc<dyn RandomSource>,
             policy: Arc::new(policy),
             public_url: PUBLIC_URL.into(),
-            region: "us".into(),
+            region: protocol::region::Region::Us,
             admin_token: options.admin.then(|| ADMIN_TOKEN.into()),
             journal: Arc::new(Mutex::new(Default::default())),
             wizard_gateway: options.wizard_gateway.map(Arc::new),
@@ -227,11 +227,17 @@ impl Server {
         let id = answer
             .header(REQUEST_ID_HEADER)
             .unwrap_or_else(|| panic!("{description} answered without x-request-id"));
-        if let Some(sent) = sent_id {
-            assert_eq!(
-                id, sent,
+        // A usable id is echoed; anything else is replaced (issue 14).
+        match sent_id
+            .as_deref()
+            .map(|sent| (sent, protocol::request_id::accept(sent)))
+        {
+            Some((_, Some(taken))) => assert_eq!(
+                id, taken,
                 "{description} did not echo the caller's request id"
-            );
+            ),
+            Some((sent, None)) => assert_ne!(id, sent, "{description} echoed an unusable id"),
+            None => {}
         }
         answer
     }

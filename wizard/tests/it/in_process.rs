@@ -37,12 +37,13 @@ async fn stack(profile: &str, seeds: &[&str]) -> Stack {
     let config = server::Config {
         bind: listener.local_addr().unwrap(),
         database_url: "sqlite::memory:".into(),
-        region: "us".into(),
+        region: protocol::region::Region::Us,
         public_url: None,
         profile: profile.into(),
         seeds: seeds.iter().map(PathBuf::from).collect(),
         admin_token: None,
         wizard_gateway: None,
+        limits: protocol::serve::Limits::DEFAULT,
     };
     let state = server::prepare(&config, server.clone()).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, server::app(state)).await });

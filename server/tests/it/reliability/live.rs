@@ -87,7 +87,7 @@ fn config(bind: std::net::SocketAddr, database_url: &str) -> server::Config {
     server::Config {
         bind,
         database_url: database_url.to_owned(),
-        region: "us".into(),
+        region: protocol::region::Region::Us,
         public_url: None,
         // An era that mints a personal key with each resource: a signup's
         // key is the suite's proof that every step of it was stored.
@@ -95,6 +95,7 @@ fn config(bind: std::net::SocketAddr, database_url: &str) -> server::Config {
         seeds: Vec::new(),
         admin_token: Some(ADMIN_TOKEN.into()),
         wizard_gateway: None,
+        limits: protocol::serve::Limits::DEFAULT,
     }
 }
 
@@ -111,6 +112,11 @@ impl Process {
     /// Starts the binary Cargo built for this test run and waits for its
     /// `listening on` line. Its log goes to `log` (appended).
     pub async fn start(database_url: &str, log: &Path) -> Process {
+        Process::start_with(database_url, log, &[]).await
+    }
+
+    /// [`Process::start`] with more flags.
+    pub async fn start_with(database_url: &str, log: &Path, flags: &[&str]) -> Process {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -121,6 +127,7 @@ impl Process {
             .args(["--database-url", database_url])
             .args(["--admin-token", ADMIN_TOKEN])
             .args(["--profile", LOAD_ERA, "--wizard-gateway-url", ""])
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
