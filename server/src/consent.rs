@@ -240,8 +240,8 @@ mod tests {
             client_id: "partner".into(),
             label: "Partner".into(),
             kind: "partner".into(),
-            auth_method: "pkce".into(),
-            secrets: "[]".into(),
+            auth_method: crate::db::AuthMethod::Pkce,
+            secrets: Vec::new(),
             active,
             can_create_accounts: true,
             can_provision_resources: true,
@@ -249,7 +249,7 @@ mod tests {
             issues_personal_api_key: false,
             skip_existing_user_consent: false,
             scope_ceiling: String::new(),
-            rate_limits: String::new(),
+            rate_limits: Default::default(),
         }
     }
 

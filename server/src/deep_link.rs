@@ -41,7 +41,7 @@ pub fn decide(
     team: Result<Team, ApiError>,
 ) -> Result<Link, ApiError> {
     let purpose = policy.deep_link_purpose(request.purpose.as_deref())?;
-    if let Some(barred) = partner.and_then(|partner| policy.deep_links_barred(&partner.auth_method))
+    if let Some(barred) = partner.and_then(|partner| policy.deep_links_barred(partner.auth_method))
     {
         return Err(barred);
     }
@@ -127,6 +127,7 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::AuthMethod;
 
     /// If a row fails, a link escapes the app (an absolute URL, a `..`
     /// hidden behind percent-encoding) or a plain in-app path is refused.
@@ -170,7 +171,7 @@ mod tests {
         let policy = ScopePolicy::load("current").unwrap();
         let team = Team::for_test(7, "o1", false);
         let partner = |auth_method: &str, can_issue_deep_links: bool| Application {
-            auth_method: auth_method.into(),
+            auth_method: AuthMethod::parse(auth_method).unwrap(),
             can_issue_deep_links,
             ..Application::for_test("p", "")
         };

@@ -14,7 +14,7 @@
 use protocol::pkce::CodeChallenge;
 use protocol::random::RandomSource;
 
-use crate::db::Application;
+use crate::db::{Application, AuthMethod};
 use crate::policy::ScopePolicy;
 
 /// The session cookie's name.
@@ -108,7 +108,9 @@ pub fn check_authorize(
         return page("The link is missing its client_id.");
     }
     let application = match application {
-        Some(application) if application.kind == "partner" && application.auth_method == "pkce" => {
+        Some(application)
+            if application.kind == "partner" && application.auth_method == AuthMethod::Pkce =>
+        {
             application
         }
         _ => return page("This application is not known to PostHog."),

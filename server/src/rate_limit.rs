@@ -5,33 +5,14 @@
 use std::collections::BTreeMap;
 
 use protocol::provisioning::EndpointBudget;
-use serde::{Deserialize, Serialize};
 
-use crate::db::Application;
+use crate::db::{Application, RateLimits};
 use crate::error::ApiError;
 use crate::policy::RateLimitModel;
 use crate::state::AppState;
 
 /// The length of a window, in seconds.
 pub const WINDOW_SECONDS: i64 = 3600;
-
-/// A partner's limits per hour; an absent kind, or 0, is unlimited (as are the
-/// embedded default partners). Stored as JSON in
-/// `oauth_applications.rate_limits`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_requests: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_exchanges: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_creates: Option<i64>,
-    /// Refresh grants: a bucket of their own in today's era; counted with
-    /// `token_exchanges` where limits are hourly windows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_refreshes: Option<i64>,
-}
 
 /// What is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +40,9 @@ impl Kind {
 }
 
 impl RateLimits {
-    /// The stored JSON of an application; unreadable JSON is unlimited.
+    /// An application's limits (parsed when the applications were loaded).
     pub fn of(application: &Application) -> RateLimits {
-        serde_json::from_str(&application.rate_limits).unwrap_or_default()
+        application.rate_limits
     }
 
     pub fn limit(&self, kind: Kind) -> Option<i64> {
@@ -132,11 +113,7 @@ fn note_headroom(headroom: Headroom) {
 /// limit of 0, is no limit (the real server reads a zero override as
 /// "limiting off"); unlimited kinds never touch the database.
 pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Result<(), ApiError> {
-    let (client_id, rate_limits) = (&application.client_id, &application.rate_limits);
-    if rate_limits == "{}" || rate_limits.is_empty() {
-        return Ok(());
-    }
-    let limits: RateLimits = serde_json::from_str(rate_limits).unwrap_or_default();
+    let (client_id, limits) = (&application.client_id, application.rate_limits);
     let Some(limit) = limits.limit(kind).filter(|limit| *limit > 0) else {
         return Ok(());
     };
@@ -230,7 +207,7 @@ pub async fn describe(
         };
         endpoints.insert(kind.as_str().to_owned(), budget);
     }
-    let deep_links = match state.policy.deep_links_barred(&application.auth_method) {
+    let deep_links = match state.policy.deep_links_barred(application.auth_method) {
         Some(_) => EndpointBudget::Blocked { blocked: true },
         None => EndpointBudget::Unlimited { unlimited: true },
     };

@@ -4,9 +4,8 @@
 
 use serde::Deserialize;
 
-use crate::db::{Application, Db};
+use crate::db::{Application, AuthMethod, Db, RateLimits};
 use crate::policy::ScopePolicy;
-use crate::rate_limit::RateLimits;
 
 pub mod accounts;
 
@@ -37,7 +36,7 @@ pub struct Seed {
 pub struct PartnerSeed {
     pub client_id: String,
     pub label: String,
-    pub auth_method: AuthMethod,
+    pub auth_method: PartnerAuthMethod,
     /// `wizard` (the wizard's login list), `orchestrator` (the list of 18),
     /// or absent when `ceiling_scopes` lists them.
     #[serde(default)]
@@ -64,9 +63,10 @@ fn active_by_default() -> bool {
     true
 }
 
+/// How a seeded partner authenticates (`basic` is a resource server's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
+pub enum PartnerAuthMethod {
     Hmac,
     Pkce,
 }
@@ -201,7 +201,7 @@ impl PartnerSeed {
                 .map_err(|error| anyhow::anyhow!("partner {}: {error}", self.client_id))?;
         }
         let secrets = match self.auth_method {
-            AuthMethod::Hmac
+            PartnerAuthMethod::Hmac
                 if self.signing_secrets.is_empty() || self.signing_secrets.len() > 2 =>
             {
                 anyhow::bail!(
@@ -209,13 +209,13 @@ impl PartnerSeed {
                     self.client_id
                 )
             }
-            AuthMethod::Pkce if !self.signing_secrets.is_empty() => {
+            PartnerAuthMethod::Pkce if !self.signing_secrets.is_empty() => {
                 anyhow::bail!(
                     "partner {}: a pkce partner is public and has no signing_secrets",
                     self.client_id
                 )
             }
-            _ => serde_json::to_string(&self.signing_secrets)?,
+            _ => self.signing_secrets.clone(),
         };
         for (kind, limit) in [
             ("account_requests", self.rate_limits.account_requests),
@@ -236,8 +236,8 @@ impl PartnerSeed {
             label: self.label.clone(),
             kind: "partner".into(),
             auth_method: match self.auth_method {
-                AuthMethod::Hmac => "hmac".into(),
-                AuthMethod::Pkce => "pkce".into(),
+                PartnerAuthMethod::Hmac => AuthMethod::Hmac,
+                PartnerAuthMethod::Pkce => AuthMethod::Pkce,
             },
             secrets,
             active: self.active,
@@ -247,7 +247,7 @@ impl PartnerSeed {
             issues_personal_api_key: has(Capability::IssuesPersonalApiKey),
             skip_existing_user_consent: has(Capability::SkipExistingUserConsent),
             scope_ceiling: ceiling.join(" "),
-            rate_limits: serde_json::to_string(&self.rate_limits)?,
+            rate_limits: self.rate_limits,
         })
     }
 }
@@ -258,9 +258,8 @@ impl ResourceServerSeed {
             client_id: self.client_id.clone(),
             label: self.label.clone(),
             kind: "resource_server".into(),
-            auth_method: "basic".into(),
-            secrets: serde_json::to_string(&[protocol::credential::hash_secret(&self.secret)])
-                .unwrap_or_default(),
+            auth_method: AuthMethod::Basic,
+            secrets: vec![protocol::credential::hash_secret(&self.secret)],
             active: true,
             can_create_accounts: false,
             can_provision_resources: false,
@@ -268,7 +267,7 @@ impl ResourceServerSeed {
             issues_personal_api_key: false,
             skip_existing_user_consent: false,
             scope_ceiling: String::new(),
-            rate_limits: "{}".into(),
+            rate_limits: RateLimits::default(),
         }
     }
 }

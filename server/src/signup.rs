@@ -14,7 +14,7 @@ use protocol::provisioning::{
 };
 use protocol::region::Region;
 
-use crate::db::{Application, Code, NewAccount, Team};
+use crate::db::{Application, AuthMethod, Code, NewAccount, Team};
 use crate::error::ApiError;
 use crate::fields::{parse_email, parse_expires_at, parse_team_id};
 use crate::http::parse_json;
@@ -111,7 +111,9 @@ pub fn pkce_caller(
         ));
     };
     let partner = application
-        .filter(|application| application.kind == "partner" && application.auth_method == "pkce")
+        .filter(|application| {
+            application.kind == "partner" && application.auth_method == AuthMethod::Pkce
+        })
         .ok_or_else(|| ApiError::Unauthorized(format!("Unknown client_id {client_id:?}")))?;
     let partner = partner::active(partner)?;
     let challenge = request.code_challenge.as_deref().ok_or_else(|| {
@@ -531,7 +533,7 @@ mod tests {
             request(body)
         };
         let hmac = Application {
-            auth_method: "hmac".into(),
+            auth_method: AuthMethod::Hmac,
             ..pkce_partner(false)
         };
         let inactive = Application {

@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{self, Authenticated};
-use crate::db::Application;
+use crate::db::{Application, AuthMethod};
 use crate::error::{ApiError, Envelope, ResourceRefusal};
 use crate::http::{bearer, check_api_version};
 use crate::policy::{ScopePolicy, StripeMessages, LABEL_PREFIX_MAX_CHARS};
@@ -246,7 +246,7 @@ pub async fn is_stripe_signed(state: &AppState, client_id: Option<&str>) -> Resu
         .db
         .application(client_id)
         .await?
-        .is_some_and(|application| application.auth_method == "hmac"))
+        .is_some_and(|application| application.auth_method == AuthMethod::Hmac))
 }
 
 /// Finds the hmac partner whose secret signed `body`. A header that fails
@@ -260,7 +260,7 @@ pub async fn verify_signature(
     use protocol::signature::{verify, SignatureError};
     let mut worst = SignatureError::NoMatch;
     for partner in state.db.applications().await? {
-        if partner.auth_method != "hmac" {
+        if partner.auth_method != AuthMethod::Hmac {
             continue;
         }
         let secrets = partner.secret_list();

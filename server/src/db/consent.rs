@@ -5,7 +5,9 @@
 
 use sqlx::FromRow;
 
-use super::{Code, Db, INSERT_CODE};
+use super::codes::{insert_code, Code};
+use super::handle::{arguments, Db};
+use super::named::named;
 
 /// A pending consent as stored (the state only as its hash).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -38,34 +40,22 @@ impl Db {
     /// Stores `pending`, replacing any earlier one of the same partner and
     /// email (a retried request leaves one live consent URL).
     pub async fn replace_pending_consent(&self, pending: &PendingConsent) -> sqlx::Result<()> {
-        let pending = pending.clone();
-        self.write(move |connection| {
-            let pending = pending.clone();
-            Box::pin(async move {
-                sqlx::query("DELETE FROM pending_consents WHERE client_id = ? AND email = ?")
-                    .bind(&pending.client_id)
-                    .bind(&pending.email)
-                    .execute(&mut *connection)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO pending_consents (state_hash, client_id, email, scopes,
-                        code_challenge, region, created_at, expires_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&pending.state_hash)
-                .bind(&pending.client_id)
-                .bind(&pending.email)
-                .bind(&pending.scopes)
-                .bind(&pending.code_challenge)
-                .bind(&pending.region)
-                .bind(pending.created_at)
-                .bind(pending.expires_at)
-                .execute(&mut *connection)
-                .await?;
-                Ok(())
-            })
-        })
-        .await
+        let statement = named!(
+            "DELETE FROM pending_consents WHERE client_id = :client_id AND email = :email;
+             INSERT INTO pending_consents (state_hash, client_id, email, scopes,
+                code_challenge, region, created_at, expires_at)
+             VALUES (:state_hash, :client_id, :email, :scopes,
+                :code_challenge, :region, :created_at, :expires_at)",
+            state_hash = pending.state_hash.clone(),
+            client_id = pending.client_id.clone(),
+            email = pending.email.clone(),
+            scopes = pending.scopes.clone(),
+            code_challenge = pending.code_challenge.clone(),
+            region = pending.region.clone(),
+            created_at = pending.created_at,
+            expires_at = pending.expires_at,
+        );
+        self.execute_named(statement).await.map(drop)
     }
 
     /// The live pending consent with this state hash (`None` once it
@@ -104,9 +94,10 @@ impl Db {
         code: &Code,
         now: i64,
     ) -> sqlx::Result<Approval> {
-        let (state_hash, code) = (state_hash.to_owned(), code.clone());
+        let state_hash = state_hash.to_owned();
+        let insert = insert_code(code, code.redirect_uri.as_deref(), now)?;
         self.write(move |connection| {
-            let (state_hash, code) = (state_hash.clone(), code.clone());
+            let (state_hash, insert) = (state_hash.clone(), insert.clone());
             Box::pin(async move {
                 let consumed = sqlx::query(
                     "DELETE FROM pending_consents WHERE state_hash = ? AND expires_at > ?",
@@ -118,19 +109,7 @@ impl Db {
                 if consumed.rows_affected() == 0 {
                     return Ok(Approval::Gone);
                 }
-                sqlx::query(INSERT_CODE)
-                    .bind(&code.code_hash)
-                    .bind(&code.client_id)
-                    .bind(code.user_id)
-                    .bind(code.team_id)
-                    .bind(&code.scopes)
-                    .bind(&code.code_challenge)
-                    .bind(&code.redirect_uri)
-                    .bind(&code.region)
-                    .bind(now)
-                    .bind(code.expires_at)
-                    .execute(&mut *connection)
-                    .await?;
+                insert.query().execute(&mut *connection).await?;
                 Ok(Approval::Approved)
             })
         })

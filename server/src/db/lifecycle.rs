@@ -5,7 +5,8 @@
 
 use sqlx::FromRow;
 
-use super::Db;
+use super::handle::Db;
+use super::named::named;
 
 /// The personal API key a rotation mints, stored hashed.
 #[derive(Debug, Clone)]
@@ -68,10 +69,26 @@ impl Db {
         revoke_earlier: bool,
         now: i64,
     ) -> sqlx::Result<Rotation> {
-        let (api_token, key) = (api_token.to_owned(), key.cloned());
+        let api_token = api_token.to_owned();
+        let insert_key = match key {
+            Some(key) => Some(named!(
+                "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id, client_id,
+                    scopes, created_at, expires_at)
+                 VALUES (:key_hash, :masked, :user_id, :team_id, :client_id,
+                    :scopes, :now, NULL)",
+                key_hash = key.key_hash.clone(),
+                masked = key.masked.clone(),
+                user_id = user_id,
+                team_id = team_id,
+                client_id = key.client_id.clone(),
+                scopes = key.scopes.clone(),
+                now = now,
+            )),
+            None => None,
+        };
         self.write(move |connection| {
             let api_token = api_token.clone();
-            let key = key.clone();
+            let insert_key = insert_key.clone();
             Box::pin(async move {
                 let updated = sqlx::query(
                     "UPDATE teams SET api_token = ? WHERE id = ? AND removed_at IS NULL",
@@ -98,21 +115,8 @@ impl Db {
                     .await?
                     .rows_affected(),
                 };
-                if let Some(key) = key {
-                    sqlx::query(
-                        "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id,
-                            client_id, scopes, created_at, expires_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    )
-                    .bind(&key.key_hash)
-                    .bind(&key.masked)
-                    .bind(user_id)
-                    .bind(team_id)
-                    .bind(&key.client_id)
-                    .bind(&key.scopes)
-                    .bind(now)
-                    .execute(connection)
-                    .await?;
+                if let Some(insert_key) = insert_key {
+                    insert_key.query().execute(connection).await?;
                 }
                 Ok(Rotation::Rotated { revoked_keys })
             })
@@ -186,22 +190,21 @@ impl Db {
     }
 
     pub async fn insert_deep_link(&self, link: &DeepLink) -> sqlx::Result<()> {
-        self.execute(
+        let statement = named!(
             "INSERT INTO deep_links (token_hash, client_id, user_id, team_id, purpose, path,
-                created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments![
-                link.token_hash.clone(),
-                link.client_id.clone(),
-                link.user_id,
-                link.team_id,
-                link.purpose.clone(),
-                link.path.clone(),
-                link.created_at,
-                link.expires_at,
-            ],
-        )
-        .await
-        .map(drop)
+                created_at, expires_at)
+             VALUES (:token_hash, :client_id, :user_id, :team_id, :purpose, :path,
+                :created_at, :expires_at)",
+            token_hash = link.token_hash.clone(),
+            client_id = link.client_id.clone(),
+            user_id = link.user_id,
+            team_id = link.team_id,
+            purpose = link.purpose.clone(),
+            path = link.path.clone(),
+            created_at = link.created_at,
+            expires_at = link.expires_at,
+        );
+        self.execute_named(statement).await.map(drop)
     }
 
     /// Uses the link, atomically: of two concurrent follows exactly one

@@ -4,7 +4,8 @@
 
 use sqlx::FromRow;
 
-use super::Db;
+use super::handle::{arguments, Db};
+use super::named::named;
 
 /// A live browser session. `user_id` is `None` before the person signs in:
 /// the session exists so that the sign-in form's CSRF token is tied to it.
@@ -61,19 +62,16 @@ impl Db {
     }
 
     pub async fn insert_session(&self, session: &NewSession) -> sqlx::Result<()> {
-        self.execute(
+        let statement = named!(
             "INSERT INTO login_sessions (id_hash, user_id, csrf_token, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
-            arguments![
-                session.id_hash.clone(),
-                session.user_id,
-                session.csrf_token.clone(),
-                session.now,
-                session.expires_at,
-            ],
-        )
-        .await
-        .map(drop)
+             VALUES (:id_hash, :user_id, :csrf_token, :now, :expires_at)",
+            id_hash = session.id_hash.clone(),
+            user_id = session.user_id,
+            csrf_token = session.csrf_token.clone(),
+            now = session.now,
+            expires_at = session.expires_at,
+        );
+        self.execute_named(statement).await.map(drop)
     }
 
     /// The session with this id hash, unless it expired by `now`.
@@ -120,21 +118,18 @@ impl Db {
         team_id: i64,
         now: i64,
     ) -> sqlx::Result<()> {
-        self.execute(
+        let statement = named!(
             "INSERT INTO oauth_consents (user_id, client_id, scopes, team_id, granted_at)
-             VALUES (?, ?, ?, ?, ?)
+             VALUES (:user_id, :client_id, :scopes, :team_id, :now)
              ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes,
                 team_id = excluded.team_id, granted_at = excluded.granted_at",
-            arguments![
-                user_id,
-                client_id.to_owned(),
-                scopes.to_owned(),
-                team_id,
-                now
-            ],
-        )
-        .await
-        .map(drop)
+            user_id = user_id,
+            client_id = client_id.to_owned(),
+            scopes = scopes.to_owned(),
+            team_id = team_id,
+            now = now,
+        );
+        self.execute_named(statement).await.map(drop)
     }
 
     /// The client, redirect URI and team a code was issued with.

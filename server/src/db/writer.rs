@@ -29,8 +29,8 @@
 //!
 //! WAL checkpoints (copying committed pages into the database file, with
 //! an fsync) run off the writer: after commits the task wakes the
-//! [`Checkpointer`], which checkpoints on a reader connection at most every
-//! [`CHECKPOINT_EVERY`], so no request waits behind an fsync.
+//! checkpointer (`Checkpointer`), which checkpoints on a reader connection
+//! at most every [`CHECKPOINT_EVERY`], so no request waits behind an fsync.
 
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use sqlx::SqliteConnection;
 
-use super::Readers;
+use super::reader::Readers;
 use tokio::sync::{mpsc, oneshot};
 
 /// A boxed future borrowing the connection for `'c`.

@@ -12,7 +12,7 @@ use protocol::oauth::{
 use protocol::pkce::{CodeChallenge, CodeVerifier};
 
 use crate::db::login::CodeBinding;
-use crate::db::{Application, Code, Team};
+use crate::db::{Application, AuthMethod, Code, Team};
 use crate::error::ApiError;
 use crate::policy::ScopePolicy;
 use crate::stripe::Door;
@@ -54,7 +54,9 @@ pub fn non_empty(value: &Option<String>) -> Option<&str> {
 pub fn door_redeems(door: Door<'_>, application: Option<&Application>) -> bool {
     match door {
         Door::Agentic => true,
-        Door::Stripe(_) => application.is_some_and(|application| application.auth_method == "hmac"),
+        Door::Stripe(_) => {
+            application.is_some_and(|application| application.auth_method == AuthMethod::Hmac)
+        }
     }
 }
 

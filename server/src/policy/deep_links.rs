@@ -2,6 +2,7 @@
 //! issued for, who may mint links and with what refusal, and where a
 //! followed link lands.
 
+use crate::db::AuthMethod;
 use crate::error::ApiError;
 
 use super::profile::{
@@ -67,16 +68,16 @@ impl ScopePolicy {
 
     /// Whether a deep-link request with a token of a partner authenticating
     /// with `auth_method` must carry that partner's signature.
-    pub fn deep_link_needs_signature(&self, auth_method: &str) -> bool {
-        self.deep_links.hmac_partner_signs && auth_method == "hmac"
+    pub fn deep_link_needs_signature(&self, auth_method: AuthMethod) -> bool {
+        self.deep_links.hmac_partner_signs && auth_method == AuthMethod::Hmac
     }
 
     /// The refusal of a partner authenticating with `auth_method` that may
     /// not mint links in this era whatever its capabilities (a public one,
     /// today), checked before the capability.
-    pub fn deep_links_barred(&self, auth_method: &str) -> Option<ApiError> {
+    pub fn deep_links_barred(&self, auth_method: AuthMethod) -> Option<ApiError> {
         match (self.deep_links.public_partners, auth_method) {
-            (PublicPartners::Blocked, "pkce") => Some(ApiError::Forbidden(
+            (PublicPartners::Blocked, AuthMethod::Pkce) => Some(ApiError::Forbidden(
                 "Deep links are not available to public clients".into(),
             )),
             _ => None,
@@ -178,12 +179,21 @@ mod tests {
             let policy = ScopePolicy::load(era).unwrap();
             assert_eq!(policy.deep_link_landing(false), landing, "{era}");
             assert_eq!(policy.deep_link_landing(true), Landing::SignedIn, "{era}");
-            assert_eq!(policy.deep_link_needs_signature("hmac"), signs, "{era}");
-            assert!(!policy.deep_link_needs_signature("pkce"), "{era}");
-            assert_eq!(policy.provisioning_aliases, aliases, "{era}");
-            assert!(policy.deep_links_barred("hmac").is_none(), "{era}");
             assert_eq!(
-                policy.deep_links_barred("pkce").map(|error| error.code()),
+                policy.deep_link_needs_signature(AuthMethod::Hmac),
+                signs,
+                "{era}"
+            );
+            assert!(!policy.deep_link_needs_signature(AuthMethod::Pkce), "{era}");
+            assert_eq!(policy.provisioning_aliases, aliases, "{era}");
+            assert!(
+                policy.deep_links_barred(AuthMethod::Hmac).is_none(),
+                "{era}"
+            );
+            assert_eq!(
+                policy
+                    .deep_links_barred(AuthMethod::Pkce)
+                    .map(|error| error.code()),
                 aliases.then_some("forbidden"),
                 "{era}: public partners are barred today only"
             );

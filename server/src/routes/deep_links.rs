@@ -155,7 +155,7 @@ async fn signed_by_its_partner(
     let Some(partner) = partner::of_token(state, token).await? else {
         return Ok(());
     };
-    if !state.policy.deep_link_needs_signature(&partner.auth_method) {
+    if !state.policy.deep_link_needs_signature(partner.auth_method) {
         return Ok(());
     }
     let signature = headers

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use protocol::credential::{hash_secret, Credential, CredentialKind};
 use protocol::random::{OsRandom, RandomSource};
 
-use crate::db::seeds::{HealthIssueRow, SeededKey, SeededTeam};
+use crate::db::health_issues::HealthIssueRow;
+use crate::db::seeds::{SeededKey, SeededTeam};
 use crate::db::Db;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,0 +1,103 @@
+//! Credential holders: a bearer credential (an access token or a personal
+//! API key, by its hash) read with its user and the user's live teams in
+//! one query, since nearly every request looks up its credential and then
+//! its teams.
+
+use sqlx::FromRow;
+
+use super::accounts::User;
+use super::handle::Db;
+use super::teams::{head_and_teams, team_columns, teams_of, JoinedTeam, Team};
+
+/// A live or dead bearer credential (access token or personal key).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Grant {
+    pub client_id: Option<String>,
+    pub user_id: i64,
+    pub team_id: i64,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// Whether the issuing partner is active, read in the same query as
+    /// the credential (`None`: no partner, or none registered).
+    #[sqlx(default)]
+    pub partner_active: Option<bool>,
+}
+
+/// A bearer credential as found, with its holder: the user and the user's
+/// live teams, oldest membership first.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub grant: Grant,
+    pub user: User,
+    pub teams: Vec<Team>,
+}
+
+/// The query of [`Db::access_token_holder`] for the credential table
+/// `$table`, keyed by its hash column `$key`.
+macro_rules! holder_sql {
+    ($table:literal, $key:literal) => {
+        concat!(
+            "SELECT c.client_id, c.user_id, c.team_id, c.scopes, c.created_at, c.expires_at,
+                    c.revoked_at, a.active AS partner_active, u.uuid, u.email, u.first_name,
+                    u.created_at AS user_created_at, u.password_hash IS NOT NULL AS has_password, ",
+            team_columns!(),
+            " FROM ",
+            $table,
+            " c LEFT JOIN oauth_applications a ON a.client_id = c.client_id
+              JOIN users u ON u.id = c.user_id",
+            teams_of!("c.user_id"),
+            " WHERE c.",
+            $key,
+            " = ? ORDER BY m.joined_at, t.id"
+        )
+    };
+}
+
+impl Db {
+    /// The access token (`pha_`) with this hash, its user and the user's
+    /// teams ([`Holder`]), in one query.
+    pub async fn access_token_holder(&self, token_hash: &str) -> sqlx::Result<Option<Holder>> {
+        self.holder(holder_sql!("access_tokens", "token_hash"), token_hash)
+            .await
+    }
+
+    /// The personal API key (`phx_`) with this hash, as
+    /// [`Db::access_token_holder`].
+    pub async fn personal_key_holder(&self, key_hash: &str) -> sqlx::Result<Option<Holder>> {
+        self.holder(holder_sql!("personal_api_keys", "key_hash"), key_hash)
+            .await
+    }
+
+    async fn holder(&self, sql: &'static str, hash: &str) -> sqlx::Result<Option<Holder>> {
+        #[derive(FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            grant: Grant,
+            uuid: String,
+            email: String,
+            first_name: String,
+            user_created_at: i64,
+            has_password: bool,
+            #[sqlx(flatten)]
+            team: JoinedTeam,
+        }
+        let rows: Vec<Row> = sqlx::query_as(sql)
+            .bind(hash)
+            .fetch_all(&mut *self.reader.get().await?)
+            .await?;
+        let rows = rows.into_iter().map(|row| {
+            let user = User {
+                id: row.grant.user_id,
+                uuid: row.uuid,
+                email: row.email,
+                first_name: row.first_name,
+                created_at: row.user_created_at,
+                has_password: row.has_password,
+            };
+            ((row.grant, user), row.team)
+        });
+        Ok(head_and_teams(rows).map(|((grant, user), teams)| Holder { grant, user, teams }))
+    }
+}
