@@ -78,13 +78,16 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         seeds.push(Seed::parse(&text, &path.display().to_string())?);
     }
     let db = Db::connect(&config.database_url).await?;
+    let clock = Arc::new(Clock::system());
+    let random = Arc::new(OsRandom) as Arc<dyn RandomSource>;
     for seed in &seeds {
-        seed.apply(&db, &policy).await?;
+        seed.apply_at(&db, &policy, clock.now(), random.as_ref())
+            .await?;
     }
     Ok(AppState {
         db,
-        clock: Arc::new(Clock::system()),
-        random: Arc::new(OsRandom) as Arc<dyn RandomSource>,
+        clock,
+        random,
         policy: Arc::new(policy),
         public_url: public_url.trim_end_matches('/').into(),
         region: config.region,

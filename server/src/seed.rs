@@ -4,6 +4,9 @@
 
 use serde::Deserialize;
 
+use protocol::random::{OsRandom, RandomSource};
+
+use crate::clock::Clock;
 use crate::db::{Application, AuthMethod, Db, RateLimits};
 use crate::policy::ScopePolicy;
 
@@ -114,9 +117,23 @@ impl Seed {
         Ok(seed)
     }
 
-    /// Registers everything in the seed; a partner's named ceiling is the
-    /// era's (`policy`).
+    /// [`Seed::apply_at`] on the system clock, with OS randomness: for
+    /// tools and tests that seed a database without a running server.
     pub async fn apply(&self, db: &Db, policy: &ScopePolicy) -> anyhow::Result<()> {
+        self.apply_at(db, policy, Clock::system().now(), &OsRandom)
+            .await
+    }
+
+    /// Registers everything in the seed; a partner's named ceiling is the
+    /// era's (`policy`). New rows are created at `now` (the server's clock)
+    /// and new ids and project keys drawn from `random` (its random source).
+    pub async fn apply_at(
+        &self,
+        db: &Db,
+        policy: &ScopePolicy,
+        now: i64,
+        random: &dyn RandomSource,
+    ) -> anyhow::Result<()> {
         for partner in &self.partners {
             db.upsert_application(&partner.application_in(policy)?)
                 .await?;
@@ -127,7 +144,7 @@ impl Seed {
         for server in &self.resource_servers {
             db.upsert_application(&server.application()).await?;
         }
-        self.accounts().apply(db).await?;
+        self.accounts().apply(db, now, random).await?;
         Ok(())
     }
 
@@ -317,5 +334,29 @@ mod tests {
             let error = Seed::parse(text, "test").unwrap_err().to_string();
             assert!(error.contains(needle), "{needle}: {error}");
         }
+    }
+
+    /// Seeded rows are created on the server's clock and draw their ids and
+    /// keys from its random source, so a test's fixed clock and seeded
+    /// randomness reach them (and two servers seeded alike agree).
+    #[tokio::test]
+    async fn seeding_uses_the_clock_and_random_source_it_is_given() {
+        use protocol::random::SeededRandom;
+        const SEED: &str = "[[organizations]]\nname='O'\n[[users]]\nemail='a@example.com'\nmemberships=[{organization='O'}]\n[[teams]]\norganization='O'\nname='T'\nid=7\n";
+        let seed = Seed::parse(SEED, "test").expect("parses");
+        let policy = ScopePolicy::load("current").expect("profile");
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let db = Db::connect("sqlite::memory:").await.expect("opens");
+            seed.apply_at(&db, &policy, 1_234, &SeededRandom::new(7))
+                .await
+                .expect("applies");
+            let user = db.user_by_email("a@example.com").await.expect("reads");
+            let user = user.expect("seeded user");
+            assert_eq!(user.created_at, 1_234);
+            let team = db.team(7).await.expect("reads").expect("seeded team");
+            seen.push((user.uuid, team.organization_id, team.api_token));
+        }
+        assert_eq!(seen[0], seen[1]);
     }
 }

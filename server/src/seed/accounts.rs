@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context as _};
 use serde::Deserialize;
 
 use protocol::credential::{hash_secret, Credential, CredentialKind};
-use protocol::random::{OsRandom, RandomSource};
+use protocol::random::RandomSource;
 
 use crate::db::health_issues::HealthIssueRow;
 use crate::db::seeds::{SeededKey, SeededTeam};
@@ -279,10 +279,9 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Creates or updates everything (after [`Accounts::check`]).
-    pub async fn apply(&self, db: &Db) -> anyhow::Result<()> {
-        let random = OsRandom;
-        let now = chrono::Utc::now().timestamp();
+    /// Creates or updates everything (after [`Accounts::check`]); new rows
+    /// are created at `now`, new ids and keys drawn from `random`.
+    pub async fn apply(&self, db: &Db, now: i64, random: &dyn RandomSource) -> anyhow::Result<()> {
         let mut organizations: BTreeMap<&str, String> = BTreeMap::new();
         for organization in self.organizations {
             let id = db
@@ -306,7 +305,7 @@ impl Accounts<'_> {
                     .as_deref()
                     .is_some_and(|stored| crate::password::verify(password, stored));
                 if !current {
-                    db.set_password_hash(id, &crate::password::hash(password, &random))
+                    db.set_password_hash(id, &crate::password::hash(password, random))
                         .await?;
                 }
             }
@@ -328,7 +327,7 @@ impl Accounts<'_> {
                     api_token: team.api_token.clone(),
                     generated_api_token: Credential::generate(
                         CredentialKind::ProjectApiKey,
-                        &random,
+                        random,
                     )
                     .expose()
                     .to_owned(),
