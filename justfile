@@ -125,10 +125,11 @@ serve:
     echo "Ctrl-C stops all four."
     wait
 
-# Side-by-side benchmark (BENCHMARKS.md): our release binaries against the npm
-# oauth2-mock-server on loopback. Installs wrk and hyperfine with apt-get when
-# missing and allowed, the peer with npm into target/bench/peer (never into the
-# repository); whatever cannot be installed is skipped and named in the report.
+# Side-by-side benchmark (BENCHMARKS.md; the driver is the `bench` crate in
+# bench/): our release binaries against the npm oauth2-mock-server on
+# loopback. Installs wrk and hyperfine with apt-get when missing and allowed,
+# the peer with npm into target/bench/peer (never into the repository);
+# whatever cannot be installed is skipped and named in the report.
 # Figures in target/bench/report.{md,json}; BENCHMARKS.md keeps the latest.
 bench *ARGS:
     #!/usr/bin/env bash

@@ -15,10 +15,7 @@
 //! [`conformance_run`] (`e2e conformance`).
 //! [`published_wizard`] runs pinned published `@posthog/wizard` versions
 //! against the stack (`just published-wizard`).
-//! [`bench`] is the side-by-side benchmark behind `just bench`
-//! (binary `bench`, figures in `BENCHMARKS.md`).
 
-pub mod bench;
 pub mod binaries;
 pub mod browser;
 pub mod browser_step;

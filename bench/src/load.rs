@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::bench::stats::micros;
+use crate::stats::micros;
 
 /// Each step of one flow and how long it took (microseconds).
 pub type Steps = Vec<(&'static str, u64)>;
@@ -153,7 +153,7 @@ pub async fn peak_rss_during<T>(
         let mut peaks: Vec<Option<f64>> = vec![None; pids_owned.len()];
         loop {
             for (peak, pid) in peaks.iter_mut().zip(&pids_owned) {
-                if let Some(rss) = crate::bench::tools::rss_of(*pid) {
+                if let Some(rss) = crate::tools::rss_of(*pid) {
                     *peak = Some(peak.map_or(rss, |old: f64| old.max(rss)));
                 }
             }

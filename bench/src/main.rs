@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use e2e::bench::run::{self, Options, Phase};
+use bench::run::{self, Options, Phase};
 
 /// Side-by-side benchmark: release binaries and the peer on loopback.
 #[derive(Debug, Parser)]
@@ -86,7 +86,7 @@ async fn main() -> ExitCode {
         eprintln!("bench: cannot write the report: {error:#}");
         return ExitCode::FAILURE;
     }
-    println!("{}", e2e::bench::report::markdown(&report));
+    println!("{}", bench::report::markdown(&report));
     println!(
         "bench: wrote {0}/report.json and {0}/report.md",
         options.out_dir.display()

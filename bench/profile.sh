@@ -5,13 +5,13 @@
 #
 #   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=target/prof \
 #       cargo build --release -p provisioning-server
-#   N=1000 C=8 e2e/bench/profile.sh            # writes target/prof/callgrind.out
+#   N=1000 C=8 bench/profile.sh                # writes target/prof/callgrind.out
 #   callgrind_annotate --inclusive=yes target/prof/callgrind.out | less
 #
 # Needs valgrind and python3. Start-up (migrations, seeds) is included; it
 # is about 1% of the instructions at N=1000.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/prof/release/provisioning-server}
 OUT=${OUT:-$ROOT/target/prof/callgrind.out}
 WORK=$(mktemp -d)

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::bench::stats::Summary;
+use crate::stats::Summary;
 
 /// Which direction is good for a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

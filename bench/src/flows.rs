@@ -14,8 +14,9 @@ use protocol::pkce::CodeVerifier;
 use protocol::random::OsRandom;
 use protocol::{paths, API_VERSION, API_VERSION_HEADER};
 
-use crate::bench::load::{timed, Steps};
-use crate::browser::{parse_forms, query_params, resolve, Browser};
+use e2e::browser::{parse_forms, query_params, resolve, Browser};
+
+use crate::load::{timed, Steps};
 
 pub const WIZARD_CLIENT: &str = "posthog-wizard";
 /// A loopback callback nobody listens on: the flows read the redirect,

@@ -2,7 +2,7 @@
 // one RS256 key, printing the same `listening on http://…` line as our
 // programs so the driver starts and times it the same way.
 //
-// Usage: node e2e/bench/peer.mjs <node_modules dir> [port]
+// Usage: node bench/peer.mjs <node_modules dir> [port]
 // (`just bench` installs the package into target/bench/peer, never into
 // the repository.)
 import { join } from 'node:path';
