@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::step_expect::Answer;
+use crate::answer::Answer;
 
 /// The scenario's browser: cookies of the server and the last answer.
 #[derive(Debug, Default)]

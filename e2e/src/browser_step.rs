@@ -42,9 +42,10 @@ use serde::Deserialize;
 
 use protocol::pkce::{CodeVerifier, S256};
 
+use crate::answer::{excerpt, header, Answer};
 use crate::browser::{self, Browser};
 use crate::http_step::StepContext;
-use crate::step_expect::{self, Answer};
+use crate::step_expect;
 use crate::steps::{HttpExpect, Saved};
 
 /// `GET` a page of the server.
@@ -263,7 +264,7 @@ pub async fn submit(
             "the page has no form {}; forms: [{}]; page: {}",
             step.form.as_deref().unwrap_or("at all"),
             ids.join(", "),
-            step_expect::excerpt(&browser::page_text(&page.body))
+            excerpt(&browser::page_text(&page.body))
         );
     };
     let mut fields = form.fields.clone();
@@ -326,7 +327,7 @@ pub async fn follow(
         if !(300..400).contains(&answer.status) {
             break;
         }
-        let Some(location) = step_expect::header(&answer, "location") else {
+        let Some(location) = header(&answer, "location") else {
             break;
         };
         let next = browser::resolve(&url, location);
@@ -347,7 +348,7 @@ pub async fn follow(
             failures.push(format!(
                 "expected a redirect off the server to a callback, got {} with: {}",
                 answer.status,
-                step_expect::excerpt(&browser::page_text(&answer.body))
+                excerpt(&browser::page_text(&answer.body))
             ));
         }
         return Ok(failures);
@@ -411,7 +412,7 @@ async fn deliver(callback: &str, transcript: &mut Vec<String>, title: &str) -> R
     if !(200..300).contains(&status) {
         return Ok(vec![format!(
             "the callback listener answered {status}: {}",
-            step_expect::excerpt(&text)
+            excerpt(&text)
         )]);
     }
     Ok(Vec::new())
@@ -438,7 +439,7 @@ fn check(
     };
     let mut failures = step_expect::check(&http, answer);
     for name in &expect.header_absent {
-        if let Some(value) = step_expect::header(answer, name) {
+        if let Some(value) = header(answer, name) {
             failures.push(format!("header {name}: expected absent, got {value:?}"));
         }
     }
@@ -448,7 +449,7 @@ fn check(
         if !text.contains(&needle) {
             failures.push(format!(
                 "page: expected it to contain {needle:?}, got: {}",
-                step_expect::excerpt(&text)
+                excerpt(&text)
             ));
         }
     }

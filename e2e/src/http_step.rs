@@ -12,8 +12,9 @@ use protocol::paths;
 use protocol::pkce::{CodeVerifier, S256};
 use protocol::random::RandomSource;
 
+use crate::answer::{excerpt, Answer};
 use crate::scenario::Placeholders;
-use crate::step_expect::{self, Answer};
+use crate::step_expect;
 use crate::steps::{self, GatewayMessageStep, HttpExpect, HttpStep, Saved, Step, Target};
 use crate::wizard_step::{WizardContext, WizardRunRecord, WizardState};
 
@@ -253,7 +254,7 @@ async fn run_http(
                 Some(value) => saved.insert(name, steps::saved_text(value)),
                 None => failures.push(format!(
                     "save {name}: expected a value at {pointer}, got none; body: {}",
-                    step_expect::excerpt(&answer.body)
+                    excerpt(&answer.body)
                 )),
             }
         }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::scenario::check_relative;
+use crate::project::check_relative;
 
 /// One app's checklist.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

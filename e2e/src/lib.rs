@@ -16,6 +16,7 @@
 //! [`published_wizard`] runs pinned published `@posthog/wizard` versions
 //! against the stack (`just published-wizard`).
 
+pub mod answer;
 pub mod binaries;
 pub mod browser;
 pub mod browser_step;

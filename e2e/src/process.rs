@@ -459,6 +459,15 @@ fn kill_group(group: i32) {
     }
 }
 
+/// A port on 127.0.0.1 that was free a moment ago: bound, read, released.
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .context("cannot bind 127.0.0.1:0 to find a free port")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    Ok(port)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,9 @@
 //! files, so "untouched" can mean byte-identical.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Component, Path};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// Relative path (with `/`) → file bytes.
 pub type Manifest = BTreeMap<String, Vec<u8>>;
@@ -35,10 +35,10 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 
 /// Writes each `relative path → text` under `root`, creating parent
 /// directories and replacing existing files. Each path is checked again
-/// (see [`crate::scenario::check_relative`]) so nothing lands outside.
+/// (see [`check_relative`]) so nothing lands outside.
 pub fn write_files(root: &Path, files: &BTreeMap<String, String>) -> Result<()> {
     for (relative, text) in files {
-        crate::scenario::check_relative(relative)
+        check_relative(relative)
             .with_context(|| format!("refusing to write {relative:?} under {}", root.display()))?;
         let target = root.join(relative);
         if let Some(parent) = target.parent() {
@@ -47,6 +47,28 @@ pub fn write_files(root: &Path, files: &BTreeMap<String, String>) -> Result<()> 
         }
         std::fs::write(&target, text)
             .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// A path of `home_files` or `project_files`: relative, made only of
+/// ordinary names, so it cannot leave the directory it is written into.
+pub fn check_relative(path: &str) -> Result<()> {
+    let parsed = Path::new(path);
+    if path.is_empty() {
+        bail!("the path is empty");
+    }
+    if parsed.is_absolute() {
+        bail!("the path must be relative, not absolute");
+    }
+    for component in parsed.components() {
+        match component {
+            Component::Normal(_) => {}
+            Component::ParentDir => {
+                bail!("the path must stay inside its directory (no `..`)")
+            }
+            _ => bail!("the path may hold only plain names (no `.`, `/` or prefixes)"),
+        }
     }
     Ok(())
 }

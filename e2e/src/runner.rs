@@ -266,7 +266,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     // The gateway's port is chosen before the server starts, so the server
     // can be told where to mint the wizard's gateway tokens (the gateway in
     // turn needs the server's introspection URL, known only once it runs).
-    let gateway_port = crate::wizard_step::free_port()?;
+    let gateway_port = process::free_port()?;
     let gateway_url = format!("http://127.0.0.1:{gateway_port}");
     let database = dir.join("server.sqlite");
     let mut server_args = vec![

@@ -16,11 +16,12 @@
 //! services' state; each step checks its own answer.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::project::check_relative;
 use crate::steps::Step;
 
 /// One scenario file.
@@ -503,28 +504,6 @@ pub fn wire_wizard_args(mut args: Vec<String>, values: &Placeholders) -> Vec<Str
         }
     }
     args
-}
-
-/// A path of `home_files` or `project_files`: relative, made only of
-/// ordinary names, so it cannot leave the directory it is written into.
-pub fn check_relative(path: &str) -> Result<()> {
-    let parsed = Path::new(path);
-    if path.is_empty() {
-        bail!("the path is empty");
-    }
-    if parsed.is_absolute() {
-        bail!("the path must be relative, not absolute");
-    }
-    for component in parsed.components() {
-        match component {
-            Component::Normal(_) => {}
-            Component::ParentDir => {
-                bail!("the path must stay inside its directory (no `..`)")
-            }
-            _ => bail!("the path may hold only plain names (no `.`, `/` or prefixes)"),
-        }
-    }
-    Ok(())
 }
 
 /// Every `*.toml` under `dir`, parsed, sorted by name. Fails on the first

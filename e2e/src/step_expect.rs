@@ -3,51 +3,8 @@
 //! what was expected and what came back; the caller prefixes the step and
 //! masks credentials.
 
-use std::collections::BTreeMap;
-
+use crate::answer::{excerpt, header, Answer};
 use crate::steps::HttpExpect;
-
-/// Characters of a body quoted in a mismatch.
-pub const BODY_EXCERPT_CHARS: usize = 400;
-
-/// One HTTP answer, as the checks see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    pub status: u16,
-    /// Header names in lower case; repeated headers joined with `, `.
-    pub headers: BTreeMap<String, String>,
-    pub body: String,
-}
-
-impl Answer {
-    /// Reads a whole response: its status, its headers (repeated ones
-    /// joined with `, `) and its body as text.
-    pub async fn read(response: reqwest::Response) -> Answer {
-        let status = response.status().as_u16();
-        let mut headers: BTreeMap<String, String> = BTreeMap::new();
-        for (name, value) in response.headers() {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            headers
-                .entry(name.as_str().to_owned())
-                .and_modify(|existing| {
-                    existing.push_str(", ");
-                    existing.push_str(&value);
-                })
-                .or_insert(value);
-        }
-        let body = response.text().await.unwrap_or_default();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// The body as JSON, when it is JSON.
-    pub fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_str(&self.body).ok()
-    }
-}
 
 /// Every expectation of `expect` against `answer`. Expected JSON strings
 /// have already had their placeholders replaced by the caller.
@@ -188,24 +145,6 @@ pub fn check_json(expect: &HttpExpect, document: &serde_json::Value) -> Vec<Stri
     mismatches
 }
 
-/// A header's value by case-insensitive name.
-pub fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
-    answer
-        .headers
-        .get(&name.to_ascii_lowercase())
-        .map(String::as_str)
-}
-
-/// At most [`BODY_EXCERPT_CHARS`] characters, with a note when cut.
-pub fn excerpt(text: &str) -> String {
-    let count = text.chars().count();
-    if count <= BODY_EXCERPT_CHARS {
-        return text.to_owned();
-    }
-    let head: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
-    format!("{head}… ({count} characters)")
-}
-
 fn show_pointer(pointer: &str) -> String {
     if pointer.is_empty() {
         "(whole body)".to_owned()
@@ -227,6 +166,7 @@ fn header_names(answer: &Answer) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer {
@@ -373,13 +313,5 @@ mod tests {
         let found = check(&expect, &answer(500, "Internal Server Error"));
         assert_eq!(found, ["expected a JSON body, got: Internal Server Error"]);
         assert!(check(&HttpExpect::default(), &answer(500, "x")).is_empty());
-    }
-
-    #[test]
-    fn long_bodies_are_cut() {
-        let long = "a".repeat(BODY_EXCERPT_CHARS + 10);
-        let cut = excerpt(&long);
-        assert!(cut.ends_with(&format!("… ({} characters)", BODY_EXCERPT_CHARS + 10)));
-        assert_eq!(excerpt("short"), "short");
     }
 }

@@ -230,15 +230,6 @@ impl WizardWaitStep {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago: bound, read, released.
-pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .context("cannot bind 127.0.0.1:0 to find a free port")?;
-    let port = listener.local_addr()?.port();
-    drop(listener);
-    Ok(port)
-}
-
 /// Replaces `{free_port}` with `port`.
 pub fn fill_free_port(text: &str, port: u16) -> String {
     text.replace(FREE_PORT, &port.to_string())
@@ -272,7 +263,7 @@ impl WizardState {
             .any(|text| text.contains(FREE_PORT));
         let port = match uses_port {
             true => {
-                let port = free_port()?;
+                let port = process::free_port()?;
                 saved.insert("free_port", port.to_string());
                 Some(port)
             }
@@ -583,7 +574,7 @@ mod tests {
 
     #[test]
     fn a_free_port_is_bindable_and_replaces_its_placeholder() {
-        let port = free_port().unwrap();
+        let port = process::free_port().unwrap();
         assert_ne!(port, 0);
         let listener = std::net::TcpListener::bind(("127.0.0.1", port));
         assert!(listener.is_ok(), "port {port} was not free");
