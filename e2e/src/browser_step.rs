@@ -45,8 +45,9 @@ use protocol::pkce::{CodeVerifier, S256};
 use crate::answer::{excerpt, header, Answer};
 use crate::browser::{self, Browser};
 use crate::http_step::StepContext;
+use crate::placeholders::{Saved, Substitution};
 use crate::step_expect;
-use crate::steps::{HttpExpect, Saved};
+use crate::steps::HttpExpect;
 
 /// `GET` a page of the server.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -201,15 +202,15 @@ pub async fn open(
     transcript: &mut Vec<String>,
     title: &str,
 ) -> Result<Vec<String>> {
-    let fill = |text: &str| saved.apply(&context.values.apply(text));
+    let fill = Substitution::new(context.values, saved);
     let mut url = match (&step.url, &step.path) {
-        (Some(url), _) => fill(url)?,
-        (None, Some(path)) => format!("{}{}", context.server_url, fill(path)?),
+        (Some(url), _) => fill.text(url)?,
+        (None, Some(path)) => format!("{}{}", context.server_url, fill.text(path)?),
         (None, None) => bail!("give `url` or `path`"),
     };
     let mut query: Vec<(String, String)> = Vec::new();
     for (name, value) in &step.query {
-        query.push((name.clone(), fill(value)?));
+        query.push((name.clone(), fill.text(value)?));
     }
     if step.pkce {
         let verifier = CodeVerifier::generate(context.random);
@@ -246,7 +247,7 @@ pub async fn submit(
     transcript: &mut Vec<String>,
     title: &str,
 ) -> Result<Vec<String>> {
-    let fill = |text: &str| saved.apply(&context.values.apply(text));
+    let fill = Substitution::new(context.values, saved);
     let Some((page_url, page)) = browser.page.clone() else {
         bail!("no page is open (a browser_open step comes first)");
     };
@@ -272,7 +273,7 @@ pub async fn submit(
         let Some(field) = fields.iter_mut().find(|(field, _)| field == name) else {
             bail!("the form has no field {name:?}");
         };
-        field.1 = fill(value)?;
+        field.1 = fill.text(value)?;
     }
     let button = match &step.button {
         Some(wanted) => form
@@ -366,7 +367,7 @@ pub async fn follow(
             .map(|(_, value)| value.clone())
     };
     for (name, wanted) in &step.callback {
-        let wanted = saved.apply(&context.values.apply(wanted))?;
+        let wanted = Substitution::new(context.values, saved).text(wanted)?;
         match (value_of(name), wanted.is_empty()) {
             (None, true) => {}
             (Some(got), true) => {
@@ -424,7 +425,7 @@ fn check(
     context: &StepContext<'_>,
     saved: &Saved,
 ) -> Result<Vec<String>> {
-    let fill = |text: &str| saved.apply(&context.values.apply(text));
+    let fill = Substitution::new(context.values, saved);
     let http = HttpExpect {
         status: expect.status,
         headers: expect.headers.clone(),
@@ -433,7 +434,7 @@ fn check(
         body_contains: expect
             .body_contains
             .iter()
-            .map(|text| fill(text))
+            .map(|text| fill.text(text))
             .collect::<Result<_>>()?,
         ..HttpExpect::default()
     };
@@ -445,7 +446,7 @@ fn check(
     }
     let text = browser::page_text(&answer.body);
     for needle in &expect.page_contains {
-        let needle = fill(needle)?;
+        let needle = fill.text(needle)?;
         if !text.contains(&needle) {
             failures.push(format!(
                 "page: expected it to contain {needle:?}, got: {}",
@@ -454,7 +455,7 @@ fn check(
         }
     }
     for needle in &expect.page_lacks {
-        let needle = fill(needle)?;
+        let needle = fill.text(needle)?;
         if text.contains(&needle) {
             failures.push(format!("page: expected it to lack {needle:?}"));
         }

@@ -15,9 +15,9 @@ use crate::binaries;
 use crate::conformance::{self, AreaFile, Case, CaseResult, NotObservable};
 use crate::http_step::{self, StepContext};
 use crate::matrix;
+use crate::placeholders::Placeholders;
 use crate::process::{self, Invocation};
 use crate::runner;
-use crate::scenario::Placeholders;
 use crate::secrets;
 use crate::suite::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED, EXIT_USAGE};
 

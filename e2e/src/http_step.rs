@@ -13,9 +13,9 @@ use protocol::pkce::{CodeVerifier, S256};
 use protocol::random::RandomSource;
 
 use crate::answer::{excerpt, Answer};
-use crate::scenario::Placeholders;
+use crate::placeholders::{saved_text, Placeholders, Saved, Substitution};
 use crate::step_expect;
-use crate::steps::{self, GatewayMessageStep, HttpExpect, HttpStep, Saved, Step, Target};
+use crate::steps::{self, GatewayMessageStep, HttpExpect, HttpStep, Step, Target};
 use crate::wizard_step::{WizardContext, WizardRunRecord, WizardState};
 
 /// The model named in a `gateway_message` step.
@@ -251,7 +251,7 @@ async fn run_http(
                 .as_ref()
                 .and_then(|document| document.pointer(pointer))
             {
-                Some(value) => saved.insert(name, steps::saved_text(value)),
+                Some(value) => saved.insert(name, saved_text(value)),
                 None => failures.push(format!(
                     "save {name}: expected a value at {pointer}, got none; body: {}",
                     excerpt(&answer.body)
@@ -273,12 +273,12 @@ pub fn prepare(
     server_now: Option<i64>,
     random: &dyn RandomSource,
 ) -> Result<Prepared> {
-    let fill = |text: &str| saved.apply(&values.apply(text));
+    let fill = Substitution::new(values, saved);
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut verifier = None;
     let (body, content_type) = match (&step.json, &step.form, &step.raw) {
         (Some(json), _, _) => {
-            let mut json = fill_json(json, &fill)?;
+            let mut json = fill.json(json)?;
             if step.pkce {
                 let generated = CodeVerifier::generate(random);
                 let object = json
@@ -299,14 +299,14 @@ pub fn prepare(
         (None, Some(form), _) => {
             let filled: Result<BTreeMap<String, String>> = form
                 .iter()
-                .map(|(key, value)| Ok((key.clone(), fill(value)?)))
+                .map(|(key, value)| Ok((key.clone(), fill.text(value)?)))
                 .collect();
             (
                 serde_urlencoded::to_string(filled?)?.into_bytes(),
                 Some("application/x-www-form-urlencoded".to_owned()),
             )
         }
-        (None, None, Some(raw)) => (fill(raw)?.into_bytes(), step.content_type.clone()),
+        (None, None, Some(raw)) => (fill.text(raw)?.into_bytes(), step.content_type.clone()),
         (None, None, None) => (Vec::new(), None),
     };
     if let Some(content_type) = content_type {
@@ -321,11 +321,15 @@ pub fn prepare(
     if let Some(bearer) = &step.bearer {
         headers.push((
             "Authorization".to_owned(),
-            format!("Bearer {}", fill(bearer)?),
+            format!("Bearer {}", fill.text(bearer)?),
         ));
     }
     if let Some(basic) = &step.basic {
-        let pair = format!("{}:{}", fill(&basic.user)?, fill(&basic.password)?);
+        let pair = format!(
+            "{}:{}",
+            fill.text(&basic.user)?,
+            fill.text(&basic.password)?
+        );
         headers.push((
             "Authorization".to_owned(),
             format!("Basic {}", STANDARD.encode(pair)),
@@ -338,9 +342,9 @@ pub fn prepare(
         let mut secrets = sign
             .also
             .iter()
-            .map(|secret| fill(secret))
+            .map(|secret| fill.text(secret))
             .collect::<Result<Vec<String>>>()?;
-        secrets.push(fill(&sign.secret)?);
+        secrets.push(fill.text(&sign.secret)?);
         let secrets: Vec<&[u8]> = secrets.iter().map(String::as_bytes).collect();
         headers.push((
             protocol::signature::HEADER.to_owned(),
@@ -352,11 +356,11 @@ pub fn prepare(
     }
     for (name, value) in &step.headers {
         headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
-        headers.push((name.clone(), fill(value)?));
+        headers.push((name.clone(), fill.text(value)?));
     }
     // A path that is a saved absolute URL (a deep link) is followed as it
     // is, but only on the step's own target.
-    let path = fill(&step.path)?;
+    let path = fill.text(&step.path)?;
     let url = if path.starts_with('/') {
         format!("{base}{path}")
     } else if path.starts_with(base) {
@@ -460,37 +464,15 @@ async fn send(client: &reqwest::Client, prepared: &Prepared) -> Result<Answer> {
     Ok(Answer::read(response).await)
 }
 
-fn fill_json(
-    value: &serde_json::Value,
-    fill: &dyn Fn(&str) -> Result<String>,
-) -> Result<serde_json::Value> {
-    Ok(match value {
-        serde_json::Value::String(text) => serde_json::Value::String(fill(text)?),
-        serde_json::Value::Array(items) => serde_json::Value::Array(
-            items
-                .iter()
-                .map(|item| fill_json(item, fill))
-                .collect::<Result<_>>()?,
-        ),
-        serde_json::Value::Object(object) => serde_json::Value::Object(
-            object
-                .iter()
-                .map(|(key, item)| Ok((key.clone(), fill_json(item, fill)?)))
-                .collect::<Result<_>>()?,
-        ),
-        other => other.clone(),
-    })
-}
-
 fn expect_with_placeholders(
     expect: &HttpExpect,
     values: &Placeholders,
     saved: &Saved,
 ) -> Result<HttpExpect> {
-    let fill = |text: &str| saved.apply(&values.apply(text));
+    let fill = Substitution::new(values, saved);
     let mut filled = expect.clone();
     for value in filled.json.values_mut().chain(filled.json_not.values_mut()) {
-        *value = fill_json(value, &fill)?;
+        *value = fill.json(value)?;
     }
     for value in filled
         .headers
@@ -499,7 +481,7 @@ fn expect_with_placeholders(
         .chain(filled.body_contains.iter_mut())
         .chain(filled.body_lacks.iter_mut())
     {
-        *value = fill(value)?;
+        *value = fill.text(value)?;
     }
     Ok(filled)
 }

@@ -28,6 +28,7 @@ pub mod integrated;
 pub mod junit;
 pub mod matrix;
 pub mod mermaid;
+pub mod placeholders;
 pub mod process;
 pub mod project;
 pub mod published_wizard;

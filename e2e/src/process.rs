@@ -702,4 +702,12 @@ mod tests {
         .unwrap();
         assert_eq!(ending, Ending::TimedOut);
     }
+
+    #[test]
+    fn a_free_port_is_bindable() {
+        let port = free_port().unwrap();
+        assert_ne!(port, 0);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port));
+        assert!(listener.is_ok(), "port {port} was not free");
+    }
 }

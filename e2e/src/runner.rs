@@ -21,9 +21,10 @@ use crate::binaries::Binaries;
 use crate::expect::{self, Observation};
 use crate::http_step;
 use crate::integrated::IntegratedProject;
+use crate::placeholders::Placeholders;
 use crate::process::{self, Ending, Invocation, Service};
 use crate::project::{self, Difference};
-use crate::scenario::{Placeholders, ProjectExpectation, Scenario};
+use crate::scenario::{ProjectExpectation, Scenario};
 use crate::secrets;
 use crate::server_control::ServerControl;
 use crate::wizard_step::WizardContext;
@@ -413,12 +414,12 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
     );
     // Wizard steps start from this environment, without [wizard] env.
     let steps_wizard_env = wizard_env.clone();
-    wizard_env.extend(scenario.wizard_env(&values));
+    wizard_env.extend(scenario.wizard_env(&values)?);
     let ending = match &scenario.wizard {
         Some(wizard) => {
             let wizard_invocation = Invocation {
                 program: settings.binaries.wizard.path.clone(),
-                args: scenario.wizard_args(&values),
+                args: scenario.wizard_args(&values)?,
                 env: wizard_env,
                 current_dir: dir.to_path_buf(),
             };

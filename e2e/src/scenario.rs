@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::placeholders::{Placeholders, Saved, Substitution};
 use crate::project::check_relative;
 use crate::steps::Step;
 
@@ -231,29 +232,6 @@ pub struct GatewayExpect {
     pub verdicts_all: Option<String>,
 }
 
-/// Values substituted into wizard arguments and environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placeholders {
-    pub email: String,
-    pub server: String,
-    /// The `[other_server]`'s URL; empty when the scenario has none.
-    pub other_server: String,
-    pub gateway: String,
-    pub project: String,
-}
-
-impl Placeholders {
-    /// Replaces every `{email}`, `{server}`, `{other_server}`, `{gateway}`
-    /// and `{project}`.
-    pub fn apply(&self, text: &str) -> String {
-        text.replace("{email}", &self.email)
-            .replace("{other_server}", &self.other_server)
-            .replace("{server}", &self.server)
-            .replace("{gateway}", &self.gateway)
-            .replace("{project}", &self.project)
-    }
-}
-
 impl Scenario {
     /// Parses scenario text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Scenario> {
@@ -418,25 +396,33 @@ impl Scenario {
 
     /// The wizard's final argument list: the scenario's, with placeholders
     /// replaced, then the harness's wiring flags the scenario did not give.
-    pub fn wizard_args(&self, values: &Placeholders) -> Vec<String> {
+    /// The `[wizard]` runs before any step, so nothing is saved yet: a
+    /// `{saved.<name>}` here is an error naming it.
+    pub fn wizard_args(&self, values: &Placeholders) -> Result<Vec<String>> {
         let Some(wizard) = &self.wizard else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        wire_wizard_args(
-            wizard.args.iter().map(|arg| values.apply(arg)).collect(),
-            values,
-        )
+        let saved = Saved::default();
+        let fill = Substitution::new(values, &saved);
+        let args = wizard
+            .args
+            .iter()
+            .map(|arg| fill.text(arg))
+            .collect::<Result<_>>()?;
+        Ok(wire_wizard_args(args, values))
     }
 
     /// The wizard's extra environment, placeholders replaced.
-    pub fn wizard_env(&self, values: &Placeholders) -> BTreeMap<String, String> {
+    pub fn wizard_env(&self, values: &Placeholders) -> Result<BTreeMap<String, String>> {
         let Some(wizard) = &self.wizard else {
-            return BTreeMap::new();
+            return Ok(BTreeMap::new());
         };
+        let saved = Saved::default();
+        let fill = Substitution::new(values, &saved);
         wizard
             .env
             .iter()
-            .map(|(key, value)| (key.clone(), values.apply(value)))
+            .map(|(key, value)| Ok((key.clone(), fill.text(value)?)))
             .collect()
     }
 
@@ -587,7 +573,9 @@ verdicts = ["insufficient_scope"]
         let pinned = wire_wizard_args(vec!["--signup".into()], &values);
         assert!(pinned.contains(&"--base-url".to_owned()));
         assert_eq!(
-            values.apply("{other_server}|{server}"),
+            Substitution::new(&values, &Saved::default())
+                .text("{other_server}|{server}")
+                .unwrap(),
             "http://127.0.0.1:3|http://127.0.0.1:1"
         );
     }
@@ -689,7 +677,7 @@ verdicts = ["insufficient_scope"]
     #[test]
     fn placeholders_are_replaced_and_wiring_flags_added() {
         let scenario = Scenario::parse(GOOD, Path::new("good.toml")).unwrap();
-        let args = scenario.wizard_args(&values());
+        let args = scenario.wizard_args(&values()).unwrap();
         assert_eq!(
             args,
             [
@@ -706,7 +694,7 @@ verdicts = ["insufficient_scope"]
                 "http://127.0.0.1:2/wizard",
             ]
         );
-        let env = scenario.wizard_env(&values());
+        let env = scenario.wizard_env(&values()).unwrap();
         assert_eq!(env["EXTRA"], "http://127.0.0.1:1/x");
         assert_eq!(env["POSTHOG_WIZARD_DEBUG"], "1");
     }
@@ -718,7 +706,7 @@ verdicts = ["insufficient_scope"]
             "\"--scopes\", \"none\", \"--gateway-url={server}/nowhere\"]",
         );
         let scenario = Scenario::parse(&text, Path::new("good.toml")).unwrap();
-        let args = scenario.wizard_args(&values());
+        let args = scenario.wizard_args(&values()).unwrap();
         assert!(args.contains(&"--gateway-url=http://127.0.0.1:1/nowhere".to_owned()));
         assert_eq!(
             args.iter()
@@ -855,7 +843,7 @@ users = 0
         assert_eq!(scenario.wizard, None);
         assert_eq!(scenario.steps.len(), 2);
         assert_eq!(scenario.steps[0].label(), "signed health");
-        assert!(scenario.wizard_args(&values()).is_empty());
+        assert!(scenario.wizard_args(&values()).unwrap().is_empty());
         assert_eq!(scenario.expect.server.unwrap().users, Some(0));
     }
 

@@ -43,13 +43,10 @@ use serde::Deserialize;
 
 use crate::expect;
 use crate::integrated::IntegratedProject;
+use crate::placeholders::{Placeholders, Saved, Substitution, FREE_PORT};
 use crate::process::{self, Background, Ending, Invocation};
 use crate::project::{self, Difference, Manifest};
-use crate::scenario::{self, Placeholders, ProjectExpectation};
-use crate::steps::Saved;
-
-/// The placeholder replaced by a free loopback port.
-pub const FREE_PORT: &str = "{free_port}";
+use crate::scenario::{self, ProjectExpectation};
 
 /// How long a `wizard_output` step waits by default.
 pub const DEFAULT_OUTPUT_TIMEOUT: u64 = 10;
@@ -230,11 +227,6 @@ impl WizardWaitStep {
     }
 }
 
-/// Replaces `{free_port}` with `port`.
-pub fn fill_free_port(text: &str, port: u16) -> String {
-    text.replace(FREE_PORT, &port.to_string())
-}
-
 impl WizardState {
     /// Whether a background run still waits for its `wizard_wait`.
     pub fn has_background(&self) -> bool {
@@ -269,21 +261,19 @@ impl WizardState {
             }
             false => None,
         };
-        let fill = |text: &str| -> Result<String> {
-            let text = saved.apply(&values.apply(text))?;
-            Ok(match port {
-                Some(port) => fill_free_port(&text, port),
-                None => text,
-            })
+        let fill = Substitution::new(values, saved);
+        let fill = match port {
+            Some(port) => fill.with_free_port(port),
+            None => fill,
         };
         let args = step
             .args
             .iter()
-            .map(|arg| fill(arg))
+            .map(|arg| fill.text(arg))
             .collect::<Result<Vec<_>>>()?;
         let mut env = context.env.clone();
         for (key, value) in &step.env {
-            env.insert(key.clone(), fill(value)?);
+            env.insert(key.clone(), fill.text(value)?);
         }
         let invocation = Invocation {
             program: context.program.to_path_buf(),
@@ -421,16 +411,16 @@ impl WizardState {
         );
         transcript.push(format!("{title}: the wizard ended: {ending:?}"));
         let after = project::manifest(context.project_dir)?;
-        let fill = |text: &String| saved.apply(&values.apply(text));
+        let fill = Substitution::new(values, saved);
         let contains = expect
             .output_contains
             .iter()
-            .map(fill)
+            .map(|text| fill.text(text))
             .collect::<Result<Vec<_>>>()?;
         let lacks = expect
             .output_lacks
             .iter()
-            .map(fill)
+            .map(|text| fill.text(text))
             .collect::<Result<Vec<_>>>()?;
         let mut failures = expect::check_ending(expect.exit_code, ending);
         failures.extend(expect::check_output(&contains, &lacks, &output));
@@ -570,18 +560,5 @@ mod tests {
             let message = format!("{:#}", parse(text).expect_err(text));
             assert!(message.contains(needle), "{text}: {message}");
         }
-    }
-
-    #[test]
-    fn a_free_port_is_bindable_and_replaces_its_placeholder() {
-        let port = process::free_port().unwrap();
-        assert_ne!(port, 0);
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port));
-        assert!(listener.is_ok(), "port {port} was not free");
-        assert_eq!(
-            fill_free_port("--callback-port={free_port} {free_port}", 4242),
-            "--callback-port=4242 4242"
-        );
-        assert_eq!(fill_free_port("no placeholder", 1), "no placeholder");
     }
 }
