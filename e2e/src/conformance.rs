@@ -1,6 +1,6 @@
 //! The conformance suite's format and scoring: behaviours of PostHog's own
 //! tests, one case per real test, in `fixtures/conformance/<area>.toml`,
-//! run against our server by [`crate::conformance_run`].
+//! run against our server by `conformance_run.rs` (`e2e conformance`).
 //!
 //! ```toml
 //! gateway = true                   # optional: an LLM gateway beside the server

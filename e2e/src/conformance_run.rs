@@ -13,12 +13,13 @@ use protocol::paths;
 
 use crate::binaries;
 use crate::conformance::{self, AreaFile, Case, CaseResult, NotObservable};
-use crate::http_step::{self, StepContext};
+use crate::dispatch;
 use crate::matrix;
 use crate::placeholders::Placeholders;
 use crate::process::{self, Invocation};
 use crate::runner;
 use crate::secrets;
+use crate::step_context::StepContext;
 use crate::suite::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED, EXIT_USAGE};
 
 /// Options of `e2e conformance`.
@@ -393,7 +394,7 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
             gateway: String::new(),
             project: String::new(),
         };
-        let steps = http_step::run_steps(
+        let steps = dispatch::run_steps(
             &case.steps,
             &StepContext {
                 client: &client,

@@ -1,7 +1,9 @@
-//! Running `[[steps]]`: each HTTP step is prepared as plain data (method,
-//! URL, headers, the exact body bytes, a signature over them), sent, and
-//! its answer checked with [`crate::step_expect`]. Every message names the
-//! step and is masked: saved values and full credentials never appear.
+//! Runs the HTTP steps: `http`, `gateway_message` (an `http` step to the
+//! gateway's messages route) and `advance_clock`. Each request is prepared
+//! as plain data (method, URL, headers, the exact body bytes, a signature
+//! over them), sent, and its answer checked with [`crate::step_expect`].
+//! The dispatcher above masks every message: saved values and full
+//! credentials never appear.
 
 use std::collections::BTreeMap;
 
@@ -14,40 +16,12 @@ use protocol::random::RandomSource;
 
 use crate::answer::{excerpt, Answer};
 use crate::placeholders::{saved_text, Placeholders, Saved, Substitution};
+use crate::step_context::StepContext;
 use crate::step_expect;
-use crate::steps::{self, GatewayMessageStep, HttpExpect, HttpStep, Step, Target};
-use crate::wizard_step::{WizardContext, WizardRunRecord, WizardState};
+use crate::steps::{self, AdvanceClockStep, GatewayMessageStep, HttpExpect, HttpStep, Target};
 
 /// The model named in a `gateway_message` step.
 pub const GATEWAY_MESSAGE_MODEL: &str = "claude-sonnet-4-5";
-
-/// What the steps need from the running scenario.
-pub struct StepContext<'a> {
-    pub client: &'a reqwest::Client,
-    pub server_url: &'a str,
-    pub gateway_url: &'a str,
-    pub admin_token: &'a str,
-    pub values: &'a Placeholders,
-    pub random: &'a dyn RandomSource,
-    /// For wizard steps: `None` when the scenario has no project.
-    pub wizard: Option<WizardContext<'a>>,
-    /// For `restart_server` steps.
-    pub server: Option<&'a crate::server_control::ServerControl>,
-}
-
-/// What running the steps produced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StepsOutcome {
-    /// Steps whose every check held.
-    pub passed: usize,
-    pub total: usize,
-    /// `step N (label): …`, masked.
-    pub mismatches: Vec<String>,
-    /// One masked line per request and answer, for `steps.log`.
-    pub transcript: Vec<String>,
-    /// The wizard runs of `wizard` steps, in order.
-    pub wizard_runs: Vec<WizardRunRecord>,
-}
 
 /// A request ready to send: what the server will see, byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,153 +35,9 @@ pub struct Prepared {
     pub verifier: Option<String>,
 }
 
-/// Runs every step in order. A step that fails is reported and the next
-/// one still runs, so one run shows every deviation; a step needing a
-/// value no earlier step saved fails on its own.
-pub async fn run_steps(steps: &[Step], context: &StepContext<'_>) -> StepsOutcome {
-    let mut saved = Saved::default();
-    let mut browser = crate::browser::Browser::default();
-    let mut wizards = WizardState::default();
-    let mut outcome = StepsOutcome {
-        total: steps.len(),
-        ..StepsOutcome::default()
-    };
-    for (index, step) in steps.iter().enumerate() {
-        let title = format!("step {} ({})", index + 1, step.label());
-        let mut state = StepState {
-            saved: &mut saved,
-            browser: &mut browser,
-            wizards: &mut wizards,
-            transcript: &mut outcome.transcript,
-        };
-        let result = run_step(step, context, &mut state, index + 1, &title).await;
-        let failures = match result {
-            Ok(failures) => failures,
-            Err(error) => vec![format!("{error:#}")],
-        };
-        if failures.is_empty() {
-            outcome.passed += 1;
-        }
-        for failure in failures {
-            outcome
-                .mismatches
-                .push(saved.mask(&format!("{title}: {failure}")));
-        }
-    }
-    if let Some(abandoned) = wizards.abandon().await {
-        outcome.mismatches.push(saved.mask(&abandoned));
-    }
-    outcome.wizard_runs = wizards.runs;
-    outcome.transcript = outcome
-        .transcript
-        .iter()
-        .map(|line| saved.mask(line))
-        .collect();
-    outcome
-}
-
-/// What the steps of one scenario carry from one to the next.
-struct StepState<'s> {
-    saved: &'s mut Saved,
-    browser: &'s mut crate::browser::Browser,
-    wizards: &'s mut WizardState,
-    transcript: &'s mut Vec<String>,
-}
-
-async fn run_step(
-    step: &Step,
-    context: &StepContext<'_>,
-    state: &mut StepState<'_>,
-    number: usize,
-    title: &str,
-) -> Result<Vec<String>> {
-    use crate::browser_step;
-    let saved = &mut *state.saved;
-    let browser = &mut *state.browser;
-    let wizards = &mut *state.wizards;
-    let transcript = &mut *state.transcript;
-    let wizard_context = || {
-        context.wizard.as_ref().context(
-            "a wizard step needs a project: give the scenario a [wizard] or a [project] table",
-        )
-    };
-    match step {
-        Step::Wizard(run) => {
-            wizards
-                .run(
-                    run,
-                    wizard_context()?,
-                    context.values,
-                    saved,
-                    transcript,
-                    number,
-                    title,
-                )
-                .await
-        }
-        Step::WizardOutput(output) => wizards.read_output(output, saved, transcript, title).await,
-        Step::WizardWait(wait) => {
-            wizards
-                .wait(
-                    wait,
-                    wizard_context()?,
-                    context.values,
-                    saved,
-                    transcript,
-                    title,
-                )
-                .await
-        }
-        Step::Http(http) => run_http(http, context, saved, transcript, title).await,
-        Step::BrowserOpen(open) => {
-            browser_step::open(open, context, browser, saved, transcript, title).await
-        }
-        Step::BrowserSubmit(submit) => {
-            browser_step::submit(submit, context, browser, saved, transcript, title).await
-        }
-        Step::BrowserFollow(follow) => {
-            browser_step::follow(follow, context, browser, saved, transcript, title).await
-        }
-        Step::AdvanceClock(advance) => {
-            let url = format!("{}{}", context.server_url, paths::ADMIN_CLOCK);
-            let response = context
-                .client
-                .post(&url)
-                .bearer_auth(context.admin_token)
-                .json(&ClockAdvance {
-                    advance_seconds: advance.seconds,
-                })
-                .send()
-                .await
-                .with_context(|| format!("POST {url}"))?;
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            transcript.push(format!("{title}: POST {url} → {status} {body}"));
-            if !status.is_success() {
-                bail!("POST {url}: expected 200, got {status}: {body}");
-            }
-            Ok(Vec::new())
-        }
-        Step::GatewayMessage(message) => {
-            let http = gateway_message_request(message);
-            run_http(&http, context, saved, transcript, title).await
-        }
-        Step::RestartServer(restart) => {
-            let server = context
-                .server
-                .context("this harness run cannot restart the server")?;
-            let gateway = crate::server_control::GatewayAdmin {
-                url: context.gateway_url,
-                admin_token: context.admin_token,
-            };
-            server
-                .restart(restart, context.client, &gateway, transcript, title)
-                .await
-        }
-    }
-}
-
-async fn run_http(
+/// Runs `kind = "http"`: the request sent, its answer checked, the
+/// values named in `save` saved.
+pub async fn run(
     step: &HttpStep,
     context: &StepContext<'_>,
     saved: &mut Saved,
@@ -260,6 +90,52 @@ async fn run_http(
         }
     }
     Ok(failures)
+}
+
+/// Runs `kind = "gateway_message"`: the shorthand as an ordinary HTTP
+/// step to the gateway.
+pub async fn gateway_message(
+    step: &GatewayMessageStep,
+    context: &StepContext<'_>,
+    saved: &mut Saved,
+    transcript: &mut Vec<String>,
+    title: &str,
+) -> Result<Vec<String>> {
+    run(
+        &gateway_message_request(step),
+        context,
+        saved,
+        transcript,
+        title,
+    )
+    .await
+}
+
+/// Runs `kind = "advance_clock"`: `POST /_admin/clock` on the server.
+pub async fn advance_clock(
+    advance: &AdvanceClockStep,
+    context: &StepContext<'_>,
+    transcript: &mut Vec<String>,
+    title: &str,
+) -> Result<Vec<String>> {
+    let url = format!("{}{}", context.server_url, paths::ADMIN_CLOCK);
+    let response = context
+        .client
+        .post(&url)
+        .bearer_auth(context.admin_token)
+        .json(&ClockAdvance {
+            advance_seconds: advance.seconds,
+        })
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    transcript.push(format!("{title}: POST {url} → {status} {body}"));
+    if !status.is_success() {
+        bail!("POST {url}: expected 200, got {status}: {body}");
+    }
+    Ok(Vec::new())
 }
 
 /// Builds the request of an HTTP step: placeholders replaced, the body
@@ -489,6 +365,7 @@ fn expect_with_placeholders(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::Step;
     use protocol::random::SeededRandom;
     use protocol::signature::{verify, SignatureError};
 

@@ -18,8 +18,8 @@ use protocol::paths;
 use serde::de::DeserializeOwned;
 
 use crate::binaries::Binaries;
+use crate::dispatch;
 use crate::expect::{self, Observation};
-use crate::http_step;
 use crate::integrated::IntegratedProject;
 use crate::placeholders::Placeholders;
 use crate::process::{self, Ending, Invocation, Service};
@@ -27,7 +27,7 @@ use crate::project::{self, Difference};
 use crate::scenario::{ProjectExpectation, Scenario};
 use crate::secrets;
 use crate::server_control::ServerControl;
-use crate::wizard_step::WizardContext;
+use crate::step_context::{StepContext, WizardContext};
 
 /// The wizard's (hidden) setting for the managed Claude Code settings file,
 /// `/etc/claude-code/managed-settings.json` by default.
@@ -445,9 +445,9 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         .build()
         .context("cannot build an HTTP client")?;
     // The [[steps]], after the wizard, against the same services.
-    let steps = http_step::run_steps(
+    let steps = dispatch::run_steps(
         &scenario.steps,
-        &http_step::StepContext {
+        &StepContext {
             client: &client,
             server_url: &server.url,
             gateway_url: &gateway.url,

@@ -9,7 +9,7 @@
 //! After the services start, the `[wizard]` (when given) runs, then the
 //! `[[steps]]` in order: raw HTTP requests, signed or not, clock advances,
 //! gateway messages, browser steps, more wizard runs and server restarts
-//! ([`crate::steps`], [`crate::wizard_step`], [`crate::server_control`]). A scenario has a wizard, steps, or both;
+//! ([`crate::steps`]). A scenario has a wizard, steps, or both;
 //! wizard steps without a `[wizard]` name their app in `[project]`.
 //! `[expect]` checks what the wizard left (the exit code of the last run,
 //! the output of every run, the project as set up against the end) and the

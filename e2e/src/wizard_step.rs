@@ -1,151 +1,20 @@
-//! Wizard steps: runs of the real wizard among the `[[steps]]`, in order,
-//! sharing the scenario's one project directory, HOME and log directory.
-//!
-//! ```toml
-//! [[steps]]
-//! kind = "wizard"                     # one run, to completion
-//! label = "second run"
-//! args = ["--ci", "--api-key", "{saved.pat}"]
-//! env = { POSTHOG_WIZARD_RETRY_BASE_MS = "10" }
-//! stdin = "pasted code\n"             # written to its stdin, then closed
-//! expect = { exit_code = 0, output_contains = ["nothing changed"], project = "unchanged" }
-//!
-//! [[steps]]
-//! kind = "wizard"                     # started, not waited for: the browser
-//! background = true                   # steps play the person meanwhile
-//! args = ["--signup", "--email", "login@example.com", "--callback-port", "{free_port}"]
-//!
-//! [[steps]]
-//! kind = "wizard_output"              # reads the background wizard's stdout
-//! pattern = '^(http://\S+/oauth/authorize\?\S+)$'   # as it comes, until a line
-//! save = { url = 1 }                  # matches; capture group → {saved.url}
-//! timeout_seconds = 10
-//!
-//! [[steps]]
-//! kind = "wizard_wait"                # waits for the background wizard to exit
-//! expect = { exit_code = 0, project = "integrated" }
-//! ```
-//!
-//! The harness adds `--install-dir`, `--base-url` and `--gateway-url`
-//! unless the arguments hold them. `{free_port}` in `args` or `env` is a
-//! port the harness found free on 127.0.0.1 just before the run (the same
-//! port everywhere in one step), also saved as `{saved.free_port}`.
-//! `project` is `untouched` (as set up, before any run), `integrated` (the
-//! app's checklist, against the set-up project) or `unchanged` (identical to
-//! the project just before this run: a second run that writes nothing).
+//! Runs the wizard steps (`wizard`, `wizard_output`, `wizard_wait`): runs
+//! of the real wizard among the `[[steps]]`, in order, sharing the
+//! scenario's one project directory, HOME and log directory. Their tables
+//! are in [`crate::steps`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use anyhow::{bail, Result};
 
 use crate::expect;
-use crate::integrated::IntegratedProject;
-use crate::placeholders::{Placeholders, Saved, Substitution, FREE_PORT};
+use crate::placeholders::{Saved, Substitution, FREE_PORT};
 use crate::process::{self, Background, Ending, Invocation};
 use crate::project::{self, Difference, Manifest};
 use crate::scenario::{self, ProjectExpectation};
-
-/// How long a `wizard_output` step waits by default.
-pub const DEFAULT_OUTPUT_TIMEOUT: u64 = 10;
-
-/// One wizard run (`kind = "wizard"`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WizardStep {
-    #[serde(default)]
-    pub label: Option<String>,
-    /// Arguments; placeholders `{email}`, `{server}`, `{gateway}`,
-    /// `{project}`, `{saved.<name>}` and `{free_port}` are replaced.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Extra environment variables (values take placeholders too).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Written to the wizard's stdin, which is then closed (default: no
-    /// stdin at all).
-    #[serde(default)]
-    pub stdin: Option<String>,
-    /// Start it and go on; a later `wizard_wait` collects it.
-    #[serde(default)]
-    pub background: bool,
-    /// Seconds from its start before the wizard is killed and the step fails.
-    #[serde(default = "default_timeout")]
-    pub timeout_seconds: u64,
-    /// Checked when it exits (for a background run: on `wizard_wait`).
-    #[serde(default)]
-    pub expect: WizardExpect,
-}
-
-/// Waits for a line of the background wizard's stdout (`kind = "wizard_output"`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WizardOutputStep {
-    #[serde(default)]
-    pub label: Option<String>,
-    /// A regular expression (Rust `regex` syntax) one whole stdout line
-    /// must match; lines already matched by an earlier step are not read
-    /// again.
-    pub pattern: String,
-    /// Saved name → capture group number.
-    #[serde(default)]
-    pub save: BTreeMap<String, usize>,
-    #[serde(default = "default_output_timeout")]
-    pub timeout_seconds: u64,
-}
-
-/// Waits for the background wizard to exit (`kind = "wizard_wait"`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WizardWaitStep {
-    #[serde(default)]
-    pub label: Option<String>,
-    #[serde(default)]
-    pub expect: WizardExpect,
-}
-
-/// What one wizard run must show. Only what is written is checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WizardExpect {
-    pub exit_code: Option<i32>,
-    /// Substrings of this run's stdout and stderr together (placeholders
-    /// replaced).
-    #[serde(default)]
-    pub output_contains: Vec<String>,
-    #[serde(default)]
-    pub output_lacks: Vec<String>,
-    pub project: Option<StepProject>,
-}
-
-/// The project after one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepProject {
-    /// Identical to the project as set up, before any wizard run.
-    Untouched,
-    /// The app's checklist holds, against the project as set up.
-    Integrated,
-    /// Identical to the project just before this run started.
-    Unchanged,
-}
-
-/// What wizard steps need from the running scenario.
-#[derive(Debug, Clone, Copy)]
-pub struct WizardContext<'a> {
-    pub program: &'a Path,
-    /// The wizard's whole environment before the step's own `env`.
-    pub env: &'a BTreeMap<String, String>,
-    /// Where `wizard-step<N>.{stdout,stderr}` go.
-    pub scratch: &'a Path,
-    pub project_dir: &'a Path,
-    /// The project as set up, before any run.
-    pub project_initial: &'a Manifest,
-    /// The app's checklist, when it has one.
-    pub integrated: Option<&'a IntegratedProject>,
-}
+use crate::step_context::{StepContext, WizardContext};
+use crate::steps::{StepProject, WizardExpect, WizardOutputStep, WizardStep, WizardWaitStep};
 
 /// One wizard run of the steps, for the observation and `--keep`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,59 +43,6 @@ struct Pending {
     record: usize,
 }
 
-impl WizardStep {
-    pub fn label(&self) -> String {
-        self.label.clone().unwrap_or_else(|| {
-            let words = self.args.join(" ");
-            match self.background {
-                true => format!("wizard {words} (background)"),
-                false => format!("wizard {words}"),
-            }
-        })
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        if self.background && self.expect != WizardExpect::default() {
-            bail!("a background wizard is checked by its `wizard_wait` step: move `expect` there");
-        }
-        if self.timeout_seconds == 0 {
-            bail!("timeout_seconds must be at least 1");
-        }
-        Ok(())
-    }
-}
-
-impl WizardOutputStep {
-    pub fn label(&self) -> String {
-        self.label
-            .clone()
-            .unwrap_or_else(|| format!("wizard prints /{}/", self.pattern))
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        let regex = regex::Regex::new(&self.pattern)
-            .with_context(|| format!("pattern {:?} is not a regular expression", self.pattern))?;
-        let groups = regex.captures_len() - 1;
-        for (name, group) in &self.save {
-            if name.is_empty() || name.contains(['{', '}']) {
-                bail!("save name {name:?} must be plain (no braces)");
-            }
-            if *group > groups {
-                bail!("save {name}: the pattern has {groups} capture group(s), not {group}");
-            }
-        }
-        Ok(())
-    }
-}
-
-impl WizardWaitStep {
-    pub fn label(&self) -> String {
-        self.label
-            .clone()
-            .unwrap_or_else(|| "wait for the wizard".to_owned())
-    }
-}
-
 impl WizardState {
     /// Whether a background run still waits for its `wizard_wait`.
     pub fn has_background(&self) -> bool {
@@ -234,17 +50,17 @@ impl WizardState {
     }
 
     /// Runs `kind = "wizard"`: to completion, or started in the background.
-    #[allow(clippy::too_many_arguments)]
     pub async fn run(
         &mut self,
         step: &WizardStep,
-        context: &WizardContext<'_>,
-        values: &Placeholders,
+        context: &StepContext<'_>,
         saved: &mut Saved,
         transcript: &mut Vec<String>,
         index: usize,
         title: &str,
     ) -> Result<Vec<String>> {
+        let wizard = context.wizard_context()?;
+        let values = context.values;
         if self.background.is_some() {
             bail!("a background wizard is still running: a `wizard_wait` step comes first");
         }
@@ -271,19 +87,19 @@ impl WizardState {
             .iter()
             .map(|arg| fill.text(arg))
             .collect::<Result<Vec<_>>>()?;
-        let mut env = context.env.clone();
+        let mut env = wizard.env.clone();
         for (key, value) in &step.env {
             env.insert(key.clone(), fill.text(value)?);
         }
         let invocation = Invocation {
-            program: context.program.to_path_buf(),
+            program: wizard.program.to_path_buf(),
             args: scenario::wire_wizard_args(args, values),
             env,
-            current_dir: context.scratch.to_path_buf(),
+            current_dir: wizard.scratch.to_path_buf(),
         };
-        let stdout = context.scratch.join(format!("wizard-step{index}.stdout"));
-        let stderr = context.scratch.join(format!("wizard-step{index}.stderr"));
-        let before = project::manifest(context.project_dir)?;
+        let stdout = wizard.scratch.join(format!("wizard-step{index}.stdout"));
+        let stderr = wizard.scratch.join(format!("wizard-step{index}.stderr"));
+        let before = project::manifest(wizard.project_dir)?;
         transcript.push(saved.mask(&format!("{title}: wizard {}", invocation.args.join(" "))));
         let process = process::start_background(
             "wizard",
@@ -310,16 +126,9 @@ impl WizardState {
             self.background = Some(pending);
             return Ok(Vec::new());
         }
-        self.finish(
-            pending,
-            &step.expect,
-            context,
-            values,
-            saved,
-            transcript,
-            title,
-        )
-        .await
+        let fill = Substitution::new(values, saved);
+        self.finish(pending, &step.expect, wizard, &fill, transcript, title)
+            .await
     }
 
     /// Runs `kind = "wizard_output"`.
@@ -358,25 +167,18 @@ impl WizardState {
     pub async fn wait(
         &mut self,
         step: &WizardWaitStep,
-        context: &WizardContext<'_>,
-        values: &Placeholders,
+        context: &StepContext<'_>,
         saved: &Saved,
         transcript: &mut Vec<String>,
         title: &str,
     ) -> Result<Vec<String>> {
+        let wizard = context.wizard_context()?;
         let Some(pending) = self.background.take() else {
             bail!("no background wizard is running (a `wizard` step with `background = true` comes first)");
         };
-        self.finish(
-            pending,
-            &step.expect,
-            context,
-            values,
-            saved,
-            transcript,
-            title,
-        )
-        .await
+        let fill = Substitution::new(context.values, saved);
+        self.finish(pending, &step.expect, wizard, &fill, transcript, title)
+            .await
     }
 
     /// Kills a background run nobody waited for, and says so.
@@ -389,14 +191,13 @@ impl WizardState {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Waits for a run's end and checks it: exit, output, project.
     async fn finish(
         &mut self,
         pending: Pending,
         expect: &WizardExpect,
         context: &WizardContext<'_>,
-        values: &Placeholders,
-        saved: &Saved,
+        fill: &Substitution<'_>,
         transcript: &mut Vec<String>,
         title: &str,
     ) -> Result<Vec<String>> {
@@ -411,7 +212,6 @@ impl WizardState {
         );
         transcript.push(format!("{title}: the wizard ended: {ending:?}"));
         let after = project::manifest(context.project_dir)?;
-        let fill = Substitution::new(values, saved);
         let contains = expect
             .output_contains
             .iter()
@@ -469,96 +269,4 @@ fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
-}
-
-fn default_timeout() -> u64 {
-    60
-}
-
-fn default_output_timeout() -> u64 {
-    DEFAULT_OUTPUT_TIMEOUT
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::steps::Step;
-
-    fn parse(text: &str) -> Result<Step> {
-        let step: Step = toml::from_str::<toml::Value>(text)?.try_into()?;
-        step.validate()?;
-        Ok(step)
-    }
-
-    #[test]
-    fn wizard_steps_parse_with_defaults() {
-        let Step::Wizard(run) = parse(
-            "kind = \"wizard\"\nargs = [\"--ci\", \"--api-key\", \"{saved.pat}\"]\nenv = { A = \"b\" }\nstdin = \"code\\n\"\nexpect = { exit_code = 0, output_contains = [\"nothing changed\"], project = \"unchanged\" }\n",
-        )
-        .unwrap() else {
-            panic!()
-        };
-        assert!(!run.background);
-        assert_eq!(run.timeout_seconds, 60);
-        assert_eq!(run.stdin.as_deref(), Some("code\n"));
-        assert_eq!(run.expect.project, Some(StepProject::Unchanged));
-        assert_eq!(run.label(), "wizard --ci --api-key {saved.pat}");
-        let Step::WizardOutput(output) =
-            parse("kind = \"wizard_output\"\npattern = '^(http://\\S+)$'\nsave = { url = 1 }\n")
-                .unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(output.save["url"], 1);
-        assert_eq!(output.timeout_seconds, DEFAULT_OUTPUT_TIMEOUT);
-        let Step::WizardWait(wait) =
-            parse("kind = \"wizard_wait\"\nexpect = { exit_code = 3, project = \"untouched\" }\n")
-                .unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(wait.expect.exit_code, Some(3));
-        assert_eq!(wait.label(), "wait for the wizard");
-    }
-
-    #[test]
-    fn bad_wizard_steps_are_refused_naming_the_problem() {
-        for (text, needle) in [
-            ("kind = \"wizard\"\nargz = []\n", "argz"),
-            ("kind = \"wizard\"\nexpect = { exit = 0 }\n", "exit"),
-            (
-                "kind = \"wizard\"\nexpect = { project = \"pristine\" }\n",
-                "pristine",
-            ),
-            (
-                "kind = \"wizard\"\nbackground = true\nexpect = { exit_code = 0 }\n",
-                "wizard_wait",
-            ),
-            ("kind = \"wizard\"\ntimeout_seconds = 0\n", "at least 1"),
-            ("kind = \"wizard_output\"\n", "pattern"),
-            (
-                "kind = \"wizard_output\"\npattern = \"(\"\n",
-                "not a regular expression",
-            ),
-            (
-                "kind = \"wizard_output\"\npattern = \"(a)\"\nsave = { url = 2 }\n",
-                "1 capture group",
-            ),
-            (
-                "kind = \"wizard_output\"\npattern = \"a\"\nsave = { \"{x}\" = 0 }\n",
-                "plain",
-            ),
-            (
-                "kind = \"wizard_output\"\npattern = \"a\"\nsaev = {}\n",
-                "saev",
-            ),
-            (
-                "kind = \"wizard_wait\"\ntimeout_seconds = 3\n",
-                "timeout_seconds",
-            ),
-        ] {
-            let message = format!("{:#}", parse(text).expect_err(text));
-            assert!(message.contains(needle), "{text}: {message}");
-        }
-    }
 }
