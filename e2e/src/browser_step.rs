@@ -1,6 +1,6 @@
 //! Runs the browser steps (`browser_open`, `browser_submit`,
 //! `browser_follow`) against the scenario's server, with one
-//! [`Browser`](crate::browser::Browser) per scenario: its cookie jar and
+//! [`Browser`] per scenario: its cookie jar and
 //! its last page. Their tables are in [`crate::steps`].
 
 use std::time::Duration;
