@@ -26,7 +26,6 @@ pub mod dispatch;
 pub mod expect;
 pub mod http_step;
 pub mod integrated;
-pub mod junit;
 pub mod matrix;
 pub mod mermaid;
 pub mod placeholders;

@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::junit;
 use crate::matrix::MatrixRun;
 use crate::mermaid;
 use crate::runner::ScenarioResult;
@@ -167,40 +166,82 @@ pub fn json(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
     serde_json::to_string_pretty(&report).expect("the report serialises")
 }
 
-/// The JUnit report's text: a suite of scenarios, and one of matrix cells
-/// when the matrix ran.
+/// The JUnit report's text (`report.xml`, which CI renders as test
+/// results): a suite `scenarios` with one case per scenario and, when the
+/// matrix ran, a suite `matrix` with one case per cell. A failing case
+/// carries its mismatches, every case its expected and observed summary
+/// as `system-out`; times are seconds. quick-junit writes the XML and
+/// drops what XML cannot hold (control characters, ANSI colours).
 pub fn junit(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
-    let mut suites = vec![junit::TestSuite {
-        name: "scenarios".to_owned(),
-        cases: results
-            .iter()
-            .map(|result| junit::TestCase {
-                name: result.name.clone(),
-                mismatches: result.mismatches.clone(),
-                duration: result.duration,
-                summary: format!(
-                    "expected: {}\nobserved: {}",
-                    result.expected, result.observed
-                ),
-            })
-            .collect(),
-    }];
+    let scenarios = results.iter().map(|result| JunitCase {
+        name: result.name.clone(),
+        mismatches: &result.mismatches,
+        duration: result.duration,
+        summary: format!(
+            "expected: {}\nobserved: {}",
+            result.expected, result.observed
+        ),
+    });
+    let mut report = quick_junit::Report::new("e2e");
+    report.add_test_suite(junit_suite("scenarios", scenarios));
     if let Some(run) = matrix {
-        suites.push(junit::TestSuite {
-            name: "matrix".to_owned(),
-            cases: run
-                .cells
-                .iter()
-                .map(|cell| junit::TestCase {
-                    name: format!("--scopes {} against {}", cell.behaviour, cell.profile),
-                    mismatches: cell.mismatches.clone(),
-                    duration: cell.duration,
-                    summary: format!("observed: {}", cell.outcome),
-                })
-                .collect(),
+        let cells = run.cells.iter().map(|cell| JunitCase {
+            name: format!("--scopes {} against {}", cell.behaviour, cell.profile),
+            mismatches: &cell.mismatches,
+            duration: cell.duration,
+            summary: format!("observed: {}", cell.outcome),
         });
+        report.add_test_suite(junit_suite("matrix", cells));
     }
-    junit::document(&suites)
+    let time = report
+        .test_suites
+        .iter()
+        .filter_map(|suite| suite.time)
+        .sum();
+    report.set_time(time);
+    report.to_string().expect("the JUnit report serialises")
+}
+
+/// One testcase before it is written.
+struct JunitCase<'a> {
+    name: String,
+    /// Empty when it passed.
+    mismatches: &'a [String],
+    duration: Duration,
+    /// Expected and observed, for `system-out`.
+    summary: String,
+}
+
+/// A suite of cases, its time the sum of theirs.
+fn junit_suite<'a>(
+    name: &str,
+    cases: impl Iterator<Item = JunitCase<'a>>,
+) -> quick_junit::TestSuite {
+    let mut suite = quick_junit::TestSuite::new(name);
+    let mut time = Duration::ZERO;
+    for case in cases {
+        let status = match case.mismatches.is_empty() {
+            true => quick_junit::TestCaseStatus::success(),
+            false => {
+                let mut failure =
+                    quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Failure);
+                failure
+                    .set_message(format!("{} mismatch(es)", case.mismatches.len()))
+                    .set_type("mismatch")
+                    .set_description(case.mismatches.join("\n"));
+                failure
+            }
+        };
+        let mut test_case = quick_junit::TestCase::new(case.name, status);
+        test_case
+            .set_classname(format!("e2e.{name}"))
+            .set_time(case.duration)
+            .set_system_out(case.summary);
+        suite.add_test_case(test_case);
+        time += case.duration;
+    }
+    suite.set_time(time);
+    suite
 }
 
 /// The Markdown report's text: the table, the matrix, each failed
@@ -527,5 +568,40 @@ mod tests {
         assert_eq!(value["passed"], false);
         assert_eq!(value["scenarios"][0]["verdict"], "FAIL");
         assert_eq!(value["scenarios"][1]["duration_ms"], 1234);
+    }
+
+    /// If this fails, CI's test view would show other suites, cases,
+    /// failures or times than the run had (the shape the hand-written
+    /// writer produced, attribute order and indentation aside).
+    #[test]
+    fn the_junit_report_has_a_case_per_scenario_with_failures_and_times() {
+        let mut failed = result("scope-bug", &["wizard output lacks \"<401> & co\""]);
+        failed.duration = Duration::from_millis(1500);
+        let mut passed = result("signup", &[]);
+        passed.duration = Duration::from_millis(250);
+        insta::assert_snapshot!(junit(&[failed, passed], None), @r#"
+        <?xml version="1.0" encoding="UTF-8"?>
+        <testsuites name="e2e" tests="2" skipped="0" failures="1" errors="0" time="1.750">
+            <testsuite name="scenarios" tests="2" skipped="0" errors="0" failures="1" time="1.750">
+                <testcase name="scope-bug" classname="e2e.scenarios" time="1.500">
+                    <failure message="1 mismatch(es)" type="mismatch">wizard output lacks &quot;&lt;401&gt; &amp; co&quot;</failure>
+                    <system-out>expected: exit 3, untouched
+        observed: exit 0, integrated</system-out>
+                </testcase>
+                <testcase name="signup" classname="e2e.scenarios" time="0.250">
+                    <system-out>expected: exit 3, untouched
+        observed: exit 0, integrated</system-out>
+                </testcase>
+            </testsuite>
+        </testsuites>
+        "#);
+    }
+
+    /// XML 1.0 cannot hold control characters: a wizard's coloured output
+    /// quoted in a mismatch must not make report.xml unreadable.
+    #[test]
+    fn control_characters_and_colours_are_dropped_from_the_junit_report() {
+        let xml = junit(&[result("x", &["a\u{1b}[31mb\u{7}c\n'"])], None);
+        assert!(xml.contains(">abc\n&apos;</failure>"), "{xml}");
     }
 }
