@@ -1,11 +1,14 @@
 //! A very small browser for the interactive login's pages: one cookie jar
-//! per scenario, the last page, and a form parser that reads our own plain
-//! HTML (`server/src/login_html.rs`). It never follows a redirect by itself
+//! per scenario, the last page, and the forms of a page as a browser
+//! would submit them (`server/src/login_html.rs` writes the pages). It never follows a redirect by itself
 //! and never connects anywhere but the scenario's server: a redirect off
 //! the server (the wizard's loopback callback) is read, not visited, unless
 //! a `browser_follow` step says `deliver = true`.
 
 use std::collections::BTreeMap;
+
+use scraper::node::Element;
+use scraper::{ElementRef, Html};
 
 use crate::answer::Answer;
 
@@ -74,101 +77,96 @@ impl Browser {
     }
 }
 
-/// Every form of `html`.
+/// Every form of `html`, parsed as a browser parses the page (html5ever,
+/// through scraper), with its successful controls in document order:
+/// inputs (a checkbox or radio only when checked), selects (the selected
+/// option, else the first) and submit buttons.
 pub fn parse_forms(html: &str) -> Vec<Form> {
-    let mut forms = Vec::new();
-    let mut current: Option<Form> = None;
-    // (name, first option, selected option) of the open <select>.
-    let mut select: Option<(String, Option<String>, Option<String>)> = None;
-    let mut rest = html;
-    while let Some(start) = rest.find('<') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('>') else { break };
-        let tag = &after[..end];
-        let text_after = &after[end + 1..];
-        rest = text_after;
-        let (name, attributes) = parse_tag(tag);
-        match name.as_str() {
-            "form" => {
-                current = Some(Form {
-                    id: attributes.get("id").cloned(),
-                    action: attributes.get("action").cloned().unwrap_or_default(),
-                    method: attributes
-                        .get("method")
-                        .map_or("GET".to_owned(), |method| method.to_ascii_uppercase()),
-                    fields: Vec::new(),
-                    buttons: Vec::new(),
-                });
-            }
-            "/form" => forms.extend(current.take()),
-            "input" => {
-                let Some(form) = current.as_mut() else {
-                    continue;
-                };
-                let kind = attributes
-                    .get("type")
-                    .map_or("text".to_owned(), |kind| kind.to_ascii_lowercase());
-                let value = attributes.get("value").cloned().unwrap_or_default();
-                match (kind.as_str(), attributes.get("name")) {
-                    ("submit", name) => form.buttons.push(Button {
-                        name: name.cloned(),
-                        label: value.clone(),
-                        value,
-                    }),
-                    ("checkbox" | "radio", Some(name)) => {
-                        if attributes.contains_key("checked") {
-                            form.fields.push((name.clone(), value));
-                        }
-                    }
-                    (_, Some(name)) => form.fields.push((name.clone(), value)),
-                    (_, None) => {}
-                }
-            }
-            "select" => {
-                select = attributes
-                    .get("name")
-                    .map(|name| (name.clone(), None, None));
-            }
-            "option" => {
-                if let Some((_, first, selected)) = select.as_mut() {
-                    let value = attributes.get("value").cloned().unwrap_or_else(|| {
-                        unescape(text_after.split('<').next().unwrap_or("").trim())
-                    });
-                    if first.is_none() {
-                        *first = Some(value.clone());
-                    }
-                    if attributes.contains_key("selected") {
-                        *selected = Some(value);
-                    }
-                }
-            }
-            "/select" => {
-                if let (Some((name, first, selected)), Some(form)) =
-                    (select.take(), current.as_mut())
-                {
-                    if let Some(value) = selected.or(first) {
-                        form.fields.push((name, value));
-                    }
-                }
-            }
-            "button" => {
-                let Some(form) = current.as_mut() else {
-                    continue;
-                };
-                let kind = attributes.get("type").map_or("submit", String::as_str);
-                if kind.eq_ignore_ascii_case("submit") {
-                    let label = unescape(text_after.split("</button").next().unwrap_or("").trim());
-                    form.buttons.push(Button {
-                        name: attributes.get("name").cloned(),
-                        value: attributes.get("value").cloned().unwrap_or_default(),
-                        label,
-                    });
-                }
-            }
+    let document = Html::parse_document(html);
+    document
+        .root_element()
+        .descendent_elements()
+        .filter(|element| element.value().name() == "form")
+        .map(read_form)
+        .collect()
+}
+
+fn read_form(form: ElementRef<'_>) -> Form {
+    let attribute = |name| form.value().attr(name);
+    let mut parsed = Form {
+        id: attribute("id").map(str::to_owned),
+        action: attribute("action").unwrap_or_default().to_owned(),
+        method: attribute("method").map_or("GET".to_owned(), str::to_ascii_uppercase),
+        fields: Vec::new(),
+        buttons: Vec::new(),
+    };
+    for control in form.descendent_elements() {
+        match control.value().name() {
+            "input" => read_input(control.value(), &mut parsed),
+            "select" => parsed.fields.extend(read_select(control)),
+            "button" => parsed.buttons.extend(read_button(control)),
             _ => {}
         }
     }
-    forms
+    parsed
+}
+
+/// An `<input>`: a submit button, a checked box, or a named field.
+fn read_input(input: &Element, form: &mut Form) {
+    let kind = input
+        .attr("type")
+        .map_or("text".to_owned(), str::to_ascii_lowercase);
+    let value = input.attr("value").unwrap_or_default().to_owned();
+    match (kind.as_str(), input.attr("name")) {
+        ("submit", name) => form.buttons.push(Button {
+            name: name.map(str::to_owned),
+            label: value.clone(),
+            value,
+        }),
+        ("checkbox" | "radio", Some(name)) => {
+            if input.attr("checked").is_some() {
+                form.fields.push((name.to_owned(), value));
+            }
+        }
+        (_, Some(name)) => form.fields.push((name.to_owned(), value)),
+        (_, None) => {}
+    }
+}
+
+/// A named `<select>`'s pair: its selected option's value, else its
+/// first's (an option without a value sends its text).
+fn read_select(select: ElementRef<'_>) -> Option<(String, String)> {
+    let name = select.value().attr("name")?;
+    let options: Vec<(String, bool)> = select
+        .descendent_elements()
+        .filter(|element| element.value().name() == "option")
+        .map(|option| {
+            let value = match option.value().attr("value") {
+                Some(value) => value.to_owned(),
+                None => option.text().collect::<String>().trim().to_owned(),
+            };
+            (value, option.value().attr("selected").is_some())
+        })
+        .collect();
+    let chosen = options
+        .iter()
+        .find(|(_, selected)| *selected)
+        .or(options.first())?;
+    Some((name.to_owned(), chosen.0.clone()))
+}
+
+/// A `<button>` that submits (its type is `submit`, or absent).
+fn read_button(button: ElementRef<'_>) -> Option<Button> {
+    let element = button.value();
+    let kind = element.attr("type").unwrap_or("submit");
+    if !kind.eq_ignore_ascii_case("submit") {
+        return None;
+    }
+    Some(Button {
+        name: element.attr("name").map(str::to_owned),
+        value: element.attr("value").unwrap_or_default().to_owned(),
+        label: button.text().collect::<String>().trim().to_owned(),
+    })
 }
 
 /// The text a person reads: tags dropped, entities decoded, whitespace
@@ -243,43 +241,6 @@ pub fn query_params(url: &str) -> Vec<(String, String)> {
         .next()
         .unwrap_or("");
     serde_urlencoded::from_str(query).unwrap_or_default()
-}
-
-fn parse_tag(tag: &str) -> (String, BTreeMap<String, String>) {
-    let tag = tag.trim().trim_end_matches('/');
-    let name_end = tag.find(char::is_whitespace).unwrap_or(tag.len());
-    let name = tag[..name_end].to_ascii_lowercase();
-    let mut attributes = BTreeMap::new();
-    let mut rest = tag[name_end..].trim_start();
-    while !rest.is_empty() {
-        let key_end = rest
-            .find(|c: char| c == '=' || c.is_whitespace())
-            .unwrap_or(rest.len());
-        let key = rest[..key_end].to_ascii_lowercase();
-        rest = rest[key_end..].trim_start();
-        let value = if let Some(after) = rest.strip_prefix('=') {
-            let after = after.trim_start();
-            let (value, remaining) = match after.chars().next() {
-                Some(quote @ ('"' | '\'')) => {
-                    let inner = &after[1..];
-                    let end = inner.find(quote).unwrap_or(inner.len());
-                    (&inner[..end], inner.get(end + 1..).unwrap_or(""))
-                }
-                _ => {
-                    let end = after.find(char::is_whitespace).unwrap_or(after.len());
-                    (&after[..end], &after[end..])
-                }
-            };
-            rest = remaining.trim_start();
-            unescape(value)
-        } else {
-            String::new()
-        };
-        if !key.is_empty() {
-            attributes.insert(key, value);
-        }
-    }
-    (name, attributes)
 }
 
 /// Decodes the entities our pages use (and numeric ones).
