@@ -1,22 +1,33 @@
 //! A very small browser for the interactive login's pages: one cookie jar
 //! per scenario, the last page, and the forms of a page as a browser
-//! would submit them (`server/src/login_html.rs` writes the pages). It never follows a redirect by itself
-//! and never connects anywhere but the scenario's server: a redirect off
-//! the server (the wizard's loopback callback) is read, not visited, unless
-//! a `browser_follow` step says `deliver = true`.
+//! would submit them (`server/src/login_html.rs` writes the pages). It
+//! never follows a redirect by itself and never connects anywhere but the
+//! scenario's server: a redirect off the server (the wizard's loopback
+//! callback) is read, not visited, unless a `browser_follow` step says
+//! `deliver = true`.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::{Context, Result};
+use reqwest::cookie::{CookieStore, Jar};
 use scraper::node::Element;
 use scraper::{ElementRef, Html};
 
 use crate::answer::Answer;
 
-/// The scenario's browser: cookies of the server and the last answer.
+/// Where [`Browser::store_cookie`] and [`Browser::cookie_header`] file
+/// the cookies of a caller that sends its own requests: the loopback
+/// host every service of the harness listens on. Cookies belong to a host,
+/// not to a port (RFC 6265, section 8.5), so these are the cookies the
+/// browser's own client sends to the server on any port of it.
+pub const LOOPBACK: &str = "http://127.0.0.1/";
+
+/// The scenario's browser: the server's cookies and the last answer.
 #[derive(Debug, Default)]
 pub struct Browser {
-    /// Cookie name → value (one origin: the scenario's server).
-    pub cookies: BTreeMap<String, String>,
+    /// reqwest's jar: what a browser keeps (expiry, paths, hosts).
+    jar: Arc<Jar>,
     /// The URL and answer of the last request.
     pub page: Option<(String, Answer)>,
 }
@@ -43,38 +54,35 @@ pub struct Button {
 }
 
 impl Browser {
-    /// The `Cookie` header for the server, if any cookie is held.
-    pub fn cookie_header(&self) -> Option<String> {
-        if self.cookies.is_empty() {
-            return None;
-        }
-        Some(
-            self.cookies
-                .iter()
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
+    /// A client that sends the jar's cookies and keeps those the answers
+    /// set, and never follows a redirect (the steps read each one).
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .cookie_provider(self.jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .build()
+            .context("cannot build the browser's HTTP client")
     }
 
-    /// Stores (or, for `Max-Age=0` or an empty value, deletes) the cookie
-    /// of one `Set-Cookie` header value.
-    pub fn store_cookie(&mut self, set_cookie: &str) {
-        let mut parts = set_cookie.split(';');
-        let Some((name, value)) = parts.next().and_then(|pair| pair.split_once('=')) else {
-            return;
-        };
-        let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
-        let expired = parts.any(|attribute| {
-            let attribute = attribute.trim().to_ascii_lowercase();
-            attribute == "max-age=0" || attribute.starts_with("max-age=-")
-        });
-        if expired || value.is_empty() {
-            self.cookies.remove(&name);
-        } else {
-            self.cookies.insert(name, value);
-        }
+    /// The `Cookie` header for the server, if any cookie is held, names in
+    /// order.
+    pub fn cookie_header(&self) -> Option<String> {
+        let header = self.jar.cookies(&loopback())?;
+        let mut pairs: Vec<&str> = header.to_str().ok()?.split("; ").collect();
+        pairs.sort_unstable();
+        Some(pairs.join("; "))
     }
+
+    /// Stores (or, when it has expired, as with `Max-Age=0`, deletes) the
+    /// cookie of one `Set-Cookie` header value.
+    pub fn store_cookie(&mut self, set_cookie: &str) {
+        self.jar.add_cookie_str(set_cookie, &loopback());
+    }
+}
+
+fn loopback() -> reqwest::Url {
+    reqwest::Url::parse(LOOPBACK).expect("LOOPBACK is a URL")
 }
 
 /// Every form of `html`, parsed as a browser parses the page (html5ever,

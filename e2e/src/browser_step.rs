@@ -302,15 +302,8 @@ async fn send(
     url: &str,
     form: Option<String>,
 ) -> Result<Answer> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(5))
-        .build()
-        .context("cannot build the browser's HTTP client")?;
+    let client = browser.client(Duration::from_secs(5))?;
     let mut request = client.request(method.clone(), url);
-    if let Some(cookie) = browser.cookie_header() {
-        request = request.header("cookie", cookie);
-    }
     if let Some(form) = form {
         request = request
             .header("content-type", "application/x-www-form-urlencoded")
@@ -320,10 +313,5 @@ async fn send(
         .send()
         .await
         .with_context(|| format!("{method} {url}"))?;
-    for value in response.headers().get_all("set-cookie") {
-        if let Ok(value) = value.to_str() {
-            browser.store_cookie(value);
-        }
-    }
     Ok(Answer::read(response).await)
 }
