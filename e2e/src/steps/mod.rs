@@ -42,8 +42,8 @@ pub mod wizard;
 
 pub use browser::{BrowserExpect, BrowserFollowStep, BrowserOpenStep, BrowserSubmitStep};
 pub use http::{
-    check_save_name, parse_at, AdvanceClockStep, BasicAuth, GatewayMessageStep, HttpExpect,
-    HttpStep, Signing, Target,
+    parse_at, AdvanceClockStep, BasicAuth, GatewayMessageStep, HttpExpect, HttpStep, Signing,
+    Target,
 };
 pub use restart::{JournalWait, RestartServerStep, VerdictWait, MAX_AFTER_SECONDS, MAX_DOWN_MS};
 pub use wizard::{
