@@ -11,16 +11,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
 
 /// The longest circle of files importing each other that is tolerated.
 const LONGEST_CIRCLE: usize = 2;
 
 #[test]
 fn no_circle_of_imports_longer_than_two_files() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let graph = import_graph(&src);
+    let graph = graph();
     assert!(graph.len() > 20, "only {} files under src/", graph.len());
-    let circles: Vec<Vec<String>> = strongly_connected(&graph)
+    let circles: Vec<Vec<String>> = strongly_connected(graph)
         .into_iter()
         .filter(|component| component.len() > LONGEST_CIRCLE)
         .collect();
@@ -32,9 +34,7 @@ fn no_circle_of_imports_longer_than_two_files() {
 
 #[test]
 fn the_steps_data_imports_nothing_of_the_crate() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let graph = import_graph(&src);
-    for (file, imports) in &graph {
+    for (file, imports) in graph() {
         if file.starts_with("steps/") {
             let outside: Vec<&String> = imports
                 .iter()
@@ -43,6 +43,12 @@ fn the_steps_data_imports_nothing_of_the_crate() {
             assert!(outside.is_empty(), "{file} imports {outside:?}");
         }
     }
+}
+
+/// The crate's import graph, read once for every test.
+fn graph() -> &'static BTreeMap<String, BTreeSet<String>> {
+    static GRAPH: OnceLock<BTreeMap<String, BTreeSet<String>>> = OnceLock::new();
+    GRAPH.get_or_init(|| import_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src")))
 }
 
 /// File (relative to `src`, with `/`) → the files it imports.
@@ -133,10 +139,19 @@ fn code(text: &str) -> String {
 }
 
 fn imports(file: &str, text: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
+    static PATTERNS: OnceLock<[Regex; 4]> = OnceLock::new();
+    let [grouped, absolute, relative, children] = PATTERNS.get_or_init(|| {
+        [
+            r"\bcrate::\{([^}]*)\}",
+            r"\bcrate((?:::\w+)+)",
+            r"\b((?:super::)+)((?:\w+::)*\w+)?",
+            r"(?m)^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;",
+        ]
+        .map(|pattern| Regex::new(pattern).unwrap())
+    });
     let module = module_path(file);
     let code = code(text);
     let mut out = BTreeSet::new();
-    let grouped = regex::Regex::new(r"\bcrate::\{([^}]*)\}").unwrap();
     for captures in grouped.captures_iter(&code) {
         for item in captures[1].split(',') {
             let path: Vec<String> = item.trim().split("::").map(str::to_owned).collect();
@@ -145,12 +160,10 @@ fn imports(file: &str, text: &str, known: &BTreeSet<String>) -> BTreeSet<String>
             }
         }
     }
-    let absolute = regex::Regex::new(r"\bcrate((?:::\w+)+)").unwrap();
     for captures in absolute.captures_iter(&code) {
         let path: Vec<String> = captures[1].split("::").skip(1).map(str::to_owned).collect();
         out.insert(file_of(&path, known));
     }
-    let relative = regex::Regex::new(r"\b((?:super::)+)((?:\w+::)*\w+)?").unwrap();
     for captures in relative.captures_iter(&code) {
         let up = captures[1].matches("super::").count();
         let mut path: Vec<String> = module[..module.len().saturating_sub(up)].to_vec();
@@ -159,11 +172,9 @@ fn imports(file: &str, text: &str, known: &BTreeSet<String>) -> BTreeSet<String>
         }
         out.insert(file_of(&path, known));
     }
-    let children = regex::Regex::new(r"(?m)^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;").unwrap();
     for captures in children.captures_iter(&code) {
         let child = &captures[1];
-        let used = regex::Regex::new(&format!(r"(?:^|[^\w:])(?:self::)?{child}::")).unwrap();
-        if used.is_match(&code) {
+        if uses_child(&code, child) {
             let mut path = module.clone();
             path.push(child.to_owned());
             out.insert(file_of(&path, known));
@@ -172,6 +183,16 @@ fn imports(file: &str, text: &str, known: &BTreeSet<String>) -> BTreeSet<String>
     out.remove(file);
     out.remove("lib.rs");
     out
+}
+
+/// Whether `code` names `child::…` as a path of its own (not as the tail
+/// of another path such as `other::child::`).
+fn uses_child(code: &str, child: &str) -> bool {
+    let needle = format!("{child}::");
+    code.match_indices(&needle).any(|(at, _)| {
+        let before = code[..at].trim_end_matches("self::");
+        !before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+    })
 }
 
 /// Tarjan's strongly connected components.
