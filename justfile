@@ -56,10 +56,15 @@ e2e-list:
 test:
     cargo test --workspace --locked
 
+# The API documentation of every crate (target/doc/); a broken intra-doc link fails.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 # Format, lint, test and run the scenarios: what CI runs.
 check:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    just doc
     just test
     just e2e
     just published-wizard

@@ -32,7 +32,8 @@ struct Flags {
             .map(|name| name.parse::<Region>().expect("a possible value is a region")),
     )]
     region: Region,
-    /// The URL clients use to reach this server (default: http://<bound address>).
+    /// The URL clients use to reach this server (default: the bound address, as
+    /// http://HOST:PORT).
     #[arg(long)]
     public_url: Option<String>,
     /// Behaviour profile: `legacy` (April 2026), `current`, or a profile file.

@@ -1,6 +1,6 @@
 //! The harness's one integration-test binary. It never starts a process:
 //! the real scenarios run with `cargo run -p e2e`.
 
-mod layers;
+mod architecture;
 mod properties;
 mod scenarios;
