@@ -31,18 +31,6 @@ pub trait RandomSource: Send + Sync {
     }
 }
 
-/// The first 32 hex digits of `hex` in the hyphenated 8-4-4-4-12 UUID form.
-pub fn hyphenated(hex: &str) -> String {
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 /// The operating system's generator: what every binary uses by default.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsRandom;

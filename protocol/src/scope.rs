@@ -81,12 +81,7 @@ impl Scopes {
     /// Whether they allow `needed` as PostHog's API permission decides: `*`,
     /// the scope itself, or, for a `:read`, the same object's `:write`.
     pub fn allow(&self, needed: &str) -> bool {
-        let write_half = needed.strip_suffix(":read");
-        self.iter().any(|held| {
-            held == "*"
-                || held == needed
-                || write_half.is_some_and(|object| held.strip_suffix(":write") == Some(object))
-        })
+        self.iter().any(|held| allows(held, needed))
     }
 
     /// The scopes as owned strings, in order.
@@ -116,6 +111,23 @@ impl From<Vec<String>> for Scopes {
     fn from(scopes: Vec<String>) -> Scopes {
         Scopes(scopes)
     }
+}
+
+/// Whether one held scope allows `needed`, as PostHog's API permission
+/// decides: `*`, the scope itself, or, for a `:read`, the same object's
+/// `:write`.
+pub fn allows(held: &str, needed: &str) -> bool {
+    held == "*"
+        || held == needed
+        || needed
+            .strip_suffix(":read")
+            .is_some_and(|object| held.strip_suffix(":write") == Some(object))
+}
+
+/// [`Scopes::allow`] over a stored grant's text, read in place: the
+/// PostHog API asks it on every request, so it allocates nothing.
+pub fn grant_allows(granted: &str, needed: &str) -> bool {
+    granted.split_whitespace().any(|held| allows(held, needed))
 }
 
 /// Joins scopes with single spaces, the RFC 6749 `scope` form.

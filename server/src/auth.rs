@@ -5,6 +5,7 @@
 //! which says nothing usable about the secret.
 
 use protocol::credential::{hash_secret, Credential, CredentialKind};
+use protocol::scope::Scopes;
 
 use crate::db::{Grant, Holder, Team, User};
 use crate::error::ApiError;
@@ -21,8 +22,8 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    pub fn scopes(&self) -> Vec<String> {
-        protocol::scope::split(&self.grant.scopes)
+    pub fn scopes(&self) -> Scopes {
+        Scopes::parse(&self.grant.scopes)
     }
 
     /// Whether the credential may use an endpoint that needs `needed`, as
@@ -33,8 +34,7 @@ impl Authenticated {
     pub fn check_scope(&self, needed: &str) -> Result<(), ApiError> {
         // Read on every PostHog API request: the stored text is scanned in
         // place, never split into a list.
-        let mut held = self.grant.scopes.split_whitespace().peekable();
-        if held.peek().is_none() {
+        if self.grant.scopes.split_whitespace().next().is_none() {
             return match self.kind {
                 CredentialKind::PersonalApiKey => Ok(()),
                 _ => Err(ApiError::Forbidden(
@@ -42,12 +42,7 @@ impl Authenticated {
                 )),
             };
         }
-        let write_half = needed.strip_suffix(":read");
-        let granted = held.any(|scope| {
-            scope == "*"
-                || scope == needed
-                || write_half.is_some_and(|object| scope.strip_suffix(":write") == Some(object))
-        });
+        let granted = protocol::scope::grant_allows(&self.grant.scopes, needed);
         match granted {
             true => Ok(()),
             false => Err(ApiError::MissingScope(needed.to_owned())),

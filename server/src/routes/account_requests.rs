@@ -28,10 +28,6 @@ use crate::stripe::{verify_signature, Door, StripeNamespace};
 
 mod idempotency;
 
-/// Where the seeds read an email as account requests do (`seed/accounts.rs`
-/// still names it here).
-pub use crate::fields::parse_email;
-
 /// Creates (or links) an account and answers with a code, or with where
 /// an existing user must sign in.
 #[utoipa::path(

@@ -289,7 +289,7 @@ async fn provision(
     let ceiling = state.policy.ceiling(&partner);
     let key = match door.personal_api_key_scopes(
         &state.policy,
-        &token.scopes(),
+        token.scopes().as_slice(),
         &ceiling,
         partner.issues_personal_api_key,
     ) {

@@ -113,7 +113,7 @@ async fn rotate(
     let key = door
         .personal_api_key_scopes(
             &state.policy,
-            &token.scopes(),
+            token.scopes().as_slice(),
             &ceiling,
             partner.issues_personal_api_key,
         )

@@ -18,7 +18,7 @@ use protocol::credential::CredentialKind;
 use protocol::error::{ErrorText, PostHogError};
 use protocol::gateway::{MintAnswer, MintRequest, MINT_PATH};
 use protocol::posthog::{GatewayTokenAnswer, GatewayTokenRequest};
-use protocol::scope::LLM_GATEWAY_READ;
+use protocol::scope::{Scopes, LLM_GATEWAY_READ};
 
 use crate::auth::{self, Authenticated, Dead};
 use crate::db::{Team, User};
@@ -381,10 +381,7 @@ fn decide(facts: Facts) -> Result<Mint, Refusal> {
     }
     // The token's own scope text: `*` does not stand in for the gateway
     // scope here, unlike at the gateway itself.
-    if !protocol::scope::split(&grant.scopes)
-        .iter()
-        .any(|scope| scope == LLM_GATEWAY_READ)
-    {
+    if !Scopes::parse(&grant.scopes).contains(LLM_GATEWAY_READ) {
         return Err(Refusal::ScopeMissing);
     }
     // Every token here is scoped to exactly one team, so the real

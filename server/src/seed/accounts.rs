@@ -172,7 +172,7 @@ impl Accounts<'_> {
         let mut users: BTreeMap<String, &UserSeed> = BTreeMap::new();
         for (index, user) in self.users.iter().enumerate() {
             let entry = format!("users[{index}] ({:?})", user.email);
-            let email = crate::routes::account_requests::parse_email(&user.email)
+            let email = crate::fields::parse_email(&user.email)
                 .map_err(|error| anyhow!("{entry}: {error}"))?;
             if user.password.as_deref().is_some_and(str::is_empty) {
                 bail!("{entry}: password is empty");
@@ -394,9 +394,11 @@ impl Accounts<'_> {
 /// A stable id for a seeded issue (the same entry gets the same id on every
 /// start), in UUID form.
 fn health_issue_id(team_id: i64, kind: &str, created_at: i64) -> String {
-    protocol::random::hyphenated(&hash_secret(&format!(
-        "health_issue/{team_id}/{kind}/{created_at}"
-    )))
+    let hash = hash_secret(&format!("health_issue/{team_id}/{kind}/{created_at}"));
+    uuid::Uuid::try_parse(&hash[..32])
+        .expect("a SHA-256 in hex starts with 32 hex digits")
+        .hyphenated()
+        .to_string()
 }
 
 #[cfg(test)]
