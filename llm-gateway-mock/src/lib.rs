@@ -30,8 +30,6 @@ pub mod routes;
 pub mod state;
 pub mod stream;
 
-use std::io::Write;
-
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -96,7 +94,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot bind {}", config.bind))?;
-    let address = listener.local_addr()?;
     tracing::info!(
         region = config.region.as_str(),
         introspection_url = config.introspection_url,
@@ -104,17 +101,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         admin = config.admin_token.is_some(),
         "gateway starting"
     );
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{address}")?;
-        stdout.flush()?;
-    }
-    protocol::serve::serve(
-        listener,
-        app(state),
-        config.limits,
-        protocol::serve::shutdown_signal(),
-    )
-    .await;
+    protocol::serve::announce_and_serve(listener, app(state), config.limits).await?;
     Ok(())
 }

@@ -107,6 +107,35 @@ pub async fn serve<S, B>(
     graceful.shutdown().await;
 }
 
+/// What both programs do once ready: print the one stdout line
+/// `listening on http://<address>` (what `e2e` and the tests wait for; never
+/// any other stdout), then [`serve`] until Ctrl-C or SIGTERM.
+pub async fn announce_and_serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+) -> std::io::Result<()>
+where
+    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use std::io::Write;
+    let address = listener.local_addr()?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{address}")?;
+        stdout.flush()?;
+    }
+    serve(listener, service, limits, shutdown_signal()).await;
+    Ok(())
+}
+
 /// Resolves on Ctrl-C or, on Unix, SIGTERM: what [`serve`]'s graceful
 /// shutdown waits for.
 pub async fn shutdown_signal() {

@@ -178,14 +178,7 @@ mod tests {
                 revoked_at,
                 partner_active,
             },
-            user: User {
-                id: 1,
-                uuid: "u".into(),
-                email: "a@b.co".into(),
-                first_name: String::new(),
-                created_at: 0,
-                has_password: false,
-            },
+            user: User::for_test(),
             teams: Vec::new(),
         }
     }

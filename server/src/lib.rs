@@ -115,19 +115,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         public_url = %state.public_url,
         "provisioning server ready"
     );
-    {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{address}")?;
-        stdout.flush()?;
-    }
-    protocol::serve::serve(
-        listener,
-        app(state),
-        config.limits,
-        protocol::serve::shutdown_signal(),
-    )
-    .await;
+    protocol::serve::announce_and_serve(listener, app(state), config.limits).await?;
     Ok(())
 }
 

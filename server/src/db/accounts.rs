@@ -20,6 +20,21 @@ pub struct User {
     pub has_password: bool,
 }
 
+#[cfg(test)]
+impl User {
+    /// A user for rule tests: id 1, `a@b.co`, no password.
+    pub fn for_test() -> User {
+        User {
+            id: 1,
+            uuid: "u".into(),
+            email: "a@b.co".into(),
+            first_name: String::new(),
+            created_at: 0,
+            has_password: false,
+        }
+    }
+}
+
 /// What a new signup creates.
 #[derive(Debug, Clone)]
 pub struct NewAccount {

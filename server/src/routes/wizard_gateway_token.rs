@@ -474,14 +474,7 @@ mod tests {
                 revoked_at: None,
                 partner_active: Some(true),
             },
-            user: User {
-                id: 1,
-                uuid: "u".into(),
-                email: "a@b.co".into(),
-                first_name: String::new(),
-                created_at: 0,
-                has_password: false,
-            },
+            user: User::for_test(),
             teams: match has_team {
                 true => vec![Team::for_test(7, "o1", false)],
                 false => Vec::new(),
