@@ -54,9 +54,15 @@ pub async fn clock(State(state): State<AppState>) -> Json<ClockAnswer> {
 pub async fn advance_clock(
     State(state): State<AppState>,
     JsonBody(advance, _): JsonBody<ClockAdvance, PlainRefusal>,
-) -> Json<ClockAnswer> {
-    state.clock.advance(advance.advance_seconds);
-    Json(clock_answer(&state))
+) -> Result<Json<ClockAnswer>, PlainRefusal> {
+    state.clock.advance(advance.advance_seconds).map_err(|_| {
+        ApiError::InvalidRequest(format!(
+            "advance_seconds would move the clock outside 1970-01-01..9999-12-31 (unix {}..={})",
+            crate::clock::EARLIEST,
+            crate::clock::LATEST
+        ))
+    })?;
+    Ok(Json(clock_answer(&state)))
 }
 
 /// Forgets every account, credential and journal entry; keeps partners.

@@ -167,3 +167,33 @@ async fn reset_forgets_accounts_but_keeps_partners() {
     );
     assert_eq!(server.admin_state().await.users, 1);
 }
+
+/// If this fails, an advance near `i64::MAX` wraps the clock silently
+/// (issue 14, class 7): one that would leave 1970..9999 is refused with
+/// `400 invalid_request` in the plain envelope and moves nothing.
+#[tokio::test]
+async fn an_advance_out_of_range_is_refused() {
+    let server = Server::current().await;
+    for seconds in [i64::MAX, i64::MIN, -NOW - 1, 253_402_300_800 - NOW] {
+        let answer = server
+            .send(
+                Call::post(paths::ADMIN_CLOCK)
+                    .bearer(ADMIN_TOKEN)
+                    .json(&json!({ "advance_seconds": seconds })),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{seconds}: {}",
+            answer.text()
+        );
+        assert_eq!(
+            answer.json()["error"]["code"],
+            "invalid_request",
+            "{}",
+            answer.text()
+        );
+        assert_eq!(server.state.clock.offset(), 0, "{seconds} moved the clock");
+    }
+}

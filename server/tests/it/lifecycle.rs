@@ -557,7 +557,7 @@ async fn deep_links_are_single_use_and_expire() {
     }
 
     let last_second = issue().await;
-    server.state.clock.advance(599);
+    server.state.clock.advance(599).unwrap();
     assert_eq!(
         follow(last_second).await.status,
         StatusCode::FOUND,
@@ -565,7 +565,7 @@ async fn deep_links_are_single_use_and_expire() {
     );
 
     let expired = issue().await;
-    server.state.clock.advance(601);
+    server.state.clock.advance(601).unwrap();
     let answer = follow(expired.clone()).await;
     assert_eq!(answer.status, StatusCode::FOUND);
     assert_eq!(

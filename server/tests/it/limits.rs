@@ -143,7 +143,7 @@ async fn callers_that_prove_nothing_are_refused_with_the_cause() {
         assert_eq!(answer.json(), refusal(message), "{label}");
     }
     // The partner's token, once expired, then once the partner is deactivated.
-    server.state.clock.advance(3601);
+    server.state.clock.advance(3601).unwrap();
     let answer = limits(&server, Call::post(paths::LIMITS).bearer(&expired)).await;
     assert_eq!(answer.json(), refusal("Access token expired"));
     let fresh = limited_access(&server).await;

@@ -309,7 +309,8 @@ async fn deny_and_remembered_consent() {
     server
         .state
         .clock
-        .advance(server::login::SESSION_SECONDS + 1);
+        .advance(server::login::SESSION_SECONDS + 1)
+        .unwrap();
     let expired = browser.open(&query).await;
     assert!(
         expired.text().contains("id=\"sign-in\""),
@@ -506,7 +507,7 @@ async fn the_code_is_bound_to_client_redirect_verifier_and_time() {
     let query = authorize_query(&verifier, CALLBACK, "user:read");
     let skipped = browser.open(&query).await;
     let code = param(skipped.header("location").unwrap(), "code").unwrap();
-    server.state.clock.advance(301);
+    server.state.clock.advance(301).unwrap();
     let late = exchange(
         &server,
         &[

@@ -17,7 +17,7 @@ async fn unknown_revoked_and_expired_credentials_are_told_apart() {
     let revoked = server.tokens(None).await;
     tokens_of(server.refresh(&revoked.refresh, None).await);
     let expired = server.tokens(None).await;
-    server.state.clock.advance(3601);
+    server.state.clock.advance(3601).unwrap();
     let unknown = format!("pha_{}", "A".repeat(43));
     let mut details = BTreeSet::new();
     for (name, credential, word) in [

@@ -369,11 +369,11 @@ async fn todays_token_bucket_bursts_refills_and_tells_its_headroom() {
         message.starts_with("Rate limit exceeded for this partner."),
         "{message}"
     );
-    server.state.clock.advance(1799);
+    server.state.clock.advance(1799).unwrap();
     let early = signed_request(&server, secret, &request(3)).await;
     assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(early.header("retry-after"), Some("1"));
-    server.state.clock.advance(1);
+    server.state.clock.advance(1).unwrap();
     let refilled = signed_request(&server, secret, &request(4)).await;
     assert_eq!(refilled.status, StatusCode::OK, "{}", refilled.text());
     // An unmetered partner's answers carry no RateLimit-* headers.
@@ -440,11 +440,11 @@ async fn rate_limits_refuse_with_retry_after_until_the_window_turns() {
     assert_eq!(code, "rate_limited");
     // Another partner is not affected.
     server.signup(None).await;
-    server.state.clock.advance(1599);
+    server.state.clock.advance(1599).unwrap();
     let still = signed_request(&server, secret, &request(4)).await;
     assert_eq!(still.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(still.header("retry-after"), Some("1"));
-    server.state.clock.advance(1);
+    server.state.clock.advance(1).unwrap();
     let next_hour = signed_request(&server, secret, &request(5)).await;
     assert_eq!(next_hour.status, StatusCode::OK, "{}", next_hour.text());
 
@@ -600,7 +600,7 @@ async fn the_same_id_and_body_replay_the_original_answer() {
     assert_eq!(other.status, StatusCode::OK, "{}", other.text());
 
     // After 24 h the id is free again: a new answer with a new code.
-    server.state.clock.advance(24 * 3600);
+    server.state.clock.advance(24 * 3600).unwrap();
     let later = signed_request(&server, PARTNER_SECRET, &body).await;
     assert_eq!(later.status, StatusCode::OK);
     assert_ne!(later.json()["oauth"]["code"], first.json()["oauth"]["code"]);
@@ -708,12 +708,12 @@ async fn todays_refreshes_have_a_bucket_of_their_own() {
     assert_eq!(code_name, "rate_limited");
     assert_eq!(refused.header("retry-after"), Some("1800"));
     // The refused refresh token still works once the bucket refills.
-    server.state.clock.advance(1800);
+    server.state.clock.advance(1800).unwrap();
     let later = signed_refresh(&server, secret, &again).await;
     assert_eq!(later.status, StatusCode::OK, "{}", later.text());
 
     // The exchange budget was not spent by the refreshes.
-    server.state.clock.advance(3600);
+    server.state.clock.advance(3600).unwrap();
     let second = code(
         signed_request(
             &server,

@@ -193,7 +193,7 @@ async fn a_dead_code_is_refused_as_such_whatever_its_verifier() {
         );
 
         let (code, _) = server.signup(None).await;
-        server.state.clock.advance(300);
+        server.state.clock.advance(300).unwrap();
         let expired = server.exchange(&code, wrong.as_str()).await;
         assert_oauth_error(
             &expired,
@@ -220,9 +220,9 @@ async fn a_refresh_keeps_the_grant_for_an_empty_scope_and_lives_an_hour() {
     );
     assert_eq!(refreshed["expires_in"], 3600);
     let access = refreshed["access_token"].as_str().unwrap().to_owned();
-    server.state.clock.advance(3599);
+    server.state.clock.advance(3599).unwrap();
     assert_eq!(server.introspect(&access).await.json()["active"], true);
-    server.state.clock.advance(1);
+    server.state.clock.advance(1).unwrap();
     assert_eq!(
         server.introspect(&access).await.text(),
         r#"{"active":false}"#,
@@ -235,9 +235,9 @@ async fn a_refresh_keeps_the_grant_for_an_empty_scope_and_lives_an_hour() {
 async fn a_code_expires_after_300_seconds() {
     let server = Server::current().await;
     let (code, verifier) = server.signup(None).await;
-    server.state.clock.advance(300);
+    server.state.clock.advance(300).unwrap();
     let (fresh, fresh_verifier) = server.signup(None).await;
-    server.state.clock.advance(1);
+    server.state.clock.advance(1).unwrap();
     let answer = server.exchange(&code, verifier.as_str()).await;
     assert_oauth_error(
         &answer,
@@ -313,12 +313,12 @@ async fn refresh_rotates_and_may_only_narrow() {
 async fn an_access_token_expires_after_3600_seconds() {
     let server = Server::current().await;
     let tokens = server.tokens(None).await;
-    server.state.clock.advance(3599);
+    server.state.clock.advance(3599).unwrap();
     assert_eq!(
         server.introspect(&tokens.access).await.json()["active"],
         true
     );
-    server.state.clock.advance(2);
+    server.state.clock.advance(2).unwrap();
     assert_eq!(
         server.introspect(&tokens.access).await.text(),
         r#"{"active":false}"#
