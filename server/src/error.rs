@@ -367,7 +367,9 @@ impl From<sqlx::Error> for ResourceRefusal {
 }
 
 /// A refusal of an account request, `{"id"?,"type":"error","error":{…}}`:
-/// `id` names the request when the caller's is known (or one drawn for it).
+/// `id` names the request when the caller's is known (or one drawn for it),
+/// redacted as the resources' is: a caller may have sent a credential as
+/// its id (issue 14, class 3).
 #[derive(Debug)]
 pub struct AccountRequestRefusal {
     pub id: Option<String>,
@@ -376,8 +378,8 @@ pub struct AccountRequestRefusal {
 
 impl IntoResponse for AccountRequestRefusal {
     fn into_response(self) -> Response {
-        self.error
-            .into_envelope(Envelope::AccountRequest { id: self.id })
+        let id = self.id.map(|id| protocol::credential::redact_secrets(&id));
+        self.error.into_envelope(Envelope::AccountRequest { id })
     }
 }
 

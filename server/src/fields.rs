@@ -2,30 +2,19 @@
 //! values with the contract's refusals: an email, `configuration.team_id`,
 //! a resource id from the path, an `expires_at`.
 
+use protocol::email::Email;
+
 use crate::error::ApiError;
 
-/// A minimal email check: one `@`, something on each side, a dot in the
-/// domain, no spaces; lower-cased for lookup.
+/// An email in its one canonical form ([`Email`]: ASCII, a dot-atom, a
+/// host name with a dot, ASCII case folded), or `400 invalid_request`
+/// naming `email` and why. Lookalikes such as the KELVIN SIGN and
+/// invisible characters are refused, never folded onto another person's
+/// address (issue 14, class 1).
 pub fn parse_email(email: &str) -> Result<String, ApiError> {
-    let email = email.trim();
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && email.len() <= 254
-                && !email.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
-    if !valid {
-        return Err(ApiError::InvalidRequest(
-            "email must be a valid email address".into(),
-        ));
-    }
-    Ok(email.to_lowercase())
+    Email::parse(email).map(Email::into_string).map_err(|why| {
+        ApiError::InvalidRequest(format!("email must be a valid email address: {why}"))
+    })
 }
 
 /// `configuration.team_id`: an integer or a string of digits.
@@ -125,8 +114,12 @@ mod tests {
             "a da@example.com",
             "a@b@c.com",
             "ada@.com",
+            "\u{212A}im@example.test",
+            "ki\u{200B}m@example.test",
+            "kim\u{0}@example.test",
         ] {
-            assert!(parse_email(bad).is_err(), "{bad:?}");
+            let refusal = parse_email(bad).expect_err(bad).to_string();
+            assert!(refusal.contains("email"), "{bad:?}: {refusal}");
         }
     }
 

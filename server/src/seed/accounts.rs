@@ -250,7 +250,7 @@ impl Accounts<'_> {
             if let Some(expires_at) = &key.expires_at {
                 rfc3339(expires_at).with_context(|| format!("{entry}: expires_at"))?;
             }
-            let email = key.user.trim().to_lowercase();
+            let email = canonical(&key.user);
             let user = users.get(&email).ok_or_else(|| {
                 anyhow!("{entry}: user {:?} is not defined in this seed", key.user)
             })?;
@@ -296,7 +296,7 @@ impl Accounts<'_> {
         }
         let mut users: BTreeMap<String, i64> = BTreeMap::new();
         for user in self.users {
-            let email = user.email.trim().to_lowercase();
+            let email = canonical(&user.email);
             let (id, stored) = db
                 .upsert_seeded_user(&email, &user.first_name, &random.uuid(), now)
                 .await?;
@@ -353,7 +353,7 @@ impl Accounts<'_> {
             db.upsert_seeded_key(&SeededKey {
                 key_hash: credential.hash(),
                 masked: credential.masked(),
-                user_id: users[&key.user.trim().to_lowercase()],
+                user_id: users[&canonical(&key.user)],
                 team_id: team_id(&key.team),
                 scopes: key.scopes.join(" "),
                 expires_at,
@@ -389,6 +389,14 @@ impl Accounts<'_> {
         }
         Ok(())
     }
+}
+
+/// A seeded address in its canonical form; validation has already refused
+/// any that has none, so this only folds case.
+fn canonical(email: &str) -> String {
+    protocol::email::Email::parse(email)
+        .map(protocol::email::Email::into_string)
+        .unwrap_or_else(|_| email.trim().to_ascii_lowercase())
 }
 
 /// A stable id for a seeded issue (the same entry gets the same id on every

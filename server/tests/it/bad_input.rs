@@ -1096,3 +1096,26 @@ async fn trailing_slash_forms_answer_like_the_bare_ones() {
         assert_eq!(first.json(), second.json(), "{bare_path}");
     }
 }
+
+/// If this fails, a credential a caller sent as an account request's id
+/// comes back in full in the refusal (issue 14, class 3): the id is
+/// echoed redacted, as the resources family's is.
+#[tokio::test]
+async fn an_account_request_refusal_echoes_its_id_redacted() {
+    let server = Server::current().await;
+    let secret = format!("phx_{}", "R".repeat(40));
+    let answer = server
+        .send(
+            Call::post(paths::ACCOUNT_REQUESTS)
+                .version()
+                .json(&json!({"id": secret, "email": "someone@example.com"})),
+        )
+        .await;
+    assert!(answer.status.is_client_error(), "{}", answer.text());
+    assert_eq!(answer.json()["id"], "phx_***", "{}", answer.text());
+    assert!(
+        !answer.text().contains(&"R".repeat(40)),
+        "{}",
+        answer.text()
+    );
+}
