@@ -5,7 +5,7 @@
 //! namespace) whose refusals name the resource of the path.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use protocol::credential::CredentialKind;
 use crate::auth::{self, Authenticated, Dead};
 use crate::db::Team;
 use crate::error::{ApiError, ResourceRefusal};
+use crate::extract::PathId;
 use crate::fields::parse_resource_id;
 use crate::http::{bearer, check_api_version, read_body};
 use crate::partner;
@@ -93,9 +94,7 @@ impl FromRequestParts<AppState> for Change {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Path(id) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let Ok(PathId(id)) = PathId::from_request_parts(parts, state).await;
         match check_change(state, &parts.headers, &id).await {
             Ok((token, team_id)) => Ok(Change { id, token, team_id }),
             Err(error) => Err(ResourceRefusal::naming(&id)(error).into_response()),
@@ -143,9 +142,7 @@ impl FromRequest<AppState> for StripeChange {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
         let stripe = StripeNamespace::from_request_parts(&mut parts, state).await?;
-        let Path(id) = Path::<String>::from_request_parts(&mut parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let Ok(PathId(id)) = PathId::from_request_parts(&mut parts, state).await;
         let refused = |error: ApiError| ResourceRefusal::naming(&id)(error).into_response();
         let body = read_body(body).await.map_err(refused)?;
         let token = stripe

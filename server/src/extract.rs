@@ -12,7 +12,7 @@
 use std::marker::PhantomData;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -135,6 +135,39 @@ impl<N: NeededScope> FromRequestParts<AppState> for PostHogCaller<N> {
             }),
             Err(refusal) => Err(refused(refusal).into_response()),
         }
+    }
+}
+
+/// A route's one path parameter (`{id}`, `{uuid}`), percent-decoded. axum's
+/// `Path` refuses a segment that is not UTF-8 once decoded with its own
+/// `text/plain` 400, outside every envelope; this one decodes such a
+/// segment lossily instead, so the handler's own check refuses it in its
+/// family, as it refuses any other id that names nothing (issue 14,
+/// class 7).
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(Path(id)) = Path::<String>::from_request_parts(parts, state).await {
+            return Ok(PathId(id));
+        }
+        let template = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|matched| matched.as_str().to_owned())
+            .unwrap_or_default();
+        let raw = template
+            .split('/')
+            .position(|segment| segment.starts_with('{'))
+            .and_then(|index| parts.uri.path().split('/').nth(index))
+            .unwrap_or_default();
+        Ok(PathId(
+            percent_encoding::percent_decode_str(raw)
+                .decode_utf8_lossy()
+                .into_owned(),
+        ))
     }
 }
 

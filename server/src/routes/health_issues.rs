@@ -3,7 +3,7 @@
 //! `limit` (capped). Needs `health_issue:read`; answers and refuses like the
 //! rest of the PostHog API subset (`{"detail","code"?}`).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::{Extension, Json};
 
 use protocol::credential::CredentialKind;
@@ -12,7 +12,7 @@ use protocol::posthog::{HealthIssue, HealthIssues};
 use crate::auth::Authenticated;
 use crate::db::seeds::HealthIssueFilter;
 use crate::error::{ApiError, PostHogRefusal};
-use crate::extract::{NeededScope, PostHogCaller};
+use crate::extract::{NeededScope, PathId, PostHogCaller};
 use crate::http::Verdict;
 use crate::state::AppState;
 
@@ -52,7 +52,7 @@ pub const MAX_LIMIT: i64 = 250;
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(query): RawQuery,
     caller: PostHogCaller<HealthIssueRead>,
 ) -> (

@@ -2,7 +2,7 @@
 //! `GET /api/users/@me/` and `GET /api/projects/{id}/`. Bearer `pha_` or
 //! `phx_`; errors as `{"detail","code"?}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 
 use protocol::credential::CredentialKind;
@@ -12,7 +12,7 @@ use crate::auth::Authenticated;
 use crate::clock;
 use crate::db::Team;
 use crate::error::{ApiError, PostHogRefusal};
-use crate::extract::{NeededScope, PostHogCaller};
+use crate::extract::{NeededScope, PathId, PostHogCaller};
 use crate::http::Verdict;
 use crate::posthog_ids;
 use crate::state::AppState;
@@ -125,7 +125,7 @@ async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefus
     security(("bearer" = []))
 )]
 pub async fn project(
-    Path(id): Path<String>,
+    PathId(id): PathId,
     caller: PostHogCaller<ProjectRead>,
 ) -> (Extension<Verdict>, Result<Json<Project>, PostHogRefusal>) {
     (caller.verdict(), project_of(&caller.live, &id).map(Json))

@@ -2,10 +2,11 @@
 //! redirect lands somewhere. It names the project; a removed or unknown one
 //! is a 404 page.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::extract::PathId;
 use crate::state::AppState;
 
 /// The project's page.
@@ -19,7 +20,7 @@ use crate::state::AppState;
         (status = 404, description = "No such project", content_type = "text/html"),
     )
 )]
-pub async fn handle(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn handle(State(state): State<AppState>, PathId(id): PathId) -> Response {
     let team = match id.parse::<i64>() {
         Ok(team_id) => state.db.team(team_id).await.unwrap_or_else(|error| {
             tracing::error!(detail = %error, "project lookup failed");

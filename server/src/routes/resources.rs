@@ -3,7 +3,7 @@
 //! and the same under the Stripe namespace (`crate::stripe`): a bearer of
 //! a Stripe-signed partner and the signature, checked in that order.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
@@ -13,7 +13,7 @@ use protocol::provisioning::{ResourceAnswer, ResourceRequest};
 use crate::access::{access_token, reachable_team};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ResourceRefusal};
-use crate::extract::{AccessToken, ApiVersion, RawBody};
+use crate::extract::{AccessToken, ApiVersion, PathId, RawBody};
 use crate::fields::{parse_resource_id, parse_team_id};
 use crate::http::{check_api_version, parse_json};
 use crate::partner;
@@ -208,7 +208,7 @@ fn parse_request(headers: &HeaderMap, bytes: &[u8]) -> Result<ResourceRequest, A
 )]
 pub async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Json<ResourceAnswer>, ResourceRefusal> {
     read_back(&state, &headers, &id)
@@ -250,7 +250,7 @@ async fn read_back(
 pub async fn stripe_read(
     stripe: StripeNamespace,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Json<ResourceAnswer>, ResourceRefusal> {
     let token = stripe.resource_request(&state, &headers, b"").await?;

@@ -127,3 +127,61 @@ fn is_minted_by(answer: &Value, secret: &str) -> bool {
     .iter()
     .any(|pointer| answer.pointer(pointer).and_then(Value::as_str) == Some(secret))
 }
+
+/// If this fails, a path parameter that is not UTF-8 once percent-decoded
+/// reaches axum's own `text/plain` 400 (issue 14, class 7). Every
+/// documented route with a path parameter, each of its methods, gets
+/// `%FF` (and an overlong `%C0%AF`) where the parameter goes: the answer is
+/// below 500 and in the route's own format (JSON, or the app's HTML page),
+/// never axum's plain text.
+#[tokio::test]
+async fn a_path_parameter_that_is_not_utf8_is_answered_in_the_family() {
+    let server = Server::current().await;
+    let document = serde_json::to_value(server::openapi()).unwrap();
+    let mut tried = 0;
+    for (template, operations) in document["paths"].as_object().unwrap() {
+        if !template.contains('{') {
+            continue;
+        }
+        for method in operations.as_object().unwrap().keys() {
+            let Ok(method) = method.to_uppercase().parse::<axum::http::Method>() else {
+                continue;
+            };
+            for bad in ["%FF", "%C0%AF"] {
+                let path: String = template
+                    .split('/')
+                    .map(|segment| {
+                        if segment.starts_with('{') {
+                            bad
+                        } else {
+                            segment
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let answer = server
+                    .send(
+                        Call::new(method.clone(), &path)
+                            .version()
+                            .bearer("pha_not_a_live_token")
+                            .json(&serde_json::json!({})),
+                    )
+                    .await;
+                let content_type = answer.header("content-type").unwrap_or_default();
+                assert!(
+                    !content_type.starts_with("text/plain"),
+                    "{method} {path} answered axum's plain text: {} {}",
+                    answer.status,
+                    answer.text()
+                );
+                assert!(
+                    answer.status.as_u16() < 500,
+                    "{method} {path}: {}",
+                    answer.status
+                );
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried >= 10, "only {tried} routes with a path parameter");
+}
