@@ -85,6 +85,27 @@ impl Outcome {
     }
 }
 
+/// The longest account-request `id` taken; a longer one is refused.
+pub const MAX_REQUEST_ID_CHARS: usize = 200;
+
+/// A string `id` over [`MAX_REQUEST_ID_CHARS`] is refused with `400
+/// invalid_request` naming `id`, never replaced: the answer must echo the
+/// caller's id, and one we cannot keep would be a different request
+/// (issue 14, class 2).
+pub fn check_request_id_length(bytes: &[u8]) -> Result<(), ApiError> {
+    let value: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
+    let too_long = value
+        .as_ref()
+        .and_then(|value| value.get("id")?.as_str().map(|id| id.chars().count()))
+        .is_some_and(|length| length > MAX_REQUEST_ID_CHARS);
+    if too_long {
+        return Err(ApiError::InvalidRequest(format!(
+            "id must be at most {MAX_REQUEST_ID_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// The request's own `id`, if the body has a usable string one (known
 /// before the body is fully understood, so that even a refusal answers
 /// with the caller's id).
@@ -93,7 +114,7 @@ pub fn request_id_of(bytes: &[u8]) -> Option<String> {
     value
         .get("id")?
         .as_str()
-        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .filter(|id| !id.is_empty() && id.chars().count() <= MAX_REQUEST_ID_CHARS)
         .map(str::to_owned)
 }
 
@@ -433,6 +454,25 @@ mod tests {
         assert_eq!(id_of(json!("")), None);
         assert_eq!(id_of(json!(7)), None);
         assert_eq!(request_id_of(b"not json"), None);
+    }
+
+    /// If this fails, an id over 200 characters is silently replaced by a
+    /// generated one, and the answer no longer echoes the caller's id.
+    #[test]
+    fn an_overlong_id_is_refused_naming_id() {
+        let check = |id: serde_json::Value| {
+            check_request_id_length(json!({"id": id}).to_string().as_bytes())
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(check(json!("a".repeat(200))), Ok(()));
+        assert_eq!(check(json!("é".repeat(200))), Ok(()));
+        let refusal = check(json!("a".repeat(201))).unwrap_err();
+        assert!(refusal.contains("id must be at most 200"), "{refusal}");
+        assert_eq!(check(json!(7)), Ok(()));
+        assert_eq!(
+            check_request_id_length(b"not json").map_err(|e| e.to_string()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -152,6 +152,7 @@ async fn answer(
             checked
         }
     };
+    signup::check_request_id_length(&bytes)?;
     let client_id = caller.application().client_id.clone();
     // Only a request with an id is compared or kept.
     let canonical = match &naming.id {

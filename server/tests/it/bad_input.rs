@@ -1119,3 +1119,30 @@ async fn an_account_request_refusal_echoes_its_id_redacted() {
         answer.text()
     );
 }
+
+/// If this fails, an account request's id over 200 characters is
+/// silently replaced by a generated one (issue 14, class 2); at 200 it is
+/// echoed as sent.
+#[tokio::test]
+async fn an_overlong_account_request_id_is_refused() {
+    let server = Server::current().await;
+    for (length, status) in [(200, StatusCode::OK), (201, StatusCode::BAD_REQUEST)] {
+        let verifier = server.verifier();
+        let mut body = server.account_request(&server.email(), None, &verifier);
+        body["id"] = json!("i".repeat(length));
+        let answer = server
+            .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&body))
+            .await;
+        assert_eq!(answer.status, status, "{length}: {}", answer.text());
+        if status == StatusCode::OK {
+            assert_eq!(answer.json()["id"], "i".repeat(200));
+        } else {
+            assert_eq!(answer.json()["error"]["code"], "invalid_request");
+            assert!(
+                answer.text().contains("id must be at most 200"),
+                "{}",
+                answer.text()
+            );
+        }
+    }
+}
