@@ -171,6 +171,33 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// A page's query string, read as a browser page reads it: the first
+/// value of a repeated field wins, and a query that cannot be read at all
+/// leaves every field at its default. axum's `Query` refuses a repeated
+/// field with its own `text/plain` 400 (issue 14, class 7); a page should
+/// still render, saying what it can.
+pub struct PageQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(key, _)| seen.insert(key.clone()))
+                .collect();
+        let value = serde_urlencoded::to_string(&pairs)
+            .ok()
+            .and_then(|first_values| serde_urlencoded::from_str(&first_values).ok())
+            .unwrap_or_default();
+        Ok(PageQuery(value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

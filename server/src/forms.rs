@@ -69,7 +69,7 @@ pub struct MismatchQuery {
 }
 
 /// The query of the app's home page, where a refused link lands.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct HomeQuery {
     pub error: Option<String>,
 }

@@ -3,11 +3,11 @@
 //! than the email the partner asked for. It only explains; it changes
 //! nothing.
 
-use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::browser::html;
+use crate::extract::PageQuery;
 use crate::forms::MismatchQuery;
 use crate::login_html;
 
@@ -24,7 +24,7 @@ use crate::login_html;
     ),
     responses((status = 200, description = "What went wrong, in words", content_type = "text/html"))
 )]
-pub async fn handle(Query(query): Query<MismatchQuery>) -> Response {
+pub async fn handle(PageQuery(query): PageQuery<MismatchQuery>) -> Response {
     let partner = match query.partner_name.as_str() {
         "" => "An application",
         name => name,

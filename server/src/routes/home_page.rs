@@ -2,18 +2,18 @@
 //! refused deep link lands (protocol section 4). It says, in words, why the
 //! link did not sign the person in.
 
-use axum::extract::Query;
 use axum::response::Html;
 
 use crate::consent;
 use crate::deep_link::{
     EXPIRED_OR_INVALID_TOKEN, MISSING_TOKEN, SERVICE_UNAVAILABLE, USER_NOT_FOUND,
 };
+use crate::extract::PageQuery;
 use crate::forms::HomeQuery;
 
 /// The home page (not in the OpenAPI document, whose paths never end in
 /// `/`; like the app's other pages it is for browsers).
-pub async fn handle(Query(query): Query<HomeQuery>) -> Html<String> {
+pub async fn handle(PageQuery(query): PageQuery<HomeQuery>) -> Html<String> {
     let body = match query.error.as_deref().map(explain) {
         Some(reason) => format!(
             "<h1>This link is no longer valid</h1>\n<p>{reason}</p>\n<p>Ask the application that sent you here for a new link.</p>"

@@ -3,7 +3,7 @@
 //! remembering to add it here. A user would see a 500, a hang or a server
 //! that changed state on a request it refused if one of these failed.
 
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::support::{Call, Server};
@@ -184,4 +184,32 @@ async fn a_path_parameter_that_is_not_utf8_is_answered_in_the_family() {
         }
     }
     assert!(tried >= 10, "only {tried} routes with a path parameter");
+}
+
+/// If this fails, a repeated query field on one of the app's pages gets
+/// axum's own `text/plain` 400 (issue 14, class 7): the page renders with
+/// the first value, as a browser page would.
+#[tokio::test]
+async fn a_repeated_query_field_still_renders_the_page() {
+    let server = Server::current().await;
+    for path in [
+        "/?error=expired_or_invalid_token&error=missing_token",
+        "/?error=%FF&error",
+        "/agentic/account-mismatch?expected_email=a%40b.co&expected_email=c%40d.co&partner_name=Acme",
+        "/agentic/account-mismatch?%ZZ=&=&&",
+    ] {
+        let answer = server.send(Call::get(path)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+        let content_type = answer.header("content-type").unwrap_or_default();
+        assert!(content_type.starts_with("text/html"), "{path}: {content_type}");
+    }
+    let answer = server
+        .send(Call::get(
+            "/?error=expired_or_invalid_token&error=missing_token",
+        ))
+        .await;
+    let first = server
+        .send(Call::get("/?error=expired_or_invalid_token"))
+        .await;
+    assert_eq!(answer.text(), first.text(), "the first value wins");
 }
