@@ -60,9 +60,16 @@ pub async fn run(
         server_now,
         context.random,
     )?;
-    let answer = send(context.client, &prepared).await?;
+    let (answer, mut failures) = match step.copies {
+        Some(copies) => send_copies(context.client, &prepared, copies).await?,
+        None => (send(context.client, &prepared).await?, Vec::new()),
+    };
+    let times = step
+        .copies
+        .map(|copies| format!(" ×{copies}"))
+        .unwrap_or_default();
     transcript.push(format!(
-        "{title}: {} {} {} → {} {}",
+        "{title}: {}{times} {} {} → {} {}",
         prepared.method,
         prepared.url,
         String::from_utf8_lossy(&prepared.body),
@@ -73,7 +80,7 @@ pub async fn run(
         saved.insert(&format!("{name}.verifier"), verifier.clone());
     }
     let expect = expect_with_placeholders(&step.expect, context.values, saved)?;
-    let mut failures = step_expect::check(&expect, &answer);
+    failures.extend(step_expect::check(&expect, &answer));
     if !step.save.is_empty() {
         let document = answer.json();
         for (name, pointer) in &step.save {
@@ -299,6 +306,7 @@ pub fn gateway_message_request(message: &GatewayMessageStep) -> HttpStep {
         basic: None,
         sign: None,
         pkce: false,
+        copies: None,
         expect: message.expect.clone(),
         save: message.save.clone(),
     }
@@ -338,6 +346,43 @@ async fn send(client: &reqwest::Client, prepared: &Prepared) -> Result<Answer> {
         .await
         .with_context(|| format!("{} {}", prepared.method, prepared.url))?;
     Ok(Answer::read(response).await)
+}
+
+/// Sends `copies` copies of one request at once; the first answer, and a
+/// failure for each copy answered differently.
+async fn send_copies(
+    client: &reqwest::Client,
+    prepared: &Prepared,
+    copies: u32,
+) -> Result<(Answer, Vec<String>)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for copy in 0..copies {
+        let (client, prepared) = (client.clone(), prepared.clone());
+        tasks.spawn(async move { (copy, send(&client, &prepared).await) });
+    }
+    let mut answers = Vec::with_capacity(copies as usize);
+    while let Some(joined) = tasks.join_next().await {
+        let (copy, answer) = joined.context("a copy's task")?;
+        answers.push((copy, answer?));
+    }
+    answers.sort_by_key(|(copy, _)| *copy);
+    let mut answers = answers.into_iter().map(|(_, answer)| answer);
+    let first = answers.next().context("no copy was sent")?;
+    let failures = answers
+        .enumerate()
+        .filter(|(_, answer)| (answer.status, &answer.body) != (first.status, &first.body))
+        .map(|(index, answer)| {
+            format!(
+                "copy {} of {copies} answered {} {}, the first {} {}",
+                index + 2,
+                answer.status,
+                excerpt(&answer.body),
+                first.status,
+                excerpt(&first.body)
+            )
+        })
+        .collect();
+    Ok((first, failures))
 }
 
 fn expect_with_placeholders(

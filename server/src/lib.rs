@@ -29,6 +29,7 @@ pub mod extract;
 pub mod fields;
 pub mod forms;
 pub mod http;
+pub mod in_flight;
 pub mod login;
 pub mod login_html;
 pub mod partner;
@@ -94,6 +95,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         admin_token: config.admin_token.clone().map(Into::into),
         journal: Arc::new(Mutex::new(VecDeque::with_capacity(1024))),
         wizard_gateway: config.wizard_gateway.clone().map(Arc::new),
+        in_flight: Arc::default(),
     })
 }
 

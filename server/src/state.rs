@@ -9,6 +9,7 @@ use protocol::region::Region;
 
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::in_flight::InFlight;
 use crate::policy::ScopePolicy;
 
 /// The server's state. Cloning is cheap.
@@ -28,6 +29,9 @@ pub struct AppState {
     /// Where `POST /api/wizard/gateway_token/` mints (`None`: not
     /// configured, the endpoint answers 404).
     pub wizard_gateway: Option<Arc<WizardGateway>>,
+    /// The account requests being answered, by partner and request id:
+    /// copies of one request wait for the first to finish and replay it.
+    pub in_flight: Arc<InFlight>,
 }
 
 /// The settings of the wizard's gateway tokens (the real server's

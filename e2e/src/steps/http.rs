@@ -65,12 +65,21 @@ pub struct HttpStep {
     /// the JSON body and saves the verifier as `{saved.<name>.verifier}`.
     #[serde(default)]
     pub pkce: bool,
+    /// Sends the request this many times at once (2 to
+    /// [`MAX_COPIES`]), byte for byte the same, as a client retrying on
+    /// a short timeout does: every copy's answer must have the first's
+    /// status and body, and `expect` and `save` read the first.
+    #[serde(default)]
+    pub copies: Option<u32>,
     #[serde(default)]
     pub expect: HttpExpect,
     /// Saved name → JSON pointer into the answer.
     #[serde(default)]
     pub save: BTreeMap<String, String>,
 }
+
+/// The most copies an HTTP step sends at once.
+pub const MAX_COPIES: u32 = 64;
 
 /// HTTP Basic credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -213,6 +222,11 @@ impl HttpStep {
         }
         if let Some(sign) = &self.sign {
             parse_at(&sign.at)?;
+        }
+        if let Some(copies) = self.copies {
+            if !(2..=MAX_COPIES).contains(&copies) {
+                bail!("`copies` must be 2 to {MAX_COPIES}, got {copies}");
+            }
         }
         if self.pkce {
             match (&self.name, &self.json) {

@@ -271,6 +271,11 @@ expect = { status = 401, header_contains = { "www-authenticate" = "insufficient_
             ),
             (format!("{http}content_type = \"text/plain\"\n"), "raw"),
             (
+                format!("{http}copies = 1\n"),
+                "`copies` must be 2 to 64, got 1",
+            ),
+            (format!("{http}copies = 65\n"), "got 65"),
+            (
                 "[[steps]]\nkind = \"http\"\nmethod = \"get\"\npath = \"/x\"\n".to_owned(),
                 "get",
             ),

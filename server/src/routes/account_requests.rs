@@ -16,6 +16,7 @@ use protocol::provisioning::AccountRequest;
 use crate::accounts::create_default_team;
 use crate::consent;
 use crate::db::consent::PendingConsent;
+use crate::db::idempotency::KeptAnswer;
 use crate::db::{Application, Code, Created};
 use crate::error::{AccountRequestRefusal, ApiError};
 use crate::http::{check_api_version, parse_json, read_body};
@@ -159,6 +160,19 @@ async fn answer(
         Some(_) => idempotency::canonical_body(&bytes),
         None => String::new(),
     };
+    // Copies of one request take turns: the first is answered and its
+    // answer stored before the next is let in, to replay it. Without the
+    // turn, concurrent copies would each find nothing stored and each
+    // create (issue 14, class 2).
+    let _turn = match &naming.id {
+        Some(request_id) => Some(
+            state
+                .in_flight
+                .turn(format!("{client_id}\n{request_id}"))
+                .await,
+        ),
+        None => None,
+    };
     if let Some(request_id) = &naming.id {
         if let Some(answer) = idempotency::replay(state, &client_id, request_id, &canonical).await?
         {
@@ -186,17 +200,27 @@ async fn answer(
         .map_err(|error| ApiError::Internal(error.to_string()))?;
     let (body_hash, sealed) =
         idempotency::seal(&canonical, &answer.to_string(), state.random.as_ref());
-    state
+    let stored = state
         .db
-        .store_account_request(
-            &client_id,
-            &request_id,
-            &body_hash,
-            &sealed,
-            region.as_deref(),
-            state.clock.now(),
-        )
+        .store_account_request(&KeptAnswer {
+            client_id: &client_id,
+            request_id: &request_id,
+            canonical_body: &body_hash,
+            answer: &sealed,
+            region: region.as_deref(),
+            now: state.clock.now(),
+            window: idempotency::WINDOW_SECONDS,
+        })
         .await?;
+    if !stored {
+        // Another answer to this id landed first (the turn makes that
+        // impossible within one server): the first answer stands.
+        tracing::warn!(client_id = %client_id, "account request answered twice; the first answer stands");
+        if let Some(first) = idempotency::replay(state, &client_id, &request_id, &canonical).await?
+        {
+            return Ok(first);
+        }
+    }
     Ok(answer)
 }
 

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use tokio::task::JoinSet;
 
 use protocol::paths;
+use serde_json::json;
 
 use crate::support::*;
 
@@ -94,6 +95,101 @@ async fn concurrent_exchanges_of_one_code_succeed_once() {
             1,
             "{storage:?}: {statuses:?}"
         );
+        assert_eq!(server.admin_state().await.access_tokens, 1, "{storage:?}");
+    }
+}
+
+/// Sixteen copies of one request (same partner, same `id`, same body) sent
+/// at once, the way a client retrying on a short timeout sends them.
+async fn sixteen_copies(server: &Arc<Server>, call: impl Fn() -> Call) -> Vec<Answer> {
+    let mut tasks = JoinSet::new();
+    for _ in 0..16 {
+        let server = Arc::clone(server);
+        let call = call();
+        tasks.spawn(async move { server.send(call).await });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = tasks.join_next().await {
+        answers.push(answer.expect("the task ran"));
+    }
+    answers
+}
+
+/// If this fails, a partner retrying an account request in a hurry gets
+/// several codes for one request (each exchangeable), or a PKCE caller is
+/// told to sign in to the passwordless account its own first copy just
+/// created, and every later retry replays that dead end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_copies_of_one_account_request_get_one_byte_identical_answer() {
+    for storage in [Storage::Memory, Storage::File] {
+        let server = Arc::new(
+            Server::start(Options {
+                storage,
+                ..Options::new("current").partner()
+            })
+            .await,
+        );
+        let verifier = server.verifier();
+        let pkce = server.account_request("copies@example.com", None, &verifier);
+        let signed = json!({"id": "acctreq_signed_copies", "email": "signed-copies@example.com"})
+            .to_string();
+        let signature = server.signature(signed.as_bytes(), 0);
+        for (caller, answers) in [
+            (
+                "pkce",
+                sixteen_copies(&server, || {
+                    Call::post(paths::ACCOUNT_REQUESTS).version().json(&pkce)
+                })
+                .await,
+            ),
+            (
+                "signed",
+                sixteen_copies(&server, || {
+                    Call::post(paths::ACCOUNT_REQUESTS)
+                        .version()
+                        .header(protocol::signature::HEADER, signature.clone())
+                        .raw(Some("application/json"), signed.clone())
+                })
+                .await,
+            ),
+        ] {
+            let first = &answers[0];
+            assert_eq!(
+                first.status,
+                StatusCode::OK,
+                "{storage:?} {caller}: {}",
+                first.text()
+            );
+            assert_eq!(
+                first.json()["type"],
+                "oauth",
+                "{storage:?} {caller}: {}",
+                first.text()
+            );
+            for answer in &answers {
+                assert_eq!(
+                    (answer.status, &answer.body),
+                    (first.status, &first.body),
+                    "{storage:?} {caller}: every copy gets the first answer, byte for byte"
+                );
+            }
+        }
+        let state = server.admin_state().await;
+        assert_eq!(
+            (state.users, state.authorization_codes),
+            (2, 2),
+            "{storage:?}: one account and one code per request"
+        );
+        // One code per request: the PKCE one exchanges once.
+        let pkce_answer = server
+            .send(Call::post(paths::ACCOUNT_REQUESTS).version().json(&pkce))
+            .await;
+        let code = pkce_answer.json()["oauth"]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let tokens = tokens_of(server.exchange(&code, verifier.as_str()).await);
+        assert!(!tokens.access.is_empty());
         assert_eq!(server.admin_state().await.access_tokens, 1, "{storage:?}");
     }
 }

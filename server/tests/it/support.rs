@@ -159,6 +159,7 @@ impl Server {
             admin_token: options.admin.then(|| ADMIN_TOKEN.into()),
             journal: Arc::new(Mutex::new(Default::default())),
             wizard_gateway: options.wizard_gateway.map(Arc::new),
+            in_flight: Arc::default(),
         };
         Server {
             app: server::app(state.clone()),
