@@ -176,6 +176,7 @@ mod tests {
                 created_at: 0,
                 expires_at,
                 revoked_at,
+                code_hash: None,
                 partner_active,
             },
             user: User::for_test(),

@@ -45,6 +45,7 @@ pub use application::{Application, AuthMethod, CorruptApplication, RateLimits};
 pub use codes::{Code, Exchange};
 pub use handle::Db;
 pub use holders::{Grant, Holder};
+pub use keys::NewPersonalKey;
 pub use reader::Readers;
 pub use teams::Team;
 pub use tokens::{NewTokens, RefreshGrant, RefreshRotation};

@@ -158,8 +158,19 @@ pub async fn refresh(
         .db
         .refresh_token(&refresh_hash)
         .await?
-        .filter(|grant| grant.revoked_at.is_none())
         .ok_or_else(|| ApiError::InvalidGrant(INVALID_REFRESH.into()))?;
+    if grant.revoked_at.is_some() {
+        // Presented again after it was rotated (or revoked): whoever holds
+        // it, the family is no longer safe (RFC 9700 section 4.14.2).
+        if let Some(code_hash) = &grant.code_hash {
+            let revoked = state.db.revoke_family(code_hash, state.clock.now()).await?;
+            tracing::warn!(
+                revoked,
+                "revoked refresh token presented; its family revoked"
+            );
+        }
+        return Err(ApiError::InvalidGrant(INVALID_REFRESH.into()));
+    }
     let application = state.db.application(&grant.client_id).await?;
     // The Stripe namespace rotates only Stripe-signed partners' tokens,
     // checked before anything is changed.

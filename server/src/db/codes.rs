@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use super::handle::Db;
 use super::named::{named, Named};
 use super::teams::{head_and_teams, team_columns, teams_of, JoinedTeam, Team};
-use super::tokens::NewTokens;
+use super::tokens::{NewTokens, REVOKE_FAMILY};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Code {
@@ -183,17 +183,12 @@ impl Db {
                 if !known {
                     return Ok(Exchange::Unknown);
                 }
-                let revoked = sqlx::query(
-                    "UPDATE access_tokens SET revoked_at = ?1
-                        WHERE code_hash = ?2 AND revoked_at IS NULL;
-                     UPDATE refresh_tokens SET revoked_at = ?1
-                        WHERE code_hash = ?2 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(&code_hash)
-                .execute(connection)
-                .await?
-                .rows_affected();
+                let revoked = sqlx::query(REVOKE_FAMILY)
+                    .bind(now)
+                    .bind(&code_hash)
+                    .execute(connection)
+                    .await?
+                    .rows_affected();
                 Ok(Exchange::Replayed { revoked })
             })
         })

@@ -19,6 +19,10 @@ pub struct Grant {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The authorization code the credential descends from (its family),
+    /// if it came from one.
+    #[sqlx(default)]
+    pub code_hash: Option<String>,
     /// Whether the issuing partner is active, read in the same query as
     /// the credential (`None`: no partner, or none registered).
     #[sqlx(default)]
@@ -40,7 +44,7 @@ macro_rules! holder_sql {
     ($table:literal, $key:literal) => {
         concat!(
             "SELECT c.client_id, c.user_id, c.team_id, c.scopes, c.created_at, c.expires_at,
-                    c.revoked_at, a.active AS partner_active, u.uuid, u.email, u.first_name,
+                    c.revoked_at, c.code_hash, a.active AS partner_active, u.uuid, u.email, u.first_name,
                     u.created_at AS user_created_at, u.password_hash IS NOT NULL AS has_password, ",
             team_columns!(),
             " FROM ",

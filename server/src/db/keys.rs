@@ -6,32 +6,39 @@
 use super::handle::Db;
 use super::named::named;
 
+/// A personal API key to store.
+#[derive(Debug, Clone)]
+pub struct NewPersonalKey {
+    pub key_hash: String,
+    pub masked: String,
+    pub user_id: i64,
+    pub team_id: i64,
+    /// The partner that minted it.
+    pub client_id: Option<String>,
+    pub scopes: String,
+    /// The authorization code of the token that minted it: the key dies
+    /// with that code's family.
+    pub code_hash: Option<String>,
+    pub now: i64,
+    pub expires_at: Option<i64>,
+}
+
 impl Db {
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_personal_key(
-        &self,
-        key_hash: &str,
-        masked: &str,
-        user_id: i64,
-        team_id: i64,
-        client_id: Option<&str>,
-        scopes: &str,
-        now: i64,
-        expires_at: Option<i64>,
-    ) -> sqlx::Result<()> {
+    pub async fn insert_personal_key(&self, key: &NewPersonalKey) -> sqlx::Result<()> {
         let statement = named!(
             "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id, client_id, scopes,
-                created_at, expires_at)
+                code_hash, created_at, expires_at)
              VALUES (:key_hash, :masked, :user_id, :team_id, :client_id, :scopes,
-                :now, :expires_at)",
-            key_hash = key_hash.to_owned(),
-            masked = masked.to_owned(),
-            user_id = user_id,
-            team_id = team_id,
-            client_id = client_id.map(str::to_owned),
-            scopes = scopes.to_owned(),
-            now = now,
-            expires_at = expires_at,
+                :code_hash, :now, :expires_at)",
+            key_hash = key.key_hash.clone(),
+            masked = key.masked.clone(),
+            user_id = key.user_id,
+            team_id = key.team_id,
+            client_id = key.client_id.clone(),
+            scopes = key.scopes.clone(),
+            code_hash = key.code_hash.clone(),
+            now = key.now,
+            expires_at = key.expires_at,
         );
         self.execute_named(statement).await.map(drop)
     }

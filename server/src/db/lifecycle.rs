@@ -15,6 +15,8 @@ pub struct RotatedKey {
     pub masked: String,
     pub client_id: Option<String>,
     pub scopes: String,
+    /// The authorization code of the token that minted it.
+    pub code_hash: Option<String>,
 }
 
 /// What a rotation did.
@@ -73,15 +75,16 @@ impl Db {
         let insert_key = match key {
             Some(key) => Some(named!(
                 "INSERT INTO personal_api_keys (key_hash, masked, user_id, team_id, client_id,
-                    scopes, created_at, expires_at)
+                    scopes, code_hash, created_at, expires_at)
                  VALUES (:key_hash, :masked, :user_id, :team_id, :client_id,
-                    :scopes, :now, NULL)",
+                    :scopes, :code_hash, :now, NULL)",
                 key_hash = key.key_hash.clone(),
                 masked = key.masked.clone(),
                 user_id = user_id,
                 team_id = team_id,
                 client_id = key.client_id.clone(),
                 scopes = key.scopes.clone(),
+                code_hash = key.code_hash.clone(),
                 now = now,
             )),
             None => None,

@@ -63,10 +63,40 @@ fn insert_token_rows(tokens: &NewTokens) -> sqlx::Result<Named> {
     ))
 }
 
+/// Revokes every live credential of one family, the authorization code
+/// `?2`, at `?1`: its access and refresh tokens, every rotation of them,
+/// and the personal API keys they minted.
+pub(super) const REVOKE_FAMILY: &str = "UPDATE access_tokens SET revoked_at = ?1
+        WHERE code_hash = ?2 AND revoked_at IS NULL;
+     UPDATE refresh_tokens SET revoked_at = ?1
+        WHERE code_hash = ?2 AND revoked_at IS NULL;
+     UPDATE personal_api_keys SET revoked_at = ?1
+        WHERE code_hash = ?2 AND revoked_at IS NULL";
+
 impl Db {
+    /// Revokes the family of the code `code_hash` ([`REVOKE_FAMILY`]):
+    /// how many credentials were live.
+    pub async fn revoke_family(&self, code_hash: &str, now: i64) -> sqlx::Result<u64> {
+        let code_hash = code_hash.to_owned();
+        self.write(move |connection| {
+            let code_hash = code_hash.clone();
+            Box::pin(async move {
+                Ok(sqlx::query(REVOKE_FAMILY)
+                    .bind(now)
+                    .bind(code_hash)
+                    .execute(connection)
+                    .await?
+                    .rows_affected())
+            })
+        })
+        .await
+    }
+
     /// Stores a new access and refresh token, revoking `rotated` (the
     /// refresh token being exchanged) in the same write. `false`: the
-    /// refresh token was rotated by someone else meanwhile.
+    /// refresh token was rotated by someone else meanwhile, so it was
+    /// presented twice; its whole family is revoked in the same write
+    /// (RFC 9700 section 4.14.2).
     pub async fn insert_tokens(
         &self,
         tokens: &NewTokens,
@@ -75,9 +105,11 @@ impl Db {
         let insert = insert_token_rows(tokens)?;
         let now = tokens.now;
         let rotated = rotated.cloned();
+        let family = tokens.code_hash.clone();
         self.write(move |connection| {
             let rotated = rotated.clone();
             let insert = insert.clone();
+            let insert_family = family.clone();
             Box::pin(async move {
                 if let Some(rotated) = rotated {
                     let revoked = sqlx::query(
@@ -90,7 +122,15 @@ impl Db {
                     .await?
                     .rows_affected();
                     if revoked == 0 {
-                        // Lost a race with another rotation of the same token.
+                        // Lost a race with another rotation of the same
+                        // token: it was presented twice.
+                        if let Some(code_hash) = &insert_family {
+                            sqlx::query(REVOKE_FAMILY)
+                                .bind(now)
+                                .bind(code_hash)
+                                .execute(&mut *connection)
+                                .await?;
+                        }
                         return Ok(false);
                     }
                     sqlx::query(

@@ -12,6 +12,7 @@ use protocol::provisioning::{ResourceAnswer, ResourceRequest};
 
 use crate::access::{access_token, reachable_team};
 use crate::auth::Authenticated;
+use crate::db::NewPersonalKey;
 use crate::error::{ApiError, ResourceRefusal};
 use crate::extract::{AccessToken, ApiVersion, PathId, RawBody};
 use crate::fields::{parse_resource_id, parse_team_id};
@@ -299,16 +300,17 @@ async fn provision(
             let key = Credential::generate(CredentialKind::PersonalApiKey, state.random.as_ref());
             state
                 .db
-                .insert_personal_key(
-                    &key.hash(),
-                    &key.masked(),
-                    token.grant.user_id,
-                    team.id,
-                    token.grant.client_id.as_deref(),
-                    &scopes.join(" "),
-                    state.clock.now(),
-                    None,
-                )
+                .insert_personal_key(&NewPersonalKey {
+                    key_hash: key.hash(),
+                    masked: key.masked(),
+                    user_id: token.grant.user_id,
+                    team_id: team.id,
+                    client_id: token.grant.client_id.clone(),
+                    scopes: scopes.join(" "),
+                    code_hash: token.grant.code_hash.clone(),
+                    now: state.clock.now(),
+                    expires_at: None,
+                })
                 .await?;
             Some(key)
         }

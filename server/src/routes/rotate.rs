@@ -124,6 +124,7 @@ async fn rotate(
                 masked: key.masked(),
                 client_id: token.grant.client_id.clone(),
                 scopes: scopes.join(" "),
+                code_hash: token.grant.code_hash.clone(),
             };
             (key, stored)
         });

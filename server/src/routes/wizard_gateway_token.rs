@@ -472,6 +472,7 @@ mod tests {
                 created_at: 0,
                 expires_at: None,
                 revoked_at: None,
+                code_hash: None,
                 partner_active: Some(true),
             },
             user: User::for_test(),

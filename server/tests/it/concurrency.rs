@@ -193,3 +193,49 @@ async fn concurrent_copies_of_one_account_request_get_one_byte_identical_answer(
         assert_eq!(server.admin_state().await.access_tokens, 1, "{storage:?}");
     }
 }
+
+/// If this fails, one refresh token presented by two parties at once (a
+/// thief and its owner) rotates once and the winner keeps a live pair:
+/// the loser's refusal must revoke the family, whoever won (RFC 9700
+/// section 4.14.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_of_one_token_rotate_once_then_revoke_the_family() {
+    for storage in [Storage::Memory, Storage::File] {
+        let server = Arc::new(
+            Server::start(Options {
+                storage,
+                ..Options::new("current")
+            })
+            .await,
+        );
+        let first = server.tokens(None).await;
+        let mut tasks = JoinSet::new();
+        for _ in 0..8 {
+            let (server, refresh) = (Arc::clone(&server), first.refresh.clone());
+            tasks.spawn(async move { server.refresh(&refresh, None).await });
+        }
+        let mut winners = Vec::new();
+        while let Some(answer) = tasks.join_next().await {
+            let answer = answer.expect("the task ran");
+            match answer.status {
+                StatusCode::OK => winners.push(tokens_of(answer)),
+                _ => {
+                    let (code, _) = envelope(Family::OAuth, &answer.json());
+                    assert_eq!(code, "invalid_grant", "{storage:?}");
+                }
+            }
+        }
+        assert_eq!(winners.len(), 1, "{storage:?}: one rotation");
+        let winner = &winners[0];
+        assert_eq!(
+            server.introspect(&winner.access).await.text(),
+            r#"{"active":false}"#,
+            "{storage:?}: the winner's pair dies with its family"
+        );
+        assert_eq!(
+            server.refresh(&winner.refresh, None).await.status,
+            StatusCode::BAD_REQUEST,
+            "{storage:?}"
+        );
+    }
+}

@@ -89,16 +89,17 @@ async fn rotation_replaces_both_keys_and_kills_the_old_ones_at_once() {
     server
         .state
         .db
-        .insert_personal_key(
-            &own_key.hash(),
-            &own_key.masked(),
+        .insert_personal_key(&server::db::NewPersonalKey {
+            key_hash: own_key.hash(),
+            masked: own_key.masked(),
             user_id,
-            first.team_id,
-            None,
-            "llm_gateway:read",
-            NOW,
-            None,
-        )
+            team_id: first.team_id,
+            client_id: None,
+            scopes: "llm_gateway:read".into(),
+            code_hash: None,
+            now: NOW,
+            expires_at: None,
+        })
         .await
         .unwrap();
     // Someone else's key, on another team: untouched.

@@ -119,9 +119,80 @@ async fn a_reused_code_fails_and_revokes_what_it_minted() {
         .await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     assert!(me.json()["detail"].as_str().unwrap().contains("revoked"));
-    // The personal API key was minted by the resource call, not from the
-    // code: it is the user's project key and stays.
-    assert_eq!(server.introspect(&key).await.json()["active"], true);
+    // The personal API key was minted with the code's access token: it
+    // descends from the code and dies with it (RFC 6749 section 4.1.2),
+    // at the API as at introspection.
+    assert_eq!(server.introspect(&key).await.text(), r#"{"active":false}"#);
+    let me = server.send(Call::get(paths::USERS_ME).bearer(&key)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.text());
+}
+
+/// The personal API key a resource call mints with `access`.
+async fn key_minted_with(server: &Server, access: &str) -> String {
+    let answer = server.provision(access).await;
+    answer.json()["complete"]["access_configuration"]["personal_api_key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a personal key: {}", answer.text()))
+        .to_owned()
+}
+
+/// If this fails, a stolen refresh token used after its owner rotated it
+/// (or the owner's stale copy used after the thief rotated it) is merely
+/// refused: the other party's rotation, and the personal keys minted
+/// along the way, stay alive (RFC 9700 section 4.14.2).
+#[tokio::test]
+async fn a_reused_refresh_token_revokes_its_whole_family() {
+    let server = Server::issuing_keys().await;
+    let (code, verifier) = server.signup(None).await;
+    let first = tokens_of(server.exchange(&code, verifier.as_str()).await);
+    let first_key = key_minted_with(&server, &first.access).await;
+    let rotated = tokens_of(server.refresh(&first.refresh, None).await);
+    let rotated_key = key_minted_with(&server, &rotated.access).await;
+    // Another signup's family is not touched.
+    let (other_code, other_verifier) = server.signup(None).await;
+    let other = tokens_of(server.exchange(&other_code, other_verifier.as_str()).await);
+    for live in [&rotated.access, &first_key, &rotated_key] {
+        assert_eq!(server.introspect(live).await.json()["active"], true);
+    }
+
+    let reused = server.refresh(&first.refresh, None).await;
+    assert_oauth_error(
+        &reused,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_REFRESH,
+    );
+    for (label, dead) in [
+        ("the rotation's access token", &rotated.access),
+        ("the key minted before the rotation", &first_key),
+        ("the key minted after it", &rotated_key),
+    ] {
+        assert_eq!(
+            server.introspect(dead).await.text(),
+            r#"{"active":false}"#,
+            "{label}"
+        );
+        let me = server.send(Call::get(paths::USERS_ME).bearer(dead)).await;
+        assert_eq!(
+            me.status,
+            StatusCode::UNAUTHORIZED,
+            "{label}: {}",
+            me.text()
+        );
+    }
+    assert_oauth_error(
+        &server.refresh(&rotated.refresh, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_REFRESH,
+    );
+    assert_eq!(
+        server.introspect(&other.access).await.json()["active"],
+        true
+    );
+    // A signup can still start a new family.
+    let (code, verifier) = server.signup(None).await;
+    tokens_of(server.exchange(&code, verifier.as_str()).await);
 }
 
 /// If this fails, a replayed code leaves alive the pair its tokens were
@@ -292,13 +363,6 @@ async fn refresh_rotates_and_may_only_narrow() {
         server.introspect(&first.access).await.text(),
         r#"{"active":false}"#
     );
-    let old = server.refresh(&first.refresh, None).await;
-    assert_oauth_error(
-        &old,
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        INVALID_REFRESH,
-    );
     let view = server.introspect(&second.access).await.json();
     assert_eq!(view["active"], true);
     assert_eq!(view["scope"], "user:read llm_gateway:read");
@@ -306,6 +370,21 @@ async fn refresh_rotates_and_may_only_narrow() {
     // Without `scope`, a refresh keeps what the refresh token holds.
     let third = tokens_of(server.refresh(&second.refresh, None).await);
     assert_eq!(third.answer["scope"], "user:read llm_gateway:read");
+
+    // The first refresh token is single use: presented again it is
+    // refused, and the family it belongs to is revoked with it
+    // (`a_reused_refresh_token_revokes_its_whole_family`).
+    let old = server.refresh(&first.refresh, None).await;
+    assert_oauth_error(
+        &old,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        INVALID_REFRESH,
+    );
+    assert_eq!(
+        server.introspect(&third.access).await.text(),
+        r#"{"active":false}"#
+    );
 }
 
 /// If this fails, an access token would outlive its `expires_in`.
