@@ -10,10 +10,17 @@
 //! [`Limits::max_connections`] are served at once; the next one waits in
 //! the listen backlog until one closes. Request bodies are bounded by each
 //! program's own body limit, on every route.
+//!
+//! Every request carries its connection's peer address as axum's
+//! `ConnectInfo<SocketAddr>`, as `Router::into_make_service_with_connect_info`
+//! would give it: the TCP peer, never a header a client can write.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use axum::extract::ConnectInfo;
 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,6 +28,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
 
 /// The bounds [`serve`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +58,8 @@ impl Default for Limits {
 
 /// Serves `service` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits for the connections in flight to finish their
-/// current request, as `axum::serve`'s graceful shutdown does.
+/// current request, as `axum::serve`'s graceful shutdown does. Each request
+/// carries `ConnectInfo<SocketAddr>`, its connection's peer.
 pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
@@ -74,9 +83,9 @@ pub async fn serve<S, B>(
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, or a connection reset
                     // before it was accepted: not the server's end, so
@@ -88,13 +97,13 @@ pub async fn serve<S, B>(
             },
             () = &mut shutdown => break,
         };
+        let service = service
+            .clone()
+            .map_request(move |request| with_peer(request, peer));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            );
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -105,6 +114,12 @@ pub async fn serve<S, B>(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// `request`, carrying the peer it came from.
+fn with_peer(mut request: http::Request<Incoming>, peer: SocketAddr) -> http::Request<Incoming> {
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
 }
 
 /// What both programs do once ready: print the one stdout line
@@ -156,5 +171,44 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// If this fails, the servers cannot tell one client from another:
+    /// the sign-in throttle counts failures per TCP peer.
+    #[tokio::test]
+    async fn every_request_carries_its_tcp_peer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let echo = tower::service_fn(|request: http::Request<Incoming>| async move {
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip().to_string());
+            Ok::<_, Infallible>(http::Response::new(peer.unwrap_or_default()))
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, echo, Limits::DEFAULT, async {
+            let _ = stopped.await;
+        }));
+        for from in ["127.0.0.1", "127.0.0.3"] {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+            let mut stream = socket.connect(address).await.unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            assert!(answer.ends_with(&format!("\r\n\r\n{from}")), "{answer}");
+        }
+        stop.send(()).unwrap();
+        server.await.unwrap();
     }
 }
