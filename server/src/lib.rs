@@ -41,6 +41,7 @@ pub mod resource;
 pub mod routes;
 pub mod seed;
 pub mod session;
+pub mod sign_in_throttle;
 pub mod signup;
 pub mod state;
 pub mod stripe;
@@ -96,6 +97,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         journal: Arc::new(Mutex::new(VecDeque::with_capacity(1024))),
         wizard_gateway: config.wizard_gateway.clone().map(Arc::new),
         in_flight: Arc::default(),
+        sign_in_throttle: Arc::default(),
     })
 }
 

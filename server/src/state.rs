@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::in_flight::InFlight;
 use crate::policy::ScopePolicy;
+use crate::sign_in_throttle::SignInThrottle;
 
 /// The server's state. Cloning is cheap.
 #[derive(Clone)]
@@ -32,6 +33,8 @@ pub struct AppState {
     /// The account requests being answered, by partner and request id:
     /// copies of one request wait for the first to finish and replay it.
     pub in_flight: Arc<InFlight>,
+    /// Every password check's failures, per client address and account.
+    pub sign_in_throttle: Arc<SignInThrottle>,
 }
 
 /// The settings of the wizard's gateway tokens (the real server's

@@ -2,7 +2,10 @@
 //! (`step=sign_in`) and the consent form (`step=consent`) of
 //! `GET /oauth/authorize`. Both carry the authorize parameters as hidden
 //! fields (checked again here, exactly as the GET checks them) and the
-//! session's CSRF token.
+//! session's CSRF token. A password goes through the sign-in throttle
+//! (`session::check_password`).
+
+use std::net::IpAddr;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -19,7 +22,8 @@ use crate::login::{
     self, Authorization, AuthorizeParams, Refusal, ReturnTo, STALE_FORM, WRONG_CREDENTIALS,
 };
 use crate::login_html;
-use crate::session;
+use crate::session::{self, ClientAddress, SignIn};
+use crate::sign_in_throttle::TOO_MANY_FAILED_ATTEMPTS;
 use crate::state::AppState;
 
 /// Signs in, or records the consent decision.
@@ -35,10 +39,12 @@ use crate::state::AppState;
         (status = 401, description = "Wrong email or password: the sign-in form again", content_type = "text/html"),
         (status = 403, description = "Missing session or CSRF token mismatch: an HTML page", content_type = "text/html"),
         (status = 413, description = "A form over 64 KiB: an HTML page", content_type = "text/html"),
+        (status = 429, description = "30 failed sign-ins from this client address or for this email within 10 minutes: the sign-in form again, refused whatever the password until 10 minutes after the last failure", content_type = "text/html", headers(("Retry-After" = i64, description = "Seconds until the lockout ends"))),
     )
 )]
 pub async fn submit(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     FormBytes(bytes): FormBytes,
 ) -> Result<Response, PageFailure> {
@@ -67,6 +73,7 @@ pub async fn submit(
         Some("sign_in") => {
             sign_in(
                 &state,
+                client,
                 &authorization,
                 &session_id,
                 &session.csrf_token,
@@ -95,6 +102,7 @@ pub async fn submit(
 
 async fn sign_in(
     state: &AppState,
+    client: IpAddr,
     authorization: &Authorization,
     session_id: &str,
     csrf_token: &str,
@@ -102,16 +110,27 @@ async fn sign_in(
 ) -> Result<Response, ApiError> {
     let email = submitted.email.as_deref().unwrap_or("");
     let password = submitted.password.as_deref().unwrap_or("");
-    let user = match session::check_password(state, email, password).await? {
-        Some(user) => user,
-        None => {
-            let page = login_html::sign_in_page(
-                &authorization.params,
-                csrf_token,
-                &authorization.application.label,
-                Some(WRONG_CREDENTIALS),
-            );
-            return Ok(html(StatusCode::UNAUTHORIZED, page));
+    let form_again = |error: &str| {
+        login_html::sign_in_page(
+            &authorization.params,
+            csrf_token,
+            &authorization.application.label,
+            Some(error),
+        )
+    };
+    let user = match session::check_password(state, client, email, password).await? {
+        SignIn::Accepted(user) => user,
+        SignIn::Refused => {
+            return Ok(html(
+                StatusCode::UNAUTHORIZED,
+                form_again(WRONG_CREDENTIALS),
+            ))
+        }
+        SignIn::Locked(locked) => {
+            return Ok(session::locked_out(
+                form_again(TOO_MANY_FAILED_ATTEMPTS),
+                locked,
+            ))
         }
     };
     // A new session for the user: an id planted before sign-in is worthless.

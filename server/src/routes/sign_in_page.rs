@@ -2,7 +2,8 @@
 //! is not signed in is sent before today's consent (the real entry is
 //! `login_required`). Signing in replaces the browser's session, exactly
 //! as the interactive login's form does, and sends the browser on to
-//! `next`, an in-app path only.
+//! `next`, an in-app path only. Its password goes through the sign-in
+//! throttle (`session::check_password`), as the interactive login's does.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,7 +16,8 @@ use crate::consent::in_app_path;
 use crate::forms::LoginForm;
 use crate::login::{STALE_FORM, WRONG_CREDENTIALS};
 use crate::login_html;
-use crate::session;
+use crate::session::{self, ClientAddress, SignIn};
+use crate::sign_in_throttle::TOO_MANY_FAILED_ATTEMPTS;
 use crate::state::AppState;
 
 /// The sign-in form (or straight on to `next` when already signed in).
@@ -67,10 +69,12 @@ pub async fn show(
         (status = 401, description = "Wrong email or password: the form again", content_type = "text/html"),
         (status = 403, description = "Missing session or CSRF token mismatch: an HTML page", content_type = "text/html"),
         (status = 413, description = "A form over 64 KiB", content_type = "text/html"),
+        (status = 429, description = "30 failed sign-ins from this client address or for this email within 10 minutes: the form again, refused whatever the password until 10 minutes after the last failure", content_type = "text/html", headers(("Retry-After" = i64, description = "Seconds until the lockout ends"))),
     )
 )]
 pub async fn submit(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageFailure> {
@@ -87,9 +91,17 @@ pub async fn submit(
     }
     let email = form.email.as_deref().unwrap_or("");
     let password = form.password.as_deref().unwrap_or("");
-    let Some(user) = session::check_password(&state, email, password).await? else {
-        let page = login_html::login_page(next, &session.csrf_token, Some(WRONG_CREDENTIALS));
-        return Ok(html(StatusCode::UNAUTHORIZED, page));
+    let user = match session::check_password(&state, client, email, password).await? {
+        SignIn::Accepted(user) => user,
+        SignIn::Refused => {
+            let page = login_html::login_page(next, &session.csrf_token, Some(WRONG_CREDENTIALS));
+            return Ok(html(StatusCode::UNAUTHORIZED, page));
+        }
+        SignIn::Locked(locked) => {
+            let page =
+                login_html::login_page(next, &session.csrf_token, Some(TOO_MANY_FAILED_ATTEMPTS));
+            return Ok(session::locked_out(page, locked));
+        }
     };
     // A new session for the user: an id planted before sign-in is worthless.
     state.db.delete_session(&hash_secret(&session_id)).await?;

@@ -2,7 +2,9 @@
 //! as a browser drives them (a cookie, the forms' hidden fields), and the
 //! code's exchange at `POST /oauth/token`.
 
-use axum::http::{header, StatusCode};
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::json;
 
 use protocol::paths;
@@ -11,42 +13,40 @@ use protocol::scope::WIZARD_LOGIN_SCOPES;
 
 use crate::support::*;
 
-const PASSWORD: &str = "correct horse battery staple";
-const CALLBACK: &str = "http://127.0.0.1:8239/callback";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const CALLBACK: &str = "http://127.0.0.1:8239/callback";
 
-/// A browser: one cookie, the last page.
-struct Browser<'a> {
+/// A browser: its cookies, by name.
+pub(crate) struct Browser<'a> {
     server: &'a Server,
-    cookie: Option<String>,
+    cookies: BTreeMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(server: &'a Server) -> Browser<'a> {
+    pub(crate) fn new(server: &'a Server) -> Browser<'a> {
         Browser {
             server,
-            cookie: None,
+            cookies: BTreeMap::new(),
         }
     }
 
-    async fn send(&mut self, call: Call) -> Answer {
-        let call = match &self.cookie {
-            Some(cookie) => call.header("cookie", cookie.clone()),
+    pub(crate) async fn send(&mut self, call: Call) -> Answer {
+        let call = match cookie_header(&self.cookies) {
+            Some(cookie) => call.header("cookie", cookie),
             None => call,
         };
         let answer = self.server.send(call).await;
-        if let Some(set) = answer.header(header::SET_COOKIE.as_str()) {
-            self.cookie = Some(set.split(';').next().unwrap().to_owned());
-        }
+        keep_cookies(&mut self.cookies, &answer.headers);
         answer
     }
 
-    async fn open(&mut self, query: &str) -> Answer {
+    pub(crate) async fn open(&mut self, query: &str) -> Answer {
         self.send(Call::get(format!("{}?{query}", paths::OAUTH_AUTHORIZE)))
             .await
     }
 
     /// Submits the page's form: its hidden fields, then `fields`.
-    async fn submit(&mut self, page: &Answer, fields: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn submit(&mut self, page: &Answer, fields: &[(&str, &str)]) -> Answer {
         let mut pairs = hidden_fields(&page.text());
         for (name, value) in fields {
             pairs.retain(|(existing, _)| existing != name);
@@ -80,8 +80,28 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// The `Cookie` header of these cookies, if there are any.
+pub(crate) fn cookie_header(cookies: &BTreeMap<String, String>) -> Option<String> {
+    (!cookies.is_empty()).then(|| {
+        cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// Keeps the cookies an answer sets (each `Set-Cookie`'s `name=value`).
+pub(crate) fn keep_cookies(cookies: &mut BTreeMap<String, String>, headers: &HeaderMap) {
+    for set in headers.get_all(header::SET_COOKIE) {
+        let pair = set.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        cookies.insert(name.to_owned(), value.to_owned());
+    }
+}
+
 /// The `name`/`value` pairs of every hidden input of our own pages.
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
+pub(crate) fn hidden_fields(html: &str) -> Vec<(String, String)> {
     html.lines()
         .filter(|line| line.contains("type=\"hidden\""))
         .map(|line| (attribute(line, "name"), unescape(&attribute(line, "value"))))
@@ -115,7 +135,7 @@ fn param(location: &str, name: &str) -> Option<String> {
 }
 
 /// A user (created by a signup) with [`PASSWORD`]; returns the email.
-async fn user_with_password(server: &Server) -> String {
+pub(crate) async fn user_with_password(server: &Server) -> String {
     let email = server.email();
     server.signup_as(&email, None).await;
     let user = server
@@ -146,7 +166,7 @@ fn granted_at_login() -> String {
         .join(" ")
 }
 
-fn authorize_query(verifier: &CodeVerifier, redirect_uri: &str, scope: &str) -> String {
+pub(crate) fn authorize_query(verifier: &CodeVerifier, redirect_uri: &str, scope: &str) -> String {
     serde_urlencoded::to_string([
         ("client_id", WIZARD),
         ("redirect_uri", redirect_uri),
@@ -211,10 +231,10 @@ async fn sign_in_consent_and_exchange() {
         assert!(refused.text().contains("id=\"sign-in\""));
         assert!(refused.header("set-cookie").is_none());
     }
-    let before = browser.cookie.clone();
+    let before = browser.cookies.clone();
     let location = allow(&mut browser, &query, &email).await;
     assert_ne!(
-        browser.cookie, before,
+        browser.cookies, before,
         "signing in must replace the session"
     );
     assert!(

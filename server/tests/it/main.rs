@@ -17,6 +17,7 @@ mod posthog_api;
 mod reliability;
 mod request_logs;
 mod seeded_accounts;
+mod sign_in;
 mod signup;
 mod storage;
 mod stripe_namespace;

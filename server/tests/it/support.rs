@@ -160,6 +160,7 @@ impl Server {
             journal: Arc::new(Mutex::new(Default::default())),
             wizard_gateway: options.wizard_gateway.map(Arc::new),
             in_flight: Arc::default(),
+            sign_in_throttle: Arc::default(),
         };
         Server {
             app: server::app(state.clone()),
