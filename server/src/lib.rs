@@ -89,7 +89,6 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
     Ok(AppState {
         db,
         clock,
-        random,
         policy: Arc::new(policy),
         public_url: public_url.trim_end_matches('/').into(),
         region: config.region,
@@ -98,6 +97,8 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         wizard_gateway: config.wizard_gateway.clone().map(Arc::new),
         in_flight: Arc::default(),
         sign_in_throttle: Arc::default(),
+        form_key: Arc::new(login::FormKey::draw(random.as_ref())),
+        random,
     })
 }
 

@@ -24,6 +24,14 @@ pub const SESSION_SECONDS: i64 = 14 * 24 * 3600;
 
 pub use protocol::oauth::AuthorizeParams;
 
+/// The anonymous form cookie's name: a browser that is not signed in
+/// carries a random nonce here, and its sign-in form the nonce's
+/// [`FormKey::token`] (a signed double-submit token; no row is stored).
+pub const FORM_COOKIE: &str = "posthog_form";
+/// How long the anonymous form cookie lives (seconds): a sign-in page left
+/// open longer says the form has expired.
+pub const FORM_COOKIE_SECONDS: i64 = 24 * 3600;
+
 /// What a refused sign-in says (the same for an unknown email).
 pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 /// What a form without this browser's session or CSRF token gets.
@@ -35,6 +43,41 @@ pub const STALE_FORM: &str =
 pub fn random_token(random: &dyn RandomSource) -> String {
     let bytes = random.bytes(32);
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+/// The server's secret for the anonymous forms' CSRF tokens, drawn from
+/// the injected randomness at start. A restart draws another, so a form
+/// shown before it is refused as expired.
+pub struct FormKey([u8; 32]);
+
+impl FormKey {
+    pub fn draw(random: &dyn RandomSource) -> FormKey {
+        let mut key = [0u8; 32];
+        random.fill(&mut key);
+        FormKey(key)
+    }
+
+    /// The CSRF token of the sign-in form of a browser whose
+    /// [`FORM_COOKIE`] holds `nonce`: HMAC-SHA256 of the nonce under the
+    /// key, URL-safe. Only this server can compute it, and only for the
+    /// nonce that browser holds.
+    pub fn token(&self, nonce: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0)
+            .expect("HMAC accepts any key length");
+        mac.update(b"posthog sign-in form\0");
+        mac.update(nonce.as_bytes());
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            mac.finalize().into_bytes(),
+        )
+    }
+}
+
+impl std::fmt::Debug for FormKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FormKey(***)")
+    }
 }
 
 /// The query string of `GET /oauth/authorize` for these parameters.
@@ -202,10 +245,25 @@ pub fn redirect_uri_matches(registered: &[String], uri: &str) -> bool {
 
 /// The session id of a `Cookie` header, if it has one.
 pub fn session_id(cookie_header: Option<&str>) -> Option<&str> {
+    cookie(cookie_header, SESSION_COOKIE)
+}
+
+/// The anonymous form nonce of a `Cookie` header, if it has one shaped
+/// like those [`random_token`] draws (43 URL-safe characters).
+pub fn form_nonce(cookie_header: Option<&str>) -> Option<&str> {
+    cookie(cookie_header, FORM_COOKIE).filter(|nonce| {
+        nonce.len() == 43
+            && nonce
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    })
+}
+
+fn cookie<'a>(cookie_header: Option<&'a str>, wanted: &str) -> Option<&'a str> {
     cookie_header?
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim())
         .filter(|value| !value.is_empty())
 }
@@ -214,6 +272,13 @@ pub fn session_id(cookie_header: Option<&str>) -> Option<&str> {
 /// the whole site, for the session's life.
 pub fn session_cookie(id: &str, max_age: i64) -> String {
     format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}")
+}
+
+/// The `Set-Cookie` value for an anonymous form nonce: HttpOnly and
+/// SameSite=Lax like the session's, so another site's page can neither
+/// read it nor have it sent with a form it posts.
+pub fn form_cookie(nonce: &str) -> String {
+    format!("{FORM_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Lax; Max-Age={FORM_COOKIE_SECONDS}")
 }
 
 /// `redirect_uri` with `pairs` added to its query.
@@ -276,6 +341,17 @@ mod tests {
         for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
             assert!(cookie.contains(part), "{cookie}");
         }
+        let nonce = "n".repeat(43);
+        let header = format!("posthog_session=xyz; posthog_form={nonce}");
+        assert_eq!(form_nonce(Some(&header)), Some(nonce.as_str()));
+        for odd in ["short", &"n".repeat(44), &format!("{}=", "n".repeat(42))] {
+            let header = format!("posthog_form={odd}");
+            assert_eq!(form_nonce(Some(&header)), None, "{odd}");
+        }
+        let cookie = form_cookie(&nonce);
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=86400"] {
+            assert!(cookie.contains(part), "{cookie}");
+        }
         assert_eq!(
             callback_url(
                 "http://localhost:1/callback",
@@ -283,6 +359,24 @@ mod tests {
             ),
             "http://localhost:1/callback?code=a+b&state=s%26t"
         );
+    }
+
+    /// If this fails, another site could compute a sign-in form's token
+    /// for a nonce it planted, or one browser's token would pass with
+    /// another's cookie.
+    #[test]
+    fn form_tokens_are_bound_to_the_key_and_the_nonce() {
+        let random = protocol::random::SeededRandom::new(1);
+        let key = FormKey::draw(&random);
+        let other_key = FormKey::draw(&random);
+        let nonce = random_token(&random);
+        let token = key.token(&nonce);
+        assert_eq!(token, key.token(&nonce));
+        assert_eq!(token.len(), 43);
+        assert_ne!(token, other_key.token(&nonce));
+        assert_ne!(token, key.token(&random_token(&random)));
+        assert_ne!(token, nonce);
+        assert_eq!(format!("{key:?}"), "FormKey(***)");
     }
 
     /// If a row fails, an unknown client or an unregistered redirect URI

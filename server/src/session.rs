@@ -1,7 +1,9 @@
 //! A browser's session with this server (the `posthog_session` cookie):
-//! found, started, and signed in with an email and a password, through
-//! the sign-in throttle. Only a session id's hash is stored; the cookie
-//! carries the id.
+//! found, started when a person signs in, and the password check behind
+//! every sign-in form. Only a session id's hash is stored; the cookie
+//! carries the id. A browser that is not signed in has no row at all: its
+//! sign-in form is guarded by the anonymous form cookie instead (see
+//! [`Visitor`]).
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -11,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
-use protocol::credential::hash_secret;
+use protocol::credential::{constant_time_eq, hash_secret};
 use protocol::email::Email;
 
 use crate::db::login::{LoginSession, NewSession};
@@ -43,17 +45,100 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// The session of the request's cookie, if it is live: its id and row.
+/// Who sends a form, and the CSRF token its page must have carried.
+#[derive(Debug, Clone)]
+pub enum Visitor {
+    /// A browser with a live session: its forms carry the session's token.
+    Session { id: String, session: LoginSession },
+    /// A browser without one: its sign-in form carries the token of its
+    /// anonymous form cookie's nonce (`None`: no such cookie, so no form
+    /// of it can match).
+    Anonymous { form_token: Option<String> },
+}
+
+impl Visitor {
+    /// The CSRF token this visitor's pages carry.
+    pub fn csrf_token(&self) -> Option<&str> {
+        match self {
+            Visitor::Session { session, .. } => Some(&session.csrf_token),
+            Visitor::Anonymous { form_token } => form_token.as_deref(),
+        }
+    }
+
+    /// Whether a form's `csrf_token` is this visitor's (in constant time).
+    pub fn sent(&self, csrf_token: Option<&str>) -> bool {
+        match (self.csrf_token(), csrf_token) {
+            (Some(expected), Some(sent)) => constant_time_eq(sent, expected),
+            _ => false,
+        }
+    }
+
+    /// The signed-in user, if any.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Visitor::Session { session, .. } => session.user_id,
+            Visitor::Anonymous { .. } => None,
+        }
+    }
+}
+
+/// The visitor of a request's cookies.
+pub async fn visitor(state: &AppState, headers: &HeaderMap) -> Result<Visitor, ApiError> {
+    Ok(match current(state, headers).await? {
+        Some((id, session)) => Visitor::Session { id, session },
+        None => Visitor::Anonymous {
+            form_token: login::form_nonce(Some(&cookie_header(headers)))
+                .map(|nonce| state.form_key.token(nonce)),
+        },
+    })
+}
+
+/// The sign-in form of a browser that is not signed in: the CSRF token
+/// its page carries, and the cookie to set when the browser has no nonce
+/// yet. Nothing is stored.
+#[derive(Debug, Clone)]
+pub struct AnonymousForm {
+    pub csrf_token: String,
+    new_nonce: Option<String>,
+}
+
+impl AnonymousForm {
+    /// Sets the anonymous form cookie on `response` if the browser had
+    /// none.
+    pub fn set_cookie(&self, response: &mut Response) {
+        let Some(nonce) = &self.new_nonce else {
+            return;
+        };
+        if let Ok(value) = HeaderValue::from_str(&login::form_cookie(nonce)) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// The anonymous sign-in form for this request's browser: the nonce it
+/// already holds, or a new one.
+pub fn anonymous_form(state: &AppState, headers: &HeaderMap) -> AnonymousForm {
+    let held = login::form_nonce(Some(&cookie_header(headers))).map(str::to_owned);
+    let (nonce, new_nonce) = match held {
+        Some(nonce) => (nonce, None),
+        None => {
+            let nonce = login::random_token(state.random.as_ref());
+            (nonce.clone(), Some(nonce))
+        }
+    };
+    AnonymousForm {
+        csrf_token: state.form_key.token(&nonce),
+        new_nonce,
+    }
+}
+
+/// The session of the request's cookie, if it is live and signed in: its
+/// id and row.
 pub async fn current(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(String, LoginSession)>, ApiError> {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = cookie_header(headers);
     let Some(id) = login::session_id(Some(&cookie)) else {
         return Ok(None);
     };
@@ -64,11 +149,20 @@ pub async fn current(
     Ok(session.map(|session| (id.to_owned(), session)))
 }
 
-/// A new session (anonymous with `None`): its id, for the cookie, and row.
-pub async fn start(
-    state: &AppState,
-    user_id: Option<i64>,
-) -> Result<(String, LoginSession), ApiError> {
+/// Every `Cookie` header of the request, as one.
+fn cookie_header(headers: &HeaderMap) -> String {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A new session of a user who has just signed in: its id, for the
+/// cookie, and row. The session a visitor held before (if any) should be
+/// ended first, so an id planted before sign-in is worthless after it.
+pub async fn start(state: &AppState, user_id: i64) -> Result<(String, LoginSession), ApiError> {
     let id = login::random_token(state.random.as_ref());
     let csrf_token = login::random_token(state.random.as_ref());
     let now = state.clock.now();
@@ -86,7 +180,7 @@ pub async fn start(
     Ok((
         id,
         LoginSession {
-            user_id,
+            user_id: Some(user_id),
             csrf_token,
             expires_at,
         },

@@ -10,6 +10,7 @@ use protocol::region::Region;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::in_flight::InFlight;
+use crate::login::FormKey;
 use crate::policy::ScopePolicy;
 use crate::sign_in_throttle::SignInThrottle;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub in_flight: Arc<InFlight>,
     /// Every password check's failures, per client address and account.
     pub sign_in_throttle: Arc<SignInThrottle>,
+    /// The secret of the anonymous sign-in forms' CSRF tokens.
+    pub form_key: Arc<FormKey>,
 }
 
 /// The settings of the wizard's gateway tokens (the real server's

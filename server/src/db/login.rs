@@ -7,8 +7,10 @@ use sqlx::FromRow;
 use super::handle::{arguments, Db};
 use super::named::named;
 
-/// A live browser session. `user_id` is `None` before the person signs in:
-/// the session exists so that the sign-in form's CSRF token is tied to it.
+/// A live browser session of a signed-in person. `user_id` is never
+/// `None` any more: a browser that has not signed in has no row (its
+/// sign-in form is guarded by the anonymous form cookie), and a row left
+/// without a user by an earlier version is not read.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct LoginSession {
     pub user_id: Option<i64>,
@@ -20,7 +22,7 @@ pub struct LoginSession {
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub id_hash: String,
-    pub user_id: Option<i64>,
+    pub user_id: i64,
     pub csrf_token: String,
     pub now: i64,
     pub expires_at: i64,
@@ -74,13 +76,13 @@ impl Db {
         self.execute_named(statement).await.map(drop)
     }
 
-    /// The session with this id hash, unless it expired by `now`.
+    /// The signed-in session with this id hash, unless it expired by `now`.
     pub async fn session(&self, id_hash: &str, now: i64) -> sqlx::Result<Option<LoginSession>> {
         // A session created by the previous request is committed: the
         // reader sees it.
         sqlx::query_as(
             "SELECT user_id, csrf_token, expires_at FROM login_sessions
-             WHERE id_hash = ? AND expires_at > ?",
+             WHERE id_hash = ? AND expires_at > ? AND user_id IS NOT NULL",
         )
         .bind(id_hash)
         .bind(now)
@@ -88,8 +90,16 @@ impl Db {
         .await
     }
 
-    /// Ends a session (signing in replaces the anonymous one, so a session
-    /// id planted before sign-in is worthless after it).
+    /// How many session rows are stored, live or not (anonymous visitors
+    /// must add none).
+    pub async fn login_session_count(&self) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM login_sessions")
+            .fetch_one(&mut *self.reader.get().await?)
+            .await
+    }
+
+    /// Ends a session (signing in again replaces it, so a session id
+    /// planted before sign-in is worthless after it).
     pub async fn delete_session(&self, id_hash: &str) -> sqlx::Result<()> {
         self.execute(
             "DELETE FROM login_sessions WHERE id_hash = ?",

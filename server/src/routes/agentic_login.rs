@@ -116,7 +116,7 @@ async fn follow(state: &AppState, link: DeepLink, verify_email_query: &str) -> R
         }
         Landing::SignedIn => {
             let mut response = redirect(&link.path);
-            match session::start(state, Some(user.id)).await {
+            match session::start(state, user.id).await {
                 Ok((id, session)) => {
                     set_cookie(&mut response, &id, session.expires_at - state.clock.now());
                 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use crate::accounts::real_teams;
 use crate::authorization::{authorize, finish, issue_code, refuse};
-use crate::browser::{error_page, html, set_cookie, PageFailure};
+use crate::browser::{error_page, html, PageFailure};
 use crate::error::ApiError;
 use crate::login::AuthorizeParams;
 use crate::login_html;
@@ -33,7 +33,7 @@ use crate::state::AppState;
         ("state" = Option<String>, Query, description = "Returned unchanged on the redirect"),
     ),
     responses(
-        (status = 200, description = "The sign-in form (sets the session cookie) or the consent form (HTML)", content_type = "text/html"),
+        (status = 200, description = "The sign-in form (sets the anonymous form cookie `posthog_form` when the browser has none; stores nothing) or the consent form (HTML)", content_type = "text/html"),
         (status = 302, description = "Signed in with remembered consent: `redirect_uri?code=…&state=…`; or an error other than a bad client or redirect URI: `redirect_uri?error=…&state=…`"),
         (status = 400, description = "Unknown or inactive client, unregistered redirect_uri: an HTML page, never a redirect", content_type = "text/html"),
     )
@@ -56,27 +56,22 @@ pub async fn show(
         Ok(authorization) => authorization,
         Err(refusal) => return Ok(refuse(refusal, StatusCode::FOUND)),
     };
-    let now = state.clock.now();
-    let Some((_, session)) = session::current(&state, &headers).await? else {
-        let (id, session) = session::start(&state, None).await?;
+    let signed_in = session::current(&state, &headers).await?;
+    let Some((session, user_id)) =
+        signed_in.and_then(|(_, session)| session.user_id.map(|user_id| (session, user_id)))
+    else {
+        // Not signed in: the sign-in form, guarded by the anonymous form
+        // cookie. Nothing is stored until the form signs someone in.
+        let form = session::anonymous_form(&state, &headers);
         let page = login_html::sign_in_page(
             &params,
-            &session.csrf_token,
+            &form.csrf_token,
             &authorization.application.label,
             None,
         );
         let mut response = html(StatusCode::OK, page);
-        set_cookie(&mut response, &id, session.expires_at - now);
+        form.set_cookie(&mut response);
         return Ok(response);
-    };
-    let Some(user_id) = session.user_id else {
-        let page = login_html::sign_in_page(
-            &params,
-            &session.csrf_token,
-            &authorization.application.label,
-            None,
-        );
-        return Ok(html(StatusCode::OK, page));
     };
     let teams = real_teams(&state, user_id).await?;
     // Remembered consent covering these scopes, for a team the user still

@@ -1,9 +1,9 @@
 //! `POST /oauth/authorize` (protocol section 6): the sign-in form
 //! (`step=sign_in`) and the consent form (`step=consent`) of
 //! `GET /oauth/authorize`. Both carry the authorize parameters as hidden
-//! fields (checked again here, exactly as the GET checks them) and the
-//! session's CSRF token. A password goes through the sign-in throttle
-//! (`session::check_password`).
+//! fields (checked again here, exactly as the GET checks them) and a CSRF
+//! token: the session's, or, before sign-in, the anonymous form cookie's.
+//! A password goes through the sign-in throttle (`session::check_password`).
 
 use std::net::IpAddr;
 
@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use protocol::credential::{constant_time_eq, hash_secret};
+use protocol::credential::hash_secret;
 
 use crate::accounts::{create_default_team, real_teams};
 use crate::authorization::{authorize, finish, issue_code, refuse};
@@ -22,7 +22,7 @@ use crate::login::{
     self, Authorization, AuthorizeParams, Refusal, ReturnTo, STALE_FORM, WRONG_CREDENTIALS,
 };
 use crate::login_html;
-use crate::session::{self, ClientAddress, SignIn};
+use crate::session::{self, ClientAddress, SignIn, Visitor};
 use crate::sign_in_throttle::TOO_MANY_FAILED_ATTEMPTS;
 use crate::state::AppState;
 
@@ -37,7 +37,7 @@ use crate::state::AppState;
         (status = 200, description = "Without a redirect_uri: the page showing the code", content_type = "text/html"),
         (status = 400, description = "Unknown client, unregistered redirect_uri, malformed form: an HTML page", content_type = "text/html"),
         (status = 401, description = "Wrong email or password: the sign-in form again", content_type = "text/html"),
-        (status = 403, description = "Missing session or CSRF token mismatch: an HTML page", content_type = "text/html"),
+        (status = 403, description = "Missing session or form cookie, or CSRF token mismatch: an HTML page", content_type = "text/html"),
         (status = 413, description = "A form over 64 KiB: an HTML page", content_type = "text/html"),
         (status = 429, description = "30 failed sign-ins from this client address or for this email within 10 minutes: the sign-in form again, refused whatever the password until 10 minutes after the last failure", content_type = "text/html", headers(("Retry-After" = i64, description = "Seconds until the lockout ends"))),
     )
@@ -58,36 +58,32 @@ pub async fn submit(
         Ok(authorization) => authorization,
         Err(refusal) => return Ok(refuse(refusal, StatusCode::FOUND)),
     };
-    // The form must come from a page this browser's session was shown.
-    let Some((session_id, session)) = session::current(&state, &headers).await? else {
-        return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
+    // The form must come from a page this browser was shown: its session's
+    // token, or before sign-in its anonymous form cookie's.
+    let visitor = session::visitor(&state, &headers).await?;
+    let csrf_token = match visitor.csrf_token() {
+        Some(token) if visitor.sent(submitted.csrf_token.as_deref()) => token,
+        _ => return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM)),
     };
-    let token_matches = submitted
-        .csrf_token
-        .as_deref()
-        .is_some_and(|sent| constant_time_eq(sent, &session.csrf_token));
-    if !token_matches {
-        return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
-    }
     Ok(match submitted.step.as_deref() {
         Some("sign_in") => {
             sign_in(
                 &state,
                 client,
                 &authorization,
-                &session_id,
-                &session.csrf_token,
+                &visitor,
+                csrf_token,
                 &submitted,
             )
             .await?
         }
-        Some("consent") => match session.user_id {
+        Some("consent") => match visitor.user_id() {
             Some(user_id) => consent(&state, &authorization, user_id, &submitted).await?,
             None => html(
                 StatusCode::OK,
                 login_html::sign_in_page(
                     &params,
-                    &session.csrf_token,
+                    csrf_token,
                     &authorization.application.label,
                     None,
                 ),
@@ -104,7 +100,7 @@ async fn sign_in(
     state: &AppState,
     client: IpAddr,
     authorization: &Authorization,
-    session_id: &str,
+    visitor: &Visitor,
     csrf_token: &str,
     submitted: &AuthorizeForm,
 ) -> Result<Response, ApiError> {
@@ -134,8 +130,10 @@ async fn sign_in(
         }
     };
     // A new session for the user: an id planted before sign-in is worthless.
-    state.db.delete_session(&hash_secret(session_id)).await?;
-    let (id, session) = session::start(state, Some(user.id)).await?;
+    if let Visitor::Session { id, .. } = visitor {
+        state.db.delete_session(&hash_secret(id)).await?;
+    }
+    let (id, session) = session::start(state, user.id).await?;
     tracing::info!(user = %user.uuid, client_id = %authorization.application.client_id, "signed in");
     let location = format!(
         "{}?{}",

@@ -2,21 +2,23 @@
 //! is not signed in is sent before today's consent (the real entry is
 //! `login_required`). Signing in replaces the browser's session, exactly
 //! as the interactive login's form does, and sends the browser on to
-//! `next`, an in-app path only. Its password goes through the sign-in
-//! throttle (`session::check_password`), as the interactive login's does.
+//! `next`, an in-app path only. Before sign-in nothing is stored: the form
+//! is guarded by the anonymous form cookie, and its password goes through
+//! the sign-in throttle (`session::check_password`), as the interactive
+//! login's does.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use protocol::credential::{constant_time_eq, hash_secret};
+use protocol::credential::hash_secret;
 
 use crate::browser::{error_page, html, redirect, set_cookie, Form, PageFailure};
 use crate::consent::in_app_path;
 use crate::forms::LoginForm;
 use crate::login::{STALE_FORM, WRONG_CREDENTIALS};
 use crate::login_html;
-use crate::session::{self, ClientAddress, SignIn};
+use crate::session::{self, ClientAddress, SignIn, Visitor};
 use crate::sign_in_throttle::TOO_MANY_FAILED_ATTEMPTS;
 use crate::state::AppState;
 
@@ -27,7 +29,7 @@ use crate::state::AppState;
     tag = "app",
     params(("next" = Option<String>, Query, description = "An in-app path to return to after signing in (default `/`)")),
     responses(
-        (status = 200, description = "The sign-in form (sets the session cookie)", content_type = "text/html"),
+        (status = 200, description = "The sign-in form (sets the anonymous form cookie `posthog_form` when the browser has none; stores nothing)", content_type = "text/html"),
         (status = 302, description = "Already signed in: to `next`", headers(("Location" = String))),
     )
 )]
@@ -41,17 +43,13 @@ pub async fn show(
     let next = in_app_path(form.next.as_deref());
     Ok(match session::current(&state, &headers).await? {
         Some((_, session)) if session.user_id.is_some() => redirect(StatusCode::FOUND, next),
-        Some((_, session)) => html(
-            StatusCode::OK,
-            login_html::login_page(next, &session.csrf_token, None),
-        ),
-        None => {
-            let (id, session) = session::start(&state, None).await?;
+        _ => {
+            let form = session::anonymous_form(&state, &headers);
             let mut response = html(
                 StatusCode::OK,
-                login_html::login_page(next, &session.csrf_token, None),
+                login_html::login_page(next, &form.csrf_token, None),
             );
-            set_cookie(&mut response, &id, session.expires_at - state.clock.now());
+            form.set_cookie(&mut response);
             response
         }
     })
@@ -67,7 +65,7 @@ pub async fn show(
         (status = 303, description = "Signed in (a new session cookie): to `next`", headers(("Location" = String))),
         (status = 400, description = "Not a form: an HTML page", content_type = "text/html"),
         (status = 401, description = "Wrong email or password: the form again", content_type = "text/html"),
-        (status = 403, description = "Missing session or CSRF token mismatch: an HTML page", content_type = "text/html"),
+        (status = 403, description = "Missing session or form cookie, or CSRF token mismatch: an HTML page", content_type = "text/html"),
         (status = 413, description = "A form over 64 KiB", content_type = "text/html"),
         (status = 429, description = "30 failed sign-ins from this client address or for this email within 10 minutes: the form again, refused whatever the password until 10 minutes after the last failure", content_type = "text/html", headers(("Retry-After" = i64, description = "Seconds until the lockout ends"))),
     )
@@ -79,33 +77,30 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageFailure> {
     let next = in_app_path(form.next.as_deref());
-    let Some((session_id, session)) = session::current(&state, &headers).await? else {
-        return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
+    // The form must come from a page this browser was shown.
+    let visitor = session::visitor(&state, &headers).await?;
+    let csrf_token = match visitor.csrf_token() {
+        Some(token) if visitor.sent(form.csrf_token.as_deref()) => token,
+        _ => return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM)),
     };
-    let token_matches = form
-        .csrf_token
-        .as_deref()
-        .is_some_and(|sent| constant_time_eq(sent, &session.csrf_token));
-    if !token_matches {
-        return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
-    }
     let email = form.email.as_deref().unwrap_or("");
     let password = form.password.as_deref().unwrap_or("");
     let user = match session::check_password(&state, client, email, password).await? {
         SignIn::Accepted(user) => user,
         SignIn::Refused => {
-            let page = login_html::login_page(next, &session.csrf_token, Some(WRONG_CREDENTIALS));
+            let page = login_html::login_page(next, csrf_token, Some(WRONG_CREDENTIALS));
             return Ok(html(StatusCode::UNAUTHORIZED, page));
         }
         SignIn::Locked(locked) => {
-            let page =
-                login_html::login_page(next, &session.csrf_token, Some(TOO_MANY_FAILED_ATTEMPTS));
+            let page = login_html::login_page(next, csrf_token, Some(TOO_MANY_FAILED_ATTEMPTS));
             return Ok(session::locked_out(page, locked));
         }
     };
     // A new session for the user: an id planted before sign-in is worthless.
-    state.db.delete_session(&hash_secret(&session_id)).await?;
-    let (id, session) = session::start(&state, Some(user.id)).await?;
+    if let Visitor::Session { id, .. } = &visitor {
+        state.db.delete_session(&hash_secret(id)).await?;
+    }
+    let (id, session) = session::start(&state, user.id).await?;
     tracing::info!(user = %user.uuid, "signed in");
     let mut response = redirect(StatusCode::SEE_OTHER, next);
     set_cookie(&mut response, &id, session.expires_at - state.clock.now());

@@ -1,8 +1,8 @@
-//! Sign-in throttling (issue 14, class 5). The throttle keys on the TCP
-//! peer, so its tests run the server on a real socket (`protocol::serve`,
-//! as the binary does) and bind each browser's client to its own loopback
-//! address (127.0.0.2, 127.0.1.7, …); the clock moves through
-//! `POST /_admin/clock`, never by sleeping.
+//! Sign-in throttling and anonymous forms (issue 14, class 5). The
+//! throttle keys on the TCP peer, so its tests run the server on a real
+//! socket (`protocol::serve`, as the binary does) and bind each browser's
+//! client to its own loopback address (127.0.0.2, 127.0.1.7, …); the
+//! clock moves through `POST /_admin/clock`, never by sleeping.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -13,8 +13,8 @@ use serde_json::json;
 use protocol::paths;
 
 use crate::login::{
-    authorize_query, cookie_header, hidden_fields, keep_cookies, user_with_password, CALLBACK,
-    PASSWORD,
+    authorize_query, cookie_header, hidden_fields, keep_cookies, user_with_password, Browser,
+    CALLBACK, PASSWORD,
 };
 use crate::support::*;
 
@@ -331,4 +331,85 @@ async fn both_sign_in_forms_share_one_count() {
         .await;
     assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.text());
     assert_eq!(right.header("location"), Some("/"));
+}
+
+/// If this fails, anyone can fill the database with sessions by opening
+/// the sign-in pages (issue 14: 300 rows in 0.1 s).
+#[tokio::test]
+async fn anonymous_pages_store_no_session() {
+    let server = Server::current().await;
+    let email = user_with_password(&server).await;
+    let query = authorize_query(&server.verifier(), CALLBACK, "user:read");
+    for n in 0..300 {
+        // A new browser each time: no cookie, as a flood would send.
+        let path = if n % 2 == 0 {
+            format!("{}?{query}", paths::OAUTH_AUTHORIZE)
+        } else {
+            "/login?next=%2F".to_owned()
+        };
+        let page = server.send(Call::get(path)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let cookie = page.header("set-cookie").unwrap();
+        assert!(cookie.starts_with("posthog_form="), "{cookie}");
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(part), "{cookie}");
+        }
+    }
+    assert_eq!(server.state.db.login_session_count().await.unwrap(), 0);
+    // A browser keeps its nonce: opening the page again sets nothing.
+    let mut browser = Browser::new(&server);
+    let page = browser.open(&query).await;
+    let again = browser.open(&query).await;
+    assert!(again.header("set-cookie").is_none());
+    assert_eq!(hidden_fields(&page.text()), hidden_fields(&again.text()));
+    // Signing in stores the one session.
+    let signed_in = browser
+        .submit(&page, &[("email", &email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(server.state.db.login_session_count().await.unwrap(), 1);
+}
+
+/// If this fails, another site can sign a browser in (login CSRF): the
+/// anonymous form's token must come with the cookie it was made for.
+#[tokio::test]
+async fn an_anonymous_form_needs_its_own_cookie() {
+    let server = Server::current().await;
+    let email = user_with_password(&server).await;
+    let query = authorize_query(&server.verifier(), CALLBACK, "user:read");
+    let mut attacker = Browser::new(&server);
+    let attackers_page = attacker.open(&query).await;
+    // The victim has a form cookie of their own, but the attacker's token.
+    let mut victim = Browser::new(&server);
+    victim.open(&query).await;
+    let forged = victim
+        .submit(
+            &attackers_page,
+            &[("email", &email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // No cookie at all.
+    victim.forget("posthog_form");
+    let forged = victim
+        .submit(
+            &attackers_page,
+            &[("email", &email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // The same at /login.
+    let login_page = attacker.send(Call::get("/login?next=%2F")).await;
+    let mut pairs = hidden_fields(&login_page.text());
+    pairs.push(("email".into(), email.clone()));
+    pairs.push(("password".into(), PASSWORD.into()));
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let forged = server.send(Call::post("/login").form(&pairs)).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let own = attacker.send(Call::post("/login").form(&pairs)).await;
+    assert_eq!(own.status, StatusCode::SEE_OTHER);
+    assert_eq!(server.state.db.login_session_count().await.unwrap(), 1);
 }

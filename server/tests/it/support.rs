@@ -161,6 +161,9 @@ impl Server {
             wizard_gateway: options.wizard_gateway.map(Arc::new),
             in_flight: Arc::default(),
             sign_in_throttle: Arc::default(),
+            // A source of its own, so the server's seeded draws stay as
+            // they were.
+            form_key: Arc::new(server::login::FormKey::draw(&SeededRandom::new(13))),
         };
         Server {
             app: server::app(state.clone()),
