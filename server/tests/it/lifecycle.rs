@@ -204,8 +204,6 @@ async fn removal_hides_the_team_and_revokes_its_keys() {
         let (code, _) = envelope(Family::Resource, &answer.json());
         assert_eq!(code, "not_found");
     }
-    let page = server.send(Call::get(format!("/project/{id}"))).await;
-    assert_eq!(page.status, StatusCode::NOT_FOUND);
 }
 
 /// One refused rotate or remove: the id in the path, who asks, and the
@@ -639,34 +637,6 @@ async fn deep_links_need_the_capability_and_a_token() {
     .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
     assert_eq!(envelope(Family::Plain, &answer.json()).0, "forbidden");
-}
-
-/// If this fails, the redirect of a deep link lands on an error, or a
-/// project name can inject markup into the page.
-#[tokio::test]
-async fn the_project_page_names_the_project() {
-    let server = Server::issuing_keys().await;
-    let tokens = server.tokens(Some(&WIZARD_SIGNUP_SCOPES)).await;
-    let answer = server
-        .send(
-            Call::post(paths::RESOURCES)
-                .version()
-                .bearer(&tokens.access)
-                .json(&json!({"configuration": {"project_name": "<b>Shop</b> & co"}})),
-        )
-        .await;
-    let id = answer.json()["id"].as_str().unwrap().to_owned();
-    let page = server.send(Call::get(format!("/project/{id}"))).await;
-    assert_eq!(page.status, StatusCode::OK);
-    let text = page.text();
-    assert!(text.contains("&lt;b&gt;Shop&lt;/b&gt; &amp; co"), "{text}");
-    assert!(!text.contains("<b>Shop"), "{text}");
-    for missing in ["/project/999999", "/project/abc"] {
-        assert_eq!(
-            server.send(Call::get(missing)).await.status,
-            StatusCode::NOT_FOUND
-        );
-    }
 }
 
 /// If this fails, the legacy era's rotation kills the personal key a

@@ -14,6 +14,7 @@ mod login;
 mod openapi;
 mod partner;
 mod posthog_api;
+mod project_page;
 mod reliability;
 mod request_logs;
 mod seeded_accounts;
