@@ -191,16 +191,18 @@ pub fn mask(presented: &str) -> String {
 /// Replaces every full secret credential (`pha_`, `phr_`, `phx_`, `phe_`,
 /// `phs_`) inside `text` by
 /// its masked form. Used on anything that may echo a request (journals,
-/// error messages built from input) before it is stored or printed.
+/// error messages built from input) before it is stored or printed. A
+/// credential spelled with percent-encoded characters (`%70hx_…`,
+/// `phx%5F…`, as a path may carry it) is found too, and comes out decoded
+/// and masked.
 pub fn redact_secrets(text: &str) -> String {
+    let text = reveal_encoded(text);
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    let mut rest = text.as_ref();
     while let Some(position) = find_secret_start(rest) {
         out.push_str(&rest[..position]);
         let candidate = &rest[position..];
-        let body_len = candidate[4..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .unwrap_or(candidate.len() - 4);
+        let body_len = secret_body_len(candidate);
         if body_len == 0 {
             out.push_str(&candidate[..4]);
         } else {
@@ -213,22 +215,137 @@ pub fn redact_secrets(text: &str) -> String {
     out
 }
 
+/// The shortest run that [`redact_secret_shaped`] takes for a secret
+/// without a prefix when it mixes upper case, lower case and digits: 24
+/// random bytes in URL-safe base64. Codes, session ids and CSRF tokens are
+/// 43 such characters (32 bytes); the request ids and path segments in
+/// use (UUIDs, hex trace ids, ULIDs, numbers) are of one case.
+pub const SECRET_SHAPED_RUN: usize = 32;
+
+/// [`redact_secrets`], and every run of URL-safe characters shaped like a
+/// secret that has no prefix (an authorization code, a session id, a
+/// signing secret: [`SECRET_SHAPED_RUN`] or more characters mixing both
+/// cases and digits) masked as [`mask`] does. A public `phc_` key is left
+/// alone. For caller text written where people read it whatever it holds:
+/// request ids and paths in journals and logs.
+pub fn redact_secret_shaped(text: &str) -> String {
+    let text = redact_secrets(text);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(is_url_safe) {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let length = run.find(|c: char| !is_url_safe(c)).unwrap_or(run.len());
+        let (run, after) = run.split_at(length);
+        let shaped = run.len() >= SECRET_SHAPED_RUN
+            && CredentialKind::of(run) != Some(CredentialKind::ProjectApiKey)
+            && run.bytes().any(|byte| byte.is_ascii_uppercase())
+            && run.bytes().any(|byte| byte.is_ascii_lowercase())
+            && run.bytes().any(|byte| byte.is_ascii_digit());
+        match shaped {
+            true => out.push_str(&mask(run)),
+            false => out.push_str(run),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 fn find_secret_start(text: &str) -> Option<usize> {
     CredentialKind::secret_prefixes()
         .filter_map(|prefix| text.find(prefix))
         .min()
 }
 
-/// Finds full secrets (a secret prefix followed by at least 16 URL-safe
-/// characters) in `text`. Tests use it to scan logs and outputs.
-pub fn find_full_secrets(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
+/// The length of the URL-safe run after the 4-character prefix that
+/// starts `candidate`.
+fn secret_body_len(candidate: &str) -> usize {
+    candidate[4..]
+        .find(|c: char| !is_url_safe(c))
+        .unwrap_or(candidate.len() - 4)
+}
+
+fn is_url_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// `text` with each run of URL-safe characters and `%XX` escapes decoded
+/// where the decoding shows a secret prefix followed by its body: how a
+/// credential hidden by percent-encoding (once or a few times over) is
+/// found. Escapes of anything else (`%2F`, `%FF`) are left alone, and so
+/// is a run that shows no credential.
+fn reveal_encoded(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('%') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
     let mut rest = text;
+    while let Some(start) = rest.find(|c: char| is_url_safe(c) || c == '%') {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let length = run
+            .find(|c: char| !(is_url_safe(c) || c == '%'))
+            .unwrap_or(run.len());
+        let (run, after) = run.split_at(length);
+        let decoded = decode_url_safe(run);
+        let shows_a_secret = find_secret_start(&decoded)
+            .is_some_and(|position| secret_body_len(&decoded[position..]) > 0);
+        out.push_str(if shows_a_secret && run.contains('%') {
+            &decoded
+        } else {
+            run
+        });
+        rest = after;
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// `%XX` escapes of URL-safe characters and of `%` itself decoded, again
+/// while that changes anything (at most four times over).
+fn decode_url_safe(run: &str) -> String {
+    let mut current = run.to_owned();
+    for _ in 0..4 {
+        let bytes = current.as_bytes();
+        let mut decoded = String::with_capacity(current.len());
+        let mut index = 0;
+        while index < bytes.len() {
+            let escaped = (bytes[index] == b'%')
+                .then(|| current.get(index + 1..index + 3))
+                .flatten()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .map(char::from)
+                .filter(|c| is_url_safe(*c) || *c == '%');
+            match escaped {
+                Some(c) => {
+                    decoded.push(c);
+                    index += 3;
+                }
+                None => {
+                    decoded.push(char::from(bytes[index]));
+                    index += 1;
+                }
+            }
+        }
+        if decoded == current {
+            break;
+        }
+        current = decoded;
+    }
+    current
+}
+
+/// Finds full secrets (a secret prefix followed by at least 16 URL-safe
+/// characters) in `text`, percent-encoded ones included (decoded). Tests
+/// use it to scan logs and outputs.
+pub fn find_full_secrets(text: &str) -> Vec<String> {
+    let text = reveal_encoded(text);
+    let mut found = Vec::new();
+    let mut rest = text.as_ref();
     while let Some(position) = find_secret_start(rest) {
         let candidate = &rest[position..];
-        let body_len = candidate[4..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .unwrap_or(candidate.len() - 4);
+        let body_len = secret_body_len(candidate);
         if body_len >= 16 {
             found.push(candidate[..4 + body_len].to_owned());
         }
@@ -361,5 +478,71 @@ mod tests {
         );
         assert!(find_full_secrets(&redacted).is_empty());
         assert_eq!(find_full_secrets(text).len(), 5);
+    }
+
+    /// If this fails, a credential a client percent-encoded (a path
+    /// segment `%70hx_…`, an escaped underscore, an escape escaped again)
+    /// passes the redaction and reaches a journal or a log in full.
+    #[test]
+    fn percent_encoded_secrets_are_found_and_masked() {
+        let body = "AAAAAAAAAAAAAAAAAAAA";
+        let table = [
+            (
+                format!("/resources/%70hx_{body}"),
+                "/resources/phx_***".to_owned(),
+            ),
+            (format!("/r/pha%5F{body}/x"), "/r/pha_***/x".to_owned()),
+            (
+                format!("/r/%2570hr_{body}%2Fnext"),
+                "/r/phr_***%2Fnext".to_owned(),
+            ),
+            (format!("a%20phe_{body}"), "a%20phe_***".to_owned()),
+            (
+                "/r/%2e%2e%2f%FF?x=%70hc_public".to_owned(),
+                "/r/%2e%2e%2f%FF?x=%70hc_public".to_owned(),
+            ),
+            ("/r/%70hx_".to_owned(), "/r/%70hx_".to_owned()),
+        ];
+        for (text, expected) in table {
+            let redacted = redact_secrets(&text);
+            assert_eq!(redacted, expected, "{text}");
+            assert!(!redacted.contains(body), "{text}");
+            assert_eq!(redact_secrets(&redacted), redacted, "{text}");
+        }
+        assert_eq!(
+            find_full_secrets(&format!("x %70hx_{body}")),
+            [format!("phx_{body}")]
+        );
+    }
+
+    /// If this fails, a code, a session id or a signing secret in a path
+    /// or a request id reaches a journal or a log in full (they have no
+    /// prefix, only their shape), or an ordinary id or path is masked.
+    #[test]
+    fn secrets_without_a_prefix_are_masked_by_their_shape() {
+        let code = "ajuDgVwlLK4AMke9lsqoGfQOgwxPDsibn6Hr7bDKSA8";
+        let public = format!("phc_{code}");
+        let uuid = "/req_0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
+        let ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV.ShortMixed42";
+        let table = [
+            (
+                format!("/resources/{code}/remove"),
+                "/resources/ajuD***/remove".to_owned(),
+            ),
+            (format!("/r/%70hx_{code}"), "/r/phx_***".to_owned()),
+            (
+                "whsec_fake_Zk3dPq9LmN2xYt7RvB4sWc8HjA1e".to_owned(),
+                "whse***".to_owned(),
+            ),
+            (format!("/r/{public}"), format!("/r/{public}")),
+            (uuid.to_owned(), uuid.to_owned()),
+            (ulid.to_owned(), ulid.to_owned()),
+            ("/resources/%FF".to_owned(), "/resources/%FF".to_owned()),
+        ];
+        for (text, expected) in table {
+            let redacted = redact_secret_shaped(&text);
+            assert_eq!(redacted, expected, "{text}");
+            assert_eq!(redact_secret_shaped(&redacted), redacted, "{text}");
+        }
     }
 }

@@ -144,13 +144,10 @@ pub async fn request_id(
     let credential = bearer(request.headers()).map(protocol::credential::mask);
     let at = state.clock.now();
     // Every log line of the request carries its id (and never a full
-    // credential: the id and path are redacted, the query is not logged).
-    let span = tracing::info_span!(
-        "request",
-        id = %protocol::credential::redact_secrets(&id),
-        method = %method,
-        path = %protocol::credential::redact_secrets(&path),
-    );
+    // credential: the id was taken only if it holds none, the path is
+    // redacted, prefixless secrets by their shape, the query is not logged).
+    let path = protocol::credential::redact_secret_shaped(&path);
+    let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
     let started = std::time::Instant::now();
     let headroom = std::cell::Cell::new(None);
     let (mut response, headroom) = crate::rate_limit::HEADROOM
@@ -189,7 +186,7 @@ pub async fn request_id(
             at,
             request_id: id,
             method,
-            path: protocol::credential::redact_secrets(&path),
+            path,
             status: response.status().as_u16(),
             credential,
             verdict: response

@@ -278,6 +278,14 @@ proptest! {
         let redacted = redact_secrets(&text);
         prop_assert!(!redacted.contains(credential.expose()), "{:?}", redacted);
         prop_assert!(!redacted.contains(&credential.expose()[4..]), "{:?}", redacted);
+        // The same credential with one of its characters percent-encoded,
+        // as a path may carry it.
+        let full = credential.expose();
+        let at = (seed as usize) % full.len();
+        let encoded = format!("{}%{:02X}{}", &full[..at], full.as_bytes()[at], &full[at + 1..]);
+        let redacted = redact_secrets(&format!("{before}{encoded}{after}"));
+        prop_assert!(!redacted.contains(&full[4..]), "{:?}", redacted);
+        prop_assert!(find_full_secrets(&redacted).is_empty(), "{:?}", redacted);
     }
 
     // ---- Scopes ----

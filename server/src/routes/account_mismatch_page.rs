@@ -25,12 +25,19 @@ use crate::login_html;
     responses((status = 200, description = "What went wrong, in words", content_type = "text/html"))
 )]
 pub async fn handle(PageQuery(query): PageQuery<MismatchQuery>) -> Response {
+    // The page shows the caller's query as text: a credential pasted into
+    // it is shown masked, as every echo of caller text is (issue 14).
+    let redact = protocol::credential::redact_secrets;
     let partner = match query.partner_name.as_str() {
-        "" => "An application",
-        name => name,
+        "" => "An application".to_owned(),
+        name => redact(name),
     };
     html(
         StatusCode::OK,
-        login_html::account_mismatch_page(&query.expected_email, &query.current_email, partner),
+        login_html::account_mismatch_page(
+            &redact(&query.expected_email),
+            &redact(&query.current_email),
+            &partner,
+        ),
     )
 }
