@@ -9,6 +9,7 @@
 
 mod concurrency;
 mod durability;
+mod leaks;
 mod live;
 mod transport;
 

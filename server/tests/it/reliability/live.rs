@@ -117,6 +117,21 @@ impl Process {
 
     /// [`Process::start`] with more flags.
     pub async fn start_with(database_url: &str, log: &Path, flags: &[&str]) -> Process {
+        let mut all = vec!["--profile", LOAD_ERA, "--wizard-gateway-url", ""];
+        all.extend_from_slice(flags);
+        Process::launch(database_url, log, &all, &[("RUST_LOG", "warn")]).await
+    }
+
+    /// Starts the binary Cargo built for this test run with exactly these
+    /// flags (besides the bind address, region, database and admin token)
+    /// and environment, and waits for its `listening on` line. Its log goes
+    /// to `log` (appended).
+    pub async fn launch(
+        database_url: &str,
+        log: &Path,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -126,9 +141,8 @@ impl Process {
             .args(["--bind", "127.0.0.1:0", "--region", "us"])
             .args(["--database-url", database_url])
             .args(["--admin-token", ADMIN_TOKEN])
-            .args(["--profile", LOAD_ERA, "--wizard-gateway-url", ""])
             .args(flags)
-            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
