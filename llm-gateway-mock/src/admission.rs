@@ -44,7 +44,7 @@ pub fn conclude(
                 path = exchange.path,
                 credential = exchange.credential.map(mask).unwrap_or_default(),
                 verdict = error.verdict_name(),
-                reason = error.reason(),
+                reason = %protocol::credential::redact_secret_shaped(&error.reason()),
                 "refused a model request"
             );
             let verdict = error.verdict_name();

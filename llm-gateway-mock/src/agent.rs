@@ -319,7 +319,8 @@ pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
         id: reply.id,
         kind: "message".to_owned(),
         role: "assistant".to_owned(),
-        model: request.model.clone(),
+        // The model is echoed as every caller text is: redacted.
+        model: protocol::credential::redact_secrets(&request.model),
         content: reply.content,
         stop_reason: Some(reply.stop_reason.to_owned()),
         stop_sequence: None,

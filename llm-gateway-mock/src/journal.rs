@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocol::admin::{Journal, JournalEntry, JOURNAL_CAPACITY};
-use protocol::credential::{mask, redact_secrets};
+use protocol::credential::{mask, redact_secret_shaped};
 
 /// The newest [`JOURNAL_CAPACITY`] entries, shared; the oldest is dropped
 /// in O(1) once it is full.
@@ -32,13 +32,13 @@ impl RequestJournal {
     pub fn record(&self, record: Record<'_>) {
         let entry = JournalEntry {
             at: unix_seconds(),
-            request_id: redact_secrets(record.request_id),
+            request_id: redact_secret_shaped(record.request_id),
             method: record.method.to_owned(),
-            path: redact_secrets(record.path),
+            path: redact_secret_shaped(record.path),
             status: record.status,
             credential: record.credential.map(mask),
             verdict: Some(record.verdict.to_owned()),
-            reason: record.reason.map(|reason| redact_secrets(&reason)),
+            reason: record.reason.map(|reason| redact_secret_shaped(&reason)),
         };
         let mut entries = self.lock();
         if entries.len() >= JOURNAL_CAPACITY {

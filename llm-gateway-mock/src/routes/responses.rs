@@ -61,7 +61,9 @@ async fn answer(
         .ok()
         .filter(Value::is_object)
         .ok_or_else(|| GatewayError::BadRequest("the body must be a JSON object".to_owned()))?;
-    let model = request["model"].as_str().unwrap_or("unknown").to_owned();
+    // The model is echoed as every caller text is: redacted.
+    let model =
+        protocol::credential::redact_secrets(request["model"].as_str().unwrap_or("unknown"));
     let id = format!("resp_{}", hex_id(state));
     let message_id = format!("msg_{}", hex_id(state));
     let completed = response_object(

@@ -9,5 +9,6 @@ mod faults;
 mod gateway_tokens;
 mod health;
 mod hostile;
+mod leaks;
 mod support;
 mod transport;
