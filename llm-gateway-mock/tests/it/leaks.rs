@@ -256,6 +256,12 @@ async fn credentials_fed_through_every_field_never_reach_a_log_a_journal_or_an_e
             leaks.insert(format!("{} in {place}", protocol::credential::mask(&found)));
         }
     }
+    eprintln!(
+        "leak scan: {} requests, {} credentials, {} lines of log",
+        seen.len(),
+        fed.len(),
+        log_text.lines().count()
+    );
     assert!(seen.len() > 300, "the sweep sent {} requests", seen.len());
     assert!(
         log_text.contains("refused a model request"),

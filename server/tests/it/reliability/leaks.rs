@@ -611,6 +611,13 @@ scopes = ["*"]
             )
             .replace(credential.random_part(), "***");
     }
+    eprintln!(
+        "leak scan: {} requests, {} credentials, {} lines of log, {} journal bytes",
+        sweep.seen.len(),
+        fed.len(),
+        log_text.lines().count(),
+        journal.len()
+    );
     assert!(
         sweep.seen.len() > 1000,
         "the sweep sent {} requests",
