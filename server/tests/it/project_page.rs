@@ -103,7 +103,7 @@ impl Loopback {
         let query = serde_urlencoded::to_string([("next", next)]).unwrap();
         let form = self.get(&format!("/login?{query}"), None).await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.body);
-        let anonymous = cookie_of(&form);
+        let anonymous = cookie_of(&form, "posthog_form");
         let csrf = hidden(&form.body, "csrf_token");
         let sent_next = hidden(&form.body, "next");
         let answer = self
@@ -119,15 +119,16 @@ impl Loopback {
             )
             .await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-        (cookie_of(&answer), answer)
+        (cookie_of(&answer, "posthog_session"), answer)
     }
 }
 
-/// `posthog_session=<id>` of an answer's `Set-Cookie`.
-fn cookie_of(page: &Page) -> String {
+/// `<name>=<value>` of an answer's `Set-Cookie` for the cookie `name`:
+/// `posthog_form` for an anonymous form, `posthog_session` once signed in.
+fn cookie_of(page: &Page, name: &str) -> String {
     let set_cookie = page.set_cookie.as_deref().expect("a Set-Cookie header");
     let pair = set_cookie.split(';').next().unwrap().trim().to_owned();
-    assert!(pair.starts_with("posthog_session="), "{set_cookie}");
+    assert!(pair.starts_with(&format!("{name}=")), "{set_cookie}");
     pair
 }
 
@@ -205,10 +206,10 @@ async fn a_visitor_without_a_session_is_sent_to_sign_in_and_back() {
     let owner = Person::with_password(&server, "Shop").await;
     let app = Loopback::start(&server).await;
     let login_form = app.get("/login", None).await;
-    let anonymous_session = cookie_of(&login_form);
+    let anonymous_form = cookie_of(&login_form, "posthog_form");
     for (path, cookie) in [
         (owner.page(), None),
-        (owner.page(), Some(anonymous_session.as_str())),
+        (owner.page(), Some(anonymous_form.as_str())),
         (owner.page(), Some("posthog_session=not-a-live-session")),
         (format!("{}/", owner.page()), None),
         ("/project/999999".to_owned(), None),
@@ -311,7 +312,7 @@ async fn a_deep_link_still_lands_on_the_project() {
     let followed = app.get(target, None).await;
     assert_eq!(followed.status, StatusCode::FOUND, "{}", followed.body);
     assert_eq!(followed.location.as_deref(), Some(owner.page().as_str()));
-    let cookie = cookie_of(&followed);
+    let cookie = cookie_of(&followed, "posthog_session");
     let page = app.get(&owner.page(), Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Project Linked"), "{}", page.body);
