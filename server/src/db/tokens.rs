@@ -74,7 +74,7 @@ pub(super) const REVOKE_FAMILY: &str = "UPDATE access_tokens SET revoked_at = ?1
         WHERE code_hash = ?2 AND revoked_at IS NULL";
 
 impl Db {
-    /// Revokes the family of the code `code_hash` ([`REVOKE_FAMILY`]):
+    /// Revokes the family of the code `code_hash` (`REVOKE_FAMILY`):
     /// how many credentials were live.
     pub async fn revoke_family(&self, code_hash: &str, now: i64) -> sqlx::Result<u64> {
         let code_hash = code_hash.to_owned();
