@@ -76,7 +76,7 @@ impl Visitor {
     /// The signed-in user, if any.
     pub fn user_id(&self) -> Option<i64> {
         match self {
-            Visitor::Session { session, .. } => session.user_id,
+            Visitor::Session { session, .. } => Some(session.user_id),
             Visitor::Anonymous { .. } => None,
         }
     }
@@ -180,7 +180,7 @@ pub async fn start(state: &AppState, user_id: i64) -> Result<(String, LoginSessi
     Ok((
         id,
         LoginSession {
-            user_id: Some(user_id),
+            user_id,
             csrf_token,
             expires_at,
         },

@@ -7,13 +7,13 @@ use sqlx::FromRow;
 use super::handle::{arguments, Db};
 use super::named::named;
 
-/// A live browser session of a signed-in person. `user_id` is never
-/// `None` any more: a browser that has not signed in has no row (its
-/// sign-in form is guarded by the anonymous form cookie), and a row left
-/// without a user by an earlier version is not read.
+/// A live browser session of a signed-in person. A browser that has not
+/// signed in has no row (its sign-in form is guarded by the anonymous form
+/// cookie), and a row left without a user by an earlier version is not
+/// read.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct LoginSession {
-    pub user_id: Option<i64>,
+    pub user_id: i64,
     pub csrf_token: String,
     pub expires_at: i64,
 }

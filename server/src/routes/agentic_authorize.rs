@@ -40,10 +40,9 @@ pub async fn handle(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageFailure> {
     let query = query.as_deref().unwrap_or("");
-    let user_id = match session::current(&state, &headers).await? {
-        Some((_, session)) => session.user_id,
-        None => None,
-    };
+    let user_id = session::current(&state, &headers)
+        .await?
+        .map(|(_, session)| session.user_id);
     let Some(user_id) = user_id else {
         let here = match query {
             "" => protocol::paths::AGENTIC_AUTHORIZE.to_owned(),

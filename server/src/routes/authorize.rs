@@ -57,9 +57,10 @@ pub async fn show(
         Err(refusal) => return Ok(refuse(refusal, StatusCode::FOUND)),
     };
     let signed_in = session::current(&state, &headers).await?;
-    let Some((session, user_id)) =
-        signed_in.and_then(|(_, session)| session.user_id.map(|user_id| (session, user_id)))
-    else {
+    let Some((session, user_id)) = signed_in.map(|(_, session)| {
+        let user_id = session.user_id;
+        (session, user_id)
+    }) else {
         // Not signed in: the sign-in form, guarded by the anonymous form
         // cookie. Nothing is stored until the form signs someone in.
         let form = session::anonymous_form(&state, &headers);

@@ -48,11 +48,11 @@ pub async fn show(
 ) -> Result<Response, PageFailure> {
     let query = query.as_deref().unwrap_or("");
     let session = session::current(&state, &headers).await?;
-    let Some((_, session)) = session.filter(|(_, session)| session.user_id.is_some()) else {
+    let Some((_, session)) = session else {
         let here = format!("{}?{query}", consent::CONSENT_PAGE);
         return Ok(redirect(StatusCode::FOUND, &sign_in_location(&here)));
     };
-    let user_id = session.user_id.unwrap_or_default();
+    let user_id = session.user_id;
     let asked: ConsentForm = serde_urlencoded::from_str(query).unwrap_or_default();
     let Some(given) = asked.state.as_deref().filter(|s| consent::state_is_safe(s)) else {
         return Ok(error_page(StatusCode::BAD_REQUEST, "invalid_state"));
@@ -119,7 +119,7 @@ pub async fn approve(
         .csrf_token
         .as_deref()
         .is_some_and(|sent| constant_time_eq(sent, &session.csrf_token));
-    let Some(user_id) = session.user_id.filter(|_| token_matches) else {
+    let Some(user_id) = token_matches.then_some(session.user_id) else {
         return Ok(error_page(StatusCode::FORBIDDEN, STALE_FORM));
     };
     let user = state

@@ -39,10 +39,9 @@ pub async fn handle(
     uri: Uri,
     PathId(id): PathId,
 ) -> Result<Response, PageFailure> {
-    let user_id = match session::current(&state, &headers).await? {
-        Some((_, session)) => session.user_id,
-        None => None,
-    };
+    let user_id = session::current(&state, &headers)
+        .await?
+        .map(|(_, session)| session.user_id);
     let Some(user_id) = user_id else {
         // The routed path (trailing slash trimmed) starts with `/project/`
         // and is still percent-encoded: an in-app path `/login` accepts.

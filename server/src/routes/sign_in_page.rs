@@ -42,8 +42,8 @@ pub async fn show(
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     let next = in_app_path(form.next.as_deref());
     Ok(match session::current(&state, &headers).await? {
-        Some((_, session)) if session.user_id.is_some() => redirect(StatusCode::FOUND, next),
-        _ => {
+        Some(_) => redirect(StatusCode::FOUND, next),
+        None => {
             let form = session::anonymous_form(&state, &headers);
             let mut response = html(
                 StatusCode::OK,
