@@ -67,6 +67,11 @@ pub struct ServerSetup {
     /// `us` (default) or `eu`.
     #[serde(default = "default_region")]
     pub region: String,
+    /// Starts the server with `--frozen-clock`: its clock stands still
+    /// except for `advance_clock` steps, so a duration it quotes
+    /// (`Retry-After`, `RateLimit-Reset`) is the same on every run.
+    #[serde(default)]
+    pub frozen_clock: bool,
 }
 
 /// How the gateway is started.
@@ -609,6 +614,10 @@ verdicts = ["insufficient_scope"]
         assert_eq!(scenario.server.profile, "legacy");
         assert_eq!(scenario.server.region, "us");
         assert_eq!(scenario.server.seed, None);
+        assert!(!scenario.server.frozen_clock);
+        let frozen = GOOD.replace("[server]", "[server]\nfrozen_clock = true");
+        let frozen = Scenario::parse(&frozen, Path::new("scenarios/good.toml")).unwrap();
+        assert!(frozen.server.frozen_clock);
         assert_eq!(scenario.wizard.as_ref().unwrap().timeout_seconds, 60);
         assert!(scenario.steps.is_empty());
         assert_eq!(scenario.expect.exit_code, Some(3));

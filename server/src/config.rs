@@ -24,4 +24,9 @@ pub struct Config {
     /// How long a client may take to send a request's head, and how many
     /// connections are served at once.
     pub limits: protocol::serve::Limits,
+    /// Whether the clock stands still at the start time, moved only by
+    /// `POST /_admin/clock`: answers that quote a duration (`Retry-After`,
+    /// `expires_in`) then do not depend on when a second boundary falls
+    /// between two requests.
+    pub frozen_clock: bool,
 }

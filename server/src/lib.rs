@@ -80,7 +80,10 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         seeds.push(Seed::parse(&text, &path.display().to_string())?);
     }
     let db = Db::connect(&config.database_url).await?;
-    let clock = Arc::new(Clock::system());
+    let clock = Arc::new(match config.frozen_clock {
+        true => Clock::fixed(Clock::system().now()),
+        false => Clock::system(),
+    });
     let random = Arc::new(OsRandom) as Arc<dyn RandomSource>;
     for seed in &seeds {
         seed.apply_at(&db, &policy, clock.now(), random.as_ref())

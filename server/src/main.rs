@@ -79,6 +79,10 @@ struct Flags {
     /// 2.77.0 sends its personal key.
     #[arg(long)]
     wizard_gateway_accepts_personal_keys: bool,
+    /// Stop the clock at the start time: only `POST /_admin/clock` moves
+    /// it. For deterministic scenarios; a real deployment never sets it.
+    #[arg(long)]
+    frozen_clock: bool,
 }
 
 /// The gateway of `just serve`.
@@ -116,6 +120,7 @@ async fn main() -> std::process::ExitCode {
             header_read_timeout: std::time::Duration::from_secs(flags.header_read_timeout),
             max_connections: flags.max_connections,
         },
+        frozen_clock: flags.frozen_clock,
     };
     match server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -185,6 +185,9 @@ fn server_invocation(
         args.push("--seed".to_owned());
         args.push(launch.fixtures.join(seed).display().to_string());
     }
+    if setup.frozen_clock {
+        args.push("--frozen-clock".to_owned());
+    }
     Invocation {
         program: launch.binaries.server.path.clone(),
         args,

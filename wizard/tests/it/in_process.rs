@@ -44,6 +44,7 @@ async fn stack(profile: &str, seeds: &[&str]) -> Stack {
         admin_token: None,
         wizard_gateway: None,
         limits: protocol::serve::Limits::DEFAULT,
+        frozen_clock: false,
     };
     let state = server::prepare(&config, server.clone()).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, server::app(state)).await });

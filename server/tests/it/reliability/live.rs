@@ -96,6 +96,7 @@ fn config(bind: std::net::SocketAddr, database_url: &str) -> server::Config {
         admin_token: Some(ADMIN_TOKEN.into()),
         wizard_gateway: None,
         limits: protocol::serve::Limits::DEFAULT,
+        frozen_clock: false,
     }
 }
 
