@@ -1,15 +1,19 @@
 //! Locating the three programs under test.
 //!
 //! Order, per binary: its environment variable (`E2E_SERVER_BIN`, …), then
-//! beside the harness's own executable (`target/<profile>/`), then, once for
-//! all of them, `cargo build --workspace --bins` in the harness's own
-//! profile followed by a second look beside the executable. So
-//! `cargo run -p e2e` works on a fresh clone with no other step.
+//! beside the harness's own executable, then, once for all of them,
+//! `cargo build --workspace --bins` in the harness's own profile, taking
+//! each binary from where cargo says it put it (its `compiler-artifact`
+//! messages). So `cargo run -p e2e` works on a fresh clone with no other
+//! step, with `CARGO_TARGET_DIR` set, in `--release` or a custom
+//! `--profile`, and from a workspace moved since the harness was built.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
@@ -120,30 +124,44 @@ pub fn locate(force_build: bool) -> Result<Binaries> {
         .to_path_buf();
     let env = |name: &str| std::env::var_os(name);
     let specs = [SERVER, WIZARD, GATEWAY];
-    if force_build {
-        build_workspace(&exe)?;
-    }
     let mut found = Vec::new();
     for spec in specs {
         found.push(lookup(spec, &env, &exe_dir)?);
     }
-    if found.contains(&Lookup::Missing) {
-        build_workspace(&exe)?;
+    let built_now = force_build
+        && found.iter().any(|lookup| {
+            !matches!(
+                lookup,
+                Lookup::Found(Located {
+                    source: Source::EnvironmentVariable(_),
+                    ..
+                })
+            )
+        });
+    if built_now || found.contains(&Lookup::Missing) {
+        let root = workspace_root_at_run_time(&env)?;
+        let built = build_workspace(&root, HARNESS_PROFILE, &env)?;
         for (slot, spec) in found.iter_mut().zip(specs) {
-            if *slot != Lookup::Missing {
+            if matches!(
+                slot,
+                Lookup::Found(Located {
+                    source: Source::EnvironmentVariable(_),
+                    ..
+                })
+            ) {
                 continue;
             }
-            let beside = exe_dir.join(spec.file_name);
-            if !beside.is_file() {
+            let Some(path) = built.get(spec.file_name) else {
                 bail!(
-                    "{} is still missing from {} after `cargo build --workspace --bins`; set ${}",
+                    "`cargo build --workspace --bins --profile {HARNESS_PROFILE}` in {} reported no \
+                     executable {}; set ${}",
+                    root.display(),
                     spec.file_name,
-                    exe_dir.display(),
                     spec.env_var
                 );
-            }
+            };
             *slot = Lookup::Found(Located {
-                path: beside,
+                path: path.clone(),
                 source: Source::BuiltByHarness,
             });
         }
@@ -159,15 +177,12 @@ pub fn locate(force_build: bool) -> Result<Binaries> {
     })
 }
 
-/// Whether the harness runs from a release build (so it builds in release).
-pub fn is_release_exe(exe: &Path) -> bool {
-    exe.components()
-        .collect::<Vec<_>>()
-        .windows(2)
-        .any(|pair| pair[0].as_os_str() == "target" && pair[1].as_os_str() == "release")
-}
+/// The cargo profile the harness itself was built in (`dev`, `release` or
+/// a custom one), known at compile time from its build directory (see
+/// `build.rs`): the binaries it builds are of the same profile.
+pub const HARNESS_PROFILE: &str = env!("E2E_BUILD_PROFILE");
 
-/// The workspace root, known at compile time.
+/// The workspace root, as it was when the harness was compiled.
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest_dir
@@ -176,23 +191,108 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or(manifest_dir)
 }
 
-fn build_workspace(exe: &Path) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+/// The workspace root now: beside the manifest `cargo run` names
+/// (`$CARGO_MANIFEST_DIR`), else the compiled-in root if it is still there,
+/// else the nearest directory above the current one whose `Cargo.toml`
+/// has the harness as a workspace member. So a workspace moved (or copied)
+/// since the harness was built is found where it is now.
+pub fn workspace_root_at_run_time(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    let from_cargo_run = env("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|manifest| manifest.parent().map(Path::to_path_buf));
+    let candidates = from_cargo_run.into_iter().chain([workspace_root()]);
+    for candidate in candidates {
+        if is_our_workspace(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    let here = std::env::current_dir().context("cannot read the current directory")?;
+    here.ancestors()
+        .find(|dir| is_our_workspace(dir))
+        .map(Path::to_path_buf)
+        .with_context(|| {
+            format!(
+                "cannot find the workspace to build: {} is gone and no directory above {} has a \
+                 Cargo.toml with an `e2e` member; run from the workspace or set $E2E_SERVER_BIN, \
+                 $E2E_WIZARD_BIN and $E2E_GATEWAY_BIN",
+                workspace_root().display(),
+                here.display()
+            )
+        })
+}
+
+/// Whether `dir` is this workspace's root: a `Cargo.toml` with a
+/// `[workspace]` whose members include `e2e`.
+pub fn is_our_workspace(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+        return false;
+    };
+    let Ok(manifest) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    manifest
+        .get("workspace")
+        .and_then(|workspace| workspace.get("members"))
+        .and_then(toml::Value::as_array)
+        .is_some_and(|members| members.iter().any(|member| member.as_str() == Some("e2e")))
+}
+
+/// The build command: every binary of the workspace at `root`, in
+/// `profile`, with cargo's messages as JSON on stdout (diagnostics still
+/// rendered for a person on stderr).
+pub fn build_command(cargo: OsString, root: &Path, profile: &str) -> Command {
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--workspace", "--bins"])
-        .current_dir(workspace_root());
-    if is_release_exe(exe) {
-        command.arg("--release");
-    }
+        .args(["build", "--workspace", "--bins", "--profile", profile])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(root)
+        .stdout(Stdio::piped());
+    command
+}
+
+/// Builds the workspace at `root` in `profile` and answers where cargo put
+/// each binary, by binary name (`$CARGO_TARGET_DIR` and the profile's
+/// directory included, as cargo resolved them).
+pub fn build_workspace(
+    root: &Path,
+    profile: &str,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let cargo = env("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = build_command(cargo, root, profile);
+    // Inherited anyway; passed on from `env` so that a caller's view of
+    // the environment is the one cargo builds in.
+    match env("CARGO_TARGET_DIR") {
+        Some(target_dir) => command.env("CARGO_TARGET_DIR", target_dir),
+        None => command.env_remove("CARGO_TARGET_DIR"),
+    };
     eprintln!("e2e: building the workspace's binaries: {command:?}");
-    let status = command
-        .status()
+    let mut child = command
+        .spawn()
         .context("cannot run cargo to build the binaries")?;
+    let stdout = child.stdout.take().context("cargo's stdout")?;
+    let executables = executables(BufReader::new(stdout));
+    let status = child.wait().context("cannot wait for cargo")?;
     if !status.success() {
-        bail!("`cargo build --workspace --bins` failed ({status})");
+        bail!("`cargo build --workspace --bins --profile {profile}` failed ({status})");
     }
-    Ok(())
+    executables
+}
+
+/// The executables cargo's JSON messages report, by target name; lines
+/// that are not messages are skipped.
+pub fn executables(messages: impl std::io::BufRead) -> Result<BTreeMap<String, PathBuf>> {
+    let mut found = BTreeMap::new();
+    for message in cargo_metadata::Message::parse_stream(messages) {
+        if let cargo_metadata::Message::CompilerArtifact(artifact) =
+            message.context("reading cargo's messages")?
+        {
+            if let Some(executable) = artifact.executable {
+                found.insert(artifact.target.name.clone(), executable.into_std_path_buf());
+            }
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -267,9 +367,77 @@ mod tests {
     }
 
     #[test]
-    fn release_profile_is_detected_from_the_path() {
-        assert!(is_release_exe(Path::new("/w/target/release/e2e")));
-        assert!(!is_release_exe(Path::new("/w/target/debug/e2e")));
-        assert!(!is_release_exe(Path::new("/w/release/e2e")));
+    fn the_harness_knows_its_own_profile() {
+        // `debug` is a directory, not a profile: the build script maps it
+        // to `dev`, the profile `cargo build --profile` takes.
+        assert!(!HARNESS_PROFILE.is_empty());
+        assert_ne!(HARNESS_PROFILE, "debug");
+    }
+
+    #[test]
+    fn cargo_messages_give_each_binary_where_cargo_put_it() {
+        let messages = concat!(
+            "{\"reason\":\"compiler-artifact\",\"package_id\":\"path+file:///w/server#0.1.0\",",
+            "\"manifest_path\":\"/w/server/Cargo.toml\",\"target\":{\"kind\":[\"bin\"],",
+            "\"crate_types\":[\"bin\"],\"name\":\"provisioning-server\",\"src_path\":\"/w/server/src/main.rs\",",
+            "\"edition\":\"2021\",\"doc\":true,\"doctest\":false,\"test\":true},",
+            "\"profile\":{\"opt_level\":\"0\",\"debuginfo\":2,\"debug_assertions\":true,",
+            "\"overflow_checks\":true,\"test\":false},\"features\":[],",
+            "\"filenames\":[\"/elsewhere/ci-fast/provisioning-server\"],",
+            "\"executable\":\"/elsewhere/ci-fast/provisioning-server\",\"fresh\":true}\n",
+            "not a message\n",
+            "{\"reason\":\"build-finished\",\"success\":true}\n",
+        );
+        let found = executables(messages.as_bytes()).unwrap();
+        assert_eq!(
+            found,
+            BTreeMap::from([(
+                "provisioning-server".to_owned(),
+                PathBuf::from("/elsewhere/ci-fast/provisioning-server")
+            )])
+        );
+    }
+
+    #[test]
+    fn the_build_names_the_profile_and_asks_for_json() {
+        let command = build_command("cargo".into(), Path::new("/w"), "release");
+        let args: Vec<_> = command
+            .get_args()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--workspace",
+                "--bins",
+                "--profile",
+                "release",
+                "--message-format=json-render-diagnostics"
+            ]
+        );
+        assert_eq!(command.get_current_dir(), Some(Path::new("/w")));
+    }
+
+    #[test]
+    fn a_moved_workspace_is_found_from_where_cargo_runs_it() {
+        let moved = tempfile::tempdir().unwrap();
+        std::fs::write(
+            moved.path().join("Cargo.toml"),
+            "[workspace]\nmembers = [\"protocol\", \"e2e\"]\n",
+        )
+        .unwrap();
+        let manifest = moved.path().join("e2e");
+        let env = env_of(&[("CARGO_MANIFEST_DIR", &manifest)]);
+        assert_eq!(workspace_root_at_run_time(&env).unwrap(), moved.path());
+        // A manifest of another workspace is not ours: the compiled-in root
+        // (this checkout) is taken instead.
+        std::fs::write(
+            moved.path().join("Cargo.toml"),
+            "[workspace]\nmembers = [\"other\"]\n",
+        )
+        .unwrap();
+        assert_eq!(workspace_root_at_run_time(&env).unwrap(), workspace_root());
+        assert!(is_our_workspace(&workspace_root()));
     }
 }

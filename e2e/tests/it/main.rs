@@ -2,5 +2,6 @@
 //! the real scenarios run with `cargo run -p e2e`.
 
 mod architecture;
+mod binaries;
 mod properties;
 mod scenarios;
