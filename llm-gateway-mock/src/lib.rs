@@ -8,6 +8,8 @@
 //! - `introspection.rs`: the HTTP client for `POST /oauth/introspect`.
 //! - `error.rs`: every refusal's status, `WWW-Authenticate` and body.
 //! - `agent.rs`: the TOML scripts (`fixtures/agent/`) and turn selection.
+//! - `responses_agent.rs`, `responses_stream.rs`: the same scripts as the
+//!   Responses API's function calls, and their events.
 //! - `stream.rs`: the server-sent events form of an answer.
 //! - `journal.rs`: the admin journal, credentials masked.
 //! - `routes/`: one file per endpoint family.
@@ -26,6 +28,8 @@ pub mod gateway_tokens;
 pub mod introspection;
 pub mod journal;
 pub mod request_id;
+pub mod responses_agent;
+pub mod responses_stream;
 pub mod routes;
 pub mod state;
 pub mod stream;
@@ -57,6 +61,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/messages", post(routes::messages::messages))
         .route("/v1/responses", post(routes::responses::responses))
         .route("/wizard/v1/responses", post(routes::responses::responses))
+        .route("/responses", post(routes::responses::responses))
+        .route("/wizard/responses", post(routes::responses::responses))
         .route(protocol::gateway::MINT_PATH, post(routes::tokens::mint))
         .route("/readyz", get(routes::health::readyz))
         .route("/_liveness", get(routes::health::liveness));

@@ -24,6 +24,7 @@ pub mod provisioning;
 pub mod random;
 pub mod region;
 pub mod request_id;
+pub mod responses;
 pub mod schema;
 pub mod scope;
 #[cfg(feature = "serve")]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
-use crate::{admin, error, gateway, oauth, posthog, provisioning, wizard};
+use crate::{admin, error, gateway, oauth, posthog, provisioning, responses, wizard};
 
 /// One wire message and its JSON Schema.
 pub struct MessageSchema {
@@ -70,6 +70,10 @@ pub fn all() -> Vec<MessageSchema> {
         of::<gateway::AnthropicError>(),
         of::<gateway::MintRequest>(),
         of::<gateway::MintAnswer>(),
+        // The Responses API of the wizard's pi harness (section 7).
+        of::<responses::ResponsesRequest>(),
+        of::<responses::ResponseObject>(),
+        of::<responses::ResponsesEvent>(),
         // Wizard output (section 9).
         of::<wizard::ProvisionOutput>(),
         of::<wizard::WizardErrorOutput>(),
