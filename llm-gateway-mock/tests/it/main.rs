@@ -10,5 +10,6 @@ mod gateway_tokens;
 mod health;
 mod hostile;
 mod leaks;
+mod responses;
 mod support;
 mod transport;

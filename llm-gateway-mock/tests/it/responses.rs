@@ -1,0 +1,286 @@
+//! The Responses API against recorded requests of the published wizard's
+//! pi harness (`fixtures/harness/responses/`): each parses, the agent picks
+//! the step the recorded run played, and the events it streams are the
+//! ones the harness accepted.
+
+use std::path::PathBuf;
+
+use gateway::agent::Scripts;
+use gateway::responses_agent::{self, integration_of, Reply};
+use gateway::responses_stream::{self, Envelope};
+use gateway::routes::responses::parse_request;
+use protocol::gateway::DEV_MINT_KEY;
+use protocol::responses::{
+    InputItem, OutputItem, ResponseObject, ResponsesEvent, ResponsesEventKind,
+    POSTHOG_PROPERTIES_HEADER,
+};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// One recorded exchange: the request as sent, the answer it got.
+struct Recorded {
+    name: String,
+    integration: Option<String>,
+    body: Value,
+    events: Vec<ResponsesEvent>,
+}
+
+fn recorded() -> Vec<Recorded> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/harness/responses");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "the recorded exchanges are missing");
+    names
+        .into_iter()
+        .map(|path| {
+            let exchange: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let header = exchange["headers"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(POSTHOG_PROPERTIES_HEADER))
+                .and_then(|(_, value)| value.as_str())
+                .expect("the harness sends X-PostHog-Properties");
+            Recorded {
+                name: path.file_name().unwrap().to_string_lossy().into_owned(),
+                integration: integration_of(header),
+                body: exchange["body"].clone(),
+                events: parse_events(exchange["response"].as_str().unwrap()),
+            }
+        })
+        .collect()
+}
+
+/// The `data:` lines of an event stream, each checked against its
+/// `event:` line.
+fn parse_events(text: &str) -> Vec<ResponsesEvent> {
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let name = block.lines().find_map(|line| line.strip_prefix("event: "));
+            let data = block.lines().find_map(|line| line.strip_prefix("data: "));
+            let event: ResponsesEvent = serde_json::from_str(data.unwrap()).unwrap();
+            assert_eq!(name, Some(event.name()), "{block}");
+            event
+        })
+        .collect()
+}
+
+fn completed(events: &[ResponsesEvent]) -> &ResponseObject {
+    match &events.last().unwrap().kind {
+        ResponsesEventKind::Completed { response } => response,
+        other => panic!("a stream ends with response.completed, not {other:?}"),
+    }
+}
+
+/// If this fails, the published wizard's requests are no longer read as
+/// it sends them, or the agent plays another step than the one the
+/// recorded run was integrated with.
+#[test]
+fn recorded_requests_replay_to_the_answers_the_harness_accepted() {
+    let scripts = Scripts::embedded().unwrap();
+    let mut kinds_seen = Vec::new();
+    for recorded in recorded() {
+        let name = &recorded.name;
+        let request = parse_request(recorded.body.to_string().as_bytes())
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert!(request.stream, "{name}: the harness streams");
+        let tools: Vec<_> = request
+            .tools
+            .iter()
+            .filter_map(|t| t.name.clone())
+            .collect();
+        for tool in ["read", "edit", "write", "bash", "set_env_values"] {
+            assert!(tools.iter().any(|t| t == tool), "{name}: no {tool} tool");
+        }
+        for item in request.input.items() {
+            let kind = match item {
+                InputItem::Message(message) => message.role,
+                InputItem::FunctionCall(_) => "function_call".to_owned(),
+                InputItem::FunctionCallOutput(_) => "function_call_output".to_owned(),
+                InputItem::Reasoning(_) => "reasoning".to_owned(),
+                InputItem::Other(value) => panic!("{name}: an item not understood: {value}"),
+            };
+            kinds_seen.push(kind);
+        }
+
+        let reply = responses_agent::reply(&scripts, &request, recorded.integration.as_deref());
+        let was = completed(&recorded.events);
+        let envelope = Envelope {
+            response_id: was.id.clone(),
+            model: was.model.clone(),
+            created_at: was.created_at,
+            request_chars: 0,
+        };
+        let now = responses_stream::events(&envelope, &reply);
+        let names = |events: &[ResponsesEvent]| -> Vec<&'static str> {
+            events.iter().map(ResponsesEvent::name).collect()
+        };
+        assert_eq!(
+            names(&now),
+            names(&recorded.events),
+            "{name}: event sequence"
+        );
+        for (index, event) in now.iter().enumerate() {
+            assert_eq!(event.sequence_number, index as u64, "{name}");
+        }
+        assert_eq!(
+            completed(&now).output,
+            was.output,
+            "{name}: the answer changed"
+        );
+        if let Reply::Call { call, .. } = &reply {
+            if let Some(OutputItem::FunctionCall(recorded_call)) = was.output.last() {
+                let arguments: Value = serde_json::from_str(&recorded_call.arguments).unwrap();
+                assert_eq!(arguments, call.arguments(), "{name}");
+            }
+        }
+    }
+    for kind in [
+        "developer",
+        "user",
+        "assistant",
+        "function_call",
+        "function_call_output",
+    ] {
+        assert!(
+            kinds_seen.iter().any(|seen| seen == kind),
+            "no recorded request carries a {kind} item"
+        );
+    }
+}
+
+/// The recorded turns, one by one: what each asks the agent to do.
+#[test]
+fn turn_selection_follows_the_recorded_tool_results() {
+    let scripts = Scripts::embedded().unwrap();
+    let played: Vec<(String, String)> = recorded()
+        .iter()
+        .map(|recorded| {
+            let request = parse_request(recorded.body.to_string().as_bytes()).unwrap();
+            let said = match responses_agent::reply(&scripts, &request, None) {
+                Reply::Call { call_id, call, .. } => format!("{call_id} {}", call.name()),
+                Reply::Done { text } => text.lines().next().unwrap_or_default().to_owned(),
+            };
+            (recorded.name.clone(), said)
+        })
+        .collect();
+    let expected = [
+        ("01-first-turn.json", "call_ph_0 detect_package_manager"),
+        ("02-after-a-read.json", "call_ph_2 edit"),
+        (
+            "03-plan-done.json",
+            "PostHog is set up in this Next.js app:",
+        ),
+        ("04-remark.json", responses_agent::REMARK_TEXT),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(name, said)| (name.to_string(), said.to_string()))
+        .collect();
+    assert_eq!(played, expected);
+}
+
+async fn mint(gateway: &Gateway) -> String {
+    let answer: Value = gateway
+        .http
+        .post(format!("{}/v1/tokens", gateway.base))
+        .bearer_auth(DEV_MINT_KEY)
+        .json(&json!({
+            "cap_usd": "20.000000",
+            "ttl_seconds": 3600,
+            "product": "wizard:posthog-integration",
+            "obo": "0190aaaa-0000-7000-8000-00000000000a",
+            "user": "distinct-fake-1",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["token"].as_str().unwrap().to_owned()
+}
+
+/// If this fails, the published wizard's first model call through our
+/// gateway no longer gets a tool call, or the journal loses it.
+#[tokio::test]
+async fn the_first_recorded_request_gets_a_call_over_http_and_is_journaled() {
+    let gateway = Gateway::start().await;
+    let token = mint(&gateway).await;
+    let first = recorded().remove(0);
+    let mut body = first.body.clone();
+    for path in ["/v1/responses", "/wizard/v1/responses", "/responses"] {
+        for stream in [true, false] {
+            body["stream"] = json!(stream);
+            let response = gateway
+                .http
+                .post(format!("{}{path}", gateway.base))
+                .bearer_auth(&token)
+                .header(POSTHOG_PROPERTIES_HEADER, r#"{"integration":"nextjs"}"#)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{path}");
+            let text = response.text().await.unwrap();
+            let answer = match stream {
+                true => completed(&parse_events(&text)).clone(),
+                false => serde_json::from_str::<ResponseObject>(&text).unwrap(),
+            };
+            match answer.output.last() {
+                Some(OutputItem::FunctionCall(call)) => {
+                    assert_eq!(call.name, "detect_package_manager", "{path}")
+                }
+                other => panic!("{path}: expected a function call, got {other:?}"),
+            }
+        }
+    }
+    let refused = gateway
+        .http
+        .post(format!("{}/v1/responses", gateway.base))
+        .bearer_auth("phe_never_minted_by_this_gateway_fake_0000")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let malformed = gateway
+        .http
+        .post(format!("{}/v1/responses", gateway.base))
+        .bearer_auth(&token)
+        .json(&json!({"model": "m", "input": "hi", "stream": "yes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status().as_u16(), 400);
+    let journal: Value = serde_json::from_str(&gateway.journal_text().await).unwrap();
+    let entries: Vec<(String, u16, String)> = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["path"].as_str().unwrap().ends_with("responses"))
+        .map(|entry| {
+            (
+                entry["path"].as_str().unwrap().to_owned(),
+                entry["status"].as_u64().unwrap() as u16,
+                entry["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(entries.len(), 8, "{entries:?}");
+    assert!(entries[..6]
+        .iter()
+        .all(|(_, status, verdict)| *status == 200 && verdict == "granted"));
+    assert_eq!(entries[6].2, "invalid_gateway_token");
+    assert_eq!(
+        entries[7],
+        ("/v1/responses".to_owned(), 400, "bad_request".to_owned())
+    );
+}
