@@ -8,6 +8,7 @@ use protocol::credential::{mask, CredentialKind};
 use crate::auth::{self, Verdict};
 use crate::error::GatewayError;
 use crate::journal::Record;
+use crate::product::Product;
 use crate::state::AppState;
 
 /// Agent conversations grow with every turn, so the model routes accept
@@ -31,9 +32,21 @@ pub fn conclude(
     exchange: Exchange<'_>,
     outcome: Result<(Response, Option<String>), GatewayError>,
 ) -> Response {
+    conclude_call(state, exchange, outcome, None)
+}
+
+/// [`conclude`], and a granted entry's reason names what kind of call the
+/// harness made (`title`, `main`, `remark` …), so the journal shows each
+/// harness call with its verdict.
+pub fn conclude_call(
+    state: &AppState,
+    exchange: Exchange<'_>,
+    outcome: Result<(Response, Option<String>), GatewayError>,
+    kind: Option<&str>,
+) -> Response {
     let request_id = exchange.request_id;
     let (response, verdict, reason) = match outcome {
-        Ok((response, None)) => (response, Verdict::Granted.name(), None),
+        Ok((response, None)) => (response, Verdict::Granted.name(), kind.map(str::to_owned)),
         Ok((response, Some(fault))) => {
             tracing::info!(request_id, fault, "injected a fault");
             (response, "fault_injected", Some(fault))
@@ -64,11 +77,22 @@ pub fn conclude(
     response
 }
 
-/// Lets the request in, or says why not.
+/// Lets the request in under the wizard's product, or says why not.
 pub async fn admit(
     state: &AppState,
     credential: Option<&str>,
     request_id: &str,
+) -> Result<(), GatewayError> {
+    admit_to(state, credential, request_id, Product::WIZARD).await
+}
+
+/// Lets the request in to `product` (the one its path names), or says why
+/// not.
+pub async fn admit_to(
+    state: &AppState,
+    credential: Option<&str>,
+    request_id: &str,
+    product: Product,
 ) -> Result<(), GatewayError> {
     let kind = auth::screen(credential).map_err(GatewayError::Refused)?;
     let credential = credential.unwrap_or_default();
@@ -87,7 +111,7 @@ pub async fn admit(
                 cause: error.to_string(),
             })
         })?;
-    match auth::decide(kind, &introspection, &state.policy) {
+    match auth::decide_for(kind, &introspection, &state.policy, product) {
         Verdict::Granted => Ok(()),
         refusal => Err(GatewayError::Refused(refusal)),
     }

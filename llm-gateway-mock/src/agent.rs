@@ -11,10 +11,12 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use protocol::gateway::{
-    ContentBlock, EditInput, Message, MessagesRequest, MessagesResponse, Usage, WriteInput,
-    TOOL_EDIT, TOOL_WRITE,
+    ContentBlock, EditInput, Message, MessageContent, MessagesRequest, MessagesResponse, ReadInput,
+    Usage, WriteInput, TOOL_EDIT, TOOL_READ, TOOL_SET_ENV_VALUES, TOOL_WRITE,
 };
 use serde::Deserialize;
+
+use crate::harness::{self, Harness};
 
 /// The scripts embedded in the binary: (file name, TOML text).
 pub const EMBEDDED_SCRIPTS: &[(&str, &str)] = &[
@@ -58,6 +60,22 @@ pub struct Script {
     /// ordinary script is still caught at start-up.
     #[serde(default)]
     pub hostile: bool,
+    /// Where the framework keeps the public key and host, for a harness
+    /// that offers the wizard's `set_env_values` tool.
+    #[serde(default)]
+    pub env: Option<EnvNames>,
+}
+
+/// A framework's env file and variable names.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvNames {
+    /// Relative to the project root, such as `.env.local`.
+    pub file: String,
+    /// The variable holding the `phc_` key.
+    pub key: String,
+    /// The variable holding the host.
+    pub host: String,
 }
 
 /// One assistant answer that asks for tool calls.
@@ -220,10 +238,40 @@ pub fn framework_line(text: &str) -> Option<String> {
     })
 }
 
-/// The framework named in the conversation's first user message.
-pub fn framework_of(messages: &[Message]) -> Option<String> {
-    let first_user = messages.iter().find(|message| message.role == "user")?;
-    framework_line(&first_user.content.text())
+/// The framework named in the conversation's first user message, or else
+/// by the harness's `x-posthog-property-integration` header (`integration`),
+/// as a script id: the published wizard writes `- Framework: Next.js 15.3.3`
+/// and `integration: nextjs`, ours `framework: next-js`.
+pub fn framework_of(messages: &[Message], integration: Option<&str>) -> Option<String> {
+    let first_user = messages.iter().find(|message| message.role == "user");
+    let named = first_user.and_then(|message| framework_line(&message.content.text()));
+    let named = named.or_else(|| {
+        integration
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_ascii_lowercase)
+    })?;
+    Some(script_id(&named))
+}
+
+/// The script id for a framework's name as a prompt or header spells it
+/// (`next.js`, `nextjs`, `Next-JS` → `next-js`); a name without an alias
+/// is kept, so an unknown framework is named in the answer.
+pub fn script_id(name: &str) -> String {
+    let squashed: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let id = match squashed.as_str() {
+        "nextjs" | "next" => "next-js",
+        "reactvite" | "vite" | "react" => "react-vite",
+        "expressjs" | "express" => "express",
+        "django" => "django",
+        "flask" => "flask",
+        _ => return name.to_ascii_lowercase(),
+    };
+    id.to_owned()
 }
 
 /// What the agent says next, before the response envelope is built.
@@ -236,15 +284,41 @@ pub struct Reply {
     pub stop_reason: &'static str,
 }
 
-/// Plays the next turn of the conversation in `request`.
+/// Tool calls the agent adds for the harness (a `Read` before an `Edit`,
+/// the wizard's env tool) carry ids with this prefix, so the turn that
+/// holds them is not counted as a played script turn.
+pub const PREPARATION_ID_PREFIX: &str = "toolu_prep_";
+
+/// Plays the next turn of the conversation in `request`, without a hint
+/// from the headers.
 pub fn reply(scripts: &Scripts, request: &MessagesRequest) -> Reply {
-    let played = request
-        .messages
+    reply_with(scripts, request, None)
+}
+
+/// Plays the next turn of the conversation in `request`; `integration` is
+/// the harness's `x-posthog-property-integration` header, if any.
+///
+/// The script turn to play is the number of assistant turns so far, not
+/// counting the preparation turns the agent added for the harness. A turn
+/// is rendered for the harness (see [`crate::harness`]): when it offers
+/// `Read`, a file about to be edited is read first unless the conversation
+/// already holds a fresh view of it; when it names its working directory,
+/// paths are absolute under it; when it offers the wizard's
+/// `set_env_values` and the script names its env variables, the key and
+/// host of the prompt are set through it before the final answer.
+pub fn reply_with(
+    scripts: &Scripts,
+    request: &MessagesRequest,
+    integration: Option<&str>,
+) -> Reply {
+    let messages = &request.messages;
+    let played = messages
         .iter()
         .filter(|message| message.role == "assistant")
+        .filter(|message| !is_preparation(message))
         .count();
     let known = scripts.frameworks().join(", ");
-    let framework = match framework_of(&request.messages) {
+    let framework = match framework_of(messages, integration) {
         Some(framework) => framework,
         None => {
             return end_turn(
@@ -267,28 +341,118 @@ pub fn reply(scripts: &Scripts, request: &MessagesRequest) -> Reply {
             )
         }
     };
+    let harness = Harness::of(request);
     let turn_number = played + 1;
+    let id = format!("msg_{}_{turn_number}", script.framework);
     let Some(turn) = script.turns.get(played) else {
-        return end_turn(
-            format!("msg_{}_{turn_number}", script.framework),
-            script.final_text.clone(),
-        );
+        return match env_turn(script, &harness, messages) {
+            Some(content) => Reply {
+                id: format!("{id}_env"),
+                content,
+                stop_reason: "tool_use",
+            },
+            None => end_turn(id, script.final_text.clone()),
+        };
     };
+    if let Some(content) = read_turn(turn, &harness, messages, turn_number) {
+        return Reply {
+            id: format!("{id}_read"),
+            content,
+            stop_reason: "tool_use",
+        };
+    }
     let mut content = vec![ContentBlock::Text {
         text: turn.text.clone(),
     }];
     for (index, tool) in turn.tools.iter().enumerate() {
+        let mut input = tool.input();
+        input["file_path"] = harness.path(tool.file_path()).into();
         content.push(ContentBlock::ToolUse {
             id: format!("toolu_{turn_number}_{}", index + 1),
             name: tool.name().to_owned(),
-            input: tool.input(),
+            input,
         });
     }
     Reply {
-        id: format!("msg_{}_{turn_number}", script.framework),
+        id,
         content,
         stop_reason: "tool_use",
     }
+}
+
+fn is_preparation(message: &Message) -> bool {
+    match &message.content {
+        MessageContent::Blocks(blocks) => blocks.iter().any(|block| {
+            matches!(block, ContentBlock::ToolUse { id, .. } if id.starts_with(PREPARATION_ID_PREFIX))
+        }),
+        MessageContent::Text(_) => false,
+    }
+}
+
+/// A turn of `Read`s of the files `turn` edits that the harness has no
+/// fresh view of, when it offers `Read`.
+fn read_turn(
+    turn: &Turn,
+    harness: &Harness,
+    messages: &[Message],
+    turn_number: usize,
+) -> Option<Vec<ContentBlock>> {
+    if !harness.offers(TOOL_READ) {
+        return None;
+    }
+    let fresh = harness::fresh_files(messages);
+    let mut unread: Vec<String> = Vec::new();
+    for tool in &turn.tools {
+        let path = harness.path(tool.file_path());
+        if matches!(tool, ScriptTool::Edit(_)) && !fresh.contains(&path) && !unread.contains(&path)
+        {
+            unread.push(path);
+        }
+    }
+    if unread.is_empty() {
+        return None;
+    }
+    let mut content = vec![ContentBlock::Text {
+        text: "First I'll read the files I'm about to change.".to_owned(),
+    }];
+    for (index, path) in unread.into_iter().enumerate() {
+        content.push(ContentBlock::ToolUse {
+            id: format!("{PREPARATION_ID_PREFIX}{turn_number}_{}", index + 1),
+            name: TOOL_READ.to_owned(),
+            input: serde_json::to_value(ReadInput { file_path: path }).unwrap_or_default(),
+        });
+    }
+    Some(content)
+}
+
+/// The call of the wizard's `set_env_values` with the prompt's public key
+/// and host, when the harness offers it, the script names its variables,
+/// the prompt holds both values and no such call was made yet.
+fn env_turn(script: &Script, harness: &Harness, messages: &[Message]) -> Option<Vec<ContentBlock>> {
+    let env = script.env.as_ref()?;
+    // One attempt: a refused call is not retried.
+    let attempted = harness::tool_calls(messages).any(|(_, name, _)| name == TOOL_SET_ENV_VALUES);
+    if !harness.offers(TOOL_SET_ENV_VALUES) || attempted {
+        return None;
+    }
+    let key = harness::prompt_fact(messages, "PostHog public token")?;
+    let host = harness::prompt_fact(messages, "PostHog Host")?;
+    Some(vec![
+        ContentBlock::Text {
+            text: format!(
+                "Now I'll put the project's public key and host in `{}`.",
+                env.file
+            ),
+        },
+        ContentBlock::ToolUse {
+            id: format!("{PREPARATION_ID_PREFIX}env_1"),
+            name: TOOL_SET_ENV_VALUES.to_owned(),
+            input: serde_json::json!({
+                "filePath": env.file,
+                "values": {env.key.as_str(): key, env.host.as_str(): host},
+            }),
+        },
+    ])
 }
 
 fn end_turn(id: String, text: String) -> Reply {
@@ -304,14 +468,6 @@ fn end_turn(id: String, text: String) -> Reply {
 /// answer divided by four: deterministic, independent of the request's
 /// formatting and of `stream`, and roughly the right size.
 pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
-    let request_chars = [
-        serde_json::to_string(&request.system),
-        serde_json::to_string(&request.messages),
-        serde_json::to_string(&request.tools),
-    ]
-    .iter()
-    .map(|part| part.as_ref().map(String::len).unwrap_or_default())
-    .sum::<usize>();
     let output_chars = serde_json::to_string(&reply.content)
         .map(|text| text.len())
         .unwrap_or_default();
@@ -325,10 +481,24 @@ pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
         stop_reason: Some(reply.stop_reason.to_owned()),
         stop_sequence: None,
         usage: Usage {
-            input_tokens: u32::try_from(request_chars / 4).unwrap_or(u32::MAX),
+            input_tokens: input_tokens(request),
             output_tokens: u32::try_from(output_chars / 4).unwrap_or(u32::MAX),
         },
     }
+}
+
+/// The conversation's size in tokens, as [`response`] and `count_tokens`
+/// report it.
+pub fn input_tokens(request: &MessagesRequest) -> u32 {
+    let request_chars = [
+        serde_json::to_string(&request.system),
+        serde_json::to_string(&request.messages),
+        serde_json::to_string(&request.tools),
+    ]
+    .iter()
+    .map(|part| part.as_ref().map(String::len).unwrap_or_default())
+    .sum::<usize>();
+    u32::try_from(request_chars / 4).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -344,6 +514,7 @@ mod tests {
             messages,
             tools: Vec::new(),
             stream: None,
+            output_config: None,
         }
     }
 

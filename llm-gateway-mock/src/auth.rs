@@ -9,6 +9,8 @@ use protocol::scope::{Scopes, LLM_GATEWAY_READ};
 
 use protocol::region::Region;
 
+use crate::product::{Access, Product};
+
 /// What the gateway decided about a request's credential. Each refusal maps
 /// to one answer (see [`crate::error::GatewayError`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,9 +30,15 @@ pub enum Verdict {
     },
     /// The grant lacks `llm_gateway:read` (and `*`).
     InsufficientScope,
-    /// A `pha_` of an OAuth application that is not a wizard application.
+    /// A `pha_` of an OAuth application the path's product does not admit
+    /// (under `/wizard`: one that is not a wizard application), or a `phx_`
+    /// on a product that takes OAuth access tokens only.
     ProductAccessDenied {
         client_id: Option<String>,
+        product: &'static str,
+        /// `true` when a personal API key was refused for an OAuth-only
+        /// product.
+        needs_oauth: bool,
     },
     /// Introspection could not be asked or gave no usable answer.
     IntrospectionUnavailable {
@@ -66,8 +74,15 @@ impl Verdict {
                 format!("credential belongs to region {credential_region}")
             }
             Verdict::InsufficientScope => format!("scope lacks {LLM_GATEWAY_READ}"),
-            Verdict::ProductAccessDenied { client_id } => match client_id {
-                Some(client_id) => format!("client_id {client_id} is not a wizard application"),
+            Verdict::ProductAccessDenied {
+                needs_oauth: true,
+                product,
+                ..
+            } => format!("product {product} takes OAuth access tokens only"),
+            Verdict::ProductAccessDenied {
+                client_id, product, ..
+            } => match client_id {
+                Some(client_id) => format!("client_id {client_id} may not use product {product}"),
                 None => "access token without client_id".to_owned(),
             },
             Verdict::IntrospectionUnavailable { cause } => {
@@ -126,9 +141,21 @@ pub fn screen(credential: Option<&str>) -> Result<CredentialKind, Verdict> {
     }
 }
 
-/// The decision over introspection's answer, in the real gateway's order:
-/// live, this region, the scope, then the product check.
+/// The decision over introspection's answer under `/wizard`, the product
+/// the wizard uses.
 pub fn decide(kind: CredentialKind, answer: &IntrospectionAnswer, policy: &Policy) -> Verdict {
+    decide_for(kind, answer, policy, Product::WIZARD)
+}
+
+/// The decision over introspection's answer, in the real gateway's order:
+/// live, this region, the scope, then the product's access check (which
+/// applications' access tokens, and whether personal API keys, may use it).
+pub fn decide_for(
+    kind: CredentialKind,
+    answer: &IntrospectionAnswer,
+    policy: &Policy,
+    product: Product,
+) -> Verdict {
     if !answer.active {
         return Verdict::InvalidToken;
     }
@@ -144,21 +171,25 @@ pub fn decide(kind: CredentialKind, answer: &IntrospectionAnswer, policy: &Polic
     }
     let is_access_token = kind == CredentialKind::AccessToken
         || answer.token_type.as_deref() == Some(TOKEN_TYPE_ACCESS_TOKEN);
-    if is_access_token {
-        let client_id = answer.client_id.as_deref();
-        let is_wizard = client_id.is_some_and(|client_id| {
+    let client_id = answer.client_id.as_deref();
+    let admitted = match (product.access, is_access_token) {
+        (Access::Anyone, _) | (Access::WizardApplications, false) => true,
+        (Access::WizardApplications, true) => client_id.is_some_and(|client_id| {
             policy
                 .wizard_client_ids
                 .iter()
                 .any(|wizard| wizard == client_id)
-        });
-        if !is_wizard {
-            return Verdict::ProductAccessDenied {
-                client_id: answer.client_id.clone(),
-            };
-        }
+        }),
+        (Access::PostHogCodeOnly, _) => false,
+    };
+    match admitted {
+        true => Verdict::Granted,
+        false => Verdict::ProductAccessDenied {
+            client_id: answer.client_id.clone(),
+            product: product.name,
+            needs_oauth: !is_access_token,
+        },
     }
-    Verdict::Granted
 }
 
 #[cfg(test)]

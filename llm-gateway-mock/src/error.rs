@@ -6,7 +6,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::error::{codes, DetailError};
-use protocol::gateway::{AUTHENTICATION_REQUIRED, AUTHENTICATION_UNAVAILABLE, REALM};
+use protocol::gateway::{
+    AnthropicError, AnthropicErrorBody, AUTHENTICATION_REQUIRED, AUTHENTICATION_UNAVAILABLE, REALM,
+};
 use protocol::scope::LLM_GATEWAY_READ;
 
 use crate::auth::Verdict;
@@ -20,6 +22,13 @@ pub enum GatewayError {
     /// field and never holds a credential.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A Messages API body the real Anthropic API would refuse: answered in
+    /// Anthropic's envelope, `invalid_request_error`.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A path prefix that names no product of the real gateway.
+    #[error("invalid product")]
+    InvalidProduct(String),
     #[error("payload too large")]
     PayloadTooLarge { limit_bytes: usize },
 }
@@ -29,7 +38,10 @@ impl GatewayError {
     pub fn verdict_name(&self) -> &'static str {
         match self {
             GatewayError::Refused(verdict) => verdict.name(),
-            GatewayError::BadRequest(_) | GatewayError::PayloadTooLarge { .. } => "bad_request",
+            GatewayError::BadRequest(_)
+            | GatewayError::InvalidRequest(_)
+            | GatewayError::PayloadTooLarge { .. } => "bad_request",
+            GatewayError::InvalidProduct(_) => "invalid_product",
         }
     }
 
@@ -37,7 +49,10 @@ impl GatewayError {
     pub fn reason(&self) -> String {
         match self {
             GatewayError::Refused(verdict) => verdict.reason(),
-            GatewayError::BadRequest(message) => message.clone(),
+            GatewayError::BadRequest(message) | GatewayError::InvalidRequest(message) => {
+                message.clone()
+            }
+            GatewayError::InvalidProduct(product) => format!("no product {product:?}"),
             GatewayError::PayloadTooLarge { .. } => "payload_too_large".to_owned(),
         }
     }
@@ -51,7 +66,9 @@ impl GatewayError {
             // `Granted` is never an error; answering 401 keeps a misuse
             // closed rather than open.
             GatewayError::Refused(_) => StatusCode::UNAUTHORIZED,
-            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BadRequest(_)
+            | GatewayError::InvalidRequest(_)
+            | GatewayError::InvalidProduct(_) => StatusCode::BAD_REQUEST,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
@@ -80,15 +97,31 @@ impl GatewayError {
 
     pub fn body(&self) -> DetailError {
         let (detail, code) = match self {
-            GatewayError::Refused(Verdict::ProductAccessDenied { .. }) => (
-                "OAuth application not authorized for product 'wizard'".to_owned(),
+            GatewayError::Refused(Verdict::ProductAccessDenied {
+                product,
+                needs_oauth,
+                ..
+            }) => (
+                match needs_oauth {
+                    true => format!("Product '{product}' requires OAuth authentication"),
+                    false => format!("OAuth application not authorized for product '{product}'"),
+                },
                 Some(codes::PRODUCT_ACCESS_DENIED.to_owned()),
             ),
             GatewayError::Refused(Verdict::IntrospectionUnavailable { .. }) => {
                 (AUTHENTICATION_UNAVAILABLE.to_owned(), None)
             }
             GatewayError::Refused(_) => (AUTHENTICATION_REQUIRED.to_owned(), None),
-            GatewayError::BadRequest(message) => (message.clone(), None),
+            GatewayError::BadRequest(message) | GatewayError::InvalidRequest(message) => {
+                (message.clone(), None)
+            }
+            GatewayError::InvalidProduct(product) => (
+                format!(
+                    "Invalid product '{product}'. Allowed products: {}",
+                    crate::product::PRODUCTS.join(", ")
+                ),
+                None,
+            ),
             GatewayError::PayloadTooLarge { limit_bytes } => (
                 format!(
                     "Request body is larger than {} MiB",
@@ -103,6 +136,16 @@ impl GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
+        if let GatewayError::InvalidRequest(message) = &self {
+            let body = AnthropicError {
+                kind: "error".to_owned(),
+                error: AnthropicErrorBody {
+                    kind: "invalid_request_error".to_owned(),
+                    message: message.clone(),
+                },
+            };
+            return (self.status(), Json(body)).into_response();
+        }
         let mut response = (self.status(), Json(self.body())).into_response();
         if let Some(challenge) = self.www_authenticate() {
             if let Ok(value) = HeaderValue::from_str(&challenge) {

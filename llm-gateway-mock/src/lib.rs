@@ -21,12 +21,15 @@
 pub mod admission;
 pub mod agent;
 pub mod auth;
+pub mod call_kind;
 pub mod config;
 pub mod error;
 pub mod faults;
 pub mod gateway_tokens;
+pub mod harness;
 pub mod introspection;
 pub mod journal;
+pub mod product;
 pub mod request_id;
 pub mod responses_agent;
 pub mod responses_stream;
@@ -56,9 +59,28 @@ pub fn app(state: AppState) -> Router {
             &format!("{}/", protocol::paths::GATEWAY_MESSAGES),
             post(routes::messages::messages),
         )
-        // The gateway's root serves the same API: a gateway token's
-        // `gateway_url` is the gateway itself, not its `/wizard` product path.
+        // The gateway's root serves the same API as the `llm_gateway`
+        // product: a gateway token's `gateway_url` is the gateway itself,
+        // not its `/wizard` product path. Any other first segment names a
+        // product (refused with a 400 if the real gateway has none).
         .route("/v1/messages", post(routes::messages::messages))
+        .route("/{product}/v1/messages", post(routes::messages::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(routes::messages::count_tokens),
+        )
+        .route(
+            "/wizard/v1/messages/count_tokens",
+            post(routes::messages::count_tokens),
+        )
+        .route(
+            "/{product}/v1/messages/count_tokens",
+            post(routes::messages::count_tokens),
+        )
+        .route(
+            "/",
+            get(routes::root::banner).head(routes::root::method_not_allowed),
+        )
         .route("/v1/responses", post(routes::responses::responses))
         .route("/wizard/v1/responses", post(routes::responses::responses))
         .route("/responses", post(routes::responses::responses))

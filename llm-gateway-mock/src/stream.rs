@@ -1,7 +1,9 @@
 //! Server-sent events in Anthropic's streaming format, built from a whole
 //! answer: `message_start`, per block `content_block_start`, deltas
 //! (`text_delta`, `input_json_delta`) and `content_block_stop`, then
-//! `message_delta` with the stop reason and `message_stop`.
+//! `message_delta` with the stop reason and `message_stop`. One `ping`
+//! follows the first `content_block_start`, where Anthropic's own stream
+//! sends it (clients must skip it).
 
 use protocol::gateway::{ContentBlock, MessagesResponse, StreamEvent, Usage};
 use serde_json::json;
@@ -30,6 +32,7 @@ pub fn events(response: &MessagesResponse) -> Vec<StreamEvent> {
                         text: String::new(),
                     },
                 });
+                push_first_ping(&mut events, index);
                 for piece in chunks(text) {
                     events.push(StreamEvent::ContentBlockDelta {
                         index,
@@ -46,6 +49,7 @@ pub fn events(response: &MessagesResponse) -> Vec<StreamEvent> {
                         input: json!({}),
                     },
                 });
+                push_first_ping(&mut events, index);
                 let input_json = serde_json::to_string(input).unwrap_or_else(|_| "{}".to_owned());
                 for piece in chunks(&input_json) {
                     events.push(StreamEvent::ContentBlockDelta {
@@ -65,6 +69,12 @@ pub fn events(response: &MessagesResponse) -> Vec<StreamEvent> {
     });
     events.push(StreamEvent::MessageStop);
     events
+}
+
+fn push_first_ping(events: &mut Vec<StreamEvent>, index: u32) {
+    if index == 0 {
+        events.push(StreamEvent::Ping);
+    }
 }
 
 /// The `text/event-stream` body: `event: <type>` and `data: <json>` per event.
@@ -147,6 +157,11 @@ mod tests {
             input
         );
         assert!(matches!(events[0], StreamEvent::MessageStart { .. }));
+        assert!(matches!(
+            events[1],
+            StreamEvent::ContentBlockStart { index: 0, .. }
+        ));
+        assert_eq!(events[2], StreamEvent::Ping);
         assert!(matches!(events.last(), Some(StreamEvent::MessageStop)));
         let body = encode(&events);
         assert!(body.starts_with("event: message_start\ndata: {"));

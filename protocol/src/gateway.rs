@@ -13,9 +13,15 @@ pub const REALM: &str = "llm-gateway";
 /// The tool names of Claude Code that the scripted agent uses.
 pub const TOOL_WRITE: &str = "Write";
 pub const TOOL_EDIT: &str = "Edit";
+pub const TOOL_READ: &str = "Read";
+/// The published wizard's own MCP tool that writes env values (Claude
+/// Code names an MCP tool `mcp__<server>__<tool>`).
+pub const TOOL_SET_ENV_VALUES: &str = "mcp__wizard-tools__set_env_values";
 
-/// `POST /wizard/v1/messages`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// `POST /v1/messages` (at the gateway's root or under a product such as
+/// `/wizard`). Fields the simulator does not use (`metadata`, `thinking`,
+/// `temperature`, `tool_choice` …) are accepted and dropped.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 pub struct MessagesRequest {
     pub model: String,
     pub max_tokens: u32,
@@ -26,11 +32,17 @@ pub struct MessagesRequest {
     pub tools: Vec<Tool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
+    /// Structured output, as Claude Code's side queries ask for it:
+    /// `{"format": {"type": "json_schema", "schema": {…}}}`, often with
+    /// `effort`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
-    /// `user` or `assistant`.
+    /// `user` or `assistant`; `system` is accepted too (Claude Code may
+    /// send a system prompt as a message).
     pub role: String,
     pub content: MessageContent,
 }
@@ -101,6 +113,13 @@ pub struct WriteInput {
     pub content: String,
 }
 
+/// The input of Claude Code's `Read` tool (`offset`, `limit` and `pages`
+/// are optional and never sent by the scripted agent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReadInput {
+    pub file_path: String,
+}
+
 /// The input of Claude Code's `Edit` tool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EditInput {
@@ -160,6 +179,12 @@ pub enum StreamEvent {
     Error {
         error: serde_json::Value,
     },
+}
+
+/// `200` of `POST /v1/messages/count_tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CountTokensAnswer {
+    pub input_tokens: u32,
 }
 
 /// `GET /readyz`.

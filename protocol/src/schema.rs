@@ -66,6 +66,8 @@ pub fn all() -> Vec<MessageSchema> {
         of::<gateway::StreamEvent>(),
         of::<gateway::WriteInput>(),
         of::<gateway::EditInput>(),
+        of::<gateway::ReadInput>(),
+        of::<gateway::CountTokensAnswer>(),
         of::<gateway::ReadyAnswer>(),
         of::<gateway::AnthropicError>(),
         of::<gateway::MintRequest>(),

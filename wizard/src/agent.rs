@@ -71,6 +71,7 @@ pub async fn converse(
             messages: messages.clone(),
             tools: tools(),
             stream: config.stream.then_some(true),
+            output_config: None,
         };
         let step = session.progress.step(format!("Agent turn {}…", turn + 1));
         let response = match send_with_retries(call, &step, turn, &url, &request).await? {

@@ -7,12 +7,14 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use protocol::credential::mask;
-use protocol::gateway::{Message, MessageContent, MessagesRequest, Tool};
+use protocol::gateway::{CountTokensAnswer, Message, MessageContent, MessagesRequest, Tool};
 use serde_json::{Map, Value};
 
-use crate::admission::{admit, conclude, Exchange, MAX_BODY_BYTES};
+use crate::admission::{admit_to, conclude_call, Exchange, MAX_BODY_BYTES};
 use crate::auth::presented_credential;
+use crate::call_kind::{self, CallKind};
 use crate::error::GatewayError;
+use crate::product::Product;
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use crate::{agent, faults, stream};
@@ -27,35 +29,126 @@ pub async fn messages(
     body: Body,
 ) -> Response {
     let credential = presented_credential(&headers);
-    let outcome = answer(&state, &request_id, credential.as_deref(), &headers, body).await;
+    let mut kind = None;
+    let outcome = answer(
+        &state,
+        &request_id,
+        credential.as_deref(),
+        Call {
+            headers: &headers,
+            prefix: product_prefix(uri.path()),
+        },
+        body,
+        &mut kind,
+    )
+    .await;
     let exchange = Exchange {
         request_id: &request_id,
         method: method.as_str(),
         path: uri.path(),
         credential: credential.as_deref(),
     };
-    conclude(&state, exchange, outcome)
+    conclude_call(&state, exchange, outcome, kind.map(CallKind::name))
+}
+
+/// `POST /v1/messages/count_tokens` (at the root or under a product): the
+/// same admission and parsing as a messages call (`max_tokens` may be
+/// left out), answered with the agent's deterministic token count.
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let credential = presented_credential(&headers);
+    let prefix = product_prefix(uri.path());
+    let outcome = async {
+        let product = admit_product(&state, &request_id, credential.as_deref(), prefix).await?;
+        check_content_type(&headers)?;
+        let bytes = read_body(body).await?;
+        let request = parse_count_tokens(&bytes).map_err(invalid_request)?;
+        let product = product?;
+        tracing::debug!(request_id, product = product.name, "counted tokens");
+        let answer = CountTokensAnswer {
+            input_tokens: agent::input_tokens(&request),
+        };
+        Ok((Json(answer).into_response(), None))
+    }
+    .await;
+    let exchange = Exchange {
+        request_id: &request_id,
+        method: method.as_str(),
+        path: uri.path(),
+        credential: credential.as_deref(),
+    };
+    conclude_call(&state, exchange, outcome, Some("count_tokens"))
+}
+
+/// What a messages call brings besides its body.
+struct Call<'a> {
+    headers: &'a HeaderMap,
+    /// The product segment of the path; `None` at the gateway's root.
+    prefix: Option<&'a str>,
+}
+
+/// The product segment of a model route's path: `None` for `/v1/…`, else
+/// the first segment (`/wizard/v1/messages` → `wizard`).
+pub fn product_prefix(path: &str) -> Option<&str> {
+    let first = path.trim_start_matches('/').split('/').next()?;
+    (first != "v1").then_some(first)
+}
+
+/// Admission under the product the path names, checked as the real
+/// gateway checks it: an unknown segment is authenticated as the root's
+/// product, and refused (the inner `Err`) only once the caller is known.
+async fn admit_product(
+    state: &AppState,
+    request_id: &str,
+    credential: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<Result<Product, GatewayError>, GatewayError> {
+    admit_to(state, credential, request_id, Product::checked_for(prefix)).await?;
+    Ok(Product::named(prefix).map_err(GatewayError::InvalidProduct))
+}
+
+async fn read_body(body: Body) -> Result<axum::body::Bytes, GatewayError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| GatewayError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        })
+}
+
+fn invalid_request(message: String) -> GatewayError {
+    GatewayError::InvalidRequest(protocol::credential::redact_secrets(&message))
+}
+
+/// The harness's `x-posthog-property-integration` header (`nextjs` …).
+fn integration(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-posthog-property-integration")
+        .and_then(|value| value.to_str().ok())
 }
 
 async fn answer(
     state: &AppState,
     request_id: &str,
     credential: Option<&str>,
-    headers: &HeaderMap,
+    call: Call<'_>,
     body: Body,
+    kind: &mut Option<CallKind>,
 ) -> Result<(Response, Option<String>), GatewayError> {
-    admit(state, credential, request_id).await?;
+    let product = admit_product(state, request_id, credential, call.prefix).await?;
     let credential = credential.unwrap_or_default();
 
-    check_content_type(headers)?;
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| GatewayError::PayloadTooLarge {
-            limit_bytes: MAX_BODY_BYTES,
-        })?;
-    let request = parse_request(&bytes).map_err(|message| {
-        GatewayError::BadRequest(protocol::credential::redact_secrets(&message))
-    })?;
+    check_content_type(call.headers)?;
+    let bytes = read_body(body).await?;
+    let request = parse_request(&bytes).map_err(invalid_request)?;
+    product?;
+    let call_kind = call_kind::classify(&request);
+    *kind = Some(call_kind);
 
     // Faults strike only requests that passed authentication, so every
     // auth verdict stays deterministic.
@@ -67,11 +160,30 @@ async fn answer(
         state.faults.hold().await;
     }
     let fault = drawn.describe();
-    let reply = agent::reply(&state.scripts, &request);
+    let integration = integration(call.headers);
+    let reply = match call_kind {
+        CallKind::Main => agent::reply_with(&state.scripts, &request, integration),
+        CallKind::Title => {
+            let subject = agent::framework_of(&request.messages, integration)
+                .and_then(|framework| state.scripts.get(&framework))
+                .map(|script| script.name.as_str());
+            agent::Reply {
+                id: "msg_title".to_owned(),
+                content: call_kind::title_answer(&request, subject),
+                stop_reason: "end_turn",
+            }
+        }
+        CallKind::Remark => agent::Reply {
+            id: "msg_remark".to_owned(),
+            content: call_kind::remark_answer(),
+            stop_reason: "end_turn",
+        },
+    };
     let response = agent::response(reply, &request);
     tracing::info!(
         request_id,
         credential = mask(credential),
+        call = call_kind.name(),
         message_id = response.id,
         stop_reason = response.stop_reason.as_deref().unwrap_or_default(),
         "agent answered"
@@ -147,6 +259,21 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), GatewayError> {
 /// Parses a Messages API request leniently (unknown fields are ignored),
 /// naming the field when one is missing or mistyped.
 pub fn parse_request(bytes: &[u8]) -> Result<MessagesRequest, String> {
+    parse_fields(bytes, MaxTokens::Required)
+}
+
+/// Parses a `count_tokens` request: a messages request whose `max_tokens`
+/// may be left out.
+pub fn parse_count_tokens(bytes: &[u8]) -> Result<MessagesRequest, String> {
+    parse_fields(bytes, MaxTokens::Optional)
+}
+
+enum MaxTokens {
+    Required,
+    Optional,
+}
+
+fn parse_fields(bytes: &[u8], max_tokens_rule: MaxTokens) -> Result<MessagesRequest, String> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|error| format!("Request body is not valid JSON: {error}"))?;
     let Value::Object(object) = value else {
@@ -162,7 +289,10 @@ pub fn parse_request(bytes: &[u8]) -> Result<MessagesRequest, String> {
             .as_u64()
             .and_then(|number| u32::try_from(number).ok())
             .ok_or("Field 'max_tokens' must be a non-negative integer")?,
-        None => return Err("Field 'max_tokens' is required".to_owned()),
+        None => match max_tokens_rule {
+            MaxTokens::Required => return Err("Field 'max_tokens' is required".to_owned()),
+            MaxTokens::Optional => 0,
+        },
     };
     let messages = match object.get("messages") {
         Some(Value::Array(messages)) => messages
@@ -196,6 +326,11 @@ pub fn parse_request(bytes: &[u8]) -> Result<MessagesRequest, String> {
         Some(Value::Bool(stream)) => Some(*stream),
         Some(_) => return Err("Field 'stream' must be a boolean".to_owned()),
     };
+    let output_config = match object.get("output_config") {
+        None | Some(Value::Null) => None,
+        Some(value @ Value::Object(_)) => Some(value.clone()),
+        Some(_) => return Err("Field 'output_config' must be an object".to_owned()),
+    };
     Ok(MessagesRequest {
         model,
         max_tokens,
@@ -203,6 +338,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<MessagesRequest, String> {
         messages,
         tools,
         stream,
+        output_config,
     })
 }
 
@@ -213,10 +349,12 @@ fn parse_message(index: usize, value: &Value) -> Result<Message, String> {
         return Err(format!("Field 'messages[{index}]' must be an object"));
     }
     let role = match object.get("role") {
-        Some(Value::String(role)) if role == "user" || role == "assistant" => role.clone(),
+        Some(Value::String(role)) if ["user", "assistant", "system"].contains(&role.as_str()) => {
+            role.clone()
+        }
         Some(_) => {
             return Err(format!(
-                "Field 'messages[{index}].role' must be \"user\" or \"assistant\""
+                "Field 'messages[{index}].role' must be \"user\", \"assistant\" or \"system\""
             ))
         }
         None => return Err(format!("Field 'messages[{index}].role' is required")),
@@ -277,8 +415,12 @@ mod tests {
                 "'messages[0].role' is required",
             ),
             (
-                r#"{"model":"m","max_tokens":10,"messages":[{"role":"system","content":"x"}]}"#,
+                r#"{"model":"m","max_tokens":10,"messages":[{"role":"tool","content":"x"}]}"#,
                 "'messages[0].role' must be",
+            ),
+            (
+                r#"{"model":"m","max_tokens":10,"messages":[],"output_config":"json"}"#,
+                "'output_config' must be an object",
             ),
             (
                 r#"{"model":"m","max_tokens":10,"messages":[{"role":"user"}]}"#,

@@ -4,4 +4,5 @@ pub mod admin;
 pub mod health;
 pub mod messages;
 pub mod responses;
+pub mod root;
 pub mod tokens;
