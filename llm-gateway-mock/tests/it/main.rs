@@ -5,6 +5,7 @@ mod admin;
 mod agent;
 mod auth;
 mod binary;
+mod claude_code;
 mod faults;
 mod gateway_tokens;
 mod health;
