@@ -113,20 +113,20 @@ serve:
     set -euo pipefail
     cargo build --locked --workspace --bins
     mkdir -p target/serve
-    bin=target/debug
+    bin="${CARGO_TARGET_DIR:-target}/debug"
     pids=()
     trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
-    $bin/provisioning-server --bind 127.0.0.1:8010 --region us --public-url http://localhost:8010 \
+    "$bin"/provisioning-server --bind 127.0.0.1:8010 --region us --public-url http://localhost:8010 \
         --database-url "sqlite://target/serve/us.db?mode=rwc" --admin-token dev-admin & pids+=($!)
-    $bin/provisioning-server --bind 127.0.0.1:8011 --region eu --public-url http://localhost:8011 \
+    "$bin"/provisioning-server --bind 127.0.0.1:8011 --region eu --public-url http://localhost:8011 \
         --database-url "sqlite://target/serve/eu.db?mode=rwc" --admin-token dev-admin & pids+=($!)
-    $bin/llm-gateway-mock --bind 127.0.0.1:3308 --region us \
+    "$bin"/llm-gateway-mock --bind 127.0.0.1:3308 --region us \
         --introspection-url http://localhost:8010/oauth/introspect --admin-token dev-admin & pids+=($!)
-    $bin/llm-gateway-mock --bind 127.0.0.1:3309 --region eu \
+    "$bin"/llm-gateway-mock --bind 127.0.0.1:3309 --region eu \
         --introspection-url http://localhost:8011/oauth/introspect --admin-token dev-admin & pids+=($!)
     echo "US: server http://localhost:8010, gateway http://localhost:3308/wizard"
     echo "EU: server http://localhost:8011, gateway http://localhost:3309/wizard"
-    echo "Try: target/debug/wizard --signup --email you@example.com --install-dir fixtures/apps/<next-js|react-vite|django|flask|express> (a copy)"
+    echo "Try: $bin/wizard --signup --email you@example.com --install-dir fixtures/apps/<next-js|react-vite|django|flask|express> (a copy)"
     echo "Ctrl-C stops all four."
     wait
 
@@ -158,4 +158,4 @@ bench *ARGS:
         echo "bench: npm missing; the peer columns stay empty"
     fi
     cargo build --locked --release --workspace --bins
-    target/release/bench {{ARGS}}
+    "${CARGO_TARGET_DIR:-target}/release/bench" {{ARGS}}
