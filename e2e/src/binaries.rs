@@ -80,6 +80,20 @@ pub enum Lookup {
     Missing,
 }
 
+impl Lookup {
+    /// Whether an environment variable chose the binary: a build never
+    /// replaces it.
+    pub fn is_override(&self) -> bool {
+        matches!(
+            self,
+            Lookup::Found(Located {
+                source: Source::EnvironmentVariable(_),
+                ..
+            })
+        )
+    }
+}
+
 /// Looks up one binary without building: the environment variable (which
 /// must then name an existing file: a wrong override is an error, not a
 /// silent fallback), then `exe_dir`.
@@ -128,27 +142,12 @@ pub fn locate(force_build: bool) -> Result<Binaries> {
     for spec in specs {
         found.push(lookup(spec, &env, &exe_dir)?);
     }
-    let built_now = force_build
-        && found.iter().any(|lookup| {
-            !matches!(
-                lookup,
-                Lookup::Found(Located {
-                    source: Source::EnvironmentVariable(_),
-                    ..
-                })
-            )
-        });
+    let built_now = force_build && !found.iter().all(Lookup::is_override);
     if built_now || found.contains(&Lookup::Missing) {
         let root = workspace_root_at_run_time(&env)?;
         let built = build_workspace(&root, HARNESS_PROFILE, &env)?;
         for (slot, spec) in found.iter_mut().zip(specs) {
-            if matches!(
-                slot,
-                Lookup::Found(Located {
-                    source: Source::EnvironmentVariable(_),
-                    ..
-                })
-            ) {
+            if slot.is_override() {
                 continue;
             }
             let Some(path) = built.get(spec.file_name) else {

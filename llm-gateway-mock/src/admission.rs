@@ -24,6 +24,24 @@ pub struct Exchange<'a> {
     pub credential: Option<&'a str>,
 }
 
+impl<'a> Exchange<'a> {
+    /// The exchange of a request to `uri` with `method`, presenting
+    /// `credential`.
+    pub fn new(
+        request_id: &'a str,
+        method: &'a axum::http::Method,
+        uri: &'a axum::http::Uri,
+        credential: Option<&'a str>,
+    ) -> Exchange<'a> {
+        Exchange {
+            request_id,
+            method: method.as_str(),
+            path: uri.path(),
+            credential,
+        }
+    }
+}
+
 /// The answer of a model route: the response (and the fault injected
 /// into it, if any), or why the request was refused. Logs a refusal,
 /// records the journal entry, and returns the response.

@@ -219,12 +219,20 @@ fn parse_script(file_name: &str, text: &str) -> anyhow::Result<Script> {
     Ok(script)
 }
 
+/// The key and value of a prompt line such as `- Framework: Next.js
+/// 15.3.3` (bullet, spaces and the first colon taken off), the shape every
+/// fact of the wizard's prompts has.
+pub fn prompt_line(line: &str) -> Option<(&str, &str)> {
+    let line = line.trim().trim_start_matches(['-', '*']).trim_start();
+    let (key, value) = line.split_once(':')?;
+    Some((key.trim(), value.trim()))
+}
+
 /// The framework id named by a `framework: <id>` line of `text`, if any.
 pub fn framework_line(text: &str) -> Option<String> {
     text.lines().find_map(|line| {
-        let line = line.trim().trim_start_matches(['-', '*']).trim_start();
-        let (key, value) = line.split_once(':')?;
-        if !key.trim().eq_ignore_ascii_case("framework") {
+        let (key, value) = prompt_line(line)?;
+        if !key.eq_ignore_ascii_case("framework") {
             return None;
         }
         let id = value

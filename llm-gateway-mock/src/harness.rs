@@ -82,10 +82,8 @@ pub fn working_directory(system: &str) -> Option<String> {
 pub fn prompt_fact(messages: &[Message], key: &str) -> Option<String> {
     let first_user = messages.iter().find(|message| message.role == "user")?;
     first_user.content.text().lines().find_map(|line| {
-        let line = line.trim().trim_start_matches(['-', '*']).trim_start();
-        let (name, value) = line.split_once(':')?;
-        let value = value.trim();
-        (name.trim().eq_ignore_ascii_case(key) && !value.is_empty()).then(|| value.to_owned())
+        let (name, value) = crate::agent::prompt_line(line)?;
+        (name.eq_ignore_ascii_case(key) && !value.is_empty()).then(|| value.to_owned())
     })
 }
 

@@ -18,7 +18,7 @@ use protocol::responses::{
 };
 use serde_json::{json, Value};
 
-use crate::agent::{Script, ScriptTool, Scripts};
+use crate::agent::{prompt_line, Script, ScriptTool, Scripts};
 
 /// The prompt's line naming the harness's working directory.
 const WORKING_DIRECTORY_PREFIX: &str = "Current working directory:";
@@ -117,25 +117,6 @@ pub struct Project {
     pub host: Option<String>,
 }
 
-/// The env file and variable names of a framework's public token and host
-/// (the ones the wizard's own integration writes, `wizard/src/framework.rs`).
-pub fn env_target(framework: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    match framework {
-        "next-js" => Some((
-            ".env.local",
-            "NEXT_PUBLIC_POSTHOG_KEY",
-            "NEXT_PUBLIC_POSTHOG_HOST",
-        )),
-        "react-vite" => Some((
-            ".env.local",
-            "VITE_PUBLIC_POSTHOG_KEY",
-            "VITE_PUBLIC_POSTHOG_HOST",
-        )),
-        "django" | "flask" | "express" => Some((".env", "POSTHOG_API_KEY", "POSTHOG_HOST")),
-        _ => None,
-    }
-}
-
 /// Every text message of the conversation, with its role, in order.
 fn messages(request: &ResponsesRequest) -> Vec<(String, String)> {
     let mut found: Vec<(String, String)> = request
@@ -172,13 +153,8 @@ pub fn framework<'a>(
 /// The value of the first `Framework:` line of `text`.
 fn framework_named(text: &str) -> Option<String> {
     text.lines().find_map(|line| {
-        let line = line.trim().trim_start_matches(['-', '*']).trim_start();
-        let (key, value) = line.split_once(':')?;
-        let value = value.trim();
-        match key.trim().eq_ignore_ascii_case("framework") && !value.is_empty() {
-            true => Some(value.to_owned()),
-            false => None,
-        }
+        let (key, value) = prompt_line(line)?;
+        (key.eq_ignore_ascii_case("framework") && !value.is_empty()).then(|| value.to_owned())
     })
 }
 
@@ -214,12 +190,14 @@ pub fn project(request: &ResponsesRequest) -> Project {
             if let Some(path) = line.strip_prefix(WORKING_DIRECTORY_PREFIX) {
                 project.working_directory = Some(path.trim().to_owned());
             }
-            let line = line.trim_start_matches(['-', '*']).trim_start();
-            if let Some(token) = line.strip_prefix("PostHog public token:") {
-                project.token.get_or_insert_with(|| token.trim().to_owned());
-            }
-            if let Some(host) = line.strip_prefix("PostHog Host:") {
-                project.host.get_or_insert_with(|| host.trim().to_owned());
+            match prompt_line(line) {
+                Some(("PostHog public token", token)) => {
+                    project.token.get_or_insert_with(|| token.to_owned());
+                }
+                Some(("PostHog Host", host)) => {
+                    project.host.get_or_insert_with(|| host.to_owned());
+                }
+                _ => {}
             }
         }
     }
@@ -270,17 +248,17 @@ pub fn plan(script: &Script, project: &Project) -> Vec<Step> {
             }
         }
     }
-    let env = env_target(&script.framework);
-    if let (Some((file, key_name, host_name)), Some(token), Some(host)) =
-        (env, &project.token, &project.host)
-    {
+    if let (Some(env), Some(token), Some(host)) = (&script.env, &project.token, &project.host) {
         steps.push(Step {
-            text: format!("Now I'll put the project's token and host into `{file}`."),
+            text: format!(
+                "Now I'll put the project's token and host into `{}`.",
+                env.file
+            ),
             call: Call::SetEnvValues {
-                file_path: file.to_owned(),
+                file_path: env.file.clone(),
                 values: vec![
-                    (key_name.to_owned(), token.clone()),
-                    (host_name.to_owned(), host.clone()),
+                    (env.key.clone(), token.clone()),
+                    (env.host.clone(), host.clone()),
                 ],
             },
         });
@@ -505,14 +483,14 @@ mod tests {
                     _ => {}
                 }
             }
-            let (file, key, host) = env_target(id).unwrap();
+            let env = scripts.get(id).unwrap().env.as_ref().unwrap();
             assert_eq!(
                 steps.last().unwrap().call,
                 Call::SetEnvValues {
-                    file_path: file.to_owned(),
+                    file_path: env.file.clone(),
                     values: vec![
-                        (key.to_owned(), "phc_abc".to_owned()),
-                        (host.to_owned(), "http://h".to_owned())
+                        (env.key.clone(), "phc_abc".to_owned()),
+                        (env.host.clone(), "http://h".to_owned())
                     ],
                 },
                 "{id}: the env file would miss the token"

@@ -42,12 +42,7 @@ pub async fn messages(
         &mut kind,
     )
     .await;
-    let exchange = Exchange {
-        request_id: &request_id,
-        method: method.as_str(),
-        path: uri.path(),
-        credential: credential.as_deref(),
-    };
+    let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
     conclude_call(&state, exchange, outcome, kind.map(CallKind::name))
 }
 
@@ -77,12 +72,7 @@ pub async fn count_tokens(
         Ok((Json(answer).into_response(), None))
     }
     .await;
-    let exchange = Exchange {
-        request_id: &request_id,
-        method: method.as_str(),
-        path: uri.path(),
-        credential: credential.as_deref(),
-    };
+    let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
     conclude_call(&state, exchange, outcome, Some("count_tokens"))
 }
 

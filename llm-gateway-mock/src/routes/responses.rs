@@ -35,12 +35,7 @@ pub async fn responses(
     let outcome = answer(&state, &request_id, credential.as_deref(), &headers, body)
         .await
         .map(|response| (response, None));
-    let exchange = Exchange {
-        request_id: &request_id,
-        method: method.as_str(),
-        path: uri.path(),
-        credential: credential.as_deref(),
-    };
+    let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
     conclude(&state, exchange, outcome)
 }
 
