@@ -227,10 +227,13 @@ fn hidden_fields(params: &AuthorizeParams, csrf_token: &str, step: &str) -> Stri
         .collect()
 }
 
+/// A whole page. Its empty icon keeps a browser from asking the server
+/// for `/favicon.ico` at a moment of its own choosing (which would make
+/// a run's journal differ from the next).
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>{}</title>\n</head>\n<body>\n{body}</body>\n</html>\n",
+         <link rel=\"icon\" href=\"data:,\">\n<title>{}</title>\n</head>\n<body>\n{body}</body>\n</html>\n",
         escape(title)
     )
 }

@@ -220,9 +220,12 @@ pub fn refresh_credential(presented: Option<&str>) -> Result<Credential, ApiErro
 
 /// The interactive login's binding (RFC 6749 section 4.1.3): its code is
 /// exchanged only by the client it was issued to, with the redirect URI
-/// of its authorization request. Checked before the code is consumed: a
-/// client that sent the wrong redirect URI is mistaken, not holding a
-/// stolen code's verifier.
+/// of its authorization request when that request named one. A code shown
+/// on the page to paste (an authorization request without a redirect URI)
+/// never travelled through a redirect, so any `redirect_uri` the client
+/// sends is ignored: the client cannot know which way its person fetched
+/// the code. Checked before the code is consumed: a client that sent the
+/// wrong redirect URI is mistaken, not holding a stolen code's verifier.
 pub fn check_binding(
     binding: &CodeBinding,
     client_id: &str,
@@ -233,12 +236,12 @@ pub fn check_binding(
             "The authorization code was issued to another client".into(),
         ));
     }
-    if binding.redirect_uri.as_deref() != redirect_uri {
-        return Err(ApiError::InvalidGrant(
+    match binding.redirect_uri.as_deref() {
+        Some(bound) if Some(bound) != redirect_uri => Err(ApiError::InvalidGrant(
             "redirect_uri does not match the one of the authorization request".into(),
-        ));
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// `account` of an exchange's answer: the organization of the code's
@@ -529,5 +532,12 @@ mod tests {
         assert!(check_binding(&binding, "other", Some("http://localhost:1/callback")).is_err());
         assert!(check_binding(&binding, "wizard", None).is_err());
         assert!(check_binding(&binding, "wizard", Some("http://localhost:2/callback")).is_err());
+        let pasted = CodeBinding {
+            redirect_uri: None,
+            ..binding
+        };
+        assert!(check_binding(&pasted, "wizard", None).is_ok());
+        assert!(check_binding(&pasted, "wizard", Some("http://localhost:2/callback")).is_ok());
+        assert!(check_binding(&pasted, "other", None).is_err());
     }
 }
