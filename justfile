@@ -48,6 +48,22 @@ published-wizard *ARGS:
     cargo build --locked --workspace --bins
     cargo run --locked -q -p e2e -- published-wizard --no-build {{ARGS}}
 
+# Debian's headless Chromium and its WebDriver (chromium, chromium-driver) for the e2e `chromium`
+# steps, installed with apt-get when missing (as root, else through sudo). Without them those
+# scenarios are NOT RUN locally; in CI (CI=true) they fail.
+chromium:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        echo "chromium: $(chromium --version 2>/dev/null); $(chromedriver --version)"
+        exit 0
+    fi
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update
+    $sudo apt-get install -y chromium chromium-driver
+    echo "chromium: $(chromium --version 2>/dev/null); $(chromedriver --version)"
+
 # List the e2e scenarios.
 e2e-list:
     cargo run --locked -q -p e2e -- list
@@ -66,6 +82,7 @@ check:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     just doc
     just test
+    just chromium
     just e2e
     just published-wizard
 

@@ -405,6 +405,8 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
                 random: &protocol::random::OsRandom,
                 wizard: None,
                 server: None,
+                chromium: None,
+                screenshots: None,
             },
         )
         .await;

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 
 use crate::browser::Browser;
 use crate::browser_step;
+use crate::chromium_step::{self, Screenshot};
 use crate::http_step;
 use crate::placeholders::Saved;
 use crate::server_control::GatewayAdmin;
@@ -31,6 +32,8 @@ pub struct StepsOutcome {
     pub transcript: Vec<String>,
     /// The wizard runs of `wizard` steps, in order.
     pub wizard_runs: Vec<WizardRunRecord>,
+    /// The screenshots of `chromium` steps, in order.
+    pub screenshots: Vec<Screenshot>,
 }
 
 /// What the steps of one scenario carry from one to the next.
@@ -40,6 +43,7 @@ struct Carried {
     browser: Browser,
     wizards: WizardState,
     transcript: Vec<String>,
+    screenshots: Vec<Screenshot>,
 }
 
 /// Runs every step in order. A step that fails is reported and the next
@@ -70,6 +74,7 @@ pub async fn run_steps(steps: &[Step], context: &StepContext<'_>) -> StepsOutcom
         outcome.mismatches.push(carried.saved.mask(&abandoned));
     }
     outcome.wizard_runs = carried.wizards.runs;
+    outcome.screenshots = carried.screenshots;
     outcome.transcript = carried
         .transcript
         .iter()
@@ -92,6 +97,7 @@ async fn run_step(
         browser,
         wizards,
         transcript,
+        screenshots,
     } = carried;
     match step {
         Step::Http(http) => http_step::run(http, context, saved, transcript, title).await,
@@ -116,6 +122,11 @@ async fn run_step(
                 .await
         }
         Step::WizardOutput(output) => wizards.read_output(output, saved, transcript, title).await,
+        Step::WizardInput(input) => {
+            wizards
+                .type_text(input, context, saved, transcript, title)
+                .await
+        }
         Step::WizardWait(wait) => wizards.wait(wait, context, saved, transcript, title).await,
         Step::RestartServer(restart) => {
             let server = context
@@ -128,6 +139,18 @@ async fn run_step(
             server
                 .restart(restart, context.client, &gateway, transcript, title)
                 .await
+        }
+        Step::Chromium(chromium) => {
+            chromium_step::run(
+                chromium,
+                context,
+                saved,
+                transcript,
+                screenshots,
+                number,
+                title,
+            )
+            .await
         }
     }
 }

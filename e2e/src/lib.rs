@@ -19,12 +19,14 @@
 //!   (the conformance suite's cases and score).
 //! - Checks and services: [`step_expect`] (a step's `expect` against an
 //!   answer), [`expect`] (a scenario's `[expect]` against what a run
-//!   left), [`browser`] (cookie jar and forms), [`server_control`] (the
+//!   left), [`browser`] (cookie jar and forms), [`chromium`] (a real
+//!   headless Chromium over WebDriver), [`server_control`] (the
 //!   server as the steps see it, crashed and restarted by
 //!   `restart_server`).
 //! - Steps, as in mini-redis's `cmd/`: [`step_context`] (what every step
 //!   runs against), one runner per kind ([`http_step`], [`browser_step`],
-//!   [`wizard_step`]; [`server_control`] runs `restart_server`), and
+//!   [`wizard_step`], [`chromium_step`]; [`server_control`] runs
+//!   `restart_server`), and
 //!   [`dispatch`] above them, which owns what the steps carry.
 //! - One scenario: [`runner`] (its phases, its services, its result as
 //!   data and the lines a person reads about it).
@@ -44,6 +46,8 @@ pub mod answer;
 pub mod binaries;
 pub mod browser;
 pub mod browser_step;
+pub mod chromium;
+pub mod chromium_step;
 pub mod conformance;
 pub mod conformance_run;
 pub mod dispatch;

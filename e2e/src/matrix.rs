@@ -704,6 +704,8 @@ mod tests {
                 server_restarts: 0,
             },
             wizard: Some(wizard),
+            not_run: None,
+            screenshots: Vec::new(),
         }
     }
 

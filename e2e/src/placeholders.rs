@@ -68,6 +68,15 @@ impl Saved {
         self.values.get(name).map(String::as_str)
     }
 
+    /// The saved values long enough to be secrets (the ones [`Saved::mask`]
+    /// masks by value).
+    pub fn secret_values(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .values()
+            .filter(|value| value.len() >= 16)
+            .map(String::as_str)
+    }
+
     /// Masks every saved value (and any full credential) in `text`, for
     /// messages, transcripts and `--keep` output. Short values (ids,
     /// counts) are left alone: they are not secrets, and masking them would

@@ -229,6 +229,8 @@ pub struct Background {
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
     /// The copier of stdout; done once stdout is closed and written out.
     copier: tokio::task::JoinHandle<()>,
+    /// Its stdin, when started by [`start_interactive`].
+    stdin: Option<tokio::process::ChildStdin>,
 }
 
 /// Starts a program with stdout and stderr written to files; `stdin`, when
@@ -241,6 +243,40 @@ pub async fn start_background(
     stdout_path: &Path,
     stderr_path: &Path,
 ) -> Result<Background> {
+    let stdin = match stdin {
+        Some(text) => StdinMode::Text(text),
+        None => StdinMode::Empty,
+    };
+    spawn_background(name, invocation, stdin, stdout_path, stderr_path).await
+}
+
+/// Starts a program like [`start_background`], with its stdin a pipe left
+/// open for [`Background::type_text`] (a person typing into it).
+pub async fn start_interactive(
+    name: &str,
+    invocation: &Invocation,
+    stdout_path: &Path,
+    stderr_path: &Path,
+) -> Result<Background> {
+    spawn_background(name, invocation, StdinMode::Open, stdout_path, stderr_path).await
+}
+
+/// What a background program reads on stdin.
+enum StdinMode<'a> {
+    Empty,
+    /// Written, then closed.
+    Text(&'a str),
+    /// Kept open for [`Background::type_text`].
+    Open,
+}
+
+async fn spawn_background(
+    name: &str,
+    invocation: &Invocation,
+    stdin: StdinMode<'_>,
+    stdout_path: &Path,
+    stderr_path: &Path,
+) -> Result<Background> {
     let stderr_file = std::fs::File::create(stderr_path)
         .with_context(|| format!("cannot create {}", stderr_path.display()))?;
     let mut copy = tokio::fs::File::create(stdout_path)
@@ -248,21 +284,26 @@ pub async fn start_background(
         .with_context(|| format!("cannot create {}", stdout_path.display()))?;
     let mut command = invocation.command();
     command.stdout(Stdio::piped()).stderr(stderr_file);
-    if stdin.is_some() {
+    if !matches!(stdin, StdinMode::Empty) {
         command.stdin(Stdio::piped());
     }
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start {name} ({})", invocation.program.display()))?;
     let group = register(&child)?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let text = text.to_owned();
-        // Written by a task so a program that reads late cannot block us;
-        // dropping the pipe afterwards closes its stdin.
-        tokio::spawn(async move {
-            let _ = pipe.write_all(text.as_bytes()).await;
-            let _ = pipe.shutdown().await;
-        });
+    let mut open_stdin = None;
+    match (stdin, child.stdin.take()) {
+        (StdinMode::Text(text), Some(mut pipe)) => {
+            let text = text.to_owned();
+            // Written by a task so a program that reads late cannot block us;
+            // dropping the pipe afterwards closes its stdin.
+            tokio::spawn(async move {
+                let _ = pipe.write_all(text.as_bytes()).await;
+                let _ = pipe.shutdown().await;
+            });
+        }
+        (StdinMode::Open, pipe) => open_stdin = pipe,
+        _ => {}
     }
     let stdout = child.stdout.take().expect("stdout is piped");
     let (sender, lines) = tokio::sync::mpsc::unbounded_channel();
@@ -283,10 +324,26 @@ pub async fn start_background(
         },
         lines,
         copier,
+        stdin: open_stdin,
     })
 }
 
 impl Background {
+    /// Writes `text` to the program's open stdin, as a person types it.
+    pub async fn type_text(&mut self, text: &str) -> Result<()> {
+        let name = &self.running.name;
+        let Some(pipe) = self.stdin.as_mut() else {
+            bail!("{name} was started without an open stdin");
+        };
+        pipe.write_all(text.as_bytes())
+            .await
+            .with_context(|| format!("cannot write to {name}'s stdin"))?;
+        pipe.flush()
+            .await
+            .with_context(|| format!("cannot write to {name}'s stdin"))?;
+        Ok(())
+    }
+
     /// Reads stdout lines as they come until one matches `pattern`, at
     /// most `deadline`; answers its capture groups (0 is the whole match).
     /// Lines read here are not read again by a later call.

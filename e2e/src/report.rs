@@ -74,14 +74,36 @@ pub fn table(results: &[ScenarioResult]) -> String {
     let mut lines = vec![render(&header.map(str::to_owned))];
     lines.push(render(&widths.map(|width| "-".repeat(width))));
     lines.extend(rows.iter().map(|row| render(row)));
-    let failed = results.iter().filter(|result| !result.passed()).count();
     lines.push(String::new());
     lines.push(format!(
-        "{} scenario(s), {} passed, {failed} failed",
+        "{} scenario(s), {}",
         results.len(),
-        results.len() - failed
+        counts(results)
     ));
     lines.join("\n")
+}
+
+/// `N passed, N failed` and, when some were left out, `, N not run`.
+fn counts(results: &[ScenarioResult]) -> String {
+    let failed = results.iter().filter(|result| !result.passed()).count();
+    let skipped = results.iter().filter(|result| result.skipped()).count();
+    let passed = results.len() - failed - skipped;
+    match skipped {
+        0 => format!("{passed} passed, {failed} failed"),
+        _ => format!("{passed} passed, {failed} failed, {skipped} not run"),
+    }
+}
+
+/// Why each scenario left out was not run (empty when all ran).
+pub fn not_run(results: &[ScenarioResult]) -> String {
+    results
+        .iter()
+        .filter_map(|result| {
+            let why = result.not_run.as_ref()?;
+            Some(format!("=== {} NOT RUN: {why}", result.name))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Each failed scenario's mismatches and the tails of its programs' output.
@@ -176,6 +198,7 @@ pub fn junit(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
     let scenarios = results.iter().map(|result| JunitCase {
         name: result.name.clone(),
         mismatches: &result.mismatches,
+        skipped: result.not_run.clone(),
         duration: result.duration,
         summary: format!(
             "expected: {}\nobserved: {}",
@@ -188,6 +211,7 @@ pub fn junit(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
         let cells = run.cells.iter().map(|cell| JunitCase {
             name: format!("--scopes {} against {}", cell.behaviour, cell.profile),
             mismatches: &cell.mismatches,
+            skipped: None,
             duration: cell.duration,
             summary: format!("observed: {}", cell.outcome),
         });
@@ -207,6 +231,8 @@ struct JunitCase<'a> {
     name: String,
     /// Empty when it passed.
     mismatches: &'a [String],
+    /// Why it was left out, when it was.
+    skipped: Option<String>,
     duration: Duration,
     /// Expected and observed, for `system-out`.
     summary: String,
@@ -220,9 +246,14 @@ fn junit_suite<'a>(
     let mut suite = quick_junit::TestSuite::new(name);
     let mut time = Duration::ZERO;
     for case in cases {
-        let status = match case.mismatches.is_empty() {
-            true => quick_junit::TestCaseStatus::success(),
-            false => {
+        let status = match (case.mismatches.is_empty(), case.skipped) {
+            (true, Some(why)) => {
+                let mut skipped = quick_junit::TestCaseStatus::skipped();
+                skipped.set_message(why);
+                skipped
+            }
+            (true, None) => quick_junit::TestCaseStatus::success(),
+            (false, _) => {
                 let mut failure =
                     quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Failure);
                 failure
@@ -249,15 +280,10 @@ fn junit_suite<'a>(
 /// then each scenario's HTTP exchange.
 pub fn markdown(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> String {
     let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
-    let failed = results.iter().filter(|result| !result.passed()).count();
     let mut out = vec![
         "# e2e report".to_owned(),
         String::new(),
-        format!(
-            "{} scenario(s), {} passed, {failed} failed.",
-            results.len(),
-            results.len() - failed
-        ),
+        format!("{} scenario(s), {}.", results.len(), counts(results)),
         String::new(),
         "| scenario | expected | observed | verdict | time |".to_owned(),
         "|---|---|---|---|---|".to_owned(),
@@ -295,8 +321,16 @@ pub fn markdown(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> Strin
                 "<details><summary><code>--scopes {}</code> against <code>{}</code>: {}</summary>",
                 cell.behaviour, cell.profile, cell.outcome
             ));
-            push_diagram(&mut out, &cell.journals);
+            push_diagram(&mut out, &cell.journals, &[]);
         }
+    }
+    for result in results.iter().filter(|result| result.skipped()) {
+        out.push(String::new());
+        out.push(format!(
+            "## `{}` not run\n\n{}",
+            result.name,
+            result.not_run.as_deref().unwrap_or_default()
+        ));
     }
     for result in results.iter().filter(|result| !result.passed()) {
         out.push(String::new());
@@ -323,14 +357,16 @@ pub fn markdown(results: &[ScenarioResult], matrix: Option<&MatrixRun>) -> Strin
             result.name,
             verdict(result)
         ));
-        push_diagram(&mut out, &result.journals);
+        let shots = screenshot_links(result);
+        push_diagram(&mut out, &result.journals, &shots);
     }
     out.push(String::new());
     out.join("\n")
 }
 
-/// A fenced Mermaid diagram of the journals, closing a `<details>`.
-fn push_diagram(out: &mut Vec<String>, journals: &crate::runner::Journals) {
+/// A fenced Mermaid diagram of the journals, then the Chromium steps'
+/// screenshots, closing a `<details>`.
+fn push_diagram(out: &mut Vec<String>, journals: &crate::runner::Journals, shots: &[String]) {
     out.push(String::new());
     out.push("```mermaid".to_owned());
     out.push(mermaid::sequence_diagram(
@@ -339,7 +375,34 @@ fn push_diagram(out: &mut Vec<String>, journals: &crate::runner::Journals) {
     ));
     out.push("```".to_owned());
     out.push(String::new());
+    if !shots.is_empty() {
+        out.push("What Chromium showed at the end of each step:".to_owned());
+        out.push(String::new());
+        out.extend(shots.iter().cloned());
+        out.push(String::new());
+    }
     out.push("</details>".to_owned());
+}
+
+/// A Markdown link per screenshot, relative to the reports' folder (each
+/// scenario's screenshots are in its own folder there).
+fn screenshot_links(result: &ScenarioResult) -> Vec<String> {
+    result
+        .screenshots
+        .iter()
+        .map(|shot| {
+            let file = shot
+                .path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!(
+                "- [{}]({}/{file})",
+                shot.title.replace(['[', ']'], ""),
+                result.name
+            )
+        })
+        .collect()
 }
 
 /// The Markdown report's path: the JSON report's, with `.md`.
@@ -406,7 +469,9 @@ pub fn default_report_path() -> PathBuf {
 }
 
 fn verdict(result: &ScenarioResult) -> &'static str {
-    if result.passed() {
+    if result.skipped() {
+        "NOT RUN"
+    } else if result.passed() {
         "PASS"
     } else {
         "FAIL"
@@ -432,6 +497,8 @@ mod tests {
             kept: None,
             journals: crate::runner::Journals::default(),
             wizard: None,
+            not_run: None,
+            screenshots: Vec::new(),
         }
     }
 
@@ -557,6 +624,41 @@ mod tests {
         let xml = junit(&[result("signup", &[])], Some(&run));
         assert!(
             xml.contains(r#"<testsuite name="matrix" tests="0""#),
+            "{xml}"
+        );
+    }
+
+    /// If this fails, a reviewer reading report.md cannot find what
+    /// Chromium showed, or a scenario left out locally reads as passed.
+    #[test]
+    fn screenshots_sit_beside_the_diagram_and_left_out_scenarios_say_why() {
+        use protocol::admin::Journal;
+        let mut shot = result("chromium-login", &[]);
+        shot.journals.server = Some(Journal { entries: vec![] });
+        shot.screenshots = vec![crate::chromium_step::Screenshot {
+            title: "step 3 (sign in)".to_owned(),
+            path: PathBuf::from("/tmp/e2e/chromium-login/step-03.png"),
+        }];
+        let mut left_out = result("chromium-other", &[]);
+        left_out.not_run = Some("Chromium cannot start; install it with: apt-get".to_owned());
+        let results = [shot, left_out];
+        let text = markdown(&results, None);
+        let diagram = text.find("```mermaid").unwrap();
+        let link = text
+            .find("- [step 3 (sign in)](chromium-login/step-03.png)")
+            .unwrap_or_else(|| panic!("{text}"));
+        let closed = text[diagram..].find("</details>").unwrap() + diagram;
+        assert!(diagram < link && link < closed, "{text}");
+        assert!(
+            text.contains("2 scenario(s), 1 passed, 0 failed, 1 not run."),
+            "{text}"
+        );
+        assert!(text.contains("## `chromium-other` not run"), "{text}");
+        assert!(table(&results).contains("NOT RUN"));
+        assert!(not_run(&results).contains("=== chromium-other NOT RUN: Chromium cannot start"));
+        let xml = junit(&results, None);
+        assert!(
+            xml.contains("<skipped message=\"Chromium cannot start"),
             "{xml}"
         );
     }

@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use protocol::random::RandomSource;
 
+use crate::chromium::Chromium;
 use crate::integrated::IntegratedProject;
 use crate::placeholders::Placeholders;
 use crate::project::Manifest;
@@ -29,6 +30,12 @@ pub struct StepContext<'a> {
     /// For `restart_server` steps: `None` where the harness cannot
     /// restart the server (the conformance suite).
     pub server: Option<&'a ServerControl>,
+    /// For `chromium` steps: the scenario's browser, started before the
+    /// services when a step needs it.
+    pub chromium: Option<&'a Chromium>,
+    /// Where `chromium` steps save their screenshots (the scenario's
+    /// report folder); `None`: no screenshots.
+    pub screenshots: Option<&'a Path>,
 }
 
 /// What wizard steps need from the running scenario.

@@ -164,6 +164,7 @@ pub async fn run(options: RunOptions) -> Result<i32> {
         binaries: located,
         keep: options.keep,
         run_id: runner::new_run_id(),
+        report_dir: options.report_path.parent().map(Path::to_path_buf),
     });
 
     let everything = tokio::select! {
@@ -229,6 +230,11 @@ pub async fn run(options: RunOptions) -> Result<i32> {
     if !failures.is_empty() {
         println!();
         println!("{failures}");
+    }
+    let not_run = report::not_run(&results);
+    if !not_run.is_empty() {
+        println!();
+        println!("{not_run}");
     }
     for result in results.iter().chain(&cell_results) {
         if let Some(kept) = &result.kept {

@@ -14,7 +14,9 @@ use crate::process::{self, Background, Ending, Invocation};
 use crate::project::{self, Difference, Manifest};
 use crate::scenario::{self, ProjectExpectation};
 use crate::step_context::{StepContext, WizardContext};
-use crate::steps::{StepProject, WizardExpect, WizardOutputStep, WizardStep, WizardWaitStep};
+use crate::steps::{
+    StepProject, WizardExpect, WizardInputStep, WizardOutputStep, WizardStep, WizardWaitStep,
+};
 
 /// One wizard run of the steps, for the observation and `--keep`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,14 +103,19 @@ impl WizardState {
         let stderr = wizard.scratch.join(format!("wizard-step{index}.stderr"));
         let before = project::manifest(wizard.project_dir)?;
         transcript.push(saved.mask(&format!("{title}: wizard {}", invocation.args.join(" "))));
-        let process = process::start_background(
-            "wizard",
-            &invocation,
-            step.stdin.as_deref(),
-            &stdout,
-            &stderr,
-        )
-        .await?;
+        let process = match step.stdin_open {
+            true => process::start_interactive("wizard", &invocation, &stdout, &stderr).await?,
+            false => {
+                process::start_background(
+                    "wizard",
+                    &invocation,
+                    step.stdin.as_deref(),
+                    &stdout,
+                    &stderr,
+                )
+                .await?
+            }
+        };
         self.runs.push(WizardRunRecord {
             title: title.to_owned(),
             invocation,
@@ -161,6 +168,25 @@ impl WizardState {
             }
         }
         Ok(failures)
+    }
+
+    /// Runs `kind = "wizard_input"`: the text goes to the background
+    /// wizard's open stdin; the transcript shows it masked.
+    pub async fn type_text(
+        &mut self,
+        step: &WizardInputStep,
+        context: &StepContext<'_>,
+        saved: &Saved,
+        transcript: &mut Vec<String>,
+        title: &str,
+    ) -> Result<Vec<String>> {
+        let Some(pending) = self.background.as_mut() else {
+            bail!("no background wizard is running (a `wizard` step with `background = true` comes first)");
+        };
+        let text = Substitution::new(context.values, saved).text(&step.text)?;
+        pending.process.type_text(&text).await?;
+        transcript.push(saved.mask(&format!("{title}: typed {:?}", text.trim_end())));
+        Ok(Vec::new())
     }
 
     /// Runs `kind = "wizard_wait"`.

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::binaries::Binaries;
+use crate::chromium::{self, Chromium};
+use crate::chromium_step::Screenshot;
 use crate::dispatch::{self, StepsOutcome};
 use crate::expect::{self, Observation};
 use crate::integrated::IntegratedProject;
@@ -32,6 +34,7 @@ use crate::project::{self, Difference, Manifest};
 use crate::scenario::{Expect, ProjectExpectation, ProjectSetup, Scenario};
 use crate::secrets;
 use crate::step_context::{StepContext, WizardContext};
+use crate::steps::needs_chromium;
 
 pub mod describe;
 pub mod result;
@@ -54,6 +57,9 @@ pub struct Settings {
     pub keep: bool,
     /// Unique per harness run; goes into e-mail addresses.
     pub run_id: String,
+    /// The folder of the reports: each scenario's screenshots go into
+    /// `<report_dir>/<scenario>/` (`None`: no screenshots).
+    pub report_dir: Option<PathBuf>,
 }
 
 /// Runs one scenario to its result. Set-up failures (a program that does
@@ -77,18 +83,47 @@ pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioR
                 kept: None,
                 journals: Journals::default(),
                 wizard: None,
+                not_run: None,
+                screenshots: Vec::new(),
             }
         }
     };
     let dir = scratch.path().to_path_buf();
-    let outcome = run_in(scenario, settings, &dir).await;
-    let (observed, mut mismatches, invocations, journals, wizard) = match outcome {
+    let screenshots_dir = screenshots_dir(scenario, settings);
+    let browser = match needs_chromium(&scenario.steps) {
+        true => match start_chromium(&dir).await {
+            Ok(browser) => Some(browser),
+            Err(error) => {
+                return without_chromium(
+                    &scenario.name,
+                    expected,
+                    started,
+                    error,
+                    chromium::required(),
+                )
+            }
+        },
+        false => None,
+    };
+    let outcome = run_in(
+        scenario,
+        settings,
+        &dir,
+        browser.as_ref(),
+        screenshots_dir.as_deref(),
+    )
+    .await;
+    if let Some(browser) = browser {
+        browser.close().await;
+    }
+    let (observed, mut mismatches, invocations, journals, wizard, screenshots) = match outcome {
         Ok(done) => (
             done.observed,
             done.mismatches,
             done.invocations,
             done.journals,
             done.wizard,
+            done.screenshots,
         ),
         Err(error) => (
             "set-up failed".to_owned(),
@@ -96,6 +131,7 @@ pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioR
             Vec::new(),
             Journals::default(),
             None,
+            Vec::new(),
         ),
     };
     let diagnostics = if mismatches.is_empty() {
@@ -127,6 +163,56 @@ pub async fn run_scenario(scenario: &Scenario, settings: &Settings) -> ScenarioR
         kept,
         journals,
         wizard,
+        not_run: None,
+        screenshots,
+    }
+}
+
+/// Where a scenario's screenshots go: its own folder beside the reports,
+/// emptied of an earlier run's.
+fn screenshots_dir(scenario: &Scenario, settings: &Settings) -> Option<PathBuf> {
+    let dir = settings.report_dir.as_ref()?.join(&scenario.name);
+    if needs_chromium(&scenario.steps) {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Some(dir)
+}
+
+/// Finds and starts Chromium for one scenario.
+async fn start_chromium(dir: &Path) -> Result<Chromium> {
+    let programs = chromium::locate()?;
+    Chromium::start(&programs, dir).await
+}
+
+/// A scenario whose Chromium cannot start: a failure where it is
+/// `required` (CI), else left out, saying how to install it.
+fn without_chromium(
+    name: &str,
+    expected: String,
+    started: Instant,
+    error: anyhow::Error,
+    required: bool,
+) -> ScenarioResult {
+    let why = format!(
+        "Chromium cannot start ({error:#}); install it with: {}",
+        chromium::INSTALL_COMMAND
+    );
+    let (mismatches, not_run) = match required {
+        true => (vec![why], None),
+        false => (Vec::new(), Some(why)),
+    };
+    ScenarioResult {
+        name: name.to_owned(),
+        expected,
+        observed: "not run: no Chromium".to_owned(),
+        mismatches,
+        duration: started.elapsed(),
+        diagnostics: String::new(),
+        kept: None,
+        journals: Journals::default(),
+        wizard: None,
+        not_run,
+        screenshots: Vec::new(),
     }
 }
 
@@ -137,6 +223,7 @@ struct Done {
     invocations: Vec<(String, Invocation)>,
     journals: Journals,
     wizard: Option<WizardOutcome>,
+    screenshots: Vec<Screenshot>,
 }
 
 /// The scratch directory's parts and the project as set up.
@@ -161,7 +248,13 @@ struct Observed {
 }
 
 /// The phases of one scenario, in order.
-async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<Done> {
+async fn run_in(
+    scenario: &Scenario,
+    settings: &Settings,
+    dir: &Path,
+    browser: Option<&Chromium>,
+    screenshots: Option<&Path>,
+) -> Result<Done> {
     let prepared = prepare(scenario, settings, dir)?;
     let admin_token = format!("e2e-admin-{}", settings.run_id);
     let base_env = process::base_environment(&prepared.home, &prepared.logs);
@@ -218,6 +311,8 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
         values: &values,
         random: &protocol::random::OsRandom,
         server: Some(&services.server),
+        chromium: browser,
+        screenshots,
         // Wizard steps start from the environment without [wizard] env.
         wizard: prepared.setup.as_ref().map(|_| WizardContext {
             program: &settings.binaries.wizard.path,
@@ -261,6 +356,7 @@ async fn run_in(scenario: &Scenario, settings: &Settings, dir: &Path) -> Result<
             server_restarts: collected.server_restarts,
         },
         wizard: observed.wizard,
+        screenshots: steps.screenshots,
     })
 }
 
@@ -556,4 +652,22 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// If this fails, CI could go green without ever starting Chromium,
+    /// or a laptop without it could not run the suite at all.
+    #[test]
+    fn without_chromium_ci_fails_and_a_laptop_leaves_the_scenario_out() {
+        let error = || anyhow::anyhow!("`chromedriver` is not on PATH");
+        let in_ci = without_chromium("c", String::new(), Instant::now(), error(), true);
+        assert!(!in_ci.passed() && !in_ci.skipped());
+        assert!(in_ci.mismatches[0].contains(chromium::INSTALL_COMMAND));
+        let local = without_chromium("c", String::new(), Instant::now(), error(), false);
+        assert!(local.passed() && local.skipped());
+        assert!(local.not_run.unwrap().contains("chromedriver"));
+    }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use protocol::admin::Journal;
 
+use crate::chromium_step::Screenshot;
 use crate::process::Ending;
 
 /// The outcome of one scenario, ready for the report.
@@ -27,6 +28,11 @@ pub struct ScenarioResult {
     /// How the scenario's own wizard run ended and what it left in the
     /// project (`None` without one, or when the run never got that far).
     pub wizard: Option<WizardOutcome>,
+    /// Why the scenario was left out (locally, a browser it needs is not
+    /// installed); `None` when it ran.
+    pub not_run: Option<String>,
+    /// The `chromium` steps' screenshots, in order.
+    pub screenshots: Vec<Screenshot>,
 }
 
 /// How a scenario's wizard run ended and what it did to the project, as
@@ -71,8 +77,15 @@ pub struct Journals {
 }
 
 impl ScenarioResult {
+    /// No mismatch. A scenario left out has none: it is counted apart,
+    /// never as a failure.
     pub fn passed(&self) -> bool {
         self.mismatches.is_empty()
+    }
+
+    /// Left out, not run (see [`ScenarioResult::not_run`]).
+    pub fn skipped(&self) -> bool {
+        self.not_run.is_some()
     }
 }
 

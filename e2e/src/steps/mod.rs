@@ -14,8 +14,10 @@
 //! kind = "http"                       # or "advance_clock", "gateway_message" (http.rs),
 //!                                     # "browser_open", "browser_submit",
 //!                                     # "browser_follow" (browser.rs), "wizard",
-//!                                     # "wizard_output", "wizard_wait" (wizard.rs),
-//!                                     # "restart_server" (restart.rs)
+//!                                     # "wizard_output", "wizard_input",
+//!                                     # "wizard_wait" (wizard.rs),
+//!                                     # "restart_server" (restart.rs),
+//!                                     # "chromium" (chromium.rs)
 //! label = "exchange the code"         # shown in every mismatch
 //! method = "POST"
 //! target = "server"                   # or "gateway"; default "server"
@@ -36,18 +38,21 @@ use anyhow::Result;
 use serde::Deserialize;
 
 pub mod browser;
+pub mod chromium;
 pub mod http;
 pub mod restart;
 pub mod wizard;
 
 pub use browser::{BrowserExpect, BrowserFollowStep, BrowserOpenStep, BrowserSubmitStep};
+pub use chromium::{needs_chromium, ChromiumAction, ChromiumStep};
 pub use http::{
     parse_at, AdvanceClockStep, BasicAuth, GatewayMessageStep, HttpExpect, HttpStep, Signing,
     Target,
 };
 pub use restart::{JournalWait, RestartServerStep, VerdictWait, MAX_AFTER_SECONDS, MAX_DOWN_MS};
 pub use wizard::{
-    StepProject, WizardExpect, WizardOutputStep, WizardStep, WizardWaitStep, DEFAULT_OUTPUT_TIMEOUT,
+    StepProject, WizardExpect, WizardInputStep, WizardOutputStep, WizardStep, WizardWaitStep,
+    DEFAULT_OUTPUT_TIMEOUT,
 };
 
 /// One step of `[[steps]]`.
@@ -64,10 +69,13 @@ pub enum Step {
     /// Wizard runs among the steps ([`wizard`]).
     Wizard(Box<WizardStep>),
     WizardOutput(Box<WizardOutputStep>),
+    WizardInput(Box<WizardInputStep>),
     WizardWait(Box<WizardWaitStep>),
     /// Crash the provisioning server and start it again on the same port
     /// and database ([`restart`]).
     RestartServer(RestartServerStep),
+    /// A real browser: headless Chromium over WebDriver ([`chromium`]).
+    Chromium(Box<ChromiumStep>),
 }
 
 impl Step {
@@ -98,8 +106,10 @@ impl Step {
                 .unwrap_or_else(|| "follow redirects".to_owned()),
             Step::Wizard(step) => step.label(),
             Step::WizardOutput(step) => step.label(),
+            Step::WizardInput(step) => step.label(),
             Step::WizardWait(step) => step.label(),
             Step::RestartServer(step) => step.label(),
+            Step::Chromium(step) => step.label(),
         }
     }
 
@@ -115,8 +125,9 @@ impl Step {
             Step::BrowserFollow(step) => step.validate(),
             Step::Wizard(step) => step.validate(),
             Step::WizardOutput(step) => step.validate(),
-            Step::WizardWait(_) => Ok(()),
+            Step::WizardInput(_) | Step::WizardWait(_) => Ok(()),
             Step::RestartServer(step) => step.validate(),
+            Step::Chromium(step) => step.validate(),
         }
     }
 }

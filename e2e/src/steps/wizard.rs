@@ -22,6 +22,10 @@
 //! timeout_seconds = 10
 //!
 //! [[steps]]
+//! kind = "wizard_input"               # writes to the stdin of a background
+//! text = "{saved.code}\n"             # wizard started with `stdin_open = true`
+//!
+//! [[steps]]
 //! kind = "wizard_wait"                # waits for the background wizard to exit
 //! expect = { exit_code = 0, project = "integrated" }
 //! ```
@@ -61,6 +65,10 @@ pub struct WizardStep {
     /// stdin at all).
     #[serde(default)]
     pub stdin: Option<String>,
+    /// Keep stdin open as a pipe for later `wizard_input` steps (a
+    /// background run only; without it stdin is empty).
+    #[serde(default)]
+    pub stdin_open: bool,
     /// Start it and go on; a later `wizard_wait` collects it.
     #[serde(default)]
     pub background: bool,
@@ -87,6 +95,16 @@ pub struct WizardOutputStep {
     pub save: BTreeMap<String, usize>,
     #[serde(default = "default_output_timeout")]
     pub timeout_seconds: u64,
+}
+
+/// Types into the background wizard's open stdin (`kind = "wizard_input"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WizardInputStep {
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Written as it is (placeholders replaced); end it with `\n` for a line.
+    pub text: String,
 }
 
 /// Waits for the background wizard to exit (`kind = "wizard_wait"`).
@@ -143,7 +161,18 @@ impl WizardStep {
         if self.timeout_seconds == 0 {
             bail!("timeout_seconds must be at least 1");
         }
+        if self.stdin_open && (!self.background || self.stdin.is_some()) {
+            bail!("`stdin_open` is for a background wizard without `stdin`");
+        }
         Ok(())
+    }
+}
+
+impl WizardInputStep {
+    pub fn label(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| "type into the wizard".to_owned())
     }
 }
 
