@@ -144,6 +144,8 @@ serve:
     echo "US: server http://localhost:8010, gateway http://localhost:3308/wizard"
     echo "EU: server http://localhost:8011, gateway http://localhost:3309/wizard"
     echo "Try: $bin/wizard --signup --email you@example.com --install-dir fixtures/apps/<next-js|react-vite|django|flask|express> (a copy)"
+    echo "Admin live view: open the one-time 'admin live view:' link each server printed above;"
+    echo "  a new one: curl -s -X POST -H 'Authorization: Bearer dev-admin' http://localhost:8010/_admin/live/link"
     echo "Ctrl-C stops all four."
     wait
 

@@ -407,6 +407,7 @@ async fn run_group(group: &Group, shared: &Shared) -> Outcome {
                 server: None,
                 chromium: None,
                 screenshots: None,
+                admin_link: None,
             },
         )
         .await;

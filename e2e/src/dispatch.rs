@@ -51,6 +51,9 @@ struct Carried {
 /// value no earlier step saved fails on its own.
 pub async fn run_steps(steps: &[Step], context: &StepContext<'_>) -> StepsOutcome {
     let mut carried = Carried::default();
+    if let Some(link) = context.admin_link {
+        carried.saved.insert("admin_link", link.to_owned());
+    }
     let mut outcome = StepsOutcome {
         total: steps.len(),
         ..StepsOutcome::default()

@@ -36,6 +36,9 @@ pub struct StepContext<'a> {
     /// Where `chromium` steps save their screenshots (the scenario's
     /// report folder); `None`: no screenshots.
     pub screenshots: Option<&'a Path>,
+    /// The one-time link to the server's admin live view it printed at
+    /// start, saved as `{saved.admin_link}` before the first step.
+    pub admin_link: Option<&'a str>,
 }
 
 /// What wizard steps need from the running scenario.

@@ -29,6 +29,25 @@ pub struct JournalEntry {
     pub reason: Option<String>,
 }
 
+/// `GET /_admin/live/exchanges`: the newest exchanges of the server and of
+/// its gateway, for the admin live view (credentials already masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LiveExchanges {
+    /// The server's newest entries, oldest first.
+    pub server: Vec<JournalEntry>,
+    /// The gateway's newest entries, or `None` when its journal could not
+    /// be read (`gateway_error` says why).
+    pub gateway: Option<Vec<JournalEntry>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_error: Option<String>,
+}
+
+/// `POST /_admin/live/link`: a new one-time link to the live view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LiveLink {
+    pub url: String,
+}
+
 /// `GET /_admin/journal`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Journal {

@@ -85,6 +85,12 @@ pub mod paths {
     pub const ADMIN_FAULTS: &str = "/_admin/faults";
     pub const ADMIN_HELD: &str = "/_admin/held";
     pub const ADMIN_RELEASE: &str = "/_admin/release";
+    /// The admin live view's page, the one-time link that opens it, the
+    /// exchanges it polls and the route that draws a new link.
+    pub const ADMIN_LIVE: &str = "/_admin/live";
+    pub const ADMIN_LIVE_ENTER: &str = "/_admin/live/enter";
+    pub const ADMIN_LIVE_EXCHANGES: &str = "/_admin/live/exchanges";
+    pub const ADMIN_LIVE_LINK: &str = "/_admin/live/link";
 
     /// `GET /api/projects/{id}/`.
     pub fn project(id: i64) -> String {

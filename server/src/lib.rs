@@ -30,6 +30,8 @@ pub mod fields;
 pub mod forms;
 pub mod http;
 pub mod in_flight;
+pub mod live_view;
+pub mod live_view_html;
 pub mod login;
 pub mod login_html;
 pub mod partner;
@@ -101,6 +103,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         in_flight: Arc::default(),
         sign_in_throttle: Arc::default(),
         form_key: Arc::new(login::FormKey::draw(random.as_ref())),
+        live_view: Arc::default(),
         random,
     })
 }
@@ -123,6 +126,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         public_url = %state.public_url,
         "provisioning server ready"
     );
+    if state.admin_token.is_some() {
+        // A one-time link: whoever reads this terminal opens the live view
+        // once; the next link comes from POST /_admin/live/link. On stderr,
+        // with the logs: stdout holds only the `listening on` line.
+        eprintln!("admin live view: {}", admin_live::enter_url(&state));
+    }
     protocol::serve::announce_and_serve(listener, app(state), config.limits).await?;
     Ok(())
 }
@@ -166,6 +175,11 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(posthog_api::project))
         .routes(routes!(health_issues::list))
         .routes(routes!(wizard_gateway_token::handle))
+        // The admin live view (404 without --admin-token).
+        .routes(routes!(admin_live::enter))
+        .routes(routes!(admin_live::page))
+        .routes(routes!(admin_live::exchanges))
+        .routes(routes!(admin_live::link))
         // The Stripe namespace: the same endpoints, answering only in eras
         // that serve it (`crate::stripe`).
         .routes(routes!(health::stripe_health))

@@ -10,6 +10,7 @@ use protocol::region::Region;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::in_flight::InFlight;
+use crate::live_view::LiveView;
 use crate::login::FormKey;
 use crate::policy::ScopePolicy;
 use crate::sign_in_throttle::SignInThrottle;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub sign_in_throttle: Arc<SignInThrottle>,
     /// The secret of the anonymous sign-in forms' CSRF tokens.
     pub form_key: Arc<FormKey>,
+    /// The admin live view's one-time links and viewers.
+    pub live_view: Arc<LiveView>,
 }
 
 /// The settings of the wizard's gateway tokens (the real server's

@@ -48,6 +48,9 @@ use services::{Collected, Launch};
 /// `/etc/claude-code/managed-settings.json` by default.
 pub const MANAGED_SETTINGS_ENV: &str = "POSTHOG_WIZARD_MANAGED_SETTINGS";
 
+/// How the server's stderr line with the admin live view's link starts.
+pub const ADMIN_LINK_PREFIX: &str = "admin live view: ";
+
 /// What every scenario of one run shares.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -178,6 +181,15 @@ fn screenshots_dir(scenario: &Scenario, settings: &Settings) -> Option<PathBuf> 
     Some(dir)
 }
 
+/// The one-time admin link the server printed on stderr before its
+/// `listening on` line (so it is in the file once the server is up).
+fn admin_link(stderr: &Path) -> Option<String> {
+    read_lossy(stderr)
+        .lines()
+        .find_map(|line| line.strip_prefix(ADMIN_LINK_PREFIX))
+        .map(|link| link.trim().to_owned())
+}
+
 /// Finds and starts Chromium for one scenario.
 async fn start_chromium(dir: &Path) -> Result<Chromium> {
     let programs = chromium::locate()?;
@@ -297,6 +309,7 @@ async fn run_in(
         &mut invocations,
     )
     .await?;
+    let live_link = admin_link(&dir.join("server.stderr"));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         // Steps check redirects themselves (a deep link's 302 Location).
@@ -313,6 +326,7 @@ async fn run_in(
         server: Some(&services.server),
         chromium: browser,
         screenshots,
+        admin_link: live_link.as_deref(),
         // Wizard steps start from the environment without [wizard] env.
         wizard: prepared.setup.as_ref().map(|_| WizardContext {
             program: &settings.binaries.wizard.path,

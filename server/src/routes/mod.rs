@@ -8,6 +8,7 @@
 pub mod account_mismatch_page;
 pub mod account_requests;
 pub mod admin;
+pub mod admin_live;
 pub mod agentic_authorize;
 pub mod agentic_login;
 pub mod authorize;

@@ -3,6 +3,7 @@
 //! through its router.
 
 mod admin;
+mod admin_live;
 mod bad_input;
 mod concurrency;
 mod contracts;

@@ -164,6 +164,7 @@ impl Server {
             // A source of its own, so the server's seeded draws stay as
             // they were.
             form_key: Arc::new(server::login::FormKey::draw(&SeededRandom::new(13))),
+            live_view: Arc::default(),
         };
         Server {
             app: server::app(state.clone()),

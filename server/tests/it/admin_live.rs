@@ -1,0 +1,163 @@
+//! The admin live view (protocol section 10): a one-time link, a viewer
+//! cookie, a page served by the binary and the exchanges it polls.
+
+use axum::http::StatusCode;
+
+use protocol::admin::{LiveExchanges, LiveLink};
+use protocol::credential::find_full_secrets;
+use protocol::paths;
+
+use crate::support::*;
+
+const LIVE_ROUTES: [(&str, &str); 4] = [
+    ("GET", paths::ADMIN_LIVE),
+    ("GET", paths::ADMIN_LIVE_ENTER),
+    ("GET", paths::ADMIN_LIVE_EXCHANGES),
+    ("POST", paths::ADMIN_LIVE_LINK),
+];
+
+/// A new link's ticket, drawn with the admin token.
+async fn ticket(server: &Server) -> String {
+    let answer = server
+        .send(Call::post(paths::ADMIN_LIVE_LINK).bearer(ADMIN_TOKEN))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let link: LiveLink = serde_json::from_value(answer.json()).unwrap();
+    let prefix = format!("{PUBLIC_URL}{}?ticket=", paths::ADMIN_LIVE_ENTER);
+    link.url.strip_prefix(&prefix).expect(&link.url).to_owned()
+}
+
+/// Opens the view with `ticket`; the viewer cookie's `name=value`.
+async fn enter(server: &Server, ticket: &str) -> String {
+    let answer = server
+        .send(Call::get(format!(
+            "{}?ticket={ticket}",
+            paths::ADMIN_LIVE_ENTER
+        )))
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
+    assert_eq!(answer.header("location"), Some(paths::ADMIN_LIVE));
+    let cookie = answer.header("set-cookie").expect("a viewer cookie");
+    assert!(
+        cookie.ends_with("; Path=/_admin/live; HttpOnly; SameSite=Strict"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// If this fails, a server started without `--admin-token` shows its
+/// exchanges to anyone.
+#[tokio::test]
+async fn the_live_view_does_not_exist_without_an_admin_token() {
+    let server = Server::start(Options::new("current").without_admin()).await;
+    for (method, path) in LIVE_ROUTES {
+        let call = Call::new(method.parse().unwrap(), path).bearer(ADMIN_TOKEN);
+        assert_eq!(
+            server.send(call).await.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}"
+        );
+    }
+}
+
+/// If this fails, anyone who reaches the port watches every exchange, or
+/// a link read from a terminal's scrollback opens the view a second time.
+#[tokio::test]
+async fn only_the_links_holder_or_the_admin_token_sees_the_view() {
+    let server = Server::current().await;
+    for (method, path) in [
+        ("GET", paths::ADMIN_LIVE),
+        ("GET", paths::ADMIN_LIVE_EXCHANGES),
+        ("POST", paths::ADMIN_LIVE_LINK),
+    ] {
+        for call in [
+            Call::new(method.parse().unwrap(), path),
+            Call::new(method.parse().unwrap(), path).bearer("not-the-token"),
+            Call::new(method.parse().unwrap(), path).header("cookie", "posthog_admin_view=made-up"),
+        ] {
+            let answer = server.send(call).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        }
+    }
+    let refused = server
+        .send(Call::get(format!(
+            "{}?ticket=made-up",
+            paths::ADMIN_LIVE_ENTER
+        )))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.header("set-cookie").is_none());
+    let ticket = ticket(&server).await;
+    let cookie = enter(&server, &ticket).await;
+    let again = server
+        .send(Call::get(format!(
+            "{}?ticket={ticket}",
+            paths::ADMIN_LIVE_ENTER
+        )))
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "a link opens once");
+    assert!(again.text().contains("already opened"), "{}", again.text());
+    let page = server
+        .send(Call::get(paths::ADMIN_LIVE).header("cookie", &cookie))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.content_type(), Some("text/html; charset=utf-8"));
+    let bearer = server
+        .send(Call::get(paths::ADMIN_LIVE).bearer(ADMIN_TOKEN))
+        .await;
+    assert_eq!(bearer.status, StatusCode::OK);
+}
+
+/// If this fails, the page pulls a script or style from elsewhere (which
+/// a closed network or a hostile CDN would break), or shows a credential.
+#[tokio::test]
+async fn the_page_is_self_contained_and_its_exchanges_are_masked() {
+    let server = Server::current().await;
+    let tokens = server
+        .tokens(Some(&["user:read", "llm_gateway:read"]))
+        .await;
+    let introspected = server.introspect(&tokens.access).await;
+    assert_eq!(introspected.status, StatusCode::OK);
+    let cookie = enter(&server, &ticket(&server).await).await;
+    let page = server
+        .send(Call::get(paths::ADMIN_LIVE).header("cookie", &cookie))
+        .await
+        .text();
+    for outside in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "@import",
+    ] {
+        assert!(!page.contains(outside), "{outside}");
+    }
+    assert!(page.contains("/_admin/live/exchanges"));
+    let answer = server
+        .send(Call::get(paths::ADMIN_LIVE_EXCHANGES).header("cookie", &cookie))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert!(
+        find_full_secrets(&answer.text()).is_empty(),
+        "{}",
+        answer.text()
+    );
+    assert!(!answer.text().contains(&tokens.access));
+    let exchanges: LiveExchanges = serde_json::from_value(answer.json()).unwrap();
+    let paths_seen: Vec<&str> = exchanges
+        .server
+        .iter()
+        .map(|entry| entry.path.as_str())
+        .collect();
+    assert!(
+        paths_seen.contains(&paths::ACCOUNT_REQUESTS) && paths_seen.contains(&paths::INTROSPECT),
+        "{paths_seen:?}"
+    );
+    assert!(
+        paths_seen.iter().all(|path| !path.starts_with("/_admin/")),
+        "{paths_seen:?}"
+    );
+    assert!(exchanges.gateway.is_none());
+    assert!(exchanges.gateway_error.unwrap().contains("no gateway"));
+}
