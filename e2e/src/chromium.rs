@@ -237,6 +237,11 @@ impl Chromium {
         Ok(())
     }
 
+    /// The page's HTML as Chromium holds it now (scripts' changes included).
+    pub async fn source(&self) -> Result<String> {
+        Ok(self.client.source().await?)
+    }
+
     /// A PNG of the window.
     pub async fn screenshot(&self) -> Result<Vec<u8>> {
         Ok(self.client.screenshot().await?)

@@ -70,11 +70,28 @@ pub async fn run(
             }
         }
     }
+    // Whatever the page is now, no full credential may be on it (the
+    // admin live view and the code page are checked by this too); one
+    // found is masked before the screenshot as well.
+    let mut leaked = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(5), chromium.source()).await {
+        Ok(Ok(source)) => {
+            for secret in protocol::credential::find_full_secrets(&source) {
+                failures.push(format!(
+                    "the page shows a full credential: {}",
+                    protocol::credential::mask(&secret)
+                ));
+                leaked.push(secret);
+            }
+        }
+        Ok(Err(error)) => failures.push(format!("cannot read the page: {error:#}")),
+        Err(_elapsed) => failures.push("cannot read the page within 5 s".to_owned()),
+    }
     if let Some(dir) = context.screenshots {
         let path = dir.join(format!("step-{number:02}.png"));
         match tokio::time::timeout(
             Duration::from_secs(10),
-            take_screenshot(chromium, saved, &path),
+            take_screenshot(chromium, saved, &leaked, &path),
         )
         .await
         {
@@ -201,12 +218,23 @@ where
     }
 }
 
-/// The page with every saved secret masked, as a PNG at `path`.
-async fn take_screenshot(chromium: &Chromium, saved: &Saved, path: &PathBuf) -> Result<()> {
-    let secrets: Vec<(String, String)> = saved
+/// The page with every saved secret and every `leaked` credential
+/// masked, as a PNG at `path`.
+async fn take_screenshot(
+    chromium: &Chromium,
+    saved: &Saved,
+    leaked: &[String],
+    path: &PathBuf,
+) -> Result<()> {
+    let mut secrets: Vec<(String, String)> = saved
         .secret_values()
         .map(|secret| (secret.to_owned(), saved.mask(secret)))
         .collect();
+    secrets.extend(
+        leaked
+            .iter()
+            .map(|secret| (secret.clone(), protocol::credential::mask(secret))),
+    );
     chromium.mask_on_page(&secrets).await?;
     let png = chromium.screenshot().await?;
     if let Some(parent) = path.parent() {

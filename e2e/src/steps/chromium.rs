@@ -22,8 +22,9 @@
 //! ]
 //! ```
 //!
-//! Every step ends with a screenshot (PNG) of the page, saved in the
-//! scenario's report folder; saved values are masked on the page first.
+//! Every step ends with a check that the page holds no full credential,
+//! then a screenshot (PNG) of the page, saved in the scenario's report
+//! folder; saved values are masked on the page first.
 
 use anyhow::{bail, Result};
 use serde::Deserialize;

@@ -253,6 +253,19 @@ mod tests {
         };
         assert_eq!(wait.expect.exit_code, Some(3));
         assert_eq!(wait.label(), "wait for the wizard");
+        let Step::Wizard(interactive) =
+            parse("kind = \"wizard\"\nbackground = true\nstdin_open = true\n").unwrap()
+        else {
+            panic!()
+        };
+        assert!(interactive.stdin_open);
+        let Step::WizardInput(input) =
+            parse("kind = \"wizard_input\"\ntext = \"{saved.code}\\n\"\n").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(input.text, "{saved.code}\n");
+        assert_eq!(input.label(), "type into the wizard");
     }
 
     #[test]
@@ -289,6 +302,16 @@ mod tests {
             (
                 "kind = \"wizard_wait\"\ntimeout_seconds = 3\n",
                 "timeout_seconds",
+            ),
+            ("kind = \"wizard\"\nstdin_open = true\n", "`stdin_open`"),
+            (
+                "kind = \"wizard\"\nbackground = true\nstdin_open = true\nstdin = \"x\"\n",
+                "`stdin_open`",
+            ),
+            ("kind = \"wizard_input\"\n", "text"),
+            (
+                "kind = \"wizard_input\"\ntext = \"a\"\ntxt = \"b\"\n",
+                "txt",
             ),
         ] {
             let message = format!("{:#}", parse(text).expect_err(text));
