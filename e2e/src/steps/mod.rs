@@ -32,7 +32,8 @@
 //! `N`, as `{saved.N.verifier}`) are substituted as `{saved.<name>}` in
 //! later paths, headers, bodies, forms and credentials, beside the
 //! scenario's `{email}`, `{server}` and `{gateway}` (see
-//! [`crate::placeholders`]).
+//! [`crate::placeholders`]). Before the first step the server's one-time
+//! link to its admin live view is saved as `{saved.admin_link}`.
 
 use anyhow::Result;
 use serde::Deserialize;
