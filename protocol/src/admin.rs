@@ -42,6 +42,27 @@ pub struct LiveExchanges {
     pub gateway_error: Option<String>,
 }
 
+/// `GET /_admin/live/exchanges/{request_id}`: one server exchange's
+/// headers and bodies, masked, kept only while a viewer watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExchangeDetail {
+    pub request_id: String,
+    pub request_headers: Vec<HeaderLine>,
+    /// The request body as the handler read it (the first 4 KiB), masked;
+    /// empty when it read none.
+    pub request_body: String,
+    pub response_headers: Vec<HeaderLine>,
+    /// The answer's body (the first 4 KiB), masked.
+    pub response_body: String,
+}
+
+/// One header, its value masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeaderLine {
+    pub name: String,
+    pub value: String,
+}
+
 /// `POST /_admin/live/link`: a new one-time link to the live view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LiveLink {

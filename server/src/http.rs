@@ -28,12 +28,25 @@ pub struct SentPath(pub String);
 #[derive(Debug, Clone)]
 pub struct Verdict(pub &'static str);
 
-/// Reads the whole body, refusing more than 64 KiB.
+/// Reads the whole body, refusing more than 64 KiB. What was read is
+/// noted for the live view's details (a reference, not a copy).
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge)
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    let _ = READ_BODY.try_with(|read| *read.borrow_mut() = Some(bytes.clone()));
+    Ok(bytes)
 }
+
+tokio::task_local! {
+    /// The body the handler of the request being answered read, for the
+    /// admin live view's details (`request_id` below).
+    static READ_BODY: std::cell::RefCell<Option<Bytes>>;
+}
+
+/// The largest answer the live view's details buffer (ours are far
+/// smaller; a bigger one is kept as it is, without details).
+const MAX_WATCHED_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Parses a JSON body leniently: unknown fields are ignored; a body that is
 /// not JSON, not declared as JSON, or lacks or mistypes a field is
@@ -149,14 +162,23 @@ pub async fn request_id(
     let path = protocol::credential::redact_secret_shaped(&path);
     let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
     let started = std::time::Instant::now();
+    // Only while someone watches the live view, and never for its own
+    // requests: the request's headers now, its body as the handler reads
+    // it, the answer once it is complete.
+    let watched = state.live_view.watched() && !path.starts_with("/_admin/");
+    let request_headers = watched.then(|| request.headers().clone());
     let headroom = std::cell::Cell::new(None);
-    let (mut response, headroom) = crate::rate_limit::HEADROOM
-        .scope(headroom, async {
-            let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
-            (
-                response,
-                crate::rate_limit::HEADROOM.with(std::cell::Cell::get),
-            )
+    let answered = crate::rate_limit::HEADROOM.scope(headroom, async {
+        let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+        (
+            response,
+            crate::rate_limit::HEADROOM.with(std::cell::Cell::get),
+        )
+    });
+    let ((mut response, headroom), request_body) = READ_BODY
+        .scope(std::cell::RefCell::new(None), async {
+            let answered = answered.await;
+            (answered, READ_BODY.with(|read| read.borrow_mut().take()))
         })
         .await;
     if let Some(headroom) = headroom {
@@ -181,6 +203,9 @@ pub async fn request_id(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    if let Some(request_headers) = request_headers {
+        response = keep_details(&state, &id, &request_headers, request_body, response).await;
+    }
     if !path.starts_with("/_admin/") {
         state.record(JournalEntry {
             at,
@@ -200,4 +225,52 @@ pub async fn request_id(
         });
     }
     response
+}
+
+/// Keeps the masked headers and bodies of one exchange for the live view,
+/// and hands back the answer, its body buffered.
+async fn keep_details(
+    state: &AppState,
+    id: &str,
+    request_headers: &HeaderMap,
+    request_body: Option<Bytes>,
+    response: Response,
+) -> Response {
+    use crate::live_view::masking;
+    use protocol::admin::{ExchangeDetail, HeaderLine};
+    let lines = |headers: &HeaderMap| {
+        headers
+            .iter()
+            .map(|(name, value)| HeaderLine {
+                name: name.as_str().to_owned(),
+                value: masking::header_value(
+                    name.as_str(),
+                    &String::from_utf8_lossy(value.as_bytes()),
+                ),
+            })
+            .collect::<Vec<_>>()
+    };
+    let content_type = |headers: &HeaderMap| {
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_WATCHED_ANSWER).await else {
+        return crate::error::PlainRefusal(ApiError::Internal(
+            "the answer could not be read".into(),
+        ))
+        .into_response();
+    };
+    state.live_view.keep(ExchangeDetail {
+        request_id: id.to_owned(),
+        request_headers: lines(request_headers),
+        request_body: request_body
+            .map(|body| masking::body(content_type(request_headers).as_deref(), &body))
+            .unwrap_or_default(),
+        response_headers: lines(&parts.headers),
+        response_body: masking::body(content_type(&parts.headers).as_deref(), &bytes),
+    });
+    Response::from_parts(parts, Body::from(bytes))
 }

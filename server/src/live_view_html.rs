@@ -29,7 +29,7 @@ body { font-family: sans-serif; margin: 1rem; }
 <p id="status">Loading…</p>
 <div id="lanes"><div>wizard / browser</div><div>provisioning-server</div><div>llm-gateway-mock</div></div>
 <div id="arrows"></div>
-<p>Click an arrow for its journal entry. Credentials are masked by the programs before they journal anything.</p>
+<p>Click an arrow for its journal entry and, for the server's exchanges since this view was first opened, its headers and bodies. Everything is masked before it is kept.</p>
 <pre id="detail"></pre>
 <script>
 "use strict";
@@ -99,13 +99,32 @@ function render(answer) {
     span.style.gridColumn = Math.min(from, to) + " / " + (Math.max(from, to) + 1);
     span.textContent = label(entry);
     row.appendChild(span);
-    row.addEventListener("click", () => {
-      document.getElementById("detail").textContent = journal + " journal\n" + JSON.stringify(entry, null, 2);
-    });
+    row.addEventListener("click", () => showDetail(entry, journal));
     arrows.appendChild(row);
   }
   const gateway = answer.gateway ? answer.gateway.length + " from the gateway" : "the gateway's journal is unreadable (" + (answer.gateway_error || "unknown") + ")";
   document.getElementById("status").textContent = answer.server.length + " exchange(s) from the server, " + gateway + "; refreshed every second.";
+}
+
+async function showDetail(entry, journal) {
+  const detail = document.getElementById("detail");
+  let text = journal + " journal\n" + JSON.stringify(entry, null, 2);
+  if (journal === "gateway") {
+    detail.textContent = text + "\n\nThe gateway keeps no headers or bodies.";
+    return;
+  }
+  const response = await fetch("/_admin/live/exchanges/" + encodeURIComponent(entry.request_id), { credentials: "same-origin", cache: "no-store" });
+  if (!response.ok) {
+    detail.textContent = text + "\n\nNo headers or bodies kept for it (kept only from the moment someone opened this view, the newest 200).";
+    return;
+  }
+  const exchange = await response.json();
+  const headerLines = lines => lines.map(line => line.name + ": " + line.value).join("\n");
+  text += "\n\nrequest headers\n" + headerLines(exchange.request_headers);
+  text += "\n\nrequest body\n" + (exchange.request_body || "(none read)");
+  text += "\n\nresponse headers\n" + headerLines(exchange.response_headers);
+  text += "\n\nresponse body\n" + (exchange.response_body || "(empty)");
+  detail.textContent = text;
 }
 
 async function refresh() {

@@ -3,7 +3,9 @@
 //! viewer cookie; `GET /_admin/live` is the page; `GET
 //! /_admin/live/exchanges` the newest entries of this server's journal and
 //! of its gateway's (read with the same admin token), which the page polls;
-//! `POST /_admin/live/link` (Bearer admin token) draws a new link. Without
+//! `GET /_admin/live/exchanges/{request_id}` one server exchange's masked
+//! headers and bodies; `POST /_admin/live/link` (Bearer admin token) draws
+//! a new link. Without
 //! `--admin-token` every one of them is 404, as the other admin routes.
 
 use std::time::Duration;
@@ -14,12 +16,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use protocol::admin::{Journal, JournalEntry, LiveExchanges, LiveLink};
+use protocol::admin::{ExchangeDetail, Journal, JournalEntry, LiveExchanges, LiveLink};
 use protocol::paths;
 
 use crate::browser::{html, redirect};
 use crate::error::{ApiError, PlainRefusal};
-use crate::extract::PageQuery;
+use crate::extract::{PageQuery, PathId};
 use crate::http::bearer;
 use crate::live_view::{viewer_cookie, viewer_id};
 use crate::live_view_html;
@@ -131,6 +133,47 @@ pub async fn exchanges(State(state): State<AppState>, headers: HeaderMap) -> Res
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// One server exchange's headers and bodies, masked.
+#[utoipa::path(
+    get,
+    path = "/_admin/live/exchanges/{request_id}",
+    tag = "admin",
+    params(("request_id" = String, Path, description = "The exchange's request id, as its journal entry names it")),
+    responses(
+        (status = 200, description = "Its request and response headers and bodies (the first 4 KiB), masked: credentials and cookies keep their names and prefixes only, secret form fields and JSON keys by name, any run of 32 or more URL-safe characters but a UUID or a `phc_` key", body = ExchangeDetail),
+        (status = 401, description = "Neither a viewer cookie nor the admin token", body = protocol::error::PlainError),
+        (status = 404, description = "Not kept: it came before anyone opened the view, is one of the gateway's (which keeps none), or is older than the newest 200; or the server runs without `--admin-token`", body = protocol::error::PlainError),
+    )
+)]
+pub async fn detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathId(request_id): PathId,
+) -> Response {
+    if state.admin_token.is_none() {
+        return not_mounted();
+    }
+    if !is_viewer(&state, &headers) {
+        return PlainRefusal(ApiError::Unauthorized(
+            "The live view needs its viewer cookie (open the admin link) or the admin token".into(),
+        ))
+        .into_response();
+    }
+    match state.live_view.detail(&request_id) {
+        Some(detail) => {
+            let mut response = Json::<ExchangeDetail>(detail).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        None => PlainRefusal(ApiError::NotFound(
+            "No details are kept for that exchange".into(),
+        ))
+        .into_response(),
+    }
 }
 
 /// Draws a new one-time link.

@@ -161,3 +161,68 @@ async fn the_page_is_self_contained_and_its_exchanges_are_masked() {
     assert!(exchanges.gateway.is_none());
     assert!(exchanges.gateway_error.unwrap().contains("no gateway"));
 }
+
+/// If this fails, a click in the live view shows a code, a verifier or a
+/// token in full, or the server buffers answers for a view nobody opened.
+#[tokio::test]
+async fn a_clicked_exchange_shows_its_headers_and_bodies_masked() {
+    let server = Server::current().await;
+    let before = server.introspect("pha_unknown").await;
+    let unwatched = before.header("x-request-id").unwrap().to_owned();
+    let cookie = enter(&server, &ticket(&server).await).await;
+    let (code, verifier) = server.signup(Some(&["user:read"])).await;
+    let exchanged = server.exchange(&code, verifier.as_str()).await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.text());
+    let access = exchanged.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = exchanged.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let detail = |id: &str| {
+        Call::get(format!("{}/{id}", paths::ADMIN_LIVE_EXCHANGES)).header("cookie", &cookie)
+    };
+    let not_kept = server.send(detail(&unwatched)).await;
+    assert_eq!(
+        not_kept.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        not_kept.text()
+    );
+    let refused = server
+        .send(Call::get(format!(
+            "{}/{}",
+            paths::ADMIN_LIVE_EXCHANGES,
+            exchanged.header("x-request-id").unwrap()
+        )))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let exchanges = server
+        .send(Call::get(paths::ADMIN_LIVE_EXCHANGES).header("cookie", &cookie))
+        .await;
+    let exchanges: LiveExchanges = serde_json::from_value(exchanges.json()).unwrap();
+    let mut seen = 0;
+    for entry in &exchanges.server {
+        if entry.path != paths::ACCOUNT_REQUESTS && entry.path != paths::AGENTIC_TOKEN {
+            continue;
+        }
+        let answer = server.send(detail(&entry.request_id)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        let text = answer.text();
+        for secret in [code.as_str(), verifier.as_str(), &access, &refresh] {
+            assert!(!text.contains(secret), "{}: {text}", entry.path);
+        }
+        assert!(find_full_secrets(&text).is_empty(), "{text}");
+        let kept: protocol::admin::ExchangeDetail = serde_json::from_value(answer.json()).unwrap();
+        assert!(!kept.request_body.is_empty(), "{text}");
+        assert!(kept.response_body.contains('{'), "{text}");
+        assert!(kept
+            .response_headers
+            .iter()
+            .any(|line| line.name == "content-type"));
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "{:?}", exchanges.server);
+}
