@@ -150,14 +150,16 @@ impl Toolbox {
                 edits,
             },
             Err(failure) => {
+                // The refusals are printed: a secret the agent quoted
+                // (an old_string, a path) is masked there.
+                let shown =
+                    protocol::credential::redact_secrets(&format!("{what}: {}", failure.message));
                 if self.failed.contains(&call) {
                     self.repeated_a_failure = true;
-                    self.refused.push(format!(
-                        "{what}: {} (asked for again after it failed)",
-                        failure.message
-                    ));
+                    self.refused
+                        .push(format!("{shown} (asked for again after it failed)"));
                 } else if failure.refuses {
-                    self.refused.push(format!("{what}: {}", failure.message));
+                    self.refused.push(shown);
                 }
                 self.failed.push(call);
                 let content = match name.starts_with("mcp__") {
