@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 /// Why one call was refused; the agent hears it as an `is_error` result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("{0:?} is outside the project: the wizard reads and writes only under {1}")]
+    #[error("Path is outside the project: the wizard reads and writes only under {1}.")]
     OutsideProject(String, String),
     #[error("File does not exist. Note: your current working directory is {0}.")]
     Missing(String),

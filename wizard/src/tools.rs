@@ -327,7 +327,17 @@ impl Toolbox {
         let input: SetEnvValuesInput = parse(TOOL_SET_ENV_VALUES, input)?;
         let mut values = Vec::new();
         for (key, value) in &input.values {
+            if !env_name(key) {
+                return Err(Failure::refusing(format!(
+                    "Error: \"{key}\" is not a valid environment variable name."
+                )));
+            }
             match value {
+                EnvValue::Literal(text) if text.contains(['\n', '\r', '\0']) => {
+                    return Err(Failure::refusing(format!(
+                        "Error: the value of \"{key}\" must be a single line."
+                    )))
+                }
                 EnvValue::Literal(text) => values.push((key.clone(), text.clone())),
                 EnvValue::SecretRef { secret_ref } => {
                     return Err(Failure::refusing(format!(
@@ -484,6 +494,16 @@ fn parse<T: serde::de::DeserializeOwned>(tool: &str, input: &Value) -> Result<T,
             "InputValidationError: {tool} failed due to the following issue: {error}"
         ))
     })
+}
+
+/// A name an env file line can set on its own: a letter or `_`, then
+/// letters, digits, `_`, `.` or `-` (so no value can add a line).
+fn env_name(key: &str) -> bool {
+    let mut characters = key.chars();
+    characters
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && characters.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// The path or pattern a call is about, for the log and the refusals.
@@ -828,6 +848,8 @@ mod tests {
             json!({"filePath": ".env", "values": {"K": {"secretRef": "secret:1"}}}),
             json!({"filePath": "no/such/dir/.env", "values": {"K": "v"}}),
             json!({"filePath": ".env"}),
+            json!({"filePath": ".env", "values": {"A\nB": "v"}}),
+            json!({"filePath": ".env", "values": {"A": "v\nNEXT_PUBLIC_POSTHOG_KEY=phc_other"}}),
         ];
         for input in &refused {
             let answer = toolbox.answer(TOOL_SET_ENV_VALUES, input);
@@ -839,7 +861,7 @@ mod tests {
             );
         }
         let (staging, refused) = toolbox.finish();
-        assert_eq!(refused.len(), 3);
+        assert_eq!(refused.len(), 5);
         assert_eq!(
             staging.view(Path::new(".env.local")).unwrap().as_deref(),
             Some("OTHER=2\nNEXT_PUBLIC_POSTHOG_KEY=phc_x\n")
