@@ -33,6 +33,9 @@ pub struct Options {
     /// times; the figures pool (flows) or take the median of (wrk) the
     /// rounds, so a passing disturbance of the machine weighs on both.
     pub rounds: usize,
+    /// Accounts the database holds before the top signup level is measured
+    /// again (0: not measured).
+    pub grown_accounts: u64,
 }
 
 /// One part of the benchmark, for `--only`.
@@ -71,6 +74,8 @@ pub(crate) struct Context_ {
     pub(crate) server_bin: PathBuf,
     pub(crate) gateway_bin: PathBuf,
     pub(crate) wizard_bin: PathBuf,
+    /// `bench-ceiling`: one fixed answer on our transport.
+    pub(crate) ceiling_bin: PathBuf,
     pub(crate) rows: Vec<Row>,
     pub(crate) latencies: Vec<StepLatency>,
     pub(crate) skipped: Vec<String>,
@@ -157,6 +162,7 @@ mod tests {
             update_benchmarks_md: false,
             only: Vec::new(),
             rounds: 1,
+            grown_accounts: 0,
         };
         assert!(options.runs(Phase::Signups) && options.runs(Phase::Wizard));
         options.only = vec![Phase::Lookups];

@@ -12,7 +12,8 @@
 //! wrk/hyperfine/`/proc` parsing); [`load`] is the closed-loop generator;
 //! [`programs`] starts the release binaries and the Node peer; [`flows`]
 //! are the request sequences. [`run`] ties one run together over the
-//! [`context`] every part shares: [`single`] (single-request comparisons),
+//! [`context`] every part shares: [`single`] (single-request comparisons), [`signups`] (the
+//! signup levels, fresh and grown),
 //! [`wizard`] (the wizard as a process) and [`targets`] (what the report
 //! checks).
 
@@ -22,6 +23,7 @@ pub mod load;
 pub mod programs;
 pub mod report;
 pub mod run;
+pub mod signups;
 pub mod single;
 pub mod stats;
 pub mod targets;

@@ -21,6 +21,10 @@ struct Flags {
     /// Concurrency levels of the full-signup runs (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     signup_clients: Vec<usize>,
+    /// Accounts in the database when the top signup level is measured a
+    /// second time (0: skip the grown-database row).
+    #[arg(long, default_value_t = 30_000)]
+    grown_accounts: u64,
     /// Concurrency (clients, or wrk connections) of every other run.
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -67,6 +71,7 @@ async fn main() -> ExitCode {
             .map(|n| n.clamp(1, 1024))
             .collect(),
         clients: flags.clients.clamp(1, 1024),
+        grown_accounts: flags.grown_accounts.min(1_000_000),
         starts: flags.starts.clamp(1, 50),
         wizard_runs: flags.wizard_runs.min(200),
         out_dir: absolute(flags.out),

@@ -22,6 +22,11 @@ pub struct Row {
     pub peer: Option<f64>,
     /// ours ÷ peer, when both were measured.
     pub ratio: Option<f64>,
+    /// The ceiling row's rate measured alternately with this row's sides
+    /// (rates only): what this machine can answer at all.
+    pub ceiling: Option<f64>,
+    /// ours ÷ ceiling, when both were measured.
+    pub of_ceiling: Option<f64>,
     pub better: Better,
     /// How it was measured (tool, concurrency, what the peer did).
     pub note: String,
@@ -42,9 +47,18 @@ impl Row {
             ours,
             peer,
             ratio: ratio(ours, peer),
+            ceiling: None,
+            of_ceiling: None,
             better,
             note: note.to_owned(),
         }
+    }
+
+    /// The row, read against the ceiling rate measured beside it.
+    pub fn against_ceiling(mut self, ceiling: Option<f64>) -> Row {
+        self.ceiling = ceiling;
+        self.of_ceiling = ratio(self.ours, ceiling);
+        self
     }
 }
 
@@ -84,6 +98,10 @@ pub struct Machine {
     pub memory_mb: u64,
     pub cpu_model: String,
     pub date: String,
+    /// `/proc/loadavg`'s 1, 5 and 15 minute averages when the run began
+    /// and when it ended: a busy machine explains low figures.
+    pub load_at_start: String,
+    pub load_at_end: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -126,8 +144,13 @@ pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let machine = &report.machine;
     out.push_str(&format!(
-        "Machine: {} ({} cores), {} MB memory; {}\n\n",
-        machine.cpu_model, machine.nproc, machine.memory_mb, machine.date
+        "Machine: {} ({} cores), {} MB memory; {}; load average {} at the start, {} at the end\n\n",
+        machine.cpu_model,
+        machine.nproc,
+        machine.memory_mb,
+        machine.date,
+        machine.load_at_start,
+        machine.load_at_end
     ));
     if !report.settings.is_empty() {
         let settings: Vec<String> = report
@@ -137,16 +160,19 @@ pub fn markdown(report: &Report) -> String {
             .collect();
         out.push_str(&format!("Settings: {}\n\n", settings.join(", ")));
     }
-    out.push_str("| Measure | Unit | Ours | Peer | Ours ÷ peer | Better | How |\n");
-    out.push_str("|---|---|---:|---:|---:|---|---|\n");
+    out.push_str(
+        "| Measure | Unit | Ours | Peer | Ours ÷ peer | Ours ÷ ceiling | Better | How |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---|---|\n");
     for row in &report.rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.name,
             row.unit,
             cell(row.ours),
             cell(row.peer),
             ratio_cell(row.ratio),
+            ratio_cell(row.of_ceiling),
             match row.better {
                 Better::Higher => "higher",
                 Better::Lower => "lower",
@@ -234,6 +260,8 @@ mod tests {
                 memory_mb: 1024,
                 cpu_model: "Test CPU".into(),
                 date: "2026-01-01T00:00:00Z".into(),
+                load_at_start: "0.10 0.20 0.30".into(),
+                load_at_end: "1.50 0.60 0.40".into(),
             },
             settings: vec![("seconds".into(), "5".into())],
             rows: vec![
@@ -244,7 +272,8 @@ mod tests {
                     Some(500.0),
                     Better::Higher,
                     "64 clients",
-                ),
+                )
+                .against_ceiling(Some(6000.0)),
                 Row::new("idle RSS", "MB", Some(9.5), None, Better::Lower, "VmRSS"),
             ],
             latencies: vec![StepLatency {
@@ -292,14 +321,14 @@ mod tests {
     fn markdown_has_the_table_latencies_targets_and_skips() {
         let text = markdown(&sample());
         assert!(
-            text.starts_with("Machine: Test CPU (2 cores), 1024 MB memory; 2026-01-01T00:00:00Z")
+            text.starts_with("Machine: Test CPU (2 cores), 1024 MB memory; 2026-01-01T00:00:00Z; load average 0.10 0.20 0.30 at the start, 1.50 0.60 0.40 at the end")
         );
         assert!(
-            text.contains("| signups | 1/s | 1500 | 500 | 3.00× | higher | 64 clients |"),
+            text.contains("| signups | 1/s | 1500 | 500 | 3.00× | 0.25× | higher | 64 clients |"),
             "{text}"
         );
         assert!(
-            text.contains("| idle RSS | MB | 9.50 | – | – | lower | VmRSS |"),
+            text.contains("| idle RSS | MB | 9.50 | – | – | – | lower | VmRSS |"),
             "{text}"
         );
         assert!(
@@ -318,6 +347,9 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
         assert_eq!(value["machine"]["nproc"], 2);
         assert_eq!(value["rows"][0]["ratio"], 3.0);
+        assert_eq!(value["rows"][0]["of_ceiling"], 0.25);
+        assert_eq!(value["rows"][1]["ceiling"], serde_json::Value::Null);
+        assert_eq!(value["machine"]["load_at_end"], "1.50 0.60 0.40");
         assert_eq!(value["rows"][0]["better"], "higher");
         assert_eq!(value["rows"][1]["peer"], serde_json::Value::Null);
         assert_eq!(value["latencies"][0]["summary"]["p99_ms"], 12.5);

@@ -12,16 +12,18 @@ pub use crate::context::{Options, Phase};
 
 use crate::context::{rate, record, round_line, Context_, ADMIN_TOKEN, MAX_FLOWS};
 use crate::flows::{self, Emails, Plain};
-use crate::load::{closed_loop, peak_rss_during, LoadResult};
+use crate::load::{closed_loop, LoadResult};
 use crate::programs::{self, Launch, Program};
 use crate::report::{self, Better, Machine, Report, Row};
-use crate::single::{max_opt, paired, Side};
+use crate::signups::signups;
+use crate::single::{alternated, max_opt, Side, Single};
 use crate::stats::median;
 use crate::targets::targets;
 use crate::tools::{self, ms};
 use crate::wizard::{wizard_runs, WizardFigures};
 
 pub async fn run(options: Options) -> Result<Report> {
+    let load_at_start = tools::load_average(&read("/proc/loadavg"));
     std::fs::create_dir_all(&options.out_dir)?;
     let work = tempfile::Builder::new()
         .prefix("bench-")
@@ -30,6 +32,7 @@ pub async fn run(options: Options) -> Result<Report> {
         server_bin: programs::binary("provisioning-server", "E2E_SERVER_BIN")?,
         gateway_bin: programs::binary("llm-gateway-mock", "E2E_GATEWAY_BIN")?,
         wizard_bin: programs::binary("wizard", "E2E_WIZARD_BIN")?,
+        ceiling_bin: programs::binary("bench-ceiling", "BENCH_CEILING_BIN")?,
         wrk: programs::on_path("wrk"),
         hyperfine: programs::on_path("hyperfine"),
         options,
@@ -80,6 +83,14 @@ pub async fn run(options: Options) -> Result<Report> {
         Some(launch) => Some(programs::start(launch).await?),
         None => None,
     };
+    let ceiling = programs::start(&Launch {
+        name: "bench-ceiling".into(),
+        program: cx.ceiling_bin.clone(),
+        args: Vec::new(),
+        env: Vec::new(),
+        stderr: cx.work.path().join("ceiling.stderr"),
+    })
+    .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = |program: Option<&Program>| program.and_then(|program| tools::rss_of(program.pid));
     let server_idle = idle(Some(&server));
@@ -102,7 +113,7 @@ pub async fn run(options: Options) -> Result<Report> {
         "VmRSS 0.5 s after `listening on`",
     ));
 
-    let measured = measure(&mut cx, &server, &gateway, peer.as_ref()).await;
+    let measured = measure(&mut cx, &server, &gateway, peer.as_ref(), &ceiling).await;
     let wizard = match measured {
         Ok(()) if cx.options.runs(Phase::Wizard) => wizard_runs(&mut cx, &server, &gateway).await,
         Ok(()) => Ok(WizardFigures::default()),
@@ -110,6 +121,7 @@ pub async fn run(options: Options) -> Result<Report> {
     };
     server.stop().await;
     gateway.stop().await;
+    ceiling.stop().await;
     if let Some(peer) = peer {
         peer.stop().await;
     }
@@ -117,7 +129,7 @@ pub async fn run(options: Options) -> Result<Report> {
 
     let targets = targets(&cx, server_idle, gateway_idle, &wizard);
     let report = Report {
-        machine: machine(),
+        machine: machine(load_at_start),
         settings: vec![
             ("seconds per run".into(), cx.options.seconds.to_string()),
             (
@@ -125,6 +137,13 @@ pub async fn run(options: Options) -> Result<Report> {
                 cx.options.rounds.to_string(),
             ),
             ("clients".into(), cx.options.clients.to_string()),
+            (
+                "grown database".into(),
+                format!(
+                    "{} accounts",
+                    crate::signups::thousands(cx.options.grown_accounts)
+                ),
+            ),
             ("server RUST_LOG".into(), cx.options.log.clone()),
             (
                 "single requests by".into(),
@@ -264,71 +283,19 @@ async fn measure(
     server: &Program,
     gateway: &Program,
     peer: Option<&Program>,
+    ceiling: &Program,
 ) -> Result<()> {
     let http = flows::client()?;
     let duration = Duration::from_secs(cx.options.seconds);
 
     // a. Full signups against us, the peer's single token at the same
-    //    concurrency.
+    //    concurrency; then the top level on a grown database.
     let emails = Emails::new(&format!("signup{}", std::process::id()));
-    let mut server_peak = None;
-    let mut peer_peak = None;
-    let signup_levels = if cx.options.runs(Phase::Signups) {
-        cx.options.signup_clients.clone()
-    } else {
-        Vec::new()
-    };
-    for clients in signup_levels {
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for round in 1..=cx.options.rounds {
-            let (http_, base, emails_) = (http.clone(), server.url.clone(), emails.clone());
-            let (run, peaks) = peak_rss_during(
-                &[server.pid],
-                closed_loop(clients, duration, MAX_FLOWS, move |_| {
-                    let (http, base, email) = (http_.clone(), base.clone(), emails_.next());
-                    async move {
-                        let mut steps = Vec::new();
-                        flows::signup(&http, &base, &email, &mut steps).await?;
-                        Ok(steps)
-                    }
-                }),
-            )
-            .await;
-            server_peak = max_opt(server_peak, peaks[0]);
-            ours.push(run);
-            if let Some(peer) = peer {
-                let (http_, base) = (http.clone(), peer.url.clone());
-                let (run, peaks) = peak_rss_during(
-                    &[peer.pid],
-                    closed_loop(clients, duration, MAX_FLOWS, move |_| {
-                        let (http, base) = (http_.clone(), base.clone());
-                        async move {
-                            let mut steps = Vec::new();
-                            flows::peer_token(&http, &base, &mut steps).await?;
-                            Ok(steps)
-                        }
-                    }),
-                )
-                .await;
-                peer_peak = max_opt(peer_peak, peaks[0]);
-                theirs.push(run);
-            }
-            round_line("signups", clients, round, cx.options.rounds, &ours, &theirs);
-        }
-        let ours = LoadResult::pooled(ours);
-        record(cx, "signup (ours)", &ours);
-        let theirs = (!theirs.is_empty()).then(|| LoadResult::pooled(theirs));
-        if let Some(theirs) = &theirs {
-            record(cx, "client_credentials token (peer)", theirs);
-        }
-        cx.rows.push(Row::new(
-            &format!("full signups/s vs peer single tokens/s, {clients} clients"),
-            "1/s",
-            rate(&ours),
-            theirs.as_ref().and_then(rate),
-            Better::Higher,
-            "ours: account request → token → resources on SQLite (WAL); peer: one client_credentials JWT",
-        ));
+    let (mut server_peak, mut peer_peak) = (None, None);
+    if cx.options.runs(Phase::Signups) {
+        let figures = signups(cx, server, peer, &emails).await?;
+        server_peak = figures.server_peak;
+        peer_peak = figures.peer_peak;
     }
 
     // b. Authorization code + PKCE.
@@ -414,6 +381,17 @@ async fn measure(
         ],
         body: Some(format!("token={token}")),
     };
+    let ceiling_pids = [ceiling.pid];
+    let ceiling_side = || Side {
+        label: "ceiling",
+        request: Plain {
+            method: reqwest::Method::GET,
+            url: format!("{}/ceiling", ceiling.url),
+            headers: Vec::new(),
+            body: None,
+        },
+        pids: &ceiling_pids,
+    };
     let (mut our_introspection, mut their_introspection) = (None, None);
     if cx.options.runs(Phase::Lookups) {
         let theirs = match (peer, &peer_token) {
@@ -432,17 +410,21 @@ async fn measure(
             ),
             pids: std::slice::from_ref(&server.pid),
         };
-        let (ours, theirs) = paired(cx, ours, theirs).await?;
+        let (ours, theirs, ceiling) = with_ceiling(cx, ours, theirs, ceiling_side()).await?;
         our_introspection = ours.rate;
         their_introspection = theirs.and_then(|theirs| theirs.rate);
-        cx.rows.push(Row::new(
-            &format!("token introspection/s, {clients} connections"),
-            "1/s",
-            ours.rate,
-            their_introspection,
-            Better::Higher,
-            "POST form token= with HTTP Basic; ours looks the pha_ up, the peer answers {active:true} without a lookup",
-        ));
+        cx.rows.push(ceiling_row(ceiling, "introspection"));
+        cx.rows.push(
+            Row::new(
+                &format!("token introspection/s, {clients} connections"),
+                "1/s",
+                ours.rate,
+                their_introspection,
+                Better::Higher,
+                "POST form token= with HTTP Basic; ours looks the pha_ up, the peer answers {active:true} without a lookup",
+            )
+            .against_ceiling(ceiling),
+        );
         let bearer = |url: String, token: &str| Plain {
             method: reqwest::Method::GET,
             url,
@@ -465,19 +447,23 @@ async fn measure(
             ),
             pids: std::slice::from_ref(&server.pid),
         };
-        let (ours, theirs) = paired(cx, ours, theirs).await?;
+        let (ours, theirs, ceiling) = with_ceiling(cx, ours, theirs, ceiling_side()).await?;
         server_peak = max_opt(server_peak, ours.peaks.first().copied().flatten());
         if let Some(theirs) = &theirs {
             peer_peak = max_opt(peer_peak, theirs.peaks.first().copied().flatten());
         }
-        cx.rows.push(Row::new(
-            &format!("GET /api/users/@me/ vs peer /userinfo, {clients} connections"),
-            "1/s",
-            ours.rate,
-            theirs.and_then(|theirs| theirs.rate),
-            Better::Higher,
-            "ours: hashed credential lookup, user, teams; the peer answers {sub} without a lookup",
-        ));
+        cx.rows.push(ceiling_row(ceiling, "/api/users/@me/"));
+        cx.rows.push(
+            Row::new(
+                &format!("GET /api/users/@me/ vs peer /userinfo, {clients} connections"),
+                "1/s",
+                ours.rate,
+                theirs.and_then(|theirs| theirs.rate),
+                Better::Higher,
+                "ours: hashed credential lookup, user, teams; the peer answers {sub} without a lookup",
+            )
+            .against_ceiling(ceiling),
+        );
     }
 
     // d. Authenticated gateway messages (introspection hop included).
@@ -506,20 +492,24 @@ async fn measure(
             },
             pids: &pids,
         };
-        let (ours, _) = paired(cx, ours, None).await?;
+        let (ours, _, ceiling) = with_ceiling(cx, ours, None, ceiling_side()).await?;
+        cx.rows.push(ceiling_row(ceiling, "gateway messages"));
         server_peak = max_opt(server_peak, ours.peaks.get(1).copied().flatten());
         gateway_peak = ours.peaks.first().copied().flatten();
         // The bar: at least half the rate of the peer's
         // lookup-free answers (the rate introspection must reach); our own
         // introspection rate beside it shows what the hop costs.
-        cx.rows.push(Row::new(
-            &format!("gateway messages/s vs peer introspection/s, {clients} connections"),
-            "1/s",
-            ours.rate,
-            their_introspection,
-            Better::Higher,
-            "POST /wizard/v1/messages with a pha_ (one introspection per request) against the peer's lookup-free introspection",
-        ));
+        cx.rows.push(
+            Row::new(
+                &format!("gateway messages/s vs peer introspection/s, {clients} connections"),
+                "1/s",
+                ours.rate,
+                their_introspection,
+                Better::Higher,
+                "POST /wizard/v1/messages with a pha_ (one introspection per request) against the peer's lookup-free introspection",
+            )
+            .against_ceiling(ceiling),
+        );
         cx.rows.push(Row::new(
             &format!("gateway messages/s vs our introspection/s, {clients} connections"),
             "1/s",
@@ -550,8 +540,43 @@ async fn measure(
     Ok(())
 }
 
-fn machine() -> Machine {
-    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+/// `ours`, `theirs` and the ceiling, alternately for the rounds; the
+/// ceiling's rate is the median of its own rounds.
+async fn with_ceiling(
+    cx: &mut Context_,
+    ours: Side<'_>,
+    theirs: Option<Side<'_>>,
+    ceiling: Side<'_>,
+) -> Result<(Single, Option<Single>, Option<f64>)> {
+    let has_theirs = theirs.is_some();
+    let mut sides = vec![ours];
+    sides.extend(theirs);
+    sides.push(ceiling);
+    let mut medians = alternated(cx, &sides).await?;
+    let ceiling = medians.pop().and_then(|ceiling| ceiling.rate);
+    let mut medians = medians.into_iter();
+    let ours = medians.next().expect("one median per side");
+    let theirs = if has_theirs { medians.next() } else { None };
+    Ok((ours, theirs, ceiling))
+}
+
+/// The ceiling measured beside one comparison, as its own row.
+fn ceiling_row(ceiling: Option<f64>, beside: &str) -> Row {
+    Row::new(
+        &format!("ceiling: one fixed JSON answer/s, measured beside {beside}"),
+        "1/s",
+        ceiling,
+        None,
+        Better::Higher,
+        "bench-ceiling: our runtime and transport (protocol::serve), one axum route, no database; same wrk settings",
+    )
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn machine(load_at_start: String) -> Machine {
     let date = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
@@ -563,5 +588,7 @@ fn machine() -> Machine {
         memory_mb: tools::mem_total_mb(&read("/proc/meminfo")).unwrap_or(0),
         cpu_model: tools::cpu_model(&read("/proc/cpuinfo")).unwrap_or_else(|| "unknown CPU".into()),
         date,
+        load_at_start,
+        load_at_end: tools::load_average(&read("/proc/loadavg")),
     }
 }

@@ -36,28 +36,21 @@ pub(crate) struct Side<'a> {
     pub(crate) pids: &'a [u32],
 }
 
-/// Runs `ours` and `theirs` alternately for the rounds; each side's
-/// figures are its median round's rate and latencies (recorded) and its
-/// highest peaks.
-pub(crate) async fn paired(
-    cx: &mut Context_,
-    ours: Side<'_>,
-    theirs: Option<Side<'_>>,
-) -> Result<(Single, Option<Single>)> {
-    let (mut our_runs, mut their_runs) = (Vec::new(), Vec::new());
+/// Runs every side in turn, round after round, so a passing disturbance
+/// of the machine weighs on all of them; one median round per side, in
+/// the order given, its latencies recorded.
+pub(crate) async fn alternated(cx: &mut Context_, sides: &[Side<'_>]) -> Result<Vec<Single>> {
+    let mut runs: Vec<Vec<Single>> = sides.iter().map(|_| Vec::new()).collect();
     for _ in 0..cx.options.rounds {
-        our_runs.push(single_once(cx, ours.label, ours.request.clone(), ours.pids).await?);
-        if let Some(theirs) = &theirs {
-            their_runs
-                .push(single_once(cx, theirs.label, theirs.request.clone(), theirs.pids).await?);
+        for (side, runs) in sides.iter().zip(&mut runs) {
+            runs.push(single_once(cx, side.label, side.request.clone(), side.pids).await?);
         }
     }
-    let ours = median_round(our_runs);
-    let theirs = (!their_runs.is_empty()).then(|| median_round(their_runs));
-    for side in std::iter::once(&ours).chain(theirs.as_ref()) {
+    let medians: Vec<Single> = runs.into_iter().map(median_round).collect();
+    for side in &medians {
         cx.latencies.extend(side.latencies.iter().cloned());
     }
-    Ok((ours, theirs))
+    Ok(medians)
 }
 
 /// The round with the median rate (the lower middle one of an even

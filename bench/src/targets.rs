@@ -47,6 +47,11 @@ pub(crate) fn targets(
         1.0,
     );
     ratio_target(
+        &format!("full signups/s on the grown database ≥ peer's single-token rate ({top} clients)"),
+        find(&cx.rows, "full signups/s on a grown database"),
+        1.0,
+    );
+    ratio_target(
         "auth code + PKCE flows ≥ 2× the peer's",
         find(&cx.rows, "auth code + PKCE"),
         2.0,
@@ -63,6 +68,33 @@ pub(crate) fn targets(
     );
     ratio_target(
         "gateway messages ≥ ½ of the peer's lookup-free introspection rate",
+        find(&cx.rows, "gateway messages/s vs peer"),
+        0.5,
+    );
+    let mut ceiling_target = |name: &str, row: Option<&Row>, wanted: f64| {
+        let fraction = row.and_then(|row| row.of_ceiling);
+        targets.push(Target {
+            name: name.to_owned(),
+            wanted: format!("ours ÷ ceiling ≥ {wanted}"),
+            measured: fraction.map_or_else(
+                || "not measured".into(),
+                |fraction| format!("{fraction:.2}×"),
+            ),
+            met: fraction.map(|fraction| fraction >= wanted),
+        });
+    };
+    ceiling_target(
+        "introspection ≥ 0.8 of the ceiling",
+        find(&cx.rows, "token introspection"),
+        0.8,
+    );
+    ceiling_target(
+        "/api/users/@me/ ≥ 0.8 of the ceiling",
+        find(&cx.rows, "GET /api/users/@me/"),
+        0.8,
+    );
+    ceiling_target(
+        "gateway messages ≥ 0.5 of the ceiling",
         find(&cx.rows, "gateway messages/s vs peer"),
         0.5,
     );

@@ -134,6 +134,16 @@ fn kilobytes_of(text: &str, key: &str) -> Option<u64> {
         .ok()
 }
 
+/// The 1, 5 and 15 minute load averages of `/proc/loadavg`, or `unknown`.
+pub fn load_average(loadavg: &str) -> String {
+    let fields: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    if fields.len() == 3 && fields.iter().all(|field| field.parse::<f64>().is_ok()) {
+        fields.join(" ")
+    } else {
+        "unknown".to_owned()
+    }
+}
+
 /// The first `model name` of `/proc/cpuinfo`.
 pub fn cpu_model(cpuinfo: &str) -> Option<String> {
     cpuinfo.lines().find_map(|line| {
@@ -155,6 +165,16 @@ pub fn ms(duration: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_average_takes_three_numbers_or_says_unknown() {
+        assert_eq!(
+            load_average("0.52 0.58 0.59 1/467 12345\n"),
+            "0.52 0.58 0.59"
+        );
+        assert_eq!(load_average(""), "unknown");
+        assert_eq!(load_average("a b c"), "unknown");
+    }
 
     const WRK: &str = "Running 5s test @ http://127.0.0.1:1/oauth/introspect
   1 threads and 64 connections

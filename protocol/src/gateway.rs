@@ -128,6 +128,91 @@ pub struct EditInput {
     pub new_string: String,
 }
 
+/// Claude Code's `Glob` tool and the wizard's package-manager MCP tool,
+/// which our wizard offers beside `Read`, `Write`, `Edit` and
+/// `set_env_values` (protocol section 7, "The wizard's tools").
+pub const TOOL_GLOB: &str = "Glob";
+pub const TOOL_DETECT_PACKAGE_MANAGER: &str = "mcp__wizard-tools__detect_package_manager";
+/// How Claude Code's system prompt names the directory its paths live
+/// under (`Primary working directory: /abs/path`).
+pub const WORKING_DIRECTORY_LINE: &str = "Primary working directory:";
+
+/// The optional part of Claude Code's `Read` input, read beside
+/// [`ReadInput`]: `offset` is the first line to show (counting from 1; `0`
+/// is read as 1), `limit` how many lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReadRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// The optional part of Claude Code's `Edit` input, read beside
+/// [`EditInput`]: replace every occurrence instead of a unique one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct EditOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_all: Option<bool>,
+}
+
+/// The input of Claude Code's `Glob` tool: a glob pattern, searched under
+/// `path` (a directory; the working directory when absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GlobInput {
+    pub pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// The input of the wizard's `set_env_values` MCP tool: an env file
+/// relative to the working directory, and the keys to set in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SetEnvValuesInput {
+    #[serde(rename = "filePath")]
+    pub file_path: String,
+    pub values: std::collections::BTreeMap<String, EnvValue>,
+}
+
+/// One value of [`SetEnvValuesInput`]: a literal, or a reference to a
+/// secret the published wizard keeps in its vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EnvValue {
+    Literal(String),
+    SecretRef {
+        #[serde(rename = "secretRef")]
+        secret_ref: String,
+    },
+}
+
+/// The answer of the wizard's `detect_package_manager` MCP tool (sent as
+/// the tool result's text, pretty-printed JSON, as the published wizard
+/// sends it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PackageManagers {
+    pub detected: Vec<PackageManager>,
+    pub primary: Option<PackageManager>,
+    pub recommendation: String,
+}
+
+/// One package manager the project's lockfiles or manifests name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PackageManager {
+    /// `npm`, `pnpm`, `yarn`, `bun`, `pip`, `poetry`, `uv` …
+    pub name: String,
+    pub label: String,
+    /// The command that adds a package, such as `npm add`.
+    #[serde(rename = "installCommand")]
+    pub install_command: String,
+    #[serde(
+        rename = "runCommand",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub run_command: Option<String>,
+}
+
 /// A non-streaming answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessagesResponse {

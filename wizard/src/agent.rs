@@ -1,12 +1,15 @@
-//! The agent step: a conversation with the LLM gateway whose `Write` and
-//! `Edit` tool calls are staged, then written together after `end_turn`.
+//! The agent step: a conversation with the LLM gateway in which the wizard
+//! plays Claude Code's side. It offers Claude Code's file tools and the
+//! published wizard's own (`tools.rs`), names its working directory and
+//! the framework as Claude Code and the published wizard's prompt do, and
+//! answers every tool call over the staged project; the staged edits are
+//! written together after `end_turn`.
 
 use protocol::gateway::{
-    ContentBlock, EditInput, Message, MessageContent, MessagesRequest, MessagesResponse, Tool,
-    WriteInput, TOOL_EDIT, TOOL_WRITE,
+    ContentBlock, Message, MessageContent, MessagesRequest, MessagesResponse,
+    WORKING_DIRECTORY_LINE,
 };
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::client::{host_of, Answer};
 use crate::diagnose::{self, Evidence};
@@ -17,14 +20,21 @@ use crate::retry;
 use crate::session::Session;
 use crate::sse;
 use crate::staging::Staging;
+use crate::tools::{self, Toolbox};
 
-/// A conversation longer than this is a runaway script.
-pub const MAX_TURNS: usize = 25;
+/// A conversation longer than this is a runaway. An agent that inspects
+/// the project reads before it edits: a turn of reads (and listings) per
+/// turn of edits, an env turn and the final answer. Today's longest recipe
+/// (React with Vite) takes 10 turns; 50 leaves room for recipes that look
+/// around more.
+pub const MAX_TURNS: usize = 50;
 
 /// What the agent needs to know about the project.
 pub struct Briefing<'a> {
     pub framework: Framework,
     pub project_id: i64,
+    /// The public `phc_` key: the agent sets it in the env file.
+    pub project_api_key: &'a str,
     pub host: &'a str,
 }
 
@@ -46,30 +56,33 @@ enum Reply {
     Refused(Answer),
 }
 
-/// Runs the conversation to `end_turn`, staging every edit. Returns the
-/// staging (not yet written) and the edits the wizard refused.
+/// Runs the conversation to `end_turn`, answering every tool call over the
+/// staging. Returns the staging (not yet written) and the calls the wizard
+/// refused. An agent that asks again for a call that failed is stopped
+/// there (its refusal names the call).
 pub async fn converse(
     call: &GatewayCall<'_>,
     briefing: &Briefing<'_>,
-    mut staging: Staging,
+    staging: Staging,
 ) -> Result<(Staging, Vec<String>), WizardError> {
     let session = call.session;
     let (config, log) = (&session.config, &session.log);
     let url = format!("{}/v1/messages", config.gateway_url().trim_end_matches('/'));
     log.line(format!("gateway URL: {url}"));
     log.line(format!("gateway credential: {}", call.credential));
+    let mut toolbox = Toolbox::new(staging, briefing.framework);
+    let system = system_prompt(&toolbox.working_directory());
     let mut messages = vec![Message {
         role: "user".into(),
         content: MessageContent::Text(first_message(briefing)),
     }];
-    let mut refused = Vec::new();
     for turn in 0..MAX_TURNS {
         let request = MessagesRequest {
             model: "claude-sonnet-4-5".into(),
             max_tokens: 8192,
-            system: Some(MessageContent::Text(SYSTEM_PROMPT.into())),
+            system: Some(MessageContent::Text(system.clone())),
             messages: messages.clone(),
-            tools: tools(),
+            tools: tools::offered(),
             stream: config.stream.then_some(true),
             output_config: None,
         };
@@ -79,45 +92,44 @@ pub async fn converse(
             Reply::Refused(answer) => return Err(refusal(call, &url, answer)),
         };
         let mut results = Vec::new();
+        let (mut reads, mut edits) = (0, 0);
         for block in &response.content {
             match block {
                 ContentBlock::Text { text } => log.line(format!("agent says: {text}")),
                 ContentBlock::ToolUse { id, name, input } => {
-                    let outcome = apply_tool(&mut staging, name, input);
-                    let (text, is_error) = match &outcome {
-                        Ok(()) => ("staged".to_owned(), None),
-                        Err(reason) => (reason.clone(), Some(true)),
-                    };
+                    let answer = toolbox.answer(name, input);
                     log.line(format!(
-                        "agent tool {name} {}: {text}",
-                        input
-                            .get("file_path")
-                            .and_then(|path| path.as_str())
-                            .unwrap_or("?"),
+                        "agent tool {name} {}: {}",
+                        tool_subject(input),
+                        answer.summary
                     ));
-                    if let Err(reason) = outcome {
-                        refused.push(reason);
+                    match answer.edits {
+                        true => edits += 1,
+                        false => reads += 1,
                     }
                     results.push(ContentBlock::ToolResult {
                         tool_use_id: id.clone(),
-                        content: Some(json!(text)),
-                        is_error,
+                        content: Some(answer.content),
+                        is_error: answer.is_error.then_some(true),
                     });
+                    if toolbox.repeated_a_failure() {
+                        break;
+                    }
                 }
                 _ => {}
             }
         }
-        step.done(&match results.len() {
-            0 => format!("Agent turn {}: finished", turn + 1),
-            1 => format!("Agent turn {}: 1 edit", turn + 1),
-            edits => format!("Agent turn {}: {edits} edits", turn + 1),
-        });
+        step.done(&turn_summary(turn + 1, reads, edits));
+        if toolbox.repeated_a_failure() {
+            log.line("the agent asked again for a call that had failed; stopping it");
+            return Ok(toolbox.finish());
+        }
         messages.push(Message {
             role: "assistant".into(),
             content: MessageContent::Blocks(response.content.clone()),
         });
         if response.stop_reason.as_deref() == Some("end_turn") || results.is_empty() {
-            return Ok((staging, refused));
+            return Ok(toolbox.finish());
         }
         messages.push(Message {
             role: "user".into(),
@@ -127,6 +139,32 @@ pub async fn converse(
     Err(WizardError::Internal(format!(
         "the agent did not finish within {MAX_TURNS} turns"
     )))
+}
+
+/// "Agent turn 2: 1 read, 2 edits", or "finished" when it called nothing.
+fn turn_summary(turn: usize, reads: usize, edits: usize) -> String {
+    let count = |n: usize, what: &str| match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    };
+    match (reads, edits) {
+        (0, 0) => format!("Agent turn {turn}: finished"),
+        (reads, 0) => format!("Agent turn {turn}: {}", count(reads, "read")),
+        (0, edits) => format!("Agent turn {turn}: {}", count(edits, "edit")),
+        (reads, edits) => format!(
+            "Agent turn {turn}: {}, {}",
+            count(reads, "read"),
+            count(edits, "edit")
+        ),
+    }
+}
+
+/// The path or pattern a tool call names, for the log.
+fn tool_subject(input: &serde_json::Value) -> &str {
+    ["file_path", "filePath", "pattern"]
+        .iter()
+        .find_map(|key| input.get(key).and_then(|value| value.as_str()))
+        .unwrap_or("?")
 }
 
 /// The error for an answer that is not a message.
@@ -176,64 +214,31 @@ fn refusal(call: &GatewayCall<'_>, url: &str, answer: Answer) -> WizardError {
     }
 }
 
-fn apply_tool(staging: &mut Staging, name: &str, input: &serde_json::Value) -> Result<(), String> {
-    match name {
-        TOOL_WRITE => {
-            let input: WriteInput = serde_json::from_value(input.clone())
-                .map_err(|error| format!("invalid Write input: {error}"))?;
-            staging
-                .write(&input.file_path, &input.content)
-                .map_err(|refusal| refusal.to_string())
-        }
-        TOOL_EDIT => {
-            let input: EditInput = serde_json::from_value(input.clone())
-                .map_err(|error| format!("invalid Edit input: {error}"))?;
-            staging
-                .edit(&input.file_path, &input.old_string, &input.new_string)
-                .map_err(|refusal| refusal.to_string())
-        }
-        other => Err(format!("the wizard does not offer the tool {other:?}")),
-    }
-}
-
-const SYSTEM_PROMPT: &str = "You are the PostHog setup wizard's agent. Integrate the PostHog SDK into the user's project using the Write and Edit tools with paths relative to the project root. The project API key and host are already in the project's env file.";
-
-fn first_message(briefing: &Briefing<'_>) -> String {
+/// The system prompt: what the agent is for, and the working directory
+/// in Claude Code's words, so paths come back absolute under it.
+fn system_prompt(working_directory: &str) -> String {
     format!(
-        "Integrate PostHog into this project.\nframework: {}\nproject_id: {}\nhost: {}\nThe project API key is available as the environment variable {} and the host as {}.",
-        briefing.framework.id,
-        briefing.project_id,
-        briefing.host,
-        briefing.framework.key_variable,
-        briefing.framework.host_variable,
+        "You are the PostHog setup wizard's agent. Integrate the PostHog SDK into the user's project with the tools you are given: read a file before you edit or overwrite it, use absolute paths under the working directory, and set the project's public key and host with set_env_values.\n\n# Environment\n - {WORKING_DIRECTORY_LINE} {working_directory}\n"
     )
 }
 
-fn tools() -> Vec<Tool> {
-    vec![
-        Tool {
-            name: TOOL_WRITE.into(),
-            description: Some("Write a file, relative to the project root".into()),
-            input_schema: json!({
-                "type": "object",
-                "properties": {"file_path": {"type": "string"}, "content": {"type": "string"}},
-                "required": ["file_path", "content"]
-            }),
-        },
-        Tool {
-            name: TOOL_EDIT.into(),
-            description: Some("Replace one unique occurrence of old_string in a file".into()),
-            input_schema: json!({
-                "type": "object",
-                "properties": {
-                    "file_path": {"type": "string"},
-                    "old_string": {"type": "string"},
-                    "new_string": {"type": "string"}
-                },
-                "required": ["file_path", "old_string", "new_string"]
-            }),
-        },
-    ]
+/// The first user message: the `framework: <id>` line older gateways
+/// read, then the project context in the published wizard's words
+/// (`- Framework: Next.js`, the public token and the host).
+fn first_message(briefing: &Briefing<'_>) -> String {
+    let framework = &briefing.framework;
+    format!(
+        "Integrate PostHog into this project.\nframework: {}\nproject_id: {}\nhost: {}\n\nProject context:\n- PostHog Project ID: {}\n- Framework: {}\n- PostHog public token: {}\n- PostHog Host: {}\n\nThe project API key is available as the environment variable {} and the host as {}.",
+        framework.id,
+        briefing.project_id,
+        briefing.host,
+        briefing.project_id,
+        framework.name,
+        briefing.project_api_key,
+        briefing.host,
+        framework.key_variable,
+        framework.host_variable,
+    )
 }
 
 /// One gateway call, retried where the real client retries: a retryable

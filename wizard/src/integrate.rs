@@ -14,7 +14,7 @@ use crate::framework::{self, Framework};
 use crate::outcome::Outcome;
 use crate::session::Session;
 use crate::settings;
-use crate::staging::Staging;
+use crate::staging::{self, Staging};
 
 /// The project the integration targets.
 #[derive(Debug, Clone)]
@@ -192,6 +192,7 @@ async fn with_the_agent(
     let briefing = Briefing {
         framework,
         project_id: target.project_id,
+        project_api_key: &target.project_api_key,
         host: &target.host,
     };
     let (mut staging, refused) =
@@ -204,16 +205,7 @@ async fn with_the_agent(
         )));
     }
     let agent_files = staging.paths();
-    let existing = std::fs::read_to_string(install_dir.join(framework.env_file)).ok();
-    let env = framework::env_file_content(
-        existing.as_deref(),
-        &framework,
-        &target.project_api_key,
-        &target.host,
-    );
-    staging
-        .write(framework.env_file, &env)
-        .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
+    settle_the_env_file(session, &mut staging, target)?;
     let step = session.progress.step("Writing the files…");
     let files = staging
         .commit()
@@ -243,6 +235,58 @@ async fn with_the_agent(
         project_id: target.project_id,
         files,
     })
+}
+
+/// The env file after the agent: when the agent already set the key and
+/// host there (through `set_env_values`), as staged; otherwise the
+/// wizard's own values merged into the staged view (older gateways, or an
+/// agent that set other values), so the file holds each variable once and
+/// always the project's own key and host.
+fn settle_the_env_file(
+    session: &Session,
+    staging: &mut Staging,
+    target: &Target,
+) -> Result<(), WizardError> {
+    let framework = target.framework;
+    let file = std::path::Path::new(framework.env_file);
+    let staged = staging
+        .view(file)
+        .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
+    if env_file_holds(staged.as_deref(), &framework, target) {
+        session.log.line(format!(
+            "{} already holds the key and host the agent set",
+            framework.env_file
+        ));
+        return Ok(());
+    }
+    let env = framework::env_file_content(
+        staged.as_deref(),
+        &framework,
+        &target.project_api_key,
+        &target.host,
+    );
+    staging
+        .write(framework.env_file, &env)
+        .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
+    Ok(())
+}
+
+/// Whether `content` sets the framework's key and host variables once
+/// each, to the target's key and host.
+fn env_file_holds(content: Option<&str>, framework: &Framework, target: &Target) -> bool {
+    let Some(content) = content else {
+        return false;
+    };
+    let values = |variable: &str| -> Vec<String> {
+        content
+            .lines()
+            .filter(|line| staging::env_line_key(line) == Some(variable))
+            .filter_map(|line| line.split_once('='))
+            .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+            .collect()
+    };
+    values(framework.key_variable) == [target.project_api_key.as_str()]
+        && values(framework.host_variable) == [target.host.as_str()]
 }
 
 /// The summary's last useful line: a single-use link into the dashboard,

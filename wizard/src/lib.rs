@@ -13,7 +13,9 @@
 //!   knows a key), `api_key.rs` (the `--api-key` as given), `api.rs` (the
 //!   PostHog API reads and their 401/403 explanations), `integrate.rs` (the
 //!   agent, the writes and the summary) with `agent.rs` (the gateway
-//!   conversation), `staging.rs` (edits written only at the end),
+//!   conversation), `tools.rs` (the Claude Code tools it offers and
+//!   answers, over `file_search.rs` and `package_manager.rs`),
+//!   `staging.rs` (edits written only at the end),
 //!   `framework.rs`, `deep_link.rs`, `diagnose.rs` and `settings.rs` (honest
 //!   401s).
 //! - The means of a run: `session.rs` over `config.rs` (the parsed options),
@@ -29,6 +31,7 @@ pub mod config;
 pub mod deep_link;
 pub mod diagnose;
 pub mod error;
+pub mod file_search;
 pub mod flows;
 pub mod framework;
 pub mod integrate;
@@ -36,6 +39,7 @@ pub mod log;
 pub mod login;
 pub mod outcome;
 pub mod output;
+pub mod package_manager;
 pub mod progress;
 pub mod provisioning;
 pub mod region;
@@ -44,6 +48,7 @@ pub mod session;
 pub mod settings;
 pub mod sse;
 pub mod staging;
+pub mod tools;
 
 pub use crate::config::{
     Command, Config, Region, ScopeRequest, DEFAULT_EU_BASE_URL, DEFAULT_EU_GATEWAY_URL,

@@ -278,6 +278,8 @@ fn edits_are_written_together_after_end_turn() {
     let stub = stub::start(
         Gateway::Script(vec![
             json!({"type": "tool_use", "id": "t1", "name": "Write", "input": {"file_path": "instrumentation-client.ts", "content": "init()\n"}}),
+            // Claude Code's rule: a file is read before it is edited.
+            json!({"type": "tool_use", "id": "t0", "name": "Read", "input": {"file_path": "package.json"}}),
             json!({"type": "tool_use", "id": "t2", "name": "Edit", "input": {"file_path": "package.json", "old_string": "\"next\": \"15.3.3\"", "new_string": "\"next\": \"15.3.3\",\n    \"posthog-js\": \"^1.200.0\""}}),
         ]),
         "llm_gateway:read",
@@ -322,9 +324,20 @@ fn a_refused_edit_writes_nothing_and_exits_7() {
         json!({"type": "tool_use", "id": "t1", "name": "Write", "input": {"file_path": "../outside.ts", "content": "x"}}),
         json!({"type": "tool_use", "id": "t1", "name": "Edit", "input": {"file_path": "package.json", "old_string": "not there", "new_string": "x"}}),
         json!({"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "rm -rf /"}}),
+        // Reads and listings leave the project no more than writes do.
+        json!({"type": "tool_use", "id": "t1", "name": "Read", "input": {"file_path": "/etc/passwd"}}),
+        json!({"type": "tool_use", "id": "t1", "name": "Glob", "input": {"pattern": "*", "path": "/etc"}}),
+        json!({"type": "tool_use", "id": "t1", "name": "Write", "input": {"file_path": "escape/x.ts", "content": "x"}}),
+        json!({"type": "tool_use", "id": "t1", "name": "mcp__wizard-tools__set_env_values", "input": {"filePath": "../.env", "values": {"K": "v"}}}),
     ];
     for refused in cases {
         let sandbox = Sandbox::new();
+        // `escape` is a symlink out of the project (to the sandbox's HOME).
+        std::os::unix::fs::symlink(
+            sandbox.root.path().join("home"),
+            sandbox.project().join("escape"),
+        )
+        .unwrap();
         let stub = stub::start(
             Gateway::Script(vec![
                 json!({"type": "tool_use", "id": "t0", "name": "Write", "input": {"file_path": "fine.ts", "content": "x"}}),
@@ -342,6 +355,8 @@ fn a_refused_edit_writes_nothing_and_exits_7() {
         assert!(String::from_utf8_lossy(&output.stderr).contains("nothing was written"));
         assert_eq!(sandbox.snapshot(), before, "{refused}");
         assert!(!sandbox.root.path().join("outside.ts").exists());
+        assert!(!sandbox.root.path().join("home/x.ts").exists());
+        assert!(!sandbox.root.path().join(".env").exists());
     }
 }
 

@@ -23,6 +23,8 @@ const LOGIN_SCOPE: &str = "user:read project:read llm_gateway:read dashboard:wri
 fn next_js_script() -> Gateway {
     Gateway::Script(vec![
         json!({"type": "tool_use", "id": "t1", "name": "Write", "input": {"file_path": "instrumentation-client.ts", "content": "init()\n"}}),
+        // Claude Code's rule: a file is read before it is edited.
+        json!({"type": "tool_use", "id": "t0", "name": "Read", "input": {"file_path": "package.json"}}),
         json!({"type": "tool_use", "id": "t2", "name": "Edit", "input": {"file_path": "package.json", "old_string": "\"next\": \"15.3.3\"", "new_string": "\"next\": \"15.3.3\",\n    \"posthog-js\": \"^1.200.0\""}}),
     ])
 }

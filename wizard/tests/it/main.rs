@@ -9,6 +9,7 @@
 mod cli;
 mod contracts;
 mod flows;
+mod harness;
 mod in_process;
 mod streaming;
 mod stub;

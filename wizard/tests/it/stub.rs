@@ -19,6 +19,9 @@ pub const FAKE_ACCESS_TOKEN: &str = "pha_fakeFAKEfakeFAKEfakeFAKEfakeFAKEfake01"
 pub const FAKE_REFRESH_TOKEN: &str = "phr_fakeFAKEfakeFAKEfakeFAKEfakeFAKEfake02";
 pub const FAKE_PERSONAL_KEY: &str = "phx_fakeFAKEfakeFAKEfakeFAKEfakeFAKEfake03";
 
+/// Stands for the stub's URL in a [`Gateway::Script`]'s tool inputs.
+pub const STUB_URL: &str = "{STUB_URL}";
+
 /// How the stub gateway answers `POST /wizard/v1/messages`.
 #[derive(Clone)]
 pub enum Gateway {
@@ -137,6 +140,8 @@ pub struct Stub {
     pub deep_link_requests: Arc<Mutex<Vec<(String, String, Value)>>>,
     /// Each gateway request's `stream` field.
     pub gateway_streams: Arc<Mutex<Vec<Value>>>,
+    /// Each gateway request's body.
+    pub gateway_bodies: Arc<Mutex<Vec<Value>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -161,6 +166,18 @@ pub fn start_with(options: Options) -> Stub {
     let address: SocketAddr = listener.local_addr().unwrap();
     let url = format!("http://{address}");
     let host = url.clone();
+    // A script may name the stub's own URL (the host the env file gets).
+    let gateway = match gateway {
+        Gateway::Script(tools) => Gateway::Script(
+            serde_json::from_str(
+                &serde_json::to_string(&tools)
+                    .unwrap()
+                    .replace(STUB_URL, &url),
+            )
+            .unwrap(),
+        ),
+        other => other,
+    };
     let challenge: Arc<Mutex<Option<String>>> = Arc::default();
     let login_form: Arc<Mutex<Option<HashMap<String, String>>>> = Arc::default();
     let account = {
@@ -258,6 +275,7 @@ pub fn start_with(options: Options) -> Stub {
     let gateway_credential = options.gateway_credential;
     let deep_link_requests: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
     let gateway_streams: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let gateway_bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
     let deep_links = {
         let (requests, answer, url) = (deep_link_requests.clone(), options.deep_links, url.clone());
         move |headers: HeaderMap, Json(body): Json<Value>| {
@@ -326,11 +344,13 @@ pub fn start_with(options: Options) -> Stub {
         .route(
             "/wizard/v1/messages",
             post({
-                let streams = gateway_streams.clone();
+                let (streams, bodies) = (gateway_streams.clone(), gateway_bodies.clone());
                 move |headers: HeaderMap, Json(body): Json<Value>| {
-                    let (gateway, streams) = (gateway.clone(), streams.clone());
+                    let (gateway, streams, bodies) =
+                        (gateway.clone(), streams.clone(), bodies.clone());
                     async move {
                         streams.lock().unwrap().push(body["stream"].clone());
+                        bodies.lock().unwrap().push(body.clone());
                         messages(gateway, gateway_credential, headers, body)
                     }
                 }
@@ -347,6 +367,7 @@ pub fn start_with(options: Options) -> Stub {
         login_form,
         deep_link_requests,
         gateway_streams,
+        gateway_bodies,
         _runtime: runtime,
     }
 }
