@@ -301,3 +301,62 @@ async fn the_first_recorded_request_gets_a_call_over_http_and_is_journaled() {
         ("/v1/responses".to_owned(), 400, "bad_request".to_owned())
     );
 }
+
+/// If this fails, the Responses routes admit callers unlike the Messages
+/// routes: another application let in under `/wizard`, refused at the
+/// root, or an unknown product served.
+#[tokio::test]
+async fn responses_routes_admit_by_product_like_the_messages_routes() {
+    let gateway = Gateway::start().await;
+    let body = json!({"model": "m", "input": "- Framework: Flask", "stream": false});
+    // (path, credential, status, a fragment of the body)
+    let cases: &[(&str, &str, u16, &str)] = &[
+        (
+            "/v1/responses",
+            OTHER_APP_TOKEN,
+            200,
+            "\"object\":\"response\"",
+        ),
+        ("/responses", PAT, 200, "\"object\":\"response\""),
+        (
+            "/wizard/v1/responses",
+            WIZARD_TOKEN,
+            200,
+            "\"object\":\"response\"",
+        ),
+        ("/wizard/responses", PAT, 200, "\"object\":\"response\""),
+        (
+            "/wizard/v1/responses",
+            OTHER_APP_TOKEN,
+            403,
+            "OAuth application not authorized for product 'wizard'",
+        ),
+        (
+            "/twig/v1/responses",
+            PAT,
+            403,
+            "Product 'posthog_code' requires OAuth authentication",
+        ),
+        ("/nope/v1/responses", PAT, 400, "Invalid product 'nope'"),
+        (
+            "/nope/v1/responses",
+            "phx_unknown_key_0000",
+            401,
+            "Authentication required",
+        ),
+    ];
+    for (path, credential, status, fragment) in cases {
+        let response = gateway
+            .http
+            .post(format!("{}{path}", gateway.base))
+            .bearer_auth(credential)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, *status, "{path} {}: {text}", &credential[..4]);
+        assert!(text.contains(fragment), "{path}: {text}");
+    }
+}

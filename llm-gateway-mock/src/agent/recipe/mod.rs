@@ -457,9 +457,9 @@ impl FileEdits {
     }
 
     /// Replaces `old` (which must occur exactly once) with `new`; `false`
-    /// when it does not.
+    /// when it does not, or when the edit would change nothing.
     pub fn replace(&mut self, old: &str, new: &str) -> bool {
-        if old.is_empty() || self.text.matches(old).count() != 1 {
+        if old.is_empty() || old == new || self.text.matches(old).count() != 1 {
             return false;
         }
         self.text = self.text.replacen(old, new, 1);
