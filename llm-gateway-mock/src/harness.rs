@@ -2,7 +2,7 @@
 //! request: the tools it offers, the working directory its system prompt
 //! names (Claude Code: `Primary working directory: /abs/path`), the facts
 //! of the wizard's prompt (`- PostHog Host: …`), and which files the
-//! conversation already holds a fresh read of. The scripted agent renders
+//! conversation already holds a fresh read of. The scripted plays render
 //! its tool calls from this, the way a model adapts to the tools it is
 //! given: absolute paths when the harness names its directory, a `Read`
 //! before an `Edit` when the harness offers `Read` (Claude Code refuses an

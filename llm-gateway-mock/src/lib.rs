@@ -1,6 +1,7 @@
 //! A mock of PostHog's LLM gateway (protocol section 7): the credential
 //! decision through the provisioning server's introspection, and a
-//! deterministic scripted agent behind the Anthropic Messages API.
+//! deterministic agent (a recipe per framework) behind the Anthropic
+//! Messages API and the OpenAI Responses API.
 //!
 //! Code map:
 //! - `auth.rs`: which credential a request presents and what introspection's

@@ -1,5 +1,5 @@
 //! `POST /wizard/v1/messages`: authenticate through introspection, then
-//! let the scripted agent answer, as JSON or as server-sent events.
+//! let the agent answer, as JSON or as server-sent events.
 
 use axum::body::Body;
 use axum::extract::State;
