@@ -11,6 +11,14 @@ use serde_json::Value;
 
 use crate::call_kind::{self, CallKind};
 
+/// Claude Code's listing tool.
+pub const TOOL_GLOB: &str = "Glob";
+/// The wizard's MCP tool naming the package manager, as Claude Code
+/// names it.
+pub const TOOL_DETECT_PACKAGE_MANAGER: &str = "mcp__wizard-tools__detect_package_manager";
+/// The pi harness's listing tool.
+pub const TOOL_FIND: &str = "find";
+
 /// How the developer prompt of the pi harness names its directory.
 const PI_WORKING_DIRECTORY: &str = "Current working directory:";
 /// The tag of the closing remark the wizard asks for.
@@ -256,7 +264,7 @@ fn framework_named(
 ) -> Option<&'static FrameworkInfo> {
     let named = user_texts.iter().find_map(|text| {
         text.lines().find_map(|line| {
-            let (key, value) = crate::agent::prompt_line(line)?;
+            let (key, value) = crate::harness::prompt_line(line)?;
             key.eq_ignore_ascii_case("framework")
                 .then(|| frameworks::resolve(value))
                 .flatten()
@@ -279,7 +287,7 @@ fn framework_spelling(user_texts: &[String], integration: Option<&str>) -> Optio
 fn fact(user_texts: &[String], key: &str) -> Option<String> {
     user_texts.iter().find_map(|text| {
         text.lines().find_map(|line| {
-            let (name, value) = crate::agent::prompt_line(line)?;
+            let (name, value) = crate::harness::prompt_line(line)?;
             (name.eq_ignore_ascii_case(key) && !value.is_empty()).then(|| value.to_owned())
         })
     })
@@ -333,7 +341,7 @@ fn claude_action(name: &str, input: &Value, root: Option<&str>) -> Action {
         protocol::gateway::TOOL_SET_ENV_VALUES => Action::SetEnv {
             file: string(input, "filePath"),
         },
-        super::render_claude::TOOL_DETECT_PACKAGE_MANAGER => Action::DetectPackageManager,
+        TOOL_DETECT_PACKAGE_MANAGER => Action::DetectPackageManager,
         other => Action::Other {
             name: other.to_owned(),
         },

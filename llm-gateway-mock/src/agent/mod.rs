@@ -35,15 +35,8 @@ pub use scripted::{Script, ScriptTool, Scripts, Turn, EMBEDDED_SCRIPTS, PREPARAT
 pub const REMARK_TEXT: &str =
     "[WIZARD-REMARK] Nothing was missing: this simulated agent follows a rule-based recipe per framework.";
 
-/// What the agent says next on the Messages API, before the envelope.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    /// Deterministic message id.
-    pub id: String,
-    pub content: Vec<ContentBlock>,
-    /// `tool_use` or `end_turn`.
-    pub stop_reason: &'static str,
-}
+pub use crate::harness::prompt_line;
+pub use render_claude::Reply;
 
 /// The answer to a Messages API call: the title side query and the
 /// remark by rule; the conversation by the framework's recipe, or by a
@@ -121,14 +114,14 @@ pub fn step(conversation: &Conversation) -> Step {
 pub fn abilities(conversation: &Conversation) -> Abilities {
     let (list, set_env, detect) = match conversation.harness {
         Harness::Pi => (
-            render_pi::TOOL_FIND,
+            conversation::TOOL_FIND,
             protocol::responses::TOOL_SET_ENV_VALUES,
             protocol::responses::TOOL_DETECT_PACKAGE_MANAGER,
         ),
         Harness::ClaudeCode | Harness::WriteEditOnly => (
-            render_claude::TOOL_GLOB,
+            conversation::TOOL_GLOB,
             TOOL_SET_ENV_VALUES,
-            render_claude::TOOL_DETECT_PACKAGE_MANAGER,
+            conversation::TOOL_DETECT_PACKAGE_MANAGER,
         ),
     };
     Abilities {
@@ -138,15 +131,6 @@ pub fn abilities(conversation: &Conversation) -> Abilities {
         token: conversation.token.clone(),
         host: conversation.host.clone(),
     }
-}
-
-/// The key and value of a prompt line such as `- Framework: Next.js
-/// 15.3.3` (bullet, spaces and the first colon taken off), the shape every
-/// fact of the wizard's prompts has.
-pub fn prompt_line(line: &str) -> Option<(&str, &str)> {
-    let line = line.trim().trim_start_matches(['-', '*']).trim_start();
-    let (key, value) = line.split_once(':')?;
-    Some((key.trim(), value.trim()))
 }
 
 /// Wraps a reply in the Messages API envelope. Token counts are characters

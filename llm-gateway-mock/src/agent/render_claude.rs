@@ -8,14 +8,18 @@
 use protocol::gateway::{ContentBlock, TOOL_EDIT, TOOL_READ, TOOL_SET_ENV_VALUES, TOOL_WRITE};
 use serde_json::{json, Map, Value};
 
-use super::conversation::Conversation;
+use super::conversation::{Conversation, TOOL_DETECT_PACKAGE_MANAGER, TOOL_GLOB};
 use super::recipe::{Act, Need, Step};
-use super::Reply;
 
-/// Claude Code's listing tool.
-pub const TOOL_GLOB: &str = "Glob";
-/// The wizard's MCP tool naming the package manager.
-pub const TOOL_DETECT_PACKAGE_MANAGER: &str = "mcp__wizard-tools__detect_package_manager";
+/// What the agent says next on the Messages API, before the envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// Deterministic message id.
+    pub id: String,
+    pub content: Vec<ContentBlock>,
+    /// `tool_use` or `end_turn`.
+    pub stop_reason: &'static str,
+}
 
 /// The answer for `step`; ids are numbered by the assistant turns so far.
 pub fn render(step: Step, conversation: &Conversation, turn: usize) -> Reply {

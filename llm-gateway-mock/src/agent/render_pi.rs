@@ -11,12 +11,10 @@ use protocol::responses::{
 };
 use serde_json::{json, Value};
 
-use super::conversation::Conversation;
+use super::conversation::{Conversation, TOOL_FIND};
 use super::recipe::{Act, Need, Step};
 use super::render_claude::{act_text, env_values, need_text};
 
-/// The pi harness's listing tool.
-pub const TOOL_FIND: &str = "find";
 /// Every call id this agent issues starts so; the call's number follows.
 const CALL_ID_PREFIX: &str = "call_ph_";
 

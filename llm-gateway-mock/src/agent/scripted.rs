@@ -19,7 +19,7 @@ use protocol::gateway::{
 };
 use serde::Deserialize;
 
-use super::Reply;
+use super::render_claude::Reply;
 use crate::harness::{self, Harness};
 
 /// The scripts embedded in the binary: (file name, TOML text).

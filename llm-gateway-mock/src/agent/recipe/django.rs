@@ -7,8 +7,8 @@
 
 use protocol::frameworks::FrameworkInfo;
 
+use super::plan::{python_dependencies, Blocked, FileEdits, Planner, Task, TaskFn};
 use super::text;
-use super::{python_dependencies, Blocked, FileEdits, Planner, Task, TaskFn};
 
 pub const TASKS: &[TaskFn] = &[sdk, load_env, ready, capture];
 

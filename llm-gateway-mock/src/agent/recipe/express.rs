@@ -7,8 +7,10 @@
 
 use protocol::frameworks::FrameworkInfo;
 
+use super::plan::{
+    npm_dependency, Act, Blocked, FileEdits, Planner, Task, TaskFn, POSTHOG_NODE_VERSION,
+};
 use super::text;
-use super::{npm_dependency, Act, Blocked, FileEdits, Planner, Task, TaskFn, POSTHOG_NODE_VERSION};
 
 pub const TASKS: &[TaskFn] = &[sdk, client, capture, shutdown, load_env];
 

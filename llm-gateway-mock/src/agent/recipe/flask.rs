@@ -6,8 +6,8 @@
 
 use protocol::frameworks::FrameworkInfo;
 
+use super::plan::{python_dependencies, Blocked, FileEdits, Planner, Task, TaskFn};
 use super::text;
-use super::{python_dependencies, Blocked, FileEdits, Planner, Task, TaskFn};
 
 pub const TASKS: &[TaskFn] = &[sdk, initialise, capture];
 

@@ -6,8 +6,8 @@
 
 use protocol::frameworks::FrameworkInfo;
 
+use super::plan::{npm_dependency, Blocked, FileEdits, Planner, Task, TaskFn, POSTHOG_JS_VERSION};
 use super::text;
-use super::{npm_dependency, Blocked, FileEdits, Planner, Task, TaskFn, POSTHOG_JS_VERSION};
 
 pub const TASKS: &[TaskFn] = &[sdk, initialise, capture];
 
