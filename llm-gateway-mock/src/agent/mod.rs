@@ -86,12 +86,17 @@ pub fn reply_messages(
 /// The answer to a Responses API call: the remark by rule, the
 /// conversation by the framework's recipe.
 pub fn reply_responses(request: &ResponsesRequest, integration: Option<&str>) -> render_pi::Reply {
-    let conversation = Conversation::from_responses(request, integration);
+    reply_responses_of(&Conversation::from_responses(request, integration))
+}
+
+/// [`reply_responses`] for a conversation already read (the route reads it
+/// once, to journal the kind of call).
+pub fn reply_responses_of(conversation: &Conversation) -> render_pi::Reply {
     match conversation.kind {
         CallKind::Remark => render_pi::Reply::Done {
             text: REMARK_TEXT.to_owned(),
         },
-        CallKind::Title | CallKind::Main => render_pi::render(step(&conversation), &conversation),
+        CallKind::Title | CallKind::Main => render_pi::render(step(conversation), conversation),
     }
 }
 

@@ -17,8 +17,10 @@ use protocol::credential::{redact_secret_shaped, redact_secrets};
 use protocol::responses::{ResponsesRequest, POSTHOG_PROPERTIES_HEADER};
 
 use crate::admission::{admit_product, conclude_call, product_prefix, Exchange, MAX_BODY_BYTES};
+use crate::agent::conversation::Conversation;
 use crate::agent::{self, render_pi::integration_of};
 use crate::auth::presented_credential;
+use crate::call_kind::CallKind;
 use crate::error::GatewayError;
 use crate::request_id::RequestId;
 use crate::responses_stream::{self, Envelope};
@@ -34,18 +36,17 @@ pub async fn responses(
 ) -> Response {
     let credential = presented_credential(&headers);
     let prefix = product_prefix(uri.path(), ROUTES);
-    let outcome = answer(
-        &state,
-        &request_id,
-        credential.as_deref(),
+    let mut kind = None;
+    let call = Call {
+        credential: credential.as_deref(),
         prefix,
-        &headers,
-        body,
-    )
-    .await
-    .map(|response| (response, None));
+        headers: &headers,
+    };
+    let outcome = answer(&state, &request_id, call, body, &mut kind)
+        .await
+        .map(|response| (response, None));
     let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
-    conclude_call(&state, exchange, outcome, Some("responses"))
+    conclude_call(&state, exchange, outcome, kind.map(CallKind::name))
 }
 
 /// The routes' own paths under a product.
@@ -60,14 +61,26 @@ pub fn parse_request(bytes: &[u8]) -> Result<ResponsesRequest, String> {
     })
 }
 
+/// What a responses call brings besides its body.
+struct Call<'a> {
+    credential: Option<&'a str>,
+    /// The product segment of the path; `None` at the gateway's root.
+    prefix: Option<&'a str>,
+    headers: &'a HeaderMap,
+}
+
 async fn answer(
     state: &AppState,
     request_id: &str,
-    credential: Option<&str>,
-    prefix: Option<&str>,
-    headers: &HeaderMap,
+    call: Call<'_>,
     body: Body,
+    kind: &mut Option<CallKind>,
 ) -> Result<Response, GatewayError> {
+    let Call {
+        credential,
+        prefix,
+        headers,
+    } = call;
     let product = admit_product(state, request_id, credential, prefix).await?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
@@ -80,7 +93,9 @@ async fn answer(
         .get(POSTHOG_PROPERTIES_HEADER)
         .and_then(|value| value.to_str().ok())
         .and_then(integration_of);
-    let reply = agent::reply_responses(&request, integration.as_deref());
+    let conversation = Conversation::from_responses(&request, integration.as_deref());
+    *kind = Some(conversation.kind);
+    let reply = agent::reply_responses_of(&conversation);
     let envelope = Envelope {
         response_id: format!("resp_{}", hex_id(state)),
         // The model is echoed as every caller text is: redacted.
