@@ -75,8 +75,15 @@ impl Knowledge {
                 self.files.insert(path.clone(), FileState::Missing);
             }
             (Action::List { .. }, Outcome::Done(text)) => {
-                let listed = self.listed.get_or_insert_with(BTreeSet::new);
-                listed.extend(listing_paths(text));
+                let paths = listing_paths(text);
+                // An answer naming no file that is not "No files found" is
+                // a failure in words (the pi harness's `find` offline:
+                // "fd is not available and could not be downloaded").
+                if paths.is_empty() && !text.trim().is_empty() && !text.contains("No files") {
+                    self.listing_refused = true;
+                    return;
+                }
+                self.listed.get_or_insert_with(BTreeSet::new).extend(paths);
             }
             (Action::List { .. }, Outcome::Refused(_)) => self.listing_refused = true,
             (Action::Edit { path, old, new }, Outcome::Done(_)) => {
@@ -181,13 +188,14 @@ pub fn raw_text(answer: &str) -> String {
 
 /// The file paths of a listing answer: one per line, relative to the
 /// working directory (Claude Code's `Glob` answers absolute paths, which
-/// the caller makes relative), directories (`ls`'s trailing `/`) and notes
-/// left out.
+/// the caller makes relative), directories (`ls`'s trailing `/`), notes
+/// and sentences left out.
 fn listing_paths(answer: &str) -> Vec<String> {
     answer
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.ends_with('/'))
+        .filter(|line| line.starts_with('/') || !line.contains(' '))
         .filter(|line| !line.starts_with('(') && !line.starts_with('['))
         .filter(|line| !line.starts_with("No files found"))
         .map(|line| line.trim_start_matches("./").to_owned())
@@ -231,6 +239,10 @@ mod tests {
             vec!["/p/a.ts", "/p/b/c.ts"]
         );
         assert_eq!(listing_paths("No files found"), Vec::<String>::new());
+        assert_eq!(
+            listing_paths("fd is not available and could not be downloaded"),
+            Vec::<String>::new()
+        );
         assert_eq!(
             listing_paths("app/\n./package.json\n"),
             vec!["package.json"]

@@ -3,7 +3,8 @@
 //! Messages API: `Read` answered with line numbers, `Glob` with absolute
 //! paths, an `Edit` or a `Write` of an existing file refused unless it was
 //! read) and the pi harness (the Responses API: `read`, `find`, `edit`,
-//! `write`). The project is a copy in memory; after the run it must hold
+//! `write`; and once more with `find` failing as it does offline, so the
+//! recipe reads candidate files instead). The project is a copy in memory; after the run it must hold
 //! what the app's `<app>.integrated.toml` lists. `RECIPES_DUMP=<app>`
 //! prints the files a run changed and its summary.
 
@@ -52,6 +53,9 @@ struct Project {
     root: String,
     files: BTreeMap<String, String>,
     read: BTreeSet<String>,
+    /// `find` fails as the published pi harness's does offline (it
+    /// downloads `fd` on first use).
+    find_fails: bool,
 }
 
 impl Project {
@@ -62,6 +66,7 @@ impl Project {
             root: format!("/sim/{app}"),
             files,
             read: BTreeSet::new(),
+            find_fails: false,
         }
     }
 
@@ -163,6 +168,9 @@ impl Project {
                 Some(text) => text.clone(),
                 None => format!("Error: ENOENT: no such file or directory, open '{path}'"),
             },
+            ("find", _) if self.find_fails => {
+                "fd is not available and could not be downloaded".to_owned()
+            }
             ("find", _) => self.files.keys().cloned().collect::<Vec<_>>().join("\n"),
             ("edit", Some(path)) => {
                 let edit = &input["edits"][0];
@@ -253,8 +261,9 @@ async fn run_claude_code(gateway: &Gateway, app: &str) -> (Project, String) {
     panic!("{app}: Claude Code's run never ended");
 }
 
-async fn run_pi(gateway: &Gateway, app: &str) -> (Project, String) {
+async fn run_pi(gateway: &Gateway, app: &str, find_fails: bool) -> (Project, String) {
     let mut project = Project::new(app);
+    project.find_fails = find_fails;
     let mut input = vec![
         json!({"role": "developer", "content": format!("You are pi.\nCurrent working directory: {}", project.root)}),
         json!({"role": "user", "content": [{"type": "input_text", "text": prompt(app)}]}),
@@ -395,8 +404,10 @@ async fn every_app_is_integrated_over_both_wires() {
     for app in &apps {
         let (project, summary) = run_claude_code(&gateway, app).await;
         check(app, "Claude Code's Messages API", &project, &summary);
-        let (project, summary) = run_pi(&gateway, app).await;
+        let (project, summary) = run_pi(&gateway, app, false).await;
         check(app, "the pi harness's Responses API", &project, &summary);
+        let (project, summary) = run_pi(&gateway, app, true).await;
+        check(app, "the pi harness without `find`", &project, &summary);
     }
     let journal = gateway.journal_text().await;
     assert!(

@@ -8,6 +8,7 @@ use protocol::frameworks::FrameworkInfo;
 
 use super::plan::{python_dependencies, Blocked, FileEdits, Planner, Task, TaskFn};
 use super::text;
+use crate::agent::knowledge::FileState;
 
 pub const TASKS: &[TaskFn] = &[sdk, initialise, capture];
 
@@ -51,6 +52,20 @@ fn modules(planner: &mut Planner<'_>) -> Result<Vec<String>, Blocked> {
         )
     });
     candidates.extend(listed);
+    // Without a listing, the modules the ones read import, as a person
+    // follows `from tasks import create_app` to `tasks/__init__.py`.
+    let read: Vec<(&String, &String)> = planner
+        .knowledge
+        .files
+        .iter()
+        .filter_map(|(path, state)| match state {
+            FileState::Text(text) if path.ends_with(".py") => Some((path, text)),
+            _ => None,
+        })
+        .collect();
+    for (path, text) in read {
+        candidates.extend(imported_modules(path, text));
+    }
     let mut unique = Vec::new();
     for candidate in candidates {
         if !unique.contains(&candidate) && planner.exists(&candidate) != Some(false) {
@@ -59,6 +74,66 @@ fn modules(planner: &mut Planner<'_>) -> Result<Vec<String>, Blocked> {
     }
     unique.truncate(MAX_MODULES);
     Ok(unique)
+}
+
+/// Packages that are never the project's own.
+const THIRD_PARTY: &[&str] = &[
+    "flask",
+    "werkzeug",
+    "jinja2",
+    "os",
+    "sys",
+    "posthog",
+    "dotenv",
+    "atexit",
+    "json",
+    "typing",
+    "datetime",
+    "pathlib",
+    "logging",
+    "sqlalchemy",
+    "flask_sqlalchemy",
+];
+
+/// The files the imports of the module at `path` may name: relative
+/// imports first, then absolute ones outside [`THIRD_PARTY`].
+fn imported_modules(path: &str, text: &str) -> Vec<String> {
+    let package = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let mut relative = Vec::new();
+    let mut absolute = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let module = match line.strip_prefix("from ") {
+            Some(rest) => rest.split(" import ").next().unwrap_or_default().trim(),
+            None => continue,
+        };
+        if let Some(local) = module.strip_prefix('.') {
+            let base = match package.is_empty() {
+                true => String::new(),
+                false => format!("{package}/"),
+            };
+            if local.is_empty() {
+                let names = line.split(" import ").nth(1).unwrap_or_default();
+                for name in names
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                {
+                    relative.push(format!("{base}{name}.py"));
+                }
+            } else {
+                let file = local.replace('.', "/");
+                relative.push(format!("{base}{file}.py"));
+                relative.push(format!("{base}{file}/__init__.py"));
+            }
+        } else if !THIRD_PARTY.contains(&module.split('.').next().unwrap_or_default()) {
+            let file = module.replace('.', "/");
+            absolute.push(format!("{file}/__init__.py"));
+            absolute.push(format!("{file}.py"));
+        }
+    }
+    relative.extend(absolute);
+    relative
 }
 
 /// The module creating the app, and the line that creates it.
@@ -168,5 +243,33 @@ fn capture(planner: &mut Planner<'_>, _: &FrameworkInfo) -> Result<Task, Blocked
         false => Ok(Task::Skip(format!(
             "capture an event in `{path}`: the route is not unique"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_lead_to_the_project_modules() {
+        assert_eq!(
+            imported_modules(
+                "wsgi.py",
+                "from tasks import create_app\nfrom flask import Flask\n"
+            ),
+            vec!["tasks/__init__.py", "tasks.py"]
+        );
+        assert_eq!(
+            imported_modules(
+                "tasks/__init__.py",
+                "    from .routes import bp\nfrom . import models, views\n"
+            ),
+            vec![
+                "tasks/routes.py",
+                "tasks/routes/__init__.py",
+                "tasks/models.py",
+                "tasks/views.py"
+            ]
+        );
     }
 }
