@@ -215,7 +215,7 @@ impl Conversation {
                 .iter()
                 .rev()
                 .find(|(call_id, _)| *call_id == call.call_id)
-                .map_or(Outcome::Pending, |(_, text)| pi_outcome(text));
+                .map_or(Outcome::Pending, |(_, text)| pi_outcome(&call.name, text));
             let action = pi_action(&call.name, &input, working_directory.as_deref());
             history.push(Attempt { action, outcome });
         }
@@ -385,13 +385,43 @@ fn pi_action(name: &str, input: &Value, root: Option<&str>) -> Action {
     }
 }
 
-/// The pi harness reports a failed call as text: an error line.
-fn pi_outcome(text: &str) -> Outcome {
+/// How the pi harness's failed calls begin: it sends the error's message
+/// as the output (`pi-coding-agent`'s edit and read tools, Node's file
+/// errors, its own refusals).
+const PI_FAILURES: &[&str] = &[
+    "error",
+    "enoent",
+    "enotdir",
+    "eacces",
+    "could not find",
+    "file not found",
+    "found ",
+    "no changes made",
+    "edits[",
+    "oldtext must not be empty",
+    "operation aborted",
+    "tool execution was blocked",
+    "offset ",
+];
+
+/// How a failed `read` begins (a file's own text may begin with "Error").
+const PI_READ_FAILURES: &[&str] = &[
+    "enoent",
+    "enotdir",
+    "eisdir",
+    "eacces",
+    "operation aborted",
+    "offset ",
+];
+
+/// The pi harness reports a failed call as text: the error's message.
+fn pi_outcome(name: &str, text: &str) -> Outcome {
     let head = text.trim_start().to_ascii_lowercase();
-    let failed = head.starts_with("error")
-        || head.starts_with("enoent")
-        || head.starts_with("could not find")
-        || head.starts_with("file not found");
+    let failures = match name {
+        "read" => PI_READ_FAILURES,
+        _ => PI_FAILURES,
+    };
+    let failed = failures.iter().any(|prefix| head.starts_with(prefix));
     match failed {
         true => Outcome::Refused(text.to_owned()),
         false => Outcome::Done(text.to_owned()),
@@ -439,13 +469,31 @@ mod tests {
     #[test]
     fn pi_failures_are_told_from_outputs() {
         assert!(matches!(
-            pi_outcome("Error: ENOENT: no such file"),
+            pi_outcome("edit", "Error: ENOENT: no such file"),
             Outcome::Refused(_)
         ));
         assert!(matches!(
-            pi_outcome("Could not find the exact text in x"),
+            pi_outcome("edit", "Could not find the exact text in x"),
             Outcome::Refused(_)
         ));
-        assert!(matches!(pi_outcome("{\n  \"a\": 1\n}"), Outcome::Done(_)));
+        assert!(matches!(
+            pi_outcome(
+                "edit",
+                "Found 2 occurrences of the text in /p/a.ts. The text must be unique."
+            ),
+            Outcome::Refused(_)
+        ));
+        assert!(matches!(
+            pi_outcome("read", "ENOENT: no such file or directory, access '/p/x'"),
+            Outcome::Refused(_)
+        ));
+        assert!(matches!(
+            pi_outcome("read", "Error: a log line\n"),
+            Outcome::Done(_)
+        ));
+        assert!(matches!(
+            pi_outcome("edit", "Successfully replaced 1 block(s) in /p/a.ts."),
+            Outcome::Done(_)
+        ));
     }
 }

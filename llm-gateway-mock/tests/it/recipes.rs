@@ -166,7 +166,10 @@ impl Project {
         match (name, path) {
             ("read", Some(path)) => match self.files.get(&path) {
                 Some(text) => text.clone(),
-                None => format!("Error: ENOENT: no such file or directory, open '{path}'"),
+                None => format!(
+                    "ENOENT: no such file or directory, access '{}/{path}'",
+                    self.root
+                ),
             },
             ("find", _) if self.find_fails => {
                 "fd is not available and could not be downloaded".to_owned()
@@ -181,7 +184,7 @@ impl Project {
                 );
                 match result {
                     Ok(()) => format!("Successfully replaced 1 block(s) in {path}."),
-                    Err(error) => format!("Error: {error}"),
+                    Err(_) => format!("Could not find the exact text in {path}. The old text must match exactly including all whitespace and newlines."),
                 }
             }
             ("write", Some(path)) => {

@@ -56,7 +56,9 @@ fn run(
                     Need::Read(path) => Attempt {
                         outcome: match project.get(&path) {
                             Some(text) => Outcome::Done(text.clone()),
-                            None => Outcome::Refused(format!("Error: ENOENT: {path}")),
+                            None => Outcome::Refused(format!(
+                                "ENOENT: no such file or directory, access '{path}'"
+                            )),
                         },
                         action: Action::Read { path },
                     },
