@@ -37,6 +37,8 @@ pub struct Knowledge {
     pub changed: Vec<String>,
     /// Each refused action with the harness's reason.
     pub refusals: Vec<(Action, String)>,
+    /// Each change the harness made (edits, writes, env values).
+    pub succeeded: Vec<Action>,
 }
 
 impl Knowledge {
@@ -59,8 +61,17 @@ impl Knowledge {
 
     fn learn(&mut self, attempt: &Attempt, harness: Harness) {
         let Attempt { action, outcome } = attempt;
-        if let Outcome::Refused(reason) = outcome {
-            self.refusals.push((action.clone(), reason.clone()));
+        match outcome {
+            Outcome::Refused(reason) => self.refusals.push((action.clone(), reason.clone())),
+            Outcome::Done(_)
+                if matches!(
+                    action,
+                    Action::Edit { .. } | Action::Write { .. } | Action::SetEnv { .. }
+                ) =>
+            {
+                self.succeeded.push(action.clone())
+            }
+            _ => {}
         }
         match (action, outcome) {
             (_, Outcome::Pending) | (Action::Other { .. }, _) => {}

@@ -55,14 +55,34 @@ pub fn next(framework: &FrameworkInfo, knowledge: &Knowledge, abilities: &Abilit
                 let given_up = acts
                     .iter()
                     .find(|act| knowledge.refused_times(&act.action()) >= 2);
-                match given_up {
-                    Some(act) => skipped.push(gave_up(act, knowledge)),
-                    None => return Step::Act(acts),
+                // A change the harness already made, asked for again, had
+                // no effect the task can see: asking a third time would
+                // loop for ever.
+                let repeated = acts
+                    .iter()
+                    .find(|act| knowledge.succeeded.contains(&act.action()));
+                match (given_up, repeated) {
+                    (Some(act), _) => skipped.push(gave_up(act, knowledge)),
+                    (None, Some(act)) => skipped.push(format!(
+                        "{} was made but did not take effect; please check it by hand",
+                        describe(act)
+                    )),
+                    (None, None) => return Step::Act(acts),
                 }
             }
         }
     }
     Step::Done(summary(framework, &done, &skipped, knowledge))
+}
+
+/// An act in a few words, for the summary.
+fn describe(act: &Act) -> String {
+    match act {
+        Act::Edit { path, .. } => format!("an edit of `{path}`"),
+        Act::Write { path, .. } => format!("`{path}`"),
+        Act::SetEnv { file, .. } => format!("the values in `{file}`"),
+        Act::DetectPackageManager => "the package manager check".to_owned(),
+    }
 }
 
 fn gave_up(act: &Act, knowledge: &Knowledge) -> String {

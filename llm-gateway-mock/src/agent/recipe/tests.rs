@@ -312,3 +312,49 @@ fn a_refused_edit_is_read_again_then_given_up_and_reported() {
     );
     assert!(!summary.contains("Not done:"), "{summary}");
 }
+
+/// If this fails, an edit the harness reported as made, but which a later
+/// read shows did not happen, is asked for again and again: the run never
+/// ends.
+#[test]
+fn a_change_that_does_not_take_effect_is_not_asked_for_again() {
+    let manifest = "{\n  \"dependencies\": {\n    \"express\": \"^4\"\n  }\n}\n";
+    let read = |text: &str| Attempt {
+        action: Action::Read {
+            path: "package.json".to_owned(),
+        },
+        outcome: Outcome::Done(text.to_owned()),
+    };
+    let (old, new) =
+        text::add_npm_dependency(manifest, "posthog-node", POSTHOG_NODE_VERSION).unwrap();
+    let edit = Attempt {
+        action: Action::Edit {
+            path: "package.json".to_owned(),
+            old,
+            new,
+        },
+        outcome: Outcome::Done("ok".to_owned()),
+    };
+    let conversation = Conversation {
+        harness: Harness::Pi,
+        kind: CallKind::Main,
+        working_directory: None,
+        framework: Some(&frameworks::EXPRESS),
+        framework_named: None,
+        token: None,
+        host: None,
+        offered: Vec::new(),
+        history: vec![read(manifest), edit, read(manifest)],
+    };
+    let abilities = Abilities::default();
+    let step = next(
+        &frameworks::EXPRESS,
+        &Knowledge::of(&conversation),
+        &abilities,
+    );
+    // The manifest task is given up and the recipe moves on to the app.
+    assert_eq!(
+        step,
+        Step::Need(vec![Need::Read("src/index.js".to_owned())])
+    );
+}
