@@ -95,13 +95,30 @@ pub fn conclude_call(
     response
 }
 
-/// Lets the request in under the wizard's product, or says why not.
-pub async fn admit(
+/// The product segment of a model route's path: `None` at the gateway's
+/// root, else the first segment (`/wizard/v1/messages` → `wizard`,
+/// `/wizard/responses` → `wizard`); `route` is the route's own path under
+/// the product (`v1/messages`, `responses` …), which names no product.
+pub fn product_prefix<'p>(path: &'p str, routes: &[&str]) -> Option<&'p str> {
+    let trimmed = path.trim_start_matches('/').trim_end_matches('/');
+    if routes.iter().any(|route| trimmed.starts_with(route)) {
+        return None;
+    }
+    trimmed.split('/').next().filter(|first| !first.is_empty())
+}
+
+/// Admission under the product the path names, checked as the real
+/// gateway checks it: an unknown segment is authenticated as the root's
+/// product, and refused (the inner `Err`, a 400) only once the caller is
+/// known. Both wires go through it.
+pub async fn admit_product(
     state: &AppState,
-    credential: Option<&str>,
     request_id: &str,
-) -> Result<(), GatewayError> {
-    admit_to(state, credential, request_id, Product::WIZARD).await
+    credential: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<Result<Product, GatewayError>, GatewayError> {
+    admit_to(state, credential, request_id, Product::checked_for(prefix)).await?;
+    Ok(Product::named(prefix).map_err(GatewayError::InvalidProduct))
 }
 
 /// Lets the request in to `product` (the one its path names), or says why
@@ -132,5 +149,30 @@ pub async fn admit_to(
     match auth::decide_for(kind, &introspection, &state.policy, product) {
         Verdict::Granted => Ok(()),
         refusal => Err(GatewayError::Refused(refusal)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_wires_name_the_product_by_the_first_segment() {
+        let messages = &["v1/messages"];
+        let responses = &["v1/responses", "responses"];
+        let cases: &[(&str, &[&str], Option<&str>)] = &[
+            ("/v1/messages", messages, None),
+            ("/v1/messages/count_tokens", messages, None),
+            ("/wizard/v1/messages", messages, Some("wizard")),
+            ("/growth/v1/messages/", messages, Some("growth")),
+            ("/v1/responses", responses, None),
+            ("/responses", responses, None),
+            ("/wizard/v1/responses", responses, Some("wizard")),
+            ("/wizard/responses", responses, Some("wizard")),
+            ("/nope/v1/responses", responses, Some("nope")),
+        ];
+        for (path, routes, expected) in cases {
+            assert_eq!(product_prefix(path, routes), *expected, "{path}");
+        }
     }
 }

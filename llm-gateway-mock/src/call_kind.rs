@@ -3,7 +3,7 @@
 //! prompt asking for a title, JSON-schema output), and, after the agent's
 //! final answer, the wizard's Stop hook adds a user turn asking for one
 //! `[WIZARD-REMARK]` line. Both are answered here, by rule; everything else
-//! is the main conversation, which the scripted agent plays.
+//! is the main conversation, which the agent plays.
 
 use protocol::gateway::{ContentBlock, MessageContent, MessagesRequest};
 use serde_json::{Map, Value};
@@ -74,15 +74,6 @@ pub fn title_answer(request: &MessagesRequest, subject: Option<&str>) -> Vec<Con
     answer.insert("title".to_owned(), Value::String(title));
     vec![ContentBlock::Text {
         text: Value::Object(answer).to_string(),
-    }]
-}
-
-/// The Stop hook's answer: a single line starting with the tag.
-pub fn remark_answer() -> Vec<ContentBlock> {
-    vec![ContentBlock::Text {
-        text: format!(
-            "{REMARK_TAG} Nothing was missing: this simulated agent follows a fixed script per framework."
-        ),
     }]
 }
 
@@ -222,13 +213,6 @@ mod tests {
         assert_eq!(
             answer,
             json!({"title": "Set up PostHog in a Next.js app", "topic": ""})
-        );
-        let [ContentBlock::Text { text }] = &remark_answer()[..] else {
-            panic!("one text block");
-        };
-        assert!(
-            text.starts_with(REMARK_TAG) && !text.contains('\n'),
-            "{text}"
         );
     }
 }

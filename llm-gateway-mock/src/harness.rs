@@ -2,7 +2,7 @@
 //! request: the tools it offers, the working directory its system prompt
 //! names (Claude Code: `Primary working directory: /abs/path`), the facts
 //! of the wizard's prompt (`- PostHog Host: …`), and which files the
-//! conversation already holds a fresh read of. The scripted agent renders
+//! conversation already holds a fresh read of. The scripted plays render
 //! its tool calls from this, the way a model adapts to the tools it is
 //! given: absolute paths when the harness names its directory, a `Read`
 //! before an `Edit` when the harness offers `Read` (Claude Code refuses an
@@ -77,12 +77,21 @@ pub fn working_directory(system: &str) -> Option<String> {
     })
 }
 
+/// The key and value of a prompt line such as `- Framework: Next.js
+/// 15.3.3` (bullet, spaces and the first colon taken off), the shape every
+/// fact of the wizard's prompts has.
+pub fn prompt_line(line: &str) -> Option<(&str, &str)> {
+    let line = line.trim().trim_start_matches(['-', '*']).trim_start();
+    let (key, value) = line.split_once(':')?;
+    Some((key.trim(), value.trim()))
+}
+
 /// The value of a `- Key: value` line of the conversation's first user
 /// message (the wizard's prompt), key compared without case.
 pub fn prompt_fact(messages: &[Message], key: &str) -> Option<String> {
     let first_user = messages.iter().find(|message| message.role == "user")?;
     first_user.content.text().lines().find_map(|line| {
-        let (name, value) = crate::agent::prompt_line(line)?;
+        let (name, value) = prompt_line(line)?;
         (name.eq_ignore_ascii_case(key) && !value.is_empty()).then(|| value.to_owned())
     })
 }

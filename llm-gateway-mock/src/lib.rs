@@ -1,15 +1,16 @@
 //! A mock of PostHog's LLM gateway (protocol section 7): the credential
 //! decision through the provisioning server's introspection, and a
-//! deterministic scripted agent behind the Anthropic Messages API.
+//! deterministic agent (a recipe per framework) behind the Anthropic
+//! Messages API and the OpenAI Responses API.
 //!
 //! Code map:
 //! - `auth.rs`: which credential a request presents and what introspection's
 //!   answer means here (plain functions, tested as a table).
 //! - `introspection.rs`: the HTTP client for `POST /oauth/introspect`.
 //! - `error.rs`: every refusal's status, `WWW-Authenticate` and body.
-//! - `agent.rs`: the TOML scripts (`fixtures/agent/`) and turn selection.
-//! - `responses_agent.rs`, `responses_stream.rs`: the same scripts as the
-//!   Responses API's function calls, and their events.
+//! - `agent/`: the harness-neutral agent (a recipe per framework, rendered
+//!   for Claude Code or the pi harness) and the scripted plays.
+//! - `responses_stream.rs`: the Responses API's events.
 //! - `stream.rs`: the server-sent events form of an answer.
 //! - `journal.rs`: the admin journal, credentials masked.
 //! - `routes/`: one file per endpoint family.
@@ -31,7 +32,6 @@ pub mod introspection;
 pub mod journal;
 pub mod product;
 pub mod request_id;
-pub mod responses_agent;
 pub mod responses_stream;
 pub mod routes;
 pub mod state;
@@ -82,7 +82,10 @@ pub fn app(state: AppState) -> Router {
             get(routes::root::banner).head(routes::root::method_not_allowed),
         )
         .route("/v1/responses", post(routes::responses::responses))
-        .route("/wizard/v1/responses", post(routes::responses::responses))
+        .route(
+            "/{product}/v1/responses",
+            post(routes::responses::responses),
+        )
         .route("/responses", post(routes::responses::responses))
         .route("/wizard/responses", post(routes::responses::responses))
         .route(protocol::gateway::MINT_PATH, post(routes::tokens::mint))

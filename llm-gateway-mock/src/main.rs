@@ -10,7 +10,7 @@ use clap::Parser;
 use gateway::{Config, Region};
 
 /// A mock of PostHog's LLM gateway for the wizard: introspection-backed
-/// auth and a scripted agent.
+/// auth and a rule-based agent.
 #[derive(Debug, Parser)]
 #[command(name = "llm-gateway-mock", version)]
 struct Flags {
@@ -45,8 +45,8 @@ struct Flags {
     /// Enables `/_admin/*`, guarded by `Authorization: Bearer <token>`.
     #[arg(long, env = "LLM_GATEWAY_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// Load agent scripts (`<framework>.toml`) from this directory instead
-    /// of the embedded ones.
+    /// Play the scripts (`<framework>.toml`) of this directory to every
+    /// Messages API client instead of the recipes (tests' hostile plays).
     #[arg(long, env = "LLM_GATEWAY_AGENT_DIR")]
     agent_dir: Option<PathBuf>,
     /// Inject a fault (repeatable): `status=529,count=2`,

@@ -10,7 +10,7 @@ use protocol::responses::{
     ResponsesUsage,
 };
 
-use crate::responses_agent::Reply;
+use crate::agent::render_pi::Reply;
 
 /// Ids and times of one answer, drawn by the route.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,7 +226,7 @@ fn item_events(output_index: u32, done: OutputItem) -> Vec<ResponsesEventKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::responses_agent::Call;
+    use crate::agent::render_pi::Call;
 
     fn envelope() -> Envelope {
         Envelope {
@@ -250,9 +250,7 @@ mod tests {
             step: 0,
             text: "Reading.".to_owned(),
             call_id: "call_ph_0".to_owned(),
-            call: Call::Read {
-                path: "/tmp/app/package.json".to_owned(),
-            },
+            call: Call::new("read", serde_json::json!({"path": "/tmp/app/package.json"})),
         };
         assert_eq!(
             names(&reply),

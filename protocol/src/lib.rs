@@ -16,6 +16,7 @@ pub mod admin;
 pub mod credential;
 pub mod email;
 pub mod error;
+pub mod frameworks;
 pub mod gateway;
 pub mod oauth;
 pub mod pkce;

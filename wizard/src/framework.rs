@@ -1,13 +1,16 @@
 //! Which framework a project uses, and where its env file goes.
 //!
 //! Every framework the wizard knows is one [`Framework`] value in
-//! [`FRAMEWORKS`]: its id, its env file and variable names, and the rule
-//! that recognises it from the project's manifests. Detection tries them in
+//! [`FRAMEWORKS`]: its names from the table the gateway's agent reads too
+//! (`protocol::frameworks`), and the rule that recognises it from the
+//! project's manifests. Detection tries them in
 //! order, so a Next.js project (which also depends on `react`) is Next.js
 //! before it could look like React.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use protocol::frameworks;
 
 /// A framework the wizard knows how to integrate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,55 +40,32 @@ pub enum Detection {
     Python(&'static str),
 }
 
-pub const NEXT_JS: Framework = Framework {
-    id: "next-js",
-    name: "Next.js",
-    env_file: ".env.local",
-    key_variable: "NEXT_PUBLIC_POSTHOG_KEY",
-    host_variable: "NEXT_PUBLIC_POSTHOG_HOST",
-    sdk_package: "posthog-js",
-    detection: Detection::Npm(&["next"]),
-};
+pub const NEXT_JS: Framework = Framework::of(&frameworks::NEXT_JS, Detection::Npm(&["next"]));
 
-pub const REACT_VITE: Framework = Framework {
-    id: "react-vite",
-    name: "React (Vite)",
-    env_file: ".env.local",
-    key_variable: "VITE_PUBLIC_POSTHOG_KEY",
-    host_variable: "VITE_PUBLIC_POSTHOG_HOST",
-    sdk_package: "posthog-js",
-    detection: Detection::Npm(&["vite", "react"]),
-};
+pub const REACT_VITE: Framework =
+    Framework::of(&frameworks::REACT_VITE, Detection::Npm(&["vite", "react"]));
 
-pub const EXPRESS: Framework = Framework {
-    id: "express",
-    name: "Express",
-    env_file: ".env",
-    key_variable: "POSTHOG_API_KEY",
-    host_variable: "POSTHOG_HOST",
-    sdk_package: "posthog-node",
-    detection: Detection::Npm(&["express"]),
-};
+pub const EXPRESS: Framework = Framework::of(&frameworks::EXPRESS, Detection::Npm(&["express"]));
 
-pub const DJANGO: Framework = Framework {
-    id: "django",
-    name: "Django",
-    env_file: ".env",
-    key_variable: "POSTHOG_API_KEY",
-    host_variable: "POSTHOG_HOST",
-    sdk_package: "posthog",
-    detection: Detection::Python("django"),
-};
+pub const DJANGO: Framework = Framework::of(&frameworks::DJANGO, Detection::Python("django"));
 
-pub const FLASK: Framework = Framework {
-    id: "flask",
-    name: "Flask",
-    env_file: ".env",
-    key_variable: "POSTHOG_API_KEY",
-    host_variable: "POSTHOG_HOST",
-    sdk_package: "posthog",
-    detection: Detection::Python("flask"),
-};
+pub const FLASK: Framework = Framework::of(&frameworks::FLASK, Detection::Python("flask"));
+
+impl Framework {
+    /// A framework of the shared table (`protocol::frameworks`) with the
+    /// rule that detects it.
+    const fn of(info: &frameworks::FrameworkInfo, detection: Detection) -> Framework {
+        Framework {
+            id: info.id,
+            name: info.name,
+            env_file: info.env_file,
+            key_variable: info.key_variable,
+            host_variable: info.host_variable,
+            sdk_package: info.sdk_package,
+            detection,
+        }
+    }
+}
 
 /// Every framework the wizard knows, in the order detection tries them.
 pub const FRAMEWORKS: &[Framework] = &[NEXT_JS, REACT_VITE, EXPRESS, DJANGO, FLASK];

@@ -1,5 +1,5 @@
 //! `POST /wizard/v1/messages`: authenticate through introspection, then
-//! let the scripted agent answer, as JSON or as server-sent events.
+//! let the agent answer, as JSON or as server-sent events.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -10,11 +10,10 @@ use protocol::credential::mask;
 use protocol::gateway::{CountTokensAnswer, Message, MessageContent, MessagesRequest, Tool};
 use serde_json::{Map, Value};
 
-use crate::admission::{admit_to, conclude_call, Exchange, MAX_BODY_BYTES};
+use crate::admission::{admit_product, conclude_call, Exchange, MAX_BODY_BYTES};
 use crate::auth::presented_credential;
 use crate::call_kind::{self, CallKind};
 use crate::error::GatewayError;
-use crate::product::Product;
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use crate::{agent, faults, stream};
@@ -83,24 +82,12 @@ struct Call<'a> {
     prefix: Option<&'a str>,
 }
 
-/// The product segment of a model route's path: `None` for `/v1/…`, else
-/// the first segment (`/wizard/v1/messages` → `wizard`).
-pub fn product_prefix(path: &str) -> Option<&str> {
-    let first = path.trim_start_matches('/').split('/').next()?;
-    (first != "v1").then_some(first)
-}
+/// The routes' own path under a product.
+const ROUTES: &[&str] = &["v1/messages"];
 
-/// Admission under the product the path names, checked as the real
-/// gateway checks it: an unknown segment is authenticated as the root's
-/// product, and refused (the inner `Err`) only once the caller is known.
-async fn admit_product(
-    state: &AppState,
-    request_id: &str,
-    credential: Option<&str>,
-    prefix: Option<&str>,
-) -> Result<Result<Product, GatewayError>, GatewayError> {
-    admit_to(state, credential, request_id, Product::checked_for(prefix)).await?;
-    Ok(Product::named(prefix).map_err(GatewayError::InvalidProduct))
+/// The product segment of a messages route's path (`None` at the root).
+pub fn product_prefix(path: &str) -> Option<&str> {
+    crate::admission::product_prefix(path, ROUTES)
 }
 
 async fn read_body(body: Body) -> Result<axum::body::Bytes, GatewayError> {
@@ -151,24 +138,7 @@ async fn answer(
     }
     let fault = drawn.describe();
     let integration = integration(call.headers);
-    let reply = match call_kind {
-        CallKind::Main => agent::reply_with(&state.scripts, &request, integration),
-        CallKind::Title => {
-            let subject = agent::framework_of(&request.messages, integration)
-                .and_then(|framework| state.scripts.get(&framework))
-                .map(|script| script.name.as_str());
-            agent::Reply {
-                id: "msg_title".to_owned(),
-                content: call_kind::title_answer(&request, subject),
-                stop_reason: "end_turn",
-            }
-        }
-        CallKind::Remark => agent::Reply {
-            id: "msg_remark".to_owned(),
-            content: call_kind::remark_answer(),
-            stop_reason: "end_turn",
-        },
-    };
+    let reply = agent::reply_messages(&state.scripts, &request, integration);
     let response = agent::response(reply, &request);
     tracing::info!(
         request_id,

@@ -1,10 +1,11 @@
-//! `POST /v1/responses` (and `/responses`, each also under `/wizard`): the
-//! OpenAI Responses API of the published wizard's "pi" harness,
-//! authenticated like every model route (a `phe_` gateway token, or a
-//! `pha_`/`phx_` through introspection).
+//! `POST /v1/responses` (and `/responses`, each also under a product such
+//! as `/wizard`): the OpenAI Responses API of the published wizard's "pi"
+//! harness, admitted like the Messages routes (a `phe_` gateway token, or
+//! a `pha_`/`phx_` through introspection, judged for the product the path
+//! names: the root is `llm_gateway`, `/wizard` the wizard's product).
 //!
-//! A request that is let in is answered by the scripted agent
-//! (`responses_agent.rs`): one function call per answer, or its final
+//! A request that is let in is answered by the agent (`agent/`, rendered
+//! by `agent/render_pi.rs`): one function call per answer, or its final
 //! text, as JSON or as the API's server-sent events (`responses_stream.rs`).
 
 use axum::body::Body;
@@ -15,11 +16,13 @@ use axum::{Extension, Json};
 use protocol::credential::{redact_secret_shaped, redact_secrets};
 use protocol::responses::{ResponsesRequest, POSTHOG_PROPERTIES_HEADER};
 
-use crate::admission::{admit, conclude, Exchange, MAX_BODY_BYTES};
+use crate::admission::{admit_product, conclude_call, product_prefix, Exchange, MAX_BODY_BYTES};
+use crate::agent::conversation::Conversation;
+use crate::agent::{self, render_pi::integration_of};
 use crate::auth::presented_credential;
+use crate::call_kind::CallKind;
 use crate::error::GatewayError;
 use crate::request_id::RequestId;
-use crate::responses_agent::{self, integration_of};
 use crate::responses_stream::{self, Envelope};
 use crate::state::AppState;
 
@@ -32,12 +35,22 @@ pub async fn responses(
     body: Body,
 ) -> Response {
     let credential = presented_credential(&headers);
-    let outcome = answer(&state, &request_id, credential.as_deref(), &headers, body)
+    let prefix = product_prefix(uri.path(), ROUTES);
+    let mut kind = None;
+    let call = Call {
+        credential: credential.as_deref(),
+        prefix,
+        headers: &headers,
+    };
+    let outcome = answer(&state, &request_id, call, body, &mut kind)
         .await
         .map(|response| (response, None));
     let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
-    conclude(&state, exchange, outcome)
+    conclude_call(&state, exchange, outcome, kind.map(CallKind::name))
 }
+
+/// The routes' own paths under a product.
+const ROUTES: &[&str] = &["v1/responses", "responses"];
 
 /// Parses a Responses API body; the error names what is wrong, with any
 /// credential-shaped text masked (serde quotes the values it refuses).
@@ -48,25 +61,41 @@ pub fn parse_request(bytes: &[u8]) -> Result<ResponsesRequest, String> {
     })
 }
 
+/// What a responses call brings besides its body.
+struct Call<'a> {
+    credential: Option<&'a str>,
+    /// The product segment of the path; `None` at the gateway's root.
+    prefix: Option<&'a str>,
+    headers: &'a HeaderMap,
+}
+
 async fn answer(
     state: &AppState,
     request_id: &str,
-    credential: Option<&str>,
-    headers: &HeaderMap,
+    call: Call<'_>,
     body: Body,
+    kind: &mut Option<CallKind>,
 ) -> Result<Response, GatewayError> {
-    admit(state, credential, request_id).await?;
+    let Call {
+        credential,
+        prefix,
+        headers,
+    } = call;
+    let product = admit_product(state, request_id, credential, prefix).await?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| GatewayError::PayloadTooLarge {
             limit_bytes: MAX_BODY_BYTES,
         })?;
     let request = parse_request(&bytes).map_err(GatewayError::BadRequest)?;
+    product?;
     let integration = headers
         .get(POSTHOG_PROPERTIES_HEADER)
         .and_then(|value| value.to_str().ok())
         .and_then(integration_of);
-    let reply = responses_agent::reply(&state.scripts, &request, integration.as_deref());
+    let conversation = Conversation::from_responses(&request, integration.as_deref());
+    *kind = Some(conversation.kind);
+    let reply = agent::reply_responses_of(&conversation);
     let envelope = Envelope {
         response_id: format!("resp_{}", hex_id(state)),
         // The model is echoed as every caller text is: redacted.

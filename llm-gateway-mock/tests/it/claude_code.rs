@@ -1,13 +1,14 @@
 //! Claude Code's wire, against the exchanges recorded from the published
 //! wizard 2.73.0 (`fixtures/harness/claude-code/`, credentials masked):
 //! every recorded request parses, is classified as the call it was, and
-//! gets the answer it got (same blocks, same stop reason) in the event
-//! order Anthropic streams; over HTTP, the probe, the root's banner,
+//! gets an answer Claude Code accepts (the title as recorded; in the
+//! conversation, tools it offers, paths under its working directory, an
+//! `Edit` only of a file it has read) in the event order Anthropic streams; over HTTP, the probe, the root's banner,
 //! `count_tokens` and the product prefixes answer as the real gateway does.
 
 use std::path::PathBuf;
 
-use gateway::agent::{self, Scripts};
+use gateway::agent::{self, Scripts, REMARK_TEXT};
 use gateway::call_kind::{self, CallKind};
 use gateway::routes::messages::parse_request;
 use gateway::stream;
@@ -128,11 +129,29 @@ fn check_event_order(names: &[&str], blocks: usize, context: &str) {
     assert_eq!(names, expected, "{context}");
 }
 
-/// If this fails, the published wizard's Claude Code would be answered
-/// differently from the run it was recorded in: a side query taken for the
-/// conversation, a different tool call, or a stream it cannot parse.
+/// The paths the conversation's `Read` and `Write` calls named.
+fn seen_paths(body: &Value) -> Vec<String> {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|message| message["role"] == "assistant")
+        .filter_map(|message| message["content"].as_array())
+        .flatten()
+        .filter(|block| {
+            block["type"] == "tool_use"
+                && ["Read", "Write"].contains(&block["name"].as_str().unwrap())
+        })
+        .map(|block| block["input"]["file_path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// If this fails, the published wizard's Claude Code would get a call it
+/// refuses (a tool it does not offer, a path outside its directory, an
+/// edit of a file it never read), a side query taken for the
+/// conversation, or a stream it cannot parse.
 #[test]
-fn every_recorded_claude_code_call_is_classified_and_answered_as_recorded() {
+fn every_recorded_claude_code_call_is_classified_and_answered_within_its_rules() {
     let scripts = Scripts::embedded().unwrap();
     let mut kinds = Vec::new();
     for (name, exchange) in fixtures() {
@@ -146,26 +165,55 @@ fn every_recorded_claude_code_call_is_classified_and_answered_as_recorded() {
         let expected_kind = name.split('-').nth(1).unwrap();
         assert_eq!(kind.name(), expected_kind, "{name}");
         let integration = exchange["headers"]["X-POSTHOG-PROPERTY-integration"].as_str();
-        let reply = match kind {
-            CallKind::Main => agent::reply_with(&scripts, &request, integration),
-            CallKind::Title => agent::Reply {
-                id: "msg_title".to_owned(),
-                content: call_kind::title_answer(&request, Some("Next.js")),
-                stop_reason: "end_turn",
-            },
-            CallKind::Remark => agent::Reply {
-                id: "msg_remark".to_owned(),
-                content: call_kind::remark_answer(),
-                stop_reason: "end_turn",
-            },
-        };
+        let reply = agent::reply_messages(&scripts, &request, integration);
         let recorded = sse_events(exchange["response"].as_str().unwrap());
         let (recorded_blocks, recorded_stop) = accumulate(&recorded);
-        assert_eq!(reply.content, recorded_blocks, "{name}");
-        assert_eq!(reply.stop_reason, recorded_stop, "{name}");
+        match kind {
+            CallKind::Title => {
+                assert_eq!(reply.content, recorded_blocks, "{name}");
+                assert_eq!(reply.stop_reason, recorded_stop, "{name}");
+            }
+            CallKind::Remark => assert_eq!(
+                reply.content,
+                vec![ContentBlock::Text {
+                    text: REMARK_TEXT.to_owned()
+                }],
+                "{name}"
+            ),
+            CallKind::Main => {
+                let offered: Vec<&str> = request
+                    .tools
+                    .iter()
+                    .map(|tool| tool.name.as_str())
+                    .collect();
+                let mut seen = seen_paths(body);
+                for block in &reply.content {
+                    let ContentBlock::ToolUse {
+                        name: tool, input, ..
+                    } = block
+                    else {
+                        continue;
+                    };
+                    assert!(
+                        offered.contains(&tool.as_str()),
+                        "{name}: {tool} is not offered"
+                    );
+                    if let Some(path) = input["file_path"].as_str() {
+                        assert!(path.starts_with("/tmp/rec/project/"), "{name}: {path}");
+                        match tool.as_str() {
+                            "Edit" => {
+                                assert!(seen.iter().any(|p| p == path), "{name}: {path} not read")
+                            }
+                            _ => seen.push(path.to_owned()),
+                        }
+                    }
+                }
+            }
+        }
         let recorded_names: Vec<&str> = recorded.iter().map(|(name, _)| name.as_str()).collect();
         check_event_order(&recorded_names, recorded_blocks.len(), &name);
 
+        let blocks = reply.content.len();
         let ours = stream::events(&agent::response(reply, &request));
         let ours: Vec<Value> = ours
             .iter()
@@ -175,7 +223,7 @@ fn every_recorded_claude_code_call_is_classified_and_answered_as_recorded() {
             .iter()
             .map(|event| event["type"].as_str().unwrap())
             .collect();
-        check_event_order(&our_names, recorded_blocks.len(), &name);
+        check_event_order(&our_names, blocks, &name);
     }
     assert_eq!(
         kinds,
@@ -282,8 +330,11 @@ async fn claude_code_is_answered_over_http_on_every_path_it_uses() {
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         let (blocks, _) = accumulate(&sse_events(&response.text().await.unwrap()));
-        let (recorded_blocks, _) = accumulate(&sse_events(exchange["response"].as_str().unwrap()));
-        assert_eq!(blocks, recorded_blocks, "{path} ({kind})");
+        // The same answer as the agent gives in process.
+        let request = parse_request(exchange["body"].to_string().as_bytes()).unwrap();
+        let integration = exchange["headers"]["X-POSTHOG-PROPERTY-integration"].as_str();
+        let expected = agent::reply_messages(&Scripts::embedded().unwrap(), &request, integration);
+        assert_eq!(blocks, expected.content, "{path} ({kind})");
     }
     let journal = gateway.journal_text().await;
     assert!(journal.contains("\"reason\":\"title\""), "{journal}");

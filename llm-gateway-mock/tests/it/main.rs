@@ -11,6 +11,7 @@ mod gateway_tokens;
 mod health;
 mod hostile;
 mod leaks;
+mod recipes;
 mod responses;
 mod support;
 mod transport;

@@ -1,44 +1,48 @@
-//! The scripted agent: deterministic, stateless, one TOML script per
-//! framework.
+//! Scripted plays, for the clients a recipe cannot serve: a Messages API
+//! client that offers only `Write` and `Edit` (it cannot show the agent a
+//! file, so the agent plays the fixed script of the framework's sample app
+//! in `fixtures/agent/`), and the hostile plays a test loads with
+//! `--agent-dir` (paths outside the project, files that do not exist).
 //!
 //! A script is a list of turns; each turn is assistant text plus Claude
 //! Code's file tools (`Write`, `Edit`). The turn to play is the number of
 //! assistant messages already in the conversation, so the agent keeps no
-//! state between requests: the wizard's transcript is the state.
+//! state between requests: the transcript is the state.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use protocol::gateway::{
-    ContentBlock, EditInput, Message, MessageContent, MessagesRequest, MessagesResponse, ReadInput,
-    Usage, WriteInput, TOOL_EDIT, TOOL_READ, TOOL_SET_ENV_VALUES, TOOL_WRITE,
+    ContentBlock, EditInput, Message, MessageContent, MessagesRequest, ReadInput, WriteInput,
+    TOOL_EDIT, TOOL_READ, TOOL_SET_ENV_VALUES, TOOL_WRITE,
 };
 use serde::Deserialize;
 
+use super::render_claude::Reply;
 use crate::harness::{self, Harness};
 
 /// The scripts embedded in the binary: (file name, TOML text).
 pub const EMBEDDED_SCRIPTS: &[(&str, &str)] = &[
     (
         "next-js.toml",
-        include_str!("../../fixtures/agent/next-js.toml"),
+        include_str!("../../../fixtures/agent/next-js.toml"),
     ),
     (
         "react-vite.toml",
-        include_str!("../../fixtures/agent/react-vite.toml"),
+        include_str!("../../../fixtures/agent/react-vite.toml"),
     ),
     (
         "django.toml",
-        include_str!("../../fixtures/agent/django.toml"),
+        include_str!("../../../fixtures/agent/django.toml"),
     ),
     (
         "flask.toml",
-        include_str!("../../fixtures/agent/flask.toml"),
+        include_str!("../../../fixtures/agent/flask.toml"),
     ),
     (
         "express.toml",
-        include_str!("../../fixtures/agent/express.toml"),
+        include_str!("../../../fixtures/agent/express.toml"),
     ),
 ];
 
@@ -60,22 +64,6 @@ pub struct Script {
     /// ordinary script is still caught at start-up.
     #[serde(default)]
     pub hostile: bool,
-    /// Where the framework keeps the public key and host, for a harness
-    /// that offers the wizard's `set_env_values` tool.
-    #[serde(default)]
-    pub env: Option<EnvNames>,
-}
-
-/// A framework's env file and variable names.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvNames {
-    /// Relative to the project root, such as `.env.local`.
-    pub file: String,
-    /// The variable holding the `phc_` key.
-    pub key: String,
-    /// The variable holding the host.
-    pub host: String,
 }
 
 /// One assistant answer that asks for tool calls.
@@ -122,6 +110,9 @@ impl ScriptTool {
 #[derive(Debug, Clone, Default)]
 pub struct Scripts {
     by_framework: BTreeMap<String, Script>,
+    /// Loaded with `--agent-dir`: every Messages conversation plays them,
+    /// whatever the harness offers.
+    pub from_dir: bool,
 }
 
 impl Scripts {
@@ -156,7 +147,8 @@ impl Scripts {
             files.push((name, text));
         }
         files.sort();
-        let scripts = Scripts::from_files(files)?;
+        let mut scripts = Scripts::from_files(files)?;
+        scripts.from_dir = true;
         if scripts.by_framework.is_empty() {
             bail!(
                 "the agent directory {} holds no *.toml script",
@@ -176,7 +168,10 @@ impl Scripts {
                 .with_context(|| format!("bad agent script {file_name}"))?;
             by_framework.insert(script.framework.clone(), script);
         }
-        Ok(Scripts { by_framework })
+        Ok(Scripts {
+            by_framework,
+            from_dir: false,
+        })
     }
 
     pub fn get(&self, framework: &str) -> Option<&Script> {
@@ -219,92 +214,24 @@ fn parse_script(file_name: &str, text: &str) -> anyhow::Result<Script> {
     Ok(script)
 }
 
-/// The key and value of a prompt line such as `- Framework: Next.js
-/// 15.3.3` (bullet, spaces and the first colon taken off), the shape every
-/// fact of the wizard's prompts has.
-pub fn prompt_line(line: &str) -> Option<(&str, &str)> {
-    let line = line.trim().trim_start_matches(['-', '*']).trim_start();
-    let (key, value) = line.split_once(':')?;
-    Some((key.trim(), value.trim()))
-}
-
-/// The framework id named by a `framework: <id>` line of `text`, if any.
-pub fn framework_line(text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let (key, value) = prompt_line(line)?;
-        if !key.eq_ignore_ascii_case("framework") {
-            return None;
-        }
-        let id = value
-            .split_whitespace()
-            .next()?
-            .trim_matches(|c: char| c == '`' || c == '"' || c == '\'');
-        match id.is_empty() {
-            true => None,
-            false => Some(id.to_ascii_lowercase()),
-        }
-    })
-}
-
-/// The framework named in the conversation's first user message, or else
-/// by the harness's `x-posthog-property-integration` header (`integration`),
-/// as a script id: the published wizard writes `- Framework: Next.js 15.3.3`
-/// and `integration: nextjs`, ours `framework: next-js`.
-pub fn framework_of(messages: &[Message], integration: Option<&str>) -> Option<String> {
-    let first_user = messages.iter().find(|message| message.role == "user");
-    let named = first_user.and_then(|message| framework_line(&message.content.text()));
-    let named = named.or_else(|| {
-        integration
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .map(str::to_ascii_lowercase)
-    })?;
-    Some(script_id(&named))
-}
-
-/// The script id for a framework's name as a prompt or header spells it
-/// (`next.js`, `nextjs`, `Next-JS` → `next-js`); a name without an alias
-/// is kept, so an unknown framework is named in the answer.
-pub fn script_id(name: &str) -> String {
-    let squashed: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    let id = match squashed.as_str() {
-        "nextjs" | "next" => "next-js",
-        "reactvite" | "vite" | "react" => "react-vite",
-        "expressjs" | "express" => "express",
-        "django" => "django",
-        "flask" => "flask",
-        _ => return name.to_ascii_lowercase(),
-    };
-    id.to_owned()
-}
-
-/// What the agent says next, before the response envelope is built.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    /// Deterministic message id.
-    pub id: String,
-    pub content: Vec<ContentBlock>,
-    /// `tool_use` or `end_turn`.
-    pub stop_reason: &'static str,
-}
-
 /// Tool calls the agent adds for the harness (a `Read` before an `Edit`,
 /// the wizard's env tool) carry ids with this prefix, so the turn that
 /// holds them is not counted as a played script turn.
 pub const PREPARATION_ID_PREFIX: &str = "toolu_prep_";
 
-/// Plays the next turn of the conversation in `request`, without a hint
-/// from the headers.
+/// Plays the next turn of the conversation in `request`, for the
+/// framework named in its first user message.
 pub fn reply(scripts: &Scripts, request: &MessagesRequest) -> Reply {
-    reply_with(scripts, request, None)
+    let conversation = super::conversation::Conversation::from_messages(request, None);
+    reply_with(
+        scripts,
+        request,
+        conversation.framework.map(|framework| framework.id),
+    )
 }
 
-/// Plays the next turn of the conversation in `request`; `integration` is
-/// the harness's `x-posthog-property-integration` header, if any.
+/// Plays the next turn of the conversation in `request` for `framework`
+/// (an id of `protocol::frameworks`, as the conversation names it).
 ///
 /// The script turn to play is the number of assistant turns so far, not
 /// counting the preparation turns the agent added for the harness. A turn
@@ -314,11 +241,7 @@ pub fn reply(scripts: &Scripts, request: &MessagesRequest) -> Reply {
 /// paths are absolute under it; when it offers the wizard's
 /// `set_env_values` and the script names its env variables, the key and
 /// host of the prompt are set through it before the final answer.
-pub fn reply_with(
-    scripts: &Scripts,
-    request: &MessagesRequest,
-    integration: Option<&str>,
-) -> Reply {
+pub fn reply_with(scripts: &Scripts, request: &MessagesRequest, framework: Option<&str>) -> Reply {
     let messages = &request.messages;
     let played = messages
         .iter()
@@ -326,8 +249,8 @@ pub fn reply_with(
         .filter(|message| !is_preparation(message))
         .count();
     let known = scripts.frameworks().join(", ");
-    let framework = match framework_of(messages, integration) {
-        Some(framework) => framework,
+    let framework = match framework {
+        Some(framework) => framework.to_owned(),
         None => {
             return end_turn(
                 "msg_unknown_framework".to_owned(),
@@ -437,7 +360,7 @@ fn read_turn(
 /// and host, when the harness offers it, the script names its variables,
 /// the prompt holds both values and no such call was made yet.
 fn env_turn(script: &Script, harness: &Harness, messages: &[Message]) -> Option<Vec<ContentBlock>> {
-    let env = script.env.as_ref()?;
+    let env = protocol::frameworks::by_id(&script.framework)?;
     // One attempt: a refused call is not retried.
     let attempted = harness::tool_calls(messages).any(|(_, name, _)| name == TOOL_SET_ENV_VALUES);
     if !harness.offers(TOOL_SET_ENV_VALUES) || attempted {
@@ -449,15 +372,15 @@ fn env_turn(script: &Script, harness: &Harness, messages: &[Message]) -> Option<
         ContentBlock::Text {
             text: format!(
                 "Now I'll put the project's public key and host in `{}`.",
-                env.file
+                env.env_file
             ),
         },
         ContentBlock::ToolUse {
             id: format!("{PREPARATION_ID_PREFIX}env_1"),
             name: TOOL_SET_ENV_VALUES.to_owned(),
             input: serde_json::json!({
-                "filePath": env.file,
-                "values": {env.key.as_str(): key, env.host.as_str(): host},
+                "filePath": env.env_file,
+                "values": {env.key_variable: key, env.host_variable: host},
             }),
         },
     ])
@@ -469,44 +392,6 @@ fn end_turn(id: String, text: String) -> Reply {
         content: vec![ContentBlock::Text { text }],
         stop_reason: "end_turn",
     }
-}
-
-/// Wraps a reply in the Messages API envelope. Token counts are characters
-/// of the conversation (system, messages, tools, serialised) and of the
-/// answer divided by four: deterministic, independent of the request's
-/// formatting and of `stream`, and roughly the right size.
-pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
-    let output_chars = serde_json::to_string(&reply.content)
-        .map(|text| text.len())
-        .unwrap_or_default();
-    MessagesResponse {
-        id: reply.id,
-        kind: "message".to_owned(),
-        role: "assistant".to_owned(),
-        // The model is echoed as every caller text is: redacted.
-        model: protocol::credential::redact_secrets(&request.model),
-        content: reply.content,
-        stop_reason: Some(reply.stop_reason.to_owned()),
-        stop_sequence: None,
-        usage: Usage {
-            input_tokens: input_tokens(request),
-            output_tokens: u32::try_from(output_chars / 4).unwrap_or(u32::MAX),
-        },
-    }
-}
-
-/// The conversation's size in tokens, as [`response`] and `count_tokens`
-/// report it.
-pub fn input_tokens(request: &MessagesRequest) -> u32 {
-    let request_chars = [
-        serde_json::to_string(&request.system),
-        serde_json::to_string(&request.messages),
-        serde_json::to_string(&request.tools),
-    ]
-    .iter()
-    .map(|part| part.as_ref().map(String::len).unwrap_or_default())
-    .sum::<usize>();
-    u32::try_from(request_chars / 4).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -537,31 +422,6 @@ mod tests {
         Message {
             role: "assistant".to_owned(),
             content: MessageContent::Text("ok".to_owned()),
-        }
-    }
-
-    #[test]
-    fn framework_line_table() {
-        let cases: &[(&str, Option<&str>)] = &[
-            ("framework: next-js", Some("next-js")),
-            (
-                "Set up PostHog.\nframework: next-js\nregion: us",
-                Some("next-js"),
-            ),
-            ("  Framework:   react-vite  ", Some("react-vite")),
-            ("- framework: `django`", Some("django")),
-            ("framework: Next-JS (app router)", Some("next-js")),
-            ("framework:", None),
-            ("frameworks: next-js", None),
-            ("the framework is next-js", None),
-            ("", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(
-                framework_line(text).as_deref(),
-                *expected,
-                "text {text:?}: the wizard's framework line would be misread"
-            );
         }
     }
 
@@ -621,7 +481,7 @@ mod tests {
         assert!(scripts.get("flask").unwrap().hostile);
         let unmarked = hostile.replace("hostile = true\n", "");
         assert!(Scripts::from_files([("flask.toml".to_string(), unmarked)]).is_err());
-        let malicious = include_str!("../../fixtures/agent/malicious/next-js.toml");
+        let malicious = include_str!("../../../fixtures/agent/malicious/next-js.toml");
         assert!(Scripts::from_files([("next-js.toml".to_string(), malicious.to_string())]).is_ok());
     }
 
