@@ -107,7 +107,9 @@ pub fn render_report(results: &[CellResult], cases: &[CaseResult]) -> String {
          Outcome: the furthest stage of the signup path in the server's and the gateway's \
          journals, and its status.\n\n",
     );
-    out.push_str(&render_table(results));
+    if !results.is_empty() {
+        out.push_str(&render_table(results));
+    }
     if !cases.is_empty() {
         out.push_str(
             "\nEnd to end: each case runs to the wizard's own exit on a copy of its app.\n\n",
@@ -313,6 +315,72 @@ pub fn cases_json(results: &[CaseResult]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_that_did_not_run_has_no_table() {
+        let cells_only = render_report(&[], &[]);
+        assert!(!cells_only.contains("| version"), "{cells_only}");
+        assert!(!cells_only.contains("End to end"), "{cells_only}");
+    }
+
+    #[test]
+    fn a_case_row_shows_what_was_seen_beside_what_was_expected() {
+        use super::super::expected::{Case, CellKey, Variant};
+        use super::super::result::Ending;
+        let key = CellKey {
+            version: "2.73.0".to_owned(),
+            profile: "legacy".to_owned(),
+            variant: Variant::ScopesRemoved,
+        };
+        let outcome = "gateway model 401".parse().unwrap();
+        let run = CellResult {
+            key: key.clone(),
+            outcome: Some(outcome),
+            expected: Some(outcome),
+            ending: Some(Ending::Exited(1)),
+            duration: std::time::Duration::from_millis(200_600),
+            requests: Vec::new(),
+            problems: Vec::new(),
+            notes: Vec::new(),
+            wizard_error: Some("PHW_AUTH_INVALID_OR_EXPIRED".to_owned()),
+            credential_scopes: None,
+        };
+        let case = Case {
+            key,
+            app: "next-js".to_owned(),
+            outcome,
+            exit_code: 1,
+            project: ProjectExpectation::Untouched,
+            wizard_error: None,
+        };
+        let result = CaseResult {
+            index: 0,
+            case,
+            run,
+            project_summary: Some("nothing".to_owned()),
+            digests: Some(("sha256:aa".to_owned(), "sha256:aa".to_owned())),
+        };
+        let table = render_case_table(std::slice::from_ref(&result));
+        let row = table.lines().nth(2).unwrap();
+        for needle in [
+            "2.73.0",
+            "scopes removed",
+            "next-js",
+            "| exit 1 ",
+            "| nothing ",
+            "gateway model 401, exit 1, untouched",
+            "| ok ",
+            "200.6 s",
+        ] {
+            assert!(row.contains(needle), "{needle:?} not in {row}");
+        }
+        let sections = render_case_sections(&[result]);
+        assert!(
+            sections.contains("PHW_AUTH_INVALID_OR_EXPIRED"),
+            "{sections}"
+        );
+        assert!(sections.contains("project.diff"), "{sections}");
+    }
 
     #[test]
     fn minted_scopes_read_for_a_person() {
