@@ -17,7 +17,10 @@ use protocol::admin::{Journal, JournalEntry, StateSummary};
 use super::expected::{self, CellKey, Packages, Variant};
 use super::install;
 use super::outcome::{self, Outcome, Side, Stage};
-use super::outputs::{agent_config_dirs, read_lossy, scan_text, wizard_error_code, write_redacted};
+use super::outputs::{
+    agent_config_dir_serves, agent_config_dirs, read_lossy, scan_text, wizard_error_code,
+    write_redacted,
+};
 use super::project_state::{self, ProjectStates};
 use super::result::{CellResult, CredentialScopes, Ending};
 use crate::process::{self, Invocation, Service};
@@ -257,11 +260,13 @@ async fn run_in(
     .await;
     server.process.kill().await;
     gateway.process.kill().await;
-    // Only Claude Code makes these, and Claude Code runs one at a time
-    // (FIXED_PORTS): the directories that appeared while it ran are its own.
+    // Only Claude Code makes these: of the directories that appeared while
+    // it ran, the one naming this run's project.
     if lane.packages.runs_claude_code(&key.version) {
         for dir in agent_config_dirs().difference(&agent_dirs_before) {
-            let _ = std::fs::remove_dir_all(dir);
+            if agent_config_dir_serves(dir, &project) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
     let ending = ending?;
