@@ -28,7 +28,9 @@ e2e-matrix *ARGS:
 # Node 22 and the versions pinned in fixtures/published-wizard/packages.toml under
 # target/published-wizard/ when missing (npm; never into the repository), builds our binaries, runs
 # every version x server x variant and compares how far each got with
-# fixtures/published-wizard/expected.toml; table and files in target/e2e/published-wizard/. In CI
+# fixtures/published-wizard/expected.toml, and runs that file's end-to-end cases to the wizard's own
+# exit (2.73.0 and 2.77.0 integrating Next.js and a Python app; the refused legacy run leaving the
+# project untouched); tables and files in target/e2e/published-wizard/. In CI
 # (CI=true) a failed install fails the recipe; locally, without npm, it says NOT RUN.
 published-wizard *ARGS:
     #!/usr/bin/env bash

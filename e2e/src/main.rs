@@ -98,9 +98,19 @@ struct PublishedWizardArgs {
     /// Rewrite the expected outcome of every cell that ran (review the diff).
     #[arg(long)]
     bless: bool,
-    /// Time limit of one wizard run, in seconds.
+    /// Time limit of one cell's wizard run, in seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     timeout: u64,
+    /// Time limit of one end-to-end case's wizard run, in seconds (a
+    /// refused Claude Code retries for about three and a half minutes).
+    #[arg(long, default_value_t = 360, value_name = "SECONDS")]
+    case_timeout: u64,
+    /// Run only the end-to-end cases (`[[case]]` rows of expected.toml).
+    #[arg(long, conflicts_with = "no_cases")]
+    cases_only: bool,
+    /// Run only the cells, not the end-to-end cases.
+    #[arg(long)]
+    no_cases: bool,
     /// Never build: use our binaries as found.
     #[arg(long)]
     no_build: bool,
@@ -202,6 +212,9 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                 bless: args.bless,
                 build: !args.no_build && std::env::var_os("CARGO").is_some(),
                 timeout: std::time::Duration::from_secs(args.timeout),
+                case_timeout: std::time::Duration::from_secs(args.case_timeout),
+                cells: !args.cases_only,
+                cases: !args.no_cases,
                 out_dir: target,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::placeholders::{Placeholders, Saved, Substitution};
 use crate::project::check_relative;
@@ -187,7 +187,7 @@ pub struct Expect {
 }
 
 /// The state of the project directory after the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProjectExpectation {
     /// Byte-identical to the copy taken before the run.

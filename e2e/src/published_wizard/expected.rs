@@ -2,7 +2,9 @@
 //! (`fixtures/published-wizard/packages.toml`) and how far each cell is
 //! expected to get (`fixtures/published-wizard/expected.toml`: version ×
 //! server profile × variant → outcome), so a changed outcome shows as a
-//! diff a reviewer reads.
+//! diff a reviewer reads. The same file lists the end-to-end cases
+//! (`[[case]]` rows: version, server, variant, app → outcome, exit code
+//! and the project afterwards), which run to the wizard's own exit.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::outcome::Outcome;
+use crate::scenario::ProjectExpectation;
 
 /// The pins, relative to the fixtures directory.
 pub const PACKAGES_FILE: &str = "published-wizard/packages.toml";
@@ -125,10 +128,62 @@ pub struct CellKey {
     pub variant: Variant,
 }
 
-/// expected.toml: version → server setup → variant → outcome text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Expected(pub BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>);
+/// expected.toml: the cells (version → server setup → variant → outcome
+/// text) and the end-to-end cases, in file order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expected {
+    pub cells: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+    pub cases: Vec<Case>,
+}
+
+/// One end-to-end case: a pinned version, unchanged and headless, run to
+/// its own exit on a copy of `fixtures/apps/<app>`; its outcome (as a
+/// cell's), its exit code and the project afterwards are all checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub key: CellKey,
+    /// A directory under `fixtures/apps/`.
+    pub app: String,
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    /// `integrated` (the app's checklist, `fixtures/apps/<app>.integrated.toml`)
+    /// or `untouched` (the tree's digest unchanged).
+    pub project: ProjectExpectation,
+    /// The code of the wizard's structured `phw-error:` line, when the case
+    /// is a refusal the wizard must have handled itself.
+    pub wizard_error: Option<String>,
+}
+
+/// A `[[case]]` row as written in expected.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseRow {
+    version: String,
+    server: String,
+    variant: String,
+    app: String,
+    outcome: String,
+    exit_code: i32,
+    project: ProjectExpectation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wizard_error: Option<String>,
+}
+
+/// The `[[case]]` rows under their key, for rendering.
+#[derive(Serialize)]
+struct CaseRows {
+    case: Vec<CaseRow>,
+}
+
+/// The comment written above the cases by `--bless`.
+pub const CASES_HEADER: &str = "\
+# End-to-end cases: the version runs to its own exit (no early stop) on a
+# copy of fixtures/apps/<app>; its outcome (as above), its exit code and the
+# project are checked: `integrated` is the app's checklist
+# (fixtures/apps/<app>.integrated.toml), `untouched` the digest of the whole
+# tree unchanged; `wizard_error`, when given, is the code of the wizard's own
+# `phw-error:` line (its handling of the refusal ran). Files in target/e2e/published-wizard/<version>-<server>-<variant>-<app>/.
+";
 
 /// The comment written at the top of expected.toml by `--bless`.
 pub const EXPECTED_HEADER: &str = "\
@@ -188,6 +243,64 @@ impl CellKey {
     }
 }
 
+impl Case {
+    /// The run's directory name under target/e2e/published-wizard/.
+    pub fn dir_name(&self) -> String {
+        format!("{}-{}", self.key.dir_name(), self.app)
+    }
+
+    fn from_row(row: CaseRow) -> Result<Case> {
+        let name = format!("[[case]] {} {} {}", row.version, row.server, row.app);
+        if server(&row.server).is_none() {
+            bail!(
+                "{name}: unknown server {:?} ({})",
+                row.server,
+                server_names().join(", ")
+            );
+        }
+        let variant = row
+            .variant
+            .parse::<Variant>()
+            .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+        let outcome = row
+            .outcome
+            .parse::<Outcome>()
+            .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+        crate::project::check_relative(&row.app).with_context(|| format!("{name}: app"))?;
+        Ok(Case {
+            key: CellKey {
+                version: row.version,
+                profile: row.server,
+                variant,
+            },
+            app: row.app,
+            outcome,
+            exit_code: row.exit_code,
+            project: row.project,
+            wizard_error: row.wizard_error,
+        })
+    }
+
+    fn row(&self) -> CaseRow {
+        CaseRow {
+            version: self.key.version.clone(),
+            server: self.key.profile.clone(),
+            variant: self.key.variant.label().to_owned(),
+            app: self.app.clone(),
+            outcome: self.outcome.to_string(),
+            exit_code: self.exit_code,
+            project: self.project,
+            wizard_error: self.wizard_error.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{} on {}", self.key, self.app)
+    }
+}
+
 impl fmt::Display for CellKey {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -239,8 +352,20 @@ impl Expected {
     /// Parses the file and checks every key and outcome, so a typo is an
     /// error naming it rather than a cell that silently has no expectation.
     pub fn parse(text: &str) -> Result<Expected> {
-        let expected: Expected = toml::from_str(text)?;
-        for (version, profiles) in &expected.0 {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let rows: Vec<CaseRow> = match table.remove("case") {
+            Some(rows) => rows.try_into().context("[[case]]")?,
+            None => Vec::new(),
+        };
+        let cases = rows
+            .into_iter()
+            .map(Case::from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let expected = Expected {
+            cells: toml::Value::Table(table).try_into()?,
+            cases,
+        };
+        for (version, profiles) in &expected.cells {
             for (profile, variants) in profiles {
                 if server(profile).is_none() {
                     bail!(
@@ -262,7 +387,7 @@ impl Expected {
     }
 
     pub fn get(&self, key: &CellKey) -> Option<Outcome> {
-        self.0
+        self.cells
             .get(&key.version)?
             .get(&key.profile)?
             .get(key.variant.label())?
@@ -271,7 +396,7 @@ impl Expected {
     }
 
     pub fn set(&mut self, key: &CellKey, outcome: Outcome) {
-        self.0
+        self.cells
             .entry(key.version.clone())
             .or_default()
             .entry(key.profile.clone())
@@ -279,9 +404,28 @@ impl Expected {
             .insert(key.variant.label().to_owned(), outcome.to_string());
     }
 
-    /// The file's text, with its header.
+    /// Takes what a case observed as its expectation (`--bless`); the
+    /// project expectation stays as written.
+    pub fn set_case(&mut self, index: usize, outcome: Outcome, exit_code: i32) {
+        if let Some(case) = self.cases.get_mut(index) {
+            case.outcome = outcome;
+            case.exit_code = exit_code;
+        }
+    }
+
+    /// The file's text, with its headers.
     pub fn render(&self) -> Result<String> {
-        Ok(format!("{EXPECTED_HEADER}\n{}", toml::to_string(self)?))
+        let mut text = format!("{EXPECTED_HEADER}\n{}", toml::to_string(&self.cells)?);
+        if !self.cases.is_empty() {
+            let rows = CaseRows {
+                case: self.cases.iter().map(Case::row).collect(),
+            };
+            text.push('\n');
+            text.push_str(CASES_HEADER);
+            text.push('\n');
+            text.push_str(&toml::to_string(&rows)?);
+        }
+        Ok(text)
     }
 }
 
@@ -351,6 +495,83 @@ mod tests {
             let error = format!("{:#}", Expected::parse(text).unwrap_err());
             assert!(error.contains(reason), "{text}: {error}");
             assert!(error.contains("2.62.0"), "{text}: {error}");
+        }
+    }
+
+    const CASE: &str = "[[case]]\nversion = \"2.73.0\"\nserver = \"legacy\"\n\
+        variant = \"scopes removed\"\napp = \"next-js\"\noutcome = \"gateway model 401\"\n\
+        exit_code = 1\nproject = \"untouched\"\nwizard_error = \"PHW_AUTH_INVALID_OR_EXPIRED\"\n";
+
+    #[test]
+    fn cases_round_trip_beside_the_cells() {
+        let text = format!("[\"2.62.0\".legacy]\n\"scopes kept\" = \"project 200\"\n\n{CASE}");
+        let parsed = Expected::parse(&text).unwrap();
+        assert_eq!(parsed.cells.len(), 1, "the cases are not a version");
+        let case = &parsed.cases[0];
+        assert_eq!(case.key, key("2.73.0", "legacy", Variant::ScopesRemoved));
+        assert_eq!(case.app, "next-js");
+        assert_eq!(case.outcome.to_string(), "gateway model 401");
+        assert_eq!(case.exit_code, 1);
+        assert_eq!(case.project, ProjectExpectation::Untouched);
+        assert_eq!(
+            case.wizard_error.as_deref(),
+            Some("PHW_AUTH_INVALID_OR_EXPIRED")
+        );
+        assert_eq!(case.dir_name(), "2.73.0-legacy-removed-next-js");
+        let rendered = parsed.render().unwrap();
+        assert!(rendered.contains(CASES_HEADER), "{rendered}");
+        assert_eq!(Expected::parse(&rendered).unwrap(), parsed);
+
+        let mut blessed = parsed.clone();
+        blessed.set_case(0, "gateway model 200".parse().unwrap(), 0);
+        assert_eq!(blessed.cases[0].exit_code, 0);
+        assert_eq!(blessed.cases[0].project, ProjectExpectation::Untouched);
+    }
+
+    #[test]
+    fn a_bad_case_is_an_error_naming_it() {
+        let cases = [
+            (
+                "server = \"legacy\"",
+                "server = \"legasy\"",
+                "unknown server",
+            ),
+            (
+                "variant = \"scopes removed\"",
+                "variant = \"removd\"",
+                "unknown variant",
+            ),
+            (
+                "\"gateway model 401\"",
+                "\"gateway modl 401\"",
+                "unknown stage",
+            ),
+            ("\"untouched\"", "\"pristine\"", "pristine"),
+            ("app = \"next-js\"", "app = \"../next-js\"", ".."),
+            ("exit_code = 1\n", "exit_code = 1\ntimeout = 3\n", "timeout"),
+        ];
+        for (from, to, reason) in cases {
+            let text = CASE.replace(from, to);
+            let error = format!("{:#}", Expected::parse(&text).unwrap_err());
+            assert!(error.contains(reason), "{to}: {error}");
+            assert!(error.contains("case"), "{to}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_committed_cases_name_real_apps_in_their_rendered_form() {
+        let fixtures = crate::binaries::workspace_root().join("fixtures");
+        let packages = Packages::load(&fixtures).unwrap();
+        let text = std::fs::read_to_string(fixtures.join(EXPECTED_FILE)).unwrap();
+        let expected = Expected::parse(&text).unwrap();
+        assert_eq!(expected.render().unwrap(), text, "run --bless to re-render");
+        assert!(!expected.cases.is_empty());
+        for case in &expected.cases {
+            assert!(packages.wizard.contains(&case.key.version), "{case}");
+            assert!(fixtures.join("apps").join(&case.app).is_dir(), "{case}");
+            if case.project == ProjectExpectation::Integrated {
+                crate::integrated::IntegratedProject::load(&fixtures, &case.app).unwrap();
+            }
         }
     }
 

@@ -38,6 +38,26 @@ pub fn agent_config_dirs() -> std::collections::BTreeSet<PathBuf> {
         .collect()
 }
 
+/// Whether the Claude Code config directory `dir` served the project at
+/// `project`: Claude Code keeps each session under `projects/<the
+/// project's path with every character but an ASCII letter or digit made
+/// `-`>`. Another run's directory (a person running the published wizard
+/// by hand at the same time) names another project and is left alone.
+pub fn agent_config_dir_serves(dir: &Path, project: &Path) -> bool {
+    let mangled: String = project
+        .to_string_lossy()
+        .chars()
+        .map(|char| {
+            if char.is_ascii_alphanumeric() {
+                char
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    dir.join("projects").join(mangled).is_dir()
+}
+
 pub fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -100,6 +120,29 @@ mod tests {
         assert!(leaks
             .iter()
             .all(|leak| !leak.contains("AAAA") && !leak.contains("BBBB")));
+    }
+
+    #[test]
+    fn only_the_agent_directory_of_our_project_is_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = Path::new("/tmp/published-wizard-Ab1.x/project");
+        std::fs::create_dir_all(
+            dir.path()
+                .join("projects/-tmp-rec-h16-2-73-0-next-js-project"),
+        )
+        .unwrap();
+        assert!(!agent_config_dir_serves(dir.path(), ours), "another run's");
+        std::fs::create_dir_all(
+            dir.path()
+                .join("projects/-tmp-published-wizard-Ab1-x-project"),
+        )
+        .unwrap();
+        assert!(agent_config_dir_serves(dir.path(), ours));
+        let fresh = tempfile::tempdir().unwrap();
+        assert!(
+            !agent_config_dir_serves(fresh.path(), ours),
+            "no session yet"
+        );
     }
 
     #[test]
