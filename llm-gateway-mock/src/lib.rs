@@ -13,6 +13,7 @@
 //! - `responses_stream.rs`: the Responses API's events.
 //! - `stream.rs`: the server-sent events form of an answer.
 //! - `journal.rs`: the admin journal, credentials masked.
+//! - `live.rs`: the live view's masked headers and bodies, once asked.
 //! - `routes/`: one file per endpoint family.
 //!
 //! Invariants: a full `phx_`/`pha_` never reaches a log line or the journal
@@ -30,6 +31,7 @@ pub mod gateway_tokens;
 pub mod harness;
 pub mod introspection;
 pub mod journal;
+pub mod live;
 pub mod product;
 pub mod request_id;
 pub mod responses_stream;
@@ -94,6 +96,10 @@ pub fn app(state: AppState) -> Router {
     if state.admin_token.is_some() {
         router = router
             .route(protocol::paths::ADMIN_JOURNAL, get(routes::admin::journal))
+            .route(
+                &format!("{}/{{request_id}}", protocol::paths::ADMIN_EXCHANGES),
+                get(routes::admin::exchange),
+            )
             .route(protocol::paths::ADMIN_RESET, post(routes::admin::reset))
             .route(
                 protocol::paths::ADMIN_FAULTS,

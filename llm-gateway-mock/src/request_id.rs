@@ -1,6 +1,8 @@
 //! `x-request-id`: the caller's when [`protocol::request_id::accept`] takes
 //! it, else a new one. Every answer carries it, the journal and the log line
-//! record it, and the messages handler passes it on to introspection.
+//! record it, and the messages handler passes it on to introspection. Once
+//! the live view asked, the exchange's masked details are kept here too
+//! (`crate::live`).
 
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
@@ -26,9 +28,16 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         None => format!("req_{}", state.random.uuid()),
     };
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).await;
+    // Only once the live view asked, and never for the admin routes.
+    let watched = state.details.watched() && !request.uri().path().starts_with("/_admin/");
+    let request_headers = watched.then(|| request.headers().clone());
+    let (mut response, request_body) = crate::live::reading_body(next.run(request)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    if let Some(request_headers) = request_headers {
+        let kept = state.details.clone();
+        response = crate::live::keep(kept, &id, &request_headers, request_body, response).await;
     }
     response
 }

@@ -20,6 +20,8 @@ pub struct AppState {
     pub introspection: Arc<IntrospectionClient>,
     pub scripts: Arc<Scripts>,
     pub journal: RequestJournal,
+    /// The live view's masked headers and bodies, once it asked.
+    pub details: Arc<protocol::masking::KeptDetails>,
     pub admin_token: Option<Arc<str>>,
     /// Source of generated request ids.
     pub random: Arc<dyn RandomSource>,
@@ -52,6 +54,7 @@ impl AppState {
             introspection: Arc::new(introspection),
             scripts: Arc::new(scripts),
             journal: RequestJournal::default(),
+            details: Arc::default(),
             admin_token: config.admin_token.as_deref().map(Arc::from),
             random: Arc::new(OsRandom),
             faults: {

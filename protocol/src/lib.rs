@@ -18,6 +18,7 @@ pub mod email;
 pub mod error;
 pub mod frameworks;
 pub mod gateway;
+pub mod masking;
 pub mod oauth;
 pub mod pkce;
 pub mod posthog;
@@ -92,6 +93,11 @@ pub mod paths {
     pub const ADMIN_LIVE_ENTER: &str = "/_admin/live/enter";
     pub const ADMIN_LIVE_EXCHANGES: &str = "/_admin/live/exchanges";
     pub const ADMIN_LIVE_LINK: &str = "/_admin/live/link";
+    /// The gateway's kept exchanges (`/{request_id}`), once the live view
+    /// asked with `GET /_admin/journal?watch=true`.
+    pub const ADMIN_EXCHANGES: &str = "/_admin/exchanges";
+    /// The server's proxy to them, for the live view's page.
+    pub const ADMIN_LIVE_GATEWAY_EXCHANGES: &str = "/_admin/live/gateway/exchanges";
 
     /// `GET /api/projects/{id}/`.
     pub fn project(id: i64) -> String {

@@ -236,19 +236,14 @@ async fn keep_details(
     request_body: Option<Bytes>,
     response: Response,
 ) -> Response {
-    use crate::live_view::masking;
-    use protocol::admin::{ExchangeDetail, HeaderLine};
+    use protocol::admin::ExchangeDetail;
+    use protocol::masking;
     let lines = |headers: &HeaderMap| {
-        headers
-            .iter()
-            .map(|(name, value)| HeaderLine {
-                name: name.as_str().to_owned(),
-                value: masking::header_value(
-                    name.as_str(),
-                    &String::from_utf8_lossy(value.as_bytes()),
-                ),
-            })
-            .collect::<Vec<_>>()
+        masking::header_lines(
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        )
     };
     let content_type = |headers: &HeaderMap| {
         headers

@@ -180,6 +180,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_live::page))
         .routes(routes!(admin_live::exchanges))
         .routes(routes!(admin_live::detail))
+        .routes(routes!(admin_live::gateway_detail))
         .routes(routes!(admin_live::link))
         // The Stripe namespace: the same endpoints, answering only in eras
         // that serve it (`crate::stripe`).

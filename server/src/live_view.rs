@@ -4,21 +4,15 @@
 //! the link spends it and gives the browser a viewer cookie; only hashes
 //! of links and viewer ids are kept, in memory. Once someone watches, the
 //! newest exchanges' headers and bodies are kept too, masked
-//! ([`masking`]), for the page to show on a click; before that nothing is
-//! kept and no answer is buffered.
+//! ([`protocol::masking`], shared with the gateway), for the page to show
+//! on a click; before that nothing is kept and no answer is buffered.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use protocol::admin::ExchangeDetail;
 use protocol::credential::hash_secret;
+use protocol::masking::KeptDetails;
 use protocol::random::RandomSource;
-
-pub mod masking;
-
-/// The exchanges whose headers and bodies are kept, newest last.
-pub const KEPT_DETAILS: usize = 200;
 
 /// The viewer cookie's name.
 pub const VIEWER_COOKIE: &str = "posthog_admin_view";
@@ -33,10 +27,8 @@ pub struct LiveView {
     tickets: Mutex<Vec<String>>,
     /// Hashes of the viewer ids handed out, oldest first.
     viewers: Mutex<Vec<String>>,
-    /// Whether any viewer was ever admitted: only then are details kept.
-    watched: AtomicBool,
-    /// The newest exchanges' details, masked.
-    details: Mutex<VecDeque<ExchangeDetail>>,
+    /// The newest exchanges' details, masked, once a viewer was admitted.
+    details: KeptDetails,
 }
 
 impl LiveView {
@@ -60,7 +52,7 @@ impl LiveView {
         tickets.remove(position);
         drop(tickets);
         let viewer = draw(random);
-        self.watched.store(true, Ordering::Relaxed);
+        self.details.watch();
         let mut viewers = lock(&self.viewers);
         viewers.push(hash_secret(&viewer));
         if viewers.len() > MAX_VIEWERS {
@@ -71,26 +63,18 @@ impl LiveView {
 
     /// Whether someone watches: exchanges' details are kept from then on.
     pub fn watched(&self) -> bool {
-        self.watched.load(Ordering::Relaxed)
+        self.details.watched()
     }
 
-    /// Keeps one exchange's masked details, dropping the oldest beyond
-    /// [`KEPT_DETAILS`].
+    /// Keeps one exchange's masked details (the newest
+    /// [`protocol::masking::KEPT_DETAILS`]).
     pub fn keep(&self, detail: ExchangeDetail) {
-        let mut details = lock(&self.details);
-        details.push_back(detail);
-        if details.len() > KEPT_DETAILS {
-            details.pop_front();
-        }
+        self.details.keep(detail);
     }
 
     /// The kept details of the exchange `request_id`, if still kept.
     pub fn detail(&self, request_id: &str) -> Option<ExchangeDetail> {
-        lock(&self.details)
-            .iter()
-            .rev()
-            .find(|detail| detail.request_id == request_id)
-            .cloned()
+        self.details.detail(request_id)
     }
 
     /// Whether `viewer` is an id this server handed out.
@@ -155,28 +139,5 @@ mod tests {
         }
         assert!(!view.admits(&viewer), "the oldest viewer is forgotten");
         assert!(view.watched());
-    }
-
-    /// If this fails, the live view's memory grows with every request.
-    #[test]
-    fn details_are_kept_newest_last_within_the_cap() {
-        let view = LiveView::default();
-        assert!(!view.watched());
-        let detail = |id: usize| ExchangeDetail {
-            request_id: id.to_string(),
-            request_headers: Vec::new(),
-            request_body: String::new(),
-            response_headers: Vec::new(),
-            response_body: String::new(),
-        };
-        for id in 0..=KEPT_DETAILS {
-            view.keep(detail(id));
-        }
-        assert!(view.detail("0").is_none());
-        assert_eq!(view.detail("1"), Some(detail(1)));
-        assert_eq!(
-            view.detail(&KEPT_DETAILS.to_string()),
-            Some(detail(KEPT_DETAILS))
-        );
     }
 }

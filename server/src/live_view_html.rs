@@ -29,7 +29,7 @@ body { font-family: sans-serif; margin: 1rem; }
 <p id="status">Loading…</p>
 <div id="lanes"><div>wizard / browser</div><div>provisioning-server</div><div>llm-gateway-mock</div></div>
 <div id="arrows"></div>
-<p>Click an arrow for its journal entry and, for the server's exchanges since this view was first opened, its headers and bodies. Everything is masked before it is kept.</p>
+<p>Click an arrow for its journal entry and, for the exchanges of the server and of the gateway since this view was first opened, its headers and bodies. Everything is masked before it is kept.</p>
 <pre id="detail"></pre>
 <script>
 "use strict";
@@ -109,11 +109,13 @@ function render(answer) {
 async function showDetail(entry, journal) {
   const detail = document.getElementById("detail");
   let text = journal + " journal\n" + JSON.stringify(entry, null, 2);
-  if (journal === "gateway") {
-    detail.textContent = text + "\n\nThe gateway keeps no headers or bodies.";
+  const route = journal === "gateway" ? "/_admin/live/gateway/exchanges/" : "/_admin/live/exchanges/";
+  const response = await fetch(route + encodeURIComponent(entry.request_id), { credentials: "same-origin", cache: "no-store" });
+  if (response.status === 502) {
+    const answer = await response.json().catch(() => ({}));
+    detail.textContent = text + "\n\nThe gateway's details could not be read (" + ((answer.error && answer.error.message) || "unknown") + ").";
     return;
   }
-  const response = await fetch("/_admin/live/exchanges/" + encodeURIComponent(entry.request_id), { credentials: "same-origin", cache: "no-store" });
   if (!response.ok) {
     detail.textContent = text + "\n\nNo headers or bodies kept for it (kept only from the moment someone opened this view, the newest 200).";
     return;

@@ -1,8 +1,11 @@
-//! `GET /_admin/journal`, `POST /_admin/reset`, the fault settings and the
-//! held requests (`GET /_admin/held`, `POST /_admin/release`), only when the gateway
-//! runs with `--admin-token`, and only with `Authorization: Bearer <token>`.
+//! `GET /_admin/journal` (with `?watch=true`, as the server's live view
+//! asks, the gateway keeps the newest exchanges' masked headers and bodies
+//! from then on), `GET /_admin/exchanges/{request_id}` (one of them),
+//! `POST /_admin/reset`, the fault settings and the held requests (`GET
+//! /_admin/held`, `POST /_admin/release`), only when the gateway runs with
+//! `--admin-token`, and only with `Authorization: Bearer <token>`.
 
-use axum::extract::State;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,11 +15,39 @@ use protocol::gateway::AUTHENTICATION_REQUIRED;
 use crate::error::detail;
 use crate::state::AppState;
 
-pub async fn journal(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn journal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     if let Some(refusal) = refusal(&state, &headers) {
         return refusal;
     }
+    // The live view watches: keep exchanges' details from now on (any
+    // other query is ignored, as before).
+    if query.is_some_and(|query| query.split('&').any(|pair| pair == "watch=true")) {
+        state.details.watch();
+    }
     Json(state.journal.snapshot()).into_response()
+}
+
+/// `GET /_admin/exchanges/{request_id}`: one exchange's masked headers and
+/// bodies, or 404 when none are kept for it.
+pub async fn exchange(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(request_id): Path<String>,
+) -> Response {
+    if let Some(refusal) = refusal(&state, &headers) {
+        return refusal;
+    }
+    match state.details.detail(&request_id) {
+        Some(detail) => Json(detail).into_response(),
+        None => detail(
+            StatusCode::NOT_FOUND,
+            "No details are kept for that exchange.",
+        ),
+    }
 }
 
 pub async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -24,6 +55,7 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Respons
         return refusal;
     }
     state.journal.reset();
+    state.details.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 

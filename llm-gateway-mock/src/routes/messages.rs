@@ -91,11 +91,13 @@ pub fn product_prefix(path: &str) -> Option<&str> {
 }
 
 async fn read_body(body: Body) -> Result<axum::body::Bytes, GatewayError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| GatewayError::PayloadTooLarge {
             limit_bytes: MAX_BODY_BYTES,
-        })
+        })?;
+    crate::live::note_body(&bytes);
+    Ok(bytes)
 }
 
 fn invalid_request(message: String) -> GatewayError {

@@ -87,6 +87,7 @@ async fn answer(
         .map_err(|_| GatewayError::PayloadTooLarge {
             limit_bytes: MAX_BODY_BYTES,
         })?;
+    crate::live::note_body(&bytes);
     let request = parse_request(&bytes).map_err(GatewayError::BadRequest)?;
     product?;
     let integration = headers

@@ -26,6 +26,7 @@ pub async fn mint(
     body: Bytes,
 ) -> Response {
     let presented = presented_credential(&headers);
+    crate::live::note_body(&body);
     let outcome = match serde_json::from_slice::<MintRequest>(&body) {
         Err(error) => Err(MintError::Invalid(format!(
             "invalid mint request: {}",

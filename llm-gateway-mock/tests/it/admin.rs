@@ -150,3 +150,95 @@ async fn journal_records_each_verdict_with_masked_credentials() {
     let journal: Journal = serde_json::from_str(&gateway.journal_text().await).unwrap();
     assert!(journal.entries.is_empty());
 }
+
+/// If this fails, the live view shows no headers or bodies for a gateway
+/// arrow, keeps them before anyone asked, or keeps a full credential.
+#[tokio::test]
+async fn the_live_view_gets_an_exchange_masked_once_it_asked() {
+    let gateway = Gateway::start().await;
+    let exchange = |id: &str| {
+        gateway
+            .http
+            .get(format!("{}/_admin/exchanges/{id}", gateway.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let mut body = first_request("framework: next-js");
+    let before = gateway.post_messages(PAT, &body).await;
+    let before_id = before.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(exchange(&before_id).await.unwrap().status(), 404);
+
+    let watch = gateway
+        .http
+        .get(format!("{}/_admin/journal?watch=true", gateway.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    body["stream"] = serde_json::json!(true);
+    let answer = gateway.post_messages(PAT, &body).await;
+    assert_eq!(answer.status(), 200);
+    let id = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let events = answer.text().await.unwrap();
+    assert!(events.contains("event: message_stop"), "streamed unchanged");
+    // Refused without the token; a made-up id is 404.
+    let anonymous = gateway
+        .http
+        .get(format!("{}/_admin/exchanges/{id}", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(exchange("req_unknown").await.unwrap().status(), 404);
+
+    let kept = exchange(&id).await.unwrap();
+    assert_eq!(kept.status(), 200);
+    let text = kept.text().await.unwrap();
+    assert!(!text.contains(PAT), "{text}");
+    assert!(
+        protocol::credential::find_full_secrets(&text).is_empty(),
+        "{text}"
+    );
+    let detail: protocol::admin::ExchangeDetail = serde_json::from_str(&text).unwrap();
+    let header = |name: &str| {
+        detail
+            .request_headers
+            .iter()
+            .find(|line| line.name == name)
+            .map(|line| line.value.clone())
+    };
+    assert_eq!(header("x-api-key").as_deref(), Some("phx_***"));
+    assert!(detail.request_body.contains("framework: next-js"), "{text}");
+    assert!(
+        detail
+            .response_headers
+            .iter()
+            .any(|line| line.name == "content-type" && line.value == "text/event-stream"),
+        "{text}"
+    );
+    assert!(
+        detail.response_body.starts_with("event: message_start"),
+        "the events' text: {text}"
+    );
+    assert!(detail.response_body.len() <= protocol::masking::BODY_EXCERPT + 64);
+
+    // The admin routes' own exchanges are never kept; a reset forgets all.
+    let reset = gateway
+        .http
+        .post(format!("{}/_admin/reset", gateway.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
+    let reset_id = reset.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(exchange(&reset_id).await.unwrap().status(), 404);
+    assert_eq!(exchange(&id).await.unwrap().status(), 404);
+}

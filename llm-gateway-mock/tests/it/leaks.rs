@@ -7,9 +7,10 @@
 //! every caller-controlled field it has: the Messages and Responses bodies,
 //! the mint request, paths and query strings, `x-request-id`, `User-Agent`,
 //! `x-api-key`, `Authorization` in every scheme, cookies. Then every
-//! answer, the journal, the process's log and the request ids it forwarded
-//! to introspection are searched for each credential, whole or its random
-//! part alone. If this fails, a credential sent in the wrong place reaches
+//! answer, the journal, the process's log, the request ids it forwarded
+//! to introspection and the live view's kept headers and bodies of each
+//! exchange (`GET /_admin/exchanges/{id}`, asked for from the start) are
+//! searched for each credential, whole or its random part alone. If this fails, a credential sent in the wrong place reaches
 //! an operator's log, the journal or the provisioning server's logs.
 
 use std::collections::BTreeSet;
@@ -132,6 +133,15 @@ async fn credentials_fed_through_every_field_never_reach_a_log_a_journal_or_an_e
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // The live view watches from the start: every exchange's headers and
+    // bodies are kept, and scanned below.
+    let watch = http
+        .get(format!("{base}/_admin/journal?watch=true"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
 
     // A live gateway token, minted the real way.
     let minted: Value = http
@@ -181,6 +191,8 @@ async fn credentials_fed_through_every_field_never_reach_a_log_a_journal_or_an_e
     ];
 
     let mut seen = Vec::new();
+    let mut details = String::new();
+    let mut kept = 0;
     for credential in &fed {
         for (label, request) in probes(
             &http,
@@ -200,12 +212,31 @@ async fn credentials_fed_through_every_field_never_reach_a_log_a_journal_or_an_e
                     String::from_utf8_lossy(value.as_bytes())
                 ));
             }
+            let id = response
+                .headers()
+                .get("x-request-id")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
             let body = response.text().await.unwrap_or_default();
             assert!(
                 status < 500 || status == 503,
                 "{label} answered {status}: {}",
                 redact_secret_shaped(&body)
             );
+            // An id that carries a fed credential is already a leak above;
+            // it is not sent again.
+            if let Some(id) = id.filter(|id| !fed.iter().any(|fed| fed.shows_in(id))) {
+                let detail = http
+                    .get(format!("{base}/_admin/exchanges/{id}"))
+                    .bearer_auth(ADMIN_TOKEN)
+                    .send()
+                    .await
+                    .unwrap();
+                if detail.status() == 200 {
+                    kept += 1;
+                    details.push_str(&format!("{label}\n{}\n", detail.text().await.unwrap()));
+                }
+            }
             seen.push(Seen { label, head, body });
         }
     }
@@ -235,6 +266,7 @@ async fn credentials_fed_through_every_field_never_reach_a_log_a_journal_or_an_e
             ("the journal", &journal),
             ("the log", &log_text),
             ("a request id sent to introspection", &forwarded),
+            ("the live view's details", &details),
         ] {
             if credential.shows_in(text) {
                 leaks.insert(format!("{} in {place}", credential.kind));
@@ -251,7 +283,11 @@ async fn credentials_fed_through_every_field_never_reach_a_log_a_journal_or_an_e
             }
         }
     }
-    for (place, text) in [("the journal", &journal), ("the log", &log_text)] {
+    for (place, text) in [
+        ("the journal", &journal),
+        ("the log", &log_text),
+        ("the live view's details", &details),
+    ] {
         for found in find_full_secrets(text) {
             leaks.insert(format!("{} in {place}", protocol::credential::mask(&found)));
         }
@@ -263,6 +299,11 @@ async fn credentials_fed_through_every_field_never_reach_a_log_a_journal_or_an_e
         log_text.lines().count()
     );
     assert!(seen.len() > 300, "the sweep sent {} requests", seen.len());
+    assert!(
+        kept * 10 > seen.len() * 9,
+        "the live view kept {kept} of {} exchanges",
+        seen.len()
+    );
     assert!(
         log_text.contains("refused a model request"),
         "the log was written"

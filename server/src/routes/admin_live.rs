@@ -4,8 +4,10 @@
 //! /_admin/live/exchanges` the newest entries of this server's journal and
 //! of its gateway's (read with the same admin token), which the page polls;
 //! `GET /_admin/live/exchanges/{request_id}` one server exchange's masked
-//! headers and bodies; `POST /_admin/live/link` (Bearer admin token) draws
-//! a new link. Without
+//! headers and bodies; `GET /_admin/live/gateway/exchanges/{request_id}`
+//! one of the gateway's (asked of it with the admin token; it keeps them
+//! once the view's journal reads asked with `watch=true`); `POST
+//! /_admin/live/link` (Bearer admin token) draws a new link. Without
 //! `--admin-token` every one of them is 404, as the other admin routes.
 
 use std::time::Duration;
@@ -144,7 +146,7 @@ pub async fn exchanges(State(state): State<AppState>, headers: HeaderMap) -> Res
     responses(
         (status = 200, description = "Its request and response headers and bodies (the first 4 KiB), masked: credentials and cookies keep their names and prefixes only, secret form fields and JSON keys by name, any run of 32 or more URL-safe characters but a UUID or a `phc_` key", body = ExchangeDetail),
         (status = 401, description = "Neither a viewer cookie nor the admin token", body = protocol::error::PlainError),
-        (status = 404, description = "Not kept: it came before anyone opened the view, is one of the gateway's (which keeps none), or is older than the newest 200; or the server runs without `--admin-token`", body = protocol::error::PlainError),
+        (status = 404, description = "Not kept: it came before anyone opened the view, is one of the gateway's (see `/_admin/live/gateway/exchanges/{request_id}`), or is older than the newest 200; or the server runs without `--admin-token`", body = protocol::error::PlainError),
     )
 )]
 pub async fn detail(
@@ -162,18 +164,66 @@ pub async fn detail(
         .into_response();
     }
     match state.live_view.detail(&request_id) {
-        Some(detail) => {
-            let mut response = Json::<ExchangeDetail>(detail).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Some(detail) => no_store(detail),
         None => PlainRefusal(ApiError::NotFound(
             "No details are kept for that exchange".into(),
         ))
         .into_response(),
     }
+}
+
+/// One gateway exchange's headers and bodies, masked by the gateway.
+#[utoipa::path(
+    get,
+    path = "/_admin/live/gateway/exchanges/{request_id}",
+    tag = "admin",
+    params(("request_id" = String, Path, description = "The gateway exchange's request id, as the gateway's journal entry names it")),
+    responses(
+        (status = 200, description = "Its request and response headers and bodies as the gateway kept them (the first 4 KiB; a streamed answer as the text of its events), masked as the server's are", body = ExchangeDetail),
+        (status = 401, description = "Neither a viewer cookie nor the admin token", body = protocol::error::PlainError),
+        (status = 404, description = "The gateway keeps none for it: it came before the view first asked the gateway's journal, or is older than the gateway's newest 200; or the server runs without `--admin-token`", body = protocol::error::PlainError),
+        (status = 502, description = "The gateway is not configured, unreachable, or answered something else", body = protocol::error::PlainError),
+    )
+)]
+pub async fn gateway_detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathId(request_id): PathId,
+) -> Response {
+    if state.admin_token.is_none() {
+        return not_mounted();
+    }
+    if !is_viewer(&state, &headers) {
+        return PlainRefusal(ApiError::Unauthorized(
+            "The live view needs its viewer cookie (open the admin link) or the admin token".into(),
+        ))
+        .into_response();
+    }
+    match gateway_exchange(&state, &request_id).await {
+        Ok(Some(detail)) => no_store(detail),
+        Ok(None) => PlainRefusal(ApiError::NotFound(
+            "The gateway keeps no details for that exchange".into(),
+        ))
+        .into_response(),
+        Err(error) => (
+            StatusCode::BAD_GATEWAY,
+            Json(protocol::error::PlainError {
+                error: protocol::error::ErrorBody::new(
+                    "bad_gateway",
+                    protocol::credential::redact_secret_shaped(&error),
+                ),
+            }),
+        )
+            .into_response(),
+    }
+}
+
+fn no_store(detail: ExchangeDetail) -> Response {
+    let mut response = Json::<ExchangeDetail>(detail).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Draws a new one-time link.
@@ -237,7 +287,8 @@ async fn gateway_journal(state: &AppState) -> Result<Vec<JournalEntry>, String> 
         return Err("no gateway is configured (--wizard-gateway-url)".into());
     };
     let token = state.admin_token.as_deref().unwrap_or_default();
-    let url = format!("{}{}", gateway.url, paths::ADMIN_JOURNAL);
+    // `watch=true`: the gateway keeps its exchanges' details from now on.
+    let url = format!("{}{}?watch=true", gateway.url, paths::ADMIN_JOURNAL);
     let answer = gateway
         .client
         .get(&url)
@@ -254,6 +305,42 @@ async fn gateway_journal(state: &AppState) -> Result<Vec<JournalEntry>, String> 
         .await
         .map_err(|error| format!("{url}: {}", error.without_url()))?;
     Ok(journal.entries)
+}
+
+/// One of the gateway's kept exchanges (`None` when it keeps none).
+async fn gateway_exchange(
+    state: &AppState,
+    request_id: &str,
+) -> Result<Option<ExchangeDetail>, String> {
+    let Some(gateway) = &state.wizard_gateway else {
+        return Err("no gateway is configured (--wizard-gateway-url)".into());
+    };
+    let token = state.admin_token.as_deref().unwrap_or_default();
+    let mut url = reqwest::Url::parse(&gateway.url).map_err(|error| error.to_string())?;
+    url.path_segments_mut()
+        .map_err(|()| "the gateway's URL cannot take a path".to_owned())?
+        .pop_if_empty()
+        .extend(["_admin", "exchanges", request_id]);
+    let shown = format!("{}{}/…", gateway.url, paths::ADMIN_EXCHANGES);
+    let answer = gateway
+        .client
+        .get(url)
+        .bearer_auth(token)
+        .timeout(GATEWAY_TIMEOUT)
+        .send()
+        .await
+        .map_err(|error| format!("{shown}: {}", error.without_url()))?;
+    if answer.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !answer.status().is_success() {
+        return Err(format!("{shown} answered {}", answer.status()));
+    }
+    answer
+        .json()
+        .await
+        .map(Some)
+        .map_err(|error| format!("{shown}: {}", error.without_url()))
 }
 
 fn newest(mut entries: Vec<JournalEntry>) -> Vec<JournalEntry> {

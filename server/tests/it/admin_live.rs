@@ -9,10 +9,12 @@ use protocol::paths;
 
 use crate::support::*;
 
-const LIVE_ROUTES: [(&str, &str); 4] = [
+const LIVE_ROUTES: [(&str, &str); 6] = [
     ("GET", paths::ADMIN_LIVE),
     ("GET", paths::ADMIN_LIVE_ENTER),
     ("GET", paths::ADMIN_LIVE_EXCHANGES),
+    ("GET", "/_admin/live/exchanges/req_1"),
+    ("GET", "/_admin/live/gateway/exchanges/req_1"),
     ("POST", paths::ADMIN_LIVE_LINK),
 ];
 
@@ -68,6 +70,7 @@ async fn only_the_links_holder_or_the_admin_token_sees_the_view() {
     for (method, path) in [
         ("GET", paths::ADMIN_LIVE),
         ("GET", paths::ADMIN_LIVE_EXCHANGES),
+        ("GET", "/_admin/live/gateway/exchanges/req_1"),
         ("POST", paths::ADMIN_LIVE_LINK),
     ] {
         for call in [
@@ -225,4 +228,120 @@ async fn a_clicked_exchange_shows_its_headers_and_bodies_masked() {
         seen += 1;
     }
     assert_eq!(seen, 2, "{:?}", exchanges.server);
+}
+
+/// If this fails, a click on a gateway arrow shows nothing, the gateway is
+/// never told to keep its exchanges, or the server passes a detail on to a
+/// browser that holds no viewer cookie.
+#[tokio::test]
+async fn a_clicked_gateway_exchange_is_asked_of_the_gateway() {
+    use axum::extract::{Path, RawQuery};
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    use axum::Json;
+    use std::sync::{Arc, Mutex};
+
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let journal_asked = asked.clone();
+    let detail_asked = asked.clone();
+    let authorized = |headers: &HeaderMap| {
+        headers
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            == Some(&format!("Bearer {ADMIN_TOKEN}"))
+    };
+    let app = axum::Router::new()
+        .route(
+            paths::ADMIN_JOURNAL,
+            get(move |headers: HeaderMap, RawQuery(query): RawQuery| {
+                let asked = journal_asked.clone();
+                async move {
+                    assert!(authorized(&headers));
+                    asked
+                        .lock()
+                        .unwrap()
+                        .push(format!("journal?{}", query.unwrap_or_default()));
+                    Json(protocol::admin::Journal {
+                        entries: Vec::new(),
+                    })
+                }
+            }),
+        )
+        .route(
+            &format!("{}/{{id}}", paths::ADMIN_EXCHANGES),
+            get(move |headers: HeaderMap, Path(id): Path<String>| {
+                let asked = detail_asked.clone();
+                async move {
+                    assert!(authorized(&headers));
+                    asked.lock().unwrap().push(format!("exchange {id}"));
+                    if id != "req_kept" {
+                        return StatusCode::NOT_FOUND.into_response();
+                    }
+                    Json(protocol::admin::ExchangeDetail {
+                        request_id: id,
+                        request_headers: vec![protocol::admin::HeaderLine {
+                            name: "x-api-key".into(),
+                            value: "phx_***".into(),
+                        }],
+                        request_body: "{}".into(),
+                        response_headers: Vec::new(),
+                        response_body: "event: message_start".into(),
+                    })
+                    .into_response()
+                }
+            }),
+        );
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let gateway = server::WizardGateway::new(&format!("{url}/v1/")).unwrap();
+    let server = Server::start(Options::new("current").wizard_gateway(gateway)).await;
+    let cookie = enter(&server, &ticket(&server).await).await;
+    let polled = server
+        .send(Call::get(paths::ADMIN_LIVE_EXCHANGES).header("cookie", &cookie))
+        .await;
+    assert_eq!(polled.status, StatusCode::OK, "{}", polled.text());
+    let detail = |id: &str| {
+        Call::get(format!("{}/{id}", paths::ADMIN_LIVE_GATEWAY_EXCHANGES)).header("cookie", &cookie)
+    };
+    let kept = server.send(detail("req_kept")).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.text());
+    assert_eq!(kept.header("cache-control"), Some("no-store"));
+    let kept: protocol::admin::ExchangeDetail = serde_json::from_value(kept.json()).unwrap();
+    assert_eq!(kept.request_headers[0].value, "phx_***");
+    assert_eq!(kept.response_body, "event: message_start");
+    let missing = server.send(detail("req_gone")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text());
+    let anonymous = server
+        .send(Call::get(format!(
+            "{}/req_kept",
+            paths::ADMIN_LIVE_GATEWAY_EXCHANGES
+        )))
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [
+            "journal?watch=true",
+            "exchange req_kept",
+            "exchange req_gone"
+        ]
+    );
+
+    // Without a gateway the click says why, as a 502.
+    let alone = Server::current().await;
+    let cookie = enter(&alone, &ticket(&alone).await).await;
+    let unreachable = alone
+        .send(
+            Call::get(format!("{}/req_kept", paths::ADMIN_LIVE_GATEWAY_EXCHANGES))
+                .header("cookie", &cookie),
+        )
+        .await;
+    assert_eq!(unreachable.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        unreachable.text().contains("no gateway"),
+        "{}",
+        unreachable.text()
+    );
 }

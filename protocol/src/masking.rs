@@ -1,15 +1,87 @@
-//! How the live view masks an exchange's headers and bodies before it
-//! keeps them: stricter than the journal's redaction, since bodies carry
+//! How the admin live view (protocol section 10) masks an exchange's
+//! headers and bodies before the server or the gateway keeps them, and the
+//! store both keep them in ([`KeptDetails`]). Stricter than the journal's
+//! redaction, since bodies carry
 //! passwords, codes and verifiers with no prefix. A header that carries a
 //! credential or a cookie keeps only its names and the credential's
 //! prefix; form fields and JSON keys that hold secrets are masked by name;
 //! and any run of 32 or more URL-safe characters that is not a UUID or a
 //! public `phc_` key is masked wherever it stands.
 
-use protocol::credential::{mask, redact_secrets};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use crate::admin::{ExchangeDetail, HeaderLine};
+use crate::credential::{mask, redact_secrets};
 
 /// The most of a body kept, in bytes.
 pub const BODY_EXCERPT: usize = 4096;
+
+/// The exchanges whose headers and bodies are kept, newest last.
+pub const KEPT_DETAILS: usize = 200;
+
+/// The newest exchanges' masked details, kept only once someone watches
+/// (before that nothing is kept and no answer is buffered).
+#[derive(Debug, Default)]
+pub struct KeptDetails {
+    /// Whether anyone asked to watch: only then are details kept.
+    watched: AtomicBool,
+    details: Mutex<VecDeque<ExchangeDetail>>,
+}
+
+impl KeptDetails {
+    /// From now on, exchanges' details are kept.
+    pub fn watch(&self) {
+        self.watched.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether someone watches.
+    pub fn watched(&self) -> bool {
+        self.watched.load(Ordering::Relaxed)
+    }
+
+    /// Keeps one exchange's details (already masked), dropping the oldest
+    /// beyond [`KEPT_DETAILS`].
+    pub fn keep(&self, detail: ExchangeDetail) {
+        let mut details = self.lock();
+        details.push_back(detail);
+        if details.len() > KEPT_DETAILS {
+            details.pop_front();
+        }
+    }
+
+    /// The kept details of the exchange `request_id`, if still kept.
+    pub fn detail(&self, request_id: &str) -> Option<ExchangeDetail> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|detail| detail.request_id == request_id)
+            .cloned()
+    }
+
+    /// Forgets every kept detail (whether someone watches stays).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<ExchangeDetail>> {
+        self.details
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Headers (name, raw value) as the live view keeps them, values masked.
+pub fn header_lines<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<HeaderLine> {
+    headers
+        .into_iter()
+        .map(|(name, value)| HeaderLine {
+            name: name.to_owned(),
+            value: header_value(name, &String::from_utf8_lossy(value)),
+        })
+        .collect()
+}
 
 /// Form fields and JSON keys whose values are always masked.
 pub const SECRET_NAMES: &[&str] = &[
@@ -226,5 +298,35 @@ mod tests {
             long.ends_with(&format!("({} bytes in all)", BODY_EXCERPT + 10)),
             "{long}"
         );
+        let lines = header_lines([("x-api-key", b"phx_0123456789abcdefABCDEF0123".as_slice())]);
+        assert_eq!(lines[0].value, "phx_***");
+    }
+
+    /// If this fails, the live view's memory grows with every request.
+    #[test]
+    fn details_are_kept_newest_last_within_the_cap() {
+        let kept = KeptDetails::default();
+        assert!(!kept.watched());
+        kept.watch();
+        assert!(kept.watched());
+        let detail = |id: usize| ExchangeDetail {
+            request_id: id.to_string(),
+            request_headers: Vec::new(),
+            request_body: String::new(),
+            response_headers: Vec::new(),
+            response_body: String::new(),
+        };
+        for id in 0..=KEPT_DETAILS {
+            kept.keep(detail(id));
+        }
+        assert!(kept.detail("0").is_none());
+        assert_eq!(kept.detail("1"), Some(detail(1)));
+        assert_eq!(
+            kept.detail(&KEPT_DETAILS.to_string()),
+            Some(detail(KEPT_DETAILS))
+        );
+        kept.clear();
+        assert!(kept.detail("1").is_none());
+        assert!(kept.watched());
     }
 }
