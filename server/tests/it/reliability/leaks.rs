@@ -6,7 +6,9 @@
 //! form fields, `x-request-id`, `User-Agent`, `Authorization` in every
 //! scheme, cookies, `Stripe-Signature`, unknown paths. Then every answer
 //! (status line, headers, body), the journal (`GET /_admin/journal`), the
-//! process's log and what it sent to the gateway are searched for each
+//! admin live view's kept headers and bodies of each exchange (the view
+//! opened from the start), the process's log and what it sent to the
+//! gateway are searched for each
 //! credential, whole or its random part alone (which a percent-encoded or
 //! re-cased prefix would still carry). If this fails, a credential a caller
 //! sent in the wrong place ends up where an operator, a log shipper or a
@@ -226,6 +228,10 @@ struct Sweep {
     base: String,
     http: reqwest::Client,
     seen: Vec<Seen>,
+    /// The live view's kept headers and bodies of every exchange sent,
+    /// read right after it (the view keeps the newest 200 only).
+    details: String,
+    kept: usize,
 }
 
 impl Sweep {
@@ -264,6 +270,17 @@ impl Sweep {
                 String::from_utf8_lossy(value.as_bytes())
             ));
         }
+        let id = headers
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            // An id the caller chose may be a fed credential: it is not
+            // sent again (its echo is searched above).
+            .filter(|_| !probe.path.starts_with("/_admin/"))
+            .filter(|id| !probe.headers.iter().any(|(_, value)| value.contains(*id)))
+            .map(str::to_owned);
+        if let Some(id) = id {
+            self.keep_details(&probe.label, &id).await;
+        }
         self.seen.push(Seen {
             label: probe.label,
             status,
@@ -271,6 +288,48 @@ impl Sweep {
             body: body.clone(),
         });
         (status, headers, body)
+    }
+
+    /// Opens the live view (with a link drawn by the admin token): from
+    /// now on the server keeps every exchange's headers and bodies.
+    async fn watch(&self) {
+        let link: protocol::admin::LiveLink = self
+            .http
+            .post(format!("{}{}", self.base, paths::ADMIN_LIVE_LINK))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ticket = link.url.split_once("?ticket=").unwrap().1;
+        let entered = self
+            .http
+            .get(format!(
+                "{}{}?ticket={ticket}",
+                self.base,
+                paths::ADMIN_LIVE_ENTER
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(entered.status(), 303, "the live view opens");
+    }
+
+    async fn keep_details(&mut self, label: &str, id: &str) {
+        let answer = self
+            .http
+            .get(format!("{}{}/{id}", self.base, paths::ADMIN_LIVE_EXCHANGES))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == 200 {
+            self.kept += 1;
+            let text = answer.text().await.unwrap();
+            self.details.push_str(&format!("{label}\n{text}\n"));
+        }
     }
 }
 
@@ -400,7 +459,10 @@ scopes = ["*"]
             .build()
             .unwrap(),
         seen: Vec::new(),
+        details: String::new(),
+        kept: 0,
     };
+    sweep.watch().await;
 
     // Live credentials, each the real way.
     let verifier = CodeVerifier::generate(&random);
@@ -582,6 +644,7 @@ scopes = ["*"]
             ("the journal", &journal),
             ("the log", &log_text),
             ("a mint request", &outgoing),
+            ("the live view's details", &sweep.details),
         ] {
             if let Some(line) = credential.line_in(text) {
                 leaks.insert(format!("{} in {place}: {line}", credential.kind));
@@ -596,7 +659,11 @@ scopes = ["*"]
             }
         }
     }
-    for (place, text) in [("the journal", &journal), ("the log", &log_text)] {
+    for (place, text) in [
+        ("the journal", &journal),
+        ("the log", &log_text),
+        ("the live view's details", &sweep.details),
+    ] {
         for found in find_full_secrets(text) {
             leaks.insert(format!("{} in {place}", protocol::credential::mask(&found)));
         }
@@ -612,11 +679,18 @@ scopes = ["*"]
             .replace(credential.random_part(), "***");
     }
     eprintln!(
-        "leak scan: {} requests, {} credentials, {} lines of log, {} journal bytes",
+        "leak scan: {} requests, {} credentials, {} lines of log, {} journal bytes, {} exchanges' details",
         sweep.seen.len(),
         fed.len(),
         log_text.lines().count(),
-        journal.len()
+        journal.len(),
+        sweep.kept
+    );
+    assert!(
+        sweep.kept * 10 > sweep.seen.len() * 9,
+        "the live view kept {} of {} exchanges",
+        sweep.kept,
+        sweep.seen.len()
     );
     assert!(
         sweep.seen.len() > 1000,
