@@ -42,7 +42,14 @@ pub async fn exchange(
         return refusal;
     }
     match state.details.detail(&request_id) {
-        Some(detail) => Json(detail).into_response(),
+        Some(detail) => {
+            let mut response = Json(detail).into_response();
+            response.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
         None => detail(
             StatusCode::NOT_FOUND,
             "No details are kept for that exchange.",

@@ -200,6 +200,7 @@ async fn the_live_view_gets_an_exchange_masked_once_it_asked() {
 
     let kept = exchange(&id).await.unwrap();
     assert_eq!(kept.status(), 200);
+    assert_eq!(kept.headers()["cache-control"], "no-store");
     let text = kept.text().await.unwrap();
     assert!(!text.contains(PAT), "{text}");
     assert!(
