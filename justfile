@@ -163,11 +163,11 @@ serve MODE="current":
     if [ "{{MODE}}" = legacy ]; then
         echo "The April 2026 bug: the same with --scopes none (401 at the gateway, exit 3, the app untouched)"
     fi
-    if [ "{{MODE}}" = published ]; then
-        echo "The published wizard: just try-published 2.77.0 next-js   (or 2.73.0; any app of fixtures/apps/)"
-    else
-        echo "The published wizard stops after the resource on today's era: use 'just serve published'"
-    fi
+    case "{{MODE}}" in
+        published) echo "The published wizard: just try-published 2.77.0 next-js   (or 2.73.0; any app of fixtures/apps/)" ;;
+        current) echo "The published wizard stops after the resource on today's era: use 'just serve published'" ;;
+        *) echo "The published wizard in this era: see README, 'What works with which client'" ;;
+    esac
     echo "Admin live view: open the one-time 'admin live view:' link each server printed above;"
     echo "  a new one: curl -s -X POST -H 'Authorization: Bearer dev-admin' http://localhost:8010/_admin/live/link"
     echo "Ctrl-C stops all four."
