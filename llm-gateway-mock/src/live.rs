@@ -150,7 +150,7 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    const KEY: &str = "phx_0123456789abcdefABCDEF0123456789ab";
+    const KEY: &str = "phx_fake_0123456789abcdefABCDEF01234567";
 
     fn request_headers() -> HeaderMap {
         let mut headers = HeaderMap::new();
