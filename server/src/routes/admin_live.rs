@@ -103,14 +103,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
     )
 )]
 pub async fn exchanges(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if state.admin_token.is_none() {
-        return not_mounted();
-    }
-    if !is_viewer(&state, &headers) {
-        return PlainRefusal(ApiError::Unauthorized(
-            "The live view needs its viewer cookie (open the admin link) or the admin token".into(),
-        ))
-        .into_response();
+    if let Some(refusal) = viewer_refusal(&state, &headers) {
+        return refusal;
     }
     let server = newest(
         state
@@ -137,6 +131,25 @@ pub async fn exchanges(State(state): State<AppState>, headers: HeaderMap) -> Res
     response
 }
 
+/// The answer to a data route of the view when the caller may not read
+/// it: 404 as if unmounted without `--admin-token`, 401 without a viewer
+/// cookie or the admin token; `None` when it may.
+fn viewer_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    if state.admin_token.is_none() {
+        return Some(not_mounted());
+    }
+    if !is_viewer(state, headers) {
+        return Some(
+            PlainRefusal(ApiError::Unauthorized(
+                "The live view needs its viewer cookie (open the admin link) or the admin token"
+                    .into(),
+            ))
+            .into_response(),
+        );
+    }
+    None
+}
+
 /// One server exchange's headers and bodies, masked.
 #[utoipa::path(
     get,
@@ -154,14 +167,8 @@ pub async fn detail(
     headers: HeaderMap,
     PathId(request_id): PathId,
 ) -> Response {
-    if state.admin_token.is_none() {
-        return not_mounted();
-    }
-    if !is_viewer(&state, &headers) {
-        return PlainRefusal(ApiError::Unauthorized(
-            "The live view needs its viewer cookie (open the admin link) or the admin token".into(),
-        ))
-        .into_response();
+    if let Some(refusal) = viewer_refusal(&state, &headers) {
+        return refusal;
     }
     match state.live_view.detail(&request_id) {
         Some(detail) => no_store(detail),
@@ -190,14 +197,8 @@ pub async fn gateway_detail(
     headers: HeaderMap,
     PathId(request_id): PathId,
 ) -> Response {
-    if state.admin_token.is_none() {
-        return not_mounted();
-    }
-    if !is_viewer(&state, &headers) {
-        return PlainRefusal(ApiError::Unauthorized(
-            "The live view needs its viewer cookie (open the admin link) or the admin token".into(),
-        ))
-        .into_response();
+    if let Some(refusal) = viewer_refusal(&state, &headers) {
+        return refusal;
     }
     match gateway_exchange(&state, &request_id).await {
         Ok(Some(detail)) => no_store(detail),
