@@ -4,21 +4,31 @@
 //! plain; the lookup's timing can reveal at most something about a hash,
 //! which says nothing usable about the secret.
 
+use std::sync::Arc;
+
 use protocol::credential::{hash_secret, Credential, CredentialKind};
 use protocol::scope::Scopes;
 
-use crate::db::{Grant, Holder, Team, User};
+use crate::db::Holder;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A live credential, what it grants, and who holds it: the user and the
-/// user's live teams, oldest membership first (read with the credential).
+/// user's live teams, oldest membership first (read with the credential,
+/// shared with the holder index; `live.grant`, `live.user` and
+/// `live.teams` read through to the [`Holder`]).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub kind: CredentialKind,
-    pub grant: Grant,
-    pub user: User,
-    pub teams: Vec<Team>,
+    pub holder: Arc<Holder>,
+}
+
+impl std::ops::Deref for Authenticated {
+    type Target = Holder;
+
+    fn deref(&self) -> &Holder {
+        &self.holder
+    }
 }
 
 impl Authenticated {
@@ -124,12 +134,13 @@ pub async fn resolve(
 /// `kind` (`None`: no such credential): live at `now`, or why not.
 pub fn judge(
     kind: CredentialKind,
-    holder: Option<Holder>,
+    holder: Option<Arc<Holder>>,
     now: i64,
 ) -> Result<Authenticated, Dead> {
-    let Some(Holder { grant, user, teams }) = holder else {
+    let Some(holder) = holder else {
         return Err(Dead::Unknown);
     };
+    let grant = &holder.grant;
     if grant.revoked_at.is_some() {
         return Err(Dead::Revoked);
     }
@@ -141,12 +152,7 @@ pub fn judge(
     if grant.client_id.is_some() && grant.partner_active == Some(false) {
         return Err(Dead::PartnerDeactivated);
     }
-    Ok(Authenticated {
-        kind,
-        grant,
-        user,
-        teams,
-    })
+    Ok(Authenticated { kind, holder })
 }
 
 /// Marks the journal entry with how a bearer credential was judged.
@@ -160,14 +166,15 @@ pub fn verdict(result: &Result<Authenticated, Dead>) -> crate::http::Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{Grant, User};
 
     fn holder(
         client_id: Option<&str>,
         expires_at: Option<i64>,
         revoked_at: Option<i64>,
         partner_active: Option<bool>,
-    ) -> Holder {
-        Holder {
+    ) -> Arc<Holder> {
+        Arc::new(Holder {
             grant: Grant {
                 client_id: client_id.map(str::to_owned),
                 user_id: 1,
@@ -181,7 +188,7 @@ mod tests {
             },
             user: User::for_test(),
             teams: Vec::new(),
-        }
+        })
     }
 
     /// If a row fails, a revoked, expired or deactivated partner's

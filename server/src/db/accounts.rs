@@ -6,6 +6,7 @@ use sqlx::FromRow;
 
 use super::codes::Code;
 use super::handle::{arguments, Db};
+use super::holder_index::Reach;
 use super::named::named;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -162,20 +163,25 @@ impl Db {
             expires_at = code.expires_at,
         );
         let user_uuid = account.user_uuid.clone();
-        self.write(move |connection| {
-            let statement = statement.clone();
-            let user_uuid = user_uuid.clone();
-            Box::pin(async move {
-                let row: Row = statement.query_as().fetch_one(connection).await?;
-                Ok(match row.team_id {
-                    Some(team_id) if row.user.uuid == user_uuid => Created::New {
-                        user: row.user,
-                        team_id,
-                    },
-                    _ => Created::Existing(row.user),
+        // Only the new user's rows (a taken email adds nothing): no
+        // credential's holder changes.
+        self.write_reaching(
+            |_| Reach::NoHolder,
+            move |connection| {
+                let statement = statement.clone();
+                let user_uuid = user_uuid.clone();
+                Box::pin(async move {
+                    let row: Row = statement.query_as().fetch_one(connection).await?;
+                    Ok(match row.team_id {
+                        Some(team_id) if row.user.uuid == user_uuid => Created::New {
+                            user: row.user,
+                            team_id,
+                        },
+                        _ => Created::Existing(row.user),
+                    })
                 })
-            })
-        })
+            },
+        )
         .await
     }
 

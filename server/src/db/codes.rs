@@ -5,6 +5,7 @@
 use sqlx::FromRow;
 
 use super::handle::Db;
+use super::holder_index::Reach;
 use super::named::{named, Named};
 use super::teams::{head_and_teams, team_columns, teams_of, JoinedTeam, Team};
 use super::tokens::{NewTokens, REVOKE_FAMILY};
@@ -88,7 +89,7 @@ impl Db {
         redirect_uri: Option<&str>,
         now: i64,
     ) -> sqlx::Result<()> {
-        self.execute_named(insert_code(code, redirect_uri, now)?)
+        self.execute_named_sparing_holders(insert_code(code, redirect_uri, now)?)
             .await
             .map(drop)
     }
@@ -149,7 +150,12 @@ impl Db {
             None => None,
         };
         let code_hash = code_hash.to_owned();
-        self.write(move |connection| {
+        // New tokens are no kept holder's; a replay revokes a family.
+        let reach = |exchange: &Exchange| match exchange {
+            Exchange::Replayed { .. } => Reach::Holders,
+            _ => Reach::NoHolder,
+        };
+        self.write_reaching(reach, move |connection| {
             let code_hash = code_hash.clone();
             let issue = issue.clone();
             Box::pin(async move {

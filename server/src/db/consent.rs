@@ -55,7 +55,9 @@ impl Db {
             created_at = pending.created_at,
             expires_at = pending.expires_at,
         );
-        self.execute_named(statement).await.map(drop)
+        self.execute_named_sparing_holders(statement)
+            .await
+            .map(drop)
     }
 
     /// The live pending consent with this state hash (`None` once it

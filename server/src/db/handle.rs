@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, Sql
 use sqlx::{ConnectOptions, SqliteConnection};
 
 use super::application::Application;
+use super::holder_index::{HolderIndex, Reach};
 use super::named::Named;
 use super::reader::Readers;
 use super::writer::{BoxFuture, Writer};
@@ -32,6 +33,9 @@ const READERS: usize = 4;
 pub struct Db {
     writer: Writer,
     pub(super) reader: Readers,
+    /// The holders of credentials looked up lately (`holder_index.rs`),
+    /// told of every commit by the writer.
+    pub(super) holders: Arc<HolderIndex>,
     /// The registered applications, parsed when loaded and served from
     /// memory (`applications.rs`).
     pub(super) applications: Arc<RwLock<Arc<Vec<Application>>>>,
@@ -91,10 +95,12 @@ impl Db {
             .await
             .map_err(|error| anyhow::anyhow!("cannot migrate database {url:?}: {error}"))?;
         let reader = Readers::new(options, READERS);
-        let writer = Writer::start(connection, reader.clone());
+        let holders = Arc::new(HolderIndex::default());
+        let writer = Writer::start(connection, reader.clone(), Arc::clone(&holders));
         let db = Db {
             writer,
             reader,
+            holders,
             applications: Arc::default(),
             _scratch: scratch,
         };
@@ -123,19 +129,15 @@ impl Db {
     /// One statement with named parameters on the writer ([`Db::write`]);
     /// the rows it changed.
     pub async fn execute_named(&self, statement: Named) -> sqlx::Result<u64> {
-        self.write(move |connection| {
-            let statement = statement.clone();
-            Box::pin(async move {
-                let done = statement.query().execute(connection).await?;
-                Ok(done.rows_affected())
-            })
-        })
-        .await
+        self.execute_named_reaching(|_| Reach::Holders, statement)
+            .await
     }
 
     /// Runs `work` on the writer connection, in the transaction of the
     /// next batch ([`Writer::write`]); answers once it is committed. `work`
-    /// may run more than once: it must depend on the database alone.
+    /// may run more than once: it must depend on the database alone. The
+    /// holder index forgets every holder when it commits: for a write that
+    /// cannot change one, [`Db::write_reaching`].
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
@@ -145,5 +147,47 @@ impl Db {
             + 'static,
     {
         self.writer.write(work).await
+    }
+
+    /// [`Db::write`] for a write that changes of the credential holders at
+    /// most what `reach` says of its result (`holder_index.rs`): a holder
+    /// is read from the credential's row, its partner, its user, and the
+    /// user's memberships, organizations and teams.
+    pub async fn write_reaching<T, F>(&self, reach: fn(&T) -> Reach, work: F) -> sqlx::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.writer.write_reaching(reach, work).await
+    }
+
+    /// One statement with named parameters on the writer that changes no
+    /// holder ([`Db::write_reaching`]); the rows it changed.
+    pub async fn execute_named_sparing_holders(&self, statement: Named) -> sqlx::Result<u64> {
+        self.execute_named_reaching(|_| Reach::NoHolder, statement)
+            .await
+    }
+
+    async fn execute_named_reaching(
+        &self,
+        reach: fn(&u64) -> Reach,
+        statement: Named,
+    ) -> sqlx::Result<u64> {
+        self.write_reaching(reach, move |connection| {
+            let statement = statement.clone();
+            Box::pin(async move {
+                let done = statement.query().execute(connection).await?;
+                Ok(done.rows_affected())
+            })
+        })
+        .await
+    }
+
+    /// How many credential holders the index keeps (for tests).
+    pub fn kept_holders(&self) -> usize {
+        self.holders.len()
     }
 }

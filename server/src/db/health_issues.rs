@@ -42,7 +42,9 @@ impl Db {
             dismissed = issue.dismissed,
             created_at = issue.created_at,
         );
-        self.execute_named(statement).await.map(drop)
+        self.execute_named_sparing_holders(statement)
+            .await
+            .map(drop)
     }
 
     /// A team's health issues matching `filter`, newest first, at most

@@ -1,12 +1,16 @@
 //! Credential holders: a bearer credential (an access token or a personal
 //! API key, by its hash) read with its user and the user's live teams in
 //! one query, since nearly every request looks up its credential and then
-//! its teams.
+//! its teams; and kept in the holder index (`holder_index.rs`) until a
+//! write may have changed it.
+
+use std::sync::Arc;
 
 use sqlx::FromRow;
 
 use super::accounts::User;
 use super::handle::Db;
+use super::holder_index::Table;
 use super::teams::{head_and_teams, team_columns, teams_of, JoinedTeam, Team};
 
 /// A live or dead bearer credential (access token or personal key).
@@ -61,20 +65,35 @@ macro_rules! holder_sql {
 
 impl Db {
     /// The access token (`pha_`) with this hash, its user and the user's
-    /// teams ([`Holder`]), in one query.
-    pub async fn access_token_holder(&self, token_hash: &str) -> sqlx::Result<Option<Holder>> {
-        self.holder(holder_sql!("access_tokens", "token_hash"), token_hash)
-            .await
+    /// teams ([`Holder`]): from the holder index, or else in one query.
+    pub async fn access_token_holder(&self, token_hash: &str) -> sqlx::Result<Option<Arc<Holder>>> {
+        self.holder(Table::AccessTokens, token_hash).await
     }
 
     /// The personal API key (`phx_`) with this hash, as
     /// [`Db::access_token_holder`].
-    pub async fn personal_key_holder(&self, key_hash: &str) -> sqlx::Result<Option<Holder>> {
-        self.holder(holder_sql!("personal_api_keys", "key_hash"), key_hash)
-            .await
+    pub async fn personal_key_holder(&self, key_hash: &str) -> sqlx::Result<Option<Arc<Holder>>> {
+        self.holder(Table::PersonalApiKeys, key_hash).await
     }
 
-    async fn holder(&self, sql: &'static str, hash: &str) -> sqlx::Result<Option<Holder>> {
+    async fn holder(&self, table: Table, hash: &str) -> sqlx::Result<Option<Arc<Holder>>> {
+        let epoch = match self.holders.get(table, hash) {
+            Ok(kept) => return Ok(Some(kept)),
+            Err(epoch) => epoch,
+        };
+        let sql = match table {
+            Table::AccessTokens => holder_sql!("access_tokens", "token_hash"),
+            Table::PersonalApiKeys => holder_sql!("personal_api_keys", "key_hash"),
+        };
+        let Some(holder) = self.read_holder(sql, hash).await? else {
+            return Ok(None);
+        };
+        let holder = Arc::new(holder);
+        self.holders.keep(table, hash, &holder, epoch);
+        Ok(Some(holder))
+    }
+
+    async fn read_holder(&self, sql: &'static str, hash: &str) -> sqlx::Result<Option<Holder>> {
         #[derive(FromRow)]
         struct Row {
             #[sqlx(flatten)]

@@ -68,7 +68,7 @@ impl Db {
             now = kept.now,
             expired_by = kept.now - kept.window,
         );
-        Ok(self.execute_named(statement).await? > 0)
+        Ok(self.execute_named_sparing_holders(statement).await? > 0)
     }
 
     /// The region recorded for `client_id`'s request `request_id`.

@@ -40,6 +40,9 @@ impl Db {
             now = key.now,
             expires_at = key.expires_at,
         );
-        self.execute_named(statement).await.map(drop)
+        // A new credential: no kept holder is its.
+        self.execute_named_sparing_holders(statement)
+            .await
+            .map(drop)
     }
 }

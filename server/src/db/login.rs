@@ -73,7 +73,9 @@ impl Db {
             now = session.now,
             expires_at = session.expires_at,
         );
-        self.execute_named(statement).await.map(drop)
+        self.execute_named_sparing_holders(statement)
+            .await
+            .map(drop)
     }
 
     /// The signed-in session with this id hash, unless it expired by `now`.
@@ -139,7 +141,9 @@ impl Db {
             team_id = team_id,
             now = now,
         );
-        self.execute_named(statement).await.map(drop)
+        self.execute_named_sparing_holders(statement)
+            .await
+            .map(drop)
     }
 
     /// The client, redirect URI and team a code was issued with.

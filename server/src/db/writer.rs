@@ -35,11 +35,13 @@
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use sqlx::SqliteConnection;
 
+use super::holder_index::{HolderIndex, Reach};
 use super::reader::Readers;
 use tokio::sync::{mpsc, oneshot};
 
@@ -63,11 +65,16 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task on `connection` (on the current runtime) and
-    /// the checkpointer on `checkpoints`.
-    pub fn start(connection: SqliteConnection, checkpoints: Readers) -> Writer {
+    /// the checkpointer on `checkpoints`; `holders` hears of each commit
+    /// before its writes are answered.
+    pub fn start(
+        connection: SqliteConnection,
+        checkpoints: Readers,
+        holders: Arc<HolderIndex>,
+    ) -> Writer {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let (committed, commits) = mpsc::channel(1);
-        tokio::spawn(serve(connection, jobs, committed));
+        tokio::spawn(serve(connection, jobs, committed, holders));
         tokio::spawn(
             Checkpointer {
                 readers: checkpoints,
@@ -79,8 +86,22 @@ impl Writer {
 
     /// Runs `work` in the next batch and answers once the batch committed.
     /// `work` may run more than once (see the module's documentation); an
-    /// `Err` from it is its answer, and nothing it wrote is kept.
+    /// `Err` from it is its answer, and nothing it wrote is kept. It may
+    /// change any credential's holder ([`Reach::Holders`]).
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.write_reaching(|_| Reach::Holders, work).await
+    }
+
+    /// [`Writer::write`], for a write that changes of the holders at most
+    /// what `reach` says of its result.
+    pub async fn write_reaching<T, F>(&self, reach: fn(&T) -> Reach, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
@@ -91,6 +112,7 @@ impl Writer {
         let (answer, answered) = oneshot::channel();
         let job = Write {
             work,
+            reach,
             result: None,
             answer,
         };
@@ -106,6 +128,8 @@ impl Writer {
 trait Job: Send {
     /// Runs the write, keeping its result; `true` if it failed.
     fn run<'c>(&'c mut self, connection: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    /// What the write, as it ran, may have changed of the holders.
+    fn reach(&self) -> Reach;
     /// Answers with the kept result if the batch committed, or else with
     /// the batch's error.
     fn answer(self: Box<Self>, committed: Result<(), &sqlx::Error>);
@@ -113,6 +137,7 @@ trait Job: Send {
 
 struct Write<F, T> {
     work: F,
+    reach: fn(&T) -> Reach,
     result: Option<sqlx::Result<T>>,
     answer: oneshot::Sender<sqlx::Result<T>>,
 }
@@ -138,6 +163,15 @@ where
             self.result = Some(result);
             failed
         })
+    }
+
+    fn reach(&self) -> Reach {
+        match &self.result {
+            Some(Ok(value)) => (self.reach)(value),
+            // A write that failed is rolled back; one that never ran may
+            // yet: both are judged as if they reached everything.
+            _ => Reach::Holders,
+        }
     }
 
     fn answer(self: Box<Self>, committed: Result<(), &sqlx::Error>) {
@@ -186,6 +220,7 @@ async fn serve(
     connection: SqliteConnection,
     mut jobs: mpsc::Receiver<Box<dyn Job>>,
     committed: mpsc::Sender<()>,
+    holders: Arc<HolderIndex>,
 ) {
     let mut writer = Connection {
         connection,
@@ -200,7 +235,7 @@ async fn serve(
         if jobs.recv_many(&mut batch, MAX_BATCH).await == 0 {
             break;
         }
-        run_batch(&mut writer, std::mem::take(&mut batch)).await;
+        run_batch(&mut writer, std::mem::take(&mut batch), &holders).await;
         // A checkpoint is due, unless one is already asked for.
         let _ = committed.try_send(());
     }
@@ -241,8 +276,9 @@ async fn execute(connection: &mut SqliteConnection, sql: &'static str) -> sqlx::
 
 /// Runs `batch` in transactions until every write is answered: one
 /// transaction if they all succeed, and one more after each failure (the
-/// failed write answered with its error, the others run again).
-async fn run_batch(writer: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
+/// failed write answered with its error, the others run again). After a
+/// commit, and before any answer, `holders` hears what it reached.
+async fn run_batch(writer: &mut Connection, mut batch: Vec<Box<dyn Job>>, holders: &HolderIndex) {
     while !batch.is_empty() {
         if let Err(error) = writer.begin().await {
             tracing::error!(%error, "the writer cannot begin a transaction");
@@ -268,6 +304,14 @@ async fn run_batch(writer: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
             tracing::error!(%error, writes = batch.len(), "a batch of writes was not committed");
             writer.rollback().await;
         }
+        // A failed commit is told as reaching everything: whether any of
+        // it landed is not worth being sure of.
+        let reach =
+            match committed.is_ok() && batch.iter().all(|job| job.reach() == Reach::NoHolder) {
+                true => Reach::NoHolder,
+                false => Reach::Holders,
+            };
+        holders.committed(reach);
         for job in batch.drain(..) {
             job.answer(committed.as_ref().map(|_| ()));
         }
@@ -325,7 +369,7 @@ mod tests {
             .expect("table");
         let readers = Readers::new(options, 2);
         (
-            Writer::start(connection, readers.clone()),
+            Writer::start(connection, readers.clone(), Arc::default()),
             readers,
             directory,
         )

@@ -10,7 +10,7 @@ use protocol::posthog::{Me, OrganizationRef, Project, TeamRef};
 
 use crate::auth::Authenticated;
 use crate::clock;
-use crate::db::Team;
+use crate::db::{Holder, Team};
 use crate::error::{ApiError, PostHogRefusal};
 use crate::extract::{NeededScope, PathId, PostHogCaller};
 use crate::http::Verdict;
@@ -52,9 +52,7 @@ pub async fn me(
 }
 
 async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefusal> {
-    let Authenticated {
-        grant, user, teams, ..
-    } = live;
+    let Holder { grant, user, teams } = &*live.holder;
     // The credential's team is almost always one of the user's: no
     // second query then.
     let team = match teams.iter().find(|team| team.id == grant.team_id) {
@@ -66,7 +64,7 @@ async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefus
             .ok_or_else(|| ApiError::NotFound("Not found.".into()))?,
     };
     let mut organizations: Vec<OrganizationRef> = Vec::new();
-    for team in &teams {
+    for team in teams {
         if !organizations
             .iter()
             .any(|organization| organization.id == team.organization_id)
@@ -77,9 +75,9 @@ async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefus
     Ok(Me {
         id: user.id,
         distinct_id: posthog_ids::distinct_id(&user.uuid),
-        uuid: user.uuid,
-        email: user.email,
-        first_name: user.first_name,
+        uuid: user.uuid.clone(),
+        email: user.email.clone(),
+        first_name: user.first_name.clone(),
         last_name: String::new(),
         date_joined: clock::rfc3339(user.created_at),
         pending_email: None,

@@ -21,7 +21,7 @@ use protocol::posthog::{GatewayTokenAnswer, GatewayTokenRequest};
 use protocol::scope::{Scopes, LLM_GATEWAY_READ};
 
 use crate::auth::{self, Authenticated, Dead};
-use crate::db::{Team, User};
+use crate::db::{Holder, Team, User};
 use crate::error::ApiError;
 use crate::http::{bearer, read_body, Verdict};
 use crate::posthog_ids;
@@ -369,9 +369,7 @@ fn decide(facts: Facts) -> Result<Mint, Refusal> {
         }
         Err(dead) => return Err(Refusal::InvalidToken(dead.detail().to_owned())),
     };
-    let Authenticated {
-        grant, user, teams, ..
-    } = live;
+    let Holder { grant, user, teams } = &*live.holder;
     let is_wizard = grant
         .client_id
         .as_deref()
@@ -386,8 +384,8 @@ fn decide(facts: Facts) -> Result<Mint, Refusal> {
     }
     // Every token here is scoped to exactly one team, so the real
     // endpoint's "exactly one team" check cannot fail.
-    let team = match teams.into_iter().find(|team| team.id == grant.team_id) {
-        Some(team) => team,
+    let team = match teams.iter().find(|team| team.id == grant.team_id) {
+        Some(team) => team.clone(),
         None if facts.team_elsewhere => return Err(Refusal::Unauthorized),
         None => return Err(Refusal::TeamMissing),
     };
@@ -405,7 +403,7 @@ fn decide(facts: Facts) -> Result<Mint, Refusal> {
     Ok(Mint {
         gateway,
         program,
-        user,
+        user: user.clone(),
         team,
     })
 }
@@ -454,7 +452,7 @@ async fn mint(gateway: &WizardGateway, request: &MintRequest) -> Result<MintAnsw
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{Grant, Holder};
+    use crate::db::Grant;
 
     fn gateway(rolled_out: bool) -> Option<Arc<WizardGateway>> {
         let mut gateway = WizardGateway::new("http://127.0.0.1:9").unwrap();
@@ -481,7 +479,11 @@ mod tests {
                 false => Vec::new(),
             },
         };
-        Some(auth::judge(CredentialKind::AccessToken, Some(holder), 0))
+        Some(auth::judge(
+            CredentialKind::AccessToken,
+            Some(Arc::new(holder)),
+            0,
+        ))
     }
 
     fn program(name: &str) -> ReadBody {

@@ -7,6 +7,7 @@ mod admin_live;
 mod bad_input;
 mod concurrency;
 mod contracts;
+mod holder_index;
 mod hostile;
 mod introspection;
 mod lifecycle;

@@ -1,0 +1,52 @@
+//! The holder index (`server/src/db/holder_index.rs`): a credential looked
+//! up is kept in memory, and every write that may change what it grants
+//! makes the next request read it afresh.
+
+use axum::http::StatusCode;
+
+use crate::support::*;
+
+fn active(answer: &Answer) -> bool {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    answer.json()["active"] == true
+}
+
+/// If this fails, the hot writes of a signup (a new account, its code, its
+/// tokens, counters) empty the index, and every lookup reads the database
+/// while anyone signs up.
+#[tokio::test]
+async fn signups_leave_kept_holders_kept() {
+    let server = Server::current().await;
+    let first = server.tokens(None).await;
+    assert!(active(&server.introspect(&first.access).await));
+    assert_eq!(server.state.db.kept_holders(), 1);
+    let second = server.tokens(None).await;
+    assert_eq!(server.provision(&second.access).await.status, StatusCode::OK);
+    assert_eq!(server.state.db.kept_holders(), 2);
+    assert!(active(&server.introspect(&first.access).await));
+}
+
+/// If this fails, a refreshed (rotated) access token stays live for as
+/// long as it is kept.
+#[tokio::test]
+async fn a_kept_token_rotated_away_is_refused_on_the_next_request() {
+    let server = Server::current().await;
+    let tokens = server.tokens(None).await;
+    assert!(active(&server.introspect(&tokens.access).await));
+    let refreshed = tokens_of(server.refresh(&tokens.refresh, None).await);
+    assert!(!active(&server.introspect(&tokens.access).await));
+    assert!(active(&server.introspect(&refreshed.access).await));
+}
+
+/// If this fails, a replayed code revokes its family in the database but
+/// the family's kept tokens go on being let in.
+#[tokio::test]
+async fn a_kept_token_of_a_replayed_code_is_refused_on_the_next_request() {
+    let server = Server::current().await;
+    let (code, verifier) = server.signup(None).await;
+    let tokens = tokens_of(server.exchange(&code, verifier.as_str()).await);
+    assert!(active(&server.introspect(&tokens.access).await));
+    let replay = server.exchange(&code, verifier.as_str()).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.text());
+    assert!(!active(&server.introspect(&tokens.access).await));
+}
