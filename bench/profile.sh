@@ -2,10 +2,14 @@
 # Callgrind profile of provisioning-server under a bounded signup load:
 # N full signups (account request -> token -> resources) from C clients,
 # each client one keep-alive connection. Used for "Profile" in BENCHMARKS.md.
+# With LOOKUPS=L, each client then sends L `GET /api/users/@me/` with the
+# access token of its last signup (INTROSPECT=1: L introspections as the
+# gateway instead), to profile the read paths.
 #
 #   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=target/prof \
 #       cargo build --release -p provisioning-server
 #   N=1000 C=8 bench/profile.sh                # writes target/prof/callgrind.out
+#   N=1 C=1 LOOKUPS=3000 bench/profile.sh      # the users/@me path
 #   callgrind_annotate --inclusive=yes target/prof/callgrind.out | less
 #
 # Needs valgrind and python3. Start-up (migrations, seeds) is included; it
@@ -24,9 +28,11 @@ PID=$!
 for _ in $(seq 600); do grep -q "listening on" "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
 ADDR=$(sed -n 's#listening on http://##p' "$WORK/stdout")
 [ -n "$ADDR" ] || { echo "profile: the server did not start" >&2; kill "$PID"; exit 1; }
-python3 - "$ADDR" "${N:-300}" "${C:-8}" <<'PY'
+python3 - "$ADDR" "${N:-300}" "${C:-8}" "${LOOKUPS:-0}" "${INTROSPECT:-0}" <<'PY'
 import base64, hashlib, http.client, json, os, sys, threading, urllib.parse
 host, port = sys.argv[1].split(":"); n_total, clients = int(sys.argv[2]), int(sys.argv[3])
+lookups, introspect = int(sys.argv[4]), sys.argv[5] == "1"
+GATEWAY = "Basic " + base64.b64encode(b"llm-gateway:llm-gateway-dev-secret").decode()
 SCOPES = ["user:read", "project:read", "llm_gateway:read", "dashboard:write", "insight:write",
           "query:read", "notebook:write", "event_definition:write"]
 lock, taken, errors = threading.Lock(), [0], []
@@ -45,6 +51,7 @@ def client():
         if response.status != 200:
             raise RuntimeError(f"{path}: HTTP {response.status} {data[:200]!r}")
         return json.loads(data)
+    token = None
     while (n := take()) is not None:
         try:
             verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
@@ -63,6 +70,19 @@ def client():
         except Exception as error:
             with lock:
                 errors.append(repr(error))
+    for _ in range(lookups if token else 0):
+        if introspect:
+            body = urllib.parse.urlencode({"token": token["access_token"]})
+            conn.request("POST", "/oauth/introspect", body=body, headers={
+                "Authorization": GATEWAY, "Content-Type": "application/x-www-form-urlencoded"})
+        else:
+            conn.request("GET", "/api/users/@me/",
+                         headers={"Authorization": "Bearer " + token["access_token"]})
+        response = conn.getresponse(); response.read()
+        if response.status != 200:
+            with lock:
+                errors.append(f"lookup: HTTP {response.status}")
+            break
 threads = [threading.Thread(target=client) for _ in range(clients)]
 for thread in threads: thread.start()
 for thread in threads: thread.join()

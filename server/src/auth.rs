@@ -188,6 +188,7 @@ mod tests {
             },
             user: User::for_test(),
             teams: Vec::new(),
+            answers: Default::default(),
         })
     }
 

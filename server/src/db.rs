@@ -46,7 +46,7 @@ pub use application::{Application, AuthMethod, CorruptApplication, RateLimits};
 pub use codes::{Code, Exchange};
 pub use handle::Db;
 pub use holder_index::Reach;
-pub use holders::{Grant, Holder};
+pub use holders::{Grant, Holder, KeptAnswers};
 pub use keys::NewPersonalKey;
 pub use reader::Readers;
 pub use teams::Team;

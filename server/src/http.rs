@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use std::sync::OnceLock;
 
 use protocol::admin::JournalEntry;
 use protocol::{API_VERSION, API_VERSION_HEADER, MAX_BODY_BYTES, REQUEST_ID_HEADER};
@@ -107,6 +108,49 @@ pub fn check_api_version(headers: &HeaderMap) -> Result<(), ApiError> {
     {
         Some(API_VERSION) => Ok(()),
         _ => Err(ApiError::InvalidApiVersion),
+    }
+}
+
+/// A JSON answer serialized before (kept with its holder, `KeptAnswers`):
+/// the bytes and `Content-Type` that axum's `Json` gives.
+pub struct SerializedJson(pub Bytes);
+
+impl SerializedJson {
+    /// Serializes `value` as axum's `Json` would.
+    pub fn of<T: serde::Serialize>(value: &T) -> Result<SerializedJson, ApiError> {
+        serde_json::to_vec(value)
+            .map(|body| SerializedJson(Bytes::from(body)))
+            .map_err(|error| {
+                ApiError::Internal(format!("the answer cannot be serialized: {error}"))
+            })
+    }
+
+    /// The answer kept in `slot`, if one is.
+    pub fn kept(slot: &OnceLock<Bytes>) -> Option<SerializedJson> {
+        slot.get().cloned().map(SerializedJson)
+    }
+
+    /// Serializes `value` and keeps the bytes in `slot`.
+    pub fn keep<T: serde::Serialize>(
+        slot: &OnceLock<Bytes>,
+        value: &T,
+    ) -> Result<SerializedJson, ApiError> {
+        let answer = SerializedJson::of(value)?;
+        let _ = slot.set(answer.0.clone());
+        Ok(answer)
+    }
+}
+
+impl IntoResponse for SerializedJson {
+    fn into_response(self) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
     }
 }
 

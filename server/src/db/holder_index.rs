@@ -144,6 +144,7 @@ mod tests {
             },
             user: User::for_test(),
             teams: Vec::new(),
+            answers: Default::default(),
         })
     }
 

@@ -4,8 +4,9 @@
 //! its teams; and kept in the holder index (`holder_index.rs`) until a
 //! write may have changed it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use sqlx::FromRow;
 
 use super::accounts::User;
@@ -40,6 +41,31 @@ pub struct Holder {
     pub grant: Grant,
     pub user: User,
     pub teams: Vec<Team>,
+    /// Answers made from this holder alone, kept with it.
+    pub answers: KeptAnswers,
+}
+
+impl Holder {
+    pub fn new(grant: Grant, user: User, teams: Vec<Team>) -> Holder {
+        Holder {
+            grant,
+            user,
+            teams,
+            answers: KeptAnswers::default(),
+        }
+    }
+}
+
+/// Serialized answers that depend on nothing but a [`Holder`] (and the
+/// server's fixed settings), made by the first request that needs each and
+/// reused while the holder is kept: the holder index forgets them with it,
+/// so they are never older than the holder itself.
+#[derive(Debug, Clone, Default)]
+pub struct KeptAnswers {
+    /// The body of `GET /api/users/@me/`.
+    pub me: OnceLock<Bytes>,
+    /// The body of a live introspection answer.
+    pub introspection: OnceLock<Bytes>,
 }
 
 /// The query of [`Db::access_token_holder`] for the credential table
@@ -121,6 +147,6 @@ impl Db {
             };
             ((row.grant, user), row.team)
         });
-        Ok(head_and_teams(rows).map(|((grant, user), teams)| Holder { grant, user, teams }))
+        Ok(head_and_teams(rows).map(|((grant, user), teams)| Holder::new(grant, user, teams)))
     }
 }

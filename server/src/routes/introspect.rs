@@ -5,7 +5,7 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use axum::{Extension, Json};
+use axum::Extension;
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use protocol::credential::{constant_time_eq, hash_secret, CredentialKind};
@@ -16,7 +16,7 @@ use protocol::oauth::{
 use crate::auth;
 use crate::error::{ApiError, OAuthRefusal};
 use crate::extract::RawBody;
-use crate::http::{parse_form, Verdict};
+use crate::http::{parse_form, SerializedJson, Verdict};
 use crate::state::AppState;
 
 /// RFC 7662 introspection of a `pha_` or `phx_`, for resource servers.
@@ -38,10 +38,10 @@ pub async fn handle(
     _: ResourceServer,
     headers: HeaderMap,
     RawBody(bytes, _): RawBody<OAuthRefusal>,
-) -> Result<(Extension<Verdict>, Json<IntrospectionAnswer>), OAuthRefusal> {
+) -> Result<(Extension<Verdict>, SerializedJson), OAuthRefusal> {
     let request: IntrospectionRequest = parse_form(&headers, &bytes)?;
     let (answer, verdict) = introspect(&state, request.token.as_deref()).await?;
-    Ok((Extension(verdict), Json(answer)))
+    Ok((Extension(verdict), answer))
 }
 
 /// A caller authenticated with HTTP Basic as a registered, active
@@ -98,7 +98,7 @@ async fn authenticate_resource_server(
 async fn introspect(
     state: &AppState,
     token: Option<&str>,
-) -> Result<(IntrospectionAnswer, Verdict), ApiError> {
+) -> Result<(SerializedJson, Verdict), ApiError> {
     // RFC 7662 section 2.1: `token` is required; a form without the field
     // is malformed (contract section 2). An empty value is a credential that
     // is not live (the gateway's readiness probe sends one).
@@ -112,8 +112,16 @@ async fn introspect(
     .await?;
     let verdict = auth::verdict(&resolved);
     let Ok(live) = resolved else {
-        return Ok((IntrospectionAnswer::inactive(), verdict));
+        return Ok((
+            SerializedJson::of(&IntrospectionAnswer::inactive())?,
+            verdict,
+        ));
     };
+    // Made once per kept holder: the answer depends on it alone (and on
+    // the server's region).
+    if let Some(kept) = SerializedJson::kept(&live.answers.introspection) {
+        return Ok((kept, verdict));
+    }
     let token_type = match live.kind {
         CredentialKind::AccessToken => TOKEN_TYPE_ACCESS_TOKEN,
         _ => TOKEN_TYPE_PERSONAL_API_KEY,
@@ -129,18 +137,19 @@ async fn introspect(
             .map(|team| team.id)
             .collect(),
     };
+    let answer = IntrospectionAnswer {
+        active: true,
+        scope: Some(live.grant.scopes.clone()),
+        client_id: live.grant.client_id.clone(),
+        token_type: Some(token_type.into()),
+        exp: live.grant.expires_at,
+        iat: Some(live.grant.created_at),
+        sub: Some(live.user.uuid.clone()),
+        scoped_teams: Some(scoped_teams),
+        region: Some(state.region.to_string()),
+    };
     Ok((
-        IntrospectionAnswer {
-            active: true,
-            scope: Some(live.grant.scopes.clone()),
-            client_id: live.grant.client_id.clone(),
-            token_type: Some(token_type.into()),
-            exp: live.grant.expires_at,
-            iat: Some(live.grant.created_at),
-            sub: Some(live.user.uuid.clone()),
-            scoped_teams: Some(scoped_teams),
-            region: Some(state.region.to_string()),
-        },
+        SerializedJson::keep(&live.answers.introspection, &answer)?,
         verdict,
     ))
 }

@@ -13,7 +13,7 @@ use crate::clock;
 use crate::db::{Holder, Team};
 use crate::error::{ApiError, PostHogRefusal};
 use crate::extract::{NeededScope, PathId, PostHogCaller};
-use crate::http::Verdict;
+use crate::http::{SerializedJson, Verdict};
 use crate::posthog_ids;
 use crate::state::AppState;
 
@@ -47,22 +47,34 @@ impl NeededScope for ProjectRead {
 pub async fn me(
     State(state): State<AppState>,
     caller: PostHogCaller<UserRead>,
-) -> (Extension<Verdict>, Result<Json<Me>, PostHogRefusal>) {
-    (caller.verdict(), me_of(&state, caller.live).await.map(Json))
+) -> (Extension<Verdict>, Result<SerializedJson, PostHogRefusal>) {
+    (caller.verdict(), me_answer(&state, &caller.live).await)
 }
 
-async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefusal> {
-    let Holder { grant, user, teams } = &*live.holder;
-    // The credential's team is almost always one of the user's: no
-    // second query then.
-    let team = match teams.iter().find(|team| team.id == grant.team_id) {
-        Some(team) => team.clone(),
-        None => state
-            .db
-            .team(grant.team_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("Not found.".into()))?,
-    };
+/// The answer, made once per kept holder: it depends on the holder alone
+/// when the credential's team is one of the user's, as it almost always
+/// is (otherwise the team is read, and the answer is not kept).
+async fn me_answer(
+    state: &AppState,
+    live: &Authenticated,
+) -> Result<SerializedJson, PostHogRefusal> {
+    let slot = &live.answers.me;
+    if let Some(kept) = SerializedJson::kept(slot) {
+        return Ok(kept);
+    }
+    if let Some(team) = live.teams.iter().find(|team| team.id == live.grant.team_id) {
+        return Ok(SerializedJson::keep(slot, &me_of(live, team))?);
+    }
+    let team = state
+        .db
+        .team(live.grant.team_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Not found.".into()))?;
+    Ok(SerializedJson::of(&me_of(live, &team))?)
+}
+
+fn me_of(live: &Authenticated, team: &Team) -> Me {
+    let Holder { user, teams, .. } = &*live.holder;
     let mut organizations: Vec<OrganizationRef> = Vec::new();
     for team in teams {
         if !organizations
@@ -72,7 +84,7 @@ async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefus
             organizations.push(organization(team));
         }
     }
-    Ok(Me {
+    Me {
         id: user.id,
         distinct_id: posthog_ids::distinct_id(&user.uuid),
         uuid: user.uuid.clone(),
@@ -91,21 +103,21 @@ async fn me_of(state: &AppState, live: Authenticated) -> Result<Me, PostHogRefus
         toolbar_mode: None,
         role_at_organization: None,
         hide_mcp_hints: false,
-        organization: organization(&team),
+        organization: organization(team),
         team: TeamRef {
             id: team.id,
             uuid: posthog_ids::team_uuid(&team.organization_id, team.id),
             organization: team.organization_id.clone(),
             project_id: team.id,
-            name: team.name,
-            api_token: team.api_token,
+            name: team.name.clone(),
+            api_token: team.api_token.clone(),
             timezone: "UTC".to_owned(),
             is_demo: team.is_demo,
             ingested_event: false,
             completed_snippet_onboarding: false,
         },
         organizations,
-    })
+    }
 }
 
 /// One project (needs `project:read`).

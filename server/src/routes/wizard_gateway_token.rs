@@ -369,7 +369,9 @@ fn decide(facts: Facts) -> Result<Mint, Refusal> {
         }
         Err(dead) => return Err(Refusal::InvalidToken(dead.detail().to_owned())),
     };
-    let Holder { grant, user, teams } = &*live.holder;
+    let Holder {
+        grant, user, teams, ..
+    } = &*live.holder;
     let is_wizard = grant
         .client_id
         .as_deref()
@@ -478,6 +480,7 @@ mod tests {
                 true => vec![Team::for_test(7, "o1", false)],
                 false => Vec::new(),
             },
+            answers: Default::default(),
         };
         Some(auth::judge(
             CredentialKind::AccessToken,

@@ -4,6 +4,8 @@
 
 use axum::http::StatusCode;
 
+use protocol::paths;
+
 use crate::support::*;
 
 fn active(answer: &Answer) -> bool {
@@ -21,7 +23,10 @@ async fn signups_leave_kept_holders_kept() {
     assert!(active(&server.introspect(&first.access).await));
     assert_eq!(server.state.db.kept_holders(), 1);
     let second = server.tokens(None).await;
-    assert_eq!(server.provision(&second.access).await.status, StatusCode::OK);
+    assert_eq!(
+        server.provision(&second.access).await.status,
+        StatusCode::OK
+    );
     assert_eq!(server.state.db.kept_holders(), 2);
     assert!(active(&server.introspect(&first.access).await));
 }
@@ -49,4 +54,30 @@ async fn a_kept_token_of_a_replayed_code_is_refused_on_the_next_request() {
     let replay = server.exchange(&code, verifier.as_str()).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.text());
     assert!(!active(&server.introspect(&tokens.access).await));
+}
+
+/// If this fails, a kept `/api/users/@me/` answer outlives a change to the
+/// team it names, or a kept answer differs from a fresh one.
+#[tokio::test]
+async fn a_kept_answer_is_forgotten_with_its_holder() {
+    let server = Server::current().await;
+    let tokens = server.tokens(None).await;
+    let me = || server.send(Call::get(paths::USERS_ME).bearer(&tokens.access));
+    let first = me().await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    let again = me().await;
+    assert_eq!(again.body, first.body);
+    let team = first.json()["team"]["id"].as_i64().expect("a team id");
+    server
+        .state
+        .db
+        .rename_team(team, "Renamed")
+        .await
+        .expect("renames");
+    let renamed = me().await;
+    assert_eq!(renamed.json()["team"]["name"], "Renamed");
+    let mut expected = first.json();
+    expected["team"]["name"] = "Renamed".into();
+    assert_eq!(renamed.json(), expected);
 }
