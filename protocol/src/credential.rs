@@ -196,6 +196,11 @@ pub fn mask(presented: &str) -> String {
 /// `phx%5F…`, as a path may carry it) is found too, and comes out decoded
 /// and masked.
 pub fn redact_secrets(text: &str) -> String {
+    // Every journal line passes here: most hold no `%` and nothing shaped
+    // like a secret prefix (`ph?_`), and are returned without a search.
+    if !may_hold_prefixed_secret(text) {
+        return text.to_owned();
+    }
     let text = reveal_encoded(text);
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_ref();
@@ -230,6 +235,12 @@ pub const SECRET_SHAPED_RUN: usize = 32;
 /// request ids and paths in journals and logs.
 pub fn redact_secret_shaped(text: &str) -> String {
     let text = redact_secrets(text);
+    if !text
+        .split(|c: char| !is_url_safe(c))
+        .any(|run| run.len() >= SECRET_SHAPED_RUN)
+    {
+        return text;
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(start) = rest.find(is_url_safe) {
@@ -250,6 +261,16 @@ pub fn redact_secret_shaped(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Whether `text` may hold a secret prefix, plain or percent-encoded: a
+/// `%`, or `p`, `h`, any byte, `_` (every secret prefix's shape).
+fn may_hold_prefixed_secret(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.contains(&b'%')
+        || bytes
+            .windows(4)
+            .any(|window| window[0] == b'p' && window[1] == b'h' && window[3] == b'_')
 }
 
 fn find_secret_start(text: &str) -> Option<usize> {
@@ -358,6 +379,20 @@ pub fn find_full_secrets(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::random::SeededRandom;
+
+    /// If this fails, a secret prefix does not have the shape the quick
+    /// check of [`redact_secrets`] looks for (`p`, `h`, any, `_`), and
+    /// credentials of that kind would be journaled in full.
+    #[test]
+    fn every_secret_prefix_is_seen_by_the_quick_check() {
+        for prefix in CredentialKind::secret_prefixes() {
+            assert!(may_hold_prefixed_secret(prefix), "{prefix}");
+            assert!(may_hold_prefixed_secret(&format!("/x/{prefix}abc")), "{prefix}");
+        }
+        assert!(may_hold_prefixed_secret("/%70hx_abc"));
+        assert!(!may_hold_prefixed_secret("/api/users/@me"));
+        assert_eq!(redact_secret_shaped("/api/users/@me"), "/api/users/@me");
+    }
 
     /// If this fails, a credential body of 512 characters is refused or one
     /// of 513 is taken (the bound every program parses with).

@@ -107,17 +107,30 @@ pub fn resolve(named: &str) -> Option<&'static FrameworkInfo> {
     if folded.is_empty() {
         return None;
     }
-    FRAMEWORKS
+    spellings()
         .iter()
-        .flat_map(|framework| {
-            [fold(framework.id), fold(framework.name)]
-                .into_iter()
-                .chain(framework.aliases.iter().map(|alias| alias.to_string()))
-                .map(move |spelling| (spelling, framework))
-        })
-        .filter(|(spelling, _)| !spelling.is_empty() && folded.starts_with(spelling.as_str()))
+        .filter(|(spelling, _)| folded.starts_with(spelling.as_str()))
         .max_by_key(|(spelling, _)| spelling.len())
-        .map(|(_, framework)| framework)
+        .map(|(_, framework)| *framework)
+}
+
+/// Every known spelling, folded, with its framework: made once (the
+/// gateway resolves a name on every request).
+fn spellings() -> &'static [(String, &'static FrameworkInfo)] {
+    static SPELLINGS: std::sync::OnceLock<Vec<(String, &'static FrameworkInfo)>> =
+        std::sync::OnceLock::new();
+    SPELLINGS.get_or_init(|| {
+        FRAMEWORKS
+            .iter()
+            .flat_map(|framework| {
+                [fold(framework.id), fold(framework.name)]
+                    .into_iter()
+                    .chain(framework.aliases.iter().map(|alias| alias.to_string()))
+                    .map(move |spelling| (spelling, framework))
+            })
+            .filter(|(spelling, _)| !spelling.is_empty())
+            .collect()
+    })
 }
 
 /// The framework with this exact id.

@@ -10,6 +10,7 @@ mod faults;
 mod gateway_tokens;
 mod health;
 mod hostile;
+mod introspection_rounds;
 mod leaks;
 mod recipes;
 mod responses;

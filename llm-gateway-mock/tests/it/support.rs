@@ -43,6 +43,10 @@ pub struct SeenCall {
 pub struct FakeIntrospection {
     pub answers: Arc<Mutex<HashMap<String, IntrospectionAnswer>>>,
     pub seen: Arc<Mutex<Vec<SeenCall>>>,
+    /// When set, each call decides its answer, then waits for a permit
+    /// before sending it (a slow server), and says it arrived.
+    pub hold: Arc<Mutex<Option<Arc<tokio::sync::Semaphore>>>>,
+    pub arrived: Arc<tokio::sync::Notify>,
 }
 
 impl FakeIntrospection {
@@ -147,6 +151,11 @@ async fn introspect(
         .get(&token)
         .cloned()
         .unwrap_or_else(IntrospectionAnswer::inactive);
+    let hold = fake.hold.lock().unwrap().clone();
+    fake.arrived.notify_one();
+    if let Some(hold) = hold {
+        hold.acquire().await.expect("the hold stays open").forget();
+    }
     Json(answer).into_response()
 }
 
@@ -186,7 +195,7 @@ async fn serve(router: Router) -> SocketAddr {
 pub async fn start_introspection() -> (FakeIntrospection, String) {
     let fake = FakeIntrospection {
         answers: Arc::new(Mutex::new(canned_answers())),
-        seen: Arc::default(),
+        ..FakeIntrospection::default()
     };
     let router = Router::new()
         .route("/oauth/introspect", post(introspect))
