@@ -5,6 +5,34 @@ use crate::context::Context_;
 use crate::report::{self, Row, Target};
 use crate::wizard::WizardFigures;
 
+/// A target met when a row's quotient is at least `wanted`: `over` names
+/// the divisor and `quotient` reads the row's field holding it.
+fn quotient_target(
+    name: &str,
+    row: Option<&Row>,
+    over: &str,
+    quotient: fn(&Row) -> Option<f64>,
+    wanted: f64,
+) -> Target {
+    let measured = row.and_then(quotient);
+    Target {
+        name: name.to_owned(),
+        wanted: format!("ours ÷ {over} ≥ {wanted}"),
+        measured: measured.map_or_else(|| "not measured".into(), |value| format!("{value:.2}×")),
+        met: measured.map(|value| value >= wanted),
+    }
+}
+
+/// Ours ÷ the peer's figure is at least `wanted`.
+fn ratio_target(name: &str, row: Option<&Row>, wanted: f64) -> Target {
+    quotient_target(name, row, "peer", |row| row.ratio, wanted)
+}
+
+/// Ours ÷ the ceiling row's rate is at least `wanted`.
+fn ceiling_target(name: &str, row: Option<&Row>, wanted: f64) -> Target {
+    quotient_target(name, row, "ceiling", |row| row.of_ceiling, wanted)
+}
+
 fn find<'a>(rows: &'a [Row], prefix: &str) -> Option<&'a Row> {
     rows.iter().find(|row| row.name.starts_with(prefix))
 }
@@ -22,15 +50,6 @@ pub(crate) fn targets(
             |value| format!("{} {unit}", report::number(value)),
         )
     };
-    let mut ratio_target = |name: &str, row: Option<&Row>, wanted: f64| {
-        let ratio = row.and_then(|row| row.ratio);
-        targets.push(Target {
-            name: name.to_owned(),
-            wanted: format!("ours ÷ peer ≥ {wanted}"),
-            measured: ratio.map_or_else(|| "not measured".into(), |ratio| format!("{ratio:.2}×")),
-            met: ratio.map(|ratio| ratio >= wanted),
-        });
-    };
     let top = cx
         .options
         .signup_clients
@@ -38,66 +57,62 @@ pub(crate) fn targets(
         .max()
         .copied()
         .unwrap_or(64);
-    ratio_target(
-        &format!("full signups/s ≥ peer's single-token rate ({top} clients)"),
-        find(
-            &cx.rows,
-            &format!("full signups/s vs peer single tokens/s, {top} clients"),
+    let ratios = [
+        (
+            format!("full signups/s ≥ peer's single-token rate ({top} clients)"),
+            format!("full signups/s vs peer single tokens/s, {top} clients"),
+            1.0,
         ),
-        1.0,
-    );
-    ratio_target(
-        &format!("full signups/s on the grown database ≥ peer's single-token rate ({top} clients)"),
-        find(&cx.rows, "full signups/s on a grown database"),
-        1.0,
-    );
-    ratio_target(
-        "auth code + PKCE flows ≥ 2× the peer's",
-        find(&cx.rows, "auth code + PKCE"),
-        2.0,
-    );
-    ratio_target(
-        "introspection ≥ the peer's lookup-free answer",
-        find(&cx.rows, "token introspection"),
-        1.0,
-    );
-    ratio_target(
-        "/api/users/@me/ ≥ the peer's /userinfo",
-        find(&cx.rows, "GET /api/users/@me/"),
-        1.0,
-    );
-    ratio_target(
-        "gateway messages ≥ ½ of the peer's lookup-free introspection rate",
-        find(&cx.rows, "gateway messages/s vs peer"),
-        0.5,
-    );
-    let mut ceiling_target = |name: &str, row: Option<&Row>, wanted: f64| {
-        let fraction = row.and_then(|row| row.of_ceiling);
-        targets.push(Target {
-            name: name.to_owned(),
-            wanted: format!("ours ÷ ceiling ≥ {wanted}"),
-            measured: fraction.map_or_else(
-                || "not measured".into(),
-                |fraction| format!("{fraction:.2}×"),
+        (
+            format!(
+                "full signups/s on the grown database ≥ peer's single-token rate ({top} clients)"
             ),
-            met: fraction.map(|fraction| fraction >= wanted),
-        });
-    };
-    ceiling_target(
-        "introspection ≥ 0.8 of the ceiling",
-        find(&cx.rows, "token introspection"),
-        0.8,
-    );
-    ceiling_target(
-        "/api/users/@me/ ≥ 0.8 of the ceiling",
-        find(&cx.rows, "GET /api/users/@me/"),
-        0.8,
-    );
-    ceiling_target(
-        "gateway messages ≥ 0.5 of the ceiling",
-        find(&cx.rows, "gateway messages/s vs peer"),
-        0.5,
-    );
+            "full signups/s on a grown database".to_owned(),
+            1.0,
+        ),
+        (
+            "auth code + PKCE flows ≥ 2× the peer's".to_owned(),
+            "auth code + PKCE".to_owned(),
+            2.0,
+        ),
+        (
+            "introspection ≥ the peer's lookup-free answer".to_owned(),
+            "token introspection".to_owned(),
+            1.0,
+        ),
+        (
+            "/api/users/@me/ ≥ the peer's /userinfo".to_owned(),
+            "GET /api/users/@me/".to_owned(),
+            1.0,
+        ),
+        (
+            "gateway messages ≥ ½ of the peer's lookup-free introspection rate".to_owned(),
+            "gateway messages/s vs peer".to_owned(),
+            0.5,
+        ),
+    ];
+    for (name, prefix, wanted) in &ratios {
+        targets.push(ratio_target(name, find(&cx.rows, prefix), *wanted));
+    }
+    for (name, prefix, wanted) in [
+        (
+            "introspection ≥ 0.8 of the ceiling",
+            "token introspection",
+            0.8,
+        ),
+        (
+            "/api/users/@me/ ≥ 0.8 of the ceiling",
+            "GET /api/users/@me/",
+            0.8,
+        ),
+        (
+            "gateway messages ≥ 0.5 of the ceiling",
+            "gateway messages/s vs peer",
+            0.5,
+        ),
+    ] {
+        targets.push(ceiling_target(name, find(&cx.rows, prefix), wanted));
+    }
     // p99 per step at the top concurrency.
     for latency in cx.latencies.iter().filter(|latency| {
         latency.clients == top
@@ -154,4 +169,36 @@ pub(crate) fn targets(
         met: wizard.wall_ms.map(|value| value < 150.0),
     });
     targets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Better;
+
+    #[test]
+    fn a_quotient_target_reads_its_own_field_of_the_row() {
+        let row = Row::new(
+            "token introspection",
+            "req/s",
+            Some(10.0),
+            Some(5.0),
+            Better::Higher,
+            "",
+        )
+        .against_ceiling(Some(20.0));
+        let ratio = ratio_target("vs peer", Some(&row), 1.0);
+        assert_eq!(ratio.wanted, "ours ÷ peer ≥ 1");
+        assert_eq!(ratio.measured, "2.00×");
+        assert_eq!(ratio.met, Some(true));
+        let ceiling = ceiling_target("vs ceiling", Some(&row), 0.8);
+        assert_eq!(ceiling.wanted, "ours ÷ ceiling ≥ 0.8");
+        assert_eq!(ceiling.measured, "0.50×");
+        assert_eq!(ceiling.met, Some(false));
+        let missing = ceiling_target("vs ceiling", None, 0.8);
+        assert_eq!(
+            (missing.measured.as_str(), missing.met),
+            ("not measured", None)
+        );
+    }
 }
