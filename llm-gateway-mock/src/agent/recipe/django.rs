@@ -92,12 +92,7 @@ fn load_env(planner: &mut Planner<'_>, framework: &FrameworkInfo) -> Result<Task
             ));
         }
     }
-    match edits.acts.is_empty() {
-        true => Ok(Task::Skip(format!(
-            "load `.env` in `{settings}`: no anchor found"
-        ))),
-        false => Ok(Task::Acts(edits.acts)),
-    }
+    Ok(edits.into_task("load `.env`"))
 }
 
 /// The local apps' `apps.py` files: those `INSTALLED_APPS` names outside

@@ -251,7 +251,8 @@ fn pages_app(
         return Ok(Task::Acts(vec![Act::Write {
             path: format!("{dir}/_app.{component}"),
             content: format!(
-                "{props}import posthog from 'posthog-js';\nimport {{ PostHogProvider }} from 'posthog-js/react';\n\n{guard}\nexport default function App({signature}) {{\n  return (\n    <PostHogProvider client={{posthog}}>\n      <Component {{...pageProps}} />\n    </PostHogProvider>\n  );\n}}\n"
+                "{props}{imports}\n{guard}\nexport default function App({signature}) {{\n  return (\n    <PostHogProvider client={{posthog}}>\n      <Component {{...pageProps}} />\n    </PostHogProvider>\n  );\n}}\n",
+                imports = text::POSTHOG_PROVIDER_IMPORTS,
             ),
         }]));
     };
@@ -264,23 +265,14 @@ fn pages_app(
     let mut edits = FileEdits::new(&path, text);
     edits.apply(text::add_js_lines_at_top(
         text,
-        &format!("import posthog from 'posthog-js';\nimport {{ PostHogProvider }} from 'posthog-js/react';\n\n{guard}"),
+        &format!("{}\n{guard}", text::POSTHOG_PROVIDER_IMPORTS),
     ));
     let current = edits.text.clone();
-    let wrapped = text::find_line(&current, |line| line.trim() == "<Component {...pageProps} />").map(|line| {
-        let pad = text::indent(line);
-        (
-            format!("{line}\n"),
-            format!("{pad}<PostHogProvider client={{posthog}}>\n{pad}  <Component {{...pageProps}} />\n{pad}</PostHogProvider>\n"),
-        )
-    });
-    edits.apply(wrapped);
-    match edits.acts.is_empty() {
-        true => Ok(Task::Skip(format!(
-            "initialise PostHog in `{path}`: no anchor found"
-        ))),
-        false => Ok(Task::Acts(edits.acts)),
-    }
+    edits.apply(text::wrap_in_posthog_provider(
+        &current,
+        "<Component {...pageProps} />",
+    ));
+    Ok(edits.into_task("initialise PostHog"))
 }
 
 /// An event captured on the home page when it is a client component.

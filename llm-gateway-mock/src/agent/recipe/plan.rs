@@ -335,4 +335,13 @@ impl FileEdits {
             None => false,
         }
     }
+
+    /// The edits made as the task's acts, or, when none could be made, the
+    /// task `what` skipped for want of an anchor.
+    pub fn into_task(self, what: &str) -> Task {
+        match self.acts.is_empty() {
+            true => Task::Skip(format!("{what} in `{}`: no anchor found", self.path)),
+            false => Task::Acts(self.acts),
+        }
+    }
 }

@@ -44,7 +44,7 @@ fn initialise(planner: &mut Planner<'_>, framework: &FrameworkInfo) -> Result<Ta
     if !text.contains("from 'posthog-js'") {
         edits.apply(text::add_js_lines_at_top(
             text,
-            "import posthog from 'posthog-js';\nimport { PostHogProvider } from 'posthog-js/react';\n",
+            text::POSTHOG_PROVIDER_IMPORTS,
         ));
     }
     if !edits.text.contains("posthog.init(") {
@@ -60,21 +60,9 @@ fn initialise(planner: &mut Planner<'_>, framework: &FrameworkInfo) -> Result<Ta
     }
     if !edits.text.contains("<PostHogProvider") {
         let current = edits.text.clone();
-        let wrapped = text::find_line(&current, |line| line.trim() == "<App />").map(|line| {
-            let pad = text::indent(line);
-            (
-                format!("{line}\n"),
-                format!("{pad}<PostHogProvider client={{posthog}}>\n{pad}  <App />\n{pad}</PostHogProvider>\n"),
-            )
-        });
-        edits.apply(wrapped);
+        edits.apply(text::wrap_in_posthog_provider(&current, "<App />"));
     }
-    match edits.acts.is_empty() {
-        true => Ok(Task::Skip(format!(
-            "initialise PostHog in `{entry}`: no anchor found"
-        ))),
-        false => Ok(Task::Acts(edits.acts)),
-    }
+    Ok(edits.into_task("initialise PostHog"))
 }
 
 fn capture(planner: &mut Planner<'_>, _: &FrameworkInfo) -> Result<Task, Blocked> {

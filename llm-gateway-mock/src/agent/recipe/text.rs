@@ -24,6 +24,22 @@ pub fn insert_before(text: &str, line: &str, addition: &str) -> Option<(String, 
     Some((old.clone(), format!("{addition}{old}")))
 }
 
+/// The imports a React module needs to hand the `posthog` client to
+/// `PostHogProvider`.
+pub const POSTHOG_PROVIDER_IMPORTS: &str =
+    "import posthog from 'posthog-js';\nimport { PostHogProvider } from 'posthog-js/react';\n";
+
+/// Wraps the first line that holds `element` alone (`<App />`) in a
+/// `PostHogProvider` given the `posthog` client, at that line's indent.
+pub fn wrap_in_posthog_provider(text: &str, element: &str) -> Option<(String, String)> {
+    let line = find_line(text, |line| line.trim() == element)?;
+    let pad = indent(line);
+    Some((
+        format!("{line}\n"),
+        format!("{pad}<PostHogProvider client={{posthog}}>\n{pad}  {element}\n{pad}</PostHogProvider>\n"),
+    ))
+}
+
 /// The first line satisfying `pattern`.
 pub fn find_line(text: &str, pattern: impl Fn(&str) -> bool) -> Option<&str> {
     text.lines().find(|line| pattern(line))
@@ -427,6 +443,17 @@ mod tests {
                 serde_json::from_str(&after).unwrap_or_else(|error| panic!("{after}: {error}"));
             assert_eq!(value["dependencies"]["posthog-js"], "^1", "{after}");
         }
+    }
+
+    #[test]
+    fn an_element_alone_on_its_line_is_wrapped_in_the_provider_at_its_indent() {
+        let entry = "root.render(\n  <StrictMode>\n    <App />\n  </StrictMode>\n);\n";
+        assert_eq!(
+            apply(entry, wrap_in_posthog_provider(entry, "<App />")),
+            "root.render(\n  <StrictMode>\n    <PostHogProvider client={posthog}>\n      <App />\n    </PostHogProvider>\n  </StrictMode>\n);\n"
+        );
+        let inline = "root.render(<App />);\n";
+        assert_eq!(wrap_in_posthog_provider(inline, "<App />"), None);
     }
 
     #[test]
