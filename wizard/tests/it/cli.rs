@@ -8,6 +8,9 @@ use serde_json::json;
 
 use crate::stub::{self, Gateway};
 
+/// The arguments of a signup as a person types them.
+pub(crate) const SIGNUP: [&str; 3] = ["--signup", "--email", "a@example.com"];
+
 /// A Next.js project in a temp dir, and a temp HOME and log dir.
 pub(crate) struct Sandbox {
     pub(crate) root: tempfile::TempDir,
@@ -63,6 +66,12 @@ impl Sandbox {
         command
     }
 
+    /// `wizard --signup --email a@example.com` against a stand-in, run to
+    /// its end.
+    pub(crate) fn signup(&self, url: &str) -> std::process::Output {
+        self.against(url).args(SIGNUP).output().unwrap()
+    }
+
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.root.path().join("logs/posthog-wizard.log"))
             .unwrap_or_default()
@@ -86,6 +95,16 @@ fn walk(root: &Path, directory: &Path, files: &mut Vec<(String, Vec<u8>)>) {
             files.push((relative, std::fs::read(&path).unwrap()));
         }
     }
+}
+
+/// The run ended with exit code `code`; its stderr tells why when not.
+pub(crate) fn assert_exit(output: &std::process::Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The outputs and the log never hold a full pha_/phr_/phx_.
@@ -240,11 +259,7 @@ fn a_settings_conflict_gets_the_logout_advice_naming_the_file() {
         Gateway::Unauthorized(r#"Bearer realm="llm-gateway", error="invalid_token""#),
         "llm_gateway:read",
     );
-    let output = sandbox
-        .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
-        .output()
-        .unwrap();
+    let output = sandbox.signup(&stub.url);
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("claude auth logout"), "{stderr}");
@@ -261,11 +276,7 @@ fn a_settings_conflict_gets_the_logout_advice_naming_the_file() {
 fn a_gateway_outage_is_not_blamed_on_the_key() {
     let sandbox = Sandbox::new();
     let stub = stub::start(Gateway::Unavailable, "llm_gateway:read");
-    let output = sandbox
-        .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
-        .output()
-        .unwrap();
+    let output = sandbox.signup(&stub.url);
     assert_eq!(output.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a problem with your key"), "{stderr}");
@@ -284,17 +295,8 @@ fn edits_are_written_together_after_end_turn() {
         ]),
         "llm_gateway:read",
     );
-    let output = sandbox
-        .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = sandbox.signup(&stub.url);
+    assert_exit(&output, 0);
     let project = sandbox.project();
     assert_eq!(
         std::fs::read_to_string(project.join("instrumentation-client.ts")).unwrap(),
@@ -346,11 +348,7 @@ fn a_refused_edit_writes_nothing_and_exits_7() {
             "llm_gateway:read",
         );
         let before = sandbox.snapshot();
-        let output = sandbox
-            .against(&stub.url)
-            .args(["--signup", "--email", "a@example.com"])
-            .output()
-            .unwrap();
+        let output = sandbox.signup(&stub.url);
         assert_eq!(output.status.code(), Some(7), "{refused}");
         assert!(String::from_utf8_lossy(&output.stderr).contains("nothing was written"));
         assert_eq!(sandbox.snapshot(), before, "{refused}");
@@ -382,11 +380,7 @@ fn an_overloaded_or_rate_limited_gateway_is_retried_until_it_answers() {
         let sandbox = Sandbox::new();
         let (gateway, calls) = flaky(status, 2);
         let stub = stub::start(gateway, "llm_gateway:read");
-        let output = sandbox
-            .against(&stub.url)
-            .args(["--signup", "--email", "a@example.com"])
-            .output()
-            .unwrap();
+        let output = sandbox.signup(&stub.url);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{status}: {stderr}");
         assert!(stderr.contains("; retrying in"), "{status}: {stderr}");
@@ -410,11 +404,7 @@ fn a_gateway_that_stays_overloaded_fails_with_exit_5_and_writes_nothing() {
     let (gateway, calls) = flaky(529, usize::MAX);
     let stub = stub::start(gateway, "llm_gateway:read");
     let before = sandbox.snapshot();
-    let output = sandbox
-        .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
-        .output()
-        .unwrap();
+    let output = sandbox.signup(&stub.url);
     assert_eq!(output.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -195,11 +195,7 @@ fn a_refusal_after_edits_were_staged_writes_nothing() {
         );
         let sandbox = Sandbox::new();
         let before = sandbox.snapshot();
-        let output = sandbox
-            .against(&stub.url)
-            .args(["--signup", "--email", "a@example.com"])
-            .output()
-            .unwrap();
+        let output = sandbox.signup(&stub.url);
         assert_eq!(
             output.status.code(),
             Some(3),
@@ -721,13 +717,7 @@ fn doctor_without_a_key_signs_in_with_the_login_scopes() {
 fn a_second_run_changes_nothing() {
     let sandbox = Sandbox::new();
     let stub = stub::start(next_js_script(), SIGNUP_SCOPE);
-    let run = || {
-        sandbox
-            .against(&stub.url)
-            .args(["--signup", "--email", "a@example.com"])
-            .output()
-            .unwrap()
-    };
+    let run = || sandbox.signup(&stub.url);
     let first = run();
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     let after_first = sandbox.snapshot();

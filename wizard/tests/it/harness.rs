@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::{assert_no_secrets, Sandbox};
+use crate::cli::{assert_exit, assert_no_secrets, Sandbox};
 use crate::stub::{self, Gateway, STUB_URL};
 
 const SCOPE: &str = "llm_gateway:read";
@@ -65,17 +65,8 @@ fn a_conversation_of_claude_code_tools_stages_and_writes_the_right_files() {
         ),
     ];
     let stub = stub::start(Gateway::Script(script), SCOPE);
-    let output = sandbox
-        .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = sandbox.signup(&stub.url);
+    assert_exit(&output, 0);
     assert_no_secrets(&sandbox, &output);
     let bodies = stub.gateway_bodies.lock().unwrap().clone();
     assert_eq!(bodies.len(), 2, "one turn of tools, then the final answer");
@@ -167,11 +158,7 @@ fn an_agent_that_sets_another_key_is_corrected_not_duplicated() {
         )]),
         SCOPE,
     );
-    let output = sandbox
-        .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
-        .output()
-        .unwrap();
+    let output = sandbox.signup(&stub.url);
     assert_eq!(output.status.code(), Some(0));
     let env = std::fs::read_to_string(sandbox.project().join(".env.local")).unwrap();
     assert_eq!(
@@ -202,11 +189,7 @@ fn an_agent_asking_again_for_a_failed_read_is_stopped_and_nothing_is_written() {
         SCOPE,
     );
     let before = sandbox.snapshot();
-    let output = sandbox
-        .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
-        .output()
-        .unwrap();
+    let output = sandbox.signup(&stub.url);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(7), "{stderr}");
     assert!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::cli::{assert_no_secrets, Sandbox};
+use crate::cli::{assert_no_secrets, Sandbox, SIGNUP};
 use crate::stub::{self, DeepLinks, Gateway, Options, DEEP_LINK_TOKEN, FAKE_ACCESS_TOKEN};
 
 const SIGNUP_SCOPE: &str = "user:read project:read llm_gateway:read dashboard:write insight:write query:read notebook:write event_definition:write";
@@ -30,7 +30,7 @@ fn text(bytes: &[u8]) -> String {
 fn signup(sandbox: &Sandbox, stub: &stub::Stub, extra: &[&str]) -> std::process::Output {
     sandbox
         .against(&stub.url)
-        .args(["--signup", "--email", "a@example.com"])
+        .args(SIGNUP)
         .args(extra)
         .output()
         .unwrap()
@@ -110,7 +110,7 @@ fn the_environment_turns_streaming_on() {
     let output = sandbox
         .against(&stub.url)
         .env("POSTHOG_WIZARD_STREAM", "true")
-        .args(["--signup", "--email", "a@example.com"])
+        .args(SIGNUP)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
