@@ -6,8 +6,6 @@
 //! `Edit` only of a file it has read) in the event order Anthropic streams; over HTTP, the probe, the root's banner,
 //! `count_tokens` and the product prefixes answer as the real gateway does.
 
-use std::path::PathBuf;
-
 use gateway::agent::{self, Scripts, REMARK_TEXT};
 use gateway::call_kind::{self, CallKind};
 use gateway::routes::messages::parse_request;
@@ -15,18 +13,12 @@ use gateway::stream;
 use protocol::gateway::ContentBlock;
 use serde_json::{json, Value};
 
-use crate::support::{Gateway, OTHER_APP_TOKEN, PAT, WIZARD_TOKEN};
+use crate::support::{
+    recorded_exchanges, AdmissionCase, Gateway, OTHER_APP_TOKEN, PAT, WIZARD_TOKEN,
+};
 
 fn fixtures() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/harness/claude-code");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 9, "the recorded exchanges are missing");
-    files
+    recorded_exchanges("claude-code", 9)
         .into_iter()
         .map(|path| {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -350,8 +342,7 @@ async fn products_and_count_tokens_follow_the_real_gateway() {
     let body = json!({"model": "claude-sonnet-4-6", "max_tokens": 16, "messages": [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}]});
-    // (path, credential, status, a fragment of the body)
-    let cases: &[(&str, &str, u16, &str)] = &[
+    let cases: &[AdmissionCase] = &[
         ("/v1/messages/count_tokens", PAT, 200, "input_tokens"),
         (
             "/wizard/v1/messages/count_tokens",
@@ -394,18 +385,5 @@ async fn products_and_count_tokens_follow_the_real_gateway() {
         // The root is the llm_gateway product: any application may use it.
         ("/v1/messages", OTHER_APP_TOKEN, 200, "\"type\":\"message\""),
     ];
-    for (path, credential, status, fragment) in cases {
-        let response = gateway
-            .http
-            .post(format!("{}{path}", gateway.base))
-            .bearer_auth(credential)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let got = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        assert_eq!(got, *status, "{path} {}: {text}", &credential[..4]);
-        assert!(text.contains(fragment), "{path}: {text}");
-    }
+    gateway.check_admissions(&body, cases).await;
 }

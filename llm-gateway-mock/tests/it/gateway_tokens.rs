@@ -54,24 +54,13 @@ async fn a_minted_phe_is_let_in_everywhere_and_only_the_mint_key_mints() {
     let before = gateway.introspection.seen().len();
     for path in ["/wizard/v1/messages", "/v1/messages"] {
         let response = gateway
-            .http
-            .post(format!("{}{path}", gateway.base))
-            .bearer_auth(&token)
-            .json(&first_request("framework: next-js"))
-            .send()
-            .await
-            .unwrap();
+            .post_bearer(path, &token, &first_request("framework: next-js"))
+            .await;
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }
     for stream in [false, true] {
-        let response = gateway
-            .http
-            .post(format!("{}/v1/responses", gateway.base))
-            .bearer_auth(&token)
-            .json(&json!({"model": "gpt-5-mini", "input": "hello", "stream": stream}))
-            .send()
-            .await
-            .unwrap();
+        let body = json!({"model": "gpt-5-mini", "input": "hello", "stream": stream});
+        let response = gateway.post_bearer("/v1/responses", &token, &body).await;
         assert_eq!(response.status().as_u16(), 200, "stream {stream}");
         let text = response.text().await.unwrap();
         assert!(

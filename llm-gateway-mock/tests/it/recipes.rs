@@ -235,17 +235,9 @@ async fn run_claude_code(gateway: &Gateway, app: &str) -> (Project, String) {
             "system": [{"type": "text", "text": format!("You are Claude Code.\n - Primary working directory: {}\n", project.root)}],
             "messages": messages, "tools": claude_tools(),
         });
-        let answer: Value = gateway
-            .http
-            .post(format!("{}/wizard/v1/messages?beta=true", gateway.base))
-            .bearer_auth(WIZARD_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = gateway
+            .post_bearer_for_json("/wizard/v1/messages?beta=true", WIZARD_TOKEN, &body)
+            .await;
         let content = answer["content"].as_array().unwrap().clone();
         messages.push(json!({"role": "assistant", "content": content}));
         if answer["stop_reason"] == "end_turn" {
@@ -287,17 +279,9 @@ async fn run_pi(gateway: &Gateway, app: &str, find_fails: bool) -> (Project, Str
     .collect();
     for _ in 0..80 {
         let body = json!({"model": "openai/gpt-test", "stream": false, "store": false, "input": input, "tools": tools});
-        let answer: Value = gateway
-            .http
-            .post(format!("{}/v1/responses", gateway.base))
-            .bearer_auth(PAT)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = gateway
+            .post_bearer_for_json("/v1/responses", PAT, &body)
+            .await;
         let output = answer["output"].as_array().unwrap().clone();
         let call = output
             .iter()

@@ -4,8 +4,6 @@
 //! working directory, an edit only of a file the conversation read), and
 //! the events it streams have the shape of the ones the harness accepted.
 
-use std::path::PathBuf;
-
 use gateway::agent::render_pi::{integration_of, Reply};
 use gateway::agent::{self, REMARK_TEXT};
 use gateway::responses_stream::{self, Envelope};
@@ -28,15 +26,7 @@ struct Recorded {
 }
 
 fn recorded() -> Vec<Recorded> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/harness/responses");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 4, "the recorded exchanges are missing");
-    names
+    recorded_exchanges("responses", 4)
         .into_iter()
         .map(|path| {
             let exchange: Value =
@@ -205,23 +195,16 @@ fn turn_selection_follows_the_recorded_tool_results() {
 }
 
 async fn mint(gateway: &Gateway) -> String {
-    let answer: Value = gateway
-        .http
-        .post(format!("{}/v1/tokens", gateway.base))
-        .bearer_auth(DEV_MINT_KEY)
-        .json(&json!({
-            "cap_usd": "20.000000",
-            "ttl_seconds": 3600,
-            "product": "wizard:posthog-integration",
-            "obo": "0190aaaa-0000-7000-8000-00000000000a",
-            "user": "distinct-fake-1",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = json!({
+        "cap_usd": "20.000000",
+        "ttl_seconds": 3600,
+        "product": "wizard:posthog-integration",
+        "obo": "0190aaaa-0000-7000-8000-00000000000a",
+        "user": "distinct-fake-1",
+    });
+    let answer = gateway
+        .post_bearer_for_json("/v1/tokens", DEV_MINT_KEY, &body)
+        .await;
     answer["token"].as_str().unwrap().to_owned()
 }
 
@@ -309,8 +292,7 @@ async fn the_first_recorded_request_gets_a_call_over_http_and_is_journaled() {
 async fn responses_routes_admit_by_product_like_the_messages_routes() {
     let gateway = Gateway::start().await;
     let body = json!({"model": "m", "input": "- Framework: Flask", "stream": false});
-    // (path, credential, status, a fragment of the body)
-    let cases: &[(&str, &str, u16, &str)] = &[
+    let cases: &[AdmissionCase] = &[
         (
             "/v1/responses",
             OTHER_APP_TOKEN,
@@ -345,18 +327,5 @@ async fn responses_routes_admit_by_product_like_the_messages_routes() {
             "Authentication required",
         ),
     ];
-    for (path, credential, status, fragment) in cases {
-        let response = gateway
-            .http
-            .post(format!("{}{path}", gateway.base))
-            .bearer_auth(credential)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let got = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        assert_eq!(got, *status, "{path} {}: {text}", &credential[..4]);
-        assert!(text.contains(fragment), "{path}: {text}");
-    }
+    gateway.check_admissions(&body, cases).await;
 }

@@ -212,6 +212,10 @@ pub async fn closed_url() -> String {
     format!("http://{address}/oauth/introspect")
 }
 
+/// A POST the gateway admits or refuses: (path, credential, status, a
+/// fragment of the body).
+pub type AdmissionCase<'a> = (&'a str, &'a str, u16, &'a str);
+
 pub struct Gateway {
     pub base: String,
     pub http: reqwest::Client,
@@ -265,6 +269,43 @@ impl Gateway {
             .unwrap()
     }
 
+    /// Posts a JSON body to `path` with `Authorization: Bearer credential`.
+    pub async fn post_bearer(
+        &self,
+        path: &str,
+        credential: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(credential)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// [`Gateway::post_bearer`], its answer read as JSON.
+    pub async fn post_bearer_for_json(&self, path: &str, credential: &str, body: &Value) -> Value {
+        self.post_bearer(path, credential, body)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Posts `body` to each case's path with its bearer credential: the
+    /// status and a fragment of the answer are the case's.
+    pub async fn check_admissions(&self, body: &Value, cases: &[AdmissionCase<'_>]) {
+        for (path, credential, status, fragment) in cases {
+            let response = self.post_bearer(path, credential, body).await;
+            let got = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert_eq!(got, *status, "{path} {}: {text}", &credential[..4]);
+            assert!(text.contains(fragment), "{path}: {text}");
+        }
+    }
+
     pub async fn journal_text(&self) -> String {
         self.http
             .get(format!("{}/_admin/journal", self.base))
@@ -276,6 +317,25 @@ impl Gateway {
             .await
             .unwrap()
     }
+}
+
+/// The JSON files of `fixtures/harness/<harness>/` in path order: the
+/// recorded exchanges, at least `at_least` of them.
+pub fn recorded_exchanges(harness: &str, at_least: usize) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/harness")
+        .join(harness);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= at_least,
+        "the recorded exchanges of {harness} are missing"
+    );
+    files
 }
 
 /// The wizard's first request for a framework.
