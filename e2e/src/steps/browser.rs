@@ -182,33 +182,27 @@ impl BrowserFollowStep {
 
 #[cfg(test)]
 mod tests {
-    use crate::steps::Step;
-
-    fn parse(text: &str) -> anyhow::Result<Step> {
-        let step: Step = toml::from_str::<toml::Value>(text)?.try_into()?;
-        step.validate()?;
-        Ok(step)
-    }
+    use crate::steps::{parse_step, Step};
 
     #[test]
     fn browser_steps_parse_and_validate() {
-        let open = parse(
+        let open = parse_step(
             "kind = \"browser_open\"\nname = \"login\"\npath = \"/oauth/authorize\"\nquery = { client_id = \"posthog-wizard\" }\npkce = true\nexpect = { status = 200, page_contains = [\"Sign in\"], header_absent = [\"location\"] }\n",
         )
         .unwrap();
         assert_eq!(open.label(), "login");
-        let submit = parse(
+        let submit = parse_step(
             "kind = \"browser_submit\"\nform = \"consent\"\nfields = { team_id = \"1\" }\nbutton = \"allow\"\n",
         )
         .unwrap();
         assert_eq!(submit.label(), "submit consent");
-        let follow = parse(
+        let follow = parse_step(
             "kind = \"browser_follow\"\ncallback = { state = \"s\", error = \"\" }\nsave = { code = \"code\" }\n",
         )
         .unwrap();
         assert_eq!(follow.label(), "follow redirects");
         let Step::BrowserFollow(delivering) =
-            parse("kind = \"browser_follow\"\ndeliver = true\n").unwrap()
+            parse_step("kind = \"browser_follow\"\ndeliver = true\n").unwrap()
         else {
             panic!()
         };
@@ -239,7 +233,7 @@ mod tests {
             ),
             ("kind = \"browser_follow\"\ndelivre = true\n", "delivre"),
         ] {
-            let message = format!("{:#}", parse(text).unwrap_err());
+            let message = format!("{:#}", parse_step(text).unwrap_err());
             assert!(message.contains(needle), "{text}: {message}");
         }
     }

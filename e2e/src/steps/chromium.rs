@@ -231,17 +231,11 @@ fn default_timeout() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::Step;
-
-    fn parse(text: &str) -> Result<Step> {
-        let step: Step = toml::from_str::<toml::Value>(text)?.try_into()?;
-        step.validate()?;
-        Ok(step)
-    }
+    use crate::steps::{parse_step, Step};
 
     #[test]
     fn chromium_steps_parse_into_one_verb_per_action() {
-        let step = parse(
+        let step = parse_step(
             "kind = \"chromium\"\nlabel = \"sign in\"\nactions = [\n{ open = \"{saved.url}\", drop_query = [\"redirect_uri\"] },\n{ fill = \"#e\", value = \"a@b.c\" },\n{ click = \"button\" },\n{ read = \"#code\", save = \"code\" },\n{ expect_text = \"Hi\" },\n{ expect_no_text = \"Bye\" },\n{ expect_url = \"http://x/\" },\n{ expect_status = 200 },\n]\n",
         )
         .unwrap();
@@ -303,7 +297,7 @@ mod tests {
                 "got 121",
             ),
         ] {
-            let message = format!("{:#}", parse(&text).unwrap_err());
+            let message = format!("{:#}", parse_step(&text).unwrap_err());
             assert!(message.contains(needle), "{text}: {message}");
         }
     }

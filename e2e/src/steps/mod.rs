@@ -133,6 +133,15 @@ impl Step {
     }
 }
 
+/// One step written as a scenario's `[[steps]]` table, parsed and
+/// validated as a scenario file's steps are: the step kinds' tests share it.
+#[cfg(test)]
+pub(crate) fn parse_step(text: &str) -> Result<Step> {
+    let step: Step = toml::from_str::<toml::Value>(text)?.try_into()?;
+    step.validate()?;
+    Ok(step)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,17 +216,11 @@ fn default_output_timeout() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::Step;
-
-    fn parse(text: &str) -> Result<Step> {
-        let step: Step = toml::from_str::<toml::Value>(text)?.try_into()?;
-        step.validate()?;
-        Ok(step)
-    }
+    use crate::steps::{parse_step, Step};
 
     #[test]
     fn wizard_steps_parse_with_defaults() {
-        let Step::Wizard(run) = parse(
+        let Step::Wizard(run) = parse_step(
             "kind = \"wizard\"\nargs = [\"--ci\", \"--api-key\", \"{saved.pat}\"]\nenv = { A = \"b\" }\nstdin = \"code\\n\"\nexpect = { exit_code = 0, output_contains = [\"nothing changed\"], project = \"unchanged\" }\n",
         )
         .unwrap() else {
@@ -237,30 +231,30 @@ mod tests {
         assert_eq!(run.stdin.as_deref(), Some("code\n"));
         assert_eq!(run.expect.project, Some(StepProject::Unchanged));
         assert_eq!(run.label(), "wizard --ci --api-key {saved.pat}");
-        let Step::WizardOutput(output) =
-            parse("kind = \"wizard_output\"\npattern = '^(http://\\S+)$'\nsave = { url = 1 }\n")
-                .unwrap()
-        else {
+        let Step::WizardOutput(output) = parse_step(
+            "kind = \"wizard_output\"\npattern = '^(http://\\S+)$'\nsave = { url = 1 }\n",
+        )
+        .unwrap() else {
             panic!()
         };
         assert_eq!(output.save["url"], 1);
         assert_eq!(output.timeout_seconds, DEFAULT_OUTPUT_TIMEOUT);
-        let Step::WizardWait(wait) =
-            parse("kind = \"wizard_wait\"\nexpect = { exit_code = 3, project = \"untouched\" }\n")
-                .unwrap()
-        else {
+        let Step::WizardWait(wait) = parse_step(
+            "kind = \"wizard_wait\"\nexpect = { exit_code = 3, project = \"untouched\" }\n",
+        )
+        .unwrap() else {
             panic!()
         };
         assert_eq!(wait.expect.exit_code, Some(3));
         assert_eq!(wait.label(), "wait for the wizard");
         let Step::Wizard(interactive) =
-            parse("kind = \"wizard\"\nbackground = true\nstdin_open = true\n").unwrap()
+            parse_step("kind = \"wizard\"\nbackground = true\nstdin_open = true\n").unwrap()
         else {
             panic!()
         };
         assert!(interactive.stdin_open);
         let Step::WizardInput(input) =
-            parse("kind = \"wizard_input\"\ntext = \"{saved.code}\\n\"\n").unwrap()
+            parse_step("kind = \"wizard_input\"\ntext = \"{saved.code}\\n\"\n").unwrap()
         else {
             panic!()
         };
@@ -314,7 +308,7 @@ mod tests {
                 "txt",
             ),
         ] {
-            let message = format!("{:#}", parse(text).expect_err(text));
+            let message = format!("{:#}", parse_step(text).expect_err(text));
             assert!(message.contains(needle), "{text}: {message}");
         }
     }
