@@ -302,6 +302,69 @@ mod tests {
         assert_eq!(lines[0].value, "phx_***");
     }
 
+    /// If this fails, a secret one character past a boundary of the
+    /// masking (the run length, the excerpt, a UUID's shape, an array in a
+    /// JSON body, a cookie without a value) is shown in full, or harmless
+    /// text is masked.
+    #[test]
+    fn masking_holds_at_its_boundaries() {
+        let short_run = "a".repeat(31);
+        let long_run = "b".repeat(32);
+        let exact = [b'.'; BODY_EXCERPT];
+        let over = [b'.'; BODY_EXCERPT + 1];
+        let dots = ".".repeat(BODY_EXCERPT);
+        let cases: Vec<(&str, String, String)> = vec![
+            ("a run of 31 is kept", text(&short_run), short_run.clone()),
+            (
+                "a run of 32 is masked",
+                text(&long_run),
+                "bbbb***".to_owned(),
+            ),
+            (
+                "a UUID's shape with letters past f is masked",
+                text("zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"),
+                "zzzz***".to_owned(),
+            ),
+            (
+                "five hexadecimal groups of other lengths are masked",
+                text("0123456789ab-0123-0123-0123-0123456789ab"),
+                "0123***".to_owned(),
+            ),
+            (
+                "a body of exactly the excerpt is kept whole",
+                body(Some("text/plain"), &exact),
+                dots.clone(),
+            ),
+            (
+                "one byte more is cut and counted",
+                body(Some("text/plain"), &over),
+                format!("{dots}\n… ({} bytes in all)", BODY_EXCERPT + 1),
+            ),
+            (
+                "secret keys inside JSON arrays are masked",
+                body(
+                    Some("application/json"),
+                    br#"[{"token":"short-one"},{"name":"kept"}]"#,
+                ),
+                "[\n  {\n    \"token\": \"shor***\"\n  },\n  {\n    \"name\": \"kept\"\n  }\n]"
+                    .to_owned(),
+            ),
+            (
+                "a cookie without a value is masked whole",
+                header_value("Cookie", "flag; a=b"),
+                "***; a=***".to_owned(),
+            ),
+            (
+                "a set-cookie without attributes keeps only its name",
+                header_value("Set-Cookie", "posthog_form=nonce"),
+                "posthog_form=***".to_owned(),
+            ),
+        ];
+        for (what, got, expected) in cases {
+            assert_eq!(got, expected, "{what}");
+        }
+    }
+
     /// If this fails, the live view's memory grows with every request.
     #[test]
     fn details_are_kept_newest_last_within_the_cap() {
@@ -325,6 +388,12 @@ mod tests {
             kept.detail(&KEPT_DETAILS.to_string()),
             Some(detail(KEPT_DETAILS))
         );
+        let newer = ExchangeDetail {
+            response_body: "newer".to_owned(),
+            ..detail(1)
+        };
+        kept.keep(newer.clone());
+        assert_eq!(kept.detail("1"), Some(newer), "the newest of one id wins");
         kept.clear();
         assert!(kept.detail("1").is_none());
         assert!(kept.watched());
