@@ -158,6 +158,12 @@ impl IntoResponse for GatewayError {
     }
 }
 
+/// FastAPI's answer to a path no route matches, which the real gateway
+/// (no handler of its own) sends as it is: `404 {"detail":"Not Found"}`.
+pub fn not_found() -> Response {
+    detail(StatusCode::NOT_FOUND, "Not Found")
+}
+
 /// A `{"detail"}` answer for routes outside the messages flow (admin, 404).
 pub fn detail(status: StatusCode, detail: &str) -> Response {
     (

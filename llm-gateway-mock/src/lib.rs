@@ -41,7 +41,6 @@ pub mod stream;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -121,7 +120,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found() -> Response {
-    error::detail(StatusCode::NOT_FOUND, "Not found.")
+    error::not_found()
 }
 
 /// Binds, prints `listening on http://<addr>` once, and serves (within

@@ -12,7 +12,7 @@ use axum::Json;
 use protocol::credential::constant_time_eq;
 use protocol::gateway::AUTHENTICATION_REQUIRED;
 
-use crate::error::detail;
+use crate::error::{detail, not_found};
 use crate::state::AppState;
 
 pub async fn journal(
@@ -132,7 +132,7 @@ pub async fn set_faults(
 /// The answer refusing the request, or `None` when the admin token matches.
 fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = state.admin_token.as_deref() else {
-        return Some(detail(StatusCode::NOT_FOUND, "Not found."));
+        return Some(not_found());
     };
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)

@@ -59,6 +59,9 @@ async fn admin_routes_do_not_exist_without_the_flag() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    // FastAPI's own 404, as the real gateway answers an unknown path.
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"detail": "Not Found"}));
 }
 
 #[tokio::test]

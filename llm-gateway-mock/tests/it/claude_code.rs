@@ -285,6 +285,18 @@ async fn claude_code_is_answered_over_http_on_every_path_it_uses() {
         .await
         .unwrap();
     assert_eq!(head.status(), 404, "the real gateway has no /wizard route");
+    let missing = gateway
+        .http
+        .get(format!("{}/wizard", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<Value>().await.unwrap(),
+        json!({"detail": "Not Found"}),
+        "FastAPI's own 404 body"
+    );
     let head = gateway.http.head(&gateway.base).send().await.unwrap();
     assert_eq!(head.status(), 405, "FastAPI registers / for GET only");
     assert_eq!(head.headers()["allow"], "GET");
