@@ -146,6 +146,7 @@ async fn update_the_env_file(session: &Session, target: &Target) -> Result<Outco
     staging
         .write(framework.env_file, &env)
         .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
+    let ignored = ignore_the_env_files(session, &mut staging, &framework)?;
     let files = staging.commit().map_err(|error| {
         WizardError::Internal(format!("cannot write {}: {error}", framework.env_file))
     })?;
@@ -161,6 +162,7 @@ async fn update_the_env_file(session: &Session, target: &Target) -> Result<Outco
         "  updated {} (project API key and host)",
         framework.env_file
     ));
+    say_ignored(session, &ignored);
     dashboard_link(session, target).await;
     output.line(format!("Verbose log: {}", session.log.path().display()));
     Ok(Outcome::Integrated {
@@ -206,6 +208,7 @@ async fn with_the_agent(
     }
     let agent_files = staging.paths();
     settle_the_env_file(session, &mut staging, target)?;
+    let ignored = ignore_the_env_files(session, &mut staging, &framework)?;
     let step = session.progress.step("Writing the files…");
     let files = staging
         .commit()
@@ -223,6 +226,7 @@ async fn with_the_agent(
         "  wrote {} (project API key and host)",
         framework.env_file
     ));
+    say_ignored(session, &ignored);
     for file in files
         .iter()
         .filter(|file| agent_files.contains(file) && file.as_str() != framework.env_file)
@@ -269,6 +273,33 @@ fn settle_the_env_file(
         .write(framework.env_file, &env)
         .map_err(|refusal| WizardError::Internal(refusal.to_string()))?;
     Ok(())
+}
+
+/// Stages the `.gitignore` line of each env file the run writes (see
+/// [`Staging::ignore_env_files`]): the names added, for the summary.
+fn ignore_the_env_files(
+    session: &Session,
+    staging: &mut Staging,
+    framework: &Framework,
+) -> Result<Vec<String>, WizardError> {
+    let added = staging
+        .ignore_env_files(framework.env_file)
+        .map_err(|refusal| WizardError::Internal(format!("cannot stage .gitignore: {refusal}")))?;
+    if !added.is_empty() {
+        session
+            .log
+            .line(format!(".gitignore gains {}", added.join(", ")));
+    }
+    Ok(added)
+}
+
+/// The summary's line for the env files `.gitignore` now ignores.
+fn say_ignored(session: &Session, added: &[String]) {
+    if !added.is_empty() {
+        session
+            .output
+            .line(format!("  added {} to .gitignore", added.join(", ")));
+    }
 }
 
 /// Whether `content` sets the framework's key and host variables once

@@ -15,7 +15,7 @@
 //!   agent, the writes and the summary) with `agent.rs` (the gateway
 //!   conversation), `tools.rs` (the Claude Code tools it offers and
 //!   answers, over `file_search.rs` and `package_manager.rs`),
-//!   `staging.rs` (edits written only at the end),
+//!   `staging.rs` (edits written only at the end, over `gitignore.rs`),
 //!   `framework.rs`, `deep_link.rs`, `diagnose.rs` and `settings.rs` (honest
 //!   401s).
 //! - The means of a run: `session.rs` over `config.rs` (the parsed options),
@@ -34,6 +34,7 @@ pub mod error;
 pub mod file_search;
 pub mod flows;
 pub mod framework;
+pub mod gitignore;
 pub mod integrate;
 pub mod log;
 pub mod login;

@@ -9,8 +9,10 @@
 //! out. The refusals speak as Claude Code's tools do, since the agent at
 //! the gateway is written against them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
+
+use crate::gitignore::{self, GITIGNORE};
 
 /// Why one call was refused; the agent hears it as an `is_error` result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +39,8 @@ pub struct Staging {
     root: PathBuf,
     /// Relative path → new content.
     files: BTreeMap<PathBuf, String>,
+    /// The files `set_env_values` wrote, which `.gitignore` must cover.
+    env_files: BTreeSet<PathBuf>,
 }
 
 impl Staging {
@@ -44,6 +48,7 @@ impl Staging {
         Staging {
             root: root.to_path_buf(),
             files: BTreeMap::new(),
+            env_files: BTreeSet::new(),
         }
     }
 
@@ -150,7 +155,32 @@ impl Staging {
         let current = self.view(&relative)?.unwrap_or_default();
         let merged = merge_env_values(&current, values);
         self.files.insert(relative.clone(), merged);
+        self.env_files.insert(relative.clone());
         Ok(relative)
+    }
+
+    /// Stages the root `.gitignore` so that it ignores `env_file` and every
+    /// file `set_env_values` wrote, each by its file name, as the published
+    /// wizard does after `set_env_values` (a missing `.gitignore` is
+    /// created). Returns the names it added, none when all were ignored.
+    pub fn ignore_env_files(&mut self, env_file: &str) -> Result<Vec<String>, Refusal> {
+        let names: BTreeSet<String> = self
+            .env_files
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([Path::new(env_file)])
+            .filter_map(|path| path.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect();
+        let mut added = Vec::new();
+        for name in names {
+            let current = self.view(Path::new(GITIGNORE))?;
+            if !gitignore::ignores(current.as_deref().unwrap_or_default(), &name) {
+                self.write(GITIGNORE, &gitignore::with_entry(current.as_deref(), &name))?;
+                added.push(name);
+            }
+        }
+        Ok(added)
     }
 
     /// The staged paths, relative, in order.
@@ -301,6 +331,57 @@ mod tests {
         assert!(std::fs::read_to_string(&absolute)
             .unwrap()
             .contains("\"a\": 3"));
+    }
+
+    /// If this fails, a run leaves its env file (and the key in it) for
+    /// `git add` to pick up, or writes `.gitignore` before the end.
+    #[test]
+    fn env_files_are_added_to_the_gitignore_once() {
+        let values = [("KEY".to_owned(), "phc_x".to_owned())];
+        /// The .gitignore before, the env file the agent set, the staged
+        /// .gitignore expected, the names added.
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [&'a str],
+        );
+        let cases: &[Case] = &[
+            (None, None, Some(".env.local\n"), &[".env.local"]),
+            (
+                Some("node_modules"),
+                Some("config/.env"),
+                Some("node_modules\n.env\n.env.local\n"),
+                &[".env", ".env.local"],
+            ),
+            (Some(".env*\n"), Some(".env"), None, &[]),
+            (Some(".env.local\n"), None, None, &[]),
+        ];
+        for (before, agent_file, expected, added) in cases {
+            let directory = project();
+            std::fs::create_dir(directory.path().join("config")).unwrap();
+            if let Some(before) = before {
+                std::fs::write(directory.path().join(".gitignore"), before).unwrap();
+            }
+            let mut staging = Staging::new(directory.path());
+            if let Some(agent_file) = agent_file {
+                staging.set_env_values(agent_file, &values).unwrap();
+            }
+            staging.write(".env.local", "KEY=phc_x\n").unwrap();
+            assert_eq!(
+                staging.ignore_env_files(".env.local").unwrap(),
+                *added,
+                "{before:?}"
+            );
+            let staged = staging.files.get(Path::new(".gitignore")).cloned();
+            assert_eq!(staged.as_deref(), *expected, "{before:?}");
+            // Staged, not written: the project changes only at the commit.
+            let on_disk = std::fs::read_to_string(directory.path().join(".gitignore")).ok();
+            assert_eq!(on_disk.as_deref(), *before, "{before:?}");
+            staging.commit().unwrap();
+            let after = std::fs::read_to_string(directory.path().join(".gitignore")).ok();
+            assert_eq!(after.as_deref(), expected.or(*before), "{before:?}");
+        }
     }
 
     #[test]

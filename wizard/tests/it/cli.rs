@@ -317,6 +317,11 @@ fn edits_are_written_together_after_end_turn() {
         !env.contains("phx_"),
         "the env file must never hold the personal API key"
     );
+    assert_eq!(
+        std::fs::read_to_string(project.join(".gitignore")).unwrap(),
+        ".env.local\n",
+        "the env file is kept out of commits, as the published wizard keeps it"
+    );
     assert_no_secrets(&sandbox, &output);
 }
 
