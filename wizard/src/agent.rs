@@ -57,8 +57,8 @@ enum Reply {
 }
 
 /// Runs the conversation to `end_turn`, answering every tool call over the
-/// staging. Returns the staging (not yet written) and the calls the wizard
-/// refused. An agent that asks again for a call that failed is stopped
+/// staging. Returns the staging (not yet written) and what refuses the run
+/// (edits the agent ended with unmet, outright refusals). An agent that asks again for a call that failed is stopped
 /// there (its refusal names the call).
 pub async fn converse(
     call: &GatewayCall<'_>,

@@ -172,7 +172,8 @@ async fn update_the_env_file(session: &Session, target: &Target) -> Result<Outco
 }
 
 /// A project without PostHog: the agent's edits and the env file, staged
-/// and written together, or nothing when any edit was refused.
+/// and written together, or nothing when the agent ended with an edit
+/// unmet or was refused outright.
 async fn with_the_agent(
     session: &Session,
     credential: &Credential,

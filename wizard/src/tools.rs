@@ -7,11 +7,14 @@
 //!
 //! Every answer is a `tool_result`: text as Claude Code words it, errors
 //! with `is_error` (Claude Code's tools wrap theirs in `<tool_use_error>`;
-//! the MCP tools say `Error: …`). A failed `Write`, `Edit` or
-//! `set_env_values`, and any path outside the project, is also a refused
-//! edit: the run then writes nothing. A call repeated after it failed
-//! ends the conversation, as a refusal too: an agent that asks again for
-//! what it was just refused is going round in circles.
+//! the MCP tools say `Error: …`). As in Claude Code, a failed call is told
+//! to the agent and the conversation goes on: a failed `Write`, `Edit` or
+//! `set_env_values` is an effect still unmet on its file until a later
+//! change of the same file succeeds, and the run writes nothing when the
+//! agent ends with one unmet. Any path outside the project and an unknown
+//! tool refuse the run outright, and a call repeated after it failed ends
+//! the conversation as a refusal: an agent that asks again for what it
+//! was just refused is going round in circles.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -54,7 +57,8 @@ pub struct ToolAnswer {
 }
 
 /// A failed call: the message the agent hears, and whether it refuses the
-/// whole run.
+/// whole run whatever follows (a path out of the project, an unknown
+/// tool); any other failed edit only leaves its file's effect unmet.
 struct Failure {
     message: String,
     refuses: bool,
@@ -76,9 +80,9 @@ impl Failure {
     }
 
     /// A refusal of the staging: a path out of the project refuses the
-    /// run whatever the tool; anything else only when `edits`.
-    fn of(refusal: Refusal, edits: bool) -> Failure {
-        let refuses = edits || matches!(refusal, Refusal::OutsideProject(..));
+    /// run whatever the tool.
+    fn of(refusal: Refusal) -> Failure {
+        let refuses = matches!(refusal, Refusal::OutsideProject(..));
         Failure {
             message: refusal.to_string(),
             refuses,
@@ -95,7 +99,10 @@ pub struct Toolbox {
     seen: BTreeSet<PathBuf>,
     /// Calls that failed, as (name, input).
     failed: Vec<(String, Value)>,
-    refused: Vec<String>,
+    /// What refuses the run so far, in order: a failed edit keyed by its
+    /// file (dropped when a later change of that file succeeds), or an
+    /// outright refusal (no key).
+    refused: Vec<(Option<PathBuf>, String)>,
     repeated_a_failure: bool,
 }
 
@@ -121,9 +128,32 @@ impl Toolbox {
         self.repeated_a_failure
     }
 
-    /// The staging and the refused calls, each as `<path>: <why>`.
+    /// The staging and what refuses the run: the outright refusals and the
+    /// edits still unmet, each as `<tool> <path>: <why>`.
     pub fn finish(self) -> (Staging, Vec<String>) {
-        (self.staging, self.refused)
+        let refused = self.refused.into_iter().map(|(_, shown)| shown).collect();
+        (self.staging, refused)
+    }
+
+    /// The file a `Write`, `Edit` or `set_env_values` call changes, when
+    /// its input names one inside the project.
+    fn effect(&self, input: &Value) -> Option<PathBuf> {
+        let path = input["file_path"]
+            .as_str()
+            .or_else(|| input["filePath"].as_str())?;
+        self.staging.file(path).ok()
+    }
+
+    /// Records what a call came to for the run's verdict: a change of a
+    /// file meets its effect; a failed one leaves it unmet (or refuses the
+    /// run outright, without a file).
+    fn settle(&mut self, file: Option<PathBuf>, refusal: Option<String>) {
+        if file.is_some() {
+            self.refused.retain(|(unmet, _)| *unmet != file);
+        }
+        if let Some(shown) = refusal {
+            self.refused.push((file, shown));
+        }
     }
 
     /// Answers one `tool_use`.
@@ -142,13 +172,20 @@ impl Toolbox {
                 "Error: No such tool available: {other}"
             ))),
         };
+        let file = match edits {
+            true => self.effect(input),
+            false => None,
+        };
         match outcome {
-            Ok((content, summary)) => ToolAnswer {
-                content,
-                is_error: false,
-                summary,
-                edits,
-            },
+            Ok((content, summary)) => {
+                self.settle(file, None);
+                ToolAnswer {
+                    content,
+                    is_error: false,
+                    summary,
+                    edits,
+                }
+            }
             Err(failure) => {
                 // The refusals are printed: a secret the agent quoted
                 // (an old_string, a path) is masked there.
@@ -156,10 +193,16 @@ impl Toolbox {
                     protocol::credential::redact_secrets(&format!("{what}: {}", failure.message));
                 if self.failed.contains(&call) {
                     self.repeated_a_failure = true;
-                    self.refused
-                        .push(format!("{shown} (asked for again after it failed)"));
+                    self.settle(
+                        file,
+                        Some(format!("{shown} (asked for again after it failed)")),
+                    );
                 } else if failure.refuses {
-                    self.refused.push(shown);
+                    self.settle(None, Some(shown));
+                } else if edits {
+                    // Unmet until a later change of the file succeeds;
+                    // without a file in the project, never met.
+                    self.settle(file, Some(shown));
                 }
                 self.failed.push(call);
                 let content = match name.starts_with("mcp__") {
@@ -182,14 +225,11 @@ impl Toolbox {
     fn read(&mut self, input: &Value) -> Result<(Value, String), Failure> {
         let file: ReadInput = parse(TOOL_READ, input)?;
         let range: ReadRange = parse(TOOL_READ, input)?;
-        let relative = self
-            .staging
-            .file(&file.file_path)
-            .map_err(|refusal| Failure::of(refusal, false))?;
+        let relative = self.staging.file(&file.file_path).map_err(Failure::of)?;
         let content = self
             .staging
             .view(&relative)
-            .map_err(|refusal| Failure::of(refusal, false))?
+            .map_err(Failure::of)?
             .ok_or_else(|| {
                 Failure::telling(Refusal::Missing(self.working_directory()).to_string())
             })?;
@@ -201,10 +241,7 @@ impl Toolbox {
     fn glob(&mut self, input: &Value) -> Result<(Value, String), Failure> {
         let input: GlobInput = parse(TOOL_GLOB, input)?;
         let base = match &input.path {
-            Some(path) => self
-                .staging
-                .directory(path)
-                .map_err(|refusal| Failure::of(refusal, false))?,
+            Some(path) => self.staging.directory(path).map_err(Failure::of)?,
             None => PathBuf::new(),
         };
         if !self.staging.is_directory(&base) {
@@ -220,14 +257,14 @@ impl Toolbox {
                 let relative = self
                     .staging
                     .directory(&input.pattern)
-                    .map_err(|refusal| Failure::of(refusal, false))?;
+                    .map_err(Failure::of)?;
                 (PathBuf::new(), relative.display().to_string())
             }
             false if input.pattern.split('/').any(|part| part == "..") => {
-                return Err(Failure::of(
-                    Refusal::OutsideProject(input.pattern.clone(), self.working_directory()),
-                    false,
-                ))
+                return Err(Failure::of(Refusal::OutsideProject(
+                    input.pattern.clone(),
+                    self.working_directory(),
+                )))
             }
             false => (base, input.pattern.clone()),
         };
@@ -265,7 +302,7 @@ impl Toolbox {
         let relative = self
             .staging
             .write(&input.file_path, &input.content)
-            .map_err(|refusal| Failure::of(refusal, true))?;
+            .map_err(Failure::of)?;
         self.seen.insert(relative);
         let text = match existed {
             true => format!(
@@ -292,7 +329,7 @@ impl Toolbox {
                 &input.new_string,
                 options.replace_all == Some(true),
             )
-            .map_err(|refusal| Failure::of(refusal, true))?;
+            .map_err(Failure::of)?;
         self.seen.insert(relative);
         Ok((
             json!(format!(
@@ -307,19 +344,12 @@ impl Toolbox {
     /// have been read (or written) in this conversation first. Returns the
     /// existing file's relative path, `None` for a new file.
     fn unseen_file_check(&self, path: &str) -> Result<Option<PathBuf>, Failure> {
-        let relative = self
-            .staging
-            .file(path)
-            .map_err(|refusal| Failure::of(refusal, true))?;
-        let exists = self
-            .staging
-            .view(&relative)
-            .map_err(|refusal| Failure::of(refusal, true))?
-            .is_some();
+        let relative = self.staging.file(path).map_err(Failure::of)?;
+        let exists = self.staging.view(&relative).map_err(Failure::of)?.is_some();
         match (exists, self.seen.contains(&relative)) {
             (false, _) => Ok(None),
             (true, true) => Ok(Some(relative)),
-            (true, false) => Err(Failure::refusing(NOT_READ_YET)),
+            (true, false) => Err(Failure::telling(NOT_READ_YET)),
         }
     }
 
@@ -328,38 +358,35 @@ impl Toolbox {
         let mut values = Vec::new();
         for (key, value) in &input.values {
             if !env_name(key) {
-                return Err(Failure::refusing(format!(
+                return Err(Failure::telling(format!(
                     "Error: \"{key}\" is not a valid environment variable name."
                 )));
             }
             match value {
                 EnvValue::Literal(text) if text.contains(['\n', '\r', '\0']) => {
-                    return Err(Failure::refusing(format!(
+                    return Err(Failure::telling(format!(
                         "Error: the value of \"{key}\" must be a single line."
                     )))
                 }
                 EnvValue::Literal(text) => values.push((key.clone(), text.clone())),
                 EnvValue::SecretRef { secret_ref } => {
-                    return Err(Failure::refusing(format!(
+                    return Err(Failure::telling(format!(
                         "Error: secret reference \"{secret_ref}\" for key \"{key}\" is not known to the vault."
                     )))
                 }
             }
         }
-        let relative = self
-            .staging
-            .file(&input.file_path)
-            .map_err(|refusal| Failure::of(refusal, true))?;
+        let relative = self.staging.file(&input.file_path).map_err(Failure::of)?;
         let parent = relative.parent().unwrap_or(Path::new(""));
         if !self.staging.is_directory(parent) {
-            return Err(Failure::refusing(format!(
+            return Err(Failure::telling(format!(
                 "Error: parent directory does not exist: \"{}\".",
                 parent.display()
             )));
         }
         self.staging
             .set_env_values(&input.file_path, &values)
-            .map_err(|refusal| Failure::of(refusal, true))?;
+            .map_err(Failure::of)?;
         let keys: Vec<&str> = values.iter().map(|(key, _)| key.as_str()).collect();
         Ok((
             json!([{"type": "text", "text": format!("Updated {} key(s) in {}", values.len(), input.file_path)}]),
@@ -490,7 +517,7 @@ pub fn numbered(content: &str, range: ReadRange) -> (String, usize) {
 
 fn parse<T: serde::de::DeserializeOwned>(tool: &str, input: &Value) -> Result<T, Failure> {
     serde_json::from_value(input.clone()).map_err(|error| {
-        Failure::refusing(format!(
+        Failure::telling(format!(
             "InputValidationError: {tool} failed due to the following issue: {error}"
         ))
     })
@@ -685,9 +712,17 @@ mod tests {
             text(&missing),
             "<tool_use_error>String to replace not found in file.\nString: zzz</tool_use_error>"
         );
+        // The package.json edit and the first lib/ph.ts edit were retried
+        // and succeeded; the page was never written, and the last edit of
+        // lib/ph.ts failed after its last success.
         let (staging, refused) = toolbox.finish();
-        assert_eq!(refused.len(), 4, "{refused:?}");
-        assert!(refused[0].starts_with(&format!("Edit {package}: File has not been read yet")));
+        assert_eq!(
+            refused,
+            [
+                format!("Write app/page.tsx: {NOT_READ_YET}"),
+                "Edit lib/ph.ts: String to replace not found in file.\nString: zzz".to_owned()
+            ]
+        );
         assert_eq!(staging.paths(), ["lib/ph.ts", "package.json"]);
         assert_eq!(
             staging.view(Path::new("lib/ph.ts")).unwrap().as_deref(),
@@ -695,6 +730,40 @@ mod tests {
         );
         // Nothing is on disk until the commit.
         assert!(!directory.path().join("lib/ph.ts").exists());
+    }
+
+    /// If this fails, a run whose agent corrected its own failed edit is
+    /// refused (Claude Code reports the failure and carries on), or one
+    /// whose agent gave up on an edit writes the rest.
+    #[test]
+    fn a_failed_edit_refuses_the_run_only_when_never_made_after() {
+        let directory = project();
+        let read = json!({"file_path": "package.json"});
+        let wrong = json!({"file_path": "package.json", "old_string": "\"next\": \"15\"", "new_string": "x"});
+        let right = json!({"file_path": "package.json", "old_string": "\"next\": \"15.3.3\"", "new_string": "\"next\": \"15.3.3\", \"posthog-js\": \"^1\""});
+
+        // A failed Edit, then a successful retry: nothing refuses the run.
+        let mut retried = toolbox(&directory);
+        assert!(!retried.answer(TOOL_READ, &read).is_error);
+        assert!(retried.answer(TOOL_EDIT, &wrong).is_error);
+        assert!(!retried.answer(TOOL_EDIT, &right).is_error);
+        assert!(!retried.repeated_a_failure());
+        let (staging, refused) = retried.finish();
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(staging.paths(), ["package.json"]);
+
+        // A failed Edit never retried: the run is refused, naming the file.
+        let mut given_up = toolbox(&directory);
+        assert!(!given_up.answer(TOOL_READ, &read).is_error);
+        assert!(given_up.answer(TOOL_EDIT, &wrong).is_error);
+        let written = json!({"file_path": "lib/ph.ts", "content": "x"});
+        assert!(!given_up.answer(TOOL_WRITE, &written).is_error);
+        let (_, refused) = given_up.finish();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].starts_with("Edit package.json: String to replace not found"),
+            "{refused:?}"
+        );
     }
 
     #[test]
@@ -860,8 +929,11 @@ mod tests {
                 "{input}"
             );
         }
+        // Each file's last failure stands: none of them was set after.
         let (staging, refused) = toolbox.finish();
-        assert_eq!(refused.len(), 5);
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].starts_with("mcp__wizard-tools__set_env_values no/such/dir/.env:"));
+        assert!(refused[1].starts_with("mcp__wizard-tools__set_env_values .env: Error: the value"));
         assert_eq!(
             staging.view(Path::new(".env.local")).unwrap().as_deref(),
             Some("OTHER=2\nNEXT_PUBLIC_POSTHOG_KEY=phc_x\n")

@@ -363,6 +363,35 @@ fn a_refused_edit_writes_nothing_and_exits_7() {
     }
 }
 
+/// If this fails, an agent that corrects its own failed edit (as Claude
+/// Code lets it) has its whole run refused.
+#[test]
+fn a_failed_edit_retried_successfully_is_written_with_the_rest() {
+    let sandbox = Sandbox::new();
+    let stub = stub::start(
+        Gateway::Script(vec![
+            json!({"type": "tool_use", "id": "t0", "name": "Read", "input": {"file_path": "package.json"}}),
+            json!({"type": "tool_use", "id": "t1", "name": "Edit", "input": {"file_path": "package.json", "old_string": "\"next\": \"15\"", "new_string": "x"}}),
+            json!({"type": "tool_use", "id": "t2", "name": "Edit", "input": {"file_path": "package.json", "old_string": "\"next\": \"15.3.3\"", "new_string": "\"next\": \"15.3.3\",\n    \"posthog-js\": \"^1.200.0\""}}),
+        ]),
+        "llm_gateway:read",
+    );
+    let output = sandbox.signup(&stub.url);
+    assert_exit(&output, 0);
+    assert!(
+        std::fs::read_to_string(sandbox.project().join("package.json"))
+            .unwrap()
+            .contains("posthog-js")
+    );
+    // The agent heard of its failure as Claude Code would tell it.
+    let bodies = stub.gateway_bodies.lock().unwrap().clone();
+    let told = bodies[1].to_string();
+    assert!(
+        told.contains("String to replace not found in file."),
+        "{told}"
+    );
+}
+
 fn flaky(
     status: u16,
     failures: usize,
