@@ -192,12 +192,7 @@ async fn the_live_view_gets_an_exchange_masked_once_it_asked() {
     let events = answer.text().await.unwrap();
     assert!(events.contains("event: message_stop"), "streamed unchanged");
     // Refused without the token; a made-up id is 404.
-    let anonymous = gateway
-        .http
-        .get(format!("{}/_admin/exchanges/{id}", gateway.base))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = gateway.get(&format!("/_admin/exchanges/{id}")).await;
     assert_eq!(anonymous.status(), 401);
     assert_eq!(exchange("req_unknown").await.unwrap().status(), 404);
 

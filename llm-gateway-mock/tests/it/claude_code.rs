@@ -285,12 +285,7 @@ async fn claude_code_is_answered_over_http_on_every_path_it_uses() {
         .await
         .unwrap();
     assert_eq!(head.status(), 404, "the real gateway has no /wizard route");
-    let missing = gateway
-        .http
-        .get(format!("{}/wizard", gateway.base))
-        .send()
-        .await
-        .unwrap();
+    let missing = gateway.get("/wizard").await;
     assert_eq!(missing.status(), 404);
     assert_eq!(
         missing.json::<Value>().await.unwrap(),

@@ -7,23 +7,13 @@ use crate::support::*;
 #[tokio::test]
 async fn ready_when_introspection_answers() {
     let gateway = Gateway::start().await;
-    let response = gateway
-        .http
-        .get(format!("{}/readyz", gateway.base))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.get("/readyz").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<Value>().await.unwrap(),
         json!({"ready": true})
     );
-    let live = gateway
-        .http
-        .get(format!("{}/_liveness", gateway.base))
-        .send()
-        .await
-        .unwrap();
+    let live = gateway.get("/_liveness").await;
     assert_eq!(live.status(), 200);
 }
 
@@ -31,12 +21,7 @@ async fn ready_when_introspection_answers() {
 async fn not_ready_when_introspection_is_down() {
     let closed = closed_url().await;
     let gateway = Gateway::start_with(|config| config.introspection_url = closed).await;
-    let response = gateway
-        .http
-        .get(format!("{}/readyz", gateway.base))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.get("/readyz").await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["ready"], false);
@@ -45,12 +30,7 @@ async fn not_ready_when_introspection_is_down() {
         "{body}"
     );
     // Liveness does not depend on introspection.
-    let live = gateway
-        .http
-        .get(format!("{}/_liveness", gateway.base))
-        .send()
-        .await
-        .unwrap();
+    let live = gateway.get("/_liveness").await;
     assert_eq!(live.status(), 200);
 }
 
@@ -60,11 +40,6 @@ async fn not_ready_when_introspection_refuses_the_gateway() {
         config.introspection_client_secret = "not-the-secret".to_owned()
     })
     .await;
-    let response = gateway
-        .http
-        .get(format!("{}/readyz", gateway.base))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.get("/readyz").await;
     assert_eq!(response.status(), 503);
 }

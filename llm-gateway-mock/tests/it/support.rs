@@ -269,6 +269,15 @@ impl Gateway {
             .unwrap()
     }
 
+    /// `GET path`, without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Posts a JSON body to `path` with `Authorization: Bearer credential`.
     pub async fn post_bearer(
         &self,
