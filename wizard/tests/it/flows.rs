@@ -434,6 +434,26 @@ struct Interactive {
 }
 
 impl Interactive {
+    /// A signup for the stub's existing email, which signs in through the
+    /// browser on `port`, against the stub server and gateway.
+    fn existing_email_signup(sandbox: &Sandbox, stub: &stub::Stub, port: &str) -> Interactive {
+        let gateway = format!("{}/wizard", stub.url);
+        Interactive::start(
+            sandbox,
+            &[
+                "--signup",
+                "--email",
+                "ada@example.com",
+                "--callback-port",
+                port,
+                "--base-url",
+                &stub.url,
+                "--gateway-url",
+                &gateway,
+            ],
+        )
+    }
+
     fn start(sandbox: &Sandbox, arguments: &[&str]) -> Interactive {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wizard"))
             .env_clear()
@@ -552,20 +572,7 @@ fn an_existing_email_signs_in_through_the_browser_callback() {
     let sandbox = Sandbox::new();
     let stub = login_stub();
     let port = free_port().to_string();
-    let mut wizard = Interactive::start(
-        &sandbox,
-        &[
-            "--signup",
-            "--email",
-            "ada@example.com",
-            "--callback-port",
-            &port,
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ],
-    );
+    let mut wizard = Interactive::existing_email_signup(&sandbox, &stub, &port);
     let url = wizard.authorize_url();
     assert!(url
         .as_str()
@@ -596,20 +603,7 @@ fn a_pasted_code_completes_the_sign_in() {
     let sandbox = Sandbox::new();
     let stub = login_stub();
     let port = free_port().to_string();
-    let mut wizard = Interactive::start(
-        &sandbox,
-        &[
-            "--signup",
-            "--email",
-            "ada@example.com",
-            "--callback-port",
-            &port,
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ],
-    );
+    let mut wizard = Interactive::existing_email_signup(&sandbox, &stub, &port);
     let url = wizard.authorize_url();
     let state = param(&url, "state");
     let stdin = wizard.child.stdin.as_mut().unwrap();
@@ -634,20 +628,7 @@ fn a_bare_pasted_code_and_a_narrow_grant_warn_about_the_gateway() {
     options.login_scope = "user:read project:read";
     let stub = stub::start_with(options);
     let port = free_port().to_string();
-    let mut wizard = Interactive::start(
-        &sandbox,
-        &[
-            "--signup",
-            "--email",
-            "ada@example.com",
-            "--callback-port",
-            &port,
-            "--base-url",
-            &stub.url,
-            "--gateway-url",
-            &format!("{}/wizard", stub.url),
-        ],
-    );
+    let mut wizard = Interactive::existing_email_signup(&sandbox, &stub, &port);
     wizard.authorize_url();
     let stdin = wizard.child.stdin.as_mut().unwrap();
     writeln!(stdin, "{LOGIN_CODE}").unwrap();
