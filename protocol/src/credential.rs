@@ -387,7 +387,10 @@ mod tests {
     fn every_secret_prefix_is_seen_by_the_quick_check() {
         for prefix in CredentialKind::secret_prefixes() {
             assert!(may_hold_prefixed_secret(prefix), "{prefix}");
-            assert!(may_hold_prefixed_secret(&format!("/x/{prefix}abc")), "{prefix}");
+            assert!(
+                may_hold_prefixed_secret(&format!("/x/{prefix}abc")),
+                "{prefix}"
+            );
         }
         assert!(may_hold_prefixed_secret("/%70hx_abc"));
         assert!(!may_hold_prefixed_secret("/api/users/@me"));
