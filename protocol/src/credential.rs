@@ -235,10 +235,8 @@ pub const SECRET_SHAPED_RUN: usize = 32;
 /// request ids and paths in journals and logs.
 pub fn redact_secret_shaped(text: &str) -> String {
     let text = redact_secrets(text);
-    if !text
-        .split(|c: char| !is_url_safe(c))
-        .any(|run| run.len() >= SECRET_SHAPED_RUN)
-    {
+    // Request ids and paths rarely hold such a run: then nothing is copied.
+    if !text.split(|c: char| !is_url_safe(c)).any(secret_shaped) {
         return text;
     }
     let mut out = String::with_capacity(text.len());
@@ -248,12 +246,7 @@ pub fn redact_secret_shaped(text: &str) -> String {
         let run = &rest[start..];
         let length = run.find(|c: char| !is_url_safe(c)).unwrap_or(run.len());
         let (run, after) = run.split_at(length);
-        let shaped = run.len() >= SECRET_SHAPED_RUN
-            && CredentialKind::of(run) != Some(CredentialKind::ProjectApiKey)
-            && run.bytes().any(|byte| byte.is_ascii_uppercase())
-            && run.bytes().any(|byte| byte.is_ascii_lowercase())
-            && run.bytes().any(|byte| byte.is_ascii_digit());
-        match shaped {
+        match secret_shaped(run) {
             true => out.push_str(&mask(run)),
             false => out.push_str(run),
         }
@@ -261,6 +254,16 @@ pub fn redact_secret_shaped(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Whether a run of URL-safe characters looks like a secret without a
+/// prefix ([`redact_secret_shaped`]).
+fn secret_shaped(run: &str) -> bool {
+    run.len() >= SECRET_SHAPED_RUN
+        && CredentialKind::of(run) != Some(CredentialKind::ProjectApiKey)
+        && run.bytes().any(|byte| byte.is_ascii_uppercase())
+        && run.bytes().any(|byte| byte.is_ascii_lowercase())
+        && run.bytes().any(|byte| byte.is_ascii_digit())
 }
 
 /// Whether `text` may hold a secret prefix, plain or percent-encoded: a

@@ -143,9 +143,7 @@ pub fn abilities(conversation: &Conversation) -> Abilities {
 /// answer divided by four: deterministic, independent of the request's
 /// formatting and of `stream`, and roughly the right size.
 pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
-    let output_chars = serde_json::to_string(&reply.content)
-        .map(|text| text.len())
-        .unwrap_or_default();
+    let output_chars = serialized_len(&reply.content);
     MessagesResponse {
         id: reply.id,
         kind: "message".to_owned(),
@@ -165,13 +163,28 @@ pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
 /// The conversation's size in tokens, as [`response`] and `count_tokens`
 /// report it.
 pub fn input_tokens(request: &MessagesRequest) -> u32 {
-    let request_chars = [
-        serde_json::to_string(&request.system),
-        serde_json::to_string(&request.messages),
-        serde_json::to_string(&request.tools),
-    ]
-    .iter()
-    .map(|part| part.as_ref().map(String::len).unwrap_or_default())
-    .sum::<usize>();
+    let request_chars = serialized_len(&request.system)
+        + serialized_len(&request.messages)
+        + serialized_len(&request.tools);
     u32::try_from(request_chars / 4).unwrap_or(u32::MAX)
+}
+
+/// The length of `value` as JSON, counted as it is written (nothing is
+/// kept: on every answer, of the whole conversation).
+fn serialized_len<T: serde::Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => 0,
+    }
 }
