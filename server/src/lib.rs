@@ -91,7 +91,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         seed.apply_at(&db, &policy, clock.now(), random.as_ref())
             .await?;
     }
-    Ok(AppState {
+    Ok(AppState::new(state::Shared {
         db,
         clock,
         policy: Arc::new(policy),
@@ -105,7 +105,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         form_key: Arc::new(login::FormKey::draw(random.as_ref())),
         live_view: Arc::default(),
         random,
-    })
+    }))
 }
 
 /// Binds, prints the `listening on` line, and serves (within `config.limits`)

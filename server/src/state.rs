@@ -15,9 +15,29 @@ use crate::login::FormKey;
 use crate::policy::ScopePolicy;
 use crate::sign_in_throttle::SignInThrottle;
 
-/// The server's state. Cloning is cheap.
+/// The server's state: [`Shared`], behind one `Arc`. Every extractor of
+/// every request clones it, so a clone is one reference count (measured:
+/// a clone of the fields' own `Arc`s was sixteen, on counters both worker
+/// threads touch). Fields read through: `state.db`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler shares ([`AppState`]).
+pub struct Shared {
     pub db: Db,
     pub clock: Arc<Clock>,
     pub random: Arc<dyn RandomSource>,

@@ -149,7 +149,7 @@ impl Server {
                 .await
                 .expect("partner seed applies");
         }
-        let state = AppState {
+        let state = AppState::new(server::state::Shared {
             db,
             clock: Arc::new(Clock::fixed(NOW)),
             random: Arc::new(SeededRandom::new(7)) as Arc<dyn RandomSource>,
@@ -165,7 +165,7 @@ impl Server {
             // they were.
             form_key: Arc::new(server::login::FormKey::draw(&SeededRandom::new(13))),
             live_view: Arc::default(),
-        };
+        });
         Server {
             app: server::app(state.clone()),
             state,
