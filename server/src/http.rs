@@ -212,19 +212,30 @@ pub async fn request_id(
     let watched = state.live_view.watched() && !path.starts_with("/_admin/");
     let request_headers = watched.then(|| request.headers().clone());
     let headroom = std::cell::Cell::new(None);
+    // Each wrapper moves the handler's future once more: the span's only
+    // when it is enabled (RUST_LOG=info and finer), the body's only while
+    // someone watches.
     let answered = crate::rate_limit::HEADROOM.scope(headroom, async {
-        let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+        let response = match span.is_disabled() {
+            true => next.run(request).await,
+            false => tracing::Instrument::instrument(next.run(request), span.clone()).await,
+        };
         (
             response,
             crate::rate_limit::HEADROOM.with(std::cell::Cell::get),
         )
     });
-    let ((mut response, headroom), request_body) = READ_BODY
-        .scope(std::cell::RefCell::new(None), async {
-            let answered = answered.await;
-            (answered, READ_BODY.with(|read| read.borrow_mut().take()))
-        })
-        .await;
+    let ((mut response, headroom), request_body) = match watched {
+        true => {
+            READ_BODY
+                .scope(std::cell::RefCell::new(None), async {
+                    let answered = answered.await;
+                    (answered, READ_BODY.with(|read| read.borrow_mut().take()))
+                })
+                .await
+        }
+        false => (answered.await, None),
+    };
     if let Some(headroom) = headroom {
         for (name, value) in [
             ("ratelimit-limit", headroom.limit),

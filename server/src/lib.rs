@@ -230,8 +230,8 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// The whole router.
-pub fn app(state: AppState) -> Router {
+/// The whole server: the router, behind the path normalization of section 2.
+pub fn app(state: AppState) -> App {
     let aliases = state.policy.provisioning_aliases;
     let dashed = state.policy.dashed_account_requests;
     let (mut router, document) = documented_routes().split_for_parts();
@@ -275,13 +275,45 @@ pub fn app(state: AppState) -> Router {
             http::request_id,
         ))
         .with_state(state);
-    // Paths answer with and without the trailing slash (section 2), and
-    // in eras with aliases under `/api/provisioning/…`: both are rewritten
-    // before routing, so each route is registered once.
-    let normalized = tower::ServiceBuilder::new()
-        .map_request(move |request| normalize_path(request, aliases, dashed))
-        .service(routed);
-    Router::new().fallback_service(normalized)
+    App {
+        router: routed,
+        aliases,
+        dashed,
+    }
+}
+
+/// The server as a service ([`app`]). Paths answer with and without the
+/// trailing slash (section 2), and in eras with aliases under
+/// `/api/provisioning/…`: both are rewritten before routing, so each route
+/// is registered once. (A router in front doing the same cost a second
+/// routing and a boxed service per request.)
+#[derive(Clone)]
+pub struct App {
+    router: Router,
+    aliases: bool,
+    dashed: bool,
+}
+
+impl<B> tower::Service<axum::http::Request<B>> for App
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = <Router as tower::Service<axum::http::Request<B>>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let request = normalize_path(request, self.aliases, self.dashed);
+        self.router.call(request)
+    }
 }
 
 /// The `/api/provisioning/…` aliases, most specific first: what the path
@@ -332,11 +364,11 @@ pub fn routed_path_in_era(path: &str, aliases: bool, dashed: bool) -> Option<Str
     }
 }
 
-fn normalize_path(
-    mut request: axum::extract::Request,
+fn normalize_path<B>(
+    mut request: axum::http::Request<B>,
     aliases: bool,
     dashed: bool,
-) -> axum::extract::Request {
+) -> axum::http::Request<B> {
     let Some(path) = routed_path_in_era(request.uri().path(), aliases, dashed) else {
         return request;
     };

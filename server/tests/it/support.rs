@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use axum::Router;
 use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -103,7 +102,7 @@ impl Options {
 
 /// A server under test.
 pub struct Server {
-    pub app: Router,
+    pub app: server::App,
     pub state: AppState,
     /// The SQLite file, for [`Storage::File`].
     pub database_path: Option<PathBuf>,

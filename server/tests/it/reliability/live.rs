@@ -65,7 +65,7 @@ impl InProcess {
             .await
             .expect("the server prepares");
         let task = tokio::spawn(async move {
-            axum::serve(listener, server::app(state))
+            axum::serve(listener, tower::make::Shared::new(server::app(state)))
                 .await
                 .expect("the server serves");
         });
