@@ -46,7 +46,9 @@ impl Loopback {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = server.app.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, tower::make::Shared::new(app)).await.expect("the server serves");
+            axum::serve(listener, tower::make::Shared::new(app))
+                .await
+                .expect("the server serves");
         });
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
