@@ -31,7 +31,12 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
     // Only once the live view asked, and never for the admin routes.
     let watched = state.details.watched() && !request.uri().path().starts_with("/_admin/");
     let request_headers = watched.then(|| request.headers().clone());
-    let (mut response, request_body) = crate::live::reading_body(next.run(request)).await;
+    // The body is noted only while watched: the scope moves the handler's
+    // future once more.
+    let (mut response, request_body) = match watched {
+        true => crate::live::reading_body(next.run(request)).await,
+        false => (next.run(request).await, None),
+    };
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

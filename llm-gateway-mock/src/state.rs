@@ -13,9 +13,21 @@ use crate::gateway_tokens::{self, GatewayTokens};
 use crate::introspection::IntrospectionClient;
 use crate::journal::RequestJournal;
 
-/// What every handler shares.
+/// What every handler shares: [`Shared`] behind one `Arc`, so the clone
+/// each extractor makes is one reference count (as the server's state).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Shared {
     pub policy: Arc<Policy>,
     pub introspection: Arc<IntrospectionClient>,
     pub scripts: Arc<Scripts>,
@@ -46,7 +58,7 @@ impl AppState {
             config.introspection_client_secret.clone(),
         )
         .context("cannot build the introspection client")?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             policy: Arc::new(Policy {
                 region: config.region,
                 wizard_client_ids: config.wizard_client_ids.clone(),
@@ -64,6 +76,6 @@ impl AppState {
             },
             gateway_tokens: Arc::new(GatewayTokens::new(&config.mint_key)),
             now: Arc::new(gateway_tokens::unix_now),
-        })
+        })))
     }
 }

@@ -294,6 +294,13 @@ pub struct App {
     dashed: bool,
 }
 
+impl App {
+    /// What `axum::serve` takes: each connection gets a clone of the app.
+    pub fn into_make_service(self) -> tower::make::Shared<App> {
+        tower::make::Shared::new(self)
+    }
+}
+
 impl<B> tower::Service<axum::http::Request<B>> for App
 where
     B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,

@@ -46,7 +46,7 @@ impl Loopback {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = server.app.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, tower::make::Shared::new(app))
+            axum::serve(listener, app.into_make_service())
                 .await
                 .expect("the server serves");
         });

@@ -47,7 +47,9 @@ async fn stack(profile: &str, seeds: &[&str]) -> Stack {
         frozen_clock: false,
     };
     let state = server::prepare(&config, server.clone()).await.unwrap();
-    tokio::spawn(async move { axum::serve(listener, server::app(state)).await });
+    tokio::spawn(
+        async move { axum::serve(listener, server::app(state).into_make_service()).await },
+    );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address: SocketAddr = listener.local_addr().unwrap();

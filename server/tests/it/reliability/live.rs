@@ -65,7 +65,7 @@ impl InProcess {
             .await
             .expect("the server prepares");
         let task = tokio::spawn(async move {
-            axum::serve(listener, tower::make::Shared::new(server::app(state)))
+            axum::serve(listener, server::app(state).into_make_service())
                 .await
                 .expect("the server serves");
         });
