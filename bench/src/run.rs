@@ -506,7 +506,7 @@ async fn measure(
                 ours.rate,
                 their_introspection,
                 Better::Higher,
-                "POST /wizard/v1/messages with a pha_ (one introspection per request) against the peer's lookup-free introspection",
+                "POST /wizard/v1/messages with a pha_ (each judged by an introspection sent after it arrived; requests at once share one) against the peer's lookup-free introspection",
             )
             .against_ceiling(ceiling),
         );
