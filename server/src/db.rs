@@ -48,6 +48,7 @@ pub use handle::Db;
 pub use holder_index::Reach;
 pub use holders::{Grant, Holder, KeptAnswers};
 pub use keys::NewPersonalKey;
+pub use rate_limits::bucket_tokens;
 pub use reader::Readers;
 pub use teams::Team;
 pub use tokens::{NewTokens, RefreshGrant, RefreshRotation};

@@ -222,18 +222,11 @@ pub async fn describe(
 /// A bucket of `burst` refilling at `per_hour`, as stored (`tokens` left
 /// at `updated_at`; none yet: full), seen at `now` without charging it.
 pub fn headroom(stored: Option<(f64, i64)>, now: i64, burst: i64, per_hour: i64) -> Headroom {
-    let capacity = burst as f64;
-    let available = match stored {
-        None => capacity,
-        Some((tokens, updated_at)) => {
-            let elapsed = (now - updated_at).max(0) as f64;
-            (tokens + elapsed * per_hour as f64 / 3600.0).min(capacity)
-        }
-    };
+    let available = crate::db::bucket_tokens(stored, now, burst, per_hour);
     Headroom {
         limit: burst,
         remaining: available.floor() as i64,
-        reset: ((capacity - available) * 3600.0 / per_hour as f64).ceil() as i64,
+        reset: ((burst as f64 - available) * 3600.0 / per_hour as f64).ceil() as i64,
     }
 }
 

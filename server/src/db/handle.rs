@@ -7,13 +7,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, SqliteConnection};
+use sqlx::ConnectOptions;
 
 use super::application::Application;
 use super::holder_index::{HolderIndex, Reach};
 use super::named::Named;
 use super::reader::Readers;
-use super::writer::{BoxFuture, Writer};
+use super::writer::{Work, Writer};
 
 /// The values of a [`Db::execute`] statement, in the order of its `?`s.
 macro_rules! arguments {
@@ -141,10 +141,7 @@ impl Db {
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
-            + Send
-            + Sync
-            + 'static,
+        F: Work<T>,
     {
         self.writer.write(work).await
     }
@@ -156,10 +153,7 @@ impl Db {
     pub async fn write_reaching<T, F>(&self, reach: fn(&T) -> Reach, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
-            + Send
-            + Sync
-            + 'static,
+        F: Work<T>,
     {
         self.writer.write_reaching(reach, work).await
     }

@@ -75,14 +75,7 @@ impl Db {
                     .bind(&kind)
                     .fetch_optional(&mut *connection)
                     .await?;
-                    let capacity = burst as f64;
-                    let available = match stored {
-                        None => capacity,
-                        Some((tokens, updated_at)) => {
-                            let elapsed = (now - updated_at).max(0) as f64;
-                            (tokens + elapsed * per_hour as f64 / 3600.0).min(capacity)
-                        }
-                    };
+                    let available = bucket_tokens(stored, now, burst, per_hour);
                     let taken = available >= 1.0;
                     let left = if taken { available - 1.0 } else { available };
                     sqlx::query(
@@ -119,5 +112,18 @@ impl Db {
         .bind(kind)
         .fetch_optional(&mut *self.reader.get().await?)
         .await
+    }
+}
+
+/// The tokens in a bucket of `burst` refilling at `per_hour` a hour, stored
+/// as `tokens` left at `updated_at` (none stored yet: full), seen at `now`.
+pub fn bucket_tokens(stored: Option<(f64, i64)>, now: i64, burst: i64, per_hour: i64) -> f64 {
+    let capacity = burst as f64;
+    match stored {
+        None => capacity,
+        Some((tokens, updated_at)) => {
+            let elapsed = (now - updated_at).max(0) as f64;
+            (tokens + elapsed * per_hour as f64 / 3600.0).min(capacity)
+        }
     }
 }

@@ -56,6 +56,21 @@ const QUEUE: usize = 1024;
 /// How often the WAL is checkpointed at most while writes come in.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
+/// A write: a closure over the writer's connection, run in the next
+/// batch's transaction (perhaps more than once; the module's documentation).
+pub trait Work<T>:
+    for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + Sync + 'static
+{
+}
+
+impl<T, F> Work<T> for F where
+    F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// The handle requests queue writes through. Cloning is cheap; the task
 /// ends, and closes the connection, when the last handle is dropped.
 #[derive(Debug, Clone)]
@@ -91,10 +106,7 @@ impl Writer {
     pub async fn write<T, F>(&self, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
-            + Send
-            + Sync
-            + 'static,
+        F: Work<T>,
     {
         self.write_reaching(|_| Reach::Holders, work).await
     }
@@ -104,10 +116,7 @@ impl Writer {
     pub async fn write_reaching<T, F>(&self, reach: fn(&T) -> Reach, work: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
-            + Send
-            + Sync
-            + 'static,
+        F: Work<T>,
     {
         let (answer, answered) = oneshot::channel();
         let job = Write {
@@ -145,10 +154,7 @@ struct Write<F, T> {
 impl<F, T> Job for Write<F, T>
 where
     T: Send + 'static,
-    F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>>
-        + Send
-        + Sync
-        + 'static,
+    F: Work<T>,
 {
     fn run<'c>(&'c mut self, connection: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
         Box::pin(async move {
