@@ -234,9 +234,14 @@ pub const SECRET_SHAPED_RUN: usize = 32;
 /// alone. For caller text written where people read it whatever it holds:
 /// request ids and paths in journals and logs.
 pub fn redact_secret_shaped(text: &str) -> String {
-    let text = redact_secrets(text);
-    // Request ids and paths rarely hold such a run: then nothing is copied.
-    if !text.split(|c: char| !is_url_safe(c)).any(secret_shaped) {
+    mask_runs(redact_secrets(text), secret_shaped)
+}
+
+/// `text` with every run of URL-safe characters that `masked` picks
+/// replaced by its [`mask`]. Request ids and paths rarely hold one: then
+/// `text` is handed back without a copy.
+pub fn mask_runs(text: String, masked: impl Fn(&str) -> bool) -> String {
+    if !text.split(|c: char| !is_url_safe(c)).any(&masked) {
         return text;
     }
     let mut out = String::with_capacity(text.len());
@@ -246,7 +251,7 @@ pub fn redact_secret_shaped(text: &str) -> String {
         let run = &rest[start..];
         let length = run.find(|c: char| !is_url_safe(c)).unwrap_or(run.len());
         let (run, after) = run.split_at(length);
-        match secret_shaped(run) {
+        match masked(run) {
             true => out.push_str(&mask(run)),
             false => out.push_str(run),
         }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::admin::{ExchangeDetail, HeaderLine};
-use crate::credential::{mask, redact_secrets};
+use crate::credential::{mask, mask_runs, redact_secrets};
 
 /// The most of a body kept, in bytes.
 pub const BODY_EXCERPT: usize = 4096;
@@ -151,22 +151,9 @@ pub fn body(content_type: Option<&str>, bytes: &[u8]) -> String {
 
 /// Every full credential and every long URL-safe run masked.
 pub fn text(text: &str) -> String {
-    let text = redact_secrets(text);
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find(url_safe) {
-        out.push_str(&rest[..start]);
-        let run = &rest[start..];
-        let length = run.find(|c: char| !url_safe(c)).unwrap_or(run.len());
-        let (run, after) = run.split_at(length);
-        match run.len() >= 32 && !is_uuid(run) && !run.starts_with("phc_") {
-            true => out.push_str(&mask(run)),
-            false => out.push_str(run),
-        }
-        rest = after;
-    }
-    out.push_str(rest);
-    out
+    mask_runs(redact_secrets(text), |run| {
+        run.len() >= 32 && !is_uuid(run) && !run.starts_with("phc_")
+    })
 }
 
 fn form(raw: &str) -> Option<String> {
@@ -202,10 +189,6 @@ fn mask_keys(value: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(mask_keys),
         _ => {}
     }
-}
-
-fn url_safe(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
 /// `8-4-4-4-12` hexadecimal digits.
