@@ -518,11 +518,19 @@ fn kill_group(group: i32) {
 
 /// A port on 127.0.0.1 that was free a moment ago: bound, read, released.
 pub fn free_port() -> Result<u16> {
+    let (listener, port) = reserve_port()?;
+    drop(listener);
+    Ok(port)
+}
+
+/// A free port on 127.0.0.1, held by the returned listener until it is
+/// dropped: while it is held, no other `bind` to port 0 (a program started
+/// in between) can be given it.
+pub fn reserve_port() -> Result<(std::net::TcpListener, u16)> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
         .context("cannot bind 127.0.0.1:0 to find a free port")?;
     let port = listener.local_addr()?.port();
-    drop(listener);
-    Ok(port)
+    Ok((listener, port))
 }
 
 #[cfg(test)]

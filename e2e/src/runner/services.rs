@@ -57,7 +57,9 @@ pub struct Launch<'a> {
 pub async fn start(scenario: &Scenario, launch: &Launch<'_>) -> Result<Services> {
     let dir = launch.dir;
     let mut invocations = Vec::new();
-    let gateway_port = process::free_port()?;
+    // Held until the gateway starts: the server, bound to port 0 in the
+    // meantime, was once given the very port just picked and released.
+    let (gateway_port_held, gateway_port) = process::reserve_port()?;
     let gateway_url = format!("http://127.0.0.1:{gateway_port}");
     let server = process::start_service(
         "provisioning-server",
@@ -94,6 +96,7 @@ pub async fn start(scenario: &Scenario, launch: &Launch<'_>) -> Result<Services>
         None => None,
     };
 
+    drop(gateway_port_held);
     let gateway = match process::start_service(
         "llm-gateway-mock",
         gateway_invocation(scenario, launch, gateway_port, &server.url),
