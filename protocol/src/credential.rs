@@ -122,16 +122,22 @@ impl Credential {
     /// URL-safe random part. Surrounding whitespace is not trimmed: a
     /// credential with a stray newline is not the credential.
     pub fn parse(presented: &str) -> Result<Credential, CredentialError> {
-        let kind = CredentialKind::of(presented).ok_or(CredentialError::UnknownPrefix)?;
-        let body = &presented[kind.prefix().len()..];
-        let url_safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        if body.is_empty() || body.len() > 512 || !body.chars().all(url_safe) {
-            return Err(CredentialError::Malformed);
-        }
         Ok(Credential {
-            kind,
+            kind: Credential::kind_of(presented)?,
             full: presented.to_owned(),
         })
+    }
+
+    /// The kind of `presented` if [`Credential::parse`] would take it,
+    /// without a copy of the secret (every authenticated request asks).
+    pub fn kind_of(presented: &str) -> Result<CredentialKind, CredentialError> {
+        let kind = CredentialKind::of(presented).ok_or(CredentialError::UnknownPrefix)?;
+        let body = &presented.as_bytes()[kind.prefix().len()..];
+        let url_safe = |byte: &u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_');
+        if body.is_empty() || body.len() > 512 || !body.iter().all(url_safe) {
+            return Err(CredentialError::Malformed);
+        }
+        Ok(kind)
     }
 
     pub fn kind(&self) -> CredentialKind {
@@ -170,7 +176,12 @@ impl fmt::Debug for Credential {
 
 /// SHA-256 of a secret, as stored in the database.
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    // Into a buffer at once: `hex::encode` pushes one char at a time,
+    // which cost as much as the digest on every lookup.
+    let mut text = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut text)
+        .expect("64 bytes hold a SHA-256 digest in hex");
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// Compares two stored hashes (or any two secrets) in constant time.
@@ -181,11 +192,15 @@ pub fn constant_time_eq(left: &str, right: &str) -> bool {
 /// Masks any presented string: its first 4 characters, then `***`. Strings
 /// of 4 characters or fewer are masked whole, so nothing short leaks either.
 pub fn mask(presented: &str) -> String {
-    let head: String = presented.chars().take(4).collect();
-    if presented.chars().count() <= 4 {
-        return "***".to_owned();
+    match presented.char_indices().nth(4) {
+        Some((end, _)) => {
+            let mut masked = String::with_capacity(end + 3);
+            masked.push_str(&presented[..end]);
+            masked.push_str("***");
+            masked
+        }
+        None => "***".to_owned(),
     }
-    format!("{head}***")
 }
 
 /// Replaces every full secret credential (`pha_`, `phr_`, `phx_`, `phe_`,
@@ -241,7 +256,14 @@ pub fn redact_secret_shaped(text: &str) -> String {
 /// replaced by its [`mask`]. Request ids and paths rarely hold one: then
 /// `text` is handed back without a copy.
 pub fn mask_runs(text: String, masked: impl Fn(&str) -> bool) -> String {
-    if !text.split(|c: char| !is_url_safe(c)).any(&masked) {
+    // Split on bytes, not characters: URL-safe characters are ASCII, so
+    // every byte of a multi-byte character ends a run as the character
+    // would, and each run is ASCII (valid UTF-8).
+    let mut runs = text
+        .as_bytes()
+        .split(|byte| !is_url_safe(char::from(*byte)))
+        .map(|run| std::str::from_utf8(run).unwrap_or_default());
+    if !runs.any(&masked) {
         return text;
     }
     let mut out = String::with_capacity(text.len());
@@ -405,6 +427,23 @@ mod tests {
         assert_eq!(redact_secret_shaped("/api/users/@me"), "/api/users/@me");
     }
 
+    /// If this fails, a run shaped like a secret is missed or cut wrong
+    /// next to characters of more than one byte (runs are split on bytes).
+    #[test]
+    fn shaped_runs_are_found_between_multi_byte_characters() {
+        let run = "Ab1".repeat(11);
+        assert_eq!(
+            redact_secret_shaped(&format!("é{run}ü/{run}☃x")),
+            "éAb1A***ü/Ab1A***☃x"
+        );
+        assert_eq!(redact_secret_shaped("é/ü/☃"), "é/ü/☃");
+        let short = "Ab1".repeat(10);
+        assert_eq!(
+            redact_secret_shaped(&format!("é{short}ü")),
+            format!("é{short}ü")
+        );
+    }
+
     /// If this fails, a credential body of 512 characters is refused or one
     /// of 513 is taken (the bound every program parses with).
     #[test]
@@ -509,8 +548,12 @@ mod tests {
     #[test]
     fn mask_table() {
         assert_eq!(mask("phx_secretsecret"), "phx_***");
+        assert_eq!(mask("abcde"), "abcd***");
         assert_eq!(mask("abcd"), "***");
         assert_eq!(mask(""), "***");
+        // Characters, not bytes.
+        assert_eq!(mask("éàüöß"), "éàüö***");
+        assert_eq!(mask("éàüö"), "***");
     }
 
     #[test]

@@ -24,11 +24,24 @@ pub trait RandomSource: Send + Sync {
     fn uuid(&self) -> String {
         let mut bytes = [0u8; 16];
         self.fill(&mut bytes);
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .hyphenated()
-            .to_string()
+        hyphenated(bytes)
     }
+
+    /// A request id: a version-4 UUID that is no secret (it is echoed on
+    /// the answer and kept in the journal), drawn on every request.
+    fn request_uuid(&self) -> String {
+        self.uuid()
+    }
+}
+
+/// `bytes` as a version-4 UUID, hyphenated.
+fn hyphenated(bytes: [u8; 16]) -> String {
+    let mut text = uuid::Uuid::encode_buffer();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// The operating system's generator: what every binary uses by default.
@@ -38,6 +51,15 @@ pub struct OsRandom;
 impl RandomSource for OsRandom {
     fn fill(&self, buffer: &mut [u8]) {
         rand::rngs::OsRng.fill_bytes(buffer);
+    }
+
+    /// From the thread's generator (seeded and reseeded from the
+    /// operating system's), not a system call per request: secrets are
+    /// still drawn by [`RandomSource::fill`].
+    fn request_uuid(&self) -> String {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        hyphenated(bytes)
     }
 }
 
@@ -78,9 +100,16 @@ mod tests {
 
     #[test]
     fn uuid_has_version_and_variant_bits() {
-        let uuid = SeededRandom::new(1).uuid();
-        assert_eq!(uuid.len(), 36);
-        assert_eq!(&uuid[14..15], "4");
-        assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"));
+        for uuid in [
+            SeededRandom::new(1).uuid(),
+            SeededRandom::new(1).request_uuid(),
+            OsRandom.uuid(),
+            OsRandom.request_uuid(),
+        ] {
+            assert_eq!(uuid.len(), 36);
+            assert_eq!(&uuid[14..15], "4");
+            assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"));
+        }
+        assert_ne!(OsRandom.request_uuid(), OsRandom.request_uuid());
     }
 }

@@ -116,6 +116,52 @@ pub async fn serve<S, B>(
     graceful.shutdown().await;
 }
 
+/// What a program does with every request around its router (its request
+/// id, journal entry, path rewriting): a plain method, not an axum
+/// `from_fn` middleware, which boxed and cloned the inner service on every
+/// request. [`Fronted`] makes it the service both programs serve.
+pub trait Front: Clone + Send + 'static {
+    fn answer(
+        &mut self,
+        request: http::Request<axum::body::Body>,
+    ) -> impl Future<Output = axum::response::Response> + Send + 'static;
+}
+
+/// A [`Front`] as a tower service, for [`serve`] and `axum::serve`.
+#[derive(Debug, Clone)]
+pub struct Fronted<F>(pub F);
+
+impl<F: Front> Fronted<F> {
+    /// What `axum::serve` takes: each connection gets a clone.
+    pub fn into_make_service(self) -> tower::make::Shared<Fronted<F>> {
+        tower::make::Shared::new(self)
+    }
+}
+
+impl<F, B> tower::Service<http::Request<B>> for Fronted<F>
+where
+    F: Front,
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let answer = self.0.answer(request.map(axum::body::Body::new));
+        Box::pin(async move { Ok(answer.await) })
+    }
+}
+
 /// `request`, carrying the peer it came from.
 fn with_peer(mut request: http::Request<Incoming>, peer: SocketAddr) -> http::Request<Incoming> {
     request.extensions_mut().insert(ConnectInfo(peer));
