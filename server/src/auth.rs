@@ -114,12 +114,12 @@ pub async fn resolve(
     let Some(presented) = presented else {
         return Ok(Err(Dead::Missing));
     };
-    let credential = match Credential::parse(presented) {
-        Ok(credential) if accepted.contains(&credential.kind()) => credential,
+    let kind = match Credential::kind_of(presented) {
+        Ok(kind) if accepted.contains(&kind) => kind,
         _ => return Ok(Err(Dead::Unknown)),
     };
-    let hash = hash_secret(credential.expose());
-    let holder = match credential.kind() {
+    let hash = hash_secret(presented);
+    let holder = match kind {
         CredentialKind::AccessToken => state.db.access_token_holder(&hash).await?,
         CredentialKind::PersonalApiKey => state.db.personal_key_holder(&hash).await?,
         CredentialKind::RefreshToken
@@ -127,7 +127,7 @@ pub async fn resolve(
         | CredentialKind::GatewayToken
         | CredentialKind::GatewayMintKey => None,
     };
-    Ok(judge(credential.kind(), holder, state.clock.now()))
+    Ok(judge(kind, holder, state.clock.now()))
 }
 
 /// The rule of [`resolve`], over the holder found for a credential of

@@ -15,7 +15,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use serde::de::DeserializeOwned;
 
 use protocol::credential::CredentialKind;
@@ -23,7 +22,7 @@ use protocol::credential::CredentialKind;
 use crate::access;
 use crate::auth::{self, Authenticated};
 use crate::error::{ApiError, PostHogRefusal};
-use crate::http::{bearer, check_api_version, parse_json, read_body, Verdict};
+use crate::http::{bearer, check_api_version, parse_form, parse_json, read_body, Verdict};
 use crate::state::AppState;
 
 /// `API-Version: 0.1d`, checked (refused in `R`).
@@ -78,6 +77,27 @@ where
     }
 }
 
+/// A form body (`application/x-www-form-urlencoded`) of at most 64 KiB
+/// (`http::parse_form`), refused in `R`. The headers are read in place:
+/// a `HeaderMap` extractor beside a body would copy them.
+pub struct FormBody<T, R>(pub T, pub PhantomData<fn() -> R>);
+
+impl<S, T, R> FromRequest<S> for FormBody<T, R>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+    R: From<ApiError> + IntoResponse,
+{
+    type Rejection = R;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, R> {
+        let (parts, body) = request.into_parts();
+        let bytes = read_body(body).await?;
+        let value = parse_form(&parts.headers, &bytes)?;
+        Ok(FormBody(value, PhantomData))
+    }
+}
+
 /// A live access token (`pha_`) of the provisioning API, refused in `R`
 /// with the provisioning API's 401 (`access::access_token`).
 pub struct AccessToken<R>(pub Authenticated, pub PhantomData<fn() -> R>);
@@ -111,8 +131,8 @@ pub struct PostHogCaller<N> {
 
 impl<N> PostHogCaller<N> {
     /// The journal's verdict, as a part of the answer.
-    pub fn verdict(&self) -> Extension<Verdict> {
-        Extension(self.verdict.clone())
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
     }
 }
 
@@ -125,7 +145,7 @@ impl<N: NeededScope> FromRequestParts<AppState> for PostHogCaller<N> {
             .await
             .map_err(|error| PostHogRefusal(error).into_response())?;
         let verdict = auth::verdict(&resolved);
-        let refused = |error: ApiError| (Extension(verdict.clone()), PostHogRefusal(error));
+        let refused = |error: ApiError| (verdict, PostHogRefusal(error));
         let live = resolved.map_err(|dead| refused(dead.into_error()).into_response())?;
         match live.check_scope(N::SCOPE) {
             Ok(()) => Ok(PostHogCaller {

@@ -3,30 +3,26 @@
 //! `API-Version` check, request ids and the journal.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use std::sync::OnceLock;
 
-use protocol::admin::JournalEntry;
 use protocol::{API_VERSION, API_VERSION_HEADER, MAX_BODY_BYTES, REQUEST_ID_HEADER};
 
 use crate::error::{ApiError, ErrorReason};
+use crate::journal::Recorded;
 use crate::state::AppState;
-
-/// The request id of the current request, set by [`request_id`].
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 /// The path as the caller sent it (without a trailing slash) when routing
 /// replaced an alias: the journal records this one.
 #[derive(Debug, Clone)]
 pub struct SentPath(pub String);
 
-/// A note a handler leaves for the journal (e.g. how a credential was judged).
-#[derive(Debug, Clone)]
+/// A note a handler leaves for the journal (e.g. how a credential was
+/// judged), as a part of its answer.
+#[derive(Debug, Clone, Copy)]
 pub struct Verdict(pub &'static str);
 
 /// Reads the whole body, refusing more than 64 KiB. What was read is
@@ -179,107 +175,179 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Gives every request an id (the caller's, if it sent a usable one),
-/// echoes it on the answer, and writes the journal entry.
-pub async fn request_id(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let id = request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(protocol::request_id::accept)
-        .map(str::to_owned)
-        .unwrap_or_else(|| state.random.uuid());
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let method = request.method().to_string();
-    let path = match request.extensions().get::<SentPath>() {
-        Some(sent) => sent.0.clone(),
-        None => request.uri().path().to_owned(),
+/// echoes it on the answer, and writes the journal entry around
+/// `router`'s answer. A plain function that [`App`] calls, not an axum
+/// middleware: `from_fn` boxed and cloned the inner service on every
+/// request.
+///
+/// [`App`]: crate::App
+pub fn request_id(
+    state: AppState,
+    request: Request,
+    router: &mut axum::Router,
+) -> impl std::future::Future<Output = Response> + Send {
+    let id = request_id_of(&state, request.headers());
+    let method = request.method().clone();
+    let sent = match request.extensions().get::<SentPath>() {
+        Some(sent) => sent.0.as_str(),
+        None => request.uri().path(),
     };
-    let credential = bearer(request.headers()).map(protocol::credential::mask);
-    let at = state.clock.now();
     // Every log line of the request carries its id (and never a full
     // credential: the id was taken only if it holds none, the path is
     // redacted, prefixless secrets by their shape, the query is not logged).
-    let path = protocol::credential::redact_secret_shaped(&path);
-    let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
-    let started = std::time::Instant::now();
+    let path = protocol::credential::redact_secret_shaped(sent);
+    let credential = bearer(request.headers()).map(protocol::credential::mask);
+    let at = state.clock.now();
+    let shown_id = id.to_str().unwrap_or_default();
+    let span = tracing::info_span!("request", id = %shown_id, method = %method, path = %path);
+    let started = (!span.is_disabled()).then(std::time::Instant::now);
     // Only while someone watches the live view, and never for its own
     // requests: the request's headers now, its body as the handler reads
     // it, the answer once it is complete.
     let watched = state.live_view.watched() && !path.starts_with("/_admin/");
     let request_headers = watched.then(|| request.headers().clone());
-    let headroom = std::cell::Cell::new(None);
-    // Each wrapper moves the handler's future once more: the span's only
-    // when it is enabled (RUST_LOG=info and finer), the body's only while
-    // someone watches.
-    let answered = crate::rate_limit::HEADROOM.scope(headroom, async {
-        let response = match span.is_disabled() {
-            true => next.run(request).await,
-            false => tracing::Instrument::instrument(next.run(request), span.clone()).await,
-        };
-        (
-            response,
-            crate::rate_limit::HEADROOM.with(std::cell::Cell::get),
-        )
-    });
-    let ((mut response, headroom), request_body) = match watched {
-        true => {
-            READ_BODY
-                .scope(std::cell::RefCell::new(None), async {
+    let routed = tower::Service::call(router, request);
+    async move {
+        // Each wrapper moves the handler's future once more: the span's
+        // only when it is enabled (RUST_LOG=info and finer), the body's
+        // only while someone watches; both are boxed, so the future of
+        // every other request stays small.
+        let answered = NOTED.scope(Noted::default(), async {
+            let response = match span.is_disabled() {
+                true => routed.await,
+                false => Box::pin(tracing::Instrument::instrument(routed, span.clone())).await,
+            };
+            (
+                response.unwrap_or_else(|never| match never {}),
+                NOTED.with(Noted::take),
+            )
+        });
+        let ((mut response, noted), request_body) = match watched {
+            true => {
+                Box::pin(READ_BODY.scope(std::cell::RefCell::new(None), async {
                     let answered = answered.await;
                     (answered, READ_BODY.with(|read| read.borrow_mut().take()))
-                })
+                }))
                 .await
+            }
+            false => (answered.await, None),
+        };
+        if let Some(headroom) = noted.headroom {
+            for (name, value) in [
+                ("ratelimit-limit", headroom.limit),
+                ("ratelimit-remaining", headroom.remaining),
+                ("ratelimit-reset", headroom.reset),
+            ] {
+                response
+                    .headers_mut()
+                    .insert(name, HeaderValue::from(value));
+            }
         }
-        false => (answered.await, None),
-    };
-    if let Some(headroom) = headroom {
-        for (name, value) in [
-            ("ratelimit-limit", headroom.limit),
-            ("ratelimit-remaining", headroom.remaining),
-            ("ratelimit-reset", headroom.reset),
-        ] {
-            response
-                .headers_mut()
-                .insert(name, HeaderValue::from(value));
+        if let Some(started) = started {
+            span.in_scope(|| {
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    credential = %credential.as_deref().unwrap_or("-"),
+                    "request finished"
+                );
+            });
         }
-    }
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            credential = %credential.as_deref().unwrap_or("-"),
-            "request finished"
+        response.headers_mut().insert(
+            header::HeaderName::from_static(REQUEST_ID_HEADER),
+            id.clone(),
         );
-    });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        if let Some(request_headers) = request_headers {
+            let id = id.to_str().unwrap_or_default();
+            response = Box::pin(keep_details(
+                &state,
+                id,
+                &request_headers,
+                request_body,
+                response,
+            ))
+            .await;
+        }
+        if !path.starts_with("/_admin/") {
+            state.journal.record(Recorded {
+                at,
+                request_id: id,
+                method,
+                path,
+                status: response.status().as_u16(),
+                credential,
+                verdict: noted.verdict,
+                reason: response
+                    .extensions()
+                    .get::<ErrorReason>()
+                    .map(|reason| reason.0),
+            });
+        }
+        response
     }
-    if let Some(request_headers) = request_headers {
-        response = keep_details(&state, &id, &request_headers, request_body, response).await;
+}
+
+/// The id of a request: the caller's `x-request-id` if
+/// `protocol::request_id::accept` takes it (the header's own bytes when
+/// it needs no trimming), else a new UUID. Either is visible ASCII.
+fn request_id_of(state: &AppState, headers: &HeaderMap) -> HeaderValue {
+    let sent = headers.get(REQUEST_ID_HEADER);
+    let accepted = sent
+        .and_then(|value| value.to_str().ok())
+        .and_then(protocol::request_id::accept);
+    match (sent, accepted) {
+        (Some(sent), Some(id)) if id.len() == sent.len() => sent.clone(),
+        (_, Some(id)) => HeaderValue::from_str(id).expect("an accepted id is visible ASCII"),
+        (_, None) => {
+            HeaderValue::try_from(state.random.request_uuid()).expect("a UUID is visible ASCII")
+        }
     }
-    if !path.starts_with("/_admin/") {
-        state.record(JournalEntry {
-            at,
-            request_id: id,
-            method,
-            path,
-            status: response.status().as_u16(),
-            credential,
-            verdict: response
-                .extensions()
-                .get::<Verdict>()
-                .map(|v| v.0.to_owned()),
-            reason: response
-                .extensions()
-                .get::<ErrorReason>()
-                .map(|reason| reason.0.to_owned()),
-        });
+}
+
+tokio::task_local! {
+    /// What the handler of the request being answered noted for
+    /// [`request_id`]: set through [`Verdict`] and the rate limits.
+    static NOTED: Noted;
+}
+
+/// What a handler notes for the answer's headers and journal entry.
+#[derive(Debug, Default)]
+struct Noted {
+    headroom: std::cell::Cell<Option<crate::rate_limit::Headroom>>,
+    verdict: std::cell::Cell<Option<&'static str>>,
+}
+
+impl Noted {
+    fn take(&self) -> Taken {
+        Taken {
+            headroom: self.headroom.take(),
+            verdict: self.verdict.take(),
+        }
     }
-    response
+}
+
+struct Taken {
+    headroom: Option<crate::rate_limit::Headroom>,
+    verdict: Option<&'static str>,
+}
+
+/// Notes the rate limit's headroom for the `RateLimit-*` headers of the
+/// answer (outside a request, as in unit tests, it is dropped).
+pub fn note_headroom(headroom: crate::rate_limit::Headroom) {
+    let _ = NOTED.try_with(|noted| noted.headroom.set(Some(headroom)));
+}
+
+impl axum::response::IntoResponseParts for Verdict {
+    type Error = std::convert::Infallible;
+
+    /// Notes the verdict for the journal entry; the answer is unchanged.
+    fn into_response_parts(
+        self,
+        parts: axum::response::ResponseParts,
+    ) -> Result<axum::response::ResponseParts, Self::Error> {
+        let _ = NOTED.try_with(|noted| noted.verdict.set(Some(self.0)));
+        Ok(parts)
+    }
 }
 
 /// Keeps the masked headers and bodies of one exchange for the live view,

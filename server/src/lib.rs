@@ -30,6 +30,7 @@ pub mod fields;
 pub mod forms;
 pub mod http;
 pub mod in_flight;
+pub mod journal;
 pub mod live_view;
 pub mod live_view_html;
 pub mod login;
@@ -48,8 +49,7 @@ pub mod signup;
 pub mod state;
 pub mod stripe;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
@@ -98,7 +98,7 @@ pub async fn prepare(config: &Config, public_url: String) -> anyhow::Result<AppS
         public_url: public_url.trim_end_matches('/').into(),
         region: config.region,
         admin_token: config.admin_token.clone().map(Into::into),
-        journal: Arc::new(Mutex::new(VecDeque::with_capacity(1024))),
+        journal: Arc::default(),
         wizard_gateway: config.wizard_gateway.clone().map(Arc::new),
         in_flight: Arc::default(),
         sign_in_throttle: Arc::default(),
@@ -270,16 +270,13 @@ pub fn app(state: AppState) -> App {
         // Bodies are read by `http::read_body` with the contract's 64 KiB
         // limit and its 413 envelope; axum's own 2 MB limit is off.
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::request_id,
-        ))
-        .with_state(state);
-    App {
+        .with_state(state.clone());
+    protocol::serve::Fronted(Front {
+        state,
         router: routed,
         aliases,
         dashed,
-    }
+    })
 }
 
 /// The server as a service ([`app`]). Paths answer with and without the
@@ -287,39 +284,25 @@ pub fn app(state: AppState) -> App {
 /// `/api/provisioning/…`: both are rewritten before routing, so each route
 /// is registered once. (A router in front doing the same cost a second
 /// routing and a boxed service per request.)
+pub type App = protocol::serve::Fronted<Front>;
+
+/// What the server does around its router: the path rewritten, then
+/// [`http::request_id`] (the request's id, log span, live view, journal).
 #[derive(Clone)]
-pub struct App {
+pub struct Front {
+    state: AppState,
     router: Router,
     aliases: bool,
     dashed: bool,
 }
 
-impl App {
-    /// What `axum::serve` takes: each connection gets a clone of the app.
-    pub fn into_make_service(self) -> tower::make::Shared<App> {
-        tower::make::Shared::new(self)
-    }
-}
-
-impl<B> tower::Service<axum::http::Request<B>> for App
-where
-    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = <Router as tower::Service<axum::http::Request<B>>>::Future;
-
-    fn poll_ready(
+impl protocol::serve::Front for Front {
+    fn answer(
         &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        request: axum::http::Request<axum::body::Body>,
+    ) -> impl std::future::Future<Output = Response> + Send + 'static {
         let request = normalize_path(request, self.aliases, self.dashed);
-        self.router.call(request)
+        http::request_id(self.state.clone(), request, &mut self.router)
     }
 }
 
@@ -334,13 +317,7 @@ pub const PROVISIONING_ALIASES: [(&str, &str); 2] = [
 /// with an alias replaced by the path it stands for. `None` when it is
 /// the path as sent.
 pub fn routed_path(path: &str, aliases: bool) -> Option<String> {
-    let trimmed = match path.len() > 1 && path.ends_with('/') {
-        true => match path.trim_end_matches('/') {
-            "" => "/",
-            trimmed => trimmed,
-        },
-        false => path,
-    };
+    let trimmed = without_trailing_slashes(path);
     let aliased = PROVISIONING_ALIASES
         .iter()
         .filter(|_| aliases)
@@ -353,6 +330,17 @@ pub fn routed_path(path: &str, aliases: bool) -> Option<String> {
         Some(canonical) => Some(canonical),
         None if trimmed.len() != path.len() => Some(trimmed.to_owned()),
         None => None,
+    }
+}
+
+/// `path` without its trailing slashes (`/` stays `/`).
+fn without_trailing_slashes(path: &str) -> &str {
+    match path.len() > 1 && path.ends_with('/') {
+        true => match path.trim_end_matches('/') {
+            "" => "/",
+            trimmed => trimmed,
+        },
+        false => path,
     }
 }
 
@@ -380,14 +368,14 @@ fn normalize_path<B>(
         return request;
     };
     // The journal keeps the alias the caller sent (without the slash).
-    let sent = request.uri().path();
-    let sent = routed_path(sent, false).unwrap_or_else(|| sent.to_owned());
-    let aliased = (sent != path).then_some(http::SentPath(sent));
+    let sent = without_trailing_slashes(request.uri().path());
+    let aliased = (sent != path).then(|| http::SentPath(sent.to_owned()));
     let rebuilt = match request.uri().query() {
         Some(query) => format!("{path}?{query}"),
         None => path,
     };
-    if let Ok(uri) = rebuilt.parse() {
+    // From the `String` itself: parsing a `&str` would copy it once more.
+    if let Ok(uri) = Uri::try_from(rebuilt) {
         *request.uri_mut() = uri;
         if let Some(sent) = aliased {
             request.extensions_mut().insert(sent);

@@ -97,16 +97,6 @@ pub struct Headroom {
     pub reset: i64,
 }
 
-tokio::task_local! {
-    /// The headroom of the request being answered, for the `RateLimit-*`
-    /// headers `http::request_id` adds to its answer.
-    pub static HEADROOM: std::cell::Cell<Option<Headroom>>;
-}
-
-fn note_headroom(headroom: Headroom) {
-    let _ = HEADROOM.try_with(|cell| cell.set(Some(headroom)));
-}
-
 /// Counts one request of `kind` against `application`, or refuses it with
 /// `429 rate_limited`, as the era meters: an hourly window, or today's
 /// token bucket (which also reports its headroom). An absent limit, or a
@@ -144,7 +134,7 @@ pub async fn take(state: &AppState, application: &Application, kind: Kind) -> Re
                 .take_token(client_id, kind.as_str(), now, burst, per_hour)
                 .await?;
             let seconds_per_token = 3600.0 / per_hour as f64;
-            note_headroom(Headroom {
+            crate::http::note_headroom(Headroom {
                 limit: burst,
                 remaining: left.floor() as i64,
                 reset: ((burst as f64 - left) * seconds_per_token).ceil() as i64,
@@ -241,7 +231,7 @@ pub fn refresh_kind(state: &AppState) -> Kind {
 
 /// [`take`] for the application `client_id`; an unknown one is not limited.
 pub async fn take_for(state: &AppState, client_id: &str, kind: Kind) -> Result<(), ApiError> {
-    match state.db.application(client_id).await? {
+    match state.db.shared_application(client_id) {
         Some(application) => take(state, &application, kind).await,
         None => Ok(()),
     }

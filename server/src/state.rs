@@ -1,9 +1,7 @@
 //! What every handler shares.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use protocol::admin::JournalEntry;
 use protocol::random::RandomSource;
 use protocol::region::Region;
 
@@ -47,8 +45,7 @@ pub struct Shared {
     /// `us` or `eu`.
     pub region: Region,
     pub admin_token: Option<Arc<str>>,
-    /// A ring: the oldest entry is dropped in O(1) once it is full.
-    pub journal: Arc<Mutex<VecDeque<JournalEntry>>>,
+    pub journal: Arc<crate::journal::Journal>,
     /// Where `POST /api/wizard/gateway_token/` mints (`None`: not
     /// configured, the endpoint answers 404).
     pub wizard_gateway: Option<Arc<WizardGateway>>,
@@ -148,16 +145,3 @@ impl std::fmt::Debug for WizardGateway {
 }
 
 pub use protocol::admin::JOURNAL_CAPACITY;
-
-impl AppState {
-    pub fn record(&self, entry: JournalEntry) {
-        let mut journal = self
-            .journal
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if journal.len() >= JOURNAL_CAPACITY {
-            journal.pop_front();
-        }
-        journal.push_back(entry);
-    }
-}

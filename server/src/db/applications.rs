@@ -53,19 +53,30 @@ impl Db {
     /// The application `client_id` (from memory: see [`Db::applications`]).
     pub async fn application(&self, client_id: &str) -> sqlx::Result<Option<Application>> {
         Ok(self
-            .registered()
+            .shared_application(client_id)
+            .map(|application| application.as_ref().clone()))
+    }
+
+    /// [`Db::application`] without a copy, for the checks made on every
+    /// request of a path (introspection's caller, rate limits).
+    pub fn shared_application(&self, client_id: &str) -> Option<Arc<Application>> {
+        self.registered()
             .iter()
             .find(|application| application.client_id == client_id)
-            .cloned())
+            .cloned()
     }
 
     /// Every application, in registration order, from memory (see the
     /// module's comment).
     pub async fn applications(&self) -> sqlx::Result<Vec<Application>> {
-        Ok(self.registered().as_ref().clone())
+        Ok(self
+            .registered()
+            .iter()
+            .map(|application| application.as_ref().clone())
+            .collect())
     }
 
-    fn registered(&self) -> Arc<Vec<Application>> {
+    fn registered(&self) -> Arc<Vec<Arc<Application>>> {
         let registered = self
             .applications
             .read()
@@ -82,7 +93,7 @@ impl Db {
                 .await?;
         let applications = rows
             .into_iter()
-            .map(Application::from_row)
+            .map(|row| Application::from_row(row).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|corrupt| sqlx::Error::Decode(Box::new(corrupt)))?;
         *self

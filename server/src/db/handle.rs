@@ -38,7 +38,7 @@ pub struct Db {
     pub(super) holders: Arc<HolderIndex>,
     /// The registered applications, parsed when loaded and served from
     /// memory (`applications.rs`).
-    pub(super) applications: Arc<RwLock<Arc<Vec<Application>>>>,
+    pub(super) applications: Arc<RwLock<Arc<Vec<Arc<Application>>>>>,
     /// The directory of a throwaway (`sqlite::memory:`) database.
     _scratch: Option<Arc<tempfile::TempDir>>,
 }

@@ -31,14 +31,9 @@ pub async fn require_token(
 }
 
 pub async fn journal(State(state): State<AppState>) -> Json<Journal> {
-    let entries = state
-        .journal
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .iter()
-        .cloned()
-        .collect();
-    Json(Journal { entries })
+    Json(Journal {
+        entries: state.journal.entries(),
+    })
 }
 
 pub async fn state_summary(
@@ -68,11 +63,7 @@ pub async fn advance_clock(
 /// Forgets every account, credential and journal entry; keeps partners.
 pub async fn reset(State(state): State<AppState>) -> Result<Json<serde_json::Value>, PlainRefusal> {
     state.db.reset().await?;
-    state
-        .journal
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clear();
+    state.journal.clear();
     Ok(Json(serde_json::json!({"status": "reset"})))
 }
 

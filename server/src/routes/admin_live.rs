@@ -106,15 +106,7 @@ pub async fn exchanges(State(state): State<AppState>, headers: HeaderMap) -> Res
     if let Some(refusal) = viewer_refusal(&state, &headers) {
         return refusal;
     }
-    let server = newest(
-        state
-            .journal
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-            .cloned()
-            .collect(),
-    );
+    let server = state.journal.newest(SHOWN_ENTRIES);
     let (gateway, gateway_error) = match gateway_journal(&state).await {
         Ok(entries) => (Some(newest(entries)), None),
         Err(error) => (None, Some(error)),

@@ -4,7 +4,7 @@
 //! rest of the PostHog API subset (`{"detail","code"?}`).
 
 use axum::extract::{RawQuery, State};
-use axum::{Extension, Json};
+use axum::Json;
 
 use protocol::credential::CredentialKind;
 use protocol::posthog::{HealthIssue, HealthIssues};
@@ -55,10 +55,7 @@ pub async fn list(
     PathId(id): PathId,
     RawQuery(query): RawQuery,
     caller: PostHogCaller<HealthIssueRead>,
-) -> (
-    Extension<Verdict>,
-    Result<Json<HealthIssues>, PostHogRefusal>,
-) {
+) -> (Verdict, Result<Json<HealthIssues>, PostHogRefusal>) {
     let listed = issues(&state, &caller.live, &id, query.as_deref().unwrap_or("")).await;
     (caller.verdict(), listed.map(Json))
 }

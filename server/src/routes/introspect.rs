@@ -5,7 +5,6 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use axum::Extension;
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use protocol::credential::{constant_time_eq, hash_secret, CredentialKind};
@@ -15,8 +14,8 @@ use protocol::oauth::{
 
 use crate::auth;
 use crate::error::{ApiError, OAuthRefusal};
-use crate::extract::RawBody;
-use crate::http::{parse_form, SerializedJson, Verdict};
+use crate::extract::FormBody;
+use crate::http::{SerializedJson, Verdict};
 use crate::state::AppState;
 
 /// RFC 7662 introspection of a `pha_` or `phx_`, for resource servers.
@@ -36,12 +35,10 @@ use crate::state::AppState;
 pub async fn handle(
     State(state): State<AppState>,
     _: ResourceServer,
-    headers: HeaderMap,
-    RawBody(bytes, _): RawBody<OAuthRefusal>,
-) -> Result<(Extension<Verdict>, SerializedJson), OAuthRefusal> {
-    let request: IntrospectionRequest = parse_form(&headers, &bytes)?;
+    FormBody(request, _): FormBody<IntrospectionRequest, OAuthRefusal>,
+) -> Result<(Verdict, SerializedJson), OAuthRefusal> {
     let (answer, verdict) = introspect(&state, request.token.as_deref()).await?;
-    Ok((Extension(verdict), answer))
+    Ok((verdict, answer))
 }
 
 /// A caller authenticated with HTTP Basic as a registered, active
@@ -80,8 +77,7 @@ async fn authenticate_resource_server(
     let (client_id, secret) = decoded.split_once(':').ok_or_else(refused)?;
     let server = state
         .db
-        .application(client_id)
-        .await?
+        .shared_application(client_id)
         .filter(|application| application.kind == "resource_server" && application.active)
         .ok_or_else(refused)?;
     let presented = hash_secret(secret);

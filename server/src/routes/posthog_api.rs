@@ -3,7 +3,7 @@
 //! `phx_`; errors as `{"detail","code"?}`.
 
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Json;
 
 use protocol::credential::CredentialKind;
 use protocol::posthog::{Me, OrganizationRef, Project, TeamRef};
@@ -47,7 +47,7 @@ impl NeededScope for ProjectRead {
 pub async fn me(
     State(state): State<AppState>,
     caller: PostHogCaller<UserRead>,
-) -> (Extension<Verdict>, Result<SerializedJson, PostHogRefusal>) {
+) -> (Verdict, Result<SerializedJson, PostHogRefusal>) {
     (caller.verdict(), me_answer(&state, &caller.live).await)
 }
 
@@ -137,7 +137,7 @@ fn me_of(live: &Authenticated, team: &Team) -> Me {
 pub async fn project(
     PathId(id): PathId,
     caller: PostHogCaller<ProjectRead>,
-) -> (Extension<Verdict>, Result<Json<Project>, PostHogRefusal>) {
+) -> (Verdict, Result<Json<Project>, PostHogRefusal>) {
     (caller.verdict(), project_of(&caller.live, &id).map(Json))
 }
 

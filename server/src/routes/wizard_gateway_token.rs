@@ -46,7 +46,7 @@ use crate::state::{AppState, WizardGateway};
 )]
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let outcome = serve(&state, &headers, body).await;
-    let (mut response, verdict) = match outcome {
+    let (response, verdict) = match outcome {
         Ok(answer) => (
             (StatusCode::CREATED, Json(answer)).into_response(),
             "minted",
@@ -56,8 +56,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bod
             (refusal.into_response(), verdict)
         }
     };
-    response.extensions_mut().insert(Verdict(verdict));
-    response
+    (Verdict(verdict), response).into_response()
 }
 
 /// Why no token was minted: one variant per outcome of the real endpoint.

@@ -156,7 +156,7 @@ impl Server {
             public_url: PUBLIC_URL.into(),
             region: protocol::region::Region::Us,
             admin_token: options.admin.then(|| ADMIN_TOKEN.into()),
-            journal: Arc::new(Mutex::new(Default::default())),
+            journal: Arc::default(),
             wizard_gateway: options.wizard_gateway.map(Arc::new),
             in_flight: Arc::default(),
             sign_in_throttle: Arc::default(),
