@@ -9,6 +9,7 @@ use crate::auth::{self, Verdict};
 use crate::error::GatewayError;
 use crate::journal::Record;
 use crate::product::Product;
+use crate::request_id::RequestId;
 use crate::state::AppState;
 
 /// Agent conversations grow with every turn, so the model routes accept
@@ -17,7 +18,7 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// One model-route request, as the journal and the log name it.
 pub struct Exchange<'a> {
-    pub request_id: &'a str,
+    pub request_id: &'a RequestId,
     pub method: &'a str,
     pub path: &'a str,
     /// The full presented credential; only its mask is logged or stored.
@@ -28,7 +29,7 @@ impl<'a> Exchange<'a> {
     /// The exchange of a request to `uri` with `method`, presenting
     /// `credential`.
     pub fn new(
-        request_id: &'a str,
+        request_id: &'a RequestId,
         method: &'a axum::http::Method,
         uri: &'a axum::http::Uri,
         credential: Option<&'a str>,
@@ -62,7 +63,7 @@ pub fn conclude_call(
     outcome: Result<(Response, Option<String>), GatewayError>,
     kind: Option<&str>,
 ) -> Response {
-    let request_id = exchange.request_id;
+    let request_id = exchange.request_id.as_str();
     let (response, verdict, reason) = match outcome {
         Ok((response, None)) => (response, Verdict::Granted.name(), kind.map(str::to_owned)),
         Ok((response, Some(fault))) => {
@@ -84,7 +85,7 @@ pub fn conclude_call(
         }
     };
     state.journal.record(Record {
-        request_id,
+        request_id: exchange.request_id,
         method: exchange.method,
         path: exchange.path,
         status: response.status().as_u16(),

@@ -8,6 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use protocol::admin::{Journal, JournalEntry, JOURNAL_CAPACITY};
 use protocol::credential::{mask, redact_secret_shaped};
 
+use crate::request_id::RequestId;
+
 /// The newest [`JOURNAL_CAPACITY`] entries, shared; the oldest is dropped
 /// in O(1) once it is full.
 #[derive(Debug, Clone, Default)]
@@ -18,7 +20,7 @@ pub struct RequestJournal {
 /// What the messages handler knows about a request when it answers.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
-    pub request_id: &'a str,
+    pub request_id: &'a RequestId,
     pub method: &'a str,
     pub path: &'a str,
     pub status: u16,
@@ -32,7 +34,9 @@ impl RequestJournal {
     pub fn record(&self, record: Record<'_>) {
         let entry = JournalEntry {
             at: unix_seconds(),
-            request_id: redact_secret_shaped(record.request_id),
+            // Taken by `protocol::request_id::accept` or made here: the
+            // redaction below would leave it as it is.
+            request_id: record.request_id.as_str().to_owned(),
             method: record.method.to_owned(),
             path: redact_secret_shaped(record.path),
             status: record.status,
@@ -79,7 +83,7 @@ mod tests {
     fn entries_hold_only_masked_credentials() {
         let journal = RequestJournal::default();
         journal.record(Record {
-            request_id: "req-1",
+            request_id: &RequestId::accepted("req-1").unwrap(),
             method: "POST",
             path: "/wizard/v1/messages",
             status: 401,
@@ -102,7 +106,7 @@ mod tests {
         let journal = RequestJournal::default();
         for index in 0..JOURNAL_CAPACITY + 5 {
             journal.record(Record {
-                request_id: &format!("req-{index}"),
+                request_id: &RequestId::accepted(&format!("req-{index}")).unwrap(),
                 method: "POST",
                 path: "/wizard/v1/messages",
                 status: 200,

@@ -27,6 +27,7 @@ pub mod call_kind;
 pub mod config;
 pub mod error;
 pub mod faults;
+pub mod front;
 pub mod gateway_tokens;
 pub mod harness;
 pub mod introspection;
@@ -49,8 +50,8 @@ pub use crate::config::{Config, DEFAULT_BIND, DEFAULT_INTROSPECTION_URL};
 pub use crate::state::AppState;
 pub use protocol::region::Region;
 
-/// The gateway's routes.
-pub fn app(state: AppState) -> Router {
+/// The gateway: its routes, behind [`front::around`].
+pub fn app(state: AppState) -> App {
     let mut router = Router::new()
         .route(
             protocol::paths::GATEWAY_MESSAGES,
@@ -107,17 +108,18 @@ pub fn app(state: AppState) -> Router {
             .route(protocol::paths::ADMIN_HELD, get(routes::admin::held))
             .route(protocol::paths::ADMIN_RELEASE, post(routes::admin::release));
     }
-    router
+    let router = router
         .fallback(not_found)
         // The messages handler reads its body itself, after authentication,
         // with its own limit; no extractor applies axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            request_id::layer,
-        ))
-        .with_state(state)
+        .with_state(state.clone());
+    protocol::serve::Fronted(front::Front { state, router })
 }
+
+/// The gateway as a service ([`app`]): each request gets its id around
+/// routing.
+pub type App = protocol::serve::Fronted<front::Front>;
 
 async fn not_found() -> Response {
     error::not_found()

@@ -144,6 +144,42 @@ pub fn abilities(conversation: &Conversation) -> Abilities {
 /// formatting and of `stream`, and roughly the right size.
 pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
     let output_chars = serialized_len(&reply.content);
+    envelope(reply, request, output_chars)
+}
+
+/// [`response`] as the body of an answer that is not streamed: the same
+/// bytes as `serde_json::to_vec(&response(reply, request))`, with the
+/// content serialized once (its length is the output count) rather than
+/// once to count it and once to send it.
+pub fn response_body(reply: Reply, request: &MessagesRequest) -> Vec<u8> {
+    // The usage object closes the answer and its output count closes the
+    // usage: serialized with a count of 0, the count is written last.
+    const COUNTED_LAST: &[u8] = br#""output_tokens":0}}"#;
+    let mut answer = envelope(reply, request, 0);
+    let Ok(mut body) = serde_json::to_vec(&answer) else {
+        return Vec::new();
+    };
+    let content = std::mem::take(&mut answer.content);
+    if !body.ends_with(COUNTED_LAST) {
+        answer.content = content;
+        answer.usage.output_tokens = tokens(serialized_len(&answer.content));
+        return serde_json::to_vec(&answer).unwrap_or_default();
+    }
+    // The answer without its content holds `"content":[]`, two characters
+    // of the content's own.
+    let output_chars = (body.len() + 2).saturating_sub(serialized_len(&answer));
+    body.truncate(body.len() - "0}}".len());
+    body.extend_from_slice(format!("{}}}}}", tokens(output_chars)).as_bytes());
+    body
+}
+
+/// Characters as tokens: a quarter, rounded down.
+fn tokens(chars: usize) -> u32 {
+    u32::try_from(chars / 4).unwrap_or(u32::MAX)
+}
+
+/// The Messages API envelope of `reply`, its output `output_chars` long.
+fn envelope(reply: Reply, request: &MessagesRequest, output_chars: usize) -> MessagesResponse {
     MessagesResponse {
         id: reply.id,
         kind: "message".to_owned(),
@@ -155,7 +191,7 @@ pub fn response(reply: Reply, request: &MessagesRequest) -> MessagesResponse {
         stop_sequence: None,
         usage: Usage {
             input_tokens: input_tokens(request),
-            output_tokens: u32::try_from(output_chars / 4).unwrap_or(u32::MAX),
+            output_tokens: tokens(output_chars),
         },
     }
 }
@@ -166,7 +202,7 @@ pub fn input_tokens(request: &MessagesRequest) -> u32 {
     let request_chars = serialized_len(&request.system)
         + serialized_len(&request.messages)
         + serialized_len(&request.tools);
-    u32::try_from(request_chars / 4).unwrap_or(u32::MAX)
+    tokens(request_chars)
 }
 
 /// The length of `value` as JSON, counted as it is written (nothing is
@@ -186,5 +222,53 @@ fn serialized_len<T: serde::Serialize>(value: &T) -> usize {
     match serde_json::to_writer(&mut count, value) {
         Ok(()) => count.0,
         Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// If this fails, `response_body` no longer writes what `response`
+    /// serializes to (a field after `usage`, or a count written wrong).
+    #[test]
+    fn the_body_is_the_serialized_response() {
+        let request = MessagesRequest {
+            model: "claude-bench".into(),
+            max_tokens: 64,
+            ..MessagesRequest::default()
+        };
+        let text = |text: &str| ContentBlock::Text { text: text.into() };
+        let edit = ContentBlock::ToolUse {
+            id: "toolu_1_1".into(),
+            name: "Edit".into(),
+            input: serde_json::json!({
+                "file_path": "package.json",
+                "old_string": "\"next\": \"15.3.3\",\n",
+                "new_string": "\"next\": \"15.3.3\",\n\"posthog-js\": \"^1.200.0\",\n\t☃",
+            }),
+        };
+        let contents = [
+            vec![],
+            vec![text("")],
+            vec![text("abc")],
+            vec![text(&"long, with \"quotes\" and\nnewlines. ".repeat(400))],
+            vec![text("I'll add the SDK."), edit],
+        ];
+        for content in contents {
+            for stop_reason in ["end_turn", "tool_use"] {
+                let reply = Reply {
+                    id: "msg_next-js_1".into(),
+                    content: content.clone(),
+                    stop_reason,
+                };
+                let expected = serde_json::to_vec(&response(reply.clone(), &request)).unwrap();
+                let body = response_body(reply, &request);
+                assert_eq!(
+                    String::from_utf8_lossy(&body),
+                    String::from_utf8_lossy(&expected)
+                );
+            }
+        }
     }
 }

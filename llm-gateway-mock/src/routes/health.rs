@@ -15,7 +15,7 @@ use crate::state::AppState;
 /// not ready. A 5xx or no answer: not ready.
 pub async fn readyz(
     State(state): State<AppState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(request_id): Extension<RequestId>,
 ) -> Response {
     let drawn = state.faults.draw("readyz");
     if let Some(delay) = drawn.delay {

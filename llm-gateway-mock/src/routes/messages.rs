@@ -21,7 +21,7 @@ use protocol::admin::Fault;
 
 pub async fn messages(
     State(state): State<AppState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(request_id): Extension<RequestId>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -50,7 +50,7 @@ pub async fn messages(
 /// left out), answered with the agent's deterministic token count.
 pub async fn count_tokens(
     State(state): State<AppState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(request_id): Extension<RequestId>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -64,7 +64,11 @@ pub async fn count_tokens(
         let bytes = read_body(body).await?;
         let request = parse_count_tokens(&bytes).map_err(invalid_request)?;
         let product = product?;
-        tracing::debug!(request_id, product = product.name, "counted tokens");
+        tracing::debug!(
+            request_id = request_id.as_str(),
+            product = product.name,
+            "counted tokens"
+        );
         let answer = CountTokensAnswer {
             input_tokens: agent::input_tokens(&request),
         };
@@ -141,16 +145,29 @@ async fn answer(
     let fault = drawn.describe();
     let integration = integration(call.headers);
     let reply = agent::reply_messages(&state.scripts, &request, integration);
-    let response = agent::response(reply, &request);
     tracing::info!(
         request_id,
         credential = mask(credential),
         call = call_kind.name(),
-        message_id = response.id,
-        stop_reason = response.stop_reason.as_deref().unwrap_or_default(),
+        message_id = reply.id,
+        stop_reason = reply.stop_reason,
         "agent answered"
     );
     let streamed = request.stream == Some(true);
+    let intact = matches!(
+        drawn.failure,
+        Some(Fault::Latency { .. } | Fault::Hold) | None
+    );
+    if intact && !streamed {
+        // The common answer, serialized once.
+        let body = agent::response_body(reply, &request);
+        let content_type = HeaderValue::from_static("application/json");
+        return Ok((
+            ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+            fault,
+        ));
+    }
+    let response = agent::response(reply, &request);
     match drawn.failure {
         Some(Fault::Status {
             status,
@@ -235,7 +252,33 @@ enum MaxTokens {
     Optional,
 }
 
+/// Most bodies are well formed: they are read typed, and only one that
+/// does not read so (or breaks a rule the types do not hold) is read again
+/// as a JSON value, field by field, for the real API's error texts. Both
+/// give the same request for a body both take
+/// ([`tests::both_readings_agree_on_well_formed_bodies`]).
 fn parse_fields(bytes: &[u8], max_tokens_rule: MaxTokens) -> Result<MessagesRequest, String> {
+    match serde_json::from_slice::<MessagesRequest>(bytes) {
+        Ok(request) if holds_untyped_rules(&request) => Ok(request),
+        _ => parse_fields_by_value(bytes, max_tokens_rule),
+    }
+}
+
+/// The rules [`parse_fields_by_value`] checks that `MessagesRequest`'s
+/// types do not: the roles, and an object (or nothing) as output config.
+fn holds_untyped_rules(request: &MessagesRequest) -> bool {
+    let roles = ["user", "assistant", "system"];
+    request
+        .messages
+        .iter()
+        .all(|message| roles.contains(&message.role.as_str()))
+        && request.output_config.as_ref().is_none_or(Value::is_object)
+}
+
+fn parse_fields_by_value(
+    bytes: &[u8],
+    max_tokens_rule: MaxTokens,
+) -> Result<MessagesRequest, String> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|error| format!("Request body is not valid JSON: {error}"))?;
     let Value::Object(object) = value else {
@@ -428,5 +471,43 @@ mod tests {
         assert_eq!(request.messages.len(), 3);
         assert_eq!(request.tools.len(), 1);
         assert_eq!(request.stream, None);
+    }
+
+    /// If this fails, the typed reading takes a body differently from the
+    /// field-by-field one (or takes one it refuses).
+    #[test]
+    fn both_readings_agree_on_well_formed_bodies() {
+        let bodies = [
+            r#"{"model":"m","max_tokens":10,"messages":[]}"#,
+            r#"{"model":"m","max_tokens":0,"messages":[{"role":"system","content":"s"}],"system":null,"tools":[],"stream":true}"#,
+            r#"{"model":"claude-x","max_tokens":10,"metadata":{"user_id":"u"},"temperature":0,
+                "system":[{"type":"text","text":"be nice","cache_control":{"type":"ephemeral"}}],
+                "messages":[{"role":"user","content":[{"type":"text","text":"framework: next-js"},{"type":"image","source":{}}]},
+                            {"role":"assistant","content":[{"type":"tool_use","id":"toolu_1_1","name":"Write","input":{"a":[1,2.5,null]}}]},
+                            {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1_1","content":"denied","is_error":true}]}],
+                "tools":[{"name":"Write","description":"d","input_schema":{"type":"object"},"extra":1}],
+                "stream":null,"output_config":{"format":{"type":"json_schema","schema":{}}}}"#,
+            r#"{"model":"m","max_tokens":10,"messages":[],"output_config":null}"#,
+        ];
+        for body in bodies {
+            let typed = serde_json::from_slice::<MessagesRequest>(body.as_bytes()).expect(body);
+            assert!(holds_untyped_rules(&typed), "{body}");
+            for rule in [MaxTokens::Required, MaxTokens::Optional] {
+                let by_value = parse_fields_by_value(body.as_bytes(), rule).expect(body);
+                assert_eq!(typed, by_value, "{body}");
+            }
+        }
+        // What the types alone would take, and the rules refuse.
+        for body in [
+            r#"{"model":"m","max_tokens":10,"messages":[{"role":"tool","content":"x"}]}"#,
+            r#"{"model":"m","max_tokens":10,"messages":[],"output_config":"json"}"#,
+        ] {
+            let typed = serde_json::from_slice::<MessagesRequest>(body.as_bytes()).expect(body);
+            assert!(!holds_untyped_rules(&typed), "{body}");
+            assert!(parse_request(body.as_bytes()).is_err(), "{body}");
+        }
+        // `max_tokens` may be left out of a count.
+        let count = parse_count_tokens(br#"{"model":"m","messages":[]}"#).unwrap();
+        assert_eq!(count.max_tokens, 0);
     }
 }

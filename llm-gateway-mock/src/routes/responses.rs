@@ -28,7 +28,7 @@ use crate::state::AppState;
 
 pub async fn responses(
     State(state): State<AppState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(request_id): Extension<RequestId>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

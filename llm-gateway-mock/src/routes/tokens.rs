@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 pub async fn mint(
     State(state): State<AppState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(request_id): Extension<RequestId>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -50,7 +50,7 @@ pub async fn mint(
     };
     let (response, verdict, reason) = match outcome {
         Ok(answer) => {
-            tracing::info!(request_id, "minted a gateway token");
+            tracing::info!(request_id = request_id.as_str(), "minted a gateway token");
             (
                 (StatusCode::CREATED, Json(answer)).into_response(),
                 "minted",

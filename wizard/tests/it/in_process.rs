@@ -59,7 +59,9 @@ async fn stack(profile: &str, seeds: &[&str]) -> Stack {
         ..gateway::Config::default()
     };
     let state = gateway::AppState::from_config(&config).unwrap();
-    tokio::spawn(async move { axum::serve(listener, gateway::app(state)).await });
+    tokio::spawn(
+        async move { axum::serve(listener, gateway::app(state).into_make_service()).await },
+    );
     Stack {
         server,
         gateway: format!("http://{address}"),
