@@ -248,7 +248,7 @@ pub fn reply_with(scripts: &Scripts, request: &MessagesRequest, framework: Optio
         .filter(|message| message.role == "assistant")
         .filter(|message| !is_preparation(message))
         .count();
-    let known = scripts.frameworks().join(", ");
+    let known = || scripts.frameworks().join(", ");
     let framework = match framework {
         Some(framework) => framework.to_owned(),
         None => {
@@ -256,7 +256,8 @@ pub fn reply_with(scripts: &Scripts, request: &MessagesRequest, framework: Optio
                 "msg_unknown_framework".to_owned(),
                 format!(
                     "I could not find a `framework: <id>` line in the first user message, so I \
-                     do not know which integration to write. Frameworks I know: {known}."
+                     do not know which integration to write. Frameworks I know: {}.",
+                    known()
                 ),
             )
         }
@@ -267,7 +268,8 @@ pub fn reply_with(scripts: &Scripts, request: &MessagesRequest, framework: Optio
             return end_turn(
                 "msg_unknown_framework".to_owned(),
                 format!(
-                    "I have no script for the framework {framework:?}. Frameworks I know: {known}."
+                    "I have no script for the framework {framework:?}. Frameworks I know: {}.",
+                    known()
                 ),
             )
         }

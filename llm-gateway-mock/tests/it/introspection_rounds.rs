@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gateway::introspection::IntrospectionClient;
+use gateway::introspection::{IntrospectionClient, IntrospectionError};
 use protocol::oauth::{DEV_INTROSPECTION_CLIENT_ID, DEV_INTROSPECTION_CLIENT_SECRET};
 
 use crate::support::*;
@@ -88,4 +88,58 @@ async fn lone_requests_and_other_credentials_go_at_once() {
     assert!(a.expect("answered").active);
     assert!(!b.expect("answered").active);
     assert_eq!(fake.seen().len(), 5);
+}
+
+fn client_for(url: String) -> anyhow::Result<IntrospectionClient> {
+    IntrospectionClient::new(
+        url,
+        DEV_INTROSPECTION_CLIENT_ID.to_owned(),
+        DEV_INTROSPECTION_CLIENT_SECRET.to_owned(),
+    )
+}
+
+/// If this fails, the gateway starts with an introspection URL it can
+/// never reach (a TLS one: the hop is plain HTTP) instead of saying so.
+#[test]
+fn an_introspection_url_must_be_plain_http_with_a_host() {
+    for url in [
+        "https://127.0.0.1:1/oauth/introspect",
+        "/oauth/introspect",
+        "not a url",
+    ] {
+        let error = client_for(url.to_owned()).expect_err(url).to_string();
+        assert!(error.contains(url), "{url}: {error}");
+    }
+    assert!(client_for("http://127.0.0.1:1/oauth/introspect".to_owned()).is_ok());
+}
+
+/// If this fails, an outage reads differently from one platform to the
+/// next (the OS's errno text), or names nothing the operator can check.
+#[tokio::test]
+async fn a_refused_connection_names_the_url_and_the_kind_of_failure() {
+    let url = closed_url().await;
+    let error = client_for(url.clone())
+        .unwrap()
+        .introspect(PAT, "down")
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(
+        error,
+        IntrospectionError::Unreachable(format!("cannot connect to {url}: connection refused"))
+    );
+}
+
+/// If this fails, a server that never answers holds the gateway's request
+/// (and every request sharing its round) for ever instead of a 503.
+#[tokio::test]
+async fn an_answer_that_never_comes_times_out() {
+    let (fake, url) = start_introspection().await;
+    *fake.hold.lock().unwrap() = Some(Arc::new(tokio::sync::Semaphore::new(0)));
+    let error = client_for(url)
+        .unwrap()
+        .with_timeout(std::time::Duration::from_millis(50))
+        .introspect(PAT, "held")
+        .await
+        .expect_err("held for ever");
+    assert_eq!(error, IntrospectionError::TimedOut);
 }
