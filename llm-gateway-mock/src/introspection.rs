@@ -133,11 +133,7 @@ impl IntrospectionClient {
     /// Asks about `token`, passing `request_id` on so one id follows the
     /// request across programs: in the next round of `token`'s
     /// introspections (the module's documentation).
-    pub async fn introspect(
-        &self,
-        token: &str,
-        request_id: &str,
-    ) -> Shared {
+    pub async fn introspect(&self, token: &str, request_id: &str) -> Shared {
         let (mut answer, lead) = {
             let mut rounds = self.lock_rounds();
             let rounds = rounds.entry(token.to_owned()).or_default();

@@ -9,6 +9,9 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Parser;
 use gateway::{Config, Region};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A mock of PostHog's LLM gateway for the wizard: introspection-backed
 /// auth and a rule-based agent.
 #[derive(Debug, Parser)]

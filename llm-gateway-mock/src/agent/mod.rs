@@ -156,9 +156,12 @@ pub fn response_body(reply: Reply, request: &MessagesRequest) -> Vec<u8> {
     // usage: serialized with a count of 0, the count is written last.
     const COUNTED_LAST: &[u8] = br#""output_tokens":0}}"#;
     let mut answer = envelope(reply, request, 0);
-    let Ok(mut body) = serde_json::to_vec(&answer) else {
+    // Most answers are a few hundred bytes to a few KiB: one buffer of
+    // that size, not serde_json's 128 bytes doubled three times or more.
+    let mut body = Vec::with_capacity(ANSWER_CAPACITY);
+    if serde_json::to_writer(&mut body, &answer).is_err() {
         return Vec::new();
-    };
+    }
     let content = std::mem::take(&mut answer.content);
     if !body.ends_with(COUNTED_LAST) {
         answer.content = content;
@@ -172,6 +175,9 @@ pub fn response_body(reply: Reply, request: &MessagesRequest) -> Vec<u8> {
     body.extend_from_slice(format!("{}}}}}", tokens(output_chars)).as_bytes());
     body
 }
+
+/// The buffer an answer that is not streamed is written into.
+const ANSWER_CAPACITY: usize = 2048;
 
 /// Characters as tokens: a quarter, rounded down.
 fn tokens(chars: usize) -> u32 {
