@@ -2,8 +2,8 @@
 //! let the agent answer, as JSON or as server-sent events.
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use protocol::credential::mask;
@@ -22,26 +22,31 @@ use protocol::admin::Fault;
 pub async fn messages(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    let credential = presented_credential(&headers);
+    // The request's own parts, not the extractors' copies of its headers,
+    // method and URI.
+    let (parts, body) = request.into_parts();
+    let credential = presented_credential(&parts.headers);
     let mut kind = None;
     let outcome = answer(
         &state,
         &request_id,
         credential.as_deref(),
         Call {
-            headers: &headers,
-            prefix: product_prefix(uri.path()),
+            headers: &parts.headers,
+            prefix: product_prefix(parts.uri.path()),
         },
         body,
         &mut kind,
     )
     .await;
-    let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
+    let exchange = Exchange::new(
+        &request_id,
+        &parts.method,
+        &parts.uri,
+        credential.as_deref(),
+    );
     conclude_call(&state, exchange, outcome, kind.map(CallKind::name))
 }
 
@@ -51,16 +56,15 @@ pub async fn messages(
 pub async fn count_tokens(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    let credential = presented_credential(&headers);
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+    let credential = presented_credential(headers);
     let prefix = product_prefix(uri.path());
     let outcome = async {
         let product = admit_product(&state, &request_id, credential.as_deref(), prefix).await?;
-        check_content_type(&headers)?;
+        check_content_type(headers)?;
         let bytes = read_body(body).await?;
         let request = parse_count_tokens(&bytes).map_err(invalid_request)?;
         let product = product?;
@@ -75,7 +79,7 @@ pub async fn count_tokens(
         Ok((Json(answer).into_response(), None))
     }
     .await;
-    let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
+    let exchange = Exchange::new(&request_id, method, uri, credential.as_deref());
     conclude_call(&state, exchange, outcome, Some("count_tokens"))
 }
 

@@ -9,8 +9,8 @@
 //! text, as JSON or as the API's server-sent events (`responses_stream.rs`).
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use protocol::credential::{redact_secret_shaped, redact_secrets};
@@ -29,23 +29,27 @@ use crate::state::AppState;
 pub async fn responses(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    let credential = presented_credential(&headers);
-    let prefix = product_prefix(uri.path(), ROUTES);
+    // The request's own parts, as the Messages routes read them.
+    let (parts, body) = request.into_parts();
+    let credential = presented_credential(&parts.headers);
+    let prefix = product_prefix(parts.uri.path(), ROUTES);
     let mut kind = None;
     let call = Call {
         credential: credential.as_deref(),
         prefix,
-        headers: &headers,
+        headers: &parts.headers,
     };
     let outcome = answer(&state, &request_id, call, body, &mut kind)
         .await
         .map(|response| (response, None));
-    let exchange = Exchange::new(&request_id, &method, &uri, credential.as_deref());
+    let exchange = Exchange::new(
+        &request_id,
+        &parts.method,
+        &parts.uri,
+        credential.as_deref(),
+    );
     conclude_call(&state, exchange, outcome, kind.map(CallKind::name))
 }
 
