@@ -6,6 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{Either, FutureExt as _};
 use serde::de::DeserializeOwned;
 use std::sync::OnceLock;
 
@@ -174,9 +175,58 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|credential| !credential.is_empty())
 }
 
+/// What a hot route's handler returns: axum's boxed handler future.
+type HandlerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// A hot route's handler, called as the router would call it.
+pub(crate) type HotHandler = fn(Request, AppState) -> HandlerFuture;
+
+/// The answer to a request on its way: a hot route's handler, or the
+/// router's.
+type Routed = Either<
+    futures_util::future::Map<HandlerFuture, fn(Response) -> Response>,
+    futures_util::future::Map<
+        axum::routing::future::RouteFuture<std::convert::Infallible>,
+        fn(Result<Response, std::convert::Infallible>) -> Response,
+    >,
+>;
+
+/// Sends `request` to `hot`, its hot route's handler (`crate::hot_route`),
+/// or else through `router`.
+fn route(
+    router: &mut axum::Router,
+    state: &AppState,
+    request: Request,
+    hot: Option<HotHandler>,
+) -> Routed {
+    match hot {
+        Some(handler) => Either::Left(handler(request, state.clone()).map(with_content_length)),
+        None => Either::Right(
+            tower::Service::call(router, request).map(|answer| match answer {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }),
+        ),
+    }
+}
+
+/// `response` with the `Content-Length` its body's exact size gives, as
+/// the router's route sets it.
+fn with_content_length(mut response: Response) -> Response {
+    let size = axum::body::HttpBody::size_hint(response.body()).exact();
+    if let Some(size) = size {
+        response
+            .headers_mut()
+            .entry(axum::http::header::CONTENT_LENGTH)
+            .or_insert_with(|| size.into());
+    }
+    response
+}
+
 /// Gives every request an id (the caller's, if it sent a usable one),
 /// echoes it on the answer, and writes the journal entry around
-/// `router`'s answer. A plain function that [`App`] calls, not an axum
+/// `router`'s answer, or `hot`'s (a hot route's handler, called without
+/// the router). A plain function that [`App`] calls, not an axum
 /// middleware: `from_fn` boxed and cloned the inner service on every
 /// request.
 ///
@@ -185,6 +235,7 @@ pub fn request_id(
     state: AppState,
     request: Request,
     router: &mut axum::Router,
+    hot: Option<HotHandler>,
 ) -> impl std::future::Future<Output = Response> + Send {
     let id = request_id_of(&state, request.headers());
     let method = request.method().clone();
@@ -206,7 +257,7 @@ pub fn request_id(
     // it, the answer once it is complete.
     let watched = state.live_view.watched() && !path.starts_with("/_admin/");
     let request_headers = watched.then(|| request.headers().clone());
-    let routed = tower::Service::call(router, request);
+    let routed = route(router, &state, request, hot);
     async move {
         // Each wrapper moves the handler's future once more: the span's
         // only when it is enabled (RUST_LOG=info and finer), the body's
@@ -217,10 +268,7 @@ pub fn request_id(
                 true => routed.await,
                 false => Box::pin(tracing::Instrument::instrument(routed, span.clone())).await,
             };
-            (
-                response.unwrap_or_else(|never| match never {}),
-                NOTED.with(Noted::take),
-            )
+            (response, NOTED.with(Noted::take))
         });
         let ((mut response, noted), request_body) = match watched {
             true => {

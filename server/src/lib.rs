@@ -51,8 +51,9 @@ pub mod stripe;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::Uri;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::handler::Handler;
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -232,6 +233,17 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The whole server: the router, behind the path normalization of section 2.
 pub fn app(state: AppState) -> App {
+    app_with(state, true)
+}
+
+/// [`app`] with every request routed by the router, the hot routes too:
+/// what tests compare [`app`]'s answers with.
+#[doc(hidden)]
+pub fn app_without_hot_routes(state: AppState) -> App {
+    app_with(state, false)
+}
+
+fn app_with(state: AppState, hot_routes: bool) -> App {
     let aliases = state.policy.provisioning_aliases;
     let dashed = state.policy.dashed_account_requests;
     let (mut router, document) = documented_routes().split_for_parts();
@@ -276,6 +288,7 @@ pub fn app(state: AppState) -> App {
         router: routed,
         aliases,
         dashed,
+        hot_routes,
     })
 }
 
@@ -294,6 +307,8 @@ pub struct Front {
     router: Router,
     aliases: bool,
     dashed: bool,
+    /// Whether [`hot_route`]s skip the router (always, but in tests).
+    hot_routes: bool,
 }
 
 impl protocol::serve::Front for Front {
@@ -302,7 +317,29 @@ impl protocol::serve::Front for Front {
         request: axum::http::Request<axum::body::Body>,
     ) -> impl std::future::Future<Output = Response> + Send + 'static {
         let request = normalize_path(request, self.aliases, self.dashed);
-        http::request_id(self.state.clone(), request, &mut self.router)
+        let hot = self.hot_routes.then(|| hot_route(&request)).flatten();
+        http::request_id(self.state.clone(), request, &mut self.router, hot)
+    }
+}
+
+/// The two lookups every wizard run and every gateway message make,
+/// `GET /api/users/@me/` and `POST /oauth/introspect`, called without the
+/// router: its matching, boxed route services and fallbacks cost a fifth
+/// of such a request (`BENCHMARKS.md`, eighth round). Nothing else the
+/// router adds applies to them (no route layer; the body limit it turns
+/// off is not axum's: `http::read_body` applies the contract's), and they
+/// are registered there too, for every other method and for `openapi()`
+/// [`hot_routes_answer_as_routed`].
+fn hot_route(request: &Request) -> Option<http::HotHandler> {
+    let path = request.uri().path();
+    match *request.method() {
+        Method::GET if path == without_trailing_slashes(paths::USERS_ME) => {
+            Some(|request, state| Handler::call(routes::posthog_api::me, request, state))
+        }
+        Method::POST if path == paths::INTROSPECT => {
+            Some(|request, state| Handler::call(routes::introspect::handle, request, state))
+        }
+        _ => None,
     }
 }
 
@@ -401,7 +438,36 @@ async fn not_found(uri: Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{routed_path, routed_path_in_era};
+    use super::{hot_route, routed_path, routed_path_in_era};
+
+    /// If this fails, a lookup the shortcut was made for goes through the
+    /// router again, or another request skips it (the paths are as
+    /// routing sees them: trailing slashes trimmed).
+    #[test]
+    fn the_hot_routes_are_the_two_lookups() {
+        let hot = |method: &str, path: &str| {
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .expect("request builds");
+            hot_route(&request).is_some()
+        };
+        assert!(hot("GET", "/api/users/@me"));
+        assert!(hot("GET", "/api/users/@me?x=1"));
+        assert!(hot("POST", "/oauth/introspect"));
+        for (method, path) in [
+            ("HEAD", "/api/users/@me"),
+            ("POST", "/api/users/@me"),
+            ("GET", "/api/users/@me/"),
+            ("GET", "/api/users/me"),
+            ("GET", "/oauth/introspect"),
+            ("POST", "/oauth/introspect/x"),
+            ("POST", "/api/agentic/oauth/token"),
+        ] {
+            assert!(!hot(method, path), "{method} {path}");
+        }
+    }
 
     /// If this fails, an older era's dashed account-requests path reaches
     /// no route, or today's answers under it.

@@ -9,6 +9,7 @@ mod concurrency;
 mod contracts;
 mod holder_index;
 mod hostile;
+mod hot_routes;
 mod introspection;
 mod lifecycle;
 mod limits;
