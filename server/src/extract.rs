@@ -70,16 +70,25 @@ where
     type Rejection = R;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, R> {
-        let (parts, body) = request.into_parts();
-        let bytes = read_body(body).await?;
-        let value = parse_json(&parts.headers, &bytes)?;
+        let value = read_parsed(request, parse_json).await?;
         Ok(JsonBody(value, PhantomData))
     }
 }
 
+/// `request`'s body, read within the contract's limit and parsed by
+/// `parse` with the request's own headers (a `HeaderMap` extractor beside
+/// the body would copy them).
+async fn read_parsed<T>(
+    request: Request,
+    parse: fn(&axum::http::HeaderMap, &[u8]) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(body).await?;
+    parse(&parts.headers, &bytes)
+}
+
 /// A form body (`application/x-www-form-urlencoded`) of at most 64 KiB
-/// (`http::parse_form`), refused in `R`. The headers are read in place:
-/// a `HeaderMap` extractor beside a body would copy them.
+/// (`http::parse_form`), refused in `R`.
 pub struct FormBody<T, R>(pub T, pub PhantomData<fn() -> R>);
 
 impl<S, T, R> FromRequest<S> for FormBody<T, R>
@@ -91,9 +100,7 @@ where
     type Rejection = R;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, R> {
-        let (parts, body) = request.into_parts();
-        let bytes = read_body(body).await?;
-        let value = parse_form(&parts.headers, &bytes)?;
+        let value = read_parsed(request, parse_form).await?;
         Ok(FormBody(value, PhantomData))
     }
 }
