@@ -62,6 +62,10 @@ impl Row {
     }
 }
 
+/// How the rows of the ceiling answering a comparison's very request (a
+/// POST with its body) begin, before the comparison's name.
+pub const SAME_REQUEST_CEILING: &str = "ceiling for the same request as";
+
 /// ours ÷ peer; `None` when either is missing or the peer's is zero.
 pub fn ratio(ours: Option<f64>, peer: Option<f64>) -> Option<f64> {
     match (ours, peer) {

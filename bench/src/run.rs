@@ -14,7 +14,7 @@ use crate::context::{rate, record, round_line, Context_, ADMIN_TOKEN, MAX_FLOWS}
 use crate::flows::{self, Emails, Plain};
 use crate::load::{closed_loop, LoadResult};
 use crate::programs::{self, Launch, Program};
-use crate::report::{self, Better, Machine, Report, Row};
+use crate::report::{self, Better, Machine, Report, Row, SAME_REQUEST_CEILING};
 use crate::signups::signups;
 use crate::single::{alternated, max_opt, Side, Single};
 use crate::stats::median;
@@ -382,13 +382,25 @@ async fn measure(
         body: Some(format!("token={token}")),
     };
     let ceiling_pids = [ceiling.pid];
+    let ceiling_url = format!("{}/ceiling", ceiling.url);
     let ceiling_side = || Side {
         label: "ceiling",
         request: Plain {
             method: reqwest::Method::GET,
-            url: format!("{}/ceiling", ceiling.url),
+            url: ceiling_url.clone(),
             headers: Vec::new(),
             body: None,
+        },
+        pids: &ceiling_pids,
+    };
+    // A POST's body reaches the handler through hyper's body channel, one
+    // more turn of the connection's task: the ceiling for a POST is the
+    // same request answered by bench-ceiling.
+    let same_request_ceiling = |request: &Plain| Side {
+        label: "ceiling (same request)",
+        request: Plain {
+            url: ceiling_url.clone(),
+            ..request.clone()
         },
         pids: &ceiling_pids,
     };
@@ -410,10 +422,14 @@ async fn measure(
             ),
             pids: std::slice::from_ref(&server.pid),
         };
-        let (ours, theirs, ceiling) = with_ceiling(cx, ours, theirs, ceiling_side()).await?;
+        let ceilings = vec![ceiling_side(), same_request_ceiling(&ours.request)];
+        let (ours, theirs, ceilings) = with_ceilings(cx, ours, theirs, ceilings).await?;
+        let (ceiling, same_request) = (ceilings[0], ceilings[1]);
         our_introspection = ours.rate;
         their_introspection = theirs.and_then(|theirs| theirs.rate);
         cx.rows.push(ceiling_row(ceiling, "introspection"));
+        cx.rows
+            .push(same_request_row(same_request, ceiling, "introspection"));
         cx.rows.push(
             Row::new(
                 &format!("token introspection/s, {clients} connections"),
@@ -447,7 +463,9 @@ async fn measure(
             ),
             pids: std::slice::from_ref(&server.pid),
         };
-        let (ours, theirs, ceiling) = with_ceiling(cx, ours, theirs, ceiling_side()).await?;
+        let (ours, theirs, ceilings) =
+            with_ceilings(cx, ours, theirs, vec![ceiling_side()]).await?;
+        let ceiling = ceilings[0];
         server_peak = max_opt(server_peak, ours.peaks.first().copied().flatten());
         if let Some(theirs) = &theirs {
             peer_peak = max_opt(peer_peak, theirs.peaks.first().copied().flatten());
@@ -492,8 +510,12 @@ async fn measure(
             },
             pids: &pids,
         };
-        let (ours, _, ceiling) = with_ceiling(cx, ours, None, ceiling_side()).await?;
+        let ceilings = vec![ceiling_side(), same_request_ceiling(&ours.request)];
+        let (ours, _, ceilings) = with_ceilings(cx, ours, None, ceilings).await?;
+        let (ceiling, same_request) = (ceilings[0], ceilings[1]);
         cx.rows.push(ceiling_row(ceiling, "gateway messages"));
+        cx.rows
+            .push(same_request_row(same_request, ceiling, "gateway messages"));
         server_peak = max_opt(server_peak, ours.peaks.get(1).copied().flatten());
         gateway_peak = ours.peaks.first().copied().flatten();
         // The bar: at least half the rate of the peer's
@@ -540,24 +562,23 @@ async fn measure(
     Ok(())
 }
 
-/// `ours`, `theirs` and the ceiling, alternately for the rounds; the
-/// ceiling's rate is the median of its own rounds.
-async fn with_ceiling(
+/// `ours`, `theirs` and the ceilings, alternately for the rounds; each
+/// ceiling's rate is the median of its own rounds, in the order given.
+async fn with_ceilings(
     cx: &mut Context_,
     ours: Side<'_>,
     theirs: Option<Side<'_>>,
-    ceiling: Side<'_>,
-) -> Result<(Single, Option<Single>, Option<f64>)> {
+    ceilings: Vec<Side<'_>>,
+) -> Result<(Single, Option<Single>, Vec<Option<f64>>)> {
     let has_theirs = theirs.is_some();
     let mut sides = vec![ours];
     sides.extend(theirs);
-    sides.push(ceiling);
-    let mut medians = alternated(cx, &sides).await?;
-    let ceiling = medians.pop().and_then(|ceiling| ceiling.rate);
-    let mut medians = medians.into_iter();
+    sides.extend(ceilings);
+    let mut medians = alternated(cx, &sides).await?.into_iter();
     let ours = medians.next().expect("one median per side");
     let theirs = if has_theirs { medians.next() } else { None };
-    Ok((ours, theirs, ceiling))
+    let ceilings = medians.map(|ceiling| ceiling.rate).collect();
+    Ok((ours, theirs, ceilings))
 }
 
 /// The ceiling measured beside one comparison, as its own row.
@@ -570,6 +591,21 @@ fn ceiling_row(ceiling: Option<f64>, beside: &str) -> Row {
         Better::Higher,
         "bench-ceiling: our runtime and transport (protocol::serve), one axum route, no database; same wrk settings",
     )
+}
+
+/// The ceiling answering the very request of one comparison (a POST
+/// with its body), as its own row, read against the GET ceiling: what
+/// receiving that request costs the transport itself.
+fn same_request_row(same_request: Option<f64>, ceiling: Option<f64>, beside: &str) -> Row {
+    Row::new(
+        &format!("{SAME_REQUEST_CEILING} {beside}: one fixed JSON answer/s"),
+        "1/s",
+        same_request,
+        None,
+        Better::Higher,
+        "bench-ceiling reading the same method, headers and body before its fixed answer; ÷ ceiling: its share of the GET ceiling",
+    )
+    .against_ceiling(ceiling)
 }
 
 fn read(path: &str) -> String {

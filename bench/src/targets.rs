@@ -2,7 +2,7 @@
 //! budgets), from the rows a run gathered.
 
 use crate::context::Context_;
-use crate::report::{self, Row, Target};
+use crate::report::{self, Row, Target, SAME_REQUEST_CEILING};
 use crate::wizard::WizardFigures;
 
 /// A target met when a row's quotient is at least `wanted`: `over` names
@@ -112,6 +112,28 @@ pub(crate) fn targets(
         ),
     ] {
         targets.push(ceiling_target(name, find(&cx.rows, prefix), wanted));
+    }
+    // The POSTs, also against the ceiling answering the very same request.
+    for (name, prefix, beside, wanted) in [
+        (
+            "introspection ≥ 0.8 of the ceiling for the same POST",
+            "token introspection",
+            "introspection",
+            0.8,
+        ),
+        (
+            "gateway messages ≥ 0.5 of the ceiling for the same POST",
+            "gateway messages/s vs peer",
+            "gateway messages",
+            0.5,
+        ),
+    ] {
+        let same_request = find(&cx.rows, &format!("{SAME_REQUEST_CEILING} {beside}:"));
+        let row = find(&cx.rows, prefix).map(|row| {
+            row.clone()
+                .against_ceiling(same_request.and_then(|ceiling| ceiling.ours))
+        });
+        targets.push(ceiling_target(name, row.as_ref(), wanted));
     }
     // p99 per step at the top concurrency.
     for latency in cx.latencies.iter().filter(|latency| {
