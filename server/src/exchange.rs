@@ -8,6 +8,8 @@ mod rules;
 
 pub use rules::*;
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 
 use protocol::credential::{hash_secret, Credential, CredentialKind};
@@ -65,7 +67,7 @@ pub async fn exchange_code(
     };
     let ceiling = match &application {
         Some(application) => state.policy.ceiling(application),
-        None => Vec::new(),
+        None => Arc::from([]),
     };
     let now = state.clock.now();
     let plan = decide(CodeExchange {

@@ -3,7 +3,8 @@
 //! checked once at start. The rules that read the fields are the sibling
 //! files (`scopes.rs`, `tokens.rs`, `deep_links.rs`, `stripe.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
 
@@ -178,6 +179,61 @@ pub struct ScopeRules {
     /// load ([`ScopePolicy::unprivileged`]).
     #[serde(skip)]
     unprivileged: Vec<String>,
+    /// The applications' ceilings already expanded ([`ScopePolicy::ceiling`]).
+    #[serde(skip)]
+    pub(super) expanded: ExpandedCeilings,
+}
+
+/// Expanded ceilings by their literal text: each is a function of the era
+/// and the text alone, and expanding `@default` (over a hundred scopes,
+/// without duplicates) cost a third of a signup's instructions when it was
+/// done on every request. At most [`ExpandedCeilings::MAX`] are kept;
+/// more distinct texts start the memo afresh.
+#[derive(Default)]
+pub struct ExpandedCeilings(Mutex<HashMap<String, Arc<[String]>>>);
+
+impl ExpandedCeilings {
+    const MAX: usize = 256;
+
+    /// The expansion of `literal`, made by `expand` the first time.
+    pub(super) fn get_or_insert(
+        &self,
+        literal: &str,
+        expand: impl FnOnce() -> Vec<String>,
+    ) -> Arc<[String]> {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(expanded) = kept.get(literal) {
+            return Arc::clone(expanded);
+        }
+        if kept.len() >= Self::MAX {
+            kept.clear();
+        }
+        let expanded: Arc<[String]> = expand().into();
+        kept.insert(literal.to_owned(), Arc::clone(&expanded));
+        expanded
+    }
+}
+
+/// A copy of a policy starts with an empty memo.
+impl Clone for ExpandedCeilings {
+    fn clone(&self) -> Self {
+        ExpandedCeilings::default()
+    }
+}
+
+/// A memo, not part of what the policy says.
+impl PartialEq for ExpandedCeilings {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ExpandedCeilings {}
+
+impl std::fmt::Debug for ExpandedCeilings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("ExpandedCeilings")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -503,6 +559,31 @@ impl ScopePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// If this fails, a ceiling is expanded on every request again (a
+    /// third of a signup's work), or the memo grows without bound.
+    #[test]
+    fn a_ceiling_text_is_expanded_once_and_the_memo_stays_bounded() {
+        let memo = ExpandedCeilings::default();
+        let calls = std::cell::Cell::new(0);
+        let expand = |scopes: &[&str]| {
+            calls.set(calls.get() + 1);
+            scopes.iter().map(|scope| (*scope).to_owned()).collect()
+        };
+        let first = memo.get_or_insert("@default", || expand(&["a:read"]));
+        let again = memo.get_or_insert("@default", || expand(&["b:read"]));
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(*again, ["a:read".to_owned()]);
+        assert_eq!(calls.get(), 1);
+        for n in 0..ExpandedCeilings::MAX * 2 {
+            memo.get_or_insert(&format!("scope{n}:read"), Vec::new);
+        }
+        let kept = memo.0.lock().unwrap().len();
+        assert!(kept <= ExpandedCeilings::MAX, "{kept} kept");
+        // A copied policy starts afresh and says the same.
+        assert_eq!(memo.clone(), memo);
+        assert!(memo.clone().0.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn every_embedded_era_loads_and_knows_the_wizard_and_orchestrator_ceilings() {

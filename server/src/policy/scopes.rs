@@ -4,6 +4,8 @@
 //! carries and what the discovery document advertises. Every scope
 //! decision of the server is one of these methods.
 
+use std::sync::Arc;
+
 use crate::db::Application;
 use crate::error::ApiError;
 
@@ -36,13 +38,17 @@ impl ScopePolicy {
     }
 
     /// An application's ceiling with `@default` expanded, in order, without
-    /// duplicates (an empty one as the era says).
-    pub fn ceiling(&self, application: &Application) -> Vec<String> {
-        let literal = application.ceiling();
-        match (literal.is_empty(), self.scopes.empty_ceiling) {
-            (true, EmptyCeiling::Default) => self.unprivileged().to_vec(),
-            _ => self.expand(&literal),
-        }
+    /// duplicates (an empty one as the era says); expanded once per text.
+    pub fn ceiling(&self, application: &Application) -> Arc<[String]> {
+        self.scopes
+            .expanded
+            .get_or_insert(&application.scope_ceiling, || {
+                let literal = application.ceiling();
+                match (literal.is_empty(), self.scopes.empty_ceiling) {
+                    (true, EmptyCeiling::Default) => self.unprivileged().to_vec(),
+                    _ => self.expand(&literal),
+                }
+            })
     }
 
     /// The discovery document's `scopes_supported`, given the registered
@@ -57,7 +63,7 @@ impl ScopePolicy {
         match self.scopes.advertised {
             Advertised::Ceilings => applications
                 .iter()
-                .flat_map(|application| self.ceiling(application))
+                .flat_map(|application| self.ceiling(application).to_vec())
                 .for_each(&mut push),
             Advertised::Unprivileged => OIDC_SCOPES
                 .iter()
@@ -318,11 +324,11 @@ mod tests {
         let bare = Application::for_test("bare", "");
         let today = ScopePolicy::load("current").unwrap();
         assert!(!today.unprivileged().is_empty());
-        assert_eq!(today.ceiling(&bare), today.unprivileged());
+        assert_eq!(*today.ceiling(&bare), *today.unprivileged());
         let april = ScopePolicy::load("legacy").unwrap();
-        assert_eq!(april.ceiling(&bare), Vec::<String>::new());
+        assert!(april.ceiling(&bare).is_empty());
         let narrow = Application::for_test("narrow", "user:read");
-        assert_eq!(today.ceiling(&narrow), strings(&["user:read"]));
+        assert_eq!(*today.ceiling(&narrow), strings(&["user:read"]));
     }
 
     /// If this fails, the discovery document advertises nothing, a blank,
