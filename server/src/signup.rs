@@ -88,34 +88,66 @@ impl Outcome {
 /// The longest account-request `id` taken; a longer one is refused.
 pub const MAX_REQUEST_ID_CHARS: usize = 200;
 
+/// The body's `id` as sent: `Some` when the body is a JSON object whose
+/// `id` (the last, if sent twice) is a string. Read without building the
+/// document: every account request needs it before its body is parsed.
+pub fn sent_id(bytes: &[u8]) -> Option<String> {
+    serde_json::from_slice::<SentId>(bytes).ok()?.0
+}
+
+/// A JSON object's `id` when it is a string, every other field skipped.
+struct SentId(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for SentId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = SentId;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SentId, A::Error> {
+                let mut id = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "id" {
+                        id = map
+                            .next_value::<serde_json::Value>()?
+                            .as_str()
+                            .map(str::to_owned);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(SentId(id))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// The id that names a request (and its refusals): the sent one when it is
+/// not empty and at most [`MAX_REQUEST_ID_CHARS`] long.
+pub fn usable_id(sent: Option<&str>) -> Option<String> {
+    sent.filter(|id| !id.is_empty() && id.chars().count() <= MAX_REQUEST_ID_CHARS)
+        .map(str::to_owned)
+}
+
 /// A string `id` over [`MAX_REQUEST_ID_CHARS`] is refused with `400
 /// invalid_request` naming `id`, never replaced: the answer must echo the
 /// caller's id, and one we cannot keep would be a different request
 /// (issue 14, class 2).
-pub fn check_request_id_length(bytes: &[u8]) -> Result<(), ApiError> {
-    let value: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
-    let too_long = value
-        .as_ref()
-        .and_then(|value| value.get("id")?.as_str().map(|id| id.chars().count()))
-        .is_some_and(|length| length > MAX_REQUEST_ID_CHARS);
-    if too_long {
+pub fn check_id_length(sent: Option<&str>) -> Result<(), ApiError> {
+    if sent.is_some_and(|id| id.chars().count() > MAX_REQUEST_ID_CHARS) {
         return Err(ApiError::InvalidRequest(format!(
             "id must be at most {MAX_REQUEST_ID_CHARS} characters"
         )));
     }
     Ok(())
-}
-
-/// The request's own `id`, if the body has a usable string one (known
-/// before the body is fully understood, so that even a refusal answers
-/// with the caller's id).
-pub fn request_id_of(bytes: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    value
-        .get("id")?
-        .as_str()
-        .filter(|id| !id.is_empty() && id.chars().count() <= MAX_REQUEST_ID_CHARS)
-        .map(str::to_owned)
 }
 
 /// An unsigned request's caller: the PKCE partner its `client_id` names
@@ -447,32 +479,47 @@ mod tests {
     /// longer than the 200 characters an id may have.
     #[test]
     fn only_a_usable_id_names_a_request() {
-        let id_of = |id: serde_json::Value| request_id_of(json!({"id": id}).to_string().as_bytes());
+        let usable = |body: &[u8]| usable_id(sent_id(body).as_deref());
+        let id_of = |id: serde_json::Value| usable(json!({"id": id}).to_string().as_bytes());
         assert_eq!(id_of(json!("req-1")), Some("req-1".to_owned()));
         assert_eq!(id_of(json!("a".repeat(200))), Some("a".repeat(200)));
         assert_eq!(id_of(json!("a".repeat(201))), None);
         assert_eq!(id_of(json!("")), None);
         assert_eq!(id_of(json!(7)), None);
-        assert_eq!(request_id_of(b"not json"), None);
+        assert_eq!(id_of(json!(null)), None);
+        assert_eq!(usable(b"not json"), None);
+        assert_eq!(usable(br#"{"id": "a"} trailing"#), None);
+        assert_eq!(usable(br#"["id", "a"]"#), None);
+        assert_eq!(usable(br#""id""#), None);
+        // Read as serde_json reads the whole document: an escaped key, the
+        // last of two ids, every other field skipped however deep.
+        assert_eq!(usable(br#"{"\u0069d": "esc"}"#), Some("esc".to_owned()));
+        assert_eq!(
+            usable(br#"{"id": "first", "id": "last"}"#),
+            Some("last".to_owned())
+        );
+        assert_eq!(usable(br#"{"id": "first", "id": 7}"#), None);
+        assert_eq!(
+            usable(br#"{"a": {"b": [1, {"id": "inner"}]}, "id": "outer\n"}"#),
+            Some("outer\n".to_owned())
+        );
+        assert_eq!(usable(br#"{"a": {"id": "inner"}}"#), None);
     }
 
     /// If this fails, an id over 200 characters is silently replaced by a
     /// generated one, and the answer no longer echoes the caller's id.
     #[test]
     fn an_overlong_id_is_refused_naming_id() {
-        let check = |id: serde_json::Value| {
-            check_request_id_length(json!({"id": id}).to_string().as_bytes())
-                .map_err(|error| error.to_string())
+        let check_body = |body: &[u8]| {
+            check_id_length(sent_id(body).as_deref()).map_err(|error| error.to_string())
         };
+        let check = |id: serde_json::Value| check_body(json!({"id": id}).to_string().as_bytes());
         assert_eq!(check(json!("a".repeat(200))), Ok(()));
         assert_eq!(check(json!("é".repeat(200))), Ok(()));
         let refusal = check(json!("a".repeat(201))).unwrap_err();
         assert!(refusal.contains("id must be at most 200"), "{refusal}");
         assert_eq!(check(json!(7)), Ok(()));
-        assert_eq!(
-            check_request_id_length(b"not json").map_err(|e| e.to_string()),
-            Ok(())
-        );
+        assert_eq!(check_body(b"not json"), Ok(()));
     }
 
     #[test]

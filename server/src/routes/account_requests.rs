@@ -139,7 +139,8 @@ async fn answer(
 ) -> Result<Value, ApiError> {
     check_api_version(headers)?;
     let bytes = read_body(body).await?;
-    naming.id = signup::request_id_of(&bytes);
+    let sent_id = signup::sent_id(&bytes);
+    naming.id = signup::usable_id(sent_id.as_deref());
     let (caller, request) = match door {
         Door::Agentic => {
             let request: AccountRequest = parse_json(headers, &bytes)?;
@@ -153,7 +154,7 @@ async fn answer(
             checked
         }
     };
-    signup::check_request_id_length(&bytes)?;
+    signup::check_id_length(sent_id.as_deref())?;
     let client_id = caller.application().client_id.clone();
     // Only a request with an id is compared or kept.
     let canonical = match &naming.id {
