@@ -11,6 +11,9 @@
 //! place it is used. The rewritten text is the same on every call, so the
 //! connection's statement cache still finds it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments as _, Encode, Sqlite, Type};
@@ -20,7 +23,7 @@ use sqlx::{Arguments as _, Encode, Sqlite, Type};
 /// Cloning is cheap enough for a write that may run more than once.
 #[derive(Debug, Clone)]
 pub struct Named {
-    sql: String,
+    sql: Arc<str>,
     arguments: SqliteArguments<'static>,
 }
 
@@ -53,36 +56,20 @@ impl Named {
     /// `sql` with each `:name` replaced by `?`, and the value of `name` in
     /// `values` bound at its place. A placeholder without a value, or a
     /// value without a placeholder, is a programming error, refused here
-    /// rather than bound as NULL.
-    pub fn new(sql: &str, values: &[(&str, Binder)]) -> sqlx::Result<Named> {
-        let mut positional = String::with_capacity(sql.len());
+    /// rather than bound as NULL. The rewriting is done once per text
+    /// ([`Places::of`]); only the binding is done on every call.
+    pub fn new(sql: &'static str, values: &[(&str, Binder)]) -> sqlx::Result<Named> {
+        let places = Places::of(sql);
         let mut arguments = SqliteArguments::default();
         let mut used = vec![false; values.len()];
-        let mut rest = sql;
-        while let Some(start) = rest.find([':', '\'']) {
-            positional.push_str(&rest[..start]);
-            rest = &rest[start..];
-            if rest.starts_with('\'') {
-                // A string literal, copied as it is (`''` is a quote inside).
-                let end = rest[1..].find('\'').map_or(rest.len(), |end| end + 2);
-                positional.push_str(&rest[..end]);
-                rest = &rest[end..];
-                continue;
-            }
-            let length = rest[1..]
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len() - 1);
-            let name = &rest[1..1 + length];
+        for name in places.names.iter() {
             let position = values
                 .iter()
-                .position(|(known, _)| *known == name)
+                .position(|(known, _)| *known == &**name)
                 .ok_or_else(|| unbound(format!("placeholder :{name} has no value")))?;
             used[position] = true;
             (values[position].1)(&mut arguments).map_err(sqlx::Error::Encode)?;
-            positional.push('?');
-            rest = &rest[1 + length..];
         }
-        positional.push_str(rest);
         if let Some(unused) = used.iter().position(|used| !used) {
             return Err(unbound(format!(
                 "value {} has no :{0} placeholder",
@@ -90,7 +77,7 @@ impl Named {
             )));
         }
         Ok(Named {
-            sql: positional,
+            sql: Arc::clone(&places.positional),
             arguments,
         })
     }
@@ -129,6 +116,59 @@ impl Named {
     }
 }
 
+/// A statement's text rewritten for positional binding: each `:name` as
+/// `?`, and the names in the order of their places.
+struct Places {
+    positional: Arc<str>,
+    names: Box<[Box<str>]>,
+}
+
+/// Every statement text rewritten so far: a fixed set, the server's own.
+static REWRITTEN: LazyLock<Mutex<HashMap<&'static str, Arc<Places>>>> =
+    LazyLock::new(Mutex::default);
+
+impl Places {
+    /// The places of `sql`, rewritten the first time it is seen (the
+    /// account's statement is long enough that rewriting it on every
+    /// signup showed in the profile).
+    fn of(sql: &'static str) -> Arc<Places> {
+        let mut rewritten = REWRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            rewritten
+                .entry(sql)
+                .or_insert_with(|| Arc::new(Places::rewrite(sql))),
+        )
+    }
+
+    fn rewrite(sql: &str) -> Places {
+        let mut positional = String::with_capacity(sql.len());
+        let mut names = Vec::new();
+        let mut rest = sql;
+        while let Some(start) = rest.find([':', '\'']) {
+            positional.push_str(&rest[..start]);
+            rest = &rest[start..];
+            if rest.starts_with('\'') {
+                // A string literal, copied as it is (`''` is a quote inside).
+                let end = rest[1..].find('\'').map_or(rest.len(), |end| end + 2);
+                positional.push_str(&rest[..end]);
+                rest = &rest[end..];
+                continue;
+            }
+            let length = rest[1..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len() - 1);
+            names.push(rest[1..1 + length].into());
+            positional.push('?');
+            rest = &rest[1 + length..];
+        }
+        positional.push_str(rest);
+        Places {
+            positional: positional.into(),
+            names: names.into(),
+        }
+    }
+}
+
 fn unbound(message: String) -> sqlx::Error {
     sqlx::Error::Protocol(format!("named parameters: {message}"))
 }
@@ -137,7 +177,7 @@ fn unbound(message: String) -> sqlx::Error {
 mod tests {
     use super::*;
 
-    fn statement(sql: &str, names: &[&str]) -> sqlx::Result<Named> {
+    fn statement(sql: &'static str, names: &[&str]) -> sqlx::Result<Named> {
         let values: Vec<(&str, Binder)> = names
             .iter()
             .map(|name| (*name, binder(name.to_string())))
@@ -147,12 +187,18 @@ mod tests {
 
     #[test]
     fn each_name_becomes_a_place_of_its_value() {
-        fn check(sql: &str, names: &[&str], expected: &str, bound: usize) {
+        fn check(sql: &'static str, names: &[&str], expected: &str, bound: usize) {
             let named = statement(sql, names).expect("binds");
             assert_eq!(named.sql(), expected, "{sql}");
             assert_eq!(sqlx::Arguments::len(&named.arguments()), bound, "{sql}");
         }
         check("SELECT :a, :b", &["a", "b"], "SELECT ?, ?", 2);
+        // Rewritten once per text; each call binds its own values.
+        let (first, again) = (
+            statement("SELECT :a, :b", &["a", "b"]).unwrap(),
+            statement("SELECT :a, :b", &["b", "a"]).unwrap(),
+        );
+        assert!(Arc::ptr_eq(&first.sql, &again.sql));
         check("SELECT :b, :a", &["a", "b"], "SELECT ?, ?", 2);
         // A value is bound again at every use of its name, across statements.
         check(
