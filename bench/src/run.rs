@@ -293,7 +293,7 @@ async fn measure(
     let emails = Emails::new(&format!("signup{}", std::process::id()));
     let (mut server_peak, mut peer_peak) = (None, None);
     if cx.options.runs(Phase::Signups) {
-        let figures = signups(cx, server, peer, &emails).await?;
+        let figures = signups(cx, server_launch, peer, &emails).await?;
         server_peak = figures.server_peak;
         peer_peak = figures.peer_peak;
     }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::context::{rate, record, round_line, Context_, MAX_FLOWS};
 use crate::flows::{self, Emails};
 use crate::load::{closed_loop, peak_rss_during, LoadResult};
-use crate::programs::Program;
+use crate::programs::{self, Launch, Program};
 use crate::report::{Better, Row};
 use crate::single::max_opt;
 
@@ -30,24 +30,32 @@ struct Level {
     theirs: Option<LoadResult>,
 }
 
-/// Every `--signup-clients` level on the fresh database, then (when
-/// `--grown-accounts` is above zero) the top level again after enough
-/// signups that the database holds that many accounts.
+/// How the signup part starts a server of its own (`label` names its
+/// files): [`crate::run`]'s launch, on a new database file.
+pub(crate) type ServerLaunch = fn(&Context_, &str) -> Result<Launch>;
+
+/// Every `--signup-clients` level, each on a server of its own with a
+/// fresh database, then (when `--grown-accounts` is above zero) the top
+/// level again on the top level's server, after enough signups that its
+/// database holds that many accounts.
 pub(crate) async fn signups(
     cx: &mut Context_,
-    server: &Program,
+    launch: ServerLaunch,
     peer: Option<&Program>,
     emails: &Emails,
 ) -> Result<SignupFigures> {
     let http = flows::client()?;
     let mut figures = SignupFigures::default();
-    let mut accounts: u64 = 0;
     let levels = cx.options.signup_clients.clone();
+    let top = levels.iter().copied().max().unwrap_or(64);
+    // The top level's server and the accounts its database holds.
+    let mut grown: Option<(Program, u64)> = None;
     for &clients in &levels {
+        let server = programs::start(&launch(cx, &format!("signups{clients}"))?).await?;
         let level = level(
             cx,
             &http,
-            server,
+            &server,
             peer,
             emails,
             clients,
@@ -55,7 +63,15 @@ pub(crate) async fn signups(
             &mut figures,
         )
         .await;
-        accounts += level.ours.flows;
+        // The top level's server stays, to be grown (a repeated top level
+        // replaces it); every other stops.
+        if clients == top {
+            if let Some((kept, _)) = grown.replace((server, level.ours.flows)) {
+                kept.stop().await;
+            }
+        } else {
+            server.stop().await;
+        }
         push_row(
             cx,
             &format!("full signups/s vs peer single tokens/s, {clients} clients"),
@@ -64,11 +80,15 @@ pub(crate) async fn signups(
             ("signup (ours)", "client_credentials token (peer)"),
         );
     }
-    let top = levels.iter().copied().max().unwrap_or(64);
     let wanted = cx.options.grown_accounts;
-    if wanted == 0 {
-        return Ok(figures);
-    }
+    let (server, mut accounts) = match grown {
+        Some(grown) if wanted > 0 => grown,
+        Some((server, _)) => {
+            server.stop().await;
+            return Ok(figures);
+        }
+        None => return Ok(figures),
+    };
     if accounts < wanted {
         let missing = wanted - accounts;
         eprintln!("bench: growing the database by {missing} signups to {wanted} accounts");
@@ -97,7 +117,7 @@ pub(crate) async fn signups(
     let level = level(
         cx,
         &http,
-        server,
+        &server,
         peer,
         emails,
         top,
@@ -105,6 +125,7 @@ pub(crate) async fn signups(
         &mut figures,
     )
     .await;
+    server.stop().await;
     push_row(
         cx,
         &format!(
