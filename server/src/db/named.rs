@@ -56,8 +56,8 @@ impl Named {
     /// `sql` with each `:name` replaced by `?`, and the value of `name` in
     /// `values` bound at its place. A placeholder without a value, or a
     /// value without a placeholder, is a programming error, refused here
-    /// rather than bound as NULL. The rewriting is done once per text
-    /// ([`Places::of`]); only the binding is done on every call.
+    /// rather than bound as NULL. The rewriting is done once per text;
+    /// only the binding is done on every call.
     pub fn new(sql: &'static str, values: &[(&str, Binder)]) -> sqlx::Result<Named> {
         let places = Places::of(sql);
         let mut arguments = SqliteArguments::default();

@@ -187,8 +187,8 @@ pub struct ScopeRules {
 /// Expanded ceilings by their literal text: each is a function of the era
 /// and the text alone, and expanding `@default` (over a hundred scopes,
 /// without duplicates) cost a third of a signup's instructions when it was
-/// done on every request. At most [`ExpandedCeilings::MAX`] are kept;
-/// more distinct texts start the memo afresh.
+/// done on every request. At most 256 are kept; more distinct texts start
+/// the memo afresh.
 #[derive(Default)]
 pub struct ExpandedCeilings(Mutex<HashMap<String, Arc<[String]>>>);
 
