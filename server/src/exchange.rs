@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use protocol::credential::{hash_secret, Credential, CredentialKind};
 use protocol::oauth::{TokenAnswer, TokenRequest};
 
-use crate::db::{Exchange, NewTokens, RefreshRotation};
+use crate::db::{self, Exchange, Holder, NewTokens, RefreshRotation};
 use crate::error::ApiError;
 use crate::http::{content_type_is, parse_form, parse_json};
 use crate::rate_limit::{self, Kind};
@@ -45,9 +45,11 @@ pub async fn exchange_code(
     let code = non_empty(&request.code)
         .ok_or_else(|| ApiError::InvalidRequest("code is required".into()))?;
     let code_hash = hash_secret(code);
+    // Taken before anything the new token's holder is made of is read.
+    let epoch = state.db.holder_epoch();
     // Check what can be checked without consuming the code: a request that
     // forgot its verifier is malformed, not an attack.
-    let Some((stored, teams)) = state.db.code_and_teams(&code_hash).await? else {
+    let Some((stored, user, teams)) = state.db.code_user_and_teams(&code_hash).await? else {
         return Err(ApiError::InvalidGrant(INVALID_CODE.into()));
     };
     let application = state.db.application(&stored.client_id).await?;
@@ -111,6 +113,25 @@ pub async fn exchange_code(
         Exchange::Unknown => return Err(ApiError::InvalidGrant(INVALID_CODE.into())),
     }
     let ((access, refresh), lifetime) = minted?;
+    // The new token's holder, as a read of it would find it, kept for the
+    // request that presents it next (unless a write reached the holders
+    // since `epoch`).
+    let grant = db::Grant {
+        client_id: Some(stored.client_id.clone()),
+        user_id: stored.user_id,
+        team_id: stored.team_id,
+        scopes: stored.scopes.clone(),
+        created_at: now,
+        expires_at: Some(now + lifetime),
+        revoked_at: None,
+        code_hash: Some(code_hash),
+        partner_active: application.as_ref().map(|application| application.active),
+    };
+    state.db.keep_new_access_token(
+        &access.hash(),
+        Holder::new(grant, user, teams.clone()),
+        epoch,
+    );
     // The code's team is one of the user's (no second query then).
     let team = match teams.iter().find(|team| team.id == stored.team_id) {
         Some(team) => team.clone(),

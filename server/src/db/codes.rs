@@ -4,6 +4,7 @@
 
 use sqlx::FromRow;
 
+use super::accounts::User;
 use super::handle::Db;
 use super::holder_index::Reach;
 use super::named::{named, Named};
@@ -95,29 +96,49 @@ impl Db {
     }
 
     /// The code (read on a reader: a code is committed before its answer
-    /// leaves) and its user's teams ([`Db::teams_of_user`]), in one query.
-    pub async fn code_and_teams(&self, code_hash: &str) -> sqlx::Result<Option<(Code, Vec<Team>)>> {
+    /// leaves), its user and the user's teams ([`Db::teams_of_user`]), in
+    /// one query.
+    pub async fn code_user_and_teams(
+        &self,
+        code_hash: &str,
+    ) -> sqlx::Result<Option<(Code, User, Vec<Team>)>> {
         #[derive(FromRow)]
         struct Row {
             #[sqlx(flatten)]
             code: Code,
+            uuid: String,
+            email: String,
+            first_name: String,
+            user_created_at: i64,
+            has_password: bool,
             #[sqlx(flatten)]
             team: JoinedTeam,
         }
         let rows: Vec<Row> = sqlx::query_as(concat!(
             "SELECT c.code_hash, c.client_id, c.user_id, c.team_id, c.scopes, c.code_challenge,
-                    c.redirect_uri, c.region, c.expires_at, c.consumed_at, ",
+                    c.redirect_uri, c.region, c.expires_at, c.consumed_at, u.uuid, u.email,
+                    u.first_name, u.created_at AS user_created_at,
+                    u.password_hash IS NOT NULL AS has_password, ",
             team_columns!(),
-            " FROM authorization_codes c",
+            " FROM authorization_codes c JOIN users u ON u.id = c.user_id",
             teams_of!("c.user_id"),
             " WHERE c.code_hash = ? ORDER BY m.joined_at, t.id"
         ))
         .bind(code_hash)
         .fetch_all(&mut *self.reader.get().await?)
         .await?;
-        Ok(head_and_teams(
-            rows.into_iter().map(|row| (row.code, row.team)),
-        ))
+        let rows = rows.into_iter().map(|row| {
+            let user = User {
+                id: row.code.user_id,
+                uuid: row.uuid,
+                email: row.email,
+                first_name: row.first_name,
+                created_at: row.user_created_at,
+                has_password: row.has_password,
+            };
+            ((row.code, user), row.team)
+        });
+        Ok(head_and_teams(rows).map(|((code, user), teams)| (code, user, teams)))
     }
 
     /// Consumes the code and, if the caller's checks passed (`tokens` is

@@ -16,7 +16,9 @@
 //! holders since the read began (the index's epoch, taken before the read).
 //! Expiry is judged on every request against the clock, never here. Only
 //! credentials that exist are kept (no misses): a new credential needs no
-//! word from its write. At most [`CAPACITY`] holders are kept; when full,
+//! word from its write. The exchange keeps the access token it has just
+//! stored, made from what it read after taking the epoch ([`HolderIndex::epoch`]),
+//! on the same terms, so a signup's next request reads nothing. At most [`CAPACITY`] holders are kept; when full,
 //! the index starts over.
 //!
 //! The index knows nothing of what a holder is (`holders.rs` keeps its
@@ -113,6 +115,13 @@ impl HolderIndex {
         }
         let holder: Kept = Arc::clone(holder) as Kept;
         kept.table(table).insert(hash.to_owned(), holder);
+    }
+
+    /// The epoch now: what [`HolderIndex::keep`] takes for a holder known
+    /// otherwise than by [`HolderIndex::get`] (one about to be minted, its
+    /// parts read after this call).
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
     }
 
     /// Called by the writer after a commit, before any of its writes is

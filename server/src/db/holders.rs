@@ -102,6 +102,32 @@ impl Db {
         self.holder(Table::PersonalApiKeys, key_hash).await
     }
 
+    /// The holder index's epoch now, to be taken before reading what a
+    /// new access token's holder is made of ([`Db::keep_new_access_token`]).
+    pub fn holder_epoch(&self) -> u64 {
+        self.holders.epoch()
+    }
+
+    /// Keeps the holder of an access token just stored, made from what was
+    /// read after `epoch` was taken, unless a write reached the holders
+    /// since: the request that presents it next (the signup's resources
+    /// call) then reads nothing.
+    pub fn keep_new_access_token(&self, token_hash: &str, holder: Holder, epoch: u64) {
+        self.holders
+            .keep(Table::AccessTokens, token_hash, &Arc::new(holder), epoch);
+    }
+
+    /// The access token's holder read from the database, never from the
+    /// index (for tests that compare the two).
+    #[doc(hidden)]
+    pub async fn stored_access_token_holder(
+        &self,
+        token_hash: &str,
+    ) -> sqlx::Result<Option<Holder>> {
+        self.read_holder(holder_sql!("access_tokens", "token_hash"), token_hash)
+            .await
+    }
+
     async fn holder(&self, table: Table, hash: &str) -> sqlx::Result<Option<Arc<Holder>>> {
         let epoch = match self.holders.get(table, hash) {
             Ok(kept) => return Ok(Some(kept)),

@@ -81,3 +81,30 @@ async fn a_kept_answer_is_forgotten_with_its_holder() {
     expected["team"]["name"] = "Renamed".into();
     assert_eq!(renamed.json(), expected);
 }
+
+/// If this fails, the token an exchange mints is not kept at once (the
+/// signup's resources call reads it from the database), or the holder kept
+/// at the exchange differs from the one a read of the database finds.
+#[tokio::test]
+async fn a_minted_token_is_kept_as_a_read_would_find_it() {
+    let server = Server::current().await;
+    let db = &server.state.db;
+    let same_as_stored = |access: String| async move {
+        let hash = protocol::credential::hash_secret(&access);
+        let kept = db.access_token_holder(&hash).await.unwrap().expect("kept");
+        let stored = db
+            .stored_access_token_holder(&hash)
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(kept.grant, stored.grant);
+        assert_eq!(kept.user, stored.user);
+        assert_eq!(kept.teams, stored.teams);
+    };
+    let first = server.tokens(None).await;
+    assert_eq!(db.kept_holders(), 1, "kept by the exchange");
+    let second = server.tokens(Some(&["user:read"])).await;
+    assert_eq!(db.kept_holders(), 2);
+    same_as_stored(first.access).await;
+    same_as_stored(second.access).await;
+}
