@@ -189,7 +189,7 @@ pub struct ScopeRules {
 /// without duplicates) cost a third of a signup's instructions when it was
 /// done on every request. At most 256 are kept; more distinct texts start
 /// the memo afresh.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ExpandedCeilings(Mutex<HashMap<String, Arc<[String]>>>);
 
 impl ExpandedCeilings {
@@ -229,12 +229,6 @@ impl PartialEq for ExpandedCeilings {
 }
 
 impl Eq for ExpandedCeilings {}
-
-impl std::fmt::Debug for ExpandedCeilings {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("ExpandedCeilings")
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -575,6 +569,11 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!(*again, ["a:read".to_owned()]);
         assert_eq!(calls.get(), 1);
+        // Other texts are kept beside it, each expanded once.
+        memo.get_or_insert("user:read", || expand(&["user:read"]));
+        memo.get_or_insert("@default", || expand(&["c:read"]));
+        memo.get_or_insert("user:read", || expand(&["d:read"]));
+        assert_eq!(calls.get(), 2);
         for n in 0..ExpandedCeilings::MAX * 2 {
             memo.get_or_insert(&format!("scope{n}:read"), Vec::new);
         }
