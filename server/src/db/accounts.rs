@@ -21,6 +21,41 @@ pub struct User {
     pub has_password: bool,
 }
 
+/// The user columns of a row that joins `users u` to another table's
+/// `user_id`, as [`JoinedUser`] reads them.
+macro_rules! user_columns {
+    () => {
+        "u.uuid, u.email, u.first_name, u.created_at AS user_created_at,
+         u.password_hash IS NOT NULL AS has_password"
+    };
+}
+pub(super) use user_columns;
+
+/// A user as a row with [`user_columns!`] carries it; its id is the other
+/// table's `user_id`.
+#[derive(Debug, FromRow)]
+pub(super) struct JoinedUser {
+    uuid: String,
+    email: String,
+    first_name: String,
+    user_created_at: i64,
+    has_password: bool,
+}
+
+impl JoinedUser {
+    /// The user, whose id is `id`.
+    pub(super) fn with_id(self, id: i64) -> User {
+        User {
+            id,
+            uuid: self.uuid,
+            email: self.email,
+            first_name: self.first_name,
+            created_at: self.user_created_at,
+            has_password: self.has_password,
+        }
+    }
+}
+
 #[cfg(test)]
 impl User {
     /// A user for rule tests: id 1, `a@b.co`, no password.

@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::accounts::User;
+use super::accounts::{user_columns, JoinedUser, User};
 use super::handle::Db;
 use super::holder_index::Reach;
 use super::named::{named, Named};
@@ -106,19 +106,16 @@ impl Db {
         struct Row {
             #[sqlx(flatten)]
             code: Code,
-            uuid: String,
-            email: String,
-            first_name: String,
-            user_created_at: i64,
-            has_password: bool,
+            #[sqlx(flatten)]
+            user: JoinedUser,
             #[sqlx(flatten)]
             team: JoinedTeam,
         }
         let rows: Vec<Row> = sqlx::query_as(concat!(
             "SELECT c.code_hash, c.client_id, c.user_id, c.team_id, c.scopes, c.code_challenge,
-                    c.redirect_uri, c.region, c.expires_at, c.consumed_at, u.uuid, u.email,
-                    u.first_name, u.created_at AS user_created_at,
-                    u.password_hash IS NOT NULL AS has_password, ",
+                    c.redirect_uri, c.region, c.expires_at, c.consumed_at, ",
+            user_columns!(),
+            ", ",
             team_columns!(),
             " FROM authorization_codes c JOIN users u ON u.id = c.user_id",
             teams_of!("c.user_id"),
@@ -128,14 +125,7 @@ impl Db {
         .fetch_all(&mut *self.reader.get().await?)
         .await?;
         let rows = rows.into_iter().map(|row| {
-            let user = User {
-                id: row.code.user_id,
-                uuid: row.uuid,
-                email: row.email,
-                first_name: row.first_name,
-                created_at: row.user_created_at,
-                has_password: row.has_password,
-            };
+            let user = row.user.with_id(row.code.user_id);
             ((row.code, user), row.team)
         });
         Ok(head_and_teams(rows).map(|((code, user), teams)| (code, user, teams)))

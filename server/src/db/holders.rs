@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Bytes;
 use sqlx::FromRow;
 
-use super::accounts::User;
+use super::accounts::{user_columns, JoinedUser, User};
 use super::handle::Db;
 use super::holder_index::Table;
 use super::teams::{head_and_teams, team_columns, teams_of, JoinedTeam, Team};
@@ -74,8 +74,9 @@ macro_rules! holder_sql {
     ($table:literal, $key:literal) => {
         concat!(
             "SELECT c.client_id, c.user_id, c.team_id, c.scopes, c.created_at, c.expires_at,
-                    c.revoked_at, c.code_hash, a.active AS partner_active, u.uuid, u.email, u.first_name,
-                    u.created_at AS user_created_at, u.password_hash IS NOT NULL AS has_password, ",
+                    c.revoked_at, c.code_hash, a.active AS partner_active, ",
+            user_columns!(),
+            ", ",
             team_columns!(),
             " FROM ",
             $table,
@@ -150,11 +151,8 @@ impl Db {
         struct Row {
             #[sqlx(flatten)]
             grant: Grant,
-            uuid: String,
-            email: String,
-            first_name: String,
-            user_created_at: i64,
-            has_password: bool,
+            #[sqlx(flatten)]
+            user: JoinedUser,
             #[sqlx(flatten)]
             team: JoinedTeam,
         }
@@ -163,14 +161,7 @@ impl Db {
             .fetch_all(&mut *self.reader.get().await?)
             .await?;
         let rows = rows.into_iter().map(|row| {
-            let user = User {
-                id: row.grant.user_id,
-                uuid: row.uuid,
-                email: row.email,
-                first_name: row.first_name,
-                created_at: row.user_created_at,
-                has_password: row.has_password,
-            };
+            let user = row.user.with_id(row.grant.user_id);
             ((row.grant, user), row.team)
         });
         Ok(head_and_teams(rows).map(|((grant, user), teams)| Holder::new(grant, user, teams)))
