@@ -422,14 +422,17 @@ async fn measure(
             ),
             pids: std::slice::from_ref(&server.pid),
         };
-        let ceilings = vec![ceiling_side(), same_request_ceiling(&ours.request)];
-        let (ours, theirs, ceilings) = with_ceilings(cx, ours, theirs, ceilings).await?;
-        let (ceiling, same_request) = (ceilings[0], ceilings[1]);
+        let same_request = same_request_ceiling(&ours.request);
+        let (ours, theirs, ceiling) = with_post_ceilings(
+            cx,
+            ours,
+            theirs,
+            [ceiling_side(), same_request],
+            "introspection",
+        )
+        .await?;
         our_introspection = ours.rate;
         their_introspection = theirs.and_then(|theirs| theirs.rate);
-        cx.rows.push(ceiling_row(ceiling, "introspection"));
-        cx.rows
-            .push(same_request_row(same_request, ceiling, "introspection"));
         cx.rows.push(
             Row::new(
                 &format!("token introspection/s, {clients} connections"),
@@ -510,12 +513,10 @@ async fn measure(
             },
             pids: &pids,
         };
-        let ceilings = vec![ceiling_side(), same_request_ceiling(&ours.request)];
-        let (ours, _, ceilings) = with_ceilings(cx, ours, None, ceilings).await?;
-        let (ceiling, same_request) = (ceilings[0], ceilings[1]);
-        cx.rows.push(ceiling_row(ceiling, "gateway messages"));
-        cx.rows
-            .push(same_request_row(same_request, ceiling, "gateway messages"));
+        let same_request = same_request_ceiling(&ours.request);
+        let ceilings = [ceiling_side(), same_request];
+        let (ours, _, ceiling) =
+            with_post_ceilings(cx, ours, None, ceilings, "gateway messages").await?;
         server_peak = max_opt(server_peak, ours.peaks.get(1).copied().flatten());
         gateway_peak = ours.peaks.first().copied().flatten();
         // The bar: at least half the rate of the peer's
@@ -579,6 +580,24 @@ async fn with_ceilings(
     let theirs = if has_theirs { medians.next() } else { None };
     let ceilings = medians.map(|ceiling| ceiling.rate).collect();
     Ok((ours, theirs, ceilings))
+}
+
+/// A POST comparison beside its two ceilings, `[GET, same request]`, as
+/// [`with_ceilings`], with both ceilings' rows pushed; the GET ceiling's
+/// rate, which the comparison's own row is read against.
+async fn with_post_ceilings(
+    cx: &mut Context_,
+    ours: Side<'_>,
+    theirs: Option<Side<'_>>,
+    ceilings: [Side<'_>; 2],
+    beside: &str,
+) -> Result<(Single, Option<Single>, Option<f64>)> {
+    let (ours, theirs, rates) = with_ceilings(cx, ours, theirs, ceilings.into()).await?;
+    let (ceiling, same_request) = (rates[0], rates[1]);
+    cx.rows.push(ceiling_row(ceiling, beside));
+    cx.rows
+        .push(same_request_row(same_request, ceiling, beside));
+    Ok((ours, theirs, ceiling))
 }
 
 /// The ceiling measured beside one comparison, as its own row.
