@@ -83,14 +83,19 @@ pub async fn exchange_code(
         now,
     })?;
     let minted = match plan {
-        Plan::Issue { lifetime } => Ok((mint_pair(state), lifetime)),
+        Plan::Issue { lifetime } => {
+            let (access, refresh) = mint_pair(state);
+            // Hashed once: stored, then the key of the kept holder.
+            let access_hash = access.hash();
+            Ok(((access, refresh), access_hash, lifetime))
+        }
         Plan::Burn(refusal) => Err(refusal),
     };
     let tokens = minted
         .as_ref()
         .ok()
-        .map(|((access, refresh), lifetime)| NewTokens {
-            access_hash: access.hash(),
+        .map(|((_, refresh), access_hash, lifetime)| NewTokens {
+            access_hash: access_hash.clone(),
             refresh_hash: refresh.hash(),
             client_id: stored.client_id.clone(),
             user_id: stored.user_id,
@@ -112,7 +117,7 @@ pub async fn exchange_code(
         }
         Exchange::Unknown => return Err(ApiError::InvalidGrant(INVALID_CODE.into())),
     }
-    let ((access, refresh), lifetime) = minted?;
+    let ((access, refresh), access_hash, lifetime) = minted?;
     // The new token's holder, as a read of it would find it, kept for the
     // request that presents it next (unless a write reached the holders
     // since `epoch`).
@@ -127,11 +132,9 @@ pub async fn exchange_code(
         code_hash: Some(code_hash),
         partner_active: application.as_ref().map(|application| application.active),
     };
-    state.db.keep_new_access_token(
-        &access.hash(),
-        Holder::new(grant, user, teams.clone()),
-        epoch,
-    );
+    state
+        .db
+        .keep_new_access_token(&access_hash, Holder::new(grant, user, teams.clone()), epoch);
     // The code's team is one of the user's (no second query then).
     let team = match teams.iter().find(|team| team.id == stored.team_id) {
         Some(team) => team.clone(),

@@ -17,9 +17,10 @@
 //! Expiry is judged on every request against the clock, never here. Only
 //! credentials that exist are kept (no misses): a new credential needs no
 //! word from its write. The exchange keeps the access token it has just
-//! stored, made from what it read after taking the epoch ([`HolderIndex::epoch`]),
-//! on the same terms, so a signup's next request reads nothing. At most [`CAPACITY`] holders are kept; when full,
-//! the index starts over.
+//! stored, made from what it read after taking the epoch
+//! ([`HolderIndex::epoch`]), on the same terms, so a signup's next request
+//! reads nothing. At most [`CAPACITY`] holders are kept; when full, the
+//! index starts over.
 //!
 //! The index knows nothing of what a holder is (`holders.rs` keeps its
 //! `Holder`s here), so the writer, which tells it of commits, and the
