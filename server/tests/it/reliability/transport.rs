@@ -96,3 +96,64 @@ async fn connections_beyond_the_cap_wait_for_a_free_one() {
     let answer = read_to_end(&mut third).await;
     assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
 }
+
+/// One answer on a kept-alive connection: its head and its
+/// `Content-Length` bytes of body.
+async fn read_answer(stream: &mut TcpStream) -> (String, String) {
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        let read = timeout(BOUND, stream.read(&mut byte))
+            .await
+            .expect("the head within the bound")
+            .expect("reading the head");
+        assert_eq!(read, 1, "closed before the head's end: {bytes:?}");
+        bytes.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&bytes).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .expect("a Content-Length");
+    let mut body = vec![0u8; length];
+    timeout(BOUND, stream.read_exact(&mut body))
+        .await
+        .expect("the body within the bound")
+        .expect("reading the body");
+    (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Every request with a body is answered, on one kept-alive connection,
+/// whether its body came with its head or after it: the transport's
+/// re-polling of a connection that wakes itself (`protocol::serve`'s
+/// `PollAgain`) loses no wake-up.
+#[tokio::test]
+async fn bodies_in_pieces_on_one_connection_are_each_answered() {
+    let (_process, address, _database) = start(&[]).await;
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    let body = "token=pha_nothing_live";
+    let head = format!(
+        "POST /oauth/introspect HTTP/1.1\r\nHost: server\r\n\
+         Authorization: Basic bGxtLWdhdGV3YXk6bGxtLWdhdGV3YXktZGV2LXNlY3JldA==\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    for split in [body.len(), 0, 6, 10, body.len() - 1] {
+        // The head and the body's first `split` bytes, then the rest once
+        // the server has had them.
+        stream
+            .write_all(format!("{head}{}", &body[..split]).as_bytes())
+            .await
+            .unwrap();
+        stream.flush().await.unwrap();
+        tokio::task::yield_now().await;
+        stream.write_all(&body.as_bytes()[split..]).await.unwrap();
+        let (head, answer) = read_answer(&mut stream).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "split {split}: {head}");
+        assert_eq!(answer, r#"{"active":false}"#, "split {split}");
+    }
+}
